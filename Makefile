@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export VIGIL_DATA_DIR ?= $(CURDIR)/vigil-data
+export VIGIL_MODELS_DIR ?= $(CURDIR)/vigil-data/models
+
+.PHONY: demo test lint models system-deps bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+models: $(BIN)/.installed
+	$(BIN)/vigil models install
+
+demo: models
+	$(BIN)/vigil demo
+
+system-deps:
+	bash scripts/system-deps.sh
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: system-deps models lint
+	$(BIN)/pytest
+
+bench: models
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) vigil-data build

@@ -1,0 +1,47 @@
+"""``vigil``: entry point. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from vigil.cli import analyze_cmd, models_cmd, run_cmd
+from vigil.core.errors import VigilError
+
+app = typer.Typer(
+    name="vigil",
+    help="Accountable video analytics for CCTV networks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_cmd.app, name="models")
+app.command("analyze")(analyze_cmd.analyze)
+app.command("demo")(analyze_cmd.demo)
+app.command("run")(run_cmd.run)
+app.command("status")(run_cmd.status)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    """Run the CLI; a Vigil error becomes one line on stderr and exit status 1."""
+    try:
+        app()
+    except VigilError as exc:
+        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

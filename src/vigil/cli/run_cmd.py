@@ -1,0 +1,83 @@
+"""``vigil run`` (cameras until stopped) and ``vigil status`` (per-camera health)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.options import DataDirOption, resolve_config
+from vigil.cli.render import print_summary
+from vigil.core.errors import ConfigError
+from vigil.store.facade import Store
+from vigil.workers.runner import Deployment
+
+console = Console()
+
+
+def run(
+    config: Path = typer.Option(..., "--config", "-c", help="Deployment config (YAML) listing the cameras."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Analyse every configured camera until Ctrl-C or SIGTERM, then shut down cleanly."""
+    cfg = resolve_config(config, data_dir)
+    if not any(c.enabled for c in cfg.cameras):
+        raise ConfigError(f"{config}: cameras: no enabled camera; add at least one under 'cameras:'")
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"[yellow]{signal.Signals(signum).name}: stopping cameras and flushing events…[/]")
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    n = sum(c.enabled for c in cfg.cameras)
+    console.print(f"vigil: analysing {n} camera{'s' if n != 1 else ''}; Ctrl-C stops", highlight=False)
+    summary = Deployment(cfg).run(stop)
+    print_summary(console, summary)
+
+
+def status(
+    config: Path | None = typer.Option(None, "--config", "-c", help="Deployment config (YAML)."),
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Per-camera health as last reported by `vigil run`: frames, drops, reconnects, errors."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        records = store.health.list()
+    if as_json:
+        print(json.dumps([_health_dict(r) for r in records], default=str))
+        return
+    if not records:
+        console.print("no camera has reported yet (start one with: vigil run --config cameras.yaml)")
+        return
+    table = Table(
+        "camera", "state", "frames in", "analysed", "dropped", "reconnects", "fps", "updated", "last error"
+    )
+    now = datetime.now(UTC)
+    for r in records:
+        age = (now - r.updated_at).total_seconds()
+        table.add_row(
+            r.camera_id,
+            r.state,
+            str(r.frames_in),
+            str(r.frames_analysed),
+            str(r.frames_dropped),
+            str(r.reconnects),
+            f"{r.analysed_fps:.1f}",
+            f"{age:.0f} s ago",
+            r.last_error or "",
+        )
+    console.print(table)
+
+
+def _health_dict(r: object) -> dict[str, object]:
+    return {k: getattr(r, k) for k in r.__dataclass_fields__}  # type: ignore[attr-defined]

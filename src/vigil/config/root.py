@@ -1,0 +1,55 @@
+"""The root of the config tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from vigil.config.base import StrictModel
+from vigil.config.camera import CameraConfig
+from vigil.config.detector import DetectorConfig
+from vigil.config.tracker import TrackerConfig
+
+
+class StoreConfig(StrictModel):
+    """Where events go. Empty url: SQLite file ``vigil.db`` under the data directory."""
+
+    url: str | None = Field(default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://host/db.")
+
+
+class BusConfig(StrictModel):
+    """How events travel from the cameras to the store."""
+
+    type: Literal["memory"] = Field(default="memory", description="In-process queue (one machine).")
+    queue_size: int = Field(default=10_000, ge=10, le=10_000_000)
+
+
+class VigilConfig(StrictModel):
+    """A whole deployment."""
+
+    data_dir: Path = Field(default=Path("vigil-data"), description="Database, media and reports.")
+    models_dir: Path | None = Field(default=None, description="Installed models; default <data_dir>/models.")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    bus: BusConfig = Field(default_factory=BusConfig)
+    cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras and recordings to analyse.")
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> VigilConfig:
+        seen: set[str] = set()
+        for cam in self.cameras:
+            if cam.id in seen:
+                raise ValueError(f"duplicate camera id {cam.id!r}; each camera needs its own id")
+            seen.add(cam.id)
+        return self
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Pure types and errors shared by every stage: no I/O here."""

@@ -1,0 +1,216 @@
+"""Runs a set of cameras until they end or a stop is requested, then shuts down cleanly.
+
+Shutdown order is what makes "nothing lost" true: stop the captures, let each worker end
+its live tracks and publish them, publish the last health counters, then close the bus,
+which drains every queued event into the store before the store is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from vigil.camera.health import CameraHealthSnapshot
+from vigil.config import CameraConfig, VigilConfig
+from vigil.events import CameraHealth
+from vigil.store.sink import EventSink
+from vigil.workers.camera_worker import CameraWorker, FrameHook
+from vigil.workers.pipeline import CameraPipeline
+from vigil.workers.wiring import (
+    build_bus,
+    build_capture,
+    build_detector,
+    detector_class_ids,
+    open_data_dir,
+    open_store,
+)
+
+log = logging.getLogger(__name__)
+
+_EVENT_STATES = {"finished": "stopped"}  # the health event has no separate "finished" state
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSummary:
+    """One camera's counters at the end of a run."""
+
+    camera_id: str
+    state: str
+    frames_decoded: int
+    frames_sampled: int
+    frames_gated: int
+    frames_dropped: int
+    frames_analysed: int
+    reconnects: int
+    last_error: str | None
+    analysis_errors: int
+    tracks: dict[str, int]
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did, for the terminal and for ``--json``."""
+
+    cameras: list[CameraSummary]
+    wall_s: float
+    events_published: int
+    events_stored: int
+    events_dead_lettered: int
+    store_url: str
+    tracks: dict[str, int] = field(default_factory=dict)
+    annotated: str | None = None
+    video_duration_s: float | None = None
+
+    @property
+    def frames_decoded(self) -> int:
+        return sum(c.frames_decoded for c in self.cameras)
+
+    @property
+    def frames_analysed(self) -> int:
+        return sum(c.frames_analysed for c in self.cameras)
+
+    @property
+    def analysed_fps(self) -> float:
+        return self.frames_analysed / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_json_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "cameras": len(self.cameras),
+            "frames_decoded": self.frames_decoded,
+            "frames_analysed": self.frames_analysed,
+            "frames_gated": sum(c.frames_gated for c in self.cameras),
+            "frames_dropped": sum(c.frames_dropped for c in self.cameras),
+            "analysed_fps": round(self.analysed_fps, 2),
+            "wall_s": round(self.wall_s, 2),
+            "tracks": dict(self.tracks),
+            "events": self.events_stored,
+            "events_published": self.events_published,
+            "events_dead_lettered": self.events_dead_lettered,
+            "store": self.store_url,
+            "annotated": self.annotated,
+            "per_camera": [asdict(c) for c in self.cameras],
+        }
+        if self.video_duration_s:
+            out["video_duration_s"] = round(self.video_duration_s, 2)
+            out["realtime_factor"] = round(self.video_duration_s / self.wall_s, 2) if self.wall_s else None
+        return out
+
+
+def health_event(snap: CameraHealthSnapshot) -> CameraHealth:
+    return CameraHealth(
+        camera_id=snap.camera_id,
+        occurred_at=snap.taken_at,
+        frames_in=snap.frames_in,
+        frames_analysed=snap.frames_analysed,
+        frames_dropped=snap.frames_dropped,
+        reconnects=snap.reconnects,
+        last_error=snap.last_error[:2000] if snap.last_error else None,
+        state=_EVENT_STATES.get(snap.state, snap.state),
+        analysed_fps=round(snap.analysed_fps, 3),
+    )
+
+
+class Deployment:
+    """Cameras, detector, bus and store wired together for one run."""
+
+    def __init__(
+        self,
+        cfg: VigilConfig,
+        cameras: tuple[CameraConfig, ...] | None = None,
+        *,
+        on_frame: FrameHook | None = None,
+        block_when_full: bool | None = None,
+        health_interval_s: float = 2.0,
+    ) -> None:
+        self.cfg = cfg
+        self.cameras = tuple(c for c in (cameras if cameras is not None else cfg.cameras) if c.enabled)
+        self._on_frame = on_frame
+        self._block_when_full = block_when_full
+        self._health_interval_s = health_interval_s
+
+    def run(self, stop: threading.Event) -> RunSummary:
+        """Analyse until every camera has ended (recordings) or ``stop`` is set.
+
+        Raises:
+            DataDirError, StoreError, ModelMissingError: before any camera starts.
+        """
+        cfg = self.cfg
+        media = open_data_dir(cfg)
+        store = open_store(cfg)
+        try:
+            detector = build_detector(cfg)
+            bus = build_bus(cfg)
+            sink = EventSink(store.events)
+            bus.subscribe(sink, name="store")
+            class_ids = detector_class_ids(cfg)
+            workers = [
+                CameraWorker(
+                    build_capture(cam, block_when_full=self._block_when_full),
+                    CameraPipeline(cam.id, detector, cfg.tracker, cam.analysis_fps, class_ids, media),
+                    bus,
+                    on_frame=self._on_frame,
+                )
+                for cam in self.cameras
+            ]
+            started = time.perf_counter()
+            for w in workers:
+                w.start()
+                log.info("camera %s: started (%s)", w.capture.camera_id, w.capture.display_url)
+            published_health = 0
+            while any(w.alive for w in workers) and not stop.wait(self._health_interval_s):
+                for w in workers:
+                    bus.publish(health_event(w.capture.health.snapshot()))
+                    published_health += 1
+            for w in workers:
+                w.stop()
+            for w in workers:
+                if not w.join(timeout_s=30):
+                    log.warning("camera %s: worker did not finish within 30 s", w.capture.camera_id)
+            wall_s = time.perf_counter() - started
+            for w in workers:
+                bus.publish(health_event(w.capture.health.snapshot()))
+                published_health += 1
+            bus.close(timeout_s=120)
+            dead = sum(s.count for s in bus.dead_letters().values())
+            summaries = [self._summary(w) for w in workers]
+            tracks: Counter[str] = Counter()
+            for w in workers:
+                tracks.update(w.pipeline.tracks_by_class)
+            return RunSummary(
+                cameras=summaries,
+                wall_s=wall_s,
+                events_published=sum(w.pipeline.events_emitted for w in workers) + published_health,
+                events_stored=sink.stored,
+                events_dead_lettered=dead,
+                store_url=_mask_db_url(cfg.store_url),
+                tracks=dict(tracks),
+            )
+        finally:
+            store.close()
+
+    @staticmethod
+    def _summary(w: CameraWorker) -> CameraSummary:
+        snap = w.capture.health.snapshot()
+        return CameraSummary(
+            camera_id=snap.camera_id,
+            state=snap.state,
+            frames_decoded=snap.frames_in,
+            frames_sampled=snap.frames_sampled,
+            frames_gated=snap.frames_gated,
+            frames_dropped=snap.frames_dropped,
+            frames_analysed=snap.frames_analysed,
+            reconnects=snap.reconnects,
+            last_error=snap.last_error,
+            analysis_errors=w.analysis_errors,
+            tracks=dict(w.pipeline.tracks_by_class),
+        )
+
+
+def _mask_db_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,66 @@
+"""Builds the parts of a deployment from its config: detector, store, media, bus."""
+
+from __future__ import annotations
+
+from vigil.bus.memory import InMemoryBus
+from vigil.camera.capture import CameraCapture
+from vigil.camera.motion import MotionGate
+from vigil.config import CameraConfig, VigilConfig
+from vigil.core.classes import class_id
+from vigil.detect.yolo import YoloDetector
+from vigil.models.install import require
+from vigil.store.engine import ensure_writable_dir
+from vigil.store.facade import Store
+from vigil.store.media import MediaStore
+
+
+def build_detector(cfg: VigilConfig) -> YoloDetector:
+    """Load the configured detector; ModelMissingError names the install command."""
+    model_dir = require(cfg.resolved_models_dir, cfg.detector.model)
+    return YoloDetector(
+        model_dir,
+        input_size=cfg.detector.input_size,
+        confidence=cfg.detector.confidence,
+        nms_iou=cfg.detector.nms_iou,
+        class_ids=detector_class_ids(cfg),
+        threads=cfg.detector.threads,
+    )
+
+
+def detector_class_ids(cfg: VigilConfig) -> tuple[int, ...]:
+    return tuple(class_id(name) for name in cfg.detector.classes)
+
+
+def open_data_dir(cfg: VigilConfig) -> MediaStore:
+    """Check the data directory is writable before anything is analysed."""
+    ensure_writable_dir(cfg.data_dir)
+    return MediaStore(cfg.data_dir / "media")
+
+
+def open_store(cfg: VigilConfig) -> Store:
+    return Store.open(cfg.store_url)
+
+
+def build_bus(cfg: VigilConfig) -> InMemoryBus:
+    return InMemoryBus(maxsize=cfg.bus.queue_size)
+
+
+def build_capture(cam: CameraConfig, *, block_when_full: bool | None = None) -> CameraCapture:
+    """A capture for one camera; recordings never drop frames, live cameras do when busy."""
+    gate = (
+        MotionGate(min_changed_fraction=cam.motion_gate.threshold, keepalive_s=cam.motion_gate.keepalive_s)
+        if cam.motion_gate.enabled
+        else None
+    )
+    return CameraCapture(
+        cam.id,
+        cam.url.removeprefix("file://") if cam.url.startswith("file://") else cam.url,
+        rtsp_transport=cam.rtsp_transport,
+        open_timeout_s=cam.open_timeout_s,
+        read_timeout_s=cam.read_timeout_s,
+        analysis_fps=cam.analysis_fps,
+        motion_gate=gate,
+        block_when_full=block_when_full,
+        backoff_initial_s=cam.reconnect_initial_s,
+        backoff_max_s=cam.reconnect_max_s,
+    )
