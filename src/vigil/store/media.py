@@ -1,0 +1,129 @@
+"""Media files (snapshots, crops) under one root directory, written atomically.
+
+Paths handed around (in events, in the database) are relative to the root, POSIX style, so a
+data directory can move between machines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from vigil.core.errors import StoreError
+from vigil.store.engine import ensure_writable_dir
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _safe_component(value: str, what: str) -> str:
+    # Camera ids come from config and may contain '/', spaces or '..': never let them shape the tree.
+    cleaned = _UNSAFE.sub("_", value).lstrip(".")
+    if not cleaned:
+        raise ValueError(f"{what} {value!r} has no usable characters for a file name")
+    return cleaned[:128]
+
+
+def snapshot_path(camera_id: str, event_id: str, when: datetime) -> str:
+    """``snapshots/<camera>/<YYYY-MM-DD>/<event_id>.jpg`` (UTC date; unsafe characters → ``_``)."""
+    if when.tzinfo is None:
+        raise ValueError(f"when must be timezone-aware, got naive {when.isoformat()}")
+    day = when.astimezone(UTC).strftime("%Y-%m-%d")
+    camera = _safe_component(camera_id, "camera id")
+    return f"snapshots/{camera}/{day}/{_safe_component(event_id, 'event id')}.jpg"
+
+
+class MediaStore:
+    """Files under ``root``; every path given to it is relative and cannot escape ``root``.
+
+    Raises (constructor):
+        DataDirError: ``root`` cannot be created or written.
+    """
+
+    def __init__(self, root: Path) -> None:
+        ensure_writable_dir(root)
+        self.root = root.resolve()
+
+    def path_for(self, rel_path: str) -> Path:
+        """The absolute path of ``rel_path``.
+
+        Raises:
+            ValueError: ``rel_path`` is empty, absolute, contains ``..`` or resolves outside
+                the root (e.g. through a symlink).
+        """
+        pure = PurePosixPath(rel_path)
+        if (
+            not rel_path
+            or "\\" in rel_path
+            or "\x00" in rel_path
+            or pure.is_absolute()
+            or ".." in pure.parts
+            or pure == PurePosixPath(".")
+        ):
+            raise ValueError(f"media path must be relative to the media root without '..', got {rel_path!r}")
+        path = (self.root / pure).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"media path {rel_path!r} resolves outside the media root {self.root}")
+        return path
+
+    def save_jpeg(self, rel_path: str, image: NDArray[np.uint8], quality: int = 90) -> str:
+        """Encode ``image`` ((H, W, 3) uint8 BGR, or (H, W) grey) as JPEG at ``rel_path``.
+
+        Written to a temporary file in the same directory and renamed, so readers never see a
+        half-written file.
+
+        Returns:
+            ``rel_path`` normalised (POSIX, no ``.`` parts): store this in events.
+
+        Raises:
+            ValueError: bad path, image shape/dtype or quality.
+            StoreError: encoding or writing failed.
+        """
+        if not 1 <= quality <= 100:
+            raise ValueError(f"quality must be in 1..100, got {quality}")
+        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+            raise ValueError(
+                f"expected a (H, W, 3) or (H, W) uint8 image, got shape {image.shape} dtype {image.dtype}"
+            )
+        if image.size == 0:
+            raise ValueError(f"cannot save an empty image of shape {image.shape}")
+        path = self.path_for(rel_path)
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise StoreError(f"JPEG encoding failed for {rel_path!r}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(encoded.tobytes())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StoreError(f"cannot write media file {path}: {exc.strerror or exc}") from exc
+        return path.relative_to(self.root).as_posix()
+
+    def exists(self, rel_path: str) -> bool:
+        """True if ``rel_path`` is a file under the root."""
+        return self.path_for(rel_path).is_file()
+
+    def delete(self, rel_path: str) -> bool:
+        """Delete ``rel_path``; False if it was not there (retention may run twice)."""
+        path = self.path_for(rel_path)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot delete media file {path}: {exc.strerror or exc}") from exc
+        return True

@@ -1,0 +1,1 @@
+"""Alembic migrations (a package so ``env.py`` ships in the wheel)."""
