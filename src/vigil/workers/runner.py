@@ -33,9 +33,6 @@ from vigil.workers.wiring import (
 
 log = logging.getLogger(__name__)
 
-_EVENT_STATES = {"finished": "stopped"}  # the health event has no separate "finished" state
-
-
 @dataclass(frozen=True, slots=True)
 class CameraSummary:
     """One camera's counters at the end of a run."""
@@ -111,7 +108,7 @@ def health_event(snap: CameraHealthSnapshot) -> CameraHealth:
         frames_dropped=snap.frames_dropped,
         reconnects=snap.reconnects,
         last_error=snap.last_error[:2000] if snap.last_error else None,
-        state=_EVENT_STATES.get(snap.state, snap.state),
+        state=snap.state,
         analysed_fps=round(snap.analysed_fps, 3),
     )
 

