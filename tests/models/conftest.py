@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    """``$VIGIL_MODELS_DIR`` (default ``<repo>/vigil-data/models``), with yolov4-tiny installed and verified."""
+    """``$VIGIL_MODELS_DIR`` (default ``<repo>/vigil-data/models``), yolov4-tiny installed and verified."""
     path = Path(os.environ.get("VIGIL_MODELS_DIR", str(ROOT / "vigil-data" / "models")))
     if verify(path, ["yolov4-tiny"])[0].status != "ok":
         install(path, ["yolov4-tiny"])

@@ -31,7 +31,8 @@ def _analyze(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
-        disable=quiet,
+        # A progress bar is for a person at a terminal; in logs it is only noise.
+        disable=quiet or not console.is_terminal,
         transient=False,
     ) as bar:
         task = bar.add_task(video.name, total=duration or None)
@@ -58,7 +59,7 @@ def analyze(
 ) -> None:
     """Analyse one recording with a progress bar and print the summary."""
     cfg = resolve_config(config, data_dir)
-    summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=as_json and not console.is_terminal)
+    summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False)
     if as_json:
         # Plain print: the JSON must be one unwrapped line for scripts to parse.
         print(json.dumps(summary.to_json_dict()))

@@ -20,11 +20,15 @@ from vigil.store.facade import Store
 from vigil.workers.runner import Deployment
 
 console = Console()
+err_console = Console(stderr=True)
 
 
 def run(
     config: Path = typer.Option(..., "--config", "-c", help="Deployment config (YAML) listing the cameras."),
     data_dir: Path | None = DataDirOption,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the final summary as JSON (last line of stdout)."
+    ),
 ) -> None:
     """Analyse every configured camera until Ctrl-C or SIGTERM, then shut down cleanly."""
     cfg = resolve_config(config, data_dir)
@@ -33,15 +37,18 @@ def run(
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"[yellow]{signal.Signals(signum).name}: stopping cameras and flushing events…[/]")
+        err_console.print(f"[yellow]{signal.Signals(signum).name}: stopping cameras and flushing events…[/]")
         stop.set()
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     n = sum(c.enabled for c in cfg.cameras)
-    console.print(f"vigil: analysing {n} camera{'s' if n != 1 else ''}; Ctrl-C stops", highlight=False)
+    err_console.print(f"vigil: analysing {n} camera{'s' if n != 1 else ''}; Ctrl-C stops", highlight=False)
     summary = Deployment(cfg).run(stop)
-    print_summary(console, summary)
+    if as_json:
+        print(json.dumps(summary.to_json_dict()))
+    else:
+        print_summary(console, summary)
 
 
 def status(

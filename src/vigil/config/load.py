@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from vigil.config.root import VigilConfig
 from vigil.core.errors import ConfigError
@@ -32,13 +32,19 @@ def _describe(exc: ValidationError, source: str) -> str:
     where = _key_path(loc)
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        return f"{source}: unknown key {where!r}; remove it or check its spelling"
+        valid = ", ".join(_keys_at(loc[:-1]))
+        return f"{source}: unknown key {where!r}; allowed keys here: {valid}"
     if err["type"] == "missing":
         return f"{source}: {where} is required"
     count = exc.error_count()
     more = f" (and {count - 1} more error{'s' if count > 2 else ''})" if count > 1 else ""
     given = err.get("input")
-    if isinstance(given, Mapping) or not loc:
+    if not loc:
+        # A rule over the whole file (duplicate ids): the message names its own key path.
+        return f"{source}: {msg}{more}"
+    if isinstance(given, Mapping) and str(err["type"]).endswith("_type"):
+        return f"{source}: {where}: got a mapping; {_allowed(msg)}{more}"
+    if isinstance(given, Mapping):
         # A whole section failed a cross-field rule: its value would only be noise.
         return f"{source}: {where}: {msg}{more}"
     shown = repr(given)
@@ -47,8 +53,25 @@ def _describe(exc: ValidationError, source: str) -> str:
     return f"{source}: {where}: got {shown}; {_allowed(msg)}{more}"
 
 
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the config section at ``loc`` accepts."""
+    model: type[BaseModel] = VigilConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        inner = [
+            a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        if not inner:
+            return []
+        model = inner[0]
+    return list(model.model_fields)
+
+
 def _allowed(msg: str) -> str:
     """Rephrase pydantic's 'Input should be ...' as what is allowed."""
+    msg = msg.replace("a valid tuple", "a list")
     if msg.startswith("Input should be "):
         return "expected " + msg.removeprefix("Input should be ")
     if msg.startswith("String should match pattern "):

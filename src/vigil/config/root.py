@@ -39,11 +39,14 @@ class VigilConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> VigilConfig:
-        seen: set[str] = set()
-        for cam in self.cameras:
+        seen: dict[str, int] = {}
+        for i, cam in enumerate(self.cameras):
             if cam.id in seen:
-                raise ValueError(f"duplicate camera id {cam.id!r}; each camera needs its own id")
-            seen.add(cam.id)
+                raise ValueError(
+                    f"cameras[{i}].id: duplicate camera id {cam.id!r} (also cameras[{seen[cam.id]}].id);"
+                    " each camera needs its own id"
+                )
+            seen[cam.id] = i
         return self
 
     @property

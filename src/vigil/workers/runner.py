@@ -33,6 +33,7 @@ from vigil.workers.wiring import (
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class CameraSummary:
     """One camera's counters at the end of a run."""
