@@ -129,9 +129,7 @@ def test_unwritable_data_dir_is_refused_before_any_work(
         ("cameras: []\n", "no enabled camera"),
     ],
 )
-def test_bad_configs_name_the_key(
-    tmp_path: Path, installed_models_dir: Path, yaml_text: str, expected: str
-) -> None:
+def test_bad_configs_name_the_key(tmp_path: Path, installed_models_dir: Path, yaml_text: str, expected: str) -> None:
     config = tmp_path / "cameras.yaml"
     config.write_text(yaml_text)
     result = run_vigil(["run", "--config", str(config)], tmp_path / "data", installed_models_dir)

@@ -61,9 +61,7 @@ def load_error(path: Path) -> str:
         "latin-1",
     ],
 )
-def test_unusable_file_gives_one_line_naming_the_file(
-    tmp_path: Path, text: str | bytes, expected: str
-) -> None:
+def test_unusable_file_gives_one_line_naming_the_file(tmp_path: Path, text: str | bytes, expected: str) -> None:
     path = write_config(tmp_path, text)
     message = load_error(path)
     assert str(path) in message
@@ -186,9 +184,7 @@ def test_environment_overrides_the_file(
     assert cfg.models_dir == Path(expected_models.format(base=base))
 
 
-def test_environment_is_read_at_load_time_not_import_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_is_read_at_load_time_not_import_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_config(tmp_path, "")
     assert load_config(path).data_dir == tmp_path.resolve() / "vigil-data"
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path / "later"))

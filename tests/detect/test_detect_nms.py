@@ -18,9 +18,7 @@ def boxes(*rows: tuple[float, float, float, float]) -> np.ndarray:
         pytest.param(boxes(), [], [], [], id="empty"),
         pytest.param(boxes((0, 0, 10, 10)), [0.5], [0], [0], id="single"),
         pytest.param(boxes((0, 0, 10, 10), (1, 1, 11, 11)), [0.5, 0.9], [0, 0], [1], id="overlap-same-class"),
-        pytest.param(
-            boxes((0, 0, 10, 10), (1, 1, 11, 11)), [0.5, 0.9], [0, 1], [1, 0], id="overlap-other-class"
-        ),
+        pytest.param(boxes((0, 0, 10, 10), (1, 1, 11, 11)), [0.5, 0.9], [0, 1], [1, 0], id="overlap-other-class"),
         pytest.param(boxes((0, 0, 10, 10), (20, 20, 30, 30)), [0.5, 0.9], [0, 0], [1, 0], id="apart"),
     ],
 )

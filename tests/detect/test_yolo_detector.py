@@ -50,10 +50,7 @@ def test_matches_opencv_darknet_on_real_frames(
         worst_px = max(worst_px, float(np.abs(ours.xyxy - theirs.xyxy[match]).max()))
         worst_score = max(worst_score, float(np.abs(ours.confidence - theirs.confidence[match]).max()))
         total += len(ours)
-    print(
-        f"{len(real_frames)} frames, {total} boxes: "
-        f"max box diff {worst_px:.4f} px, max score diff {worst_score:.2e}"
-    )
+    print(f"{len(real_frames)} frames, {total} boxes: max box diff {worst_px:.4f} px, max score diff {worst_score:.2e}")
     assert total >= 30, "too few detections for the comparison to mean anything"
     assert worst_px <= MAX_BOX_DIFF_PX
     assert worst_score <= MAX_SCORE_DIFF

@@ -43,7 +43,10 @@ def _started(**overrides: object) -> TrackStarted:
 
 
 def test_every_type_is_registered_with_version_1() -> None:
-    assert set(EVENT_TYPES) == {"track.started", "track.updated", "track.ended", "camera.health"}
+    core = {"track.started", "track.updated", "track.ended", "camera.health", "candidate.raised"}
+    assert core <= set(EVENT_TYPES)
+    # Feature events are named after their feature ("faces.…", "plates.…", "crowd.…").
+    assert all(t.split(".")[0] in {"track", "camera", "candidate", "faces", "plates", "crowd"} for t in EVENT_TYPES)
     assert all(supported_versions(t) == (1,) for t in EVENT_TYPES)
 
 
@@ -152,9 +155,7 @@ def _track_ended(draw: st.DrawFn) -> TrackEnded:
         last_seen=first + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=1))),
         n_observations=draw(st.integers(min_value=1, max_value=10**6)),
         best_confidence=draw(_conf),
-        snapshot=draw(
-            st.none() | st.from_regex(r"snapshots/[a-z0-9_-]{1,12}/[0-9a-f-]{1,36}\.jpg", fullmatch=True)
-        ),
+        snapshot=draw(st.none() | st.from_regex(r"snapshots/[a-z0-9_-]{1,12}/[0-9a-f-]{1,36}\.jpg", fullmatch=True)),
     )
 
 

@@ -117,12 +117,8 @@ CONV_PARAMS = 18 + 18 * 3
             "layer reference -5 points outside",
             id="route-out-of-range",
         ),
-        pytest.param(
-            NET + CONV.format(act="linear"), CONV_PARAMS, ModelError, r"no \[yolo\] layer", id="no-yolo"
-        ),
-        pytest.param(
-            "[convolutional]\nfilters=1\n", 0, ModelError, r"first section must be \[net\]", id="no-net"
-        ),
+        pytest.param(NET + CONV.format(act="linear"), CONV_PARAMS, ModelError, r"no \[yolo\] layer", id="no-yolo"),
+        pytest.param("[convolutional]\nfilters=1\n", 0, ModelError, r"first section must be \[net\]", id="no-net"),
         pytest.param(
             NET + "filters=oops\n[convolutional]\nfilters=x\n" + YOLO,
             0,

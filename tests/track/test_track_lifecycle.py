@@ -29,9 +29,7 @@ def frame(index: int, fill: int = 0, width: int = W, height: int = H) -> Frame:
     return Frame("cam", index, pts_s, T0 + timedelta(seconds=pts_s), image)
 
 
-def tracked(
-    *objects: tuple[int, Box], confidence: float | Sequence[float] = 0.9, class_id: int = 0
-) -> Detections:
+def tracked(*objects: tuple[int, Box], confidence: float | Sequence[float] = 0.9, class_id: int = 0) -> Detections:
     """Tracked detections as ``(tracker id, box)`` pairs."""
     if not objects:
         return Detections.empty()

@@ -39,9 +39,7 @@ def analyse(clip: Path, detector: YoloDetector) -> list[TrackChange]:
 
 
 @pytest.mark.slow
-def test_people_entering_one_at_a_time_give_few_person_tracks(
-    people_clip: Path, installed_models_dir: Path
-) -> None:
+def test_people_entering_one_at_a_time_give_few_person_tracks(people_clip: Path, installed_models_dir: Path) -> None:
     # What the clip shows (checked by eye on frames every 2 s): an empty room until ~6.5 s;
     # a woman walks in from the bottom edge, stands at the table and leaves at ~20 s; the
     # room is empty again until ~23 s, when a man walks in and stays to the end (40 s).

@@ -47,9 +47,7 @@ class AnalyzedClip:
 
 
 @pytest.fixture(scope="module")
-def people_run(
-    tmp_path_factory: pytest.TempPathFactory, people_clip: Path, installed_models_dir: Path
-) -> AnalyzedClip:
+def people_run(tmp_path_factory: pytest.TempPathFactory, people_clip: Path, installed_models_dir: Path) -> AnalyzedClip:
     data_dir = tmp_path_factory.mktemp("people")
     out = data_dir / "annotated.mp4"
     result = vigil(
@@ -112,9 +110,7 @@ def test_annotated_video_has_one_frame_per_analysed_frame(people_run: AnalyzedCl
     assert not list(people_run.out.parent.glob(".*partial*"))
 
 
-def test_human_summary_names_people_and_vehicles(
-    tmp_path: Path, cars_clip: Path, installed_models_dir: Path
-) -> None:
+def test_human_summary_names_people_and_vehicles(tmp_path: Path, cars_clip: Path, installed_models_dir: Path) -> None:
     result = vigil("analyze", str(cars_clip), env=cli_env(tmp_path, installed_models_dir))
     assert result.returncode == 0, result.stderr
     out = result.stdout

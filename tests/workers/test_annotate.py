@@ -54,9 +54,7 @@ def leftovers(folder: Path) -> list[str]:
     ids=["inside", "top-left-corner", "bottom-right-corner"],
 )
 @pytest.mark.parametrize("tracker_id", [3, -1])
-def test_draw_tracks_draws_the_box_edges_on_a_copy(
-    box: tuple[float, float, float, float], tracker_id: int
-) -> None:
+def test_draw_tracks_draws_the_box_edges_on_a_copy(box: tuple[float, float, float, float], tracker_id: int) -> None:
     image = gray()
     before = image.copy()
     out = draw_tracks(image, tracked((box, 0, tracker_id)), COCO_NAMES)

@@ -82,9 +82,7 @@ def test_run_several_cameras_then_sigterm_loses_nothing(
 
         def cameras_working() -> bool:
             h = health(db_path)
-            good = all(
-                h.get(c, {}).get("frames_analysed", 0) >= 3 for c in ("file", "rtsp-tcp", "rtsp-udp", "http")
-            )
+            good = all(h.get(c, {}).get("frames_analysed", 0) >= 3 for c in ("file", "rtsp-tcp", "rtsp-udp", "http"))
             return good and h.get("broken", {}).get("reconnects", 0) >= 2
 
         wait_for(cameras_working, 120, "every good camera to analyse frames while the broken one retries")
@@ -125,9 +123,7 @@ def test_status_shows_per_camera_health_after_a_run(
     tmp_path: Path, people_clip: Path, installed_models_dir: Path
 ) -> None:
     config_path = tmp_path / "cameras.yaml"
-    config_path.write_text(
-        yaml.safe_dump({"cameras": [{"id": "lobby", "url": str(people_clip), "analysis_fps": 1}]})
-    )
+    config_path.write_text(yaml.safe_dump({"cameras": [{"id": "lobby", "url": str(people_clip), "analysis_fps": 1}]}))
     env = dict(os.environ, VIGIL_DATA_DIR=str(tmp_path / "data"), VIGIL_MODELS_DIR=str(installed_models_dir))
     run = subprocess.run(
         [sys.executable, "-m", "vigil.cli.main", "run", "--config", str(config_path), "--json"],

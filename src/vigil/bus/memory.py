@@ -137,9 +137,7 @@ class InMemoryBus:
             targets = [(sub, sub.enqueued) for sub in self._subscribers]
         for sub, target in targets:
             with sub.cond:
-                done = sub.cond.wait_for(
-                    _caught_up(sub, target), timeout=max(0.0, deadline - time.monotonic())
-                )
+                done = sub.cond.wait_for(_caught_up(sub, target), timeout=max(0.0, deadline - time.monotonic()))
             if not done:
                 return False
         return True
@@ -250,9 +248,7 @@ class InMemoryBus:
             else:
                 return
         with sub.cond:
-            sub.dead = DeadLetterStats(
-                count=sub.dead.count + 1, last_error=error, last_event_id=event.event_id
-            )
+            sub.dead = DeadLetterStats(count=sub.dead.count + 1, last_error=error, last_event_id=event.event_id)
             sub.dead_events.append(event)
         logger.error(
             "subscriber %r dead-lettered %s %s after %d attempts: %s",

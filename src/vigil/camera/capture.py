@@ -87,9 +87,7 @@ class CameraCapture:
         self.health = CameraHealth(camera_id)
         self._sampler = FrameSampler(analysis_fps)
         self._gate = motion_gate
-        self._backoff = Backoff(
-            backoff_initial_s, backoff_max_s, backoff_factor, stable_after_s=backoff_stable_after_s
-        )
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s, backoff_factor, stable_after_s=backoff_stable_after_s)
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -193,9 +191,7 @@ class CameraCapture:
                     self.health.set_state("finished")
                     logger.info("camera %s: %s finished", self.camera_id, self.display_url)
                     return
-                message = str(
-                    SourceStalledError(f"camera {self.camera_id} ({self.display_url}): stream ended")
-                )
+                message = str(SourceStalledError(f"camera {self.camera_id} ({self.display_url}): stream ended"))
             if self._stop.is_set():
                 break
             self.health.record_error(message)

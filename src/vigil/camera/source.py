@@ -264,9 +264,7 @@ class VideoSource:
                 if time.monotonic() - read_started >= self.read_timeout_s:
                     # PyAV's timeout interrupted the read, and the RTSP demuxer answered by
                     # flushing a queued packet instead of an error: it is a stall all the same.
-                    raise self._error(
-                        SourceStalledError, f"no data within {self.read_timeout_s:g} s (stream stalled)"
-                    )
+                    raise self._error(SourceStalledError, f"no data within {self.read_timeout_s:g} s (stream stalled)")
                 try:
                     frames = packet.decode()
                 except av.error.InvalidDataError as exc:
@@ -282,9 +280,7 @@ class VideoSource:
                     # The demuxer delivers packets but the decoder returns nothing: a
                     # stream that never reaches a keyframe stalls here, not in the read.
                     if now - last_frame_at > self.read_timeout_s:
-                        raise self._error(
-                            SourceStalledError, f"no frame decoded within {self.read_timeout_s:g} s"
-                        )
+                        raise self._error(SourceStalledError, f"no frame decoded within {self.read_timeout_s:g} s")
                     continue
                 last_frame_at = now
                 for av_frame in frames:
@@ -316,9 +312,7 @@ class VideoSource:
             # wait another timeout for the answer to its TEARDOWN.
             self._interrupted.set()
             _interrupt_reads(threading.get_ident())
-            raise self._error(
-                SourceStalledError, f"no data within {self.read_timeout_s:g} s (stream stalled)"
-            ) from exc
+            raise self._error(SourceStalledError, f"no data within {self.read_timeout_s:g} s (stream stalled)") from exc
         except av.error.InvalidDataError as exc:
             raise self._error(DecodeError, f"corrupt or truncated data: {_one_line(exc)}") from exc
         except (av.error.FFmpegError, OSError) as exc:

@@ -20,9 +20,7 @@ console = Console(stderr=True)
 out_console = Console()
 
 
-def _analyze(
-    video: Path, cfg: VigilConfig, out: Path | None, fps: float | None, gate: bool, quiet: bool
-) -> RunSummary:
+def _analyze(video: Path, cfg: VigilConfig, out: Path | None, fps: float | None, gate: bool, quiet: bool) -> RunSummary:
     duration = probe_duration_s(video) if video.exists() else None
     with Progress(
         TextColumn("[bold]analysing[/] {task.description}"),

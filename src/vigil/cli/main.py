@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
-from vigil.cli import analyze_cmd, models_cmd, run_cmd
+from vigil.cli import analyze_cmd, candidates_cmd, crowd_cmd, faces_cmd, models_cmd, plates_cmd, run_cmd
 from vigil.core.errors import VigilError
 
 app = typer.Typer(
@@ -23,6 +23,10 @@ app.command("analyze")(analyze_cmd.analyze)
 app.command("demo")(analyze_cmd.demo)
 app.command("run")(run_cmd.run)
 app.command("status")(run_cmd.status)
+candidates_cmd.register(app)
+faces_cmd.register(app)
+plates_cmd.register(app)
+crowd_cmd.register(app)
 
 
 @app.callback()

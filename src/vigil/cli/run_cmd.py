@@ -26,9 +26,7 @@ err_console = Console(stderr=True)
 def run(
     config: Path = typer.Option(..., "--config", "-c", help="Deployment config (YAML) listing the cameras."),
     data_dir: Path | None = DataDirOption,
-    as_json: bool = typer.Option(
-        False, "--json", help="Print the final summary as JSON (last line of stdout)."
-    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON (last line of stdout)."),
 ) -> None:
     """Analyse every configured camera until Ctrl-C or SIGTERM, then shut down cleanly."""
     cfg = resolve_config(config, data_dir)
@@ -66,9 +64,7 @@ def status(
     if not records:
         console.print("no camera has reported yet (start one with: vigil run --config cameras.yaml)")
         return
-    table = Table(
-        "camera", "state", "frames in", "analysed", "dropped", "reconnects", "fps", "updated", "last error"
-    )
+    table = Table("camera", "state", "frames in", "analysed", "dropped", "reconnects", "fps", "updated", "last error")
     now = datetime.now(UTC)
     for r in records:
         age = (now - r.updated_at).total_seconds()

@@ -10,9 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 class StrictModel(BaseModel):
     """Unknown keys are errors, values are not coerced across types, models are frozen."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=False, validate_default=True, allow_inf_nan=False
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -23,7 +21,5 @@ class StrictModel(BaseModel):
         if annotation in (int, float) and isinstance(value, bool | str):
             raise ValueError(f"Input should be a number, not {type(value).__name__} {value!r}")
         if annotation is bool and not isinstance(value, bool):
-            raise ValueError(
-                f"Input should be a boolean (true or false), not {type(value).__name__} {value!r}"
-            )
+            raise ValueError(f"Input should be a boolean (true or false), not {type(value).__name__} {value!r}")
         return value

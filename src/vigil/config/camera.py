@@ -25,9 +25,7 @@ class MotionGateConfig(StrictModel):
     """Skip analysis of still frames so quiet scenes cost little."""
 
     enabled: bool = Field(default=True, description="Analyse only frames with motion.")
-    threshold: float = Field(
-        default=0.003, gt=0, lt=1, description="Fraction of changed pixels that counts as motion."
-    )
+    threshold: float = Field(default=0.003, gt=0, lt=1, description="Fraction of changed pixels that counts as motion.")
     keepalive_s: float = Field(
         default=2.0,
         gt=0,
@@ -46,9 +44,7 @@ class CameraConfig(StrictModel):
     rtsp_transport: Literal["tcp", "udp"] = Field(default="tcp", description="RTSP lower transport.")
     analysis_fps: float = Field(default=5.0, gt=0, le=60, description="Frames analysed per second.")
     open_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    read_timeout_s: float = Field(
-        default=10.0, gt=0, le=300, description="A stream silent this long has stalled."
-    )
+    read_timeout_s: float = Field(default=10.0, gt=0, le=300, description="A stream silent this long has stalled.")
     reconnect_initial_s: float = Field(default=1.0, gt=0, le=60)
     reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
     motion_gate: MotionGateConfig = Field(default_factory=MotionGateConfig)

@@ -25,7 +25,5 @@ class DetectorConfig(StrictModel):
     def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [c for c in value if c not in COCO_NAMES]
         if unknown:
-            raise ValueError(
-                f"unknown class {unknown[0]!r}; allowed: COCO names such as {', '.join(DEFAULT_CLASSES)}"
-            )
+            raise ValueError(f"unknown class {unknown[0]!r}; allowed: COCO names such as {', '.join(DEFAULT_CLASSES)}")
         return value

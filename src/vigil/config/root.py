@@ -9,7 +9,11 @@ from pydantic import Field, model_validator
 
 from vigil.config.base import StrictModel
 from vigil.config.camera import CameraConfig
+from vigil.config.candidates import CandidatesConfig
+from vigil.config.crowd import CrowdConfig
 from vigil.config.detector import DetectorConfig
+from vigil.config.faces import FacesConfig
+from vigil.config.plates import PlatesConfig
 from vigil.config.tracker import TrackerConfig
 
 
@@ -35,6 +39,10 @@ class VigilConfig(StrictModel):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     bus: BusConfig = Field(default_factory=BusConfig)
+    candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    faces: FacesConfig = Field(default_factory=FacesConfig)
+    plates: PlatesConfig = Field(default_factory=PlatesConfig)
+    crowd: CrowdConfig = Field(default_factory=CrowdConfig)
     cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras and recordings to analyse.")
 
     @model_validator(mode="after")

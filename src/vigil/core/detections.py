@@ -51,9 +51,7 @@ class Detections:
         for name in ("confidence", "class_id", "tracker_id"):
             got = getattr(self, name).shape[0]
             if got != n:
-                raise ValueError(
-                    f"Detections.{name} has {got} entries; expected {n} to match xyxy of shape ({n}, 4)"
-                )
+                raise ValueError(f"Detections.{name} has {got} entries; expected {n} to match xyxy of shape ({n}, 4)")
 
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])

@@ -12,6 +12,11 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     │   ├── SourceStalledError    opened, but no frame arrived within the timeout
     │   └── DecodeError           the stream is corrupt or truncated
     ├── StoreError                the database or media store failed
+    │   ├── NotFoundError         no such record (subject, entry, candidate, ...)
+    │   └── ConflictError         the record exists already or is in the wrong state
+    ├── PolicyError               refused by accountability policy (legal basis, expiry, caps,
+    │                             two-person rule, ...): the message says which rule
+    ├── InputError                a user-supplied file or value is unusable (image, CSV, folder)
     └── DataDirError              the data directory cannot be created or written
 """
 
@@ -52,6 +57,22 @@ class DecodeError(SourceError):
 
 class StoreError(VigilError):
     """The event store or media store failed."""
+
+
+class NotFoundError(StoreError):
+    """The record asked for does not exist."""
+
+
+class ConflictError(StoreError):
+    """The record exists already, or is not in a state that allows the change."""
+
+
+class PolicyError(VigilError):
+    """Refused by accountability policy; the message names the rule."""
+
+
+class InputError(VigilError):
+    """A user-supplied file or value cannot be used; the message names it and why."""
 
 
 class DataDirError(VigilError):

@@ -81,6 +81,4 @@ class OpenCVDarknetDetector:
         self._net.setInput(image_to_blob(image, self.input_size))
         outs = self._net.forward(self._outputs)
         rows = np.concatenate([np.asarray(o, dtype=np.float32).reshape(-1, o.shape[-1]) for o in outs])
-        return to_detections(
-            candidates_from_rows(rows, self.confidence), width, height, self.nms_iou, self._class_ids
-        )
+        return to_detections(candidates_from_rows(rows, self.confidence), width, height, self.nms_iou, self._class_ids)

@@ -71,9 +71,7 @@ class Candidates:
 
     @classmethod
     def empty(cls) -> Candidates:
-        return cls(
-            np.zeros((0, 4), dtype=np.float32), np.zeros((0,), dtype=np.float32), np.zeros((0,), np.int64)
-        )
+        return cls(np.zeros((0, 4), dtype=np.float32), np.zeros((0,), dtype=np.float32), np.zeros((0,), np.int64))
 
 
 def parse_metadata(metadata: Mapping[str, str], source: str) -> YoloSpec:
@@ -84,9 +82,7 @@ def parse_metadata(metadata: Mapping[str, str], source: str) -> YoloSpec:
     """
     raw = metadata.get(YOLO_METADATA_KEY)
     if raw is None:
-        raise ModelError(
-            f"{source} has no {YOLO_METADATA_KEY!r} metadata; is it a Vigil-converted YOLO model?"
-        )
+        raise ModelError(f"{source} has no {YOLO_METADATA_KEY!r} metadata; is it a Vigil-converted YOLO model?")
     try:
         meta = json.loads(raw)
         heads = tuple(
@@ -109,9 +105,7 @@ def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
     return (1.0 / (1.0 + np.exp(-np.clip(x, -50.0, 50.0)))).astype(np.float32)
 
 
-def decode_head(
-    raw: NDArray[np.float32], head: YoloHead, input_w: int, input_h: int, confidence: float
-) -> Candidates:
+def decode_head(raw: NDArray[np.float32], head: YoloHead, input_w: int, input_h: int, confidence: float) -> Candidates:
     """Decode one raw head map.
 
     Args:
@@ -167,9 +161,7 @@ def decode_heads(
     confidence: float,
 ) -> Candidates:
     """Decode every head (``raws[i]`` belongs to ``heads[i]``) and concatenate the candidates."""
-    parts = [
-        decode_head(raw, head, input_w, input_h, confidence) for raw, head in zip(raws, heads, strict=True)
-    ]
+    parts = [decode_head(raw, head, input_w, input_h, confidence) for raw, head in zip(raws, heads, strict=True)]
     return _concat(parts)
 
 
@@ -219,9 +211,7 @@ def to_detections(
     """
     if class_ids is not None and candidates.score.size:
         wanted = np.isin(candidates.class_id, class_ids)
-        candidates = Candidates(
-            candidates.cxcywh[wanted], candidates.score[wanted], candidates.class_id[wanted]
-        )
+        candidates = Candidates(candidates.cxcywh[wanted], candidates.score[wanted], candidates.class_id[wanted])
     if candidates.score.size == 0:
         return Detections.empty()
     scale = np.array([image_w, image_h, image_w, image_h], dtype=np.float32)

@@ -1,9 +1,8 @@
 """Typed, versioned events: the messages between pipeline, bus and store."""
 
+from vigil.events.candidates import CandidateFlag, CandidateKind, CandidateRaised
 from vigil.events.codec import event_from_dict, parse_event, supported_versions, to_json
 from vigil.events.models import (
-    EVENT_TYPES,
-    AnyEvent,
     BoundingBox,
     CameraHealth,
     CameraState,
@@ -14,6 +13,7 @@ from vigil.events.models import (
     TrackStarted,
     TrackUpdated,
 )
+from vigil.events.registry import EVENT_TYPES, AnyEvent
 
 __all__ = [
     "EVENT_TYPES",
@@ -21,6 +21,9 @@ __all__ = [
     "BoundingBox",
     "CameraHealth",
     "CameraState",
+    "CandidateFlag",
+    "CandidateKind",
+    "CandidateRaised",
     "EventBase",
     "EventDecodeError",
     "TrackEnded",

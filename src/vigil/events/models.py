@@ -4,9 +4,10 @@ Every event is a frozen pydantic model with its own id (UUIDv7), a ``type`` lite
 ``schema_version`` per type. ``AnyEvent`` is a discriminated union on ``type``.
 
 Adding an event type:
-    1. Subclass :class:`EventBase` with ``type: Literal["x.y"] = "x.y"`` and
+    1. Subclass :class:`EventBase` (in this module, or a feature module such as
+       ``events/faces.py``) with ``type: Literal["x.y"] = "x.y"`` and
        ``schema_version: Literal[1] = 1``.
-    2. Add the class to ``AnyEvent`` below. The registry (``EVENT_TYPES``) and
+    2. Add the class to ``AnyEvent`` in ``events/registry.py``. ``EVENT_TYPES`` and
        :func:`parse_event` pick it up from the union; nothing else to register.
 
 Changing an event's shape means a new ``schema_version`` (and, while old messages may still be
@@ -18,7 +19,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Annotated, Literal, Self, get_args
+from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -158,20 +159,4 @@ class CameraHealth(EventBase):
         return value
 
 
-AnyEvent = Annotated[
-    TrackStarted | TrackUpdated | TrackEnded | CameraHealth,
-    Field(discriminator="type"),
-]
-"""Every event Vigil publishes; add new types here."""
-
 TrackEvent = TrackStarted | TrackUpdated | TrackEnded
-
-
-def _registry() -> dict[str, type[EventBase]]:
-    union = get_args(AnyEvent)[0]
-    classes: tuple[type[EventBase], ...] = get_args(union)
-    return {cls.model_fields["type"].default: cls for cls in classes}
-
-
-EVENT_TYPES: dict[str, type[EventBase]] = _registry()
-"""``type`` literal → model class, derived from ``AnyEvent``."""

@@ -91,8 +91,7 @@ def _activation(builder: _GraphBuilder, section: CfgSection, x: str, prefix: str
         sig = builder.node("Sigmoid", [x], f"{prefix}_sigmoid")
         return builder.node("Mul", [x, sig], f"{prefix}_swish")
     raise ModelError(
-        f"{section.where()}: unsupported activation {act!r}; "
-        "supported: linear, leaky, relu, logistic, mish, swish"
+        f"{section.where()}: unsupported activation {act!r}; supported: linear, leaky, relu, logistic, mish, swish"
     )
 
 

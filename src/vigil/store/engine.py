@@ -94,9 +94,7 @@ def open_engine(url: str) -> Engine:
             if parsed.database in (None, "", ":memory:"):
                 # One shared connection, or each thread (e.g. a bus dispatcher) would see its
                 # own empty in-memory database.
-                engine = create_engine(
-                    parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
-                )
+                engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 engine = create_engine(parsed)
             event.listen(engine, "connect", _sqlite_on_connect)

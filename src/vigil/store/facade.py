@@ -8,8 +8,12 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from vigil.store.candidates import CandidateRepository
+from vigil.store.crowd import CrowdRepository
 from vigil.store.engine import open_engine, writer
+from vigil.store.faces import FacesRepository
 from vigil.store.migrate import migrate as run_migrations
+from vigil.store.plates import PlatesRepository
 from vigil.store.repositories import EventRepository, HealthRepository, TrackRepository
 
 
@@ -23,6 +27,10 @@ class Store:
         self.events = EventRepository(sessions, write_sessions)
         self.tracks = TrackRepository(sessions)
         self.health = HealthRepository(sessions, write_sessions)
+        self.candidates = CandidateRepository(sessions, write_sessions)
+        self.faces = FacesRepository(sessions, write_sessions)
+        self.plates = PlatesRepository(sessions, write_sessions)
+        self.crowd = CrowdRepository(sessions, write_sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Self:

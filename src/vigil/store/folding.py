@@ -89,9 +89,7 @@ def fold_health(session: Session, events: Sequence[CameraHealth]) -> None:
     ids = {e.camera_id for e in events}
     rows = {
         row.camera_id: row
-        for row in session.scalars(
-            select(CameraHealthRow).where(CameraHealthRow.camera_id.in_(ids)).with_for_update()
-        )
+        for row in session.scalars(select(CameraHealthRow).where(CameraHealthRow.camera_id.in_(ids)).with_for_update())
     }
     for event in events:
         row = rows.get(event.camera_id)

@@ -88,9 +88,7 @@ class MediaStore:
         if not 1 <= quality <= 100:
             raise ValueError(f"quality must be in 1..100, got {quality}")
         if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-            raise ValueError(
-                f"expected a (H, W, 3) or (H, W) uint8 image, got shape {image.shape} dtype {image.dtype}"
-            )
+            raise ValueError(f"expected a (H, W, 3) or (H, W) uint8 image, got shape {image.shape} dtype {image.dtype}")
         if image.size == 0:
             raise ValueError(f"cannot save an empty image of shape {image.shape}")
         path = self.path_for(rel_path)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.core.clock import utcnow
@@ -25,38 +23,11 @@ from vigil.events import (
     TrackUpdated,
     event_from_dict,
 )
+from vigil.store.feature_folds import fold_features
 from vigil.store.folding import fold_health, fold_tracks
 from vigil.store.records import HealthRecord, TrackRecord
+from vigil.store.session import _check_aware, _check_page, _transaction
 from vigil.store.tables import CameraHealthRow, EventRow, TrackRow
-
-MAX_PAGE = 10_000
-"""Largest ``limit`` a query accepts; page with ``offset`` beyond it."""
-
-
-@contextmanager
-def _transaction(sessions: sessionmaker[Session], what: str) -> Iterator[Session]:
-    """One session, one transaction; commit on success, roll back and convert on error."""
-    try:
-        with sessions.begin() as session:
-            yield session
-    except SQLAlchemyError as exc:
-        # The driver's message is useful but multi-line; keep the first line.
-        orig = getattr(exc, "orig", None)
-        detail = (str(orig if orig is not None else exc).splitlines() or [""])[0]
-        raise StoreError(f"{what} failed: {type(exc).__name__}: {detail}") from exc
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValueError(f"limit must be in 1..{MAX_PAGE}, got {limit}")
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
-
-
-def _check_aware(**times: datetime | None) -> None:
-    for name, value in times.items():
-        if value is not None and value.tzinfo is None:
-            raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
 
 
 class EventRepository:
@@ -67,9 +38,7 @@ class EventRepository:
         write_sessions: for writes (see :func:`vigil.store.engine.writer`); defaults to ``sessions``.
     """
 
-    def __init__(
-        self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session] | None = None
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session] | None = None) -> None:
         self._sessions = sessions
         self._write_sessions = write_sessions or sessions
 
@@ -98,6 +67,7 @@ class EventRepository:
             new = [event for event in unique.values() if event.event_id in new_ids]
             fold_tracks(session, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])
             fold_health(session, [e for e in new if isinstance(e, CameraHealth)])
+            fold_features(session, new)
         return len(new_ids)
 
     def get(self, event_id: str) -> AnyEvent | None:
@@ -175,9 +145,7 @@ class TrackRepository:
             row = session.get(TrackRow, track_id)
             return None if row is None else _track_record(row)
 
-    def counts_by_class(
-        self, camera_id: str | None = None, *, since: datetime | None = None
-    ) -> dict[str, int]:
+    def counts_by_class(self, camera_id: str | None = None, *, since: datetime | None = None) -> dict[str, int]:
         """Tracks per class name, optionally for one camera and first seen at or after ``since``."""
         _check_aware(since=since)
         stmt = select(TrackRow.class_name, func.count()).group_by(TrackRow.class_name)
@@ -224,9 +192,7 @@ class TrackRepository:
 class HealthRepository:
     """The ``camera_health`` table: the newest snapshot per camera."""
 
-    def __init__(
-        self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session] | None = None
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session] | None = None) -> None:
         self._sessions = sessions
         self._write_sessions = write_sessions or sessions
 
@@ -277,9 +243,7 @@ def _decode(payload: dict[str, Any]) -> AnyEvent:
     try:
         return event_from_dict(payload)
     except EventDecodeError as exc:
-        raise StoreError(
-            f"stored event {payload.get('event_id')!r} cannot be read by this version: {exc}"
-        ) from exc
+        raise StoreError(f"stored event {payload.get('event_id')!r} cannot be read by this version: {exc}") from exc
 
 
 def _track_record(row: TrackRow) -> TrackRecord:

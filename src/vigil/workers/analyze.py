@@ -35,9 +35,7 @@ def probe_duration_s(path: Path) -> float | None:
     return None
 
 
-def recording_camera(
-    video: Path, cfg: VigilConfig, analysis_fps: float | None, motion_gate: bool
-) -> CameraConfig:
+def recording_camera(video: Path, cfg: VigilConfig, analysis_fps: float | None, motion_gate: bool) -> CameraConfig:
     """A camera config for one recording, inheriting the first configured camera's settings."""
     if not video.exists():
         raise SourceOpenError(f"recording {video} does not exist")
@@ -58,6 +56,7 @@ def analyze_recording(
     motion_gate: bool = True,
     progress: ProgressHook | None = None,
     stop: threading.Event | None = None,
+    features: frozenset[str] = frozenset(),
 ) -> RunSummary:
     """Analyse ``video``; optionally write an annotated MP4 of the analysed frames to ``out``."""
     cam = recording_camera(video, cfg, analysis_fps, motion_gate)
@@ -71,7 +70,7 @@ def analyze_recording(
 
     if out is not None:
         writer = AnnotatedVideoWriter(out, fps=cam.analysis_fps)
-    deployment = Deployment(cfg, (cam,), on_frame=on_frame, block_when_full=True)
+    deployment = Deployment(cfg, (cam,), on_frame=on_frame, block_when_full=True, features=features)
     ok = False
     try:
         summary = deployment.run(stop or threading.Event())

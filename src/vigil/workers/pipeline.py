@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from vigil.core.ids import new_id
 from vigil.events import AnyEvent, BoundingBox, TrackEnded, TrackStarted, TrackUpdated
 from vigil.store.media import MediaStore, snapshot_path
 from vigil.track import ObjectTracker, TrackChange, TrackLifecycle
+from vigil.workers.stages import FrameStage, StageInput
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,14 @@ class CameraPipeline:
         analysis_fps: float,
         class_ids: tuple[int, ...],
         media: MediaStore | None,
+        stages: Sequence[FrameStage] = (),
     ) -> None:
         self.camera_id = camera_id
         self._detector = detector
         self._tracker = ObjectTracker(tracker_config, analysis_fps, class_ids)
         self._lifecycle = TrackLifecycle(tracker_config.lost_track_s, tracker_config.update_interval_s)
         self._media = media
+        self._stages = tuple(stages)
         # A short run id keeps track ids unique when a camera restarts.
         self._run = new_id().replace("-", "")[-8:]
         self.tracks_by_class: Counter[str] = Counter()
@@ -71,13 +75,26 @@ class CameraPipeline:
         """Analyse one frame and return its detections, tracks and events."""
         detections = self._detector.detect(frame.image)
         tracked = self._tracker.update(detections, frame.pts_s)
-        events = [self._to_event(c) for c in self._lifecycle.observe(frame, tracked)]
+        changes = self._lifecycle.observe(frame, tracked)
+        events = [self._to_event(c) for c in changes]
+        if self._stages:
+            inp = StageInput(
+                frame=frame,
+                tracked=tracked,
+                track_ids=tuple(self._track_id(int(k)) for k in tracked.tracker_id),
+                class_names=self.class_names,
+                ended=tuple(self._track_id(c.track.key) for c in changes if c.kind == "ended"),
+            )
+            for stage in self._stages:
+                events.extend(stage.process(inp))
         self.events_emitted += len(events)
         return FrameResult(detections=detections, tracked=tracked, events=events)
 
     def finish(self) -> list[AnyEvent]:
         """End every live track (end of recording, camera stopped or shutting down)."""
         events = [self._to_event(c) for c in self._lifecycle.close_all()]
+        for stage in self._stages:
+            events.extend(stage.finish())
         self.events_emitted += len(events)
         return events
 

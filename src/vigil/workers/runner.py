@@ -21,7 +21,11 @@ from vigil.config import CameraConfig, VigilConfig
 from vigil.events import CameraHealth
 from vigil.store.sink import EventSink
 from vigil.workers.camera_worker import CameraWorker, FrameHook
+from vigil.workers.crowd_stage import build_crowd_stage
+from vigil.workers.faces_stage import build_faces_stage
 from vigil.workers.pipeline import CameraPipeline
+from vigil.workers.plates_stage import build_plates_stage
+from vigil.workers.stages import StageBuilder, StageContext, build_stages
 from vigil.workers.wiring import (
     build_bus,
     build_capture,
@@ -32,6 +36,9 @@ from vigil.workers.wiring import (
 )
 
 log = logging.getLogger(__name__)
+
+STAGE_BUILDERS: tuple[StageBuilder, ...] = (build_faces_stage, build_plates_stage, build_crowd_stage)
+"""Feature stages, in the order they see each frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +132,14 @@ class Deployment:
         on_frame: FrameHook | None = None,
         block_when_full: bool | None = None,
         health_interval_s: float = 2.0,
+        features: frozenset[str] = frozenset(),
     ) -> None:
         self.cfg = cfg
         self.cameras = tuple(c for c in (cameras if cameras is not None else cfg.cameras) if c.enabled)
         self._on_frame = on_frame
         self._block_when_full = block_when_full
         self._health_interval_s = health_interval_s
+        self._features = features
 
     def run(self, stop: threading.Event) -> RunSummary:
         """Analyse until every camera has ended (recordings) or ``stop`` is set.
@@ -150,7 +159,18 @@ class Deployment:
             workers = [
                 CameraWorker(
                     build_capture(cam, block_when_full=self._block_when_full),
-                    CameraPipeline(cam.id, detector, cfg.tracker, cam.analysis_fps, class_ids, media),
+                    CameraPipeline(
+                        cam.id,
+                        detector,
+                        cfg.tracker,
+                        cam.analysis_fps,
+                        class_ids,
+                        media,
+                        stages=build_stages(
+                            StageContext(cfg=cfg, camera=cam, store=store, media=media, features=self._features),
+                            STAGE_BUILDERS,
+                        ),
+                    ),
                     bus,
                     on_frame=self._on_frame,
                 )

@@ -1,0 +1,1 @@
+"""Crowd monitoring: zones, lines, counts, density and flow (aggregate only: no identities)."""

@@ -1,0 +1,1 @@
+"""Face detection (YuNet), alignment, quality gates and embedding (SFace) on person tracks."""

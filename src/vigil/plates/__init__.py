@@ -1,0 +1,1 @@
+"""Licence-plate localisation, OCR, normalisation, regional formats and per-track voting."""

@@ -1,0 +1,1 @@
+"""Watchlist and hotlist matching, calibration (false-match rates), candidate logic."""

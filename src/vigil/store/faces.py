@@ -1,0 +1,25 @@
+"""Tables, folding and repository of the faces feature.
+
+Tables defined here derive from :class:`vigil.store.tables.Base`; ``store/schema.py`` imports
+this module so Alembic and the schema test see them. Their migration is
+``migrations/versions/*_faces.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def fold_faces(session: Session, events: Sequence[Any]) -> None:
+    """Fold newly stored faces events into this feature's tables (same transaction)."""
+
+
+class FacesRepository:
+    """Queries and commands of the faces feature."""
+
+    def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._write_sessions = write_sessions

@@ -1,0 +1,23 @@
+"""Tables of the faces feature (see vigil/store/faces.py).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create the faces tables (none yet)."""
+
+
+def downgrade() -> None:
+    """Drop the faces tables (none yet)."""

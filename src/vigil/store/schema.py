@@ -1,0 +1,12 @@
+"""The whole schema: every module that defines tables, imported in one place.
+
+Alembic's ``env.py`` and the schema test take ``metadata`` from here, so a table defined in a
+feature module is never missed.
+"""
+
+from __future__ import annotations
+
+from vigil.store import candidates, crowd, faces, plates  # noqa: F401  (registers their tables)
+from vigil.store.tables import Base
+
+metadata = Base.metadata
