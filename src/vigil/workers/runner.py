@@ -181,7 +181,12 @@ class Deployment:
                 w.start()
                 log.info("camera %s: started (%s)", w.capture.camera_id, w.capture.display_url)
             published_health = 0
-            while any(w.alive for w in workers) and not stop.wait(self._health_interval_s):
+            # Poll often so a finished recording returns at once, but report health every interval.
+            next_health_at = time.monotonic() + self._health_interval_s
+            while any(w.alive for w in workers) and not stop.wait(0.1):
+                if time.monotonic() < next_health_at:
+                    continue
+                next_health_at += self._health_interval_s
                 for w in workers:
                     bus.publish(health_event(w.capture.health.snapshot()))
                     published_health += 1
