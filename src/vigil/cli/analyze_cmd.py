@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from vigil.cli import faces_cmd
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.cli.render import print_summary
 from vigil.config import VigilConfig
@@ -20,7 +21,15 @@ console = Console(stderr=True)
 out_console = Console()
 
 
-def _analyze(video: Path, cfg: VigilConfig, out: Path | None, fps: float | None, gate: bool, quiet: bool) -> RunSummary:
+def _analyze(
+    video: Path,
+    cfg: VigilConfig,
+    out: Path | None,
+    fps: float | None,
+    gate: bool,
+    quiet: bool,
+    features: frozenset[str] = frozenset(),
+) -> RunSummary:
     duration = probe_duration_s(video) if video.exists() else None
     with Progress(
         TextColumn("[bold]analysing[/] {task.description}"),
@@ -41,6 +50,7 @@ def _analyze(video: Path, cfg: VigilConfig, out: Path | None, fps: float | None,
             analysis_fps=fps,
             motion_gate=gate,
             progress=lambda pts: bar.update(task, completed=pts),
+            features=features,
         )
 
 
@@ -52,12 +62,19 @@ def analyze(
         None, "--analysis-fps", min=0.1, max=60, help="Frames analysed per second."
     ),
     motion_gate: bool = typer.Option(True, "--motion-gate/--no-motion-gate", help="Skip still frames."),
+    watchlist: bool = typer.Option(
+        False, "--watchlist", help="Search the recording's people for enrolled watchlist subjects (candidates)."
+    ),
+    plates: bool = typer.Option(False, "--plates", help="Read vehicles' plates and check them against the hotlist."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Analyse one recording with a progress bar and print the summary."""
     cfg = resolve_config(config, data_dir)
-    summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False)
+    features = frozenset({"faces"}) if watchlist else frozenset()
+    if plates:
+        features |= {"plates"}
+    summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False, features=features)
     if as_json:
         # Plain print: the JSON must be one unwrapped line for scripts to parse.
         print(json.dumps(summary.to_json_dict()))
@@ -78,3 +95,4 @@ def demo(
     out = cfg.data_dir / "demo" / "people-annotated.mp4"
     summary = _analyze(clip, cfg, out, None, True, quiet=False)
     print_summary(out_console, summary)
+    faces_cmd.run_faces_demo(cfg, lambda video, features: _analyze(video, cfg, None, None, True, True, features))

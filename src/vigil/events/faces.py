@@ -1,18 +1,30 @@
-"""Events of the faces feature. Define the event classes here and list them in the
-``FACE_EVENTS`` union below, which ``events/registry.py`` includes in ``AnyEvent``."""
+"""Events of the faces feature. Matches are ``candidate.raised`` events (``events/candidates.py``);
+what is here carries counters only: never a crop, an embedding or anything about a person.
+
+``FACE_EVENTS`` is the union that ``events/registry.py`` includes in ``AnyEvent``.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from vigil.events.models import EventBase
 
 
-class _PlaceholderFaces(EventBase):
-    """Stands in until the first real faces event exists (a union needs one member)."""
+class FaceSearchSummary(EventBase):
+    """What the faces stage of one camera did during a run (published when the stream ends)."""
 
-    type: Literal["faces.placeholder"] = "faces.placeholder"
+    type: Literal["faces.search_summary"] = "faces.search_summary"
     schema_version: Literal[1] = 1
+    tracks_searched: int = Field(ge=0, description="Person tracks whose best frames were searched.")
+    frames_searched: int = Field(ge=0, description="Person crops searched for a face.")
+    faces_detected: int = Field(ge=0)
+    faces_embedded: int = Field(ge=0, description="Faces that passed the quality gate (embeddings discarded).")
+    rejected: dict[str, int] = Field(default_factory=dict, description="Quality-gate rejections by reason.")
+    candidates: int = Field(ge=0, description="Candidates raised.")
+    watchlist_size: int = Field(ge=0, description="Unexpired subjects matched against.")
 
 
-FACE_EVENTS = _PlaceholderFaces
+FACE_EVENTS = FaceSearchSummary

@@ -1,1 +1,27 @@
-"""Face detection (YuNet), alignment, quality gates and embedding (SFace) on person tracks."""
+"""Face detection (YuNet), alignment, quality gates and embedding (SFace) on person tracks.
+
+Nothing in this package writes anything: faces live in memory until a caller decides, under
+the watchlist rules, that one may be kept.
+"""
+
+from vigil.faces.detector import YuNetDetector
+from vigil.faces.embedder import Embedder, SFaceEmbedder
+from vigil.faces.imageio import IMAGE_SUFFIXES, read_image
+from vigil.faces.pipeline import FacePipeline, FaceResult, ReferenceFace
+from vigil.faces.quality import QualityGate
+from vigil.faces.types import REJECT_REASONS, FaceDetections, QualityVerdict
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "REJECT_REASONS",
+    "Embedder",
+    "FaceDetections",
+    "FacePipeline",
+    "FaceResult",
+    "QualityGate",
+    "QualityVerdict",
+    "ReferenceFace",
+    "SFaceEmbedder",
+    "YuNetDetector",
+    "read_image",
+]

@@ -13,7 +13,7 @@ the event id). Decisions are recorded one row per person; the candidate's status
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -197,8 +197,12 @@ class CandidateRepository:
         reason: str | None,
         required_confirmations: int,
         now: datetime | None = None,
+        on_decided: Callable[[Session, CandidateRecord], None] | None = None,
     ) -> CandidateRecord:
         """Record one person's decision and return the candidate's new state.
+
+        ``on_decided`` runs inside the same transaction (e.g. to append the audit record), so
+        the decision and its audit record are written together or not at all.
 
         Raises:
             NotFoundError: no such candidate.
@@ -243,7 +247,10 @@ class CandidateRepository:
             elif len(confirmers | {actor}) >= required_confirmations:
                 row.status, row.decided_at = "confirmed", when
             session.flush()
-            return _record(session, row)
+            record = _record(session, row)
+            if on_decided is not None:
+                on_decided(session, record)
+            return record
 
 
 def _record(session: Session, row: CandidateRow) -> CandidateRecord:
