@@ -1,9 +1,236 @@
-"""Commands of the plates feature."""
+"""``vigil hotlist add|import|list|remove|purge-expired`` and ``vigil plates search|purge|eval``."""
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
+from vigil.config.plates import PLATE_REGIONS
+from vigil.core.accountability import Authorisation
+from vigil.core.clock import utcnow
+from vigil.core.errors import InputError
+from vigil.plates.eval import evaluate
+from vigil.plates.hotlist import parse_expiry, parse_hotlist_csv
+from vigil.plates.ocr import RapidTextEngine
+from vigil.plates.reader import PlateReader
+from vigil.plates.text import parse_plate
+from vigil.store.facade import Store
+from vigil.store.media import MediaStore
+from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
+
+hotlist_app = typer.Typer(help="Plates to look out for; each entry needs a legal basis, authoriser and expiry.")
+plates_app = typer.Typer(help="Plate reads: search within retention, purge, evaluate the reader.")
+console = Console()
+
+
+def _entry_dict(e: HotlistEntryRecord) -> dict[str, object]:
+    return {
+        "entry_id": e.entry_id,
+        "plate": e.plate,
+        "legal_basis": e.legal_basis,
+        "authorised_by": e.authorised_by,
+        "entered_by": e.entered_by,
+        "created_at": e.created_at.isoformat(),
+        "expires_at": e.expires_at.isoformat(),
+        "note": e.note,
+    }
+
+
+@hotlist_app.command("add")
+def add(
+    plate: str = typer.Argument(..., help="The plate, e.g. AB12CDE (spaces and dashes are ignored)."),
+    legal_basis: str = typer.Option(..., "--reason", "--legal-basis", help="Legal basis or authorisation reference."),
+    authorised_by: str = typer.Option(..., "--authorised-by", help="Who authorised the entry."),
+    entered_by: str = typer.Option(..., "--by", help="Your name: who enters it (recorded)."),
+    expires: str = typer.Option(..., "--expires", help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO datetime."),
+    note: str | None = typer.Option(None, "--note"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Add one plate to the hotlist."""
+    cfg = resolve_config(config, data_dir)
+    entry = NewHotlistEntry(
+        parse_plate(plate), Authorisation(legal_basis, authorised_by, entered_by, parse_expiry(expires)), note
+    )
+    with Store.open(cfg.store_url) as store:
+        (rec,) = store.plates.add_entries([entry], max_days=cfg.plates.max_hotlist_days)
+    console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()})")
+
+
+@hotlist_app.command("import")
+def import_(
+    csv_path: Path = typer.Argument(..., help="CSV with header plate,legal_basis,authorised_by,expires_at[,note]."),
+    entered_by: str = typer.Option(..., "--by", help="Your name: who enters these (recorded)."),
+    partial: bool = typer.Option(False, "--partial", help="Import the good rows even if some rows are bad."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Import a hotlist CSV: all rows or none (unless --partial); bad rows are named by number."""
+    cfg = resolve_config(config, data_dir)
+    good, bad = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
+    if bad and not partial:
+        rows = ", ".join(str(n) for n, _ in bad)
+        first = bad[0]
+        raise InputError(
+            f"{csv_path}: {len(bad)} bad row(s) ({rows}); nothing imported (first: row {first[0]}: {first[1]}); "
+            "fix them or pass --partial"
+        )
+    for number, why in bad:
+        print(f"skipped row {number}: {why}", file=sys.stderr)
+    entries = [
+        NewHotlistEntry(r.plate, Authorisation(r.legal_basis, r.authorised_by, entered_by, r.expires_at), r.note)
+        for r in good
+    ]
+    with Store.open(cfg.store_url) as store:
+        added = store.plates.add_entries(entries, max_days=cfg.plates.max_hotlist_days)
+    console.print(f"imported {len(added)} entr{'y' if len(added) == 1 else 'ies'}, skipped {len(bad)}")
+
+
+@hotlist_app.command("list")
+def list_(
+    include_expired: bool = typer.Option(False, "--all", help="Include expired entries not yet purged."),
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Hotlist entries with their accountability fields."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        entries = store.plates.list_entries(include_expired=include_expired)
+    if as_json:
+        print(json.dumps([_entry_dict(e) for e in entries]))
+        return
+    if not entries:
+        console.print("the hotlist is empty")
+        return
+    table = Table("id", "plate", "legal basis", "authorised by", "entered by", "expires")
+    for e in entries:
+        table.add_row(e.entry_id, e.plate, e.legal_basis, e.authorised_by, e.entered_by, str(e.expires_at.date()))
+    console.print(table)
+
+
+@hotlist_app.command("remove")
+def remove(
+    entry_id: str = typer.Argument(...),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Remove one entry (it stops matching at once)."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        rec = store.plates.remove_entry(entry_id)
+    console.print(f"removed {rec.plate} ({rec.entry_id})")
+
+
+@hotlist_app.command("purge-expired")
+def purge_expired(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
+    """Delete expired entries (they stopped matching when they expired)."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        n = store.plates.purge_expired()
+    console.print(f"purged {n} expired entr{'y' if n == 1 else 'ies'}")
+
+
+@plates_app.command("search")
+def search(
+    plate: str = typer.Argument(...),
+    since: datetime | None = typer.Option(None, "--since", help="ISO datetime (UTC if no zone)."),
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Reads of one plate still within retention (hits always), newest first."""
+    cfg = resolve_config(config, data_dir)
+    wanted = parse_plate(plate)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    with Store.open(cfg.store_url) as store:
+        reads = store.plates.search(wanted, retention_hours=cfg.plates.retention_hours, since=since)
+    rows = [
+        {
+            "read_id": r.read_id,
+            "camera_id": r.camera_id,
+            "track_id": r.track_id,
+            "occurred_at": r.occurred_at.isoformat(),
+            "plate": r.plate,
+            "confidence": round(r.confidence, 3),
+            "crop": r.crop,
+            "hit": r.hit,
+        }
+        for r in reads
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    if not rows:
+        console.print(f"no reads of {wanted} within retention ({cfg.plates.retention_hours:g} h)")
+        return
+    table = Table("when", "camera", "track", "confidence", "hit", "crop")
+    for r in reads:
+        table.add_row(
+            r.occurred_at.isoformat(), r.camera_id, r.track_id or "", f"{r.confidence:.2f}", str(r.hit), r.crop or ""
+        )
+    console.print(table)
+
+
+@plates_app.command("purge")
+def purge(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
+    """Delete reads that hit nothing and are older than retention, with their crops."""
+    cfg = resolve_config(config, data_dir)
+    media = MediaStore(cfg.data_dir / "media")
+    with Store.open(cfg.store_url) as store:
+        gone = store.plates.purge_reads(retention_hours=cfg.plates.retention_hours)
+    for r in gone:
+        if r.crop:
+            media.delete(r.crop)
+    console.print(f"purged {len(gone)} read{'' if len(gone) == 1 else 's'} older than {cfg.plates.retention_hours:g} h")
+
+
+@plates_app.command("eval")
+def eval_(
+    folder: Path = typer.Argument(
+        ..., help="Labelled folder: scenes (IMAGE + IMAGE-stem.txt) or crops (groundtruth.csv)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Last stdout line: the metrics as JSON."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N images."),
+    regions: str | None = typer.Option(None, "--regions", help="Comma-separated regions (default: config)."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Score the plate reader on a labelled folder: n, exact, cer, ms_per_image (+ found_rate for scenes)."""
+    cfg = resolve_config(config, data_dir)
+    chosen = tuple(r.strip() for r in regions.split(",")) if regions else cfg.plates.regions
+    unknown = [r for r in chosen if r not in PLATE_REGIONS]
+    if unknown:
+        raise InputError(f"unknown plate region(s) {unknown}; valid: {list(PLATE_REGIONS)}")
+    reader = PlateReader(RapidTextEngine(threads=cfg.plates.threads), chosen)
+    with Progress(
+        TextColumn("reading plates"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("eval", total=None)
+        report = evaluate(folder, reader, lambda i, n: bar.update(task, completed=i, total=n), limit=limit)
+    summary = report.as_dict()
+    if as_json:
+        print(json.dumps(summary))
+        return
+    for key, value in summary.items():
+        console.print(f"{key}: {value}")
 
 
 def register(root: typer.Typer) -> None:
-    """Add this feature's commands (sub-apps or commands) to the ``vigil`` app."""
+    """Add ``vigil hotlist …`` and ``vigil plates …`` to the ``vigil`` app."""
+    root.add_typer(hotlist_app, name="hotlist")
+    root.add_typer(plates_app, name="plates")

@@ -2,12 +2,51 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from vigil.config.base import StrictModel
+
+PLATE_REGIONS = ("us", "eu", "uk", "br", "hk")
 
 
 class PlatesConfig(StrictModel):
     """Settings of the plates feature."""
 
     enabled: bool = Field(default=False, description="Run the plates stage on live cameras.")
+    regions: tuple[str, ...] = Field(
+        default=("us",),
+        min_length=1,
+        description=f"Plate formats of this deployment, any of {', '.join(PLATE_REGIONS)}.",
+    )
+    vehicle_classes: tuple[str, ...] = Field(
+        default=("car", "bus", "truck", "motorcycle"), min_length=1, description="Tracks whose plates are read."
+    )
+    min_vehicle_px: int = Field(default=48, ge=8, le=4096, description="Skip vehicles narrower than this.")
+    reads_per_track: int = Field(default=4, ge=1, le=50, description="At most this many frames read per vehicle.")
+    min_interval_s: float = Field(default=0.4, ge=0.0, le=60.0, description="Least time between reads of one vehicle.")
+    min_sharpness: float = Field(
+        default=20.0, ge=0.0, le=10_000.0, description="Least variance of the Laplacian of a vehicle crop to read it."
+    )
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0, description="Voted reads below this are dropped.")
+    retention_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        le=24.0 * 365,
+        description="Keep reads that hit no hotlist this long; 0 = never store them. Hits follow case retention.",
+    )
+    fuzzy: bool = Field(default=False, description="Also raise candidates for near matches (marked fuzzy).")
+    max_edit_distance: float = Field(
+        default=1.0, ge=0.5, le=3.0, description="Fuzzy matching: most edits (a confusable swap counts 0.5)."
+    )
+    max_hotlist_days: float = Field(
+        default=365.0, gt=0, le=3650, description="Longest expiry a hotlist entry may have."
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime threads of the plate OCR.")
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [r for r in value if r not in PLATE_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown plate region(s) {unknown}; valid: {list(PLATE_REGIONS)}")
+        return value

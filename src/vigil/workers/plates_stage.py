@@ -1,11 +1,235 @@
 """The plates stage: builds a :class:`~vigil.workers.stages.FrameStage` for a camera, or None
-when the feature is off."""
+when the feature is off.
+
+Per vehicle track it reads a few chosen frames (large enough, sharp, track seen at least
+twice, spaced in time; at most ``reads_per_track``), searching a generous region around the
+vehicle because detector boxes of close-up cars often cut the plate off. When the track ends
+the reads are voted into one; a hotlist hit raises a ``candidate.raised`` (kind ``plate``)
+with the plate crop, and the read itself is stored only while retention allows
+(``retention_hours`` 0: never).
+"""
 
 from __future__ import annotations
 
-from vigil.workers.stages import FrameStage, StageContext
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import cv2
+import numpy as np
+
+from vigil.config.plates import PlatesConfig
+from vigil.core.errors import VigilError
+from vigil.core.frame import Frame
+from vigil.core.ids import new_id
+from vigil.events import AnyEvent, BoundingBox, CandidateRaised
+from vigil.events.plates import PlateReadEvent
+from vigil.plates.hotlist import HotlistPlate, match_plate
+from vigil.plates.ocr import RapidTextEngine
+from vigil.plates.reader import PlateRead, PlateReader
+from vigil.plates.vote import VotedRead, vote
+from vigil.store.media import MediaStore, snapshot_path
+from vigil.workers.stages import FrameStage, StageContext, StageInput
+
+log = logging.getLogger(__name__)
+
+HOTLIST_REFRESH_S = 30.0
+"""How often the stage reloads the hotlist (new entries match, expired ones stop)."""
+
+
+@dataclass(slots=True)
+class _TrackReads:
+    seen: int = 0
+    attempts: int = 0
+    last_read_pts: float = -1e9
+    reads: list[PlateRead] = field(default_factory=list)
+    last_frame: Frame | None = None
+
+
+@dataclass(slots=True)
+class PlateStageStats:
+    """Cost accounting: frames read and OCR calls, per vehicle."""
+
+    vehicles: int = 0
+    frames_read: int = 0
+    ocr_calls: int = 0
+    read_s: float = 0.0
+    plates: int = 0
+    hits: int = 0
+
+
+def sharpness(image: np.ndarray) -> float:
+    """Variance of the Laplacian of a grey, at most 256 px wide thumbnail (focus and motion blur)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    if grey.shape[1] > 256:
+        f = 256.0 / grey.shape[1]
+        grey = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+class PlatesStage:
+    """Reads plates of vehicle tracks of one camera."""
+
+    name = "plates"
+
+    def __init__(
+        self,
+        camera_id: str,
+        cfg: PlatesConfig,
+        reader: PlateReader,
+        hotlist: Callable[[], list[HotlistPlate]],
+        media: MediaStore | None,
+    ) -> None:
+        self.camera_id = camera_id
+        self._cfg = cfg
+        self._reader = reader
+        self._load_hotlist = hotlist
+        self._hotlist: list[HotlistPlate] = []
+        self._hotlist_at = -1e9
+        self._media = media
+        self._tracks: dict[str, _TrackReads] = {}
+        self.stats = PlateStageStats()
+
+    def process(self, inp: StageInput) -> list[AnyEvent]:
+        frame = inp.frame
+        tracked = inp.tracked
+        for i, track_id in enumerate(inp.track_ids):
+            cls = int(tracked.class_id[i])
+            name = inp.class_names[cls] if 0 <= cls < len(inp.class_names) else ""
+            if name not in self._cfg.vehicle_classes:
+                continue
+            state = self._tracks.get(track_id)
+            if state is None:
+                state = self._tracks[track_id] = _TrackReads()
+                self.stats.vehicles += 1
+            state.seen += 1
+            x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
+            if not self._worth_reading(state, frame, (x1, y1, x2, y2)):
+                continue
+            state.attempts += 1
+            state.last_read_pts = frame.pts_s
+            w, h = x2 - x1, y2 - y1
+            # Generous: plates sit low on a vehicle, and detector boxes cut close-up cars off.
+            roi = (x1 - 0.25 * w, y1 - 0.1 * h, x2 + 0.25 * w, y2 + 0.4 * h)
+            calls0 = self._reader.ocr_calls
+            t0 = time.perf_counter()
+            reads = self._reader.read_scene(frame.image, roi, max_reads=1)
+            self.stats.read_s += time.perf_counter() - t0
+            self.stats.frames_read += 1
+            self.stats.ocr_calls += self._reader.ocr_calls - calls0
+            if reads:
+                state.reads.append(reads[0])
+                state.last_frame = frame
+        events: list[AnyEvent] = []
+        for track_id in inp.ended:
+            events.extend(self._finalise(track_id))
+        return events
+
+    def finish(self) -> list[AnyEvent]:
+        events: list[AnyEvent] = []
+        for track_id in list(self._tracks):
+            events.extend(self._finalise(track_id))
+        return events
+
+    def _worth_reading(self, state: _TrackReads, frame: Frame, box: tuple[float, float, float, float]) -> bool:
+        cfg = self._cfg
+        if state.attempts >= cfg.reads_per_track or state.seen < 2:
+            return False
+        if frame.pts_s - state.last_read_pts < cfg.min_interval_s:
+            return False
+        if box[2] - box[0] < cfg.min_vehicle_px:
+            return False
+        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+        crop = frame.image[y1 : max(y1, int(box[3])), x1 : max(x1, int(box[2]))]
+        return crop.size > 0 and sharpness(crop) >= cfg.min_sharpness
+
+    def _hotlist_now(self) -> list[HotlistPlate]:
+        now = time.monotonic()
+        if now - self._hotlist_at >= HOTLIST_REFRESH_S:
+            self._hotlist = self._load_hotlist()
+            self._hotlist_at = now
+        return self._hotlist
+
+    def _finalise(self, track_id: str) -> list[AnyEvent]:
+        state = self._tracks.pop(track_id, None)
+        if state is None or not state.reads or state.last_frame is None:
+            return []
+        voted = vote(state.reads)
+        if voted is None or voted.confidence < self._cfg.min_confidence:
+            return []
+        self.stats.plates += 1
+        hits = match_plate(
+            voted.text, self._hotlist_now(), fuzzy=self._cfg.fuzzy, max_distance=self._cfg.max_edit_distance
+        )
+        store_read = self._cfg.retention_hours > 0
+        if not hits and not store_read:
+            return []  # retention 0: a read that hit nothing is never stored, not even its crop
+        when = state.last_frame.captured_at
+        read_id = new_id()
+        crop = self._save_crop(read_id, voted, when)
+        events: list[AnyEvent] = []
+        for hit in hits:
+            self.stats.hits += 1
+            events.append(
+                CandidateRaised(
+                    camera_id=self.camera_id,
+                    occurred_at=when,
+                    kind="plate",
+                    list_entry_id=hit.entry_id,
+                    track_id=track_id,
+                    score=voted.confidence,
+                    probe_media=crop,
+                    observed=voted.text,
+                    flags=("fuzzy",) if hit.fuzzy else (),
+                    detail=(
+                        f"read {voted.text} differs from listed {hit.plate} (distance {hit.distance:g})"
+                        if hit.fuzzy
+                        else None
+                    ),
+                )
+            )
+        if store_read:
+            b = voted.best.box
+            events.append(
+                PlateReadEvent(
+                    event_id=read_id,
+                    camera_id=self.camera_id,
+                    occurred_at=when,
+                    track_id=track_id,
+                    plate=voted.text,
+                    confidence=voted.confidence,
+                    region=voted.best.region,
+                    n_reads=voted.n_reads,
+                    box=BoundingBox(x1=b[0], y1=b[1], x2=max(b[0], b[2]), y2=max(b[1], b[3])),
+                    crop=crop,
+                    hit=bool(hits),
+                )
+            )
+        return events
+
+    def _save_crop(self, read_id: str, voted: VotedRead, when: datetime) -> str | None:
+        crop = voted.best.crop
+        if self._media is None or crop.size == 0:
+            return None
+        rel = snapshot_path(self.camera_id, read_id, when).replace("snapshots/", "plates/", 1)
+        try:
+            return self._media.save_jpeg(rel, crop)
+        except VigilError as exc:
+            log.warning("camera %s: plate crop not saved: %s", self.camera_id, exc)
+            return None
 
 
 def build_plates_stage(ctx: StageContext) -> FrameStage | None:
     """The plates stage for ``ctx.camera``, or None when the feature is off."""
-    return None
+    cfg = ctx.cfg.plates
+    if not (cfg.enabled or "plates" in ctx.features):
+        return None
+    reader = PlateReader(RapidTextEngine(threads=cfg.threads), cfg.regions)
+    store = ctx.store
+
+    def hotlist() -> list[HotlistPlate]:
+        return [HotlistPlate(entry_id, plate) for entry_id, plate in store.plates.active_plates()]
+
+    return PlatesStage(ctx.camera.id, cfg, reader, hotlist, ctx.media)

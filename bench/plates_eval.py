@@ -1,0 +1,43 @@
+"""Full plate-reader benchmark on ../shared/data/plates/{crops,us}; prints JSON per set and
+compares with tests/golden/plates.json ``full`` (exit 1 when accuracy drops beyond tolerance).
+
+    .venv/bin/python bench/plates_eval.py [--update]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from vigil.plates.eval import evaluate
+from vigil.plates.ocr import RapidTextEngine
+from vigil.plates.reader import PlateReader
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "plates"
+GOLDEN = ROOT / "tests" / "golden" / "plates.json"
+
+
+def main() -> int:
+    if not DATA.is_dir():
+        print(f"skipped: no labelled plates at {DATA}", file=sys.stderr)
+        return 0
+    golden = json.loads(GOLDEN.read_text())
+    reader = PlateReader(RapidTextEngine(threads=2), ("us",))
+    ok = True
+    for name in ("crops", "us"):
+        report = evaluate(DATA / name, reader).as_dict()
+        print(json.dumps({name: report}))
+        want = golden["full"][name]
+        if report["exact"] < want["exact"] - 0.02:  # type: ignore[operator]
+            ok = False
+        if "--update" in sys.argv:
+            golden["full"][name] = {k: v for k, v in report.items() if k != "layout"}
+    if "--update" in sys.argv:
+        GOLDEN.write_text(json.dumps(golden, indent=2) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Scoring the plate reader on a labelled folder (two layouts).
+
+* scenes (the openalpr benchmark layout): ``IMAGE`` with ``IMAGE-stem.txt`` holding
+  ``image<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE``; scored on found-rate (IoU > 0.4), exact, CER.
+* crops: ``groundtruth.csv`` with rows ``file,region,plate`` (no header) beside the images.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from vigil.core.errors import InputError
+from vigil.core.frame import BGRImage
+from vigil.plates.localise import box_iou
+from vigil.plates.reader import PlateReader
+from vigil.plates.text import PLATE_ALPHABET, char_error_rate
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+FOUND_IOU = 0.4
+
+Layout = Literal["scenes", "crops"]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPlate:
+    image: Path
+    plate: str
+    box: tuple[float, float, float, float] | None = None
+
+
+@dataclass(slots=True)
+class EvalReport:
+    layout: Layout
+    n: int = 0
+    exact: float = 0.0
+    cer: float = 0.0
+    found_rate: float | None = None
+    ms_per_image: float = 0.0
+    ocr_calls_per_image: float = 0.0
+    misses: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "layout": self.layout,
+            "n": self.n,
+            "exact": round(self.exact, 4),
+            "cer": round(self.cer, 4),
+            "ms_per_image": round(self.ms_per_image, 1),
+            "ocr_calls_per_image": round(self.ocr_calls_per_image, 2),
+        }
+        if self.found_rate is not None:
+            out["found_rate"] = round(self.found_rate, 4)
+        return out
+
+
+def _check_plate(plate: str, where: str) -> str:
+    plate = plate.strip().upper()
+    if not plate or any(c not in PLATE_ALPHABET for c in plate):
+        raise InputError(f"{where}: plate {plate!r} has illegal characters; expected A–Z and 0–9 only")
+    return plate
+
+
+def load_labels(folder: Path) -> tuple[Layout, list[LabelledPlate]]:
+    """The labelled plates of ``folder`` and its layout.
+
+    Raises:
+        InputError: not a folder, no labels, or a label file with wrong columns.
+    """
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder")
+    gt = folder / "groundtruth.csv"
+    if gt.exists():
+        items: list[LabelledPlate] = []
+        with gt.open(newline="", encoding="utf-8") as fh:
+            for number, row in enumerate(csv.reader(fh), start=1):
+                if not any(c.strip() for c in row):
+                    continue
+                if len(row) != 3:
+                    raise InputError(f"{gt} row {number}: {len(row)} columns; expected file,region,plate")
+                plate = _check_plate(row[2], f"{gt} row {number}")
+                items.append(LabelledPlate(folder / row[0].strip(), plate))
+        if not items:
+            raise InputError(f"{gt} has no rows; expected file,region,plate")
+        return "crops", items
+    items = []
+    for label in sorted(folder.glob("*.txt")):
+        fields = label.read_text(encoding="utf-8", errors="replace").strip().split("\t")
+        if len(fields) != 6:
+            raise InputError(f"{label}: {len(fields)} tab-separated columns; expected image, x, y, w, h, plate")
+        try:
+            x, y, w, h = (float(v) for v in fields[1:5])
+        except ValueError as exc:
+            raise InputError(f"{label}: x, y, w, h must be numbers, got {fields[1:5]}") from exc
+        image = next((label.with_suffix(s) for s in IMAGE_SUFFIXES if label.with_suffix(s).exists()), None)
+        if image is None:
+            image = folder / fields[0]
+        items.append(LabelledPlate(image, _check_plate(fields[5], str(label)), (x, y, x + w, y + h)))
+    if not items:
+        raise InputError(
+            f"{folder} holds no labelled plates; expected groundtruth.csv (crops) or IMAGE + IMAGE-stem.txt (scenes)"
+        )
+    return "scenes", items
+
+
+def read_image(path: Path) -> BGRImage:
+    """Raises InputError when the file is missing or not an image."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"cannot read image {path} (missing, or not an image)")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def evaluate(
+    folder: Path, reader: PlateReader, progress: Callable[[int, int], None] | None = None, limit: int | None = None
+) -> EvalReport:
+    """Read every labelled plate of ``folder`` and score the reads."""
+    layout, items = load_labels(folder)
+    if limit is not None:
+        items = items[:limit]
+    report = EvalReport(layout=layout, n=len(items))
+    exact = found = 0
+    cer = 0.0
+    elapsed = 0.0
+    calls0 = reader.ocr_calls
+    for i, item in enumerate(items):
+        image = read_image(item.image)
+        t0 = time.perf_counter()
+        if layout == "crops":
+            read = reader.read_crop(image)
+            text = read.text if read else ""
+        else:
+            reads = reader.read_scene(image)
+            text = reads[0].text if reads else ""
+            if reads and item.box is not None and box_iou(reads[0].box, item.box) > FOUND_IOU:
+                found += 1
+        elapsed += time.perf_counter() - t0
+        exact += text == item.plate
+        cer += char_error_rate(text, item.plate)
+        if text != item.plate:
+            report.misses.append({"image": item.image.name, "truth": item.plate, "read": text})
+        if progress is not None:
+            progress(i + 1, len(items))
+    n = max(1, len(items))
+    report.exact = exact / n
+    report.cer = cer / n
+    report.ms_per_image = 1000.0 * elapsed / n
+    report.ocr_calls_per_image = (reader.ocr_calls - calls0) / n
+    if layout == "scenes":
+        report.found_rate = found / n
+    return report

@@ -1,0 +1,162 @@
+"""Regional plate formats: a grammar of letter (L), digit (D) and either (A) positions.
+
+A read that fits no enabled format as it stands is fixed by position: where the format wants
+a digit and OCR gave a confusable letter (O, I, B, S …) the letter becomes that digit, and the
+reverse. The fit with the fewest fixes wins; a read nothing fits gets ``region=None``.
+
+US plates mix letters and digits freely per state, so the US grammar lists the common serial
+layouts for scoring and falls back to any 2–8 characters; only the glyphs that are the same
+shape on US plates (O/0, Q/0, I/1) are fixed there, and only inside a block of digits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from vigil.plates.text import DIGIT_AS_LETTER, LETTER_AS_DIGIT
+
+_SPEC = re.compile(r"([LDA])(?:\{(\d+)(?:,(\d+))?\})?")
+
+REGION_FORMATS: dict[str, tuple[str, ...]] = {
+    "us": (
+        "LLLDDDD",
+        "DLLLDDD",
+        "LLLDDD",
+        "DDDLLL",
+        "LLDDDDD",
+        "DDDDDDD",
+        "LLDDDD",
+        "DLLDDD",
+        "DDDLDDD",
+        "DDLLDDD",
+        "LDDDLLL",
+        "DDDDLL",
+        "LLLLDDD",
+    ),
+    "uk": ("LLDDLLL", "LDDDLLL", "LLLDDDL", "LLLDDD", "DDDDLL"),
+    "eu": (
+        "L{1,3}D{1,4}L{0,3}",
+        "L{1,3}L{1,2}D{1,4}",
+        "LLDDDLL",
+        "DDDDLLL",
+        "LLDDLL",
+        "DDLLLD",
+        "DLLLDD",
+        "LDDLLL",
+    ),
+    "br": ("LLLDDDD", "LLLDLDD"),
+    "hk": ("LLD{1,4}", "LD{1,4}"),
+}
+"""Formats per region, e.g. ``LLDDLLL`` for a current UK plate (``{m,n}`` repeats)."""
+
+LOOSE_REGIONS = frozenset({"us"})
+"""Regions whose plates may be any 2–8 characters beyond the listed layouts (vanity, state series)."""
+
+_US_SAME_GLYPH = {"O": "0", "Q": "0", "I": "1"}
+
+
+@dataclass(frozen=True, slots=True)
+class FormatFit:
+    """How a read fits the enabled formats.
+
+    Attributes:
+        text: the read after positional fixes.
+        region: the region whose format it fits, or None.
+        layout: the concrete layout (``LLDDLLL``), or ``*`` for a loose fit.
+        fixes: characters changed to fit.
+    """
+
+    text: str
+    region: str | None
+    layout: str | None
+    fixes: int
+
+    @property
+    def strict(self) -> bool:
+        """Fits a listed layout (not only a loose region's any-characters rule)."""
+        return self.layout is not None and self.layout != "*"
+
+
+@cache
+def expand(spec: str) -> tuple[str, ...]:
+    """All concrete layouts of a spec: ``LLD{1,2}`` → ``('LLD', 'LLDD')``."""
+    parts: list[tuple[str, int, int]] = []
+    pos = 0
+    for m in _SPEC.finditer(spec):
+        if m.start() != pos:
+            raise ValueError(f"bad plate format {spec!r} at position {pos}; use L, D, A and {{m,n}}")
+        lo = int(m.group(2) or 1)
+        hi = int(m.group(3) or m.group(2) or 1)
+        parts.append((m.group(1), lo, hi))
+        pos = m.end()
+    if pos != len(spec):
+        raise ValueError(f"bad plate format {spec!r} at position {pos}; use L, D, A and {{m,n}}")
+    out = [""]
+    for cls, lo, hi in parts:
+        out = [prefix + cls * n for prefix in out for n in range(lo, hi + 1)]
+    return tuple(sorted(set(out)))
+
+
+def check_regions(regions: tuple[str, ...]) -> None:
+    """Raise ValueError naming the valid regions when one is unknown."""
+    unknown = [r for r in regions if r not in REGION_FORMATS]
+    if unknown:
+        raise ValueError(f"unknown plate region(s) {unknown}; valid: {sorted(REGION_FORMATS)}")
+
+
+def _apply(text: str, layout: str) -> tuple[str, int] | None:
+    if len(text) != len(layout):
+        return None
+    out: list[str] = []
+    fixes = 0
+    for ch, cls in zip(text, layout, strict=True):
+        if cls == "A" or (cls == "L" and ch.isalpha()) or (cls == "D" and ch.isdigit()):
+            out.append(ch)
+        elif cls == "D" and ch in LETTER_AS_DIGIT:
+            out.append(LETTER_AS_DIGIT[ch])
+            fixes += 1
+        elif cls == "L" and ch in DIGIT_AS_LETTER:
+            out.append(DIGIT_AS_LETTER[ch])
+            fixes += 1
+        else:
+            return None
+    return "".join(out), fixes
+
+
+def us_same_glyph_fix(text: str) -> str:
+    """O, Q → 0 and I → 1 next to a digit: on US plates these glyphs are digits in a digit block."""
+    chars = list(text)
+    for i, ch in enumerate(chars):
+        if ch in _US_SAME_GLYPH:
+            left = chars[i - 1] if i > 0 else ""
+            right = text[i + 1] if i + 1 < len(text) else ""
+            if left.isdigit() or right.isdigit():
+                chars[i] = _US_SAME_GLYPH[ch]
+    return "".join(chars)
+
+
+def fit_formats(text: str, regions: tuple[str, ...], max_fixes: int = 2) -> FormatFit:
+    """The best fit of ``text`` (already normalised) to the formats of ``regions``."""
+    best: FormatFit | None = None
+    for region in regions:
+        for spec in REGION_FORMATS[region]:
+            for layout in expand(spec):
+                applied = _apply(text, layout)
+                if applied is None or applied[1] > max_fixes:
+                    continue
+                fit = FormatFit(applied[0], region, layout, applied[1])
+                if best is None or fit.fixes < best.fixes:
+                    best = fit
+    if best is not None and best.fixes == 0:
+        return best
+    for region in regions:
+        if region in LOOSE_REGIONS and 2 <= len(text) <= 8:
+            fixed = us_same_glyph_fix(text)
+            loose = FormatFit(fixed, region, "*", sum(a != b for a, b in zip(text, fixed, strict=True)))
+            # A listed layout reached with fixes is still preferred when every fix is a same-glyph one.
+            if best is not None and best.text == fixed:
+                return best
+            return loose
+    return best if best is not None else FormatFit(text, None, None, 0)

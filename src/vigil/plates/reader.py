@@ -1,0 +1,250 @@
+"""Reading plates: localise, read, read again closer when weak, fit the regional formats.
+
+``PlateReader.read_scene`` finds plate-like character rows in a frame (or a generous region
+around a vehicle), reads the most plate-like few, and keeps the read whose OCR confidence,
+character count and format fit are best. A weak read gets a second, closer look: a generous
+crop around it, upscaled, its text lines found by the OCR detector, the tallest line (plate
+characters are the largest text on a plate) deskewed, contrast-equalised and read again.
+``PlateReader.read_crop`` does the same for an image that is already a plate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vigil.core.frame import BGRImage
+from vigil.plates.formats import FormatFit, fit_formats
+from vigil.plates.localise import find_plate_candidates
+from vigil.plates.ocr import Quad, TextRecogniser
+from vigil.plates.text import normalise
+
+Box = tuple[float, float, float, float]
+
+STRONG_READ = 0.9
+"""A read scoring at least this is not read again closer."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    """One read of one plate.
+
+    Attributes:
+        text: the plate, A–Z0–9, after format fixes.
+        raw: what OCR returned.
+        confidence: OCR confidence in [0, 1] (mean over characters).
+        score: confidence weighted by plate-likeness (length, format fit), used to rank reads.
+        box: ``(x1, y1, x2, y2)`` estimated plate box in pixels of the frame.
+        region: the region whose format it fits, or None.
+        strict: fits a listed layout of that region.
+        crop: the plate crop (BGR) a person checks the read against.
+        closer: this read came from the second, closer look.
+    """
+
+    text: str
+    raw: str
+    confidence: float
+    score: float
+    box: Box
+    region: str | None
+    strict: bool
+    crop: BGRImage = field(repr=False, compare=False)
+    closer: bool = False
+
+
+_DATE_OR_TIME = re.compile(r"\d{1,4}\s*[-/:.]\s*\d{1,2}\s*[-/:.]\s*\d{1,4}")
+"""Camera timestamps burnt into the picture (2014-04-29, 12:03:44) are not plates."""
+
+
+def plausibility(text: str, fit: FormatFit, raw: str = "") -> float:
+    """How much a string looks like a plate, in [0, 1]: length, format fit, letters and digits."""
+    if _DATE_OR_TIME.search(raw):
+        return 0.05
+    n = len(text)
+    length = 1.0 if 5 <= n <= 8 else (0.85 if n in (4, 9) else (0.5 if n in (2, 3, 10) else 0.2))
+    if fit.region is None:
+        form = 0.55
+    elif fit.strict:
+        form = 1.0 - 0.05 * fit.fixes
+    else:
+        form = 0.85
+    # Vanity plates may be all letters, but words on the car (makes, dealers, slogans) are too.
+    mixed = 1.0 if any(c.isdigit() for c in text) else 0.7
+    return length * form * mixed
+
+
+def _clip(box: Box, w: int, h: int) -> tuple[int, int, int, int]:
+    return (
+        max(0, round(box[0])),
+        max(0, round(box[1])),
+        min(w, round(box[2])),
+        min(h, round(box[3])),
+    )
+
+
+def _expand(box: Box, fx: float, fy: float) -> Box:
+    w, h = box[2] - box[0], box[3] - box[1]
+    return (box[0] - fx * w, box[1] - fy * h, box[2] + fx * w, box[3] + fy * h)
+
+
+def plate_box_from_row(row: Box) -> Box:
+    """The plate box estimated from its character row (the row's blob is dilated a little sideways)."""
+    return _expand(row, -0.06, 0.0)
+
+
+def _warp_quad(image: BGRImage, quad: Quad) -> BGRImage:
+    """The quadrilateral ``quad`` of ``image`` warped upright (deskews rotated text lines)."""
+    w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    h = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    if w < 4 or h < 4:
+        return image[:0, :0]
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+    warped = cv2.warpPerspective(image, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(warped, dtype=np.uint8)
+
+
+def _equalise(image: BGRImage) -> BGRImage:
+    """Local contrast equalisation of the lightness (faded, shadowed or over-exposed plates)."""
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+    lab[:, :, 0] = clahe.apply(lab[:, :, 0])
+    return np.asarray(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), dtype=np.uint8)
+
+
+def _upscale_to(image: BGRImage, min_height: int) -> tuple[BGRImage, float]:
+    h = image.shape[0]
+    if h >= min_height or h == 0:
+        return image, 1.0
+    f = min_height / h
+    return np.asarray(cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC), dtype=np.uint8), f
+
+
+class PlateReader:
+    """Localise and read plates with an OCR engine and the enabled regional formats."""
+
+    def __init__(
+        self,
+        ocr: TextRecogniser,
+        regions: tuple[str, ...] = ("us",),
+        *,
+        max_candidates: int = 6,
+        closer_reads: int = 2,
+        min_char_px: int = 8,
+    ) -> None:
+        self._ocr = ocr
+        self.regions = regions
+        self.max_candidates = max_candidates
+        self.closer_reads = closer_reads
+        self.min_char_px = min_char_px
+        self.ocr_calls = 0
+
+    def _read(self, line: BGRImage) -> tuple[str, str, float, FormatFit, float]:
+        self.ocr_calls += 1
+        result = self._ocr.recognise(line)
+        raw = result.text
+        text = normalise(raw)
+        fit = fit_formats(text, self.regions)
+        return fit.text, raw, result.confidence, fit, result.confidence * plausibility(fit.text, fit, raw)
+
+    def _best_line(self, region: BGRImage) -> tuple[str, str, float, FormatFit, float] | None:
+        """Find text lines in a plate region and read the tallest ones; the best read."""
+        self.ocr_calls += 1
+        quads = self._ocr.detect_lines(region)
+        if not quads:
+            return None
+        heights = [float(np.linalg.norm(q[0] - q[3]) + np.linalg.norm(q[1] - q[2])) / 2 for q in quads]
+        order = sorted(range(len(quads)), key=lambda i: -heights[i])
+        best: tuple[str, str, float, FormatFit, float] | None = None
+        for i in order[:2]:
+            if heights[i] < 0.6 * heights[order[0]]:
+                break
+            line = _warp_quad(region, quads[i])
+            if line.size == 0:
+                continue
+            read = self._read(_equalise(line))
+            if best is None or read[4] > best[4]:
+                best = read
+        return best
+
+    def read_crop(self, plate: BGRImage) -> PlateRead | None:
+        """Read an image that is already one plate (whole-crop read, then its tallest line)."""
+        if plate.size == 0 or plate.shape[0] < 4 or plate.shape[1] < 4:
+            return None
+        h, w = plate.shape[:2]
+        whole = self._read(plate)
+        best = whole
+        closer = False
+        if whole[4] < STRONG_READ:
+            up, _ = _upscale_to(plate, 96)
+            line = self._best_line(up)
+            if line is not None and line[4] > best[4]:
+                best, closer = line, True
+        text, raw, conf, fit, score = best
+        if not text:
+            return None
+        return PlateRead(text, raw, conf, score, (0.0, 0.0, float(w), float(h)), fit.region, fit.strict, plate, closer)
+
+    def read_scene(self, image: BGRImage, roi: Box | None = None, max_reads: int = 1) -> list[PlateRead]:
+        """Plates in ``image`` (or its ``roi``), best first, at most ``max_reads``; boxes in frame pixels."""
+        if image.size == 0:
+            return []
+        ih, iw = image.shape[:2]
+        ox, oy = 0, 0
+        search = image
+        if roi is not None:
+            ox, oy, x2, y2 = _clip(roi, iw, ih)
+            search = image[oy:y2, ox:x2]
+            if search.size == 0:
+                return []
+        cands = find_plate_candidates(search, self.max_candidates, self.min_char_px)
+        reads: list[PlateRead] = []
+        for cand in cands:
+            row = (cand.box[0] + ox, cand.box[1] + oy, cand.box[2] + ox, cand.box[3] + oy)
+            rh = row[3] - row[1]
+            x1, y1, x2, y2 = _clip(_expand(row, 0.04, 0.2), iw, ih)
+            line = image[y1:y2, x1:x2]
+            if line.size == 0:
+                continue
+            up, _ = _upscale_to(line, 32)
+            text, raw, conf, fit, score = self._read(up)
+            score *= 0.85 + 0.15 * cand.score
+            box = plate_box_from_row(row)
+            px1, py1, px2, py2 = _clip(box, iw, ih)
+            reads.append(PlateRead(text, raw, conf, score, box, fit.region, fit.strict, image[py1:py2, px1:px2].copy()))
+            del rh
+        reads.sort(key=lambda r: -r.score)
+        improved: list[PlateRead] = []
+        for read in reads[: self.closer_reads]:
+            improved.append(self._closer(image, read) if read.score < STRONG_READ else read)
+        reads = sorted(improved + reads[self.closer_reads :], key=lambda r: -r.score)
+        out: list[PlateRead] = []
+        for read in reads:
+            if read.text and all(_overlap(read.box, o.box) < 0.3 for o in out):
+                out.append(read)
+            if len(out) >= max_reads:
+                break
+        return out
+
+    def _closer(self, image: BGRImage, read: PlateRead) -> PlateRead:
+        ih, iw = image.shape[:2]
+        x1, y1, x2, y2 = _clip(_expand(read.box, 0.15, 0.35), iw, ih)
+        region = image[y1:y2, x1:x2]
+        if region.size == 0:
+            return read
+        up, _ = _upscale_to(region, 96)
+        line = self._best_line(up)
+        if line is None or line[4] <= read.score:
+            return read
+        text, raw, conf, fit, score = line
+        return PlateRead(text, raw, conf, score, read.box, fit.region, fit.strict, read.crop, True)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / small if small > 0 else 0.0

@@ -1,0 +1,154 @@
+"""Hotlists (accountability fields, all-or-nothing CSV import) and plate-read retention, on SQLite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from vigil.core.accountability import Authorisation
+from vigil.core.errors import ConflictError, PolicyError
+from vigil.events.plates import PlateReadEvent
+from vigil.store import Store
+from vigil.store.plates import NewHotlistEntry
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def _auth(**kw: object) -> Authorisation:
+    base: dict[str, object] = {
+        "legal_basis": "Stolen vehicle report SV-1",
+        "authorised_by": "Insp. Rao",
+        "entered_by": "PC Lee",
+        "expires_at": NOW + timedelta(days=30),
+    }
+    base.update(kw)
+    return Authorisation(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(f"sqlite:///{tmp_path / 'v.db'}")
+
+
+def test_entries_need_their_accountability_fields(store: Store) -> None:
+    with pytest.raises(PolicyError, match="legal_basis is required"):
+        store.plates.add_entries([NewHotlistEntry("AB12CDE", _auth(legal_basis=""))], max_days=365, now=NOW)
+    with pytest.raises(PolicyError, match="in the past"):
+        store.plates.add_entries(
+            [NewHotlistEntry("AB12CDE", _auth(expires_at=NOW - timedelta(days=1)))], max_days=365, now=NOW
+        )
+    (e,) = store.plates.add_entries([NewHotlistEntry("AB12CDE", _auth())], max_days=365, now=NOW)
+    with pytest.raises(ConflictError, match="on the hotlist already"):
+        store.plates.add_entries([NewHotlistEntry("AB12CDE", _auth())], max_days=365, now=NOW)
+    assert store.plates.active_plates(now=NOW) == [(e.entry_id, "AB12CDE")]
+    # Expired entries stop matching at once, and are purged.
+    assert store.plates.active_plates(now=NOW + timedelta(days=31)) == []
+    assert store.plates.purge_expired(now=NOW + timedelta(days=31)) == 1
+    assert store.plates.list_entries(include_expired=True) == []
+
+
+def _read(plate: str, at: datetime, hit: bool = False) -> PlateReadEvent:
+    return PlateReadEvent(camera_id="gate", occurred_at=at, plate=plate, confidence=0.9, n_reads=3, hit=hit)
+
+
+def test_non_hit_reads_expire_hits_stay(store: Store) -> None:
+    old = NOW - timedelta(hours=30)
+    store.events.add_many(
+        [_read("ABC123", old), _read("ABC123", NOW - timedelta(hours=1)), _read("XYZ9", old, hit=True)]
+    )
+    assert len(store.plates.search("ABC123", retention_hours=24, now=NOW)) == 1
+    assert len(store.plates.search("XYZ9", retention_hours=24, now=NOW)) == 1
+    assert store.plates.search("ABC123", retention_hours=24, now=NOW, since=NOW) == []
+    gone = store.plates.purge_reads(retention_hours=24, now=NOW)
+    assert [r.plate for r in gone] == ["ABC123"]
+    assert store.plates.count_reads() == 2
+
+
+def _vigil(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, VIGIL_DATA_DIR=str(data_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "vigil.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_csv_import_is_all_or_nothing_and_names_bad_rows(tmp_path: Path) -> None:
+    expiry = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    csv_path = tmp_path / "stolen.csv"
+    csv_path.write_text(
+        "plate,legal_basis,authorised_by,expires_at,note\n"
+        f"AB12CDE,Stolen report SV-1,Insp. Rao,{expiry},blue van\n"
+        f"AB#12,Stolen report SV-2,Insp. Rao,{expiry},\n"
+        f"XYZ999,,Insp. Rao,{expiry},\n"
+        f"KLM456,Stolen report SV-4,Insp. Rao,not-a-date,\n"
+        f"QRS789,Stolen report SV-5,Insp. Rao,{expiry},\n"
+    )
+    data = tmp_path / "data"
+    line = _one_error_line(_vigil(["hotlist", "import", str(csv_path), "--by", "PC Lee"], data))
+    assert "3 bad row(s) (3, 4, 5)" in line and "nothing imported" in line
+    listed = _vigil(["hotlist", "list", "--json"], data)
+    assert listed.stdout.strip() == "[]"
+    ok = _vigil(["hotlist", "import", str(csv_path), "--by", "PC Lee", "--partial"], data)
+    assert ok.returncode == 0, ok.stderr
+    assert "skipped row 3" in ok.stderr
+    assert '"AB12CDE"' in _vigil(["hotlist", "list", "--json"], data).stdout
+
+
+def test_cli_refuses_bad_plates_and_missing_basis(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    line = _one_error_line(
+        _vigil(
+            [
+                "hotlist",
+                "add",
+                "AB$1",
+                "--reason",
+                "warrant W-9",
+                "--authorised-by",
+                "Sgt Moss",
+                "--by",
+                "PC Lee",
+                "--expires",
+                "2099-01-01",
+            ],
+            data,
+        )
+    )
+    assert "illegal characters" in line
+    line = _one_error_line(
+        _vigil(
+            [
+                "hotlist",
+                "add",
+                "AB12",
+                "--reason",
+                "",
+                "--authorised-by",
+                "Sgt Moss",
+                "--by",
+                "PC Lee",
+                "--expires",
+                (datetime.now(UTC) + timedelta(days=3)).date().isoformat(),
+            ],
+            data,
+        )
+    )
+    assert "legal_basis is required" in line
+    assert "illegal characters" in _one_error_line(_vigil(["plates", "search", "A B?"], data))

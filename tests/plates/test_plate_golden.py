@@ -1,0 +1,38 @@
+"""Accuracy regression gate: recompute plate metrics on a fixed subset of the real labelled data
+and compare with ``tests/golden/plates.json`` (full-set figures come from ``bench/plates_eval.py``).
+
+Tolerance: exact and found-rate may drop by at most 0.05 absolute, CER rise by at most 0.03
+(subsets are small: one image is 2.5–5 points). Timing is recorded but not gated here, because
+the test machine is shared; the bench gates it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vigil.plates.eval import evaluate
+from vigil.plates.ocr import RapidTextEngine
+from vigil.plates.reader import PlateReader
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "plates.json"
+TOL_RATE = 0.05
+TOL_CER = 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["crops", "us"])
+def test_plate_metrics_hold(shared_data: Path, name: str) -> None:
+    folder = shared_data / "plates" / name
+    if not folder.is_dir():
+        pytest.skip(f"labelled plates not found at {folder}")
+    golden = json.loads(GOLDEN.read_text())["subset"][name]
+    report = evaluate(folder, PlateReader(RapidTextEngine(threads=2), ("us",)), limit=golden["n"])
+    assert report.n == golden["n"]
+    assert report.exact >= golden["exact"] - TOL_RATE, report.misses
+    assert report.cer <= golden["cer"] + TOL_CER
+    if "found_rate" in golden:
+        assert report.found_rate is not None
+        assert report.found_rate >= golden["found_rate"] - TOL_RATE

@@ -1,0 +1,105 @@
+"""Normalisation, regional grammars, confusable-aware distances, fuzzy matching and voting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vigil.core.errors import InputError
+from vigil.plates.formats import check_regions, expand, fit_formats
+from vigil.plates.hotlist import HotlistPlate, match_plate
+from vigil.plates.reader import PlateRead
+from vigil.plates.text import char_error_rate, normalise, parse_plate, plate_distance
+from vigil.plates.vote import vote
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("abc-123", "ABC123"), (" 7 XYZ·44 ", "7XYZ44"), ("京A·12345", "A12345"), ("", "")],
+)
+def test_normalise_keeps_a_to_z_and_digits(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected", "error"),
+    [
+        ("ab12 cde", "AB12CDE", None),
+        ("7-ABC-123", "7ABC123", None),
+        ("AB#123", None, "illegal characters '#'"),
+        ("ÄB123", None, "illegal characters"),
+        ("A", None, "expected 2 to 10"),
+        ("ABCDEFGHIJK", None, "expected 2 to 10"),
+    ],
+)
+def test_typed_plates_are_checked(typed: str, expected: str | None, error: str | None) -> None:
+    if error is None:
+        assert parse_plate(typed) == expected
+    else:
+        with pytest.raises(InputError, match=error):
+            parse_plate(typed)
+
+
+def test_format_specs_expand() -> None:
+    assert expand("LLD{1,3}") == ("LLD", "LLDD", "LLDDD")
+    with pytest.raises(ValueError, match="bad plate format"):
+        expand("LLX")
+    with pytest.raises(ValueError, match="valid:"):
+        check_regions(("us", "mars"))
+
+
+@pytest.mark.parametrize(
+    ("read", "regions", "text", "region"),
+    [
+        ("AB12CDE", ("uk",), "AB12CDE", "uk"),
+        ("AB12CD5", ("uk",), "AB12CDS", "uk"),  # 5 where the format wants a letter
+        ("AB1ZCDE", ("uk",), "AB12CDE", "uk"),  # Z where it wants a digit
+        ("BRA2E19", ("br",), "BRA2E19", "br"),  # Mercosul
+        ("8RA2E19", ("br",), "BRA2E19", "br"),
+        ("ABC1234", ("br",), "ABC1234", "br"),
+        ("ABCI234", ("br",), "ABC1234", "br"),
+        ("AB1234", ("hk",), "AB1234", "hk"),
+        ("A81234", ("hk",), "AB1234", "hk"),
+        ("7ABC123", ("us",), "7ABC123", "us"),
+        ("6A5730A", ("us",), "6A5730A", "us"),  # A between digits is a real A on US plates
+        ("ABC12O4", ("us",), "ABC1204", "us"),  # O inside a digit block is a 0
+        ("SAFE", ("us",), "SAFE", "us"),  # vanity plates are loose
+        ("B123ABC", ("eu",), "B123ABC", "eu"),
+    ],
+)
+def test_grammar_fixes_confusables_by_position(read: str, regions: tuple[str, ...], text: str, region: str) -> None:
+    fit = fit_formats(read, regions)
+    assert (fit.text, fit.region) == (text, region)
+
+
+def test_a_read_no_format_fits_has_no_region() -> None:
+    assert fit_formats("12345678901", ("uk",)).region is None
+
+
+def test_distances() -> None:
+    assert plate_distance("AB12CDE", "AB12CDE") == 0
+    assert plate_distance("AB12CDE", "A812CDE") == 0.5  # confusable swap: half an edit
+    assert plate_distance("AB12CDE", "AX12CDE") == 1
+    assert char_error_rate("ABC", "ABCD") == 0.25
+
+
+def test_fuzzy_matches_only_when_asked_and_are_marked() -> None:
+    listed = [HotlistPlate("e1", "AB12CDE"), HotlistPlate("e2", "XYZ999")]
+    assert [h.entry_id for h in match_plate("AB12CDE", listed)] == ["e1"]
+    assert match_plate("A812CDE", listed) == []
+    hits = match_plate("A812CDE", listed, fuzzy=True, max_distance=1)
+    assert [(h.entry_id, h.fuzzy) for h in hits] == [("e1", True)]
+    assert match_plate("QQ12CDE", listed, fuzzy=True, max_distance=1) == []
+
+
+def _read(text: str, score: float) -> PlateRead:
+    return PlateRead(text, text, score, score, (0, 0, 10, 5), "us", True, np.zeros((5, 10, 3), np.uint8))
+
+
+def test_vote_takes_the_weighted_majority_per_position() -> None:
+    voted = vote([_read("ABC1234", 0.9), _read("A8C1234", 0.6), _read("ABC1Z34", 0.7), _read("BC1234", 0.3)])
+    assert voted is not None
+    assert voted.text == "ABC1234"
+    assert voted.n_reads == 4
+    assert 0.5 < voted.confidence < 0.95
+    assert vote([]) is None
