@@ -61,7 +61,7 @@ def test_failed_install_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_unknown_model_name_lists_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="unknown model 'yolov9'; known models: yolov4-tiny"):
+    with pytest.raises(ModelError, match=r"unknown model 'yolov9'; known models: .*yolov4-tiny"):
         install(tmp_path, ["yolov9"])
 
 
@@ -69,7 +69,7 @@ def test_require_on_empty_dir_names_the_install_command(tmp_path: Path) -> None:
     with pytest.raises(ModelMissingError) as caught:
         require(tmp_path, "yolov4-tiny")
     assert str(caught.value) == (f"model 'yolov4-tiny' is not installed in {tmp_path}; run: vigil models install")
-    assert [s.status for s in list_models(tmp_path)] == ["missing"]
+    assert {s.status for s in list_models(tmp_path)} == {"missing"}
 
 
 def test_verify_detects_a_tampered_file(yolo_dir: Path, tmp_path: Path) -> None:
@@ -84,7 +84,8 @@ def test_verify_detects_a_tampered_file(yolo_dir: Path, tmp_path: Path) -> None:
     ):
         require(models_dir, "yolov4-tiny")
     (models_dir / SPEC.name / "model.onnx").unlink()
-    assert [(s.status, s.detail) for s in list_models(models_dir)] == [("corrupt", "model.onnx is missing")]
+    yolo = [s for s in list_models(models_dir) if s.name == "yolov4-tiny"]
+    assert [(s.status, s.detail) for s in yolo] == [("corrupt", "model.onnx is missing")]
 
 
 def test_install_repairs_a_corrupt_model_and_force_reinstalls(yolo_dir: Path, tmp_path: Path) -> None:

@@ -1,9 +1,178 @@
-"""Commands of the crowd feature."""
+"""``vigil crowd report | eval``: crowd counts, flows, alerts and heatmaps; counting accuracy."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
+from vigil.config import VigilConfig
+from vigil.core.errors import InputError
+from vigil.core.frame import BGRImage
+from vigil.crowd.evaluate import EVAL_METHODS, PersonDetector, check_method, evaluate
+from vigil.crowd.geometry import FloatArray
+from vigil.crowd.heatmap import render_heatmap, render_series
+from vigil.detect.yolo import YoloDetector
+from vigil.models.install import require
+from vigil.store.facade import Store
+from vigil.workers.crowd_stage import build_density
+
+app = typer.Typer(help="Crowd monitoring: people counts per zone, flows across lines, alerts, heatmaps.")
+console = Console()
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
+    """``30m``, ``2h``, ``7d`` (ago) or an ISO date/time (UTC if no zone) → aware datetime."""
+    if text is None:
+        return None
+    match = _DURATION.match(text.strip())
+    if match:
+        return (now or datetime.now(UTC)) - timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"--since {text!r}: expected a duration such as 30m, 2h, 7d or an ISO date/time") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _check_camera(cfg: VigilConfig, store: Store, camera: str) -> None:
+    configured = {c.id for c in cfg.cameras}
+    stored = set(store.crowd.cameras())
+    if camera not in configured and camera not in stored:
+        known = ", ".join(sorted(configured | stored)) or "none"
+        raise InputError(f"camera {camera!r} is not in the config and has no crowd data; known cameras: {known}")
+
+
+@app.command("report")
+def report(
+    camera: str = typer.Argument(..., help="Camera id."),
+    since: str | None = typer.Option(None, "--since", help="From: 30m, 2h, 7d ago, or an ISO date/time."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Where the PNGs go (default <data_dir>/reports/crowd)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (last line of stdout)."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Print a camera's count series, line totals and alerts; write a time-series plot and heatmap PNG."""
+    cfg = resolve_config(config, data_dir)
+    start = parse_since(since)
+    with Store.open(cfg.store_url) as store:
+        _check_camera(cfg, store, camera)
+        points = store.crowd.series(camera, start)
+        lines = store.crowd.line_totals(camera, start)
+        alerts = store.crowd.alerts(camera, start)
+        heat = store.crowd.heatmap(camera, start)
+    folder = out_dir or cfg.data_dir / "reports" / "crowd"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    series: dict[str, tuple[list[datetime], list[int]]] = defaultdict(lambda: ([], []))
+    for p in points:
+        series[p.zone_id][0].append(p.at)
+        series[p.zone_id][1].append(p.count)
+    plot = render_series(dict(series), folder / f"{camera}-{stamp}-series.png", title=f"People, camera {camera}")
+    heatmap = (
+        render_heatmap(heat.grid, folder / f"{camera}-{stamp}-heatmap.png", title=f"Occupancy, camera {camera}")
+        if heat is not None
+        else None
+    )
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "camera": camera,
+                    "since": start.isoformat() if start else None,
+                    "samples": [
+                        {"at": p.at.isoformat(), "zone": p.zone_id, "count": p.count, "method": p.method}
+                        for p in points
+                    ],
+                    "lines": [{"line": t.line_id, "in": t.in_count, "out": t.out_count} for t in lines],
+                    "alerts": [
+                        {"at": a.at.isoformat(), "kind": a.kind, "subject": a.subject_id, "state": a.state}
+                        for a in alerts
+                    ],
+                    "plot": str(plot),
+                    "heatmap": str(heatmap) if heatmap else None,
+                }
+            )
+        )
+        return
+    table = Table(title=f"Crowd counts, camera {camera}")
+    for col in ("time (UTC)", "zone", "people", "detected", "density", "method", "per m²"):
+        table.add_column(col)
+    for p in points:
+        table.add_row(
+            p.at.strftime("%Y-%m-%d %H:%M:%S"),
+            "whole frame" if p.zone_id == "*" else p.zone_id,
+            str(p.count),
+            str(p.detection_count),
+            "" if p.density_count is None else f"{p.density_count:.1f}",
+            p.method,
+            "" if p.density_per_m2 is None else f"{p.density_per_m2:.2f}",
+        )
+    console.print(table)
+    for t in lines:
+        console.print(f"line {t.line_id}: in {t.in_count}, out {t.out_count}")
+    for a in alerts:
+        console.print(
+            f"{a.at:%Y-%m-%d %H:%M:%S} {a.kind} {a.subject_type} {a.subject_id} {a.state}"
+            f" ({a.value:g} {a.unit}, threshold {a.threshold:g})"
+        )
+    console.print(f"plot: {plot}")
+    console.print(f"heatmap: {heatmap}" if heatmap else "heatmap: no occupancy recorded in this period")
+
+
+@app.command("eval")
+def eval_cmd(
+    folder: Path = typer.Argument(
+        ..., help="ShanghaiTech layout: images/IMG_n.jpg, ground-truth/GT_IMG_n.mat (or _points.csv)."
+    ),
+    method: str = typer.Option("combined", "--method", help=f"One of: {', '.join(EVAL_METHODS)}."),
+    input_size: int | None = typer.Option(None, "--input-size", help="Detector input side (default: config)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Last line of stdout: JSON with n, mae, rmse, ms_per_image, method."
+    ),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Count people on a labelled crowd set and report MAE, RMSE and time per image."""
+    cfg = resolve_config(config, data_dir)
+    chosen = check_method(method)
+    detector: PersonDetector | None = None
+    if chosen in ("detection", "combined"):
+        yolo = YoloDetector(
+            require(cfg.resolved_models_dir, cfg.detector.model),
+            input_size=input_size or cfg.detector.input_size,
+            confidence=cfg.detector.confidence,
+            nms_iou=cfg.detector.nms_iou,
+            class_ids=(0,),  # COCO person
+            threads=cfg.detector.threads,
+        )
+
+        def detector(image: BGRImage) -> FloatArray:
+            return yolo.detect(image).xyxy
+
+    density = build_density(cfg, required=True) if chosen in ("density", "combined") else None
+    result = evaluate(folder, chosen, detector, density)
+    if not as_json:
+        for c in result.images:
+            console.print(f"{c.image}: truth {c.truth}, counted {c.predicted:.1f} ({c.ms:.0f} ms)")
+    summary = result.to_json_dict()
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        console.print(
+            f"{chosen}: n={summary['n']} MAE {summary['mae']} RMSE {summary['rmse']} bias {summary['bias']} "
+            f"({summary['ms_per_image']} ms per image)"
+        )
 
 
 def register(root: typer.Typer) -> None:
-    """Add this feature's commands (sub-apps or commands) to the ``vigil`` app."""
+    """Add ``vigil crowd`` to the ``vigil`` app."""
+    root.add_typer(app, name="crowd")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from vigil.config.base import StrictModel
+from vigil.config.crowd import Lines, Zones
 
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ALLOWED_SCHEMES = ("file", "rtsp", "rtsps", "http", "https")
@@ -49,6 +50,8 @@ class CameraConfig(StrictModel):
     reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
     motion_gate: MotionGateConfig = Field(default_factory=MotionGateConfig)
     position: Position | None = Field(default=None, description="Camera location, if known.")
+    zones: Zones = Field(default=(), description="Crowd zones (polygons in frame pixels); see config/crowd.py.")
+    lines: Lines = Field(default=(), description="Crowd counting lines (frame pixels); see config/crowd.py.")
 
     @field_validator("url")
     @classmethod

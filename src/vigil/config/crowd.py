@@ -1,13 +1,180 @@
-"""``crowd``: settings of the crowd feature (one module per section)."""
+"""``crowd`` and ``cameras[].zones`` / ``cameras[].lines``: crowd monitoring settings.
+
+Zones and lines live inside their camera (so a zone without a camera cannot be written), in
+pixel coordinates of the camera's frame. Whether they fit the frame is checked when the crowd
+stage starts, against the real frame size (the config does not know it).
+
+Line direction: walking along a line from ``start`` to ``end`` as drawn on the screen (x to the
+right, y down), ``in`` is a crossing from the left-hand side to the right-hand side. A line from
+``[0, 300]`` to ``[768, 300]`` therefore counts people moving down the picture as ``in``.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
 
 from vigil.config.base import StrictModel
 
+CROWD_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+Point = tuple[float, float]
+CountMethod = Literal["auto", "detection", "density"]
+
+
+def _cross(o: Point, a: Point, b: Point) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
+    """Do the closed segments p1–p2 and q1–q2 intersect (touching counts)?"""
+    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
+    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
+    if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
+        return True
+
+    def on(a: Point, b: Point, c: Point, d: float) -> bool:
+        return d == 0 and min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
+
+    return on(q1, q2, p1, d1) or on(q1, q2, p2, d2) or on(p1, p2, q1, d3) or on(p1, p2, q2, d4)
+
+
+def polygon_area(points: tuple[Point, ...]) -> float:
+    """Unsigned area (shoelace), in square pixels."""
+    n = len(points)
+    return abs(sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))) / 2
+
+
+def self_intersection(points: tuple[Point, ...]) -> tuple[int, int] | None:
+    """The first pair of non-adjacent edges ``(i, j)`` that intersect, or None for a simple polygon.
+
+    Edge ``i`` joins vertex ``i`` to vertex ``i + 1`` (the last edge closes the ring).
+    """
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                continue  # adjacent edges share a vertex by construction
+            if _segments_cross(*edges[i], *edges[j]):
+                return i, j
+    return None
+
+
+class ZoneConfig(StrictModel):
+    """A polygon in which people are counted; optional capacity and surge alerts."""
+
+    id: str = Field(pattern=CROWD_ID_PATTERN, description="Zone id, unique within its camera.")
+    name: str | None = Field(default=None, max_length=200)
+    polygon: tuple[Point, ...] = Field(
+        min_length=3, max_length=256, description="Vertices [x, y] in pixels of the frame, in order."
+    )
+    area_m2: float | None = Field(default=None, gt=0, le=1e6, description="Ground area, for density per m².")
+    capacity: int | None = Field(default=None, ge=1, le=1_000_000, description="Over-capacity alert above this count.")
+    max_density_per_m2: float | None = Field(
+        default=None, gt=0, le=20, description="Over-capacity alert above this density (needs area_m2)."
+    )
+    surge_people: int | None = Field(
+        default=None, ge=1, le=100_000, description="Surge alert when the count rises this much within surge_window_s."
+    )
+    count_method: CountMethod = Field(
+        default="auto", description="detection, density, or auto (the documented combination rule)."
+    )
+
+    @model_validator(mode="after")
+    def _valid_polygon(self) -> Self:
+        if any(not (abs(x) < 1e6 and abs(y) < 1e6) for x, y in self.polygon):
+            raise ValueError(f"zone {self.id!r}: polygon coordinates must be finite pixels")
+        crossing = self_intersection(self.polygon)
+        if crossing is not None:
+            i, j = crossing
+            n = len(self.polygon)
+            raise ValueError(
+                f"zone {self.id!r}: polygon self-intersects (edge {i}–{(i + 1) % n} crosses edge {j}–{(j + 1) % n});"
+                " list the vertices in order around the zone"
+            )
+        if polygon_area(self.polygon) < 1.0:
+            raise ValueError(f"zone {self.id!r}: polygon is degenerate (area < 1 px²; collinear or repeated points)")
+        if self.max_density_per_m2 is not None and self.area_m2 is None:
+            raise ValueError(f"zone {self.id!r}: max_density_per_m2 needs area_m2")
+        return self
+
+
+class LineConfig(StrictModel):
+    """A counting line: people whose foot point crosses it are counted in or out."""
+
+    id: str = Field(pattern=CROWD_ID_PATTERN, description="Line id, unique within its camera.")
+    name: str | None = Field(default=None, max_length=200)
+    start: Point = Field(description="[x, y] in pixels.")
+    end: Point = Field(description="[x, y] in pixels.")
+    allowed_direction: Literal["in", "out", "both"] = Field(
+        default="both", description="Crossings the other way raise a counter-flow alert (both: never)."
+    )
+    margin_px: float = Field(
+        default=12.0, ge=0, le=500, description="Dead band: a side counts only this far from the line (box jitter)."
+    )
+    counter_flow_crossings: int = Field(
+        default=2, ge=1, le=10_000, description="Counter-flow alert at this many wrong-way crossings in the window."
+    )
+
+    @model_validator(mode="after")
+    def _length(self) -> Self:
+        length = ((self.end[0] - self.start[0]) ** 2 + (self.end[1] - self.start[1]) ** 2) ** 0.5
+        if length < 2.0:
+            raise ValueError(f"line {self.id!r}: start and end are {length:.1f} px apart; a line needs >= 2 px")
+        return self
+
+
+def _unique_ids(
+    items: tuple[ZoneConfig, ...] | tuple[LineConfig, ...],
+) -> tuple[ZoneConfig, ...] | tuple[LineConfig, ...]:
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise ValueError(f"duplicate id {item.id!r}; each zone and line needs its own id within a camera")
+        seen.add(item.id)
+    return items
+
+
+Zones = Annotated[tuple[ZoneConfig, ...], AfterValidator(_unique_ids)]
+Lines = Annotated[tuple[LineConfig, ...], AfterValidator(_unique_ids)]
+
+
+class CrowdAlertConfig(StrictModel):
+    """When an alert condition counts as real, and when it is over."""
+
+    min_duration_s: float = Field(default=10.0, ge=0, le=3600, description="Condition must hold this long to raise.")
+    clear_after_s: float = Field(default=10.0, ge=0, le=3600, description="Condition must be off this long to clear.")
+    hysteresis: float = Field(default=0.1, ge=0, lt=1, description="Clear only below threshold × (1 − hysteresis).")
+    surge_window_s: float = Field(default=60.0, gt=0, le=3600, description="Window of the surge rate.")
+    counter_flow_window_s: float = Field(default=60.0, gt=0, le=3600, description="Window of counter-flow crossings.")
+
 
 class CrowdConfig(StrictModel):
-    """Settings of the crowd feature."""
+    """Settings of the crowd feature (aggregate counts only: no identities are kept)."""
 
-    enabled: bool = Field(default=False, description="Run the crowd stage on live cameras.")
+    enabled: bool = Field(default=False, description="Run the crowd stage on cameras with zones or lines.")
+    sample_interval_s: float = Field(default=5.0, gt=0, le=3600, description="Zone counts are stored this often.")
+    density_interval_s: float = Field(
+        default=10.0, ge=1, le=3600, description="CSRNet runs at most this often per camera (about 1 s per run)."
+    )
+    density_input_width: int = Field(
+        default=512, ge=128, le=2048, multiple_of=8, description="Frames are scaled to this width for CSRNet."
+    )
+    saturation_count: int = Field(
+        default=15,
+        ge=1,
+        le=10_000,
+        description="auto: above this many detections, density fills in what detection misses.",
+    )
+    heatmap_interval_s: float = Field(default=300.0, ge=1, le=86_400, description="Heatmap accumulation period.")
+    heatmap_cells: tuple[int, int] = Field(default=(64, 36), description="Heatmap grid, columns × rows.")
+    threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime threads for CSRNet.")
+    alerts: CrowdAlertConfig = Field(default_factory=CrowdAlertConfig)
+
+    @model_validator(mode="after")
+    def _grid(self) -> Self:
+        cols, rows = self.heatmap_cells
+        if not (4 <= cols <= 512 and 4 <= rows <= 512):
+            raise ValueError(f"heatmap_cells must be two numbers in 4..512, got {list(self.heatmap_cells)}")
+        return self

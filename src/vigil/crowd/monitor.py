@@ -1,0 +1,280 @@
+"""One camera's crowd monitoring: zone counts, line flows, alerts and occupancy heatmap.
+
+Fed once per analysed frame with the person boxes of the live tracks; returns plain records
+(the ``workers`` layer turns them into events). Everything kept is aggregate: counts, grid
+cells, and — only while a track lives — the side of each counting line its foot point was on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vigil.config.crowd import CrowdConfig, LineConfig, ZoneConfig
+from vigil.core.frame import BGRImage
+from vigil.crowd.alerts import AlertChange, AlertKind, AlertUnit, HysteresisAlert, WindowRate
+from vigil.crowd.combine import DensityParts, combined_count, density_count, split_density
+from vigil.crowd.density import DensityEstimator
+from vigil.crowd.geometry import FloatArray, check_in_frame, foot_points, points_in_polygon, polygon_mask
+from vigil.crowd.heatmap import HeatmapAccumulator
+from vigil.crowd.lines import LineCounter
+
+log = logging.getLogger(__name__)
+
+TOTAL_ZONE_ID = "*"
+CountMethodUsed = Literal["detection", "density", "combined"]
+FRESH_DENSITY_PERIODS = 3
+"""A density map is used for this many ``density_interval_s`` after it was computed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSample:
+    """One zone's (or the whole frame's, ``zone_id == "*"``) count at a sample."""
+
+    zone_id: str
+    count: int
+    detection_count: int
+    density_count: float | None
+    method: CountMethodUsed
+    density_per_m2: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeatmapPeriod:
+    """A finished heatmap period."""
+
+    start_s: float
+    end_s: float
+    grid: NDArray[np.int64]
+    frames: int
+    frame_width: int
+    frame_height: int
+
+
+@dataclass(slots=True)
+class MonitorOutput:
+    """What one frame produced (most frames produce nothing)."""
+
+    samples: list[ZoneSample] = field(default_factory=list)
+    line_counts: dict[str, tuple[int, int]] | None = None
+    line_period_start_s: float = 0.0
+    alerts: list[AlertChange] = field(default_factory=list)
+    heatmap: HeatmapPeriod | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.samples or self.line_counts or self.alerts or self.heatmap)
+
+
+@dataclass(slots=True)
+class _ZoneState:
+    zone: ZoneConfig
+    capacity: HysteresisAlert | None
+    density_alert: HysteresisAlert | None
+    surge: HysteresisAlert | None
+    rate: WindowRate
+    mask: NDArray[np.bool_] | None = None  # on the density grid, built with the first density map
+
+
+class CrowdMonitor:
+    """Crowd state of one camera.
+
+    Args:
+        camera_key: config key path of the camera, e.g. ``cameras[0]``, for error messages.
+        zones: the camera's zones; lines: its counting lines.
+        cfg: the ``crowd`` section.
+        density: CSRNet, or None (then every zone counts by detection).
+    """
+
+    def __init__(
+        self,
+        camera_key: str,
+        zones: Sequence[ZoneConfig],
+        lines: Sequence[LineConfig],
+        cfg: CrowdConfig,
+        density: DensityEstimator | None,
+    ) -> None:
+        self.camera_key = camera_key
+        self.cfg = cfg
+        self._density = density
+        a = cfg.alerts
+
+        def alert(kind: AlertKind, subject: str, threshold: float, unit: AlertUnit = "people") -> HysteresisAlert:
+            return HysteresisAlert(
+                kind,
+                subject,
+                threshold,
+                min_duration_s=a.min_duration_s,
+                clear_after_s=a.clear_after_s,
+                hysteresis=a.hysteresis,
+                unit=unit,
+            )
+
+        self._zones = [
+            _ZoneState(
+                zone=z,
+                capacity=alert("over_capacity", z.id, z.capacity) if z.capacity else None,
+                density_alert=(
+                    alert("over_capacity", z.id, z.max_density_per_m2, "people_per_m2")
+                    if z.max_density_per_m2
+                    else None
+                ),
+                surge=alert("surge", z.id, z.surge_people) if z.surge_people else None,
+                rate=WindowRate(a.surge_window_s),
+            )
+            for z in zones
+        ]
+        self._lines = LineCounter(lines)
+        self._counter_flow = {
+            line.id: (
+                alert("counter_flow", line.id, line.counter_flow_crossings, "crossings"),
+                WindowRate(a.counter_flow_window_s),
+                "out" if line.allowed_direction == "in" else "in",
+            )
+            for line in lines
+            if line.allowed_direction != "both"
+        }
+        self._line_period = {line.id: [0, 0] for line in lines}
+        self._heat = HeatmapAccumulator(*cfg.heatmap_cells)
+        self._size: tuple[int, int] | None = None
+        self._last_sample_s: float | None = None
+        self._line_period_start_s: float | None = None
+        self._heat_start_s: float | None = None
+        self._last_density_s: float | None = None
+        self._parts: DensityParts | None = None
+        self.density_runs = 0
+        self.density_ms = 0.0
+
+    def check_frame_size(self, width: int, height: int) -> None:
+        """Raise ConfigError naming the first zone or line outside a ``width`` × ``height`` frame."""
+        check_in_frame(self.camera_key, [z.zone for z in self._zones], self._lines.lines, width, height)
+
+    def observe(self, t_s: float, image: BGRImage, track_ids: Sequence[str], person_boxes: FloatArray) -> MonitorOutput:
+        """One analysed frame: ``person_boxes`` ``(N, 4)`` of the live person tracks ``track_ids``."""
+        out = MonitorOutput()
+        height, width = int(image.shape[0]), int(image.shape[1])
+        if self._size != (width, height):
+            self.check_frame_size(width, height)
+            self._size = (width, height)
+            for zs in self._zones:
+                zs.mask = None
+        if self._heat_start_s is None:
+            self._heat_start_s = self._line_period_start_s = t_s
+        feet = foot_points(person_boxes)
+        for crossing in self._lines.update(track_ids, feet):
+            self._line_period[crossing.line_id][0 if crossing.direction == "in" else 1] += 1
+            flow = self._counter_flow.get(crossing.line_id)
+            if flow is not None and crossing.direction == flow[2]:
+                flow[1].add(t_s, 1.0)
+        for alert, window, _ in self._counter_flow.values():
+            window.add(t_s, 0.0)
+            change = alert.observe(t_s, window.total())
+            if change is not None:
+                out.alerts.append(change)
+        self._heat.add(feet, width, height)
+        if self._density is not None and (
+            self._last_density_s is None or t_s - self._last_density_s >= self.cfg.density_interval_s
+        ):
+            dmap = self._density.estimate(image)
+            self._parts = split_density(dmap, person_boxes)
+            self._last_density_s = t_s
+            self.density_runs += 1
+            self.density_ms += dmap.ms
+        if self._last_sample_s is None or t_s - self._last_sample_s >= self.cfg.sample_interval_s:
+            self._last_sample_s = t_s
+            out.samples = self._sample(t_s, feet, width, height, out.alerts)
+            if any(a or b for a, b in self._line_period.values()):
+                out.line_counts = {k: (v[0], v[1]) for k, v in self._line_period.items()}
+                out.line_period_start_s = self._line_period_start_s or t_s
+                self._line_period = {k: [0, 0] for k in self._line_period}
+                self._line_period_start_s = t_s
+        if t_s - self._heat_start_s >= self.cfg.heatmap_interval_s:
+            out.heatmap = self._take_heatmap(t_s)
+        return out
+
+    def finish(self, t_s: float) -> MonitorOutput:
+        """The stream ended: report the open line period and heatmap; forget every track."""
+        out = MonitorOutput()
+        if any(a or b for a, b in self._line_period.values()):
+            out.line_counts = {k: (v[0], v[1]) for k, v in self._line_period.items()}
+            out.line_period_start_s = self._line_period_start_s or t_s
+            self._line_period = {k: [0, 0] for k in self._line_period}
+        if self._heat.frames and self._heat_start_s is not None:
+            out.heatmap = self._take_heatmap(t_s)
+        self._lines.clear()
+        return out
+
+    def forget(self, track_ids: Sequence[str]) -> None:
+        """Tracks ended: drop their line state."""
+        self._lines.forget(track_ids)
+
+    @property
+    def line_totals(self) -> dict[str, dict[str, int]]:
+        return self._lines.totals
+
+    def _take_heatmap(self, t_s: float) -> HeatmapPeriod:
+        grid, frames = self._heat.take()
+        width, height = self._size or (1, 1)
+        period = HeatmapPeriod(self._heat_start_s or t_s, t_s, grid, frames, width, height)
+        self._heat_start_s = t_s
+        return period
+
+    def _fresh_parts(self, t_s: float) -> DensityParts | None:
+        if self._parts is None or self._last_density_s is None:
+            return None
+        if t_s - self._last_density_s > FRESH_DENSITY_PERIODS * self.cfg.density_interval_s:
+            return None
+        return self._parts
+
+    def _sample(
+        self, t_s: float, feet: FloatArray, width: int, height: int, alerts: list[AlertChange]
+    ) -> list[ZoneSample]:
+        parts = self._fresh_parts(t_s)
+        samples = [self._count(TOTAL_ZONE_ID, "auto", len(feet), parts, None, None)]
+        for zs in self._zones:
+            zone = zs.zone
+            n_in = int(points_in_polygon(feet, zone.polygon).sum())
+            mask = None
+            if parts is not None:
+                if zs.mask is None or zs.mask.shape != parts.total.shape:
+                    h, w = parts.total.shape
+                    zs.mask = polygon_mask(zone.polygon, w, h, parts.cell_scale)
+                mask = zs.mask
+            sample = self._count(zone.id, zone.count_method, n_in, parts, mask, zone.area_m2)
+            samples.append(sample)
+            zs.rate.add(t_s, float(sample.count))
+            for alert, value in (
+                (zs.capacity, float(sample.count)),
+                (zs.density_alert, sample.density_per_m2 or 0.0),
+                (zs.surge, zs.rate.rise()),
+            ):
+                if alert is not None:
+                    change = alert.observe(t_s, value)
+                    if change is not None:
+                        alerts.append(change)
+        return samples
+
+    @staticmethod
+    def _count(
+        zone_id: str,
+        method: str,
+        n_det: int,
+        parts: DensityParts | None,
+        mask: NDArray[np.bool_] | None,
+        area_m2: float | None,
+    ) -> ZoneSample:
+        dens = density_count(parts, mask) if parts is not None else None
+        used: CountMethodUsed
+        if parts is not None and method == "density":
+            value, used = float(dens or 0.0), "density"
+        elif parts is not None and method == "auto":
+            value, used = combined_count(n_det, parts, mask), "combined"
+        else:
+            value, used = float(n_det), "detection"
+        count = round(value)
+        per_m2 = round(count / area_m2, 4) if area_m2 else None
+        return ZoneSample(zone_id, count, n_det, round(dens, 2) if dens is not None else None, used, per_m2)

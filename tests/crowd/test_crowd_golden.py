@@ -1,0 +1,65 @@
+"""Golden counting accuracy on the labelled crowd photos (tests/golden/crowd.json).
+
+Recomputes MAE and RMSE of detection only, density only and the combination on
+``../shared/data/crowd/train`` and compares them with the committed figures. Tolerance: 0.25
+people, which covers ONNX Runtime / OpenCV resize differences across machines but fails on
+any change to the rule, the models or their pre-processing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vigil.config import VigilConfig
+from vigil.crowd.combine import combined_count, split_density
+from vigil.crowd.dataset import count_errors, head_points, list_images
+from vigil.crowd.evaluate import _read
+from vigil.detect.yolo import YoloDetector
+from vigil.workers.crowd_stage import build_density
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "crowd.json"
+TOLERANCE = 0.25
+
+pytestmark = pytest.mark.slow
+
+
+def test_counting_accuracy_matches_golden(shared_data: Path, installed_models_dir: Path) -> None:
+    root = shared_data / "crowd" / "train"
+    if not root.is_dir():
+        pytest.skip(f"crowd evaluation set not found at {root}")
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    cfg = VigilConfig(models_dir=installed_models_dir)
+    yolo = YoloDetector(
+        installed_models_dir / "yolov4-tiny",
+        input_size=cfg.detector.input_size,
+        confidence=cfg.detector.confidence,
+        nms_iou=cfg.detector.nms_iou,
+        class_ids=(0,),
+        threads=2,
+    )
+    density = build_density(cfg, required=True)
+    assert density is not None
+    truth, det, dens, comb = [], [], [], []
+    for item in list_images(root):
+        image = _read(item.image)
+        boxes = yolo.detect(image).xyxy
+        dmap = density.estimate(image)
+        truth.append(int(head_points(item.truth).shape[0]))
+        det.append(float(len(boxes)))
+        dens.append(dmap.count)
+        comb.append(combined_count(len(boxes), split_density(dmap, boxes)))
+    got = {
+        "detection": count_errors(det, truth),
+        "density": count_errors(dens, truth),
+        "combined": count_errors(comb, truth),
+    }
+    for method, errors in got.items():
+        want = golden["methods"][method]
+        assert errors.n == golden["n"]
+        assert errors.mae == pytest.approx(want["mae"], abs=TOLERANCE), method
+        assert errors.rmse == pytest.approx(want["rmse"], abs=TOLERANCE), method
+    # The point of the combination: better than either alone.
+    assert got["combined"].mae < min(got["detection"].mae, got["density"].mae)

@@ -1,0 +1,50 @@
+"""Line counting on the bundled people clip against a count made by watching it.
+
+Manual count (frames decoded once a second and looked at): two people enter from the bottom
+edge of the picture and walk up to the table — a woman at about 7 s (she leaves to the right at
+about 19 s, without crossing back) and a man at about 23 s (he stays to the end). So a line
+across the entry path at y = 400 must count 2 in and 0 out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vigil.config import parse_config
+from vigil.store.facade import Store
+from vigil.workers.analyze import analyze_recording
+
+pytestmark = pytest.mark.slow
+
+
+def test_entry_line_counts_people_entering(tmp_path: Path, people_clip: Path, installed_models_dir: Path) -> None:
+    cfg = parse_config(
+        {
+            "data_dir": str(tmp_path),
+            "models_dir": str(installed_models_dir),
+            "crowd": {"enabled": True, "sample_interval_s": 2, "heatmap_interval_s": 20},
+            "cameras": [
+                {
+                    "id": "people",
+                    "url": str(people_clip),
+                    "zones": [{"id": "floor", "polygon": [[0, 250], [768, 250], [768, 432], [0, 432]], "capacity": 1}],
+                    "lines": [{"id": "entry", "start": [760, 400], "end": [8, 400], "allowed_direction": "in"}],
+                }
+            ],
+        }
+    )
+    summary = analyze_recording(people_clip, cfg)
+    assert summary.events_dead_lettered == 0
+    with Store.open(cfg.store_url) as store:
+        (entry,) = store.crowd.line_totals("people")
+        series = store.crowd.series("people")
+        alerts = store.crowd.alerts("people")
+        heat = store.crowd.heatmap("people")
+    assert entry.in_count == 2  # the manual count
+    # Known error: one spurious 'out' as the woman walks off to the right (docs/crowd.md).
+    assert entry.out_count <= 1
+    assert max(p.count for p in series if p.zone_id == "floor") == 1
+    assert any(a.kind == "over_capacity" and a.state == "raised" for a in alerts)
+    assert heat is not None and heat.frames > 0 and heat.grid.sum() > 0
