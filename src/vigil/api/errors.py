@@ -1,0 +1,135 @@
+"""Every error the API returns, in one place: ``{"error": code, "message": human}``.
+
+Vigil's exceptions map to HTTP statuses here (and nowhere else)::
+
+    AuthenticationError        401  (code from the error: invalid_token, token_expired, …)
+    RateLimitedError           429  rate_limited (+ Retry-After)
+    AccessDeniedError               403  forbidden / out_of_scope / csrf_failed
+    NotFoundError              404  not_found
+    ConflictError              409  conflict
+    PolicyError                422  policy_violation
+    InputError, ValueError     400  invalid_input
+    StoreError, DataDirError   503  store_unavailable
+    request validation         422  invalid_request
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vigil.core.errors import (
+    ConflictError,
+    DataDirError,
+    InputError,
+    NotFoundError,
+    PolicyError,
+    StoreError,
+    VigilError,
+)
+from vigil.governance.auth import AuthenticationError, RateLimitedError
+from vigil.governance.roles import AccessDeniedError
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx/5xx response."""
+
+    error: str
+    message: str
+
+
+class ApiError(Exception):
+    """An error raised by a handler with its status and machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": code} for status, code in _STATUS_CODES.items()
+}
+
+
+def status_and_code(exc: Exception) -> tuple[int, str]:
+    """The HTTP status and error code for a Vigil (or plain value) error."""
+    if isinstance(exc, RateLimitedError):
+        return 429, exc.code
+    if isinstance(exc, AuthenticationError):
+        return 401, exc.code
+    if isinstance(exc, AccessDeniedError):
+        return 403, exc.code
+    if isinstance(exc, NotFoundError):
+        return 404, "not_found"
+    if isinstance(exc, ConflictError):
+        return 409, "conflict"
+    if isinstance(exc, PolicyError):
+        return 422, "policy_violation"
+    if isinstance(exc, InputError | ValueError):
+        return 400, "invalid_input"
+    if isinstance(exc, StoreError | DataDirError):
+        return 503, "store_unavailable"
+    return 500, "internal_error"
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.code, exc.message)
+
+    async def on_vigil_error(_: Request, exc: Exception) -> JSONResponse:
+        status, code = status_and_code(exc)
+        if status >= 500:
+            log.error("request failed: %s", exc)
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimitedError) else None
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else headers
+        return error_response(status, code, str(exc).splitlines()[0] if str(exc) else code, headers)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        if not errors:
+            return error_response(422, "invalid_request", "the request is not valid")
+        first = errors[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}{more}")
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(VigilError, on_vigil_error)
+    app.add_exception_handler(ValueError, on_vigil_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)

@@ -1,0 +1,539 @@
+"""Licence plates over HTTP: the hotlist (list, show, add, CSV import, remove, purge), plate
+search within retention, and plate-read crops.
+
+* The hotlist is for reviewers (``hotlist.read``); changes (``hotlist.manage``: supervisors,
+  admins) record the signed-in user as the enterer and write their audit record in the same
+  transaction as the change. Every entry needs a legal basis, an authoriser and an expiry.
+* A plate search follows a vehicle, so it is personal data: ``plates.search`` needs a reason,
+  sees only reads within ``plates.retention_hours`` (hits always) and is audited with the plate.
+* A read's crop is the plate itself: blurred whole for everyone without ``media.unredacted``;
+  unredacted views need a supervisor and a reason, and are audited.
+
+Also here: the retention task for non-hit reads and expired entries (:class:`PlatesRetention`)
+and the plates section of the transparency report (:func:`plates_report_section`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from vigil.api.context import ApiContext
+from vigil.api.deps import Audit, Auditor, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.errors import ApiError
+from vigil.api.routing import Example, endpoint
+from vigil.config import VigilConfig
+from vigil.core.accountability import Authorisation
+from vigil.core.clock import utcnow
+from vigil.core.errors import InputError, NotFoundError
+from vigil.governance.redaction import redact_jpeg
+from vigil.governance.roles import require
+from vigil.governance.transparency import ReportContributor
+from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_expiry, parse_hotlist_csv
+from vigil.plates.text import parse_plate
+from vigil.store.facade import Store
+from vigil.store.governance import append_audit
+from vigil.store.media import MediaStore
+from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry, PlateReadRecord
+
+router = APIRouter(prefix="/plates", tags=["plates"])
+EntryPath = Annotated[str, Path(min_length=1, max_length=64)]
+EXAMPLE_ENTRY = "hotlist-1"
+"""Seeded by ``tests/api/api_support.py``; ``hotlist-2`` is removed by the access matrix."""
+EXAMPLE_REMOVABLE = "hotlist-2"
+EXAMPLE_PLATE = "ABC1234"
+"""The plate of the reads seeded at each camera (``plate-read-<camera>``)."""
+_EXAMPLE_EXPIRY = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+class HotlistEntryOut(BaseModel):
+    entry_id: str
+    plate: str
+    legal_basis: str
+    authorised_by: str
+    entered_by: str
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+    note: str | None
+
+
+class HotlistPage(BaseModel):
+    items: list[HotlistEntryOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+    size: int = Field(description="Active (unexpired) entries.")
+
+
+class HotlistIn(BaseModel):
+    plate: str = Field(min_length=1, max_length=32, description="Separators (space, '-', '.') are removed.")
+    legal_basis: str = Field(max_length=2000, description="Legal basis or authorisation reference.")
+    authorised_by: str = Field(max_length=128, description="Who authorised the entry.")
+    expires: str = Field(max_length=40, description="YYYY-MM-DD (end of that day, UTC) or ISO date-time with zone.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SkippedRow(BaseModel):
+    row: int = Field(description="Line number in the CSV (the header is line 1).")
+    problem: str
+
+
+class ImportOut(BaseModel):
+    imported: list[HotlistEntryOut]
+    skipped: list[SkippedRow]
+
+
+class RemovedOut(BaseModel):
+    entry_id: str
+    plate: str
+
+
+class PurgeIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class PurgedOut(BaseModel):
+    entries: int
+
+
+class PlateReadOut(BaseModel):
+    read_id: str
+    camera_id: str
+    occurred_at: datetime
+    plate: str
+    confidence: float
+    region: str | None
+    hit: bool
+    crop_url: str | None = Field(description="Blurred unless ?unredacted=true&reason=… by a supervisor.")
+
+
+class PlateSearchOut(BaseModel):
+    plate: str
+    camera_id: str | None
+    retention_hours: float
+    items: list[PlateReadOut]
+    truncated: bool
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _entry_out(e: HotlistEntryRecord, now: datetime) -> HotlistEntryOut:
+    return HotlistEntryOut(
+        entry_id=e.entry_id,
+        plate=e.plate,
+        legal_basis=e.legal_basis,
+        authorised_by=e.authorised_by,
+        entered_by=e.entered_by,
+        created_at=e.created_at,
+        expires_at=e.expires_at,
+        expired=e.expires_at <= now,
+        note=e.note,
+    )
+
+
+def _read_out(r: PlateReadRecord) -> PlateReadOut:
+    return PlateReadOut(
+        read_id=r.read_id,
+        camera_id=r.camera_id,
+        occurred_at=r.occurred_at,
+        plate=r.plate,
+        confidence=r.confidence,
+        region=r.region,
+        hit=r.hit,
+        crop_url=None if r.crop is None else f"/api/plates/reads/{quote(r.read_id, safe='')}/crop",
+    )
+
+
+def _check_range(since: datetime | None, until: datetime | None) -> None:
+    if (since is not None and since.tzinfo is None) or (until is not None and until.tzinfo is None):
+        raise InputError("since and until need a time zone")
+    if since is not None and until is not None and since >= until:
+        raise InputError("since must be before until")
+
+
+@dataclass(frozen=True, slots=True)
+class _AddAudit:
+    """Audits added entries inside the store's transaction (one record per entry)."""
+
+    audit: Auditor
+    action: str
+
+    def __call__(self, session: Session, records: list[HotlistEntryRecord]) -> None:
+        for r in records:
+            append_audit(
+                session,
+                self.audit.entry(
+                    self.action,
+                    object_type="hotlist_entry",
+                    object_id=r.entry_id,
+                    reason=r.legal_basis,
+                    plate=r.plate,
+                    authorised_by=r.authorised_by,
+                    expires_at=r.expires_at.isoformat(),
+                ),
+            )
+
+
+# -- hotlist -----------------------------------------------------------------------------------
+
+
+@endpoint(router, "GET", "/hotlist", action="hotlist.read", scope="global")
+def list_hotlist(
+    ctx: Ctx,
+    audit: Audit,
+    include_expired: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> HotlistPage:
+    """Hotlist entries (by plate) with their accountability fields; expired ones not yet purged
+    only with ``include_expired``."""
+    now = utcnow()
+    entries = ctx.store.plates.list_entries(include_expired=include_expired, now=now)
+    page = entries[offset : offset + limit]
+    size = len(entries) if not include_expired else sum(1 for e in entries if e.expires_at > now)
+    audit.record("hotlist.list", object_type="hotlist", results=len(page), include_expired=include_expired)
+    return HotlistPage(
+        items=[_entry_out(e, now) for e in page],
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < len(entries) else None,
+        size=size,
+    )
+
+
+@endpoint(
+    router,
+    "POST",
+    "/hotlist",
+    action="hotlist.manage",
+    scope="global",
+    status_code=201,
+    example=Example(
+        json={
+            "plate": "MTX 1001",
+            "legal_basis": "MATRIX-WARRANT-1",
+            "authorised_by": "Sam Supervisor",
+            "expires": _EXAMPLE_EXPIRY,
+        },
+        ok=(201,),
+    ),
+)
+def add_entry(body: HotlistIn, ctx: Ctx, principal: CurrentPrincipal, audit: Audit) -> HotlistEntryOut:
+    """Add a plate; you are recorded as the person who entered it. Refused (422) without a legal
+    basis, an authoriser or a future expiry within ``plates.max_hotlist_days``; 409 if the plate
+    is listed already. The entry and its audit record are one transaction."""
+    now = utcnow()
+    if not body.expires.strip():
+        raise ApiError(422, "policy_violation", "expires is required: every hotlist entry needs an expiry date")
+    entry = NewHotlistEntry(
+        parse_plate(body.plate),
+        Authorisation(body.legal_basis, body.authorised_by, principal.username, parse_expiry(body.expires)),
+        (body.note or "").strip() or None,
+    )
+    (record,) = ctx.store.plates.add_entries(
+        [entry], max_days=ctx.config.plates.max_hotlist_days, now=now, on_written=_AddAudit(audit, "hotlist.add")
+    )
+    return _entry_out(record, now)
+
+
+@endpoint(
+    router,
+    "POST",
+    "/hotlist/import",
+    action="hotlist.manage",
+    scope="global",
+    example=Example(
+        files={
+            "file": (
+                "hotlist.csv",
+                "plate,legal_basis,authorised_by,expires_at\n"
+                f"MTX2002,MATRIX-WARRANT-2,Sam Supervisor,{_EXAMPLE_EXPIRY}\n",
+                "text/csv",
+            )
+        },
+    ),
+    response_model=ImportOut,
+    responses={400: {"description": "Bad rows (listed in 'rows' by line number), or an unreadable file."}},
+)
+def import_hotlist(
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    audit: Audit,
+    file: Annotated[UploadFile, File(description=f"CSV with header {','.join(HOTLIST_COLUMNS)}[,note].")],
+    partial: Annotated[bool, Form(description="Import the good rows and list the skipped ones.")] = False,
+) -> Any:
+    """Import a CSV. Without ``partial`` every row must be valid, or nothing is imported and the
+    bad rows are returned by line number (400 ``invalid_rows``). You are recorded as the enterer;
+    each entry is audited in the import's transaction."""
+    now = utcnow()
+    limit = ctx.config.governance.max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
+    shown = (file.filename or "hotlist.csv").rsplit("/", 1)[-1][:80] or "hotlist.csv"
+    max_days = ctx.config.plates.max_hotlist_days
+    with tempfile.TemporaryDirectory(prefix="vigil-hotlist-") as tmp:
+        path = FsPath(tmp) / "upload.csv"
+        path.write_bytes(data)
+        try:
+            good, bad = parse_hotlist_csv(path, principal.username, now, max_days)
+        except InputError as exc:
+            raise ApiError(400, "invalid_upload", str(exc).replace(str(path), shown).splitlines()[0]) from exc
+    skipped = [SkippedRow(row=n, problem=why.splitlines()[0] if why else "invalid") for n, why in bad]
+    if bad and not partial:
+        listed = "; ".join(f"row {s.row}: {s.problem}" for s in skipped[:10])
+        more = f" (and {len(skipped) - 10} more)" if len(skipped) > 10 else ""
+        return JSONResponse(
+            {
+                "error": "invalid_rows",
+                "message": f"{len(bad)} bad row(s), nothing imported (pass partial=true to import the rest): "
+                f"{listed}{more}",
+                "rows": [s.model_dump() for s in skipped],
+            },
+            status_code=400,
+        )
+    if not good and not bad:
+        raise ApiError(400, "invalid_upload", f"{shown} has a header but no rows")
+    entries = [
+        NewHotlistEntry(
+            r.plate, Authorisation(r.legal_basis, r.authorised_by, principal.username, r.expires_at), r.note
+        )
+        for r in good
+    ]
+    added = (
+        ctx.store.plates.add_entries(entries, max_days=max_days, now=now, on_written=_AddAudit(audit, "hotlist.import"))
+        if entries
+        else []
+    )
+    if skipped:
+        audit.record("hotlist.import_skipped", object_type="hotlist", rows=[s.row for s in skipped])
+    return ImportOut(imported=[_entry_out(e, now) for e in added], skipped=skipped)
+
+
+@endpoint(
+    router,
+    "POST",
+    "/hotlist/purge-expired",
+    action="hotlist.manage",
+    scope="global",
+    example=Example(json={"reason": "matrix purge"}),
+)
+def purge_expired(ctx: Ctx, audit: Audit, body: PurgeIn | None = None) -> PurgedOut:
+    """Delete every expired entry (audited by count, in the same transaction)."""
+    why = (body.reason if body else None) or None
+
+    def write_audit(session: Session, n: int) -> None:
+        append_audit(session, audit.entry("hotlist.purge_expired", object_type="hotlist", reason=why, entries=n))
+
+    return PurgedOut(entries=ctx.store.plates.purge_expired(on_written=write_audit))
+
+
+@endpoint(
+    router,
+    "GET",
+    "/hotlist/{entry_id}",
+    action="hotlist.read",
+    scope="global",
+    example=Example(path={"entry_id": EXAMPLE_ENTRY}),
+)
+def show_entry(entry_id: EntryPath, ctx: Ctx, audit: Audit) -> HotlistEntryOut:
+    """One entry with its accountability fields (expired or not)."""
+    record = ctx.store.plates.get_entry(entry_id)
+    audit.record("hotlist.view", object_type="hotlist_entry", object_id=entry_id)
+    return _entry_out(record, utcnow())
+
+
+@endpoint(
+    router,
+    "DELETE",
+    "/hotlist/{entry_id}",
+    action="hotlist.manage",
+    scope="global",
+    example=Example(path={"entry_id": EXAMPLE_REMOVABLE}, query={"reason": "matrix removal"}),
+)
+def remove_entry(entry_id: EntryPath, ctx: Ctx, audit: Audit, reason: ReasonQuery = None) -> RemovedOut:
+    """Remove an entry at once (a reason is required; audited in the same transaction)."""
+    why = need_reason(ctx, reason, "removing a hotlist entry")
+
+    def write_audit(session: Session, record: HotlistEntryRecord) -> None:
+        append_audit(
+            session,
+            audit.entry(
+                "hotlist.remove", object_type="hotlist_entry", object_id=record.entry_id, reason=why, plate=record.plate
+            ),
+        )
+
+    record = ctx.store.plates.remove_entry(entry_id, on_written=write_audit)
+    return RemovedOut(entry_id=record.entry_id, plate=record.plate)
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+@endpoint(
+    router,
+    "GET",
+    "/reads",
+    action="plates.search",
+    scope="camera",
+    example=Example(query={"plate": EXAMPLE_PLATE, "camera_id": "{camera}", "reason": "matrix plate lookup"}),
+)
+def search_reads(
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    audit: Audit,
+    plate: Annotated[str, Query(min_length=1, max_length=32)],
+    camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    reason: ReasonQuery = None,
+) -> PlateSearchOut:
+    """Reads of one plate within retention (reads that hit a hotlist are kept with their
+    candidate), newest first. A reason is required: a plate lookup is personal data, and it is
+    audited with the plate. Scoped users must name a camera."""
+    camera = scoped_camera(principal, camera_id)
+    why = need_reason(ctx, reason, "a plate search")
+    wanted = parse_plate(plate)
+    _check_range(since, until)
+    hours = ctx.config.plates.retention_hours
+    found = ctx.store.plates.search(
+        wanted, retention_hours=hours, since=since, until=until, camera_id=camera, limit=limit + 1
+    )
+    items = [r for r in found if principal.sees(r.camera_id)]
+    audit.record(
+        "plates.search",
+        object_type="plate",
+        object_id=wanted,
+        camera_id=camera,
+        reason=why,
+        results=min(len(items), limit),
+    )
+    return PlateSearchOut(
+        plate=wanted,
+        camera_id=camera,
+        retention_hours=hours,
+        items=[_read_out(r) for r in items[:limit]],
+        truncated=len(items) > limit,
+    )
+
+
+@endpoint(
+    router,
+    "GET",
+    "/reads/{read_id}/crop",
+    action="media.read",
+    scope="camera",
+    example=Example(path={"read_id": "plate-read-{camera}"}),
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "The plate crop (blurred unless asked)."}},
+)
+def read_crop(
+    read_id: EntryPath,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    audit: Audit,
+    unredacted: Annotated[bool, Query(description="Supervisors only, with a reason; audited.")] = False,
+    reason: ReasonQuery = None,
+) -> Response:
+    """The crop of a stored read. It shows the plate itself, so it is blurred whole for everyone
+    without the unredact privilege."""
+    read = ctx.store.plates.get_read(read_id)
+    require(principal, "media.read", read.camera_id)
+    why: str | None = None
+    if unredacted:
+        require(principal, "media.unredacted", read.camera_id)
+        why = need_reason(ctx, reason, "an unredacted view")
+    if read.crop is None:
+        raise NotFoundError("this read has no crop")
+    try:
+        data = ctx.media.path_for(read.crop).read_bytes()
+    except (OSError, ValueError) as exc:
+        raise NotFoundError("the crop is gone (retention may have removed it)") from exc
+    body = data if unredacted else redact_jpeg(data, None)
+    audit.record(
+        "media.view_unredacted" if unredacted else "media.view",
+        object_type="plate_read",
+        object_id=read_id,
+        camera_id=read.camera_id,
+        reason=why,
+        kind="plate_crop",
+        redacted=not unredacted,
+    )
+    return Response(body, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+# -- governance hooks --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PlatesRetention:
+    """Retention task: non-hit reads older than ``retention_hours`` (with their crops) and
+    expired hotlist entries. ``run_retention(..., tasks=[PlatesRetention(hours)])`` audits the
+    counts, never the plates."""
+
+    retention_hours: float
+    name: str = "plates"
+
+    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
+        gone = store.plates.purge_reads(retention_hours=self.retention_hours, now=now)
+        crops = 0
+        for r in gone:
+            if r.crop is None:
+                continue
+            try:
+                crops += int(media.delete(r.crop))
+            except ValueError:
+                continue  # a path outside the media root is never deleted
+        entries = store.plates.purge_expired(now)
+        return {"plate_reads": len(gone), "plate_crops": crops, "hotlist_entries": entries}
+
+
+def retention_task(config: VigilConfig) -> PlatesRetention:
+    """The plates retention task of a deployment (for ``FEATURE_RETENTION_TASKS``)."""
+    return PlatesRetention(config.plates.retention_hours)
+
+
+def plates_report_section(ctx: ApiContext) -> ReportContributor:
+    """The plates section of the transparency report (counts only): hotlist size, reads stored
+    now, hotlist hits (plate candidates) in the period and how reviewers decided them."""
+
+    def section(store: Store, since: datetime, until: datetime) -> dict[str, float | int]:
+        cands = store.governance.reports.counts(since, until)["candidates"]
+        actions = store.governance.audit.counts_by_action(since=since, until=until)
+        confirmed = cands.get("plate:confirmed", 0)
+        rejected = cands.get("plate:rejected", 0)
+        pending = cands.get("plate:pending", 0)
+        return {
+            "hotlist_size": len(store.plates.list_entries()),
+            "plate_reads_stored": store.plates.count_reads(),
+            "retention_hours": ctx.config.plates.retention_hours,
+            "hits": confirmed + rejected + pending,
+            "candidates_confirmed": confirmed,
+            "candidates_rejected": rejected,
+            "candidates_pending": pending,
+            "hotlist_additions": actions.get("hotlist.add", 0) + actions.get("hotlist.import", 0),
+            "hotlist_removals": actions.get("hotlist.remove", 0),
+            "plate_searches": actions.get("plates.search", 0),
+        }
+
+    return section
+
+
+def router_factory() -> APIRouter:
+    """The plates router (for ``FEATURE_ROUTERS``)."""
+    return router

@@ -1,0 +1,662 @@
+"""The face watchlist over HTTP: list, show, enrol, remove, purge; subject timelines.
+
+Reads of the watchlist are for footage roles (``watchlist.read``); reference images are blurred
+unless a supervisor asks for them unredacted with a reason. Enrolment and removal
+(``watchlist.manage``: supervisors, admins) write their audit record in the same transaction as
+the change. Every refusal is a 4xx with ``{"error", "message"}`` and nothing written.
+
+Also here: the retention task for expired entries (:class:`WatchlistRetention`) and the faces
+section of the transparency report (:func:`faces_report_section`).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path as FsPath
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from vigil.api.context import ApiContext
+from vigil.api.deps import Audit, Auditor, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.errors import ApiError
+from vigil.api.routing import Example, endpoint
+from vigil.config import VigilConfig
+from vigil.core.accountability import Authorisation
+from vigil.core.clock import utcnow
+from vigil.core.errors import InputError, ModelMissingError, NotFoundError, PolicyError
+from vigil.faces import FacePipeline, read_image
+from vigil.governance.redaction import redact_jpeg
+from vigil.governance.roles import require
+from vigil.governance.transparency import ReportContributor
+from vigil.store.candidates import CandidateRecord
+from vigil.store.facade import Store
+from vigil.store.faces import SUBJECT_ID_MAX, NewReference, SubjectRecord
+from vigil.store.governance import append_audit
+from vigil.store.media import MediaStore
+from vigil.workers.faces_stage import load_face_pipeline
+
+router = APIRouter(prefix="/faces", tags=["faces"])
+SubjectPath = Annotated[str, Path(min_length=1, max_length=SUBJECT_ID_MAX)]
+EXAMPLE_SUBJECT = "subject-1"
+"""Seeded by ``tests/api/api_support.py`` (with candidates at both cameras)."""
+EXAMPLE_REMOVABLE = "subject-2"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_SUBJECT_ID = re.compile(r"[^./\\\x00][^/\\\x00]{0,127}")
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+class ReferenceOut(BaseModel):
+    index: int
+    reference_id: str
+    provenance: str
+    source_name: str
+    embedder: str
+    face_px: float
+    image_url: str = Field(description="Redacted unless ?unredacted=true&reason=… by a supervisor.")
+
+
+class SubjectOut(BaseModel):
+    subject_id: str
+    display_name: str
+    legal_basis: str
+    authorised_by: str
+    enrolled_by: str
+    enrolled_at: datetime
+    expires_at: datetime
+    expired: bool
+    references: list[ReferenceOut]
+
+
+class WatchlistState(BaseModel):
+    """The cap and the calibrated false-match rate, shown together: false alerts grow with size."""
+
+    size: int
+    cap: int
+    threshold: float
+    calibrated: bool
+    false_match_rate: float | None = Field(description="Per comparison, measured at the active threshold.")
+    false_match_rate_per_search: float | None = Field(
+        description="Chance that one probe falsely matches some subject: 1 - (1 - FMR)^size."
+    )
+
+
+class WatchlistPage(BaseModel):
+    items: list[SubjectOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+    watchlist: WatchlistState
+
+
+class EnrolOut(BaseModel):
+    subject: SubjectOut
+    watchlist: WatchlistState
+
+
+class RemovedOut(BaseModel):
+    subject_id: str
+    reference_images: int
+
+
+class PurgeIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class PurgedOut(BaseModel):
+    subjects: int
+    reference_images: int
+    subject_ids: list[str]
+
+
+class SightingOut(BaseModel):
+    candidate_id: str
+    camera_id: str
+    occurred_at: datetime
+    status: Literal["pending", "confirmed"]
+    actionable: bool
+    score: float
+    threshold: float | None
+    false_match_rate: float | None
+    flags: list[str]
+    detail: str | None
+
+
+class TimelineOut(BaseModel):
+    subject_id: str
+    enrolled: bool
+    camera_id: str | None
+    items: list[SightingOut]
+    truncated: bool
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _subject_out(s: SubjectRecord, now: datetime) -> SubjectOut:
+    base = f"/api/faces/watchlist/{quote(s.subject_id, safe='')}/images"
+    return SubjectOut(
+        subject_id=s.subject_id,
+        display_name=s.display_name,
+        legal_basis=s.legal_basis,
+        authorised_by=s.authorised_by,
+        enrolled_by=s.enrolled_by,
+        enrolled_at=s.enrolled_at,
+        expires_at=s.expires_at,
+        expired=s.expired(now),
+        references=[
+            ReferenceOut(
+                index=i,
+                reference_id=r.reference_id,
+                provenance=r.provenance,
+                source_name=r.source_name,
+                embedder=r.embedder,
+                face_px=round(r.face_px, 1),
+                image_url=f"{base}/{i}",
+            )
+            for i, r in enumerate(s.references)
+        ],
+    )
+
+
+def watchlist_state(store: Store, cfg: VigilConfig) -> WatchlistState:
+    size = store.faces.count()
+    cal = store.faces.active_calibration()
+    fmr = None if cal is None else cal.measured_fmr
+    return WatchlistState(
+        size=size,
+        cap=cfg.faces.watchlist_cap,
+        threshold=cfg.faces.uncalibrated_threshold if cal is None else cal.threshold,
+        calibrated=cal is not None,
+        false_match_rate=fmr,
+        false_match_rate_per_search=None if fmr is None else 1.0 - (1.0 - fmr) ** size,
+    )
+
+
+def parse_expiry(value: str) -> datetime:
+    """A date (end of that day, UTC) or an ISO date-time (UTC if no zone is given)."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return datetime.combine(date.fromisoformat(text), time(23, 59, 59), UTC)
+        except ValueError as exc:
+            raise InputError(f"expires {value[:40]!r} is not a date (YYYY-MM-DD) or an ISO date-time") from exc
+    if len(text) <= 10:  # a bare date parses as midnight: mean the end of that day, as the CLI does
+        return datetime.combine(parsed.date(), time(23, 59, 59), UTC)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+_pipelines: dict[tuple[str, str], FacePipeline] = {}
+_pipeline_lock = threading.Lock()
+_analysis_lock = threading.Lock()
+
+
+def _pipeline(cfg: VigilConfig) -> FacePipeline:
+    """The deployment's face pipeline, loaded once per models dir and settings."""
+    key = (str(cfg.resolved_models_dir), cfg.faces.model_dump_json())
+    with _pipeline_lock:
+        pipe = _pipelines.get(key)
+        if pipe is None:
+            try:
+                pipe = load_face_pipeline(cfg)
+            except ModelMissingError as exc:
+                raise ApiError(503, "models_unavailable", str(exc).splitlines()[0]) from exc
+            _pipelines[key] = pipe
+        return pipe
+
+
+def _image_error(message: str) -> ApiError:
+    """A refused reference image as a 400 with a specific code (for forms to show)."""
+    lower = message.lower()
+    code = (
+        "image_too_large"
+        if "above the limit" in lower
+        else "several_faces"
+        if "usable faces found" in lower
+        else "no_usable_face"
+        if "no usable face" in lower
+        else "no_face"
+        if "no face found" in lower
+        else "invalid_upload"
+    )
+    return ApiError(400, code, message)
+
+
+def _references(
+    ctx: ApiContext, uploads: list[UploadFile], provenance: list[str], workdir: FsPath
+) -> list[NewReference]:
+    """Save the uploads in ``workdir``, check every header, then find exactly one usable face in each."""
+    cfg = ctx.config.faces
+    limit = ctx.config.governance.max_upload_bytes
+    paths: list[tuple[FsPath, str]] = []
+    for i, upload in enumerate(uploads):
+        shown = _SAFE_NAME.sub("_", (upload.filename or f"image-{i + 1}").rsplit("/", 1)[-1]).lstrip(".")[:80]
+        shown = shown or f"image-{i + 1}"
+        data = upload.file.read(limit + 1)
+        if len(data) > limit:
+            raise ApiError(413, "payload_too_large", f"{shown}: images are limited to {limit} bytes")
+        folder = workdir / str(i)
+        folder.mkdir()
+        path = folder / shown
+        path.write_bytes(data)
+        paths.append((path, shown))
+
+    def refused(exc: InputError, path: FsPath, shown: str) -> ApiError:
+        return _image_error(str(exc).replace(str(path), shown).splitlines()[0])
+
+    for path, shown in paths:  # every header and decode first: no model work for a bad upload
+        try:
+            read_image(path, cfg.max_image_megapixels)
+        except InputError as exc:
+            raise refused(exc, path, shown) from exc
+    pipe = _pipeline(ctx.config)
+    refs: list[NewReference] = []
+    for i, (path, shown) in enumerate(paths):
+        try:
+            with _analysis_lock:  # one OpenCV network per process: not safe across threads
+                ref = pipe.reference(path)
+        except InputError as exc:
+            raise refused(exc, path, shown) from exc
+        refs.append(
+            NewReference(
+                source_name=shown,
+                image=ref.image,
+                embedding=ref.embedding,
+                provenance=provenance[i if len(provenance) > 1 else 0],
+                face_px=ref.face.verdict.face_px,
+                detector_score=ref.face.verdict.score,
+            )
+        )
+    return refs
+
+
+@dataclass(frozen=True, slots=True)
+class _AuditHook:
+    """Appends the audit record of a watchlist change inside the store's transaction."""
+
+    audit: Auditor
+    action: str
+    reason: str | None
+    counted: list[int] | None = None
+
+    def __call__(self, session: Session, record: SubjectRecord) -> None:
+        if self.counted is not None:
+            self.counted.append(len(record.references))
+        append_audit(
+            session,
+            self.audit.entry(
+                self.action,
+                object_type="face_subject",
+                object_id=record.subject_id,
+                reason=self.reason,
+                reference_images=len(record.references),
+                expires_at=record.expires_at.isoformat(),
+            ),
+        )
+
+
+# -- watchlist ---------------------------------------------------------------------------------
+
+
+@endpoint(router, "GET", "/watchlist", action="watchlist.read", scope="global")
+def list_watchlist(
+    ctx: Ctx,
+    audit: Audit,
+    include_expired: bool = True,
+    expiring_within_days: Annotated[
+        float | None, Query(gt=0, le=3650, description="Only unexpired entries expiring within this many days.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> WatchlistPage:
+    """Enrolled subjects (by id) with their accountability fields, the cap and the calibrated
+    false-match rate. ``expiring_within_days`` lists the entries about to expire, soonest first."""
+    now = utcnow()
+    subjects = ctx.store.faces.list(include_expired=include_expired and expiring_within_days is None, now=now)
+    if expiring_within_days is not None:
+        horizon = now + timedelta(days=expiring_within_days)
+        subjects = sorted((s for s in subjects if s.expires_at <= horizon), key=lambda s: s.expires_at)
+    page = subjects[offset : offset + limit]
+    audit.record(
+        "watchlist.list",
+        object_type="watchlist",
+        results=len(page),
+        expiring_within_days=expiring_within_days,
+    )
+    return WatchlistPage(
+        items=[_subject_out(s, now) for s in page],
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < len(subjects) else None,
+        watchlist=watchlist_state(ctx.store, ctx.config),
+    )
+
+
+@endpoint(
+    router,
+    "POST",
+    "/watchlist",
+    action="watchlist.manage",
+    scope="global",
+    status_code=201,
+    example=Example(
+        files={"images": ("not-a-photo.jpg", "matrix: not an image", "image/jpeg")},
+        json=None,
+        ok=(400,),
+    ),
+)
+def enrol(
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    audit: Audit,
+    images: Annotated[list[UploadFile], File(description="Reference image(s): exactly one usable face each.")],
+    subject_id: Annotated[str, Form(min_length=1, max_length=SUBJECT_ID_MAX)] = "",
+    display_name: Annotated[str, Form(max_length=200)] = "",
+    legal_basis: Annotated[str, Form(max_length=2000, description="Legal basis or authorisation reference.")] = "",
+    authorised_by: Annotated[str, Form(max_length=128)] = "",
+    expires: Annotated[str, Form(max_length=40, description="YYYY-MM-DD (end of day, UTC) or ISO date-time.")] = "",
+    provenance: Annotated[
+        list[str] | None, Form(description="Where each image came from (one, or one per image).")
+    ] = None,
+) -> EnrolOut:
+    """Enrol a subject; you are recorded as the person who enrolled it. Every image must show
+    exactly one usable face, or nothing is enrolled. The enrolment and its audit record are one
+    transaction."""
+    now = utcnow()
+    cfg = ctx.config.faces
+    if not _SUBJECT_ID.fullmatch(subject_id.strip()):
+        raise InputError("subject_id is required: 1-128 characters, no '/', '\\' or NUL, not starting with '.'")
+    if not expires.strip():
+        raise PolicyError("expires is required: every watchlist entry needs an expiry date")
+    authorisation = Authorisation(legal_basis, authorised_by, principal.username, parse_expiry(expires))
+    authorisation.check(now, cfg.max_expiry_days)
+    if not display_name.strip():
+        raise InputError("display_name is required")
+    if not images:
+        raise InputError("at least one reference image is required (images)")
+    if len(images) > cfg.max_reference_images:
+        raise InputError(f"{len(images)} images given; at most {cfg.max_reference_images} per subject")
+    notes = [p for p in (provenance or []) if p.strip()]
+    if len(notes) not in (1, len(images)):
+        raise PolicyError(
+            f"provenance (where each image came from) is required: one for all images or one per image; "
+            f"got {len(notes)} for {len(images)}"
+        )
+    state = watchlist_state(ctx.store, ctx.config)
+    if state.size >= cfg.watchlist_cap:
+        raise PolicyError(
+            f"the watchlist holds {state.size} subjects, this deployment's cap ({cfg.watchlist_cap}); "
+            "remove or purge entries first"
+        )
+    try:
+        ctx.store.faces.get(subject_id.strip())
+    except NotFoundError:
+        pass
+    else:
+        raise ApiError(409, "conflict", f"subject {subject_id.strip()!r} is already enrolled; remove it first")
+    with tempfile.TemporaryDirectory(prefix="vigil-enrol-") as tmp:
+        refs = _references(ctx, images, notes, FsPath(tmp))
+    pipe = _pipeline(ctx.config)
+
+    def write_audit(session: Session, record: SubjectRecord) -> None:
+        append_audit(
+            session,
+            audit.entry(
+                "watchlist.enrol",
+                object_type="face_subject",
+                object_id=record.subject_id,
+                reason=record.legal_basis,
+                authorised_by=record.authorised_by,
+                expires_at=record.expires_at.isoformat(),
+                reference_images=len(record.references),
+                provenance=[r.provenance for r in record.references],
+            ),
+        )
+
+    record = ctx.store.faces.enrol(
+        subject_id=subject_id,
+        display_name=display_name,
+        authorisation=authorisation,
+        references=refs,
+        embedder=pipe.embedder.name,
+        media=ctx.media,
+        max_expiry_days=cfg.max_expiry_days,
+        cap=cfg.watchlist_cap,
+        now=now,
+        on_written=write_audit,
+    )
+    return EnrolOut(subject=_subject_out(record, now), watchlist=watchlist_state(ctx.store, ctx.config))
+
+
+@endpoint(
+    router,
+    "POST",
+    "/watchlist/purge-expired",
+    action="watchlist.manage",
+    scope="global",
+    example=Example(json={"reason": "matrix purge"}),
+)
+def purge_expired(ctx: Ctx, audit: Audit, body: PurgeIn | None = None) -> PurgedOut:
+    """Delete every expired subject's images and embeddings (each removal audited with it)."""
+    counted: list[int] = []
+    hook = _AuditHook(audit, "watchlist.purge_expired", (body.reason if body else None) or None, counted)
+    ids = ctx.store.faces.purge_expired(ctx.media, on_written=hook)
+    return PurgedOut(subjects=len(ids), reference_images=sum(counted), subject_ids=ids)
+
+
+@endpoint(
+    router,
+    "GET",
+    "/watchlist/{subject_id}",
+    action="watchlist.read",
+    scope="global",
+    example=Example(path={"subject_id": EXAMPLE_SUBJECT}),
+)
+def show(subject_id: SubjectPath, ctx: Ctx, audit: Audit) -> SubjectOut:
+    """Everything recorded about one subject (no embeddings)."""
+    record = ctx.store.faces.get(subject_id)
+    audit.record("watchlist.view", object_type="face_subject", object_id=subject_id)
+    return _subject_out(record, utcnow())
+
+
+@endpoint(
+    router,
+    "GET",
+    "/watchlist/{subject_id}/images/{index}",
+    action="watchlist.read",
+    scope="global",
+    example=Example(path={"subject_id": EXAMPLE_SUBJECT, "index": "0"}),
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "The reference image (blurred unless asked)."}},
+)
+def reference_image(
+    subject_id: SubjectPath,
+    index: Annotated[int, Path(ge=0, le=1000)],
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    audit: Audit,
+    unredacted: Annotated[bool, Query(description="Supervisors only, with a reason; audited.")] = False,
+    reason: ReasonQuery = None,
+) -> Response:
+    """A reference image: personal data, so blurred for everyone without the unredact privilege."""
+    record = ctx.store.faces.get(subject_id)
+    if index >= len(record.references):
+        raise NotFoundError(f"subject {subject_id!r} has {len(record.references)} reference image(s)")
+    why: str | None = None
+    if unredacted:
+        require(principal, "media.unredacted")
+        why = need_reason(ctx, reason, "an unredacted view")
+    ref = record.references[index]
+    try:
+        data = ctx.media.path_for(ref.media_path).read_bytes()
+    except (OSError, ValueError) as exc:
+        raise NotFoundError("the reference image is gone") from exc
+    body = data if unredacted else redact_jpeg(data, None)
+    audit.record(
+        "media.view_unredacted" if unredacted else "media.view",
+        object_type="face_reference",
+        object_id=ref.reference_id,
+        reason=why,
+        subject=subject_id,
+        redacted=not unredacted,
+    )
+    return Response(body, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@endpoint(
+    router,
+    "DELETE",
+    "/watchlist/{subject_id}",
+    action="watchlist.manage",
+    scope="global",
+    example=Example(path={"subject_id": EXAMPLE_REMOVABLE}, query={"reason": "matrix removal"}),
+)
+def remove(subject_id: SubjectPath, ctx: Ctx, audit: Audit, reason: ReasonQuery = None) -> RemovedOut:
+    """Remove a subject with its reference images and embeddings (a reason is required)."""
+    why = need_reason(ctx, reason, "removing a watchlist entry")
+    record = ctx.store.faces.remove(subject_id, ctx.media, on_written=_AuditHook(audit, "watchlist.remove", why))
+    return RemovedOut(subject_id=record.subject_id, reference_images=len(record.references))
+
+
+# -- subject timeline --------------------------------------------------------------------------
+
+
+@endpoint(
+    router,
+    "GET",
+    "/subjects/{subject_id}/timeline",
+    action="watchlist.timeline",
+    scope="camera",
+    example=Example(path={"subject_id": EXAMPLE_SUBJECT}, query={"camera_id": "{camera}", "reason": "matrix timeline"}),
+)
+def timeline(
+    subject_id: SubjectPath,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    audit: Audit,
+    camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    reason: ReasonQuery = None,
+) -> TimelineOut:
+    """Pending and confirmed sightings of a subject, oldest first (a reason is required: this
+    follows one person across cameras). Scoped users must name a camera."""
+    why = need_reason(ctx, reason, "a subject timeline")
+    camera = scoped_camera(principal, camera_id)
+    if (since is not None and since.tzinfo is None) or (until is not None and until.tzinfo is None):
+        raise ValueError("since and until need a time zone")
+    found: list[CandidateRecord] = []
+    for status in ("pending", "confirmed"):
+        found += ctx.store.candidates.list(
+            status=status,
+            kind="face",
+            camera_id=camera,
+            list_entry_id=subject_id,
+            since=since,
+            until=until,
+            newest_first=False,
+            limit=limit + 1,
+        )
+    found.sort(key=lambda c: (c.occurred_at, c.candidate_id))
+    items = [c for c in found if principal.sees(c.camera_id)]
+    try:
+        ctx.store.faces.get(subject_id)
+        enrolled = True
+    except NotFoundError:
+        enrolled = False
+    audit.record(
+        "subject.timeline",
+        object_type="face_subject",
+        object_id=subject_id,
+        camera_id=camera,
+        reason=why,
+        results=min(len(items), limit),
+    )
+    return TimelineOut(
+        subject_id=subject_id,
+        enrolled=enrolled,
+        camera_id=camera,
+        items=[
+            SightingOut(
+                candidate_id=c.candidate_id,
+                camera_id=c.camera_id,
+                occurred_at=c.occurred_at,
+                status="confirmed" if c.status == "confirmed" else "pending",
+                actionable=c.actionable,
+                score=c.score,
+                threshold=c.threshold,
+                false_match_rate=c.false_match_rate,
+                flags=list(c.flags),
+                detail=c.detail,
+            )
+            for c in items[:limit]
+        ],
+        truncated=len(items) > limit,
+    )
+
+
+# -- governance hooks --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class WatchlistRetention:
+    """Retention task: expired watchlist subjects lose their images and embeddings.
+
+    ``run_retention(..., tasks=[WatchlistRetention()])`` audits the counts (never the content).
+    """
+
+    name: str = "faces.watchlist"
+
+    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
+        images: list[int] = []
+
+        def count(_: Session, record: SubjectRecord) -> None:
+            images.append(len(record.references))
+
+        ids = store.faces.purge_expired(media, now, on_written=count)
+        return {"face_subjects": len(ids), "face_reference_images": sum(images)}
+
+
+def faces_report_section(ctx: ApiContext) -> ReportContributor:
+    """The faces section of the transparency report: watchlist size and cap, the calibrated
+    false-match rate, and face candidates confirmed/rejected in the period (counts only)."""
+    cfg = ctx.config
+
+    def section(store: Store, since: datetime, until: datetime) -> dict[str, float | int]:
+        state = watchlist_state(store, cfg)
+        cands = store.governance.reports.counts(since, until)["candidates"]
+        actions = store.governance.audit.counts_by_action(since=since, until=until)
+        out: dict[str, float | int] = {
+            "watchlist_size": state.size,
+            "watchlist_cap": state.cap,
+            "threshold": state.threshold,
+            "calibrated": int(state.calibrated),
+            "candidates_confirmed": cands.get("face:confirmed", 0),
+            "candidates_rejected": cands.get("face:rejected", 0),
+            "candidates_pending": cands.get("face:pending", 0),
+            "enrolments": actions.get("watchlist.enrol", 0),
+            "removals": actions.get("watchlist.remove", 0) + actions.get("watchlist.purge_expired", 0),
+        }
+        if state.false_match_rate is not None and state.false_match_rate_per_search is not None:
+            out["calibrated_false_match_rate"] = state.false_match_rate
+            out["false_match_rate_per_search"] = state.false_match_rate_per_search
+        return out
+
+    return section
+
+
+def router_factory() -> APIRouter:
+    """The watchlist router (for ``FEATURE_ROUTERS``)."""
+    return router

@@ -1,0 +1,209 @@
+"""``vigil serve``, ``vigil users …``, ``vigil audit verify`` and ``vigil retention run``."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.api.app import retention_tasks
+from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
+from vigil.config import VigilConfig
+from vigil.core.errors import NotFoundError
+from vigil.governance.audit import verify_chain
+from vigil.governance.auth import AuthService, principal_of
+from vigil.governance.retention import run_retention
+from vigil.governance.roles import ROLES, check_role
+from vigil.store.facade import Store
+from vigil.store.governance import AuditEntry
+from vigil.store.media import MediaStore
+
+console = Console()
+users_app = typer.Typer(help="Local users: argon2id passwords, roles and camera scopes.")
+audit_app = typer.Typer(help="The hash-chained audit log.")
+retention_app = typer.Typer(help="Delete what the retention policy no longer allows to keep.")
+CLI_ACTOR = "cli"
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Serve the REST API and the operator UI (OpenAPI at /docs, health at /healthz)."""
+    serve_deployment(resolve_config(config, data_dir), host, port)
+
+
+def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: bool = False) -> None:
+    """Serve the API and UI for ``cfg``; with ``first_admin``, create an admin user if none exists
+    and print its one-time password (``vigil demo --serve``)."""
+    import uvicorn
+
+    from vigil.api import ApiContext, create_app
+
+    with Store.open(cfg.store_url) as store:
+        if first_admin:
+            _ensure_first_admin(cfg, store)
+        app = create_app(ApiContext.build(cfg, store))
+        console.print(f"Vigil on http://{host}:{port}  (sign in at /, API docs at /docs, health at /healthz)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _ensure_first_admin(cfg: VigilConfig, store: Store) -> None:
+    if any(u.role == "admin" for u in store.governance.users.list()):
+        console.print("an admin user exists already (reset a password with: vigil users …)")
+        return
+    secret = secrets.token_urlsafe(15)
+    AuthService(store.governance, cfg.governance.auth).add_user("admin", secret, "admin", None, actor=CLI_ACTOR)
+    console.print(f"first admin login: user [bold]admin[/], password [bold]{secret}[/] (shown once)")
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role", help=f"One of {', '.join(ROLES)}."),
+    camera: list[str] = typer.Option([], "--camera", help="Limit to these cameras (repeat); default: all."),
+    password: str | None = typer.Option(
+        None, "--password", envvar="VIGIL_NEW_PASSWORD", help="Default: a random one, printed once."
+    ),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Add a user (audited as done from the command line)."""
+    cfg = resolve_config(config, data_dir)
+    secret = password or secrets.token_urlsafe(15)
+    with Store.open(cfg.store_url) as store:
+        auth = AuthService(store.governance, cfg.governance.auth)
+        auth.add_user(username, secret, role, tuple(camera) or None, actor=CLI_ACTOR)
+    console.print(f"user {username} ({role}) added" + ("" if password else f"; password: {secret}"))
+
+
+@users_app.command("list")
+def users_list(
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Every user, role and camera scope."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        users = store.governance.users.list()
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "username": u.username,
+                        "role": u.role,
+                        "cameras": u.cameras and list(u.cameras),
+                        "disabled": u.disabled,
+                    }
+                    for u in users
+                ]
+            )
+        )
+        return
+    table = Table("user", "role", "cameras", "disabled")
+    for u in users:
+        table.add_row(u.username, u.role, ", ".join(u.cameras or ["all"]), str(u.disabled))
+    console.print(table)
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: str = typer.Argument(...),
+    role: str = typer.Argument(..., help=f"One of {', '.join(ROLES)}."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Change a user's role."""
+    check_role(role)
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        store.governance.users.update(
+            username,
+            role=role,
+            audit=AuditEntry(
+                actor=CLI_ACTOR, action="user.update", object_type="user", object_id=username, detail={"role": role}
+            ),
+        )
+    console.print(f"user {username} is now {role}")
+
+
+@users_app.command("token")
+def users_token(
+    username: str = typer.Argument(...),
+    name: str = typer.Option("cli", "--name", help="What the token is for."),
+    days: float = typer.Option(90, "--days", min=0.001),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Issue an API token for a user (printed once; only its hash is stored)."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        user = store.governance.users.by_username(username)
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        token, _ = AuthService(store.governance, cfg.governance.auth).issue_token(principal_of(user, "cli"), name, days)
+    print(token)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Prove the chain intact (exit 0), or name the first record edited, deleted or reordered (exit 2)."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        verdict = verify_chain(store.governance.audit)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "ok": verdict.ok,
+                    "records": verdict.records,
+                    "head_hash": verdict.head_hash,
+                    "first_bad_seq": verdict.first_bad_seq,
+                    "problem": verdict.problem,
+                }
+            )
+        )
+    elif verdict.ok:
+        console.print(f"audit chain intact: {verdict.records} records, head {verdict.head_hash}")
+    else:
+        console.print(f"[bold red]audit chain broken[/] at record {verdict.first_bad_seq}: {verdict.problem}")
+    if not verdict.ok:
+        raise typer.Exit(2)
+
+
+@retention_app.command("run")
+def retention_run(
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Delete what policy no longer allows to keep: expired events, tracks, snapshots, candidates, non-hit
+    plate reads, expired watchlist and hotlist entries (legal holds are kept); audited by count."""
+    cfg = resolve_config(config, data_dir)
+    with Store.open(cfg.store_url) as store:
+        report = run_retention(
+            store, MediaStore(cfg.data_dir / "media"), cfg.governance.retention, tasks=retention_tasks(cfg)
+        )
+    if as_json:
+        print(json.dumps({"deleted": report.counts, "missing_files": report.missing_files}))
+        return
+    console.print("deleted: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
+
+
+def register(root: typer.Typer) -> None:
+    root.command("serve")(serve)
+    root.add_typer(users_app, name="users")
+    root.add_typer(audit_app, name="audit")
+    root.add_typer(retention_app, name="retention")

@@ -1,0 +1,79 @@
+"""``governance``: who may do what, how long data is kept, and where alerts go out."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vigil.config.base import StrictModel
+
+
+class AuthConfig(StrictModel):
+    """Logins, sessions and API tokens."""
+
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400, description="Browser session lifetime.")
+    token_max_days: int = Field(default=365, ge=1, le=3650, description="Longest lifetime of an API token.")
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins per user name or address before refusing."
+    )
+    login_window_s: int = Field(default=300, ge=1, le=86400, description="Window over which failures are counted.")
+    password_min_length: int = Field(default=10, ge=8, le=256)
+    argon2_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id iterations.")
+    argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024, description="argon2id memory in KiB.")
+    cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only.")
+
+
+class RetentionConfig(StrictModel):
+    """How long core data is kept (days); legal hold on a case suspends deletion of its items."""
+
+    events_days: float = Field(default=30, gt=0, le=3650, description="Stored events.")
+    tracks_days: float = Field(default=30, gt=0, le=3650, description="Tracks and their snapshots.")
+    candidates_days: float = Field(default=90, gt=0, le=3650, description="Candidates, decisions and probe crops.")
+    dead_letters_days: float = Field(default=30, gt=0, le=3650, description="Alerts that could not be delivered.")
+    login_attempts_days: float = Field(default=30, gt=0, le=3650, description="Login attempt records.")
+
+
+class WebhookTarget(StrictModel):
+    """One HTTP receiver of alerts (JSON POST)."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2000, description="http:// or https:// URL.")
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=256, description="HMAC-SHA256 key for X-Vigil-Signature."
+    )
+
+
+class MqttTarget(StrictModel):
+    """An MQTT broker for alerts; topics ``<prefix>/<camera>/<kind>`` as Frigate/Home Assistant users expect."""
+
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = Field(default="vigil", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    username: str | None = None
+    password: str | None = None
+    qos: int = Field(default=1, ge=0, le=2)
+
+
+class AlertsConfig(StrictModel):
+    """Alerts out: server-sent events always; webhooks and MQTT where configured."""
+
+    webhooks: tuple[WebhookTarget, ...] = ()
+    mqtt: MqttTarget | None = None
+    attempts: int = Field(default=4, ge=1, le=20, description="Tries per receiver before a dead letter.")
+    backoff_s: float = Field(default=1.0, ge=0, le=600, description="First retry delay; doubles each try.")
+    timeout_s: float = Field(default=5.0, gt=0, le=120, description="Per-request timeout.")
+    poll_interval_s: float = Field(default=2.0, gt=0, le=600, description="How often the API looks for new candidates.")
+
+
+class GovernanceConfig(StrictModel):
+    """Accountability settings: authentication, retention, alerts, policy floors."""
+
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    threshold_floor: float = Field(
+        default=0.3,
+        ge=-1,
+        le=1,
+        description="Lowest match threshold a non-supervisor may set (policy keys ending in '.threshold').",
+    )
+    min_reason_chars: int = Field(default=5, ge=1, le=200, description="Shortest accepted reason for an access.")
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1 << 30, description="Largest request body.")

@@ -1,0 +1,22 @@
+"""API fixtures (helpers in api_support.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from api_support import Env, build_env
+
+from vigil.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'vigil.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def env(tmp_path: Path, store: Store) -> Iterator[Env]:
+    yield from build_env(tmp_path, store)
