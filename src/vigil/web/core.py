@@ -1,0 +1,237 @@
+"""What every page shares: templates, the signed-in session, CSRF on forms, errors as pages."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from vigil.api.context import ApiContext
+from vigil.api.deps import SESSION_COOKIE, Auditor
+from vigil.api.errors import ApiError, status_and_code
+from vigil.core.errors import VigilError
+from vigil.governance.auth import AuthenticationError, csrf_matches
+from vigil.governance.roles import PERMISSIONS, AccessDeniedError, Principal, require
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+P = ParamSpec("P")
+
+
+def feature_action(preferred: str, fallback: str) -> str:
+    """``preferred`` once the feature has added it to ``PERMISSIONS``, else the closest core action."""
+    return preferred if preferred in PERMISSIONS else fallback
+
+
+# Features without their own actions yet borrow the nearest core rule (see docs/ui.md).
+WATCHLIST_READ = feature_action("watchlist.read", "candidates.read")
+WATCHLIST_MANAGE = feature_action("watchlist.manage", "cases.manage")
+WATCHLIST_TIMELINE = feature_action("watchlist.timeline", "candidates.read")
+CALIBRATION_READ = feature_action("calibration.read", "reports.read")
+HOTLIST_READ = feature_action("hotlist.read", "candidates.read")
+HOTLIST_MANAGE = feature_action("hotlist.manage", "cases.manage")
+PLATES_SEARCH = feature_action("plates.search", "events.read")
+CROWD_READ = feature_action("crowd.read", "cameras.read")
+
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("/", "Cameras", "cameras.read"),
+    ("/review", "Review", "candidates.read"),
+    ("/events", "Events", "events.read"),
+    ("/plates", "Plates", PLATES_SEARCH),
+    ("/crowd", "Crowd", CROWD_READ),
+    ("/lists", "Watchlists", WATCHLIST_READ),
+    ("/cases", "Cases", "cases.read"),
+    ("/calibration", "Calibration", CALIBRATION_READ),
+    ("/transparency", "Transparency", "reports.read"),
+    ("/audit", "Audit log", "audit.read"),
+    ("/policies", "Policies", "policy.read"),
+    ("/users", "Users", "users.manage"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """The signed-in person behind a page request."""
+
+    ctx: ApiContext
+    principal: Principal
+    csrf: str
+
+    @property
+    def audit(self) -> Auditor:
+        return Auditor(self.ctx, self.principal)
+
+    def require(self, action: str, camera_id: str | None = None) -> None:
+        require(self.principal, action, camera_id)
+
+    def check_csrf(self, token: str) -> None:
+        if not csrf_matches(self.csrf, token or None):
+            raise AccessDeniedError("this form is stale or was not sent by Vigil (CSRF check failed)", "csrf_failed")
+
+
+def context_of(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.vigil
+    return ctx
+
+
+def signed_in(request: Request) -> WebSession:
+    """The session of the cookie the API's login set.
+
+    Raises:
+        AuthenticationError: no, unknown or expired session (the page redirects to sign-in).
+    """
+    ctx = context_of(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise AuthenticationError("sign in first")
+    principal, csrf = ctx.auth.session(cookie)
+    return WebSession(ctx, principal, csrf)
+
+
+def render(request: Request, template: str, session: WebSession | None, *, code: int = 200, **values: Any) -> Response:
+    """A page, with the navigation its viewer may use and any notice or error from a redirect."""
+    nav = [] if session is None else [(href, label) for href, label, action in NAV if session.principal.can(action)]
+    values.setdefault("error", request.query_params.get("error"))
+    values.setdefault("notice", request.query_params.get("notice"))
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "me": None if session is None else session.principal,
+            "csrf": session and session.csrf,
+            "nav": nav,
+            "path": request.url.path,
+            **values,
+        },
+        status_code=code,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def local_path(url: str | None, default: str = "/") -> str:
+    """``url``'s path and query if it points inside this site (never an open redirect)."""
+    if not url:
+        return default
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def with_message(target: str, **message: str) -> str:
+    """``target`` with ``notice``/``error`` replaced by ``message``."""
+    parts = urlsplit(target)
+    kept = [(k, v) for k, v in _pairs(parts.query) if k not in ("notice", "error")]
+    query = urlencode([*kept, *message.items()])
+    return parts.path + (f"?{query}" if query else "")
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid input"))
+    text = exc.message if isinstance(exc, ApiError) else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def pages(fn: Callable[P, Response]) -> Callable[P, Response]:
+    """Turn Vigil's errors into pages: sign-in redirects, error pages (GET) or the form's page
+    again with the message (POST)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        request = kwargs.get("request")
+        assert isinstance(request, Request), "page handlers take request as a keyword"
+        try:
+            return fn(*args, **kwargs)
+        except AuthenticationError as exc:
+            if request.method == "GET":
+                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse("/login?" + urlencode({"next": here}), status_code=303)
+            return RedirectResponse("/login?" + urlencode({"error": _message(exc)}), status_code=303)
+        except (ApiError, VigilError, ValueError) as exc:
+            status = exc.status if isinstance(exc, ApiError) else status_and_code(exc)[0]
+            if request.method != "GET":
+                back = local_path(request.headers.get("referer"))
+                return RedirectResponse(with_message(back, error=_message(exc)), status_code=303)
+            try:
+                session: WebSession | None = signed_in(request)
+            except (AuthenticationError, VigilError):
+                session = None
+            return render(request, "error.html", session, code=status, status_code=status, message=_message(exc))
+
+    return wrapper
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    if seconds < 0:
+        return "just now"
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''} ago"
+    return f"{int(seconds)} s ago"
+
+
+def one_in(rate: float) -> str:
+    """1/rate as a round number people can picture: 0.00097 → "1,000"."""
+    n = 1 / rate
+    exp = math.floor(math.log10(n))
+    lead = n / 10**exp
+    nice = min((1, 2, 5, 10), key=lambda x: abs(math.log(lead / x)))
+    value = nice * 10**exp
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
+def fmr_words(fmr: float | None, watchlist_size: int | None = None) -> str:
+    """The calibrated false-match rate of a candidate in plain words."""
+    if fmr is None:
+        return (
+            "No calibrated false-match rate: the threshold was not set by calibration, so nobody knows "
+            "how often a stranger would score this high. Treat this match with extra care."
+        )
+    if fmr <= 0:
+        return "No stranger in the calibration set scored this high; the true rate is unknown but small."
+    words = f"About 1 in {one_in(fmr)} strangers would score this high (calibrated false-match rate {fmr:.1e})."
+    if watchlist_size and watchlist_size > 1:
+        per_person = min(1.0, fmr * watchlist_size)
+        words += (
+            f" Compared with all {watchlist_size} enrolled subjects, about 1 in {one_in(per_person)} "
+            "passers-by would raise a false alert."
+        )
+    return words
+
+
+def html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status_code=status)
+
+
+TEMPLATES.env.filters["ago"] = ago
+TEMPLATES.env.filters["num"] = lambda v: f"{v:.4g}" if isinstance(v, float) else v
+TEMPLATES.env.filters["one_in"] = one_in
+TEMPLATES.env.filters["utc"] = lambda d: "" if d is None else d.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+TEMPLATES.env.filters["day"] = lambda d: "" if d is None else d.astimezone(UTC).strftime("%Y-%m-%d")

@@ -1,0 +1,237 @@
+"""Watchlist and hotlist management (accountability fields, expiry) and cases with exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from vigil.api.deps import need_reason
+from vigil.api.routers import cases as api_cases
+from vigil.api.routers import watchlist as api_watchlist
+from vigil.api.schemas import CaseIn, CaseItemIn, ExportIn, HoldIn
+from vigil.core.accountability import Authorisation
+from vigil.core.clock import utcnow
+from vigil.core.errors import InputError
+from vigil.plates.text import parse_plate
+from vigil.store.plates import NewHotlistEntry
+from vigil.web.core import HOTLIST_MANAGE, HOTLIST_READ, WATCHLIST_MANAGE, WATCHLIST_READ, pages, render, signed_in
+
+router = APIRouter(include_in_schema=False)
+FormStr = Annotated[str, Form()]
+SOON = timedelta(days=14)
+
+
+def _expiry(text: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(text), time(23, 59, 59), UTC)
+    except ValueError as exc:
+        raise InputError(f"expiry {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@router.get("/lists")
+@pages
+def lists(request: Request) -> Response:
+    """Both lists with their legal basis, authoriser, enroller and expiry; expiring soon first."""
+    session = signed_in(request)
+    session.require(WATCHLIST_READ)
+    ctx = session.ctx
+    now = utcnow()
+    page = api_watchlist.list_watchlist(
+        ctx, session.audit, include_expired=True, expiring_within_days=None, limit=1000, offset=0
+    )
+    can_hotlist = session.principal.can(HOTLIST_READ)
+    hotlist = ctx.store.plates.list_entries(include_expired=True) if can_hotlist else []
+    if can_hotlist:
+        session.audit.record("hotlist.list", object_type="hotlist", results=len(hotlist))
+    soon = sorted(
+        [("face", s.subject_id, s.display_name, s.expires_at) for s in page.items if now < s.expires_at <= now + SOON]
+        + [("plate", e.entry_id, e.plate, e.expires_at) for e in hotlist if now < e.expires_at <= now + SOON],
+        key=lambda x: x[3],
+    )
+    return render(
+        request,
+        "lists.html",
+        session,
+        subjects=page.items,
+        state=page.watchlist,
+        hotlist=hotlist,
+        soon=soon,
+        now=now,
+        can_manage=session.principal.can(WATCHLIST_MANAGE),
+        can_hotlist=can_hotlist,
+        can_manage_hotlist=session.principal.can(HOTLIST_MANAGE),
+        max_expiry_days=ctx.config.faces.max_expiry_days,
+        max_hotlist_days=ctx.config.plates.max_hotlist_days,
+        default_expiry=(now + timedelta(days=30)).date().isoformat(),
+    )
+
+
+@router.post("/lists/subjects")
+@pages
+def enrol_subject(
+    request: Request,
+    images: Annotated[list[UploadFile], File()],
+    subject_id: FormStr = "",
+    display_name: FormStr = "",
+    legal_basis: FormStr = "",
+    authorised_by: FormStr = "",
+    expires: FormStr = "",
+    provenance: FormStr = "",
+    csrf_token: FormStr = "",
+) -> Response:
+    """The API's enrolment: every image checked for one usable face, audited with the entry."""
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require(WATCHLIST_MANAGE)
+    out = api_watchlist.enrol(
+        session.ctx,
+        session.principal,
+        session.audit,
+        images=[i for i in images if i.filename],
+        subject_id=subject_id,
+        display_name=display_name,
+        legal_basis=legal_basis,
+        authorised_by=authorised_by,
+        expires=expires,
+        provenance=[provenance],
+    )
+    return RedirectResponse(f"/lists?notice=Enrolled+{out.subject.subject_id}", status_code=303)
+
+
+@router.post("/lists/subjects/{subject_id}/remove")
+@pages
+def remove_subject(request: Request, subject_id: str, reason: FormStr = "", csrf_token: FormStr = "") -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require(WATCHLIST_MANAGE)
+    api_watchlist.remove(subject_id, session.ctx, session.audit, reason=reason)
+    return RedirectResponse(f"/lists?notice=Removed+{subject_id}+and+its+images", status_code=303)
+
+
+@router.post("/lists/hotlist")
+@pages
+def add_plate(
+    request: Request,
+    plate: FormStr = "",
+    legal_basis: FormStr = "",
+    authorised_by: FormStr = "",
+    expires: FormStr = "",
+    note: FormStr = "",
+    csrf_token: FormStr = "",
+) -> Response:
+    """Add a hotlist entry; you are recorded as the person entering it."""
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require(HOTLIST_MANAGE)
+    ctx = session.ctx
+    auth = Authorisation(legal_basis, authorised_by, session.principal.username, _expiry(expires))
+    (entry,) = ctx.store.plates.add_entries(
+        [NewHotlistEntry(parse_plate(plate), auth, note.strip() or None)], max_days=ctx.config.plates.max_hotlist_days
+    )
+    session.audit.record(
+        "hotlist.add",
+        object_type="hotlist_entry",
+        object_id=entry.entry_id,
+        reason=legal_basis,
+        plate=entry.plate,
+        authorised_by=authorised_by,
+        expires=entry.expires_at.isoformat(),
+    )
+    return RedirectResponse(f"/lists?notice=Added+{entry.plate}+to+the+hotlist", status_code=303)
+
+
+@router.post("/lists/hotlist/{entry_id}/remove")
+@pages
+def remove_plate(request: Request, entry_id: str, reason: FormStr = "", csrf_token: FormStr = "") -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require(HOTLIST_MANAGE)
+    why = need_reason(session.ctx, reason, "removing a hotlist entry")
+    entry = session.ctx.store.plates.remove_entry(entry_id)
+    session.audit.record(
+        "hotlist.remove", object_type="hotlist_entry", object_id=entry_id, reason=why, plate=entry.plate
+    )
+    return RedirectResponse(f"/lists?notice=Removed+{entry.plate}+from+the+hotlist", status_code=303)
+
+
+# -- cases --------------------------------------------------------------------------------------
+
+
+@router.get("/cases")
+@pages
+def cases(request: Request) -> Response:
+    session = signed_in(request)
+    session.require("cases.read")
+    found = api_cases.list_cases(session.ctx, limit=200, offset=0)
+    return render(request, "cases.html", session, cases=found, case=None)
+
+
+@router.get("/cases/{case_id}")
+@pages
+def case(request: Request, case_id: str) -> Response:
+    session = signed_in(request)
+    session.require("cases.read")
+    found = api_cases.get_case(case_id, session.ctx, session.principal, session.audit)
+    return render(
+        request,
+        "cases.html",
+        session,
+        cases=None,
+        case=found,
+        can_export=session.principal.can("exports.create"),
+        can_unredact=session.principal.can("exports.unredacted"),
+    )
+
+
+@router.post("/cases")
+@pages
+def create_case(
+    request: Request, name: FormStr = "", reason: FormStr = "", legal_hold: FormStr = "", csrf_token: FormStr = ""
+) -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("cases.manage")
+    body = CaseIn(name=name, reason=reason, legal_hold=bool(legal_hold))
+    made = api_cases.create_case(body, session.ctx, session.principal, session.audit)
+    return RedirectResponse(f"/cases/{made.case_id}?notice=Case+opened", status_code=303)
+
+
+@router.post("/case-items")
+@pages
+def add_item(
+    request: Request, case_id: FormStr = "", item_type: FormStr = "", item_id: FormStr = "", csrf_token: FormStr = ""
+) -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("cases.manage")
+    body = CaseItemIn(item_type=item_type, item_id=item_id)
+    api_cases.add_case_item(case_id, body, session.ctx, session.principal, session.audit)
+    return RedirectResponse(f"/cases/{case_id}?notice=Added+{item_type}+to+the+case", status_code=303)
+
+
+@router.post("/cases/{case_id}/hold")
+@pages
+def hold(
+    request: Request, case_id: str, legal_hold: FormStr = "", reason: FormStr = "", csrf_token: FormStr = ""
+) -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("cases.manage")
+    api_cases.set_hold(case_id, HoldIn(legal_hold=legal_hold == "on", reason=reason), session.ctx, session.audit)
+    return RedirectResponse(f"/cases/{case_id}?notice=Legal+hold+updated", status_code=303)
+
+
+@router.post("/cases/{case_id}/export")
+@pages
+def export(
+    request: Request, case_id: str, reason: FormStr = "", unredacted: FormStr = "", csrf_token: FormStr = ""
+) -> Response:
+    """The API's case package (redacted unless a supervisor asks otherwise), as a download."""
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("exports.create")
+    body = ExportIn(reason=reason, unredacted=unredacted == "on")
+    return api_cases.export_case(case_id, body, session.ctx, session.principal, session.audit)

@@ -1,0 +1,373 @@
+"""Operators' pages: the candidate review queue, event search, subject timelines, plates, crowd."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from vigil.api.deps import need_reason
+from vigil.api.routers import candidates as api_candidates
+from vigil.api.routers import events as api_events
+from vigil.api.routers import watchlist as api_watchlist
+from vigil.api.schemas import DecisionIn
+from vigil.core.clock import utcnow
+from vigil.core.errors import InputError, NotFoundError
+from vigil.plates.text import parse_plate
+from vigil.web.charts import PlanPoint, Series, heatmap, site_plan, time_series
+from vigil.web.core import (
+    CROWD_READ,
+    PLATES_SEARCH,
+    WATCHLIST_TIMELINE,
+    WebSession,
+    fmr_words,
+    pages,
+    render,
+    signed_in,
+)
+
+router = APIRouter(include_in_schema=False)
+FormStr = Annotated[str, Form()]
+Status = Literal["pending", "confirmed", "rejected"]
+EARTH_KM = 6371.0
+
+
+def parse_when(text: str | None, what: str) -> datetime | None:
+    """A ``datetime-local`` value (read as UTC) or an ISO date-time with its zone."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{what}: {text!r} is not a date and time") from exc
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def default_camera(session: WebSession, camera_id: str | None) -> str | None:
+    """The camera filter a scoped user must give: theirs if they have only some cameras."""
+    if camera_id:
+        return camera_id
+    cams = session.principal.cameras
+    return None if cams is None else (sorted(cams)[0] if cams else None)
+
+
+def camera_choices(session: WebSession) -> list[tuple[str, str]]:
+    names = {c.id: c.display_name for c in session.ctx.config.cameras}
+    for h in session.ctx.store.health.list():
+        names.setdefault(h.camera_id, h.camera_id)
+    return [(cid, name) for cid, name in sorted(names.items()) if session.principal.sees(cid)]
+
+
+# -- review -------------------------------------------------------------------------------------
+
+
+@router.get("/review")
+@pages
+def review(
+    request: Request, status: Status = "pending", camera_id: str | None = None, id: str | None = None
+) -> Response:
+    """The queue beside the candidate being judged (each list and view audited by the API's code)."""
+    session = signed_in(request)
+    session.require("candidates.read")
+    ctx, me = session.ctx, session.principal
+    camera = default_camera(session, camera_id)
+    page = api_candidates.list_candidates(
+        ctx, me, session.audit, status=status, kind=None, camera_id=camera, since=None, until=None, limit=200, offset=0
+    )
+    items = page.items
+    ids = [c["candidate_id"] for c in items]
+    current_id = id or (ids[0] if ids else None)
+    current: dict[str, Any] | None = None
+    subject: Any = None
+    if current_id is not None:
+        current = api_candidates.get_candidate(current_id, ctx, me, session.audit)
+        if current["kind"] == "face":
+            try:
+                subject = ctx.store.faces.get(current["list_entry_id"])
+            except NotFoundError:
+                subject = None
+        else:
+            subject = next(
+                (
+                    e
+                    for e in ctx.store.plates.list_entries(include_expired=True)
+                    if e.entry_id == current["list_entry_id"] or e.plate == current["list_entry_id"]
+                ),
+                None,
+            )
+    pos = ids.index(current_id) if current_id in ids else -1
+    prev_id = ids[pos - 1] if pos > 0 else None
+    next_id = ids[pos + 1] if 0 <= pos < len(ids) - 1 else None
+    required = ctx.config.candidates.required_confirmations
+    confirmers = [d["actor"] for d in (current or {}).get("decisions", []) if d["decision"] == "confirm"]
+    return render(
+        request,
+        "review.html",
+        session,
+        items=items,
+        status=status,
+        camera_id=camera or "",
+        cameras=camera_choices(session),
+        current=current,
+        subject=subject,
+        prev_id=prev_id,
+        next_id=next_id,
+        required=required,
+        confirmers=confirmers,
+        already_confirmed=me.username in confirmers,
+        can_decide=me.can("candidates.decide"),
+        fmr_text=None if current is None else fmr_words(current["false_match_rate"], _watchlist_size(session)),
+        cases=ctx.store.governance.cases.list(limit=50) if me.can("cases.manage") else [],
+        occurred=None if current is None else datetime.fromisoformat(current["occurred_at"]),
+    )
+
+
+def _watchlist_size(session: WebSession) -> int:
+    return session.ctx.store.faces.count()
+
+
+@router.post("/review/{candidate_id}/decide")
+@pages
+def decide(
+    request: Request,
+    candidate_id: str,
+    decision: FormStr = "",
+    reason: FormStr = "",
+    csrf_token: FormStr = "",
+    next_id: FormStr = "",
+) -> Response:
+    """The API's decision (same two-person rule, audit in the same transaction)."""
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("candidates.decide")
+    if decision not in ("confirm", "reject"):
+        raise InputError("choose confirm or reject")
+    body = DecisionIn(decision=decision, reason=reason.strip() or None)
+    result = api_candidates.decide(candidate_id, body, session.ctx, session.principal, session.audit)
+    required = session.ctx.config.candidates.required_confirmations
+    n = sum(1 for d in result["decisions"] if d["decision"] == "confirm")
+    if result["status"] == "confirmed":
+        notice = "Confirmed: the candidate is now actionable."
+    elif result["status"] == "rejected":
+        notice = "Rejected, with your reason recorded."
+    else:
+        notice = f"Your confirmation is recorded ({n} of {required}); a different person must confirm too."
+    target = next_id if result["status"] != "pending" and next_id else candidate_id
+    return RedirectResponse(f"/review?id={target}&notice={notice.replace(' ', '+')}", status_code=303)
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+@router.get("/events")
+@pages
+def events(
+    request: Request,
+    reason: str | None = None,
+    camera_id: str | None = None,
+    type: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    offset: int = 0,
+) -> Response:
+    """Event search; the search itself is the API's (reason required, audited)."""
+    session = signed_in(request)
+    session.require("events.read")
+    page = None
+    if reason is not None:
+        page = api_events.search_events(
+            session.ctx,
+            session.principal,
+            session.audit,
+            reason=reason,
+            camera_id=default_camera(session, camera_id),
+            type=type or None,
+            since=parse_when(since, "from"),
+            until=parse_when(until, "until"),
+            limit=50,
+            offset=max(offset, 0),
+        )
+    types = sorted(session.ctx.store.events.count_by_type())
+    query = {k: v for k, v in request.query_params.items() if k != "offset"}
+    return render(
+        request,
+        "events.html",
+        session,
+        page=page,
+        types=types,
+        cameras=camera_choices(session),
+        q={
+            "reason": reason or "",
+            "camera_id": camera_id or "",
+            "type": type or "",
+            "since": since or "",
+            "until": until or "",
+        },
+        query=query,
+        show_footage=session.principal.can("media.read"),
+    )
+
+
+# -- subject timeline ---------------------------------------------------------------------------
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * EARTH_KM * math.asin(math.sqrt(h))
+
+
+@router.get("/subjects/{subject_id}")
+@pages
+def timeline(request: Request, subject_id: str, reason: str | None = None, camera_id: str | None = None) -> Response:
+    """The API's timeline (reason required, audited) on the site plan, with the speed between sightings."""
+    session = signed_in(request)
+    session.require(WATCHLIST_TIMELINE)
+    ctx, me = session.ctx, session.principal
+    if reason is None:
+        return render(request, "timeline.html", session, subject_id=subject_id, sightings=None, plan=None)
+    found = api_watchlist.timeline(
+        subject_id,
+        ctx,
+        me,
+        session.audit,
+        camera_id=default_camera(session, camera_id),
+        since=None,
+        until=None,
+        limit=1000,
+        reason=reason,
+    )
+    records = found.items
+    cams = {c.id: c for c in ctx.config.cameras if me.sees(c.id)}
+    where = {cid: (c.position.lat, c.position.lon) for cid, c in cams.items() if c.position is not None}
+    rows: list[dict[str, Any]] = []
+    for i, c in enumerate(records):
+        hop = None
+        if i > 0 and c.camera_id in where and records[i - 1].camera_id in where:
+            km = _km(where[records[i - 1].camera_id], where[c.camera_id])
+            hours = max((c.occurred_at - records[i - 1].occurred_at).total_seconds() / 3600, 1e-9)
+            hop = {"km": km, "kmh": km / hours}
+        name = cams[c.camera_id].display_name if c.camera_id in cams else c.camera_id
+        rows.append({"c": c, "hop": hop, "name": name})
+    plan = site_plan(
+        [PlanPoint(cid, cams[cid].display_name, lat, lon) for cid, (lat, lon) in where.items()],
+        [(c.camera_id, f"{c.occurred_at:%H:%M:%S}") for c in records],
+    )
+    missing = sorted({c.camera_id for c in records if c.camera_id not in where})
+    return render(
+        request,
+        "timeline.html",
+        session,
+        subject_id=subject_id,
+        sightings=rows,
+        plan=plan,
+        reason=reason,
+        missing=missing,
+        truncated=found.truncated,
+        enrolled=found.enrolled,
+    )
+
+
+# -- plates -------------------------------------------------------------------------------------
+
+
+@router.get("/plates")
+@pages
+def plates(request: Request, plate: str | None = None, reason: str | None = None) -> Response:
+    """Plate lookup: a reason is required and the search is audited."""
+    session = signed_in(request)
+    session.require(PLATES_SEARCH)
+    ctx, me = session.ctx, session.principal
+    reads = None
+    if plate is not None:
+        why = need_reason(ctx, reason, "a plate search")
+        wanted = parse_plate(plate)
+        found = ctx.store.plates.search(wanted, retention_hours=ctx.config.plates.retention_hours)
+        reads = [r for r in found if me.sees(r.camera_id)]
+        session.audit.record("plates.search", object_type="plate", object_id=wanted, reason=why, results=len(reads))
+    return render(
+        request,
+        "plates.html",
+        session,
+        reads=reads,
+        plate=plate or "",
+        reason=reason or "",
+        retention_hours=ctx.config.plates.retention_hours,
+    )
+
+
+# -- crowd --------------------------------------------------------------------------------------
+
+
+@router.get("/crowd")
+@pages
+def crowd(request: Request, camera_id: str | None = None, hours: float = 24) -> Response:
+    """Counts per zone over time, occupancy against capacity, and the heatmap (no identities)."""
+    session = signed_in(request)
+    session.require(CROWD_READ)
+    ctx, me = session.ctx, session.principal
+    configured = {c.id: c for c in ctx.config.cameras}
+    cams = [
+        c for c in sorted(set(ctx.store.crowd.cameras()) | {c.id for c in ctx.config.cameras if c.zones}) if me.sees(c)
+    ]
+    camera = camera_id if camera_id in cams else (cams[0] if cams else None)
+    if camera is not None:
+        session.require(CROWD_READ, camera)
+    hours = min(max(hours, 0.25), 24 * 31)
+    since = utcnow() - timedelta(hours=hours)
+    zones: list[dict[str, Any]] = []
+    hm = None
+    alerts: list[Any] = []
+    line_totals: list[Any] = []
+    if camera is not None:
+        cfg = configured.get(camera)
+        capacity = {z.id: z.capacity for z in cfg.zones} if cfg else {}
+        names = {z.id: z.name or z.id for z in cfg.zones} if cfg else {}
+        by_zone: dict[str, list[tuple[datetime, float]]] = {}
+        for p in ctx.store.crowd.series(camera, since=since, limit=20_000):
+            by_zone.setdefault(p.zone_id, []).append((p.at, float(p.count)))
+        for zid in sorted(set(by_zone) | set(capacity)):
+            pts = by_zone.get(zid, [])
+            cap = capacity.get(zid)
+            now_count = pts[-1][1] if pts else None
+            zones.append(
+                {
+                    "id": zid,
+                    "name": "whole view" if zid == "*" else names.get(zid, zid),
+                    "now": now_count,
+                    "capacity": cap,
+                    "at": pts[-1][0] if pts else None,
+                    "share": None if cap is None or now_count is None else now_count / cap,
+                    "chart": time_series([Series(names.get(zid, zid), pts, None if cap is None else float(cap))]),
+                }
+            )
+        total = ctx.store.crowd.heatmap(camera, since=since)
+        if total is not None:
+            polys = [(z.name or z.id, [(float(x), float(y)) for x, y in z.polygon]) for z in cfg.zones] if cfg else []
+            lines = (
+                [
+                    (ln.name or ln.id, (float(ln.start[0]), float(ln.start[1])), (float(ln.end[0]), float(ln.end[1])))
+                    for ln in cfg.lines
+                ]
+                if cfg
+                else []
+            )
+            hm = heatmap(total.grid, total.frame_width, total.frame_height, polys, lines)
+        alerts = ctx.store.crowd.alerts(camera, since=since)[-50:]
+        line_totals = ctx.store.crowd.line_totals(camera, since=since)
+    return render(
+        request,
+        "crowd.html",
+        session,
+        cameras=cams,
+        camera=camera,
+        zones=zones,
+        heatmap=hm,
+        alerts=alerts,
+        line_totals=line_totals,
+        hours=hours,
+        names={c.id: c.display_name for c in ctx.config.cameras},
+    )

@@ -1,0 +1,195 @@
+"""Oversight and administration: calibration, transparency, the audit log, policies, users."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from vigil.api.routers import calibration as api_calibration
+from vigil.api.routers import oversight as api_oversight
+from vigil.api.routers import users as api_users
+from vigil.api.schemas import PolicyIn, UserIn, UserPatch
+from vigil.core.clock import utcnow
+from vigil.governance.roles import ROLES
+from vigil.web.charts import RocPoint, bars, roc
+from vigil.web.core import CALIBRATION_READ, pages, render, signed_in
+from vigil.web.operations import parse_when
+
+router = APIRouter(include_in_schema=False)
+FormStr = Annotated[str, Form()]
+_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@router.get("/calibration")
+@pages
+def calibration(request: Request) -> Response:
+    """The threshold in force, what it costs and buys (FMR, TAR), and every calibration before it."""
+    session = signed_in(request)
+    session.require(CALIBRATION_READ)
+    ctx = session.ctx
+    cals = api_calibration.history(ctx, session.audit)
+    state = api_calibration.active(ctx, session.audit)
+    points = [RocPoint(f"{c.created_at:%Y-%m-%d} @ {c.threshold:.3f}", c.measured_fmr, c.tar, c.active) for c in cals]
+    active = state.active
+    if active is not None and active.eer > 0:
+        points.append(RocPoint(f"EER {active.eer:.3f}", active.eer, 1 - active.eer))
+    return render(
+        request,
+        "calibration.html",
+        session,
+        calibrations=list(reversed(cals)),
+        state=state,
+        active=active,
+        chart=roc(points) if points else None,
+        faces=ctx.config.faces,
+        watchlist=ctx.store.faces.count(),
+    )
+
+
+@router.get("/transparency")
+@pages
+def transparency(request: Request, since: str | None = None, until: str | None = None) -> Response:
+    session = signed_in(request)
+    session.require("reports.read")
+    report = api_oversight.transparency_report(
+        session.ctx, session.audit, since=parse_when(since, "from"), until=parse_when(until, "until")
+    )
+    return render(
+        request,
+        "transparency.html",
+        session,
+        r=report,
+        accesses=bars(sorted(report.accesses.items(), key=lambda kv: -kv[1])),
+        since=since or (utcnow() - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"),
+        until=until or utcnow().strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+@router.get("/audit")
+@pages
+def audit_log(
+    request: Request,
+    actor: str | None = None,
+    action: str | None = None,
+    object_id: str | None = None,
+    offset: int = 0,
+    verify: bool = False,
+) -> Response:
+    """The hash-chained log (reading it is itself recorded), newest page last; verify on demand."""
+    session = signed_in(request)
+    session.require("audit.read")
+    page = api_oversight.list_audit(
+        session.ctx,
+        session.audit,
+        actor=actor or None,
+        action=action or None,
+        object_id=object_id or None,
+        since=None,
+        until=None,
+        limit=100,
+        offset=max(offset, 0),
+    )
+    verdict = api_oversight.verify_audit(session.ctx) if verify else None
+    query = {k: v for k, v in request.query_params.items() if k not in ("offset", "verify")}
+    return render(
+        request,
+        "audit.html",
+        session,
+        page=page,
+        verdict=verdict,
+        query=query,
+        q={"actor": actor or "", "action": action or "", "object_id": object_id or ""},
+    )
+
+
+@router.get("/policies")
+@pages
+def policies(request: Request) -> Response:
+    session = signed_in(request)
+    session.require("policy.read")
+    return render(
+        request,
+        "policies.html",
+        session,
+        policies=api_oversight.list_policies(session.ctx),
+        can_write=session.principal.can("policy.write"),
+        floor=session.ctx.config.governance.threshold_floor,
+        faces=session.ctx.config.faces,
+        required=session.ctx.config.candidates.required_confirmations,
+        retention=session.ctx.config.governance.retention,
+    )
+
+
+@router.post("/policies")
+@pages
+def set_policy(
+    request: Request, key: FormStr = "", value: FormStr = "", reason: FormStr = "", csrf_token: FormStr = ""
+) -> Response:
+    """The API's policy change (floor rule, audit with old and new value)."""
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("policy.write")
+    try:
+        parsed: Any = json.loads(value)
+    except ValueError:
+        parsed = value
+    api_oversight.set_policy(
+        key.strip(), PolicyIn(value=parsed, reason=reason), session.ctx, session.principal, session.audit
+    )
+    return RedirectResponse(f"/policies?notice=Policy+{key.strip()}+changed", status_code=303)
+
+
+@router.get("/users")
+@pages
+def users(request: Request) -> Response:
+    session = signed_in(request)
+    session.require("users.manage")
+    cams = sorted({c.id for c in session.ctx.config.cameras} | {h.camera_id for h in session.ctx.store.health.list()})
+    return render(request, "users.html", session, users=api_users.list_users(session.ctx), roles=ROLES, cameras=cams)
+
+
+def _cameras(text: str) -> list[str] | None:
+    ids = [c.strip() for c in re.split(r"[,\s]+", text) if c.strip()]
+    return ids or None
+
+
+@router.post("/users")
+@pages
+def add_user(
+    request: Request,
+    username: FormStr = "",
+    password: FormStr = "",
+    role: FormStr = "",
+    cameras: FormStr = "",
+    csrf_token: FormStr = "",
+) -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("users.manage")
+    body = UserIn(username=username.strip(), password=password, role=role, cameras=_cameras(cameras))
+    api_users.add_user(body, session.ctx, session.audit)
+    return RedirectResponse(f"/users?notice=User+{username.strip()}+added", status_code=303)
+
+
+@router.post("/users/{username}")
+@pages
+def update_user(
+    request: Request,
+    username: str,
+    role: FormStr = "",
+    cameras: FormStr = "",
+    disabled: FormStr = "",
+    csrf_token: FormStr = "",
+) -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    session.require("users.manage")
+    scope = _cameras(cameras)
+    body = UserPatch(role=role or None, cameras=scope, all_cameras=scope is None, disabled=disabled == "on")
+    api_users.update_user(username, body, session.ctx, session.audit)
+    return RedirectResponse(f"/users?notice=User+{username}+updated", status_code=303)

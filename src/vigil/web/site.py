@@ -1,0 +1,117 @@
+"""Mounting the UI, signing in and out, and the camera overview."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from vigil.api.routers import auth as api_auth
+from vigil.api.routers import cameras as api_cameras
+from vigil.api.schemas import LoginIn
+from vigil.core.clock import utcnow
+from vigil.core.errors import VigilError
+from vigil.governance.auth import AuthenticationError
+from vigil.web import lists, operations, oversight
+from vigil.web.charts import PlanPoint, site_plan
+from vigil.web.core import HERE, context_of, local_path, pages, render, signed_in
+
+router = APIRouter(include_in_schema=False)
+FormStr = Annotated[str, Form()]
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the pages (not in the OpenAPI schema) and ``/static`` to ``app``."""
+    for r in (router, operations.router, lists.router, oversight.router):
+        app.include_router(r)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+
+@router.get("/login")
+@pages
+def login_page(request: Request, next: str = "/") -> Response:
+    try:
+        signed_in(request)
+        return RedirectResponse(local_path(next), status_code=303)
+    except (AuthenticationError, VigilError):
+        pass
+    return render(request, "login.html", None, next=local_path(next))
+
+
+@router.post("/login")
+@pages
+def login(request: Request, username: FormStr = "", password: FormStr = "", next: FormStr = "/") -> Response:
+    """The API's login (same rate limits, audit and cookie), then the page asked for."""
+    target = local_path(next)
+    redirect = RedirectResponse(target, status_code=303)
+    try:
+        api_auth.login(
+            LoginIn(username=username or " ", password=password or " "), request, redirect, context_of(request)
+        )
+    except AuthenticationError as exc:
+        return render(request, "login.html", None, code=401, next=target, error=str(exc), username=username)
+    return redirect
+
+
+@router.post("/logout")
+@pages
+def logout(request: Request, csrf_token: FormStr = "") -> Response:
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    out = RedirectResponse("/login?notice=Signed+out", status_code=303)
+    api_auth.logout(request, out, session.ctx, session.principal)
+    return out
+
+
+@router.get("/")
+@pages
+def overview(request: Request) -> Response:
+    """Cameras in scope: health, the latest snapshot (refreshing), open alerts."""
+    session = signed_in(request)
+    session.require("cameras.read")
+    ctx, me = session.ctx, session.principal
+    cameras = api_cameras.list_cameras(ctx, me)
+    can_review = me.can("candidates.read")
+    pending: dict[str, int] = {}
+    day: dict[str, int] = {}
+    if can_review:
+        since = utcnow() - timedelta(hours=24)
+        for cam in cameras:
+            pending[cam.camera_id] = len(
+                ctx.store.candidates.list(status="pending", camera_id=cam.camera_id, limit=1000)
+            )
+            day[cam.camera_id] = len(ctx.store.candidates.list(camera_id=cam.camera_id, since=since, limit=1000))
+    positions = {c.id: c for c in ctx.config.cameras if c.position is not None and me.sees(c.id)}
+    plan = site_plan(
+        [PlanPoint(c.id, c.display_name, c.position.lat, c.position.lon) for c in positions.values() if c.position]
+    )
+    stale_after = timedelta(seconds=30)
+    now = utcnow()
+    return render(
+        request,
+        "overview.html",
+        session,
+        cameras=cameras,
+        names={c.id: c.display_name for c in ctx.config.cameras},
+        pending=pending,
+        day=day,
+        can_review=can_review,
+        show_footage=me.can("media.read"),
+        stale={c.camera_id: c.health is None or now - c.health.updated_at > stale_after for c in cameras},
+        plan=plan if positions else None,
+    )
+
+
+@router.get("/cameras/{camera_id}/latest")
+@pages
+def latest_snapshot(request: Request, camera_id: str) -> Response:
+    """Redirect to the newest snapshot of a camera, served (redacted and audited) by the API."""
+    session = signed_in(request)
+    session.require("media.read", camera_id)
+    for track in session.ctx.store.tracks.list(camera_id=camera_id, limit=20, newest_first=True):
+        if track.snapshot:
+            return RedirectResponse(f"/api/media/{track.snapshot}", status_code=303)
+    return Response(status_code=204)

@@ -1,0 +1,218 @@
+"""The operator UI in a real browser (Playwright driving Debian's Chromium) against a real
+server: roles see only what they may, the review flow with the two-person rule and its audit
+records, a redacted case export, and a screenshot of every main page in build/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web_support import PASSWORD, SUBJECT, Live
+
+pytestmark = pytest.mark.slow
+
+LAPTOP = {"width": 1366, "height": 800}
+WALL = {"width": 2560, "height": 1440}
+
+
+@contextmanager
+def signed_in(browser: Any, live: Live, user: str, viewport: dict[str, int] = LAPTOP) -> Iterator[Any]:
+    """A fresh browser context signed in as ``user`` through the sign-in page."""
+    context = browser.new_context(base_url=live.base, viewport=viewport, accept_downloads=True)
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+    try:
+        yield page
+        assert errors == [], f"JavaScript errors: {errors}"
+    finally:
+        context.close()
+
+
+def nav_labels(page: Any) -> list[str]:
+    return [t.strip() for t in page.locator("header nav a").all_inner_texts()]
+
+
+def shot(page: Any, shots: Path, name: str) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def test_sign_in_rejects_a_wrong_password(browser: Any, live: Live) -> None:
+    context = browser.new_context(base_url=live.base)
+    page = context.new_page()
+    page.goto("/review")  # not signed in: to the sign-in page, remembering where we were going
+    assert "/login" in page.url and "next=%2Freview" in page.url
+    page.fill("input[name=username]", "operator-1")
+    page.fill("input[name=password]", "wrong password!")
+    page.click("button[type=submit]")
+    assert "wrong user name or password" in page.locator(".flash.error").inner_text()
+    context.close()
+
+
+def test_each_role_sees_only_what_it_may(browser: Any, live: Live, shots: Path) -> None:
+    media = live.cfg.data_dir / "media"
+    with signed_in(browser, live, live.users["viewer"]) as page:
+        labels = nav_labels(page)
+        assert "Events" in labels and not {"Review", "Audit log", "Users", "Cases"} & set(labels)
+        page.goto("/events?reason=checking+the+entrance&camera_id=cam-a")
+        snaps = page.locator("img[data-testid=snapshot]")
+        assert snaps.count() > 0
+        src = snaps.first.get_attribute("src")
+        served = page.request.get(src).body()
+        original = (media / src.removeprefix("/api/media/")).read_bytes()
+        assert served != original  # blurred for a viewer
+        shot(page, shots, "events-viewer")
+        response = page.goto("/review")
+        assert response.status == 403 and "Not allowed" in page.inner_text("h1")
+        assert page.goto("/audit").status == 403
+
+    with signed_in(browser, live, live.users["auditor"]) as page:
+        assert "Events" not in nav_labels(page) and "Audit log" in nav_labels(page)
+        assert page.locator("main img").count() == 0  # no footage on the overview
+        for path in ("/events", "/review", f"/subjects/{SUBJECT}", "/lists", "/cases"):
+            assert page.goto(path).status == 403, path
+            assert page.locator("main img").count() == 0
+        page.goto("/audit")
+        assert page.locator("[data-testid=audit-log] tbody tr").count() > 0
+        shot(page, shots, "audit-auditor")
+
+    with signed_in(browser, live, "scoped-viewer") as page:
+        cams = page.locator("[data-testid^=camera-]")
+        assert cams.count() == 1 and cams.first.get_attribute("data-testid") == "camera-cam-c"
+        page.goto("/events?reason=checking+the+entrance&camera_id=cam-a")
+        assert "outside your scope" in page.inner_text("main")
+
+
+def _open_candidate(page: Any, camera: str) -> str:
+    page.goto(f"/review?camera_id={camera}")
+    card = page.locator("[data-testid=candidate]")
+    assert SUBJECT in card.inner_text()
+    return str(card.get_attribute("data-id"))
+
+
+def test_review_two_person_rule_with_audit_records(browser: Any, live: Live, shots: Path) -> None:
+    with signed_in(browser, live, live.users["operator"]) as page:
+        page.goto(f"/subjects/{SUBJECT}")
+        page.fill("input[name=reason]", "incident 2291: movements of the subject")
+        page.click("main form button")
+        assert page.locator("[data-testid=timeline] li").count() == 2
+        assert page.locator("svg .hop").count() == 1  # the path between the two cameras on the plan
+        assert "Impossible travel" in page.inner_text("[data-testid=timeline]")
+        shot(page, shots, "timeline")
+        page.goto("/review")
+        assert page.locator(".queue-list li").count() == 2  # the subject at both cameras
+        first = _open_candidate(page, "cam-a")
+        assert "1 in 2,000 strangers" in page.inner_text("[data-testid=fmr-words]")
+        assert "two-person rule" in page.inner_text("[data-testid=two-person]")
+        assert page.locator("[data-testid=probe]").evaluate("img => img.naturalWidth") > 0
+        assert page.locator("[data-testid=reference]").evaluate("img => img.naturalWidth") > 0
+        shot(page, shots, "review")
+        page.keyboard.press("c")  # confirm by keyboard
+        page.wait_for_url(re.compile(r".*notice=.*"))
+        assert "1 of 2" in page.inner_text(".flash.notice")
+        assert page.inner_text("[data-testid=status]") == "pending"
+        assert page.locator("#confirm-form button").is_disabled()  # the second must be someone else
+
+        flagged = _open_candidate(page, "cam-b")
+        assert "likely a false match" in page.inner_text("[data-testid=impossible-travel]")
+        page.keyboard.press("r")  # focus the rejection reason
+        page.keyboard.type("impossible travel: seen at the entrance seconds before")
+        page.click("#reject-form button")
+        page.wait_for_url(re.compile(r".*notice=.*"))
+
+    with signed_in(browser, live, "operator-2") as page:
+        page.goto(f"/review?id={first}")
+        page.keyboard.press("c")
+        page.wait_for_url(re.compile(r".*notice=.*"))
+        page.goto(f"/review?id={first}&status=confirmed")
+        assert page.inner_text("[data-testid=status]") == "confirmed"
+        assert "confirmed by operator-1 and operator-2" in page.inner_text("[data-testid=two-person]")
+
+    with signed_in(browser, live, live.users["admin"]) as page:
+        page.goto("/audit?action=candidate.decide")
+        rows = page.locator("[data-testid=audit-log] tbody tr").all_inner_texts()
+        assert len(rows) == 3
+        assert [r.split("\t")[2] for r in rows] == ["operator-1", "operator-1", "operator-2"]
+        assert first in rows[0] and flagged in rows[1] and "impossible travel" in rows[1]
+        page.goto("/audit?verify=1")
+        assert "Chain intact" in page.inner_text("[data-testid=verdict]")
+        shot(page, shots, "audit")
+    views = live.store.governance.audit.list(action="candidate.view", object_id=first)
+    assert {v.actor for v in views} >= {"operator-1", "operator-2"}
+
+
+def test_export_a_redacted_case_package(browser: Any, live: Live, shots: Path) -> None:
+    confirmed = live.store.candidates.list(status="confirmed")
+    assert len(confirmed) == 1, "runs after the review test"
+    with signed_in(browser, live, live.users["supervisor"]) as page:
+        page.goto("/cases")
+        page.fill("[data-testid=new-case] input[name=name]", "Incident 2291")
+        page.fill("[data-testid=new-case] input[name=reason]", "Warrant W-77, theft at the main entrance")
+        page.click("[data-testid=new-case] button")
+        page.wait_for_url(re.compile(r".*/cases/.+"))
+        page.goto(f"/review?id={confirmed[0].candidate_id}&status=confirmed")
+        page.click("[data-testid=add-to-case] button")
+        page.wait_for_url(re.compile(r".*/cases/.+notice=.*"))
+        assert page.locator("[data-testid=case-items] tbody tr").count() == 1
+        page.fill("[data-testid=export] input[name=reason]", "disclosure to the prosecutor, ref P-1")
+        shot(page, shots, "case")
+        with page.expect_download() as info:
+            page.click("[data-testid=export] button")
+        data = Path(info.value.path()).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        manifest = json.loads(z.read("manifest.json"))
+    assert {"case.json", "events.json", "audit.json", "manifest.json"} <= names
+    assert any(n.startswith("media/") for n in names)
+    assert "manifest" in json.dumps(manifest) or manifest
+    (export,) = live.store.governance.audit.list(action="export.create")
+    assert export.actor == "supervisor-1" and export.detail["redacted"] is True
+
+
+PAGES = {
+    "overview": "/",
+    "events": "/events?reason=incident+2291+review",
+    "plates": "/plates?plate=AB12CDE&reason=stolen+vehicle+SV-8812",
+    "crowd": "/crowd?camera_id=cam-c",
+    "lists": "/lists",
+    "cases": "/cases",
+    "calibration": "/calibration",
+    "transparency": "/transparency",
+    "policies": "/policies",
+    "users": "/users",
+}
+
+
+def test_screenshot_every_main_page(browser: Any, live: Live, shots: Path) -> None:
+    with signed_in(browser, live, live.users["admin"]) as page:
+        for name, path in PAGES.items():
+            response = page.goto(path)
+            assert response.status == 200, (name, response.status, page.inner_text("main")[:300])
+            assert page.locator(".flash.error").count() == 0, page.inner_text(".flash.error")
+            shot(page, shots, name)
+        page.goto("/crowd?camera_id=cam-c")
+        assert page.locator("[data-testid=zone-north]").count() == 1
+    with signed_in(browser, live, live.users["operator"], WALL) as page:
+        shot(page, shots, "overview-wall")
+        page.goto("/review?status=confirmed")
+        shot(page, shots, "review-wall")
+    with signed_in(browser, live, live.users["operator"], {"width": 700, "height": 900}) as page:
+        page.goto("/review?status=rejected")
+        shot(page, shots, "review-narrow")
+    context = browser.new_context(base_url=live.base, viewport=LAPTOP)
+    login = context.new_page()
+    login.goto("/login")
+    shot(login, shots, "sign-in")
+    context.close()
