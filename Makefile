@@ -17,7 +17,7 @@ models: $(BIN)/.installed
 	$(BIN)/vigil models install
 
 demo: models
-	$(BIN)/vigil demo
+	$(BIN)/vigil demo --serve
 
 system-deps:
 	bash scripts/system-deps.sh

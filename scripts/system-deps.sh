@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: GStreamer's RTSP server (a real camera on loopback) and
-# ffmpeg (for making broken test videos). Installs only what is missing; needs root.
+# Debian packages the tests need: GStreamer's RTSP server (a real camera on loopback), ffmpeg,
+# and Chromium (the web UI is tested in a real browser). Installs only what is missing; needs root.
 set -euo pipefail
 PKGS=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-tools)
+      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-tools
+      chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from vigil.cli import faces_cmd
+from vigil.cli import faces_cmd, governance_cmd
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.cli.render import print_summary
 from vigil.config import VigilConfig
@@ -86,8 +86,10 @@ def analyze(
 
 def demo(
     data_dir: Path | None = DataDirOption,
+    serve: bool = typer.Option(False, "--serve", help="Then serve the UI and API, with a first admin login."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port for --serve (on 127.0.0.1)."),
 ) -> None:
-    """Analyse the bundled real clip (samples/people.mp4) and write an annotated MP4."""
+    """Analyse the bundled real clip (samples/people.mp4), run the face flow, optionally serve the UI."""
     cfg = resolve_config(None, data_dir)
     clip = Path("samples/people.mp4")
     if not clip.exists():
@@ -96,3 +98,5 @@ def demo(
     summary = _analyze(clip, cfg, out, None, True, quiet=False)
     print_summary(out_console, summary)
     faces_cmd.run_faces_demo(cfg, lambda video, features: _analyze(video, cfg, None, None, True, True, features))
+    if serve:
+        governance_cmd.serve_deployment(cfg, "127.0.0.1", port, first_admin=True)

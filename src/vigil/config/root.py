@@ -13,6 +13,7 @@ from vigil.config.candidates import CandidatesConfig
 from vigil.config.crowd import CrowdConfig
 from vigil.config.detector import DetectorConfig
 from vigil.config.faces import FacesConfig
+from vigil.config.governance import GovernanceConfig
 from vigil.config.plates import PlatesConfig
 from vigil.config.tracker import TrackerConfig
 
@@ -43,6 +44,7 @@ class VigilConfig(StrictModel):
     faces: FacesConfig = Field(default_factory=FacesConfig)
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     crowd: CrowdConfig = Field(default_factory=CrowdConfig)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras and recordings to analyse.")
 
     @model_validator(mode="after")

@@ -225,12 +225,16 @@ class CrowdRepository:
         with _transaction(self._sessions, "listing crowd cameras") as session:
             return list(session.scalars(select(CrowdCountRow.camera_id).distinct().order_by(CrowdCountRow.camera_id)))
 
-    def series(self, camera_id: str, since: datetime | None = None, limit: int = 100_000) -> list[CountPoint]:
-        """The count time series of ``camera_id`` (every zone and ``*``), oldest first."""
-        _check_aware(since=since)
+    def series(
+        self, camera_id: str, since: datetime | None = None, limit: int = 100_000, until: datetime | None = None
+    ) -> list[CountPoint]:
+        """The count time series of ``camera_id`` (every zone and ``*``) in [since, until), oldest first."""
+        _check_aware(since=since, until=until)
         query = select(CrowdCountRow).where(CrowdCountRow.camera_id == camera_id)
         if since is not None:
             query = query.where(CrowdCountRow.at >= since)
+        if until is not None:
+            query = query.where(CrowdCountRow.at < until)
         query = query.order_by(CrowdCountRow.at, CrowdCountRow.zone_id).limit(limit)
         with _transaction(self._sessions, f"reading crowd counts of {camera_id}") as session:
             return [
@@ -238,39 +242,61 @@ class CrowdRepository:
                 for r in session.scalars(query)
             ]
 
-    def line_totals(self, camera_id: str, since: datetime | None = None) -> list[LineTotal]:
-        """In/out totals per line of ``camera_id`` since ``since``."""
-        _check_aware(since=since)
+    def latest(self, camera_id: str) -> list[CountPoint]:
+        """The newest sample of ``camera_id`` (every zone and ``*``); empty if none."""
+        with _transaction(self._sessions, f"reading the latest crowd counts of {camera_id}") as session:
+            newest = session.scalar(select(func.max(CrowdCountRow.at)).where(CrowdCountRow.camera_id == camera_id))
+            if newest is None:
+                return []
+            query = select(CrowdCountRow).where(CrowdCountRow.camera_id == camera_id, CrowdCountRow.at == newest)
+            return [
+                CountPoint(r.at, r.zone_id, r.count, r.detection_count, r.density_count, r.method, r.density_per_m2)
+                for r in session.scalars(query.order_by(CrowdCountRow.zone_id))
+            ]
+
+    def line_totals(
+        self, camera_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[LineTotal]:
+        """In/out totals per line of ``camera_id`` over the periods ending in [since, until)."""
+        _check_aware(since=since, until=until)
         query = select(
             CrowdLineCountRow.line_id, func.sum(CrowdLineCountRow.in_count), func.sum(CrowdLineCountRow.out_count)
         ).where(CrowdLineCountRow.camera_id == camera_id)
         if since is not None:
             query = query.where(CrowdLineCountRow.period_end >= since)
+        if until is not None:
+            query = query.where(CrowdLineCountRow.period_end < until)
         query = query.group_by(CrowdLineCountRow.line_id).order_by(CrowdLineCountRow.line_id)
         with _transaction(self._sessions, f"reading line counts of {camera_id}") as session:
             return [LineTotal(line, int(i or 0), int(o or 0)) for line, i, o in session.execute(query)]
 
-    def alerts(self, camera_id: str, since: datetime | None = None) -> list[AlertRecord]:
-        """Alert transitions of ``camera_id``, oldest first."""
-        _check_aware(since=since)
+    def alerts(self, camera_id: str, since: datetime | None = None, until: datetime | None = None) -> list[AlertRecord]:
+        """Alert transitions of ``camera_id`` in [since, until), oldest first."""
+        _check_aware(since=since, until=until)
         query = select(CrowdAlertRow).where(CrowdAlertRow.camera_id == camera_id)
         if since is not None:
             query = query.where(CrowdAlertRow.at >= since)
+        if until is not None:
+            query = query.where(CrowdAlertRow.at < until)
         with _transaction(self._sessions, f"reading crowd alerts of {camera_id}") as session:
             return [
                 AlertRecord(r.at, r.kind, r.subject_type, r.subject_id, r.state, r.value, r.threshold, r.unit, r.since)
                 for r in session.scalars(query.order_by(CrowdAlertRow.at))
             ]
 
-    def heatmap(self, camera_id: str, since: datetime | None = None) -> HeatmapTotal | None:
-        """Occupancy of ``camera_id`` summed over the periods ending after ``since`` (None if none).
+    def heatmap(
+        self, camera_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> HeatmapTotal | None:
+        """Occupancy of ``camera_id`` summed over the periods ending in [since, until) (None if none).
 
         Periods with another grid shape than the newest one (a config change) are left out.
         """
-        _check_aware(since=since)
+        _check_aware(since=since, until=until)
         query = select(CrowdHeatmapRow).where(CrowdHeatmapRow.camera_id == camera_id)
         if since is not None:
             query = query.where(CrowdHeatmapRow.period_end >= since)
+        if until is not None:
+            query = query.where(CrowdHeatmapRow.period_end < until)
         with _transaction(self._sessions, f"reading heatmaps of {camera_id}") as session:
             rows = list(session.scalars(query.order_by(CrowdHeatmapRow.period_end.desc())))
         if not rows:

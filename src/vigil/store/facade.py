@@ -12,6 +12,7 @@ from vigil.store.candidates import CandidateRepository
 from vigil.store.crowd import CrowdRepository
 from vigil.store.engine import open_engine, writer
 from vigil.store.faces import FacesRepository
+from vigil.store.governance import GovernanceStore
 from vigil.store.migrate import migrate as run_migrations
 from vigil.store.plates import PlatesRepository
 from vigil.store.repositories import EventRepository, HealthRepository, TrackRepository
@@ -31,6 +32,7 @@ class Store:
         self.faces = FacesRepository(sessions, write_sessions)
         self.plates = PlatesRepository(sessions, write_sessions)
         self.crowd = CrowdRepository(sessions, write_sessions)
+        self.governance = GovernanceStore(sessions, write_sessions)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Self:

@@ -8,12 +8,12 @@ fields; expired entries stop matching at once and are purged by ``purge_expired`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Index, String, Text, delete, select
+from sqlalchemy import Boolean, Float, Index, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from vigil.core.accountability import Authorisation
@@ -91,6 +91,8 @@ class NewHotlistEntry:
     plate: str
     authorisation: Authorisation
     note: str | None = None
+    entry_id: str | None = None
+    """A chosen id (default: a new one)."""
 
 
 def fold_plates(session: Session, events: Sequence[Any]) -> None:
@@ -148,9 +150,14 @@ class PlatesRepository:
 
     # --- hotlist -------------------------------------------------------------------------
     def add_entries(
-        self, entries: Sequence[NewHotlistEntry], *, max_days: float, now: datetime | None = None
+        self,
+        entries: Sequence[NewHotlistEntry],
+        *,
+        max_days: float,
+        now: datetime | None = None,
+        on_written: Callable[[Session, list[HotlistEntryRecord]], None] | None = None,
     ) -> list[HotlistEntryRecord]:
-        """Add entries in one transaction (all or none).
+        """Add entries in one transaction (all or none); ``on_written`` runs inside it (the audit record).
 
         Raises:
             PolicyError: an entry lacks its accountability fields or its expiry is out of bounds.
@@ -177,7 +184,7 @@ class PlatesRepository:
                     )
             rows = [
                 HotlistEntryRow(
-                    entry_id=new_id(),
+                    entry_id=e.entry_id or new_id(),
                     plate=e.plate,
                     legal_basis=e.authorisation.legal_basis.strip(),
                     authorised_by=e.authorisation.authorised_by.strip(),
@@ -190,7 +197,22 @@ class PlatesRepository:
             ]
             session.add_all(rows)
             session.flush()
-            return [_entry(r) for r in rows]
+            added = [_entry(r) for r in rows]
+            if on_written is not None:
+                on_written(session, added)
+            return added
+
+    def get_entry(self, entry_id: str) -> HotlistEntryRecord:
+        """One entry, expired or not.
+
+        Raises:
+            NotFoundError: no such entry.
+        """
+        with _transaction(self._sessions, "reading a hotlist entry") as session:
+            row = session.get(HotlistEntryRow, entry_id)
+            if row is None:
+                raise NotFoundError(f"no hotlist entry {entry_id!r}")
+            return _entry(row)
 
     def list_entries(self, *, include_expired: bool = False, now: datetime | None = None) -> list[HotlistEntryRecord]:
         now = now or utcnow()
@@ -204,21 +226,30 @@ class PlatesRepository:
         """``(entry_id, plate)`` of every entry that has not expired: what the stage matches against."""
         return [(e.entry_id, e.plate) for e in self.list_entries(now=now)]
 
-    def remove_entry(self, entry_id: str) -> HotlistEntryRecord:
+    def remove_entry(
+        self, entry_id: str, *, on_written: Callable[[Session, HotlistEntryRecord], None] | None = None
+    ) -> HotlistEntryRecord:
         with _transaction(self._write_sessions, "removing a hotlist entry") as session:
             row = session.get(HotlistEntryRow, entry_id)
             if row is None:
                 raise NotFoundError(f"no hotlist entry {entry_id!r}; see `vigil hotlist list`")
             record = _entry(row)
             session.delete(row)
+            if on_written is not None:
+                on_written(session, record)
             return record
 
-    def purge_expired(self, now: datetime | None = None) -> int:
-        """Delete expired entries; how many."""
+    def purge_expired(
+        self, now: datetime | None = None, *, on_written: Callable[[Session, int], None] | None = None
+    ) -> int:
+        """Delete expired entries; how many (``on_written(session, n)`` runs in the same transaction)."""
         now = now or utcnow()
         with _transaction(self._write_sessions, "purging expired hotlist entries") as session:
             result = session.execute(delete(HotlistEntryRow).where(HotlistEntryRow.expires_at <= now))
-            return int(getattr(result, "rowcount", 0) or 0)
+            n = int(getattr(result, "rowcount", 0) or 0)
+            if on_written is not None:
+                on_written(session, n)
+            return n
 
     # --- reads ---------------------------------------------------------------------------
     def search(
@@ -227,11 +258,13 @@ class PlatesRepository:
         *,
         retention_hours: float,
         since: datetime | None = None,
+        until: datetime | None = None,
+        camera_id: str | None = None,
         now: datetime | None = None,
         limit: int = 1000,
     ) -> list[PlateReadRecord]:
         """Reads of ``plate`` still within retention (hits always), newest first."""
-        _check_aware(since=since, now=now)
+        _check_aware(since=since, until=until, now=now)
         now = now or utcnow()
         cutoff = now - timedelta(hours=retention_hours)
         with _transaction(self._sessions, "searching plate reads") as session:
@@ -239,12 +272,28 @@ class PlatesRepository:
             q = q.where((PlateReadRow.hit.is_(True)) | (PlateReadRow.occurred_at >= cutoff))
             if since is not None:
                 q = q.where(PlateReadRow.occurred_at >= since)
+            if until is not None:
+                q = q.where(PlateReadRow.occurred_at < until)
+            if camera_id is not None:
+                q = q.where(PlateReadRow.camera_id == camera_id)
             q = q.order_by(PlateReadRow.occurred_at.desc()).limit(limit)
             return [_read(r) for r in session.scalars(q)]
 
+    def get_read(self, read_id: str) -> PlateReadRecord:
+        """One stored read.
+
+        Raises:
+            NotFoundError: no such read (or retention deleted it).
+        """
+        with _transaction(self._sessions, "reading a plate read") as session:
+            row = session.get(PlateReadRow, read_id)
+            if row is None:
+                raise NotFoundError(f"no plate read {read_id!r} (retention may have removed it)")
+            return _read(row)
+
     def count_reads(self) -> int:
         with _transaction(self._sessions, "counting plate reads") as session:
-            return len(session.scalars(select(PlateReadRow.read_id)).all())
+            return int(session.scalar(select(func.count()).select_from(PlateReadRow)) or 0)
 
     def purge_reads(self, *, retention_hours: float, now: datetime | None = None) -> list[PlateReadRecord]:
         """Delete reads that hit nothing and are older than retention; the deleted reads (to delete their crops)."""

@@ -6,7 +6,7 @@ feature module is never missed.
 
 from __future__ import annotations
 
-from vigil.store import candidates, crowd, faces, plates  # noqa: F401  (registers their tables)
+from vigil.store import candidates, crowd, faces, governance, plates  # noqa: F401  (registers their tables)
 from vigil.store.tables import Base
 
 metadata = Base.metadata
