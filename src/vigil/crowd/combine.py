@@ -3,10 +3,11 @@
 Measured on ``../shared/data/crowd/train`` (30 photos, 6–53 people; docs/crowd.md):
 
 * YOLOv4-tiny finds the large, near people reliably but misses small, far or overlapped heads
-  (MAE 6.2 at 416 px, always undercounting);
+  (MAE 7.2 at 416 px, confidence 0.3, always undercounting; 5.1 when it also runs on 2×2
+  overlapping tiles, :mod:`vigil.crowd.tiling`);
 * CSRNet finds the small, far heads but spreads low density over every textured surface and
-  over large near people, so its sum over-counts sparse scenes by several times (MAE 19.7 at
-  512 px input);
+  over large near people, so its sum over-counts sparse scenes by several times (MAE 13.1 at
+  384 px input, 19.7 at 512);
 * a count-level switch (detection below a saturation count, density above) does not help
   there (MAE 6.4–13 for switch points 10–20): density is wrong by a factor, not an offset.
 
@@ -14,8 +15,10 @@ So the two are combined *per place in the picture*: people inside a detected per
 counted by detection; elsewhere the density map counts, but only in cells whose density is at
 least :data:`DENSITY_FLOOR` people per cell. One head in CSRNet's training targets is a Gaussian
 of a few cells, whose core cells carry roughly 0.03–0.15 people each; the diffuse response on
-walls, clothes and foliage stays well below that. Any floor from 0.02 to 0.05 gives the same
-result within 0.5 people MAE (detection at 416 or 608 px), so the rule is not tuned to one set.
+walls, clothes and foliage stays well below that. With tiled detection any floor from 0.02 to
+0.05 gives MAE within 0.3 of each other (CSRNet at 384 or 512 px, detector confidence 0.25 or
+0.3), so the rule is not tuned to one set; bench/crowd_sweep.py prints the sweep and a
+split-half check.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from vigil.config.crowd import DEFAULT_DENSITY_FLOOR
 from vigil.crowd.density import DensityMap
 from vigil.crowd.geometry import FloatArray
 
-DENSITY_FLOOR = 0.03
+DENSITY_FLOOR = DEFAULT_DENSITY_FLOOR
 """People per density cell below which CSRNet's output is treated as background (see module doc)."""
 
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from vigil.config.crowd import DEFAULT_DENSITY_INPUT_WIDTH
 from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
 
@@ -78,10 +79,10 @@ class DensityEstimator:
 
     Args:
         session: an ONNX Runtime session of the model built by ``vigil models install`` (``csrnet``).
-        input_width: frames are scaled to this width first (512: about 1 s on 2 cores, see docs/crowd.md).
+        input_width: frames are scaled to this width first (384 default: about a third of 512's time, docs/crowd.md).
     """
 
-    def __init__(self, session: TensorSession, input_width: int = 512) -> None:
+    def __init__(self, session: TensorSession, input_width: int = DEFAULT_DENSITY_INPUT_WIDTH) -> None:
         if input_width < STRIDE:
             raise ValueError(f"input_width must be >= {STRIDE}, got {input_width}")
         self._session = session

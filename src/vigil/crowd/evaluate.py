@@ -11,12 +11,14 @@ from typing import Literal, get_args
 import cv2
 import numpy as np
 
+from vigil.config.crowd import DEFAULT_COUNT_TILES, DEFAULT_DENSITY_FLOOR
 from vigil.core.errors import InputError
 from vigil.core.frame import BGRImage
 from vigil.crowd.combine import combined_count, split_density
 from vigil.crowd.dataset import CountErrors, count_errors, head_points, list_images
 from vigil.crowd.density import DensityEstimator
 from vigil.crowd.geometry import FloatArray
+from vigil.crowd.tiling import tiled
 
 EvalMethod = Literal["detection", "density", "combined"]
 EVAL_METHODS: tuple[str, ...] = get_args(EvalMethod)
@@ -69,9 +71,19 @@ def _read(path: Path) -> BGRImage:
 
 
 def iter_counts(
-    root: Path, method: EvalMethod, detector: PersonDetector | None, density: DensityEstimator | None
+    root: Path,
+    method: EvalMethod,
+    detector: PersonDetector | None,
+    density: DensityEstimator | None,
+    *,
+    tiles: int = DEFAULT_COUNT_TILES,
+    floor: float = DEFAULT_DENSITY_FLOOR,
 ) -> Iterator[ImageCount]:
     """Count each image of ``root`` (ShanghaiTech layout) with ``method``.
+
+    ``detection`` and ``combined`` count with ``detector`` on the whole frame plus ``tiles × tiles``
+    overlapping tiles (:func:`vigil.crowd.tiling.tiled`; 1 = whole frame only); ``combined`` adds
+    CSRNet density outside the person boxes in cells of at least ``floor`` people.
 
     Raises:
         InputError: a missing or unreadable image or ground-truth file (named in the message).
@@ -81,31 +93,38 @@ def iter_counts(
         raise ValueError(f"method {method!r} needs a person detector")
     if method in ("density", "combined") and density is None:
         raise ValueError(f"method {method!r} needs the density estimator")
+    count_detector = tiled(detector, tiles) if detector is not None else None
     for item in list_images(root):
         truth = int(head_points(item.truth).shape[0])
         image = _read(item.image)
         started = time.perf_counter()
         if method == "detection":
-            assert detector is not None
-            predicted = float(len(detector(image)))
+            assert count_detector is not None
+            predicted = float(len(count_detector(image)))
         else:
             assert density is not None
             dmap = density.estimate(image)
             if method == "density":
                 predicted = dmap.count
             else:
-                assert detector is not None
-                boxes = detector(image)
-                predicted = combined_count(len(boxes), split_density(dmap, boxes))
+                assert count_detector is not None
+                boxes = count_detector(image)
+                predicted = combined_count(len(boxes), split_density(dmap, boxes, floor))
         ms = (time.perf_counter() - started) * 1000.0
         yield ImageCount(item.image.name, truth, predicted, ms)
 
 
 def evaluate(
-    root: Path, method: EvalMethod, detector: PersonDetector | None, density: DensityEstimator | None
+    root: Path,
+    method: EvalMethod,
+    detector: PersonDetector | None,
+    density: DensityEstimator | None,
+    *,
+    tiles: int = DEFAULT_COUNT_TILES,
+    floor: float = DEFAULT_DENSITY_FLOOR,
 ) -> EvalResult:
-    """MAE, RMSE and ms per image of ``method`` on ``root``."""
-    counts = tuple(iter_counts(root, method, detector, density))
+    """MAE, RMSE and ms per image of ``method`` on ``root`` (``tiles``, ``floor``: see :func:`iter_counts`)."""
+    counts = tuple(iter_counts(root, method, detector, density, tiles=tiles, floor=floor))
     errors = count_errors([c.predicted for c in counts], [c.truth for c in counts])
     ms = sum(c.ms for c in counts) / len(counts) if counts else 0.0
     return EvalResult(method, errors, ms, counts)

@@ -23,6 +23,7 @@ from vigil.crowd.density import DensityEstimator
 from vigil.crowd.geometry import FloatArray, check_in_frame, foot_points, points_in_polygon, polygon_mask
 from vigil.crowd.heatmap import HeatmapAccumulator
 from vigil.crowd.lines import LineCounter
+from vigil.crowd.tiling import Detector, merge_tile_boxes, tile_boxes
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,15 @@ class CrowdMonitor:
         lines: Sequence[LineConfig],
         cfg: CrowdConfig,
         density: DensityEstimator | None,
+        tile_detector: Detector | None = None,
     ) -> None:
         self.camera_key = camera_key
         self.cfg = cfg
         self._density = density
+        # Far, small people are missed by the 416 px whole-frame pass; at each density step the
+        # tiles find them (docs/crowd.md), and they count until the next step like the density does.
+        self._tile_detector = tile_detector
+        self._extra_feet: FloatArray = np.zeros((0, 2), dtype=np.float32)
         a = cfg.alerts
 
         def alert(kind: AlertKind, subject: str, threshold: float, unit: AlertUnit = "people") -> HysteresisAlert:
@@ -180,7 +186,12 @@ class CrowdMonitor:
             self._last_density_s is None or t_s - self._last_density_s >= self.cfg.density_interval_s
         ):
             dmap = self._density.estimate(image)
-            self._parts = split_density(dmap, person_boxes)
+            boxes = np.asarray(person_boxes, dtype=np.float32).reshape(-1, 4)
+            if self._tile_detector is not None and self.cfg.count_tiles > 1:
+                merged = merge_tile_boxes(boxes, tile_boxes(self._tile_detector, image, self.cfg.count_tiles))
+                self._extra_feet = foot_points(merged[len(boxes) :])
+                boxes = merged
+            self._parts = split_density(dmap, boxes, self.cfg.density_floor)
             self._last_density_s = t_s
             self.density_runs += 1
             self.density_ms += dmap.ms
@@ -234,7 +245,8 @@ class CrowdMonitor:
         self, t_s: float, feet: FloatArray, width: int, height: int, alerts: list[AlertChange]
     ) -> list[ZoneSample]:
         parts = self._fresh_parts(t_s)
-        samples = [self._count(TOTAL_ZONE_ID, "auto", len(feet), parts, None, None)]
+        extra = self._extra_feet if parts is not None else np.zeros((0, 2), dtype=np.float32)
+        samples = [self._count(TOTAL_ZONE_ID, "auto", len(feet), parts, None, None, len(extra))]
         for zs in self._zones:
             zone = zs.zone
             n_in = int(points_in_polygon(feet, zone.polygon).sum())
@@ -244,7 +256,8 @@ class CrowdMonitor:
                     h, w = parts.total.shape
                     zs.mask = polygon_mask(zone.polygon, w, h, parts.cell_scale)
                 mask = zs.mask
-            sample = self._count(zone.id, zone.count_method, n_in, parts, mask, zone.area_m2)
+            n_extra = int(points_in_polygon(extra, zone.polygon).sum()) if len(extra) else 0
+            sample = self._count(zone.id, zone.count_method, n_in, parts, mask, zone.area_m2, n_extra)
             samples.append(sample)
             zs.rate.add(t_s, float(sample.count))
             for alert, value in (
@@ -266,13 +279,14 @@ class CrowdMonitor:
         parts: DensityParts | None,
         mask: NDArray[np.bool_] | None,
         area_m2: float | None,
+        n_extra: int = 0,
     ) -> ZoneSample:
         dens = density_count(parts, mask) if parts is not None else None
         used: CountMethodUsed
         if parts is not None and method == "density":
             value, used = float(dens or 0.0), "density"
         elif parts is not None and method == "auto":
-            value, used = combined_count(n_det, parts, mask), "combined"
+            value, used = combined_count(n_det + n_extra, parts, mask), "combined"
         else:
             value, used = float(n_det), "detection"
         count = round(value)

@@ -15,11 +15,16 @@ import av
 import numpy as np
 
 from vigil.config import CameraConfig, VigilConfig
+from vigil.core.classes import class_id
 from vigil.core.errors import ConfigError, ModelMissingError
+from vigil.core.frame import BGRImage
 from vigil.crowd.alerts import AlertChange
 from vigil.crowd.density import DensityEstimator
+from vigil.crowd.geometry import FloatArray
 from vigil.crowd.monitor import CrowdMonitor, MonitorOutput, ZoneSample
+from vigil.crowd.tiling import Detector
 from vigil.detect.onnx_session import make_session
+from vigil.detect.yolo import YoloDetector
 from vigil.events import AnyEvent
 from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount, LineCount, ZoneCount
 from vigil.models.install import require
@@ -179,4 +184,22 @@ def build_crowd_stage(ctx: StageContext) -> FrameStage | None:
         if size is not None:
             CrowdMonitor(*monitor_args, density=None).check_frame_size(*size)
     density = build_density(cfg, required=any(z.count_method == "density" for z in cam.zones))
-    return CrowdStage(cam.id, CrowdMonitor(*monitor_args, density=density))
+    tiles = build_tile_detector(cfg) if density is not None and cfg.crowd.count_tiles > 1 else None
+    return CrowdStage(cam.id, CrowdMonitor(*monitor_args, density=density, tile_detector=tiles))
+
+
+def build_tile_detector(cfg: VigilConfig) -> Detector:
+    """Person boxes on tiles for the density step (its own session: it runs at the density rate)."""
+    yolo = YoloDetector(
+        require(cfg.resolved_models_dir, cfg.detector.model),
+        input_size=cfg.detector.input_size,
+        confidence=cfg.detector.confidence,
+        nms_iou=cfg.detector.nms_iou,
+        class_ids=(class_id("person"),),
+        threads=cfg.crowd.threads,
+    )
+
+    def persons(image: BGRImage) -> FloatArray:
+        return yolo.detect(image).xyxy
+
+    return persons
