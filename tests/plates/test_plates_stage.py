@@ -18,7 +18,8 @@ from vigil.plates.hotlist import HotlistPlate
 from vigil.plates.ocr import Quad, TextLine
 from vigil.plates.reader import PlateReader
 from vigil.store.media import MediaStore
-from vigil.workers.plates_stage import PlatesStage, StageInput
+from vigil.workers.plates_stage import PlatesStage
+from vigil.workers.stages import StageInput
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,8 @@ reverse. The fit with the fewest fixes wins; a read nothing fits gets ``region=N
 
 US plates mix letters and digits freely per state, so the US grammar lists the common serial
 layouts for scoring and falls back to any 2–8 characters; only the glyphs that are the same
-shape on US plates (O/0, Q/0, I/1) are fixed there, and only inside a block of digits.
+shape on US plates are fixed there: O is always written 0 (one glyph; see ``us_zero``), and Q/0,
+I/1 only inside a block of digits.
 """
 
 from __future__ import annotations
@@ -125,8 +126,19 @@ def _apply(text: str, layout: str) -> tuple[str, int] | None:
     return "".join(out), fixes
 
 
+def us_zero(text: str) -> str:
+    """O → 0 on US plates: the canonical form of the one glyph.
+
+    Most US series leave the letter O out, and where it is issued (vanity plates included) its
+    glyph is the zero's, so a reader cannot tell them apart; reads and hotlist entries are both
+    written with 0 (hotlist matching also treats O/0 as confusable).
+    """
+    return text.replace("O", "0")
+
+
 def us_same_glyph_fix(text: str) -> str:
-    """O, Q → 0 and I → 1 next to a digit: on US plates these glyphs are digits in a digit block."""
+    """US same-glyph fixes: O → 0 on serial plates (any digit); Q → 0 and I → 1 next to a digit."""
+    text = us_zero(text)
     chars = list(text)
     for i, ch in enumerate(chars):
         if ch in _US_SAME_GLYPH:
@@ -141,9 +153,10 @@ def fit_formats(text: str, regions: tuple[str, ...], max_fixes: int = 2) -> Form
     """The best fit of ``text`` (already normalised) to the formats of ``regions``."""
     best: FormatFit | None = None
     for region in regions:
+        region_text = us_zero(text) if region == "us" else text
         for spec in REGION_FORMATS[region]:
             for layout in expand(spec):
-                applied = _apply(text, layout)
+                applied = _apply(region_text, layout)
                 if applied is None or applied[1] > max_fixes:
                     continue
                 fit = FormatFit(applied[0], region, layout, applied[1])

@@ -40,7 +40,8 @@ def match_plate(
     """Entries ``read`` matches, exact ones first, then by distance."""
     hits: list[HotlistHit] = []
     for e in entries:
-        if e.plate == read:
+        # O and 0 are one glyph on US plates, whose reads are written with 0 (formats.us_zero).
+        if e.plate == read or e.plate.replace("O", "0") == read.replace("O", "0"):
             hits.append(HotlistHit(e.entry_id, e.plate, 0.0, False))
         elif fuzzy and abs(len(e.plate) - len(read)) <= max_distance:
             d = plate_distance(read, e.plate)

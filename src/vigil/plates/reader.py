@@ -1,11 +1,15 @@
 """Reading plates: localise, read, read again closer when weak, fit the regional formats.
 
-``PlateReader.read_scene`` finds plate-like character rows in a frame (or a generous region
-around a vehicle), reads the most plate-like few, and keeps the read whose OCR confidence,
-character count and format fit are best. A weak read gets a second, closer look: a generous
-crop around it, upscaled, its text lines found by the OCR detector, the tallest line (plate
-characters are the largest text on a plate) deskewed, contrast-equalised and read again.
-``PlateReader.read_crop`` does the same for an image that is already a plate.
+``PlateReader.read_scene`` gathers candidate character rows from two sources: the morphological
+localiser (plate-like rows of even-height blobs) and the OCR text detector run on the whole frame
+(or a generous region around a vehicle) at a resolution where small plates are still lines. All
+candidates are read in one batched recognition call and ranked by combined evidence: OCR
+confidence times plate-likeness of the read (character count, format-grammar fit, letters and
+digits, not a date or time) times the localiser's own score. The best few weak reads get a
+second, closer look: a generous crop around it, upscaled, its text lines found by the OCR
+detector, the tallest line (plate characters are the largest text on a plate) deskewed,
+contrast-equalised and read again. ``PlateReader.read_crop`` reads an image that is already a
+plate both whole and by its tallest line, and keeps the better.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 from vigil.core.frame import BGRImage
 from vigil.plates.formats import FormatFit, fit_formats
 from vigil.plates.localise import find_plate_candidates
-from vigil.plates.ocr import Quad, TextRecogniser
+from vigil.plates.ocr import Quad, SceneTextEngine, TextLine, TextRecogniser
 from vigil.plates.text import normalise
 
 Box = tuple[float, float, float, float]
@@ -72,7 +76,9 @@ def plausibility(text: str, fit: FormatFit, raw: str = "") -> float:
     else:
         form = 0.85
     # Vanity plates may be all letters, but words on the car (makes, dealers, slogans) are too.
-    mixed = 1.0 if any(c.isdigit() for c in text) else 0.7
+    # Judged on what OCR saw: the US O → 0 spelling must not turn a word into a serial.
+    seen = normalise(raw) if raw else text
+    mixed = 1.0 if any(c.isdigit() for c in seen) else 0.7
     return length * form * mixed
 
 
@@ -134,21 +140,55 @@ class PlateReader:
         max_candidates: int = 6,
         closer_reads: int = 2,
         min_char_px: int = 8,
+        scene_text: bool = True,
     ) -> None:
         self._ocr = ocr
         self.regions = regions
         self.max_candidates = max_candidates
         self.closer_reads = closer_reads
         self.min_char_px = min_char_px
+        self.scene_text = scene_text
         self.ocr_calls = 0
 
     def _read(self, line: BGRImage) -> tuple[str, str, float, FormatFit, float]:
         self.ocr_calls += 1
-        result = self._ocr.recognise(line)
+        return self._fit(self._ocr.recognise(line))
+
+    def _fit(self, result: TextLine) -> tuple[str, str, float, FormatFit, float]:
         raw = result.text
         text = normalise(raw)
         fit = fit_formats(text, self.regions)
         return fit.text, raw, result.confidence, fit, result.confidence * plausibility(fit.text, fit, raw)
+
+    def _read_many(self, images: list[BGRImage]) -> list[TextLine]:
+        """Read several lines, in one batched call when the engine can."""
+        if not images:
+            return []
+        if isinstance(self._ocr, SceneTextEngine):
+            self.ocr_calls += 1
+            return self._ocr.recognise_many(images)
+        self.ocr_calls += len(images)
+        return [self._ocr.recognise(im) for im in images]
+
+    def _text_rows(self, search: BGRImage, ox: int, oy: int) -> list[tuple[Box, BGRImage, Box, float]]:
+        """Plate-shaped text lines found by the OCR text detector on the whole search region."""
+        assert isinstance(self._ocr, SceneTextEngine)
+        self.ocr_calls += 1
+        out: list[tuple[Box, BGRImage, Box, float]] = []
+        for quad in self._ocr.detect_scene_lines(search):
+            x1, y1 = (float(v) for v in quad.min(axis=0))
+            x2, y2 = (float(v) for v in quad.max(axis=0))
+            h, w = y2 - y1, x2 - x1
+            # Plate character rows: readable height, a few characters wide (not a paragraph).
+            if h < self.min_char_px or not 1.2 <= w / max(h, 1.0) <= 12.0:
+                continue
+            line = _warp_quad(search, quad)
+            if line.size == 0:
+                continue
+            up, _ = _upscale_to(line, 32)
+            box = (x1 + ox, y1 + oy, x2 + ox, y2 + oy)
+            out.append((box, up, box, 1.0))
+        return out
 
     def _best_line(self, region: BGRImage) -> tuple[str, str, float, FormatFit, float] | None:
         """Find text lines in a plate region and read the tallest ones; the best read."""
@@ -171,18 +211,19 @@ class PlateReader:
         return best
 
     def read_crop(self, plate: BGRImage) -> PlateRead | None:
-        """Read an image that is already one plate (whole-crop read, then its tallest line)."""
+        """Read an image that is already one plate (whole-crop read and its tallest line; the better)."""
         if plate.size == 0 or plate.shape[0] < 4 or plate.shape[1] < 4:
             return None
         h, w = plate.shape[:2]
         whole = self._read(plate)
         best = whole
         closer = False
-        if whole[4] < STRONG_READ:
-            up, _ = _upscale_to(plate, 96)
-            line = self._best_line(up)
-            if line is not None and line[4] > best[4]:
-                best, closer = line, True
+        # Always look for the main character line too: even a confident whole-crop read can take
+        # in state names, stickers or slogan letters that the tallest line leaves out.
+        up, _ = _upscale_to(plate, 96)
+        line = self._best_line(up)
+        if line is not None and line[4] > best[4]:
+            best, closer = line, True
         text, raw, conf, fit, score = best
         if not text:
             return None
@@ -201,21 +242,25 @@ class PlateReader:
             if search.size == 0:
                 return []
         cands = find_plate_candidates(search, self.max_candidates, self.min_char_px)
-        reads: list[PlateRead] = []
+        # Candidate rows: (row box in frame pixels, image to read, plate box, localiser weight).
+        rows: list[tuple[Box, BGRImage, Box, float]] = []
         for cand in cands:
             row = (cand.box[0] + ox, cand.box[1] + oy, cand.box[2] + ox, cand.box[3] + oy)
-            rh = row[3] - row[1]
             x1, y1, x2, y2 = _clip(_expand(row, 0.04, 0.2), iw, ih)
             line = image[y1:y2, x1:x2]
             if line.size == 0:
                 continue
             up, _ = _upscale_to(line, 32)
-            text, raw, conf, fit, score = self._read(up)
-            score *= 0.85 + 0.15 * cand.score
-            box = plate_box_from_row(row)
+            rows.append((row, up, plate_box_from_row(row), 0.85 + 0.15 * cand.score))
+        if self.scene_text and isinstance(self._ocr, SceneTextEngine):
+            rows.extend(self._text_rows(search, ox, oy))
+        lines = self._read_many([r[1] for r in rows])
+        reads: list[PlateRead] = []
+        for (_, _, box, weight), result in zip(rows, lines, strict=True):
+            text, raw, conf, fit, score = self._fit(result)
             px1, py1, px2, py2 = _clip(box, iw, ih)
-            reads.append(PlateRead(text, raw, conf, score, box, fit.region, fit.strict, image[py1:py2, px1:px2].copy()))
-            del rh
+            crop = image[py1:py2, px1:px2].copy()
+            reads.append(PlateRead(text, raw, conf, score * weight, box, fit.region, fit.strict, crop))
         reads.sort(key=lambda r: -r.score)
         improved: list[PlateRead] = []
         for read in reads[: self.closer_reads]:

@@ -1,0 +1,66 @@
+"""The plate reader's candidate sources, batched reads and the US serial-plate O/0 rule (fake OCR)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vigil.plates.formats import fit_formats, us_zero
+from vigil.plates.hotlist import HotlistPlate, match_plate
+from vigil.plates.ocr import Quad, SceneTextEngine, TextLine
+from vigil.plates.reader import PlateReader
+
+
+class SceneFakeOCR:
+    """Finds one text line (the plate) in a scene and reads lines by their width."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.single = 0
+
+    def recognise(self, image: np.ndarray) -> TextLine:
+        self.single += 1
+        return TextLine("", 0.0)
+
+    def detect_lines(self, image: np.ndarray) -> list[Quad]:
+        return []
+
+    def detect_scene_lines(self, image: np.ndarray) -> list[Quad]:
+        return [np.array([[100, 200], [220, 200], [220, 230], [100, 230]], np.float32)]
+
+    def recognise_many(self, images: list[np.ndarray]) -> list[TextLine]:
+        self.batches.append(len(images))
+        # The plate line is the only 120 px wide line (upscaled to 32 px high: 128 px wide).
+        return [TextLine("7ABC123", 0.97) if im.shape[1] == 128 else TextLine("SALE", 0.9) for im in images]
+
+
+def test_scene_text_lines_are_candidates_read_in_one_batch() -> None:
+    ocr = SceneFakeOCR()
+    assert isinstance(ocr, SceneTextEngine)
+    reader = PlateReader(ocr, ("us",))
+    scene = np.full((480, 640, 3), 120, np.uint8)
+    reads = reader.read_scene(scene)
+    assert reads and reads[0].text == "7ABC123"
+    assert reads[0].box == (100.0, 200.0, 220.0, 230.0)
+    assert len(ocr.batches) == 1 and ocr.single == 0
+
+
+def test_scene_text_can_be_turned_off() -> None:
+    ocr = SceneFakeOCR()
+    reader = PlateReader(ocr, ("us",), scene_text=False)
+    reads = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
+    assert all(r.text != "7ABC123" for r in reads)
+
+
+def test_us_plates_write_o_as_zero() -> None:
+    assert us_zero("UH1FOF") == "UH1F0F"
+    assert us_zero("GOFAST") == "G0FAST"
+    assert fit_formats("OSG719", ("us",)).text == "0SG719"
+    assert fit_formats("HLOKTY1", ("us",)).text == "HL0KTY1"
+    assert fit_formats("GOFAST", ("us",)).text == "G0FAST"
+    # Other regions' grammars decide O/0 by position, not by this rule.
+    assert fit_formats("AB12OCD", ("uk",)).text == "AB12OCD"
+
+
+def test_a_hotlist_entry_written_with_o_hits_a_read_written_with_zero() -> None:
+    hits = match_plate("G0FAST", [HotlistPlate("h1", "GOFAST"), HotlistPlate("h2", "G0FASTX")])
+    assert [(h.entry_id, h.fuzzy) for h in hits] == [("h1", False)]
