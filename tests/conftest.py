@@ -23,6 +23,12 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SAMPLES = REPO_ROOT / "samples"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # One model directory for the whole run (the Makefile exports the same), so CLI tests that
+    # run in subprocesses find the models that the session fixture installed.
+    os.environ.setdefault("VIGIL_MODELS_DIR", str(REPO_ROOT / "vigil-data" / "models"))
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
