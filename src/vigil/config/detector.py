@@ -19,6 +19,14 @@ class DetectorConfig(StrictModel):
     nms_iou: float = Field(default=0.45, gt=0, lt=1, description="IoU above which boxes are merged.")
     classes: tuple[str, ...] = Field(default=DEFAULT_CLASSES, min_length=1, description="COCO classes kept.")
     threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime intra-op threads.")
+    precision: Literal["int8", "fp32"] = Field(
+        default="int8",
+        description="int8: the graph quantised at install (~3x faster, 98.6% of fp32 boxes); fp32: exact conversion.",
+    )
+
+    @property
+    def model_file(self) -> str:
+        return "model-int8.onnx" if self.precision == "int8" else "model.onnx"
 
     @field_validator("classes")
     @classmethod

