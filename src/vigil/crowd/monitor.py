@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 TOTAL_ZONE_ID = "*"
 CountMethodUsed = Literal["detection", "density", "combined"]
+
+EDGE_PX = 2.0
+"""A person box within this many pixels of the frame edge is cut off by it."""
 FRESH_DENSITY_PERIODS = 3
 """A density map is used for this many ``density_interval_s`` after it was computed."""
 
@@ -171,7 +174,13 @@ class CrowdMonitor:
         if self._heat_start_s is None:
             self._heat_start_s = self._line_period_start_s = t_s
         feet = foot_points(person_boxes)
-        for crossing in self._lines.update(track_ids, feet):
+        # A box cut by the left, right or bottom edge has no real foot point: its bottom-centre
+        # slides as the person leaves the picture and would fake a crossing. Lines only see boxes
+        # whose feet are in view; a track resumes once they are.
+        boxes = np.asarray(person_boxes, dtype=np.float32).reshape(-1, 4)
+        whole = (boxes[:, 0] > EDGE_PX) & (boxes[:, 2] < width - EDGE_PX) & (boxes[:, 3] < height - EDGE_PX)
+        line_ids = [t for t, ok in zip(track_ids, whole, strict=True) if ok]
+        for crossing in self._lines.update(line_ids, feet[whole]):
             self._line_period[crossing.line_id][0 if crossing.direction == "in" else 1] += 1
             flow = self._counter_flow.get(crossing.line_id)
             if flow is not None and crossing.direction == flow[2]:
