@@ -147,7 +147,7 @@ def eval_cmd(
     detector: PersonDetector | None = None
     if chosen in ("detection", "combined"):
         yolo = YoloDetector(
-            require(cfg.resolved_models_dir, cfg.detector.model),
+            require(cfg.resolved_models_dir, cfg.detector.model) / cfg.detector.model_file,
             input_size=input_size or cfg.detector.input_size,
             confidence=cfg.detector.confidence,
             nms_iou=cfg.detector.nms_iou,
