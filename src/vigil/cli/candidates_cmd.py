@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
+from vigil.recognise.wording import fmr_in_words
 from vigil.store.candidates import CandidateRecord
 from vigil.store.facade import Store
 
@@ -18,15 +19,6 @@ app = typer.Typer(help="Review face and plate candidates: nothing is actionable 
 console = Console()
 
 ActorOption = typer.Option(..., "--by", help="Your name: who makes this decision (recorded).")
-
-
-def describe_fmr(rate: float | None) -> str:
-    """The false-match rate in plain words, e.g. 'about 1 in 1,000 strangers would score this high'."""
-    if rate is None:
-        return "no calibrated false-match rate"
-    if rate <= 0:
-        return "no stranger in the calibration set scored this high"
-    return f"about 1 in {round(1 / rate):,} strangers would score this high"
 
 
 def _record_dict(c: CandidateRecord) -> dict[str, object]:
@@ -84,7 +76,7 @@ def list_(
             c.list_entry_id + (f" ({c.observed})" if c.observed else ""),
             c.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
             f"{c.score:.3f}",
-            describe_fmr(c.false_match_rate),
+            fmr_in_words(c.false_match_rate),
             ", ".join(c.flags),
             f"{c.status} ({sum(d.decision == 'confirm' for d in c.decisions)}/{cfg.candidates.required_confirmations})",
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from vigil.api.errors import ApiError, status_and_code
 from vigil.core.errors import VigilError
 from vigil.governance.auth import AuthenticationError, csrf_matches
 from vigil.governance.roles import PERMISSIONS, AccessDeniedError, Principal, require
+from vigil.recognise.wording import fmr_in_words, one_in
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -197,16 +197,6 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"{int(seconds)} s ago"
 
 
-def one_in(rate: float) -> str:
-    """1/rate as a round number people can picture: 0.00097 → "1,000"."""
-    n = 1 / rate
-    exp = math.floor(math.log10(n))
-    lead = n / 10**exp
-    nice = min((1, 2, 5, 10), key=lambda x: abs(math.log(lead / x)))
-    value = nice * 10**exp
-    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
-
-
 def fmr_words(fmr: float | None, watchlist_size: int | None = None) -> str:
     """The calibrated false-match rate of a candidate in plain words."""
     if fmr is None:
@@ -216,7 +206,7 @@ def fmr_words(fmr: float | None, watchlist_size: int | None = None) -> str:
         )
     if fmr <= 0:
         return "No stranger in the calibration set scored this high; the true rate is unknown but small."
-    words = f"About 1 in {one_in(fmr)} strangers would score this high (calibrated false-match rate {fmr:.1e})."
+    words = f"{fmr_in_words(fmr).capitalize()} (calibrated false-match rate {fmr:.1e})."
     if watchlist_size and watchlist_size > 1:
         per_person = min(1.0, fmr * watchlist_size)
         words += (

@@ -18,12 +18,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
+from vigil.api.context import ApiContext
 from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
 from vigil.config.camera import CameraConfig
 from vigil.core.errors import InputError, NotFoundError
 from vigil.crowd.heatmap import render_heatmap
-from vigil.governance.roles import require
+from vigil.governance.roles import Principal, require
 from vigil.store.crowd import TOTAL_ZONE
 
 router = APIRouter(prefix="/crowd", tags=["crowd"])
@@ -107,21 +108,32 @@ class OccupancyOut(BaseModel):
     zones: list[ZoneOccupancy]
 
 
-def _camera(ctx_cameras: tuple[CameraConfig, ...], stored: list[str], camera_id: str) -> CameraConfig | None:
-    """The camera's config (None if it only has stored data). Raises NotFoundError if unknown."""
-    for c in ctx_cameras:
-        if c.id == camera_id:
-            return c
-    if camera_id in stored:
-        return None
-    raise NotFoundError(f"camera {camera_id!r} is not configured and has no crowd data")
+def _checked_camera(
+    ctx: ApiContext,
+    principal: Principal,
+    camera_id: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> CameraConfig | None:
+    """Check scope and time range; return the camera's config (None if it only has stored data).
 
-
-def _range(since: datetime | None, until: datetime | None) -> None:
+    Raises:
+        AccessDeniedError: the camera is outside the principal's scope.
+        InputError: a naive or reversed time range.
+        NotFoundError: the camera is neither configured nor has crowd data.
+    """
+    require(principal, "crowd.read", camera_id)
     if (since is not None and since.tzinfo is None) or (until is not None and until.tzinfo is None):
         raise InputError("since and until need a time zone")
     if since is not None and until is not None and since >= until:
         raise InputError("since must be before until")
+    for c in ctx.config.cameras:
+        if c.id == camera_id:
+            return c
+    # Only a camera missing from the config needs the (distinct-camera) query.
+    if camera_id in ctx.store.crowd.cameras():
+        return None
+    raise NotFoundError(f"camera {camera_id!r} is not configured and has no crowd data")
 
 
 @endpoint(
@@ -144,9 +156,7 @@ def series(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> SeriesOut:
     """People counted per sample in each zone and the whole frame, oldest first."""
-    require(principal, "crowd.read", camera_id)
-    _range(since, until)
-    _camera(ctx.config.cameras, ctx.store.crowd.cameras(), camera_id)
+    _checked_camera(ctx, principal, camera_id, since, until)
     points = ctx.store.crowd.series(camera_id, since, limit=limit + 1, until=until)
     truncated = len(points) > limit
     grouped: dict[str, ZoneSeries] = defaultdict(lambda: ZoneSeries(zone_id="", at=[], count=[], density_per_m2=[]))
@@ -181,9 +191,7 @@ def lines(
     camera_id: CameraPath, ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
 ) -> LinesOut:
     """In/out crossings per counting line over the range."""
-    require(principal, "crowd.read", camera_id)
-    _range(since, until)
-    _camera(ctx.config.cameras, ctx.store.crowd.cameras(), camera_id)
+    _checked_camera(ctx, principal, camera_id, since, until)
     totals = ctx.store.crowd.line_totals(camera_id, since, until)
     return LinesOut(
         camera_id=camera_id,
@@ -208,9 +216,7 @@ def alerts(
     camera_id: CameraPath, ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
 ) -> AlertsOut:
     """Over-capacity, surge and counter-flow alerts (raised and cleared), oldest first."""
-    require(principal, "crowd.read", camera_id)
-    _range(since, until)
-    _camera(ctx.config.cameras, ctx.store.crowd.cameras(), camera_id)
+    _checked_camera(ctx, principal, camera_id, since, until)
     items = [
         AlertOut(
             at=a.at,
@@ -241,8 +247,7 @@ def alerts(
 )
 def occupancy(camera_id: CameraPath, ctx: Ctx, principal: CurrentPrincipal) -> OccupancyOut:
     """The newest count of each zone (and the whole frame, ``*``) against its configured capacity."""
-    require(principal, "crowd.read", camera_id)
-    cam = _camera(ctx.config.cameras, ctx.store.crowd.cameras(), camera_id)
+    cam = _checked_camera(ctx, principal, camera_id)
     configured = {z.id: z for z in (cam.zones if cam is not None else ())}
     newest = ctx.store.crowd.latest(camera_id)
     zones: list[ZoneOccupancy] = []
@@ -284,9 +289,7 @@ def heatmap(
 ) -> Response:
     """Occupancy over the range as a PNG: a bare grid (never over a camera frame), aggregate only.
     404 if no occupancy was recorded in the range."""
-    require(principal, "crowd.read", camera_id)
-    _range(since, until)
-    _camera(ctx.config.cameras, ctx.store.crowd.cameras(), camera_id)
+    _checked_camera(ctx, principal, camera_id, since, until)
     heat = ctx.store.crowd.heatmap(camera_id, since, until)
     if heat is None:
         raise NotFoundError(f"no occupancy recorded for camera {camera_id!r} in this period")
