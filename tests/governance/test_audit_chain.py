@@ -54,7 +54,12 @@ TAMPERING: list[tuple[str, Callable[[Engine], None], int, str]] = [
     ),
     (
         "rewritten with a fresh hash",
-        lambda e: _sql(e, "UPDATE audit_log SET hash = 'f' || substr(hash, 2) WHERE seq = 2"),
+        # Change the first hex digit, whatever it was (a fixed 'f' is a no-op 1 time in 16).
+        lambda e: _sql(
+            e,
+            "UPDATE audit_log SET hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END"
+            " || substr(hash, 2) WHERE seq = 2",
+        ),
         2,
         "edited",
     ),
