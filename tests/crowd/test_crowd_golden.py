@@ -2,7 +2,7 @@
 
 Recomputes MAE and RMSE of detection only, density only and the combination on
 ``../shared/data/crowd/train`` with the default settings (detection on the whole frame plus
-2×2 overlapping tiles, CSRNet at 384 px, density floor 0.03) and compares them with the
+3×3 overlapping tiles, CSRNet at 384 px, density floor 0.03) and compares them with the
 committed figures. Tolerance: 0.25
 people, which covers ONNX Runtime / OpenCV resize differences across machines but fails on
 any change to the rule, the models or their pre-processing.

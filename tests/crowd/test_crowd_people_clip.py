@@ -3,7 +3,7 @@
 Manual count (frames decoded once a second and looked at): two people enter from the bottom
 edge of the picture and walk up to the table — a woman at about 7 s (she leaves to the right at
 about 19 s, without crossing back) and a man at about 23 s (he stays to the end). So a line
-across the entry path at y = 400 must count 2 in and 0 out.
+across the entry path at y = 400 must count 2 in and 0 out, with either detector precision.
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ from vigil.workers.analyze import analyze_recording
 pytestmark = pytest.mark.slow
 
 
-def test_entry_line_counts_people_entering(tmp_path: Path, people_clip: Path, installed_models_dir: Path) -> None:
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_entry_line_counts_people_entering(
+    tmp_path: Path, people_clip: Path, installed_models_dir: Path, precision: str
+) -> None:
     cfg = parse_config(
         {
             "data_dir": str(tmp_path),
             "models_dir": str(installed_models_dir),
             "crowd": {"enabled": True, "sample_interval_s": 2, "heatmap_interval_s": 20},
+            "detector": {"precision": precision},
             "cameras": [
                 {
                     "id": "people",

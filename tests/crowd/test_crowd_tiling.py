@@ -85,7 +85,7 @@ def test_tiled_detector_finds_what_only_a_tile_sees() -> None:
 
 def test_counting_settings_have_bounds_and_documented_defaults() -> None:
     cfg = CrowdConfig()
-    assert cfg.count_tiles == DEFAULT_COUNT_TILES == 2
+    assert cfg.count_tiles == DEFAULT_COUNT_TILES == 3
     assert cfg.density_floor == DEFAULT_DENSITY_FLOOR == DENSITY_FLOOR
     assert cfg.density_input_width == 384
     for bad in ({"count_tiles": 0}, {"count_tiles": 5}, {"density_floor": -0.1}, {"density_floor": 1.5}):

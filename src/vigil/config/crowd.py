@@ -24,7 +24,7 @@ DEFAULT_DENSITY_INPUT_WIDTH = 384
 """CSRNet input width; docs/crowd.md (speed and accuracy per width)."""
 DEFAULT_DENSITY_FLOOR = 0.03
 """People per CSRNet cell below which density is background in the combined count (docs/crowd.md)."""
-DEFAULT_COUNT_TILES = 2
+DEFAULT_COUNT_TILES = 3
 """Tile grid of the crowd-counting detection pass (vigil.crowd.tiling); 1 = whole frame only."""
 
 
