@@ -1,9 +1,10 @@
-"""Accuracy regression gate: recompute plate metrics on a fixed subset of the real labelled data
-and compare with ``tests/golden/plates.json`` (full-set figures come from ``bench/plates_eval.py``).
+"""Accuracy regression gate: recompute plate metrics on the real labelled data and compare with
+``tests/golden/plates.json`` (full-set figures come from ``bench/plates_eval.py``): all 376 crops,
+and the first 25 scenes (a scene costs ~1 s).
 
-Tolerance: exact and found-rate may drop by at most 0.05 absolute, CER rise by at most 0.03
-(subsets are small: one image is 2.5–5 points). Timing is recorded but not gated here, because
-the test machine is shared; the bench gates it.
+Tolerance: exact and found-rate may drop by at most the set's ``tolerance`` (crops 0.02 = 7
+crops; scenes 0.05, one scene is 4 points), CER rise by at most 0.03. Timing is recorded but not
+gated here, because the test machine is shared; the bench measures it.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def test_plate_metrics_hold(shared_data: Path, name: str) -> None:
     golden = json.loads(GOLDEN.read_text())["subset"][name]
     report = evaluate(folder, PlateReader(RapidTextEngine(threads=2), ("us",)), limit=golden["n"])
     assert report.n == golden["n"]
-    assert report.exact >= golden["exact"] - TOL_RATE, report.misses
+    assert report.exact >= golden["exact"] - golden.get("tolerance", TOL_RATE), report.misses
     assert report.cer <= golden["cer"] + TOL_CER
     if "found_rate" in golden:
         assert report.found_rate is not None
-        assert report.found_rate >= golden["found_rate"] - TOL_RATE
+        assert report.found_rate >= golden["found_rate"] - golden.get("tolerance", TOL_RATE)

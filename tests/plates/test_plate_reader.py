@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from vigil.plates.ctc import TextLine
 from vigil.plates.formats import fit_formats, us_zero
 from vigil.plates.hotlist import HotlistPlate, match_plate
-from vigil.plates.ocr import Quad, SceneTextEngine, TextLine
+from vigil.plates.localise import PlateCandidate
+from vigil.plates.ocr import Quad, SceneTextEngine
 from vigil.plates.reader import PlateReader
 
 
@@ -46,7 +49,7 @@ def test_scene_text_lines_are_candidates_read_in_one_batch() -> None:
 
 def test_scene_text_can_be_turned_off() -> None:
     ocr = SceneFakeOCR()
-    reader = PlateReader(ocr, ("us",), scene_text=False)
+    reader = PlateReader(ocr, ("us",), scene_text="never")
     reads = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
     assert all(r.text != "7ABC123" for r in reads)
 
@@ -64,3 +67,29 @@ def test_us_plates_write_o_as_zero() -> None:
 def test_a_hotlist_entry_written_with_o_hits_a_read_written_with_zero() -> None:
     hits = match_plate("G0FAST", [HotlistPlate("h1", "GOFAST"), HotlistPlate("h2", "G0FASTX")])
     assert [(h.entry_id, h.fuzzy) for h in hits] == [("h1", False)]
+
+
+class CountingSceneOCR(SceneFakeOCR):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scene_calls = 0
+
+    def detect_scene_lines(self, image: np.ndarray) -> list[Quad]:
+        self.scene_calls += 1
+        return super().detect_scene_lines(image)
+
+
+def test_fallback_runs_the_scene_detector_only_without_a_strong_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    blank = np.full((480, 640, 3), 120, np.uint8)
+    ocr = CountingSceneOCR()
+    reads = PlateReader(ocr, ("us",), scene_text="fallback").read_scene(blank)
+    assert ocr.scene_calls == 1 and reads[0].text == "7ABC123"  # nothing cheap found: detector ran
+    # A cheap candidate reads strongly as 7ABC123: the detector is not run.
+    row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)  # read at 128 px wide
+    monkeypatch.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
+    ocr = CountingSceneOCR()
+    reads = PlateReader(ocr, ("us",), scene_text="fallback").read_scene(blank)
+    assert ocr.scene_calls == 0 and reads[0].text == "7ABC123"
+    ocr = CountingSceneOCR()
+    PlateReader(ocr, ("us",), scene_text="always").read_scene(blank)
+    assert ocr.scene_calls == 1

@@ -14,8 +14,9 @@ from vigil.core.detections import Detections
 from vigil.core.frame import Frame
 from vigil.events import CandidateRaised
 from vigil.events.plates import PlateReadEvent
+from vigil.plates.ctc import TextLine
 from vigil.plates.hotlist import HotlistPlate
-from vigil.plates.ocr import Quad, TextLine
+from vigil.plates.ocr import Quad
 from vigil.plates.reader import PlateReader
 from vigil.store.media import MediaStore
 from vigil.workers.plates_stage import PlatesStage

@@ -211,7 +211,7 @@ def eval_(
     unknown = [r for r in chosen if r not in PLATE_REGIONS]
     if unknown:
         raise InputError(f"unknown plate region(s) {unknown}; valid: {list(PLATE_REGIONS)}")
-    reader = PlateReader(RapidTextEngine(threads=cfg.plates.threads), chosen)
+    reader = PlateReader(RapidTextEngine(threads=cfg.plates.threads), chosen, scene_text=cfg.plates.scene_text)
     with Progress(
         TextColumn("reading plates"),
         BarColumn(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from vigil.config.base import StrictModel
@@ -42,6 +44,11 @@ class PlatesConfig(StrictModel):
         default=365.0, gt=0, le=3650, description="Longest expiry a hotlist entry may have."
     )
     threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime threads of the plate OCR.")
+    scene_text: Literal["always", "fallback", "never"] = Field(
+        default="always",
+        description="Run the OCR text detector over the vehicle region always, only when the cheap "
+        "plate candidates gave no strong read (~5% faster, ~0.5 point fewer exact reads), or never.",
+    )
 
     @field_validator("regions")
     @classmethod

@@ -8,6 +8,13 @@ US plates mix letters and digits freely per state, so the US grammar lists the c
 layouts for scoring and falls back to any 2–8 characters; only the glyphs that are the same
 shape on US plates are fixed there: O is always written 0 (one glyph; see ``us_zero``), and Q/0,
 I/1 only inside a block of digits.
+
+When the recogniser says how likely each character's alternatives were (``alternatives``, see
+:mod:`vigil.plates.ctc`), fixes on strict regions are chosen by probability instead of the fixed
+maps: each position of a layout takes its most likely character of the wanted class, and the
+most likely fit wins (product of ``p(new) / p(read)`` over the changed positions). US reads are
+not changed to fit a serial layout even when the recogniser's second choice would fit: measured,
+that broke more reads than it fixed (vanity and special plates fit no listed layout).
 """
 
 from __future__ import annotations
@@ -16,6 +23,10 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+from numpy.typing import NDArray
+
+from vigil.plates.ctc import PLATE_CHARS, PLATE_INDEX
 from vigil.plates.text import DIGIT_AS_LETTER, LETTER_AS_DIGIT
 
 _SPEC = re.compile(r"([LDA])(?:\{(\d+)(?:,(\d+))?\})?")
@@ -56,6 +67,9 @@ LOOSE_REGIONS = frozenset({"us"})
 """Regions whose plates may be any 2–8 characters beyond the listed layouts (vanity, state series)."""
 
 _US_SAME_GLYPH = {"O": "0", "Q": "0", "I": "1"}
+
+_DIGITS = slice(0, 10)
+_LETTERS = slice(10, 36)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,29 @@ def _apply(text: str, layout: str) -> tuple[str, int] | None:
     return "".join(out), fixes
 
 
+def _apply_probs(text: str, probs: NDArray[np.float32], layout: str) -> tuple[str, int, float] | None:
+    """Fit ``text`` to ``layout`` by the most likely character of each wanted class.
+
+    Returns the fitted text, the number of changed characters and the likelihood ratio of the
+    changes (product of ``p(new) / p(read)``), or None when the lengths differ.
+    """
+    if len(text) != len(layout):
+        return None
+    out: list[str] = []
+    fixes = 0
+    ratio = 1.0
+    for ch, row, cls in zip(text, probs, layout, strict=True):
+        if cls == "A" or (cls == "L" and ch.isalpha()) or (cls == "D" and ch.isdigit()):
+            out.append(ch)
+            continue
+        span = _DIGITS if cls == "D" else _LETTERS
+        j = span.start + int(row[span].argmax())
+        ratio *= float(row[j]) / max(float(row[PLATE_INDEX[ch]]), 1e-6)
+        fixes += 1
+        out.append(PLATE_CHARS[j])
+    return "".join(out), fixes, min(ratio, 1.0)
+
+
 def us_zero(text: str) -> str:
     """O → 0 on US plates: the canonical form of the one glyph.
 
@@ -149,8 +186,19 @@ def us_same_glyph_fix(text: str) -> str:
     return "".join(chars)
 
 
-def fit_formats(text: str, regions: tuple[str, ...], max_fixes: int = 2) -> FormatFit:
-    """The best fit of ``text`` (already normalised) to the formats of ``regions``."""
+def fit_formats(
+    text: str, regions: tuple[str, ...], max_fixes: int = 2, alternatives: NDArray[np.float32] | None = None
+) -> FormatFit:
+    """The best fit of ``text`` (already normalised) to the formats of ``regions``.
+
+    ``alternatives`` (``(len(text), 36)`` probabilities per character, from the recogniser)
+    choose the fixes by probability; without them, or where they change nothing, the fixed
+    confusable maps are used.
+    """
+    if alternatives is not None and len(alternatives) == len(text) and text:
+        fit = _fit_by_probability(text, regions, max_fixes, alternatives)
+        if fit is not None:
+            return fit
     best: FormatFit | None = None
     for region in regions:
         region_text = us_zero(text) if region == "us" else text
@@ -164,12 +212,37 @@ def fit_formats(text: str, regions: tuple[str, ...], max_fixes: int = 2) -> Form
                     best = fit
     if best is not None and best.fixes == 0:
         return best
+    loose = _loose_fit(text, regions)
+    if loose is not None:
+        # A listed layout reached with fixes is still preferred when every fix is a same-glyph one.
+        return best if best is not None and best.text == loose.text else loose
+    return best if best is not None else FormatFit(text, None, None, 0)
+
+
+def _loose_fit(text: str, regions: tuple[str, ...]) -> FormatFit | None:
     for region in regions:
         if region in LOOSE_REGIONS and 2 <= len(text) <= 8:
             fixed = us_same_glyph_fix(text)
-            loose = FormatFit(fixed, region, "*", sum(a != b for a, b in zip(text, fixed, strict=True)))
-            # A listed layout reached with fixes is still preferred when every fix is a same-glyph one.
-            if best is not None and best.text == fixed:
-                return best
-            return loose
-    return best if best is not None else FormatFit(text, None, None, 0)
+            return FormatFit(fixed, region, "*", sum(a != b for a, b in zip(text, fixed, strict=True)))
+    return None
+
+
+def _fit_by_probability(
+    text: str, regions: tuple[str, ...], max_fixes: int, alternatives: NDArray[np.float32]
+) -> FormatFit | None:
+    """The most likely strict-region fit that changes something, or None (then the maps decide)."""
+    if any(r in LOOSE_REGIONS for r in regions):
+        return None  # a loose region takes the read as it is; see the module notes
+    best: tuple[float, FormatFit] | None = None
+    for region in regions:
+        for spec in REGION_FORMATS[region]:
+            for layout in expand(spec):
+                applied = _apply_probs(text, alternatives, layout)
+                if applied is None or applied[1] > max_fixes:
+                    continue
+                key = applied[2] - 1e-3 * applied[1]  # most likely; fewer fixes on a tie
+                if best is None or key > best[0]:
+                    best = (key, FormatFit(applied[0], region, layout, applied[1]))
+    if best is None or best[1].fixes == 0:
+        return None  # fits as read, or nothing fits: the maps decide as before
+    return best[1]

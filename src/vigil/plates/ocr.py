@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -16,19 +15,12 @@ from numpy.typing import NDArray
 
 from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
+from vigil.plates.ctc import StepSummary, TextLine, decode_greedy, plate_fold, summarise
 
 log = logging.getLogger(__name__)
 
 Quad = NDArray[np.float32]
 """Four corners ``(4, 2)`` of a text line, clockwise from top-left."""
-
-
-@dataclass(frozen=True, slots=True)
-class TextLine:
-    """One recognised line: raw text and the recogniser's mean character confidence."""
-
-    text: str
-    confidence: float
 
 
 class TextRecogniser(Protocol):
@@ -64,6 +56,8 @@ class RapidTextEngine:
         self._scene_side = scene_det_max_side
         self._engine: Any = self._make(det_max_side)
         self._scene_engine: Any = None
+        self._charset: list[str] = []
+        self._fold: NDArray[np.float32] | None = None
         # One engine serves several cameras; rapidocr mutates its flags per call.
         self._lock = threading.Lock()
 
@@ -86,12 +80,7 @@ class RapidTextEngine:
             raise ModelError(f"rapidocr could not load its models: {exc}") from exc
 
     def recognise(self, image: BGRImage) -> TextLine:
-        with self._lock:
-            out = self._engine(image, use_det=False, use_cls=False, use_rec=True)
-        txts = getattr(out, "txts", None)
-        if not txts:
-            return TextLine("", 0.0)
-        return TextLine(str(txts[0]), float(out.scores[0]))
+        return self.recognise_many([image])[0]
 
     def detect_lines(self, image: BGRImage) -> list[Quad]:
         with self._lock:
@@ -113,21 +102,31 @@ class RapidTextEngine:
         return [np.asarray(b, dtype=np.float32).reshape(4, 2) for b in boxes]
 
     def recognise_many(self, images: list[BGRImage]) -> list[TextLine]:
-        """Read several lines in one batched recognition (rapidocr's recogniser takes a list)."""
+        """Read several lines in one batched pass of rapidocr's recogniser, decoded here.
+
+        rapidocr's preprocessing (height 48, width by the batch's widest aspect) and batching
+        (lines sorted by width, 6 at a time) are reused; the decoding is ours
+        (:func:`vigil.plates.ctc.decode_greedy`) so each character keeps its alternatives.
+        """
         if not images:
             return []
         with self._lock:
-            try:
-                from rapidocr.ch_ppocr_rec.typings import TextRecInput
+            rec = self._engine._load_rec_model()
+            if self._fold is None:
+                self._charset = list(rec.postprocess_op.character)
+                self._fold = plate_fold(self._charset)
+            _, height, width = rec.rec_image_shape
+            order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / max(1, images[i].shape[0]))
+            out: list[TextLine | None] = [None] * len(images)
+            for start in range(0, len(order), rec.rec_batch_num):
+                chunk = order[start : start + rec.rec_batch_num]
+                ratio = max([width / height] + [images[i].shape[1] / max(1, images[i].shape[0]) for i in chunk])
+                batch = np.concatenate([rec.resize_norm_img(images[i], ratio)[np.newaxis] for i in chunk])
+                for i, steps in zip(chunk, self._run_batch(rec, batch.astype(np.float32)), strict=True):
+                    out[i] = decode_greedy(steps, self._charset, self._fold)
+        return [line if line is not None else TextLine("", 0.0) for line in out]
 
-                rec = self._engine._load_rec_model()
-                out = rec(TextRecInput(img=list(images)))
-            except (ImportError, AttributeError):  # another rapidocr layout: one call per line
-                out = None
-        if out is None:
-            return [self.recognise(im) for im in images]
-        txts = list(getattr(out, "txts", None) or [])
-        scores = list(getattr(out, "scores", None) or [])
-        if len(txts) != len(images):
-            return [self.recognise(im) for im in images]
-        return [TextLine(str(t), float(s)) for t, s in zip(txts, scores, strict=True)]
+    def _run_batch(self, rec: Any, batch: NDArray[np.float32]) -> list[StepSummary]:
+        assert self._fold is not None
+        probs = rec.session(batch)
+        return [summarise(p, self._fold) for p in probs]

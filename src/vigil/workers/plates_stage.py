@@ -226,7 +226,7 @@ def build_plates_stage(ctx: StageContext) -> FrameStage | None:
     cfg = ctx.cfg.plates
     if not (cfg.enabled or "plates" in ctx.features):
         return None
-    reader = PlateReader(RapidTextEngine(threads=cfg.threads), cfg.regions)
+    reader = PlateReader(RapidTextEngine(threads=cfg.threads), cfg.regions, scene_text=cfg.scene_text)
     store = ctx.store
 
     def hotlist() -> list[HotlistPlate]:
