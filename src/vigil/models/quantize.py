@@ -1,10 +1,15 @@
-"""Int8 static quantisation of a converted YOLO graph, done once at install time.
+"""Int8 static quantisation of converted graphs, done once at install time.
 
-The fp32 graph stays beside it (``model.onnx``) for the check against OpenCV's Darknet importer;
-``model-int8.onnx`` is what the detector runs by default (``detector.precision``). Ranges are
-chosen on the frames shipped in ``calibration/`` (real CCTV-style scenes, see its README).
-Measured on this project's 2-core machines: about 3x faster than fp32, with 98.6% of the fp32
-boxes found again at IoU > 0.7 (tests/detect/test_int8_agreement.py).
+The fp32 graph stays beside each int8 copy (``model.onnx``); the int8 copy is
+``model-int8.onnx``. Ranges are chosen on the frames shipped in ``calibration/`` (real
+CCTV-style scenes, see its README), fed exactly as the runtime feeds the model.
+
+* YOLOv4-tiny: what the detector runs by default (``detector.precision``). Measured on this
+  project's 2-core machines: about 3x faster than fp32, with 98.6% of the fp32 boxes found again
+  at IoU > 0.7 (tests/detect/test_int8_agreement.py).
+* CSRNet: not quantised at install. ``bench/crowd_density_speed.py`` quantises it with
+  :func:`quantize_int8` and measures it: on these machines the int8 graph is no faster than fp32
+  (docs/crowd.md, "int8 CSRNet").
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ def calibration_images() -> list[Path]:
 
 
 class _Frames(CalibrationDataReader):  # type: ignore[misc]
-    """Feeds Darknet-style blobs (plain resize, RGB, 0..1) of each calibration image."""
+    """Feeds prepared input blobs, one calibration image each."""
 
     def __init__(self, input_name: str, blobs: Sequence[NDArray[np.float32]]) -> None:
         self._input_name = input_name
@@ -42,24 +47,39 @@ class _Frames(CalibrationDataReader):  # type: ignore[misc]
         return None if blob is None else {self._input_name: blob}
 
 
-def _blob(path: Path, size: int) -> NDArray[np.float32]:
+def read_image(path: Path) -> NDArray[np.uint8]:
+    """A calibration frame as BGR uint8; ModelError if it cannot be read."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ModelError(f"calibration image {path} cannot be read")
-    return np.asarray(cv2.dnn.blobFromImage(image, 1.0 / 255.0, (size, size), swapRB=True, crop=False), np.float32)
+    return np.asarray(image, np.uint8)
 
 
-def quantize_yolo_int8(fp32: Path, out: Path, images: Sequence[Path], input_size: int = 416) -> None:
-    """Write an int8 (QDQ, per-channel weights) copy of ``fp32`` to ``out``, keeping its metadata.
+def _blob(path: Path, size: int) -> NDArray[np.float32]:
+    """Darknet-style blob: plain resize to ``size``², RGB, 0..1."""
+    blob = cv2.dnn.blobFromImage(read_image(path), 1.0 / 255.0, (size, size), swapRB=True, crop=False)
+    return np.asarray(blob, np.float32)
+
+
+def quantize_int8(
+    fp32: Path,
+    out: Path,
+    blobs: Sequence[NDArray[np.float32]],
+    *,
+    per_channel: bool = True,
+) -> None:
+    """Write an int8 (QDQ: uint8 activations, int8 weights) copy of ``fp32`` to ``out``.
+
+    ``blobs`` are the calibration inputs of the graph's first input, prepared as the runtime
+    prepares them. The source graph's ``metadata_props`` are copied over.
 
     Raises:
-        ModelError: no calibration images, or ONNX Runtime's quantiser failed.
+        ModelError: no calibration blobs, or ONNX Runtime's quantiser failed.
     """
-    if not images:
+    if not blobs:
         raise ModelError(f"no calibration images for int8 quantisation in {CALIBRATION_DIR}")
     source = onnx.load(str(fp32))
     input_name = source.graph.input[0].name
-    blobs = [_blob(p, input_size) for p in images]
     try:
         with tempfile.TemporaryDirectory(prefix="vigil-quant-") as tmp:
             prepared = Path(tmp) / "prepared.onnx"
@@ -71,12 +91,23 @@ def quantize_yolo_int8(fp32: Path, out: Path, images: Sequence[Path], input_size
                 quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
-                per_channel=True,
+                per_channel=per_channel,
             )
     except Exception as exc:  # the quantiser raises untyped errors from many places
         raise ModelError(f"int8 quantisation of {fp32.name} failed: {exc}") from exc
-    # The decoder settings (anchors, strides, class names) live in the graph's metadata.
+    # Model settings (YOLO anchors and class names, CSRNet normalisation) live in the metadata.
     quantised = onnx.load(str(out))
     del quantised.metadata_props[:]
     quantised.metadata_props.extend(source.metadata_props)
     onnx.save(quantised, str(out))
+
+
+def quantize_yolo_int8(fp32: Path, out: Path, images: Sequence[Path], input_size: int = 416) -> None:
+    """Int8 copy of a converted YOLO graph, calibrated on ``input_size``² Darknet blobs.
+
+    Raises:
+        ModelError: no calibration images, or ONNX Runtime's quantiser failed.
+    """
+    if not images:
+        raise ModelError(f"no calibration images for int8 quantisation in {CALIBRATION_DIR}")
+    quantize_int8(fp32, out, [_blob(p, input_size) for p in images], per_channel=True)
