@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vigil.plates.ctc import PLATE_INDEX, TextLine, decode_greedy, drop_absent, plate_fold, summarise
+from vigil.plates.ctc import TextLine, decode_greedy, drop_absent, plate_fold, summarise
 from vigil.plates.formats import fit_formats
+from vigil.plates.text import PLATE_INDEX
 
 CHARSET = ["blank", "A", "a", "4", "L", "-", "京", "B", "8", " "]
 FOLD = plate_fold(CHARSET)

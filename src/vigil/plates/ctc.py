@@ -15,11 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from vigil.plates.text import normalise
-
-PLATE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-"""Column order of :attr:`TextLine.alternatives`."""
-PLATE_INDEX = {c: i for i, c in enumerate(PLATE_CHARS)}
+from vigil.plates.text import PLATE_CHARS, PLATE_INDEX, normalise
 
 Probs = NDArray[np.float32]
 
@@ -60,26 +56,41 @@ class StepSummary:
     plate: Probs
 
 
-def plate_fold(charset: Sequence[str]) -> NDArray[np.float32]:
-    """``(len(charset), 36)`` 0/1 matrix folding the recogniser's classes onto plate characters."""
-    fold = np.zeros((len(charset), len(PLATE_CHARS)), dtype=np.float32)
-    for i, ch in enumerate(charset):
-        j = PLATE_INDEX.get(ch.upper()) if len(ch) == 1 else None
-        if j is not None:
-            fold[i, j] = 1.0
-    return fold
+@dataclass(frozen=True, slots=True)
+class PlateFold:
+    """How a recogniser's classes fold onto plate characters (built once per charset).
+
+    Attributes:
+        cols: indices of the classes that are plate characters (~62 of ~18,000).
+        weights: ``(len(cols), 36)`` 0/1 matrix from those classes to :data:`PLATE_CHARS`.
+        is_plate: ``(C,)`` whether each class is a plate character.
+    """
+
+    cols: NDArray[np.int64]
+    weights: NDArray[np.float32]
+    is_plate: NDArray[np.bool_]
 
 
-def summarise(probs: Probs, fold: NDArray[np.float32]) -> StepSummary:
+def plate_fold(charset: Sequence[str]) -> PlateFold:
+    """Fold the recogniser's classes onto plate characters (upper and lower case are one)."""
+    targets = [PLATE_INDEX.get(ch.upper()) if len(ch) == 1 else None for ch in charset]
+    cols = np.array([i for i, j in enumerate(targets) if j is not None], dtype=np.int64)
+    weights = np.zeros((len(cols), len(PLATE_CHARS)), dtype=np.float32)
+    for row, i in enumerate(cols):
+        weights[row, targets[i]] = 1.0
+    is_plate = np.zeros(len(charset), dtype=bool)
+    is_plate[cols] = True
+    return PlateFold(cols, weights, is_plate)
+
+
+def summarise(probs: Probs, fold: PlateFold) -> StepSummary:
     """Reduce one line's ``(T, C)`` probabilities to a :class:`StepSummary`."""
     best = probs.argmax(axis=1)
-    # Only ~62 of the recogniser's ~18,000 classes are plate characters: gather them first.
-    cols = np.flatnonzero(fold.any(axis=1))
-    plate = probs[:, cols] @ fold[cols]
+    plate = probs[:, fold.cols] @ fold.weights
     return StepSummary(best, probs[np.arange(len(best)), best].astype(np.float32), plate.astype(np.float32))
 
 
-def decode_greedy(steps: StepSummary, charset: Sequence[str], fold: NDArray[np.float32]) -> TextLine:
+def decode_greedy(steps: StepSummary, charset: Sequence[str], fold: PlateFold) -> TextLine:
     """Best-path CTC decoding of one line (class 0 is the blank).
 
     The text and confidence are exactly those of rapidocr's decoder (repeats merged, blanks
@@ -96,7 +107,7 @@ def decode_greedy(steps: StepSummary, charset: Sequence[str], fold: NDArray[np.f
     confidence = float(np.mean(steps.best_p[starts]))
     rows: list[Probs] = []
     for t in starts:
-        if not fold[best[t]].any():
+        if not fold.is_plate[best[t]]:
             continue  # separator, symbol or a script plates do not use: not a plate character
         end = t + 1
         while end < len(best) and best[end] == best[t]:

@@ -26,8 +26,7 @@ from functools import cache
 import numpy as np
 from numpy.typing import NDArray
 
-from vigil.plates.ctc import PLATE_CHARS, PLATE_INDEX
-from vigil.plates.text import DIGIT_AS_LETTER, LETTER_AS_DIGIT
+from vigil.plates.text import DIGIT_AS_LETTER, LETTER_AS_DIGIT, PLATE_CHARS, PLATE_INDEX
 
 _SPEC = re.compile(r"([LDA])(?:\{(\d+)(?:,(\d+))?\})?")
 

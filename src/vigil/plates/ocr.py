@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
-from vigil.plates.ctc import StepSummary, TextLine, decode_greedy, plate_fold, summarise
+from vigil.plates.ctc import PlateFold, StepSummary, TextLine, decode_greedy, plate_fold, summarise
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class RapidTextEngine:
         self._engine: Any = self._make(det_max_side)
         self._scene_engine: Any = None
         self._charset: list[str] = []
-        self._fold: NDArray[np.float32] | None = None
+        self._fold: PlateFold | None = None
         # One engine serves several cameras; rapidocr mutates its flags per call.
         self._lock = threading.Lock()
 

@@ -12,7 +12,10 @@ import re
 
 from vigil.core.errors import InputError
 
-PLATE_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+PLATE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""The plate alphabet, in the column order of a read's per-character alternatives."""
+PLATE_INDEX = {c: i for i, c in enumerate(PLATE_CHARS)}
+PLATE_ALPHABET = frozenset(PLATE_CHARS)
 MIN_PLATE_CHARS = 2
 MAX_PLATE_CHARS = 10
 
