@@ -4,7 +4,10 @@ compares with tests/golden/plates.json ``full`` (exit 1 when accuracy drops beyo
 Also prints exact per split half (even / odd images in label order), so a change can be shown to
 help on both halves rather than on a few images.
 
-    .venv/bin/python bench/plates_eval.py [--update]
+``us_platedet`` is the US scene set read with the optional AGPL plate detector
+(``plates.localiser: platedet``; needs ``vigil models install platedet``).
+
+    .venv/bin/python bench/plates_eval.py [--update] [--only crops,us,us_platedet]
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ import json
 import sys
 from pathlib import Path
 
+from benchlib import models_dir
+from vigil.config.plates import PlatesConfig
 from vigil.plates.eval import evaluate, load_labels
-from vigil.plates.ocr import RapidTextEngine
 from vigil.plates.reader import PlateReader
+from vigil.workers.plates_stage import build_plate_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "plates"
 GOLDEN = ROOT / "tests" / "golden" / "plates.json"
+
+
+SETS = ("crops", "us", "us_platedet")
 
 
 def main() -> int:
@@ -27,12 +35,20 @@ def main() -> int:
         print(f"skipped: no labelled plates at {DATA}", file=sys.stderr)
         return 0
     golden = json.loads(GOLDEN.read_text())
-    reader = PlateReader(RapidTextEngine(threads=2), ("us",))
+    models = models_dir()
+    readers: dict[str, tuple[str, PlateReader]] = {
+        "crops": ("crops", build_plate_reader(PlatesConfig(), models)),
+        "us": ("us", build_plate_reader(PlatesConfig(), models)),
+    }
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else list(SETS)
+    if "us_platedet" in only:
+        readers["us_platedet"] = ("us", build_plate_reader(PlatesConfig(localiser="platedet"), models))
     ok = True
-    for name in ("crops", "us"):
-        result = evaluate(DATA / name, reader)
+    for name in only:
+        folder, reader = readers[name]
+        result = evaluate(DATA / folder, reader)
         report = result.as_dict()
-        _, items = load_labels(DATA / name)
+        _, items = load_labels(DATA / folder)
         missed = {m["image"] for m in result.misses}
         for half in (0, 1):
             names = [it.image.name for i, it in enumerate(items) if i % 2 == half]
@@ -44,7 +60,7 @@ def main() -> int:
         if "--update" in sys.argv:
             golden["full"][name] = {k: v for k, v in report.items() if k != "layout" and "half" not in k}
             n = golden["subset"][name]["n"]
-            subset = evaluate(DATA / name, reader, limit=n).as_dict()
+            subset = evaluate(DATA / folder, reader, limit=n).as_dict()
             keep = ("n", "exact", "cer", "found_rate")
             tolerance = golden["subset"][name].get("tolerance")
             golden["subset"][name] = {k: v for k, v in subset.items() if k in keep}

@@ -64,6 +64,16 @@ def installed_models_dir() -> Path:
     return models_dir
 
 
+@pytest.fixture(scope="session")
+def platedet_models_dir(installed_models_dir: Path) -> Path:
+    """The model directory with the optional platedet model as well (``make test`` installs it)."""
+    from vigil.models.install import install, verify
+
+    if verify(installed_models_dir, ["platedet"])[0].status != "ok":
+        install(installed_models_dir, ["platedet"])
+    return installed_models_dir
+
+
 # -- real camera servers on loopback --------------------------------------------------
 SERVER_SCRIPT = REPO_ROOT / "tests" / "support" / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"

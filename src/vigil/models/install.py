@@ -64,7 +64,7 @@ def sha256_file(path: Path) -> str:
 
 def _specs(names: Sequence[str] | None, catalogue: Mapping[str, ModelSpec]) -> list[ModelSpec]:
     if names is None:
-        return list(catalogue.values())
+        return [spec for spec in catalogue.values() if not spec.optional]
     unknown = [name for name in names if name not in catalogue]
     if unknown:
         raise ModelError(f"unknown model {unknown[0]!r}; known models: {', '.join(sorted(catalogue))}")
@@ -104,8 +104,11 @@ def _check(models_dir: Path, spec: ModelSpec, deep: bool) -> ModelStatus:
 
 
 def verify(models_dir: Path, names: Sequence[str] | None = None) -> list[ModelStatus]:
-    """Recompute the SHA-256 of every installed file against its ``installed.json``."""
-    return [_check(models_dir, spec, deep=True) for spec in _specs(names, MODELS)]
+    """Recompute the SHA-256 of every installed file against its ``installed.json`` (optional models: when named)."""
+    specs = _specs(names, MODELS)
+    if names is None:
+        specs += [s for s in MODELS.values() if s.optional and (models_dir / s.name / RECORD).exists()]
+    return [_check(models_dir, spec, deep=True) for spec in specs]
 
 
 def list_models(models_dir: Path) -> list[ModelStatus]:
@@ -122,7 +125,8 @@ def require(models_dir: Path, name: str) -> Path:
     """
     (state,) = [_check(models_dir, spec, deep=True) for spec in _specs([name], MODELS)]
     if state.status == "missing":
-        raise ModelMissingError(f"model {name!r} is not installed in {models_dir}; run: vigil models install")
+        command = f"vigil models install {name}" if MODELS[name].optional else "vigil models install"
+        raise ModelMissingError(f"model {name!r} is not installed in {models_dir}; run: {command}")
     if state.status == "corrupt":
         raise ModelMissingError(
             f"model {name!r} in {models_dir} is corrupt ({state.detail}); run: vigil models install --force"
@@ -272,7 +276,7 @@ def install(
     force: bool = False,
     catalogue: Mapping[str, ModelSpec] | None = None,
 ) -> list[ModelStatus]:
-    """Install models (all known ones when ``names`` is None); verified ones are skipped unless ``force``.
+    """Install models (all but the optional ones when ``names`` is None); verified ones are skipped unless ``force``.
 
     Args:
         models_dir: Vigil's model directory.

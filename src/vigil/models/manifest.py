@@ -26,6 +26,8 @@ class ModelSpec:
         outputs: file names the converter writes into ``<models_dir>/<name>/``.
         recipe: version of the conversion; raised when the converter's output changes, so that an
             older install is reported corrupt and rebuilt by ``vigil models install``.
+        optional: installed only when named (``vigil models install NAME``), never by default;
+            for weights whose licence Vigil's users must choose to accept.
     """
 
     name: str
@@ -38,6 +40,7 @@ class ModelSpec:
     converter: str
     outputs: tuple[str, ...]
     recipe: int = 1
+    optional: bool = False
 
     @property
     def requirement(self) -> str:
@@ -100,6 +103,18 @@ MODELS: dict[str, ModelSpec] = {
             description="CSRNet crowd density (VGG-16 front end + dilated back end), rebuilt as ONNX",
             converter="csrnet",
             outputs=("model.onnx",),
+        ),
+        ModelSpec(
+            name="platedet",
+            package="platedet",
+            version="0.0.2",
+            wheel_sha256="c39c602c4824809fa2e2f6c213f1fb1211b966bc99776c16c41d80caadf80d4f",
+            members=("platedet/artifacts/platedet.onnx",),
+            licence="AGPL-3.0 (platedet): optional plugin, never installed or used by default",
+            description="Plate detector (YOLOv8s-seg, 640x640, mostly Brazilian training plates); plates.localiser",
+            converter="copy",
+            outputs=("platedet.onnx",),
+            optional=True,
         ),
     )
 }

@@ -15,8 +15,8 @@ plate both whole and by its tallest line, and keeps the better.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -26,6 +26,7 @@ from vigil.plates.ctc import TextLine, drop_absent
 from vigil.plates.formats import FormatFit, fit_formats
 from vigil.plates.localise import find_plate_candidates
 from vigil.plates.ocr import Quad, SceneTextEngine, TextRecogniser
+from vigil.plates.platedet import PlateBox
 from vigil.plates.text import normalise
 
 Box = tuple[float, float, float, float]
@@ -77,6 +78,21 @@ _DATE_OR_TIME = re.compile(r"\d{1,4}\s*[-/:.]\s*\d{1,2}\s*[-/:.]\s*\d{1,4}")
 
 _DATE_DIGITS = re.compile(r"(?:19[89]\d|20[0-4]\d)(?:0[1-9]|1[0-2])\d")
 """...and the same written without separators (20140514065856), or cut short (2014051)."""
+
+
+DETECTOR_CONTEXT = (0.5, 1.0)
+"""Region read around a detected plate: half its width each side, its height above and below.
+
+Measured on the US scenes (docs/plates.md): wide enough that a box cut short by the detector
+still holds the whole character row, narrow enough that no other text on the car competes."""
+
+
+class PlateBoxes(Protocol):
+    """A plate detector (real: :class:`vigil.plates.platedet.PlateDetector`)."""
+
+    def detect(self, image: BGRImage) -> list[PlateBox]:
+        """Plate boxes in ``image``, best first."""
+        ...
 
 
 def plausibility(text: str, fit: FormatFit, raw: str = "") -> float:
@@ -157,8 +173,15 @@ class PlateReader:
         closer_reads: int = 2,
         min_char_px: int = 8,
         scene_text: SceneText = "always",
+        detector: PlateBoxes | None = None,
+        detector_boxes: int = 2,
+        detector_fallback: bool = True,
     ) -> None:
         self._ocr = ocr
+        self._detector = detector
+        self.detector_boxes = detector_boxes
+        self.detector_fallback = detector_fallback
+        self.detector_calls = 0
         self.regions = regions
         self.max_candidates = max_candidates
         self.closer_reads = closer_reads
@@ -249,6 +272,40 @@ class PlateReader:
         """Plates in ``image`` (or its ``roi``), best first, at most ``max_reads``; boxes in frame pixels."""
         if image.size == 0:
             return []
+        reads = self._read_region(image, roi) if self._detector is None else self._read_detected(image, roi)
+        out: list[PlateRead] = []
+        for read in reads:
+            if read.text and all(_overlap(read.box, o.box) < 0.3 for o in out):
+                out.append(read)
+            if len(out) >= max_reads:
+                break
+        return out
+
+    def _read_detected(self, image: BGRImage, roi: Box | None) -> list[PlateRead]:
+        """Reads around the plate detector's best boxes (the whole search when it finds none)."""
+        assert self._detector is not None
+        ih, iw = image.shape[:2]
+        ox, oy, x2, y2 = _clip(roi, iw, ih) if roi is not None else (0, 0, iw, ih)
+        search = image[oy:y2, ox:x2]
+        if search.size == 0:
+            return []
+        self.detector_calls += 1
+        found = self._detector.detect(search)[: self.detector_boxes]
+        if not found:
+            return self._read_region(image, roi) if self.detector_fallback else []
+        reads: list[PlateRead] = []
+        for plate in found:
+            box = (plate.box[0] + ox, plate.box[1] + oy, plate.box[2] + ox, plate.box[3] + oy)
+            # The plate and its surroundings: the same localisers then find its character row
+            # in a region a few plates wide instead of the whole frame (cheaper, and no dealer
+            # names or phone numbers elsewhere on the car to compete with).
+            for read in self._read_region(image, _expand(box, *DETECTOR_CONTEXT)):
+                # The detector's box is the plate's outline; the read's is its character row.
+                reads.append(replace(read, box=box) if _overlap(read.box, box) >= 0.3 else read)
+        return sorted(reads, key=lambda r: -r.score)
+
+    def _read_region(self, image: BGRImage, roi: Box | None) -> list[PlateRead]:
+        """Every read of plate-like rows in ``image`` (or its ``roi``), best first."""
         ih, iw = image.shape[:2]
         ox, oy = 0, 0
         search = image
@@ -279,14 +336,7 @@ class PlateReader:
         improved: list[PlateRead] = []
         for read in reads[: self.closer_reads]:
             improved.append(self._closer(image, read) if read.score < STRONG_READ else read)
-        reads = sorted(improved + reads[self.closer_reads :], key=lambda r: -r.score)
-        out: list[PlateRead] = []
-        for read in reads:
-            if read.text and all(_overlap(read.box, o.box) < 0.3 for o in out):
-                out.append(read)
-            if len(out) >= max_reads:
-                break
-        return out
+        return sorted(improved + reads[self.closer_reads :], key=lambda r: -r.score)
 
     def _read_rows(self, image: BGRImage, rows: list[tuple[Box, BGRImage, Box, float]]) -> list[PlateRead]:
         """Read candidate rows in one batch; reads best first."""

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,10 +25,13 @@ from vigil.config.plates import PlatesConfig
 from vigil.core.errors import VigilError
 from vigil.core.frame import Frame
 from vigil.core.ids import new_id
+from vigil.detect.onnx_session import make_session
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised
 from vigil.events.plates import PlateReadEvent
+from vigil.models.install import require
 from vigil.plates.hotlist import HotlistPlate, match_plate
 from vigil.plates.ocr import RapidTextEngine
+from vigil.plates.platedet import PlateDetector
 from vigil.plates.reader import PlateRead, PlateReader
 from vigil.plates.vote import VotedRead, vote
 from vigil.store.media import MediaStore, snapshot_path
@@ -221,12 +225,38 @@ class PlatesStage:
             return None
 
 
+PLATEDET_MODEL = "platedet"
+PLATEDET_FILE = "platedet.onnx"
+
+
+def build_plate_reader(
+    cfg: PlatesConfig, models_dir: Path, regions: tuple[str, ...] | None = None, localiser: str | None = None
+) -> PlateReader:
+    """The plate reader ``cfg`` asks for (``regions``/``localiser`` override the config).
+
+    Raises:
+        ModelMissingError: localiser 'platedet' and the optional model is not installed.
+    """
+    detector = None
+    if (localiser or cfg.localiser) == "platedet":
+        # Optional AGPL-3.0 model: only ever loaded when the operator chose it.
+        path = require(models_dir, PLATEDET_MODEL) / PLATEDET_FILE
+        detector = PlateDetector(make_session(path, cfg.threads), confidence=cfg.detector_confidence)
+    return PlateReader(
+        RapidTextEngine(threads=cfg.threads),
+        regions or cfg.regions,
+        scene_text=cfg.scene_text,
+        detector=detector,
+        detector_fallback=cfg.detector_fallback,
+    )
+
+
 def build_plates_stage(ctx: StageContext) -> FrameStage | None:
     """The plates stage for ``ctx.camera``, or None when the feature is off."""
     cfg = ctx.cfg.plates
     if not (cfg.enabled or "plates" in ctx.features):
         return None
-    reader = PlateReader(RapidTextEngine(threads=cfg.threads), cfg.regions, scene_text=cfg.scene_text)
+    reader = build_plate_reader(cfg, ctx.cfg.resolved_models_dir)
     store = ctx.store
 
     def hotlist() -> list[HotlistPlate]:
