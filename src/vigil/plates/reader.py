@@ -172,7 +172,7 @@ class PlateReader:
         max_candidates: int = 6,
         closer_reads: int = 2,
         min_char_px: int = 8,
-        scene_text: SceneText = "always",
+        scene_text: SceneText = "fallback",
         detector: PlateBoxes | None = None,
         detector_boxes: int = 2,
         detector_fallback: bool = True,

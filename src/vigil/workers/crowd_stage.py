@@ -63,7 +63,8 @@ def build_density(cfg: VigilConfig, required: bool) -> DensityEstimator | None:
             raise
         log.warning("crowd: CSRNet is not installed (vigil models install); zones count by detection only")
         return None
-    return DensityEstimator(make_session(model_dir / "model.onnx", cfg.crowd.threads), cfg.crowd.density_input_width)
+    session = make_session(model_dir / cfg.crowd.density_model_file, cfg.crowd.threads)
+    return DensityEstimator(session, cfg.crowd.density_input_width)
 
 
 class CrowdStage:
