@@ -181,7 +181,6 @@ class PlateReader:
         self._detector = detector
         self.detector_boxes = detector_boxes
         self.detector_fallback = detector_fallback
-        self.detector_calls = 0
         self.regions = regions
         self.max_candidates = max_candidates
         self.closer_reads = closer_reads
@@ -289,7 +288,6 @@ class PlateReader:
         search = image[oy:y2, ox:x2]
         if search.size == 0:
             return []
-        self.detector_calls += 1
         found = self._detector.detect(search)[: self.detector_boxes]
         if not found:
             return self._read_region(image, roi) if self.detector_fallback else []
