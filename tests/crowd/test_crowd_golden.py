@@ -72,7 +72,9 @@ def test_counting_accuracy_matches_golden(
         truth.append(int(head_points(item.truth).shape[0]))
         det.append(float(len(boxes)))
         dens.append(dmap.count)
-        comb.append(combined_count(len(boxes), split_density(dmap, boxes, cfg.crowd.density_floor)))
+        comb.append(
+            combined_count(len(boxes), split_density(dmap, boxes, cfg.crowd.density_floor, cfg.crowd.hidden_heads_px))
+        )
     got = {
         "detection": count_errors(det, truth),
         "density": count_errors(dens, truth),

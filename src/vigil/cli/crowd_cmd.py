@@ -159,7 +159,15 @@ def eval_cmd(
             return yolo.detect(image).xyxy
 
     density = build_density(cfg, required=True) if chosen in ("density", "combined") else None
-    result = evaluate(folder, chosen, detector, density, tiles=cfg.crowd.count_tiles, floor=cfg.crowd.density_floor)
+    result = evaluate(
+        folder,
+        chosen,
+        detector,
+        density,
+        tiles=cfg.crowd.count_tiles,
+        floor=cfg.crowd.density_floor,
+        hidden_heads_px=cfg.crowd.hidden_heads_px,
+    )
     if not as_json:
         for c in result.images:
             console.print(f"{c.image}: truth {c.truth}, counted {c.predicted:.1f} ({c.ms:.0f} ms)")

@@ -25,6 +25,8 @@ DEFAULT_DENSITY_INPUT_WIDTH = 384
 DEFAULT_DENSITY_FLOOR = 0.03
 """People per CSRNet cell below which density is background in the combined count (docs/crowd.md)."""
 DEFAULT_COUNT_TILES = 3
+DEFAULT_HIDDEN_HEADS_PX = 32
+"""Combined count: person boxes shorter than this in CSRNet's input pixels count their density (docs/crowd.md)."""
 """Tile grid of the crowd-counting detection pass (vigil.crowd.tiling); 1 = whole frame only."""
 
 
@@ -179,6 +181,13 @@ class CrowdConfig(StrictModel):
         ge=0.0,
         le=1.0,
         description="Combined count: CSRNet cells below this many people are background (stable 0.02-0.05).",
+    )
+    hidden_heads_px: int = Field(
+        default=DEFAULT_HIDDEN_HEADS_PX,
+        ge=0,
+        le=512,
+        description="Combined count: person boxes shorter than this in CSRNet input pixels count the density "
+        "inside them when it exceeds one person (heads hidden behind heads in far crowds; 0: off).",
     )
     count_tiles: int = Field(
         default=DEFAULT_COUNT_TILES,

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 import cv2
 import numpy as np
 
-from vigil.config.crowd import DEFAULT_COUNT_TILES, DEFAULT_DENSITY_FLOOR
+from vigil.config.crowd import DEFAULT_COUNT_TILES, DEFAULT_DENSITY_FLOOR, DEFAULT_HIDDEN_HEADS_PX
 from vigil.core.errors import InputError
 from vigil.core.frame import BGRImage
 from vigil.crowd.combine import combined_count, split_density
@@ -78,12 +78,14 @@ def iter_counts(
     *,
     tiles: int = DEFAULT_COUNT_TILES,
     floor: float = DEFAULT_DENSITY_FLOOR,
+    hidden_heads_px: float = DEFAULT_HIDDEN_HEADS_PX,
 ) -> Iterator[ImageCount]:
     """Count each image of ``root`` (ShanghaiTech layout) with ``method``.
 
     ``detection`` and ``combined`` count with ``detector`` on the whole frame plus ``tiles × tiles``
     overlapping tiles (:func:`vigil.crowd.tiling.tiled`; 1 = whole frame only); ``combined`` adds
-    CSRNet density outside the person boxes in cells of at least ``floor`` people.
+    CSRNet density outside the person boxes in cells of at least ``floor`` people (and inside
+    boxes shorter than ``hidden_heads_px`` CSRNet-input pixels, beyond one person each).
 
     Raises:
         InputError: a missing or unreadable image or ground-truth file (named in the message).
@@ -109,7 +111,7 @@ def iter_counts(
             else:
                 assert count_detector is not None
                 boxes = count_detector(image)
-                predicted = combined_count(len(boxes), split_density(dmap, boxes, floor))
+                predicted = combined_count(len(boxes), split_density(dmap, boxes, floor, hidden_heads_px))
         ms = (time.perf_counter() - started) * 1000.0
         yield ImageCount(item.image.name, truth, predicted, ms)
 
@@ -122,9 +124,12 @@ def evaluate(
     *,
     tiles: int = DEFAULT_COUNT_TILES,
     floor: float = DEFAULT_DENSITY_FLOOR,
+    hidden_heads_px: float = DEFAULT_HIDDEN_HEADS_PX,
 ) -> EvalResult:
-    """MAE, RMSE and ms per image of ``method`` on ``root`` (``tiles``, ``floor``: see :func:`iter_counts`)."""
-    counts = tuple(iter_counts(root, method, detector, density, tiles=tiles, floor=floor))
+    """MAE, RMSE and ms per image of ``method`` on ``root`` (keywords: see :func:`iter_counts`)."""
+    counts = tuple(
+        iter_counts(root, method, detector, density, tiles=tiles, floor=floor, hidden_heads_px=hidden_heads_px)
+    )
     errors = count_errors([c.predicted for c in counts], [c.truth for c in counts])
     ms = sum(c.ms for c in counts) / len(counts) if counts else 0.0
     return EvalResult(method, errors, ms, counts)

@@ -200,7 +200,7 @@ class CrowdMonitor:
                 merged = merge_tile_boxes(boxes, tile_boxes(self._tile_detector, image, self.cfg.count_tiles))
                 self._extra_feet = foot_points(merged[len(boxes) :])
                 boxes = merged
-            self._parts = split_density(dmap, boxes, self.cfg.density_floor)
+            self._parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
             self._last_density_s = t_s
             self.density_runs += 1
             self.density_ms += dmap.ms
