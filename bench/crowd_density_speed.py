@@ -1,9 +1,8 @@
 """CSRNet fp32 vs int8: counting accuracy, time per image and peak memory, in one process.
 
-The int8 graph is made with the install-time quantiser (:func:`vigil.models.quantize.quantize_int8`:
-QDQ, per-channel int8 weights, uint8 activations), calibrated on ``src/vigil/models/calibration/*.jpg``
-prepared as the density estimator prepares frames (:func:`vigil.crowd.density.preprocess`), into a
-temporary directory unless ``--int8`` names one.
+The int8 graph is the one ``vigil models install`` writes (``csrnet/model-int8.onnx``, made by
+:func:`vigil.models.quantize.quantize_csrnet_int8`: QDQ, per-channel int8 weights, uint8
+activations, calibrated on ``src/vigil/models/calibration/*.jpg``) unless ``--int8`` names another.
 Then, on each image of the labelled set (ShanghaiTech layout), both graphs run back to back in
 alternating order (interleaved, so load from other jobs hits both alike); the detector (the
 configured one, 3×3 tiles as in ``vigil crowd eval``) runs once per image and its boxes serve both
@@ -20,7 +19,6 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +26,11 @@ from benchlib import SHARED_DATA, emit_json, machine_info, models_dir, note
 from vigil.config import VigilConfig
 from vigil.crowd.combine import combined_count, split_density
 from vigil.crowd.dataset import count_errors, head_points, list_images
-from vigil.crowd.density import DensityEstimator, preprocess
+from vigil.crowd.density import DensityEstimator
 from vigil.crowd.evaluate import _read
 from vigil.crowd.tiling import tiled
 from vigil.detect.onnx_session import make_session
 from vigil.detect.yolo import YoloDetector
-from vigil.models.quantize import calibration_images, quantize_int8, read_image
 
 PRECISIONS = ("fp32", "int8")
 
@@ -67,7 +64,7 @@ def peak_rss_mib(model: Path | None, width: int, threads: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "crowd" / "train")
-    parser.add_argument("--int8", type=Path, default=None, help="an int8 CSRNet graph (default: quantise now)")
+    parser.add_argument("--int8", type=Path, default=None, help="an int8 CSRNet graph (default: the installed one)")
     parser.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -76,44 +73,37 @@ def main() -> None:
     cfg = VigilConfig(models_dir=models_dir())
     width, threads = cfg.crowd.density_input_width, cfg.crowd.threads
     fp32 = models_dir() / "csrnet" / "model.onnx"
-    with tempfile.TemporaryDirectory(prefix="vigil-csrnet-int8-") as tmp:
-        int8 = args.int8
-        if int8 is None:
-            int8 = Path(tmp) / "model-int8.onnx"
-            note(f"quantising {fp32} at {width} px on {len(calibration_images())} calibration images ...")
-            blobs = [preprocess(read_image(p), width) for p in calibration_images()]
-            quantize_int8(fp32, int8, blobs, per_channel=True)
-        paths = {"fp32": fp32, "int8": int8}
-        estimators = {p: DensityEstimator(make_session(paths[p], threads), width) for p in PRECISIONS}
-        yolo = YoloDetector(
-            models_dir() / cfg.detector.model / cfg.detector.model_file,
-            input_size=cfg.detector.input_size,
-            confidence=cfg.detector.confidence,
-            nms_iou=cfg.detector.nms_iou,
-            class_ids=(0,),
-            threads=cfg.detector.threads,
-        )
-        count_detector = tiled(lambda image: yolo.detect(image).xyxy, cfg.crowd.count_tiles)
-        truth: list[int] = []
-        ms: dict[str, list[float]] = {p: [] for p in PRECISIONS}
-        density: dict[str, list[float]] = {p: [] for p in PRECISIONS}
-        combined: dict[str, list[float]] = {p: [] for p in PRECISIONS}
-        items = list_images(args.data)
-        for i, item in enumerate(items):
-            image = _read(item.image)
-            truth.append(int(head_points(item.truth).shape[0]))
-            boxes = count_detector(image)
-            order = PRECISIONS if i % 2 == 0 else PRECISIONS[::-1]
-            for p in order:
-                dmap = estimators[p].estimate(image)
-                ms[p].append(dmap.ms)
-                density[p].append(dmap.count)
-                combined[p].append(combined_count(len(boxes), split_density(dmap, boxes, cfg.crowd.density_floor)))
-            note(f"{i + 1}/{len(items)} {item.image.name}: " + ", ".join(f"{p} {ms[p][-1]:.0f} ms" for p in PRECISIONS))
-        del estimators
-        base_rss = peak_rss_mib(None, width, threads)
-        rss = {p: peak_rss_mib(paths[p], width, threads) for p in PRECISIONS}
-        sizes = {p: paths[p].stat().st_size / 2**20 for p in PRECISIONS}
+    paths = {"fp32": fp32, "int8": args.int8 or models_dir() / "csrnet" / "model-int8.onnx"}
+    estimators = {p: DensityEstimator(make_session(paths[p], threads), width) for p in PRECISIONS}
+    yolo = YoloDetector(
+        models_dir() / cfg.detector.model / cfg.detector.model_file,
+        input_size=cfg.detector.input_size,
+        confidence=cfg.detector.confidence,
+        nms_iou=cfg.detector.nms_iou,
+        class_ids=(0,),
+        threads=cfg.detector.threads,
+    )
+    count_detector = tiled(lambda image: yolo.detect(image).xyxy, cfg.crowd.count_tiles)
+    truth: list[int] = []
+    ms: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    density: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    combined: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    items = list_images(args.data)
+    for i, item in enumerate(items):
+        image = _read(item.image)
+        truth.append(int(head_points(item.truth).shape[0]))
+        boxes = count_detector(image)
+        order = PRECISIONS if i % 2 == 0 else PRECISIONS[::-1]
+        for p in order:
+            dmap = estimators[p].estimate(image)
+            ms[p].append(dmap.ms)
+            density[p].append(dmap.count)
+            combined[p].append(combined_count(len(boxes), split_density(dmap, boxes, cfg.crowd.density_floor)))
+        note(f"{i + 1}/{len(items)} {item.image.name}: " + ", ".join(f"{p} {ms[p][-1]:.0f} ms" for p in PRECISIONS))
+    del estimators
+    base_rss = peak_rss_mib(None, width, threads)
+    rss = {p: peak_rss_mib(paths[p], width, threads) for p in PRECISIONS}
+    sizes = {p: paths[p].stat().st_size / 2**20 for p in PRECISIONS}
 
     def errors(values: list[float]) -> dict[str, float]:
         e = count_errors(values, truth)

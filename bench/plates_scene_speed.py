@@ -1,5 +1,5 @@
-"""Time per scene image of the plate reader with the scene text detector always on (the
-default), only as a fallback and off, and with the optional platedet localiser (with and
+"""Time per scene image of the plate reader with the scene text detector always on, only as a
+fallback (the default) and off, and with the optional platedet localiser (with and
 without its whole-frame fallback, when ``vigil models install platedet`` was run), on the same
 images in one process (modes interleaved per image, so machine noise falls on all alike).
 Prints JSON: ms per image (mean, median), ratios to ``always``, exact and found counts per mode, peak RSS.

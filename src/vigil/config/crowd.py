@@ -25,9 +25,9 @@ DEFAULT_DENSITY_INPUT_WIDTH = 384
 DEFAULT_DENSITY_FLOOR = 0.03
 """People per CSRNet cell below which density is background in the combined count (docs/crowd.md)."""
 DEFAULT_COUNT_TILES = 3
+"""Tile grid of the crowd-counting detection pass (vigil.crowd.tiling); 1 = whole frame only."""
 DEFAULT_HIDDEN_HEADS_PX = 32
 """Combined count: person boxes shorter than this in CSRNet's input pixels count their density (docs/crowd.md)."""
-"""Tile grid of the crowd-counting detection pass (vigil.crowd.tiling); 1 = whole frame only."""
 
 
 def _cross(o: Point, a: Point, b: Point) -> float:

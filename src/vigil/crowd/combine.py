@@ -27,9 +27,9 @@ CSRNet's input — under :data:`HIDDEN_HEADS_INPUT_PX` pixels tall, heads of a f
 scale of the dense crowds it was trained on — its density inside the box is trusted: the box
 counts the density mass above the floor when that exceeds one person. Large, near boxes keep
 counting one (CSRNet over-counts near people several times over). Measured (docs/crowd.md):
-combined MAE 3.20 → 2.78 with fp32 models, 3.61 → 3.52 with int8, better on both halves in both,
-and every limit from 26 to 41 input pixels (70–110 frame pixels at 1024 px) gives 2.71–2.96
-(fp32) and 3.51–3.58 (int8).
+combined MAE 3.20 → 2.70 with fp32 models, 3.61 → 3.52 with int8, better on both halves in both;
+limits of 28–40 input pixels (75–107 frame pixels at 1024 px) give 2.70–2.94 (fp32) and
+3.52–3.57 (int8), 24 px gives 3.15 / 3.56.
 """
 
 from __future__ import annotations
