@@ -93,3 +93,30 @@ def test_fallback_runs_the_scene_detector_only_without_a_strong_read(monkeypatch
     ocr = CountingSceneOCR()
     PlateReader(ocr, ("us",), scene_text="always").read_scene(blank)
     assert ocr.scene_calls == 1
+
+
+class TwoLinesOCR(SceneFakeOCR):
+    """A tall plate row and a small phone number; the reads' confidences are set per test."""
+
+    def __init__(self, plate: float, phone: float) -> None:
+        super().__init__()
+        self.conf = {40: ("7ABC123", plate), 32: ("5551234", phone)}
+
+    def detect_scene_lines(self, image: np.ndarray) -> list[Quad]:
+        return [
+            np.array([[300, 50], [360, 50], [360, 65], [300, 65]], np.float32),  # 15 px high
+            np.array([[100, 200], [220, 200], [220, 240], [100, 240]], np.float32),  # 40 px high
+        ]
+
+    def recognise_many(self, images: list[np.ndarray]) -> list[TextLine]:
+        return [TextLine(*self.conf[im.shape[0]]) for im in images]
+
+
+def test_near_ties_go_to_the_taller_row_and_scores_are_kept() -> None:
+    scene = np.full((480, 640, 3), 120, np.uint8)
+    reads = PlateReader(TwoLinesOCR(0.9, 0.99), ("us",), scene_text="always").read_scene(scene, max_reads=2)
+    assert [r.text for r in reads] == ["7ABC123", "5551234"]
+    assert reads[1].score > reads[0].score  # only the order changed
+    # A much weaker tall row does not win over a confident one.
+    reads = PlateReader(TwoLinesOCR(0.5, 0.99), ("us",), scene_text="always").read_scene(scene, max_reads=2)
+    assert [r.text for r in reads] == ["5551234", "7ABC123"]

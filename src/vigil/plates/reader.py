@@ -80,6 +80,16 @@ _DATE_DIGITS = re.compile(r"(?:19[89]\d|20[0-4]\d)(?:0[1-9]|1[0-2])\d")
 """...and the same written without separators (20140514065856), or cut short (2014051)."""
 
 
+SIZE_PRIOR = 0.3
+"""How much taller rows are preferred when reads of a frame are ranked: ``score * (h / tallest) ** 0.3``.
+
+Plate characters are the largest text on the vehicle they belong to; phone numbers on plate
+frames, dealer stickers and far-away signs are smaller. Only the order changes, not the read's
+score (which votes across a track's frames). Used without a plate detector only: with one, its
+boxes already say where the plates are (there the prior cost one found plate). Measured in
+docs/plates.md."""
+
+
 DETECTOR_CONTEXT = (0.5, 1.0)
 """Region read around a detected plate: half its width each side, its height above and below.
 
@@ -271,7 +281,10 @@ class PlateReader:
         """Plates in ``image`` (or its ``roi``), best first, at most ``max_reads``; boxes in frame pixels."""
         if image.size == 0:
             return []
-        reads = self._read_region(image, roi) if self._detector is None else self._read_detected(image, roi)
+        if self._detector is not None:
+            reads = self._read_detected(image, roi)
+        else:
+            reads = _taller_first(self._read_region(image, roi))
         out: list[PlateRead] = []
         for read in reads:
             if read.text and all(_overlap(read.box, o.box) < 0.3 for o in out):
@@ -359,6 +372,14 @@ class PlateReader:
             return read
         text, raw, conf, fit, score = line
         return PlateRead(text, raw, conf, score, read.box, fit.region, fit.strict, read.crop, True)
+
+
+def _taller_first(reads: list[PlateRead]) -> list[PlateRead]:
+    """``reads`` ranked by score weighted by row height (:data:`SIZE_PRIOR`); scores unchanged."""
+    if not reads:
+        return reads
+    tallest = max(max(r.box[3] - r.box[1], 1e-6) for r in reads)
+    return sorted(reads, key=lambda r: -r.score * (max(r.box[3] - r.box[1], 1e-6) / tallest) ** SIZE_PRIOR)
 
 
 def _overlap(a: Box, b: Box) -> float:
