@@ -104,14 +104,28 @@ class RegionOCR:
         return [TextLine("7ABC123", 0.95) for _ in images]
 
 
-def test_the_reader_searches_around_detected_plates_and_reports_their_outline() -> None:
+def test_the_reader_reads_detected_plates_as_crops_and_reports_their_outline() -> None:
     plate = PlateBox((400.0, 300.0, 500.0, 340.0), 0.8)
     ocr = RegionOCR()
     reader = PlateReader(ocr, ("us",), detector=BoxesFake([plate]))
     (read,) = reader.read_scene(np.full((720, 1280, 3), 120, np.uint8))
-    # Only the plate and its surroundings (half a width each side, a height above and below).
-    assert ocr.searched == [(120, 200)]
+    assert ocr.searched == []  # no text search of the frame or around the plate
     assert read.text == "7ABC123" and read.box == plate.box
+    assert read.crop.shape == (40, 100, 3)  # the detected plate is the crop a person checks
+
+
+class BlankCropOCR(RegionOCR):
+    """Reads nothing on a single crop; lines found by the scene search read as 7ABC123."""
+
+    def recognise(self, image: np.ndarray) -> TextLine:
+        return TextLine("", 0.0)
+
+
+def test_a_detected_box_that_reads_nothing_falls_back_to_the_whole_frame() -> None:
+    ocr = BlankCropOCR()
+    plate = PlateBox((400.0, 300.0, 500.0, 340.0), 0.8)
+    reads = PlateReader(ocr, ("us",), detector=BoxesFake([plate])).read_scene(np.full((720, 1280, 3), 120, np.uint8))
+    assert ocr.searched == [(720, 1280)] and reads[0].text == "7ABC123"
 
 
 @pytest.mark.parametrize("fallback", [True, False])

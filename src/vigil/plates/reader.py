@@ -9,7 +9,8 @@ digits, not a date or time) times the localiser's own score. The best few weak r
 second, closer look: a generous crop around it, upscaled, its text lines found by the OCR
 detector, the tallest line (plate characters are the largest text on a plate) deskewed,
 contrast-equalised and read again. ``PlateReader.read_crop`` reads an image that is already a
-plate both whole and by its tallest line, and keeps the better.
+plate both whole and by its tallest line, and keeps the better; with the optional plate detector
+each detected plate is read that way instead of searching the frame.
 """
 
 from __future__ import annotations
@@ -88,13 +89,6 @@ frames, dealer stickers and far-away signs are smaller. Only the order changes, 
 score (which votes across a track's frames). Used without a plate detector only: with one, its
 boxes already say where the plates are (there the prior cost one found plate). Measured in
 docs/plates.md."""
-
-
-DETECTOR_CONTEXT = (0.5, 1.0)
-"""Region read around a detected plate: half its width each side, its height above and below.
-
-Measured on the US scenes (docs/plates.md): wide enough that a box cut short by the detector
-still holds the whole character row, narrow enough that no other text on the car competes."""
 
 
 class PlateBoxes(Protocol):
@@ -294,25 +288,26 @@ class PlateReader:
         return out
 
     def _read_detected(self, image: BGRImage, roi: Box | None) -> list[PlateRead]:
-        """Reads around the plate detector's best boxes (the whole search when it finds none)."""
+        """Each of the plate detector's best boxes read as a plate crop (the whole search when none reads)."""
         assert self._detector is not None
         ih, iw = image.shape[:2]
         ox, oy, x2, y2 = _clip(roi, iw, ih) if roi is not None else (0, 0, iw, ih)
         search = image[oy:y2, ox:x2]
         if search.size == 0:
             return []
-        found = self._detector.detect(search)[: self.detector_boxes]
-        if not found:
-            return self._read_region(image, roi) if self.detector_fallback else []
         reads: list[PlateRead] = []
-        for plate in found:
+        for plate in self._detector.detect(search)[: self.detector_boxes]:
             box = (plate.box[0] + ox, plate.box[1] + oy, plate.box[2] + ox, plate.box[3] + oy)
-            # The plate and its surroundings: the same localisers then find its character row
-            # in a region a few plates wide instead of the whole frame (cheaper, and no dealer
-            # names or phone numbers elsewhere on the car to compete with).
-            for read in self._read_region(image, _expand(box, *DETECTOR_CONTEXT)):
-                # The detector's box is the plate's outline; the read's is its character row.
-                reads.append(replace(read, box=box) if _overlap(read.box, box) >= 0.3 else read)
+            px1, py1, px2, py2 = _clip(box, iw, ih)
+            crop = image[py1:py2, px1:px2].copy()
+            # The detector outlines the plate itself, so it is read like a cropped plate: whole
+            # and by its tallest line. Measured against searching a region a few plates wide
+            # around it with the localisers (docs/plates.md): more exact reads, 23 % faster.
+            read = self.read_crop(crop)
+            if read is not None:
+                reads.append(replace(read, box=box, crop=crop))
+        if not reads:
+            return self._read_region(image, roi) if self.detector_fallback else []
         return sorted(reads, key=lambda r: -r.score)
 
     def _read_region(self, image: BGRImage, roi: Box | None) -> list[PlateRead]:
