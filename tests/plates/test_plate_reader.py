@@ -120,3 +120,38 @@ def test_near_ties_go_to_the_taller_row_and_scores_are_kept() -> None:
     # A much weaker tall row does not win over a confident one.
     reads = PlateReader(TwoLinesOCR(0.5, 0.99), ("us",), scene_text="always").read_scene(scene, max_reads=2)
     assert [r.text for r in reads] == ["5551234", "7ABC123"]
+
+
+class EdgeShyLineOCR:
+    """Finds the dark character line only with background around it, as the real text detector.
+
+    A tight plate crop is all edge: read whole it gives a weaker, shorter string; its line read
+    on its own gives the plate.
+    """
+
+    def __init__(self) -> None:
+        self.searched: list[tuple[int, int]] = []
+
+    def recognise(self, image: np.ndarray) -> TextLine:
+        return TextLine("7ABC123", 0.98) if image.shape[0] > 60 else TextLine("ABC12", 0.7)
+
+    def detect_lines(self, image: np.ndarray) -> list[Quad]:
+        self.searched.append(image.shape[:2])
+        ys, xs = np.nonzero(image[:, :, 0] < 60)
+        h, w = image.shape[:2]
+        y1, y2, x1, x2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        margin = 0.25 * (y2 - y1)
+        if min(y1, x1, h - y2, w - x2) < margin:
+            return []
+        return [np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)]
+
+
+def test_a_tight_plate_crop_gets_a_border_before_its_line_is_looked_for() -> None:
+    crop = np.full((40, 120, 3), 230, np.uint8)
+    crop[2:38, 4:116] = 20  # characters filling the crop, as in a detector box
+    ocr = EdgeShyLineOCR()
+    read = PlateReader(ocr, ("us",)).read_crop(crop)
+    assert read is not None and read.text == "7ABC123" and read.closer
+    # Upscaled to 96 px high (288 wide), then half a plate height of border on every side.
+    assert ocr.searched == [(96 + 2 * 48, 288 + 2 * 48)]
+    assert read.box == (0.0, 0.0, 120.0, 40.0)  # the crop's own box, not the bordered one
