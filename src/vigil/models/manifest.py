@@ -113,9 +113,11 @@ MODELS: dict[str, ModelSpec] = {
             wheel_sha256="c39c602c4824809fa2e2f6c213f1fb1211b966bc99776c16c41d80caadf80d4f",
             members=("platedet/artifacts/platedet.onnx",),
             licence="AGPL-3.0 (platedet): optional plugin, never installed or used by default",
-            description="Plate detector (YOLOv8s-seg, 640x640, mostly Brazilian training plates); plates.localiser",
-            converter="copy",
+            description="Plate detector (YOLOv8s-seg boxes only, long side 640, mostly Brazilian training plates); "
+            "plates.localiser",
+            converter="platedet-boxes",
             outputs=("platedet.onnx",),
+            recipe=2,  # 2: cut at the detection head, input size free
             optional=True,
         ),
     )
