@@ -128,3 +128,16 @@ def test_optional_models_are_installed_and_verified_only_when_named(tmp_path: Pa
     with pytest.raises(ModelMissingError, match=r"run: vigil models install platedet$"):
         require(tmp_path, "platedet")
     assert "AGPL-3.0" in MODELS["platedet"].licence
+
+
+def test_an_optional_model_left_by_an_older_recipe_names_itself_in_the_repair_command(tmp_path: Path) -> None:
+    spec = MODELS["platedet"]
+    record = {"package": spec.package, "version": spec.version, "recipe": spec.recipe - 1, "files": {}}
+    (tmp_path / "platedet").mkdir()
+    (tmp_path / "platedet" / RECORD).write_text(json.dumps(record))
+    with pytest.raises(
+        ModelMissingError,
+        match=r"corrupt \(converted by recipe 1, Vigil now makes recipe 2\); "
+        r"run: vigil models install --force platedet$",
+    ):
+        require(tmp_path, "platedet")

@@ -128,9 +128,9 @@ def require(models_dir: Path, name: str) -> Path:
         command = f"vigil models install {name}" if MODELS[name].optional else "vigil models install"
         raise ModelMissingError(f"model {name!r} is not installed in {models_dir}; run: {command}")
     if state.status == "corrupt":
-        raise ModelMissingError(
-            f"model {name!r} in {models_dir} is corrupt ({state.detail}); run: vigil models install --force"
-        )
+        # A plain install leaves optional models out, so theirs must be named.
+        command = f"vigil models install --force {name}" if MODELS[name].optional else "vigil models install --force"
+        raise ModelMissingError(f"model {name!r} in {models_dir} is corrupt ({state.detail}); run: {command}")
     return state.path
 
 
