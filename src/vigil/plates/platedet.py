@@ -10,8 +10,8 @@ The runtime sees only tensors: this module letterboxes a BGR frame into the 640Ã
 padding 114, colour order as the wheel's own code feeds it: BGR) and decodes the head's raw
 ``(1, 64 + classes, anchors)`` output into frame-pixel boxes: per anchor, four 16-bin
 distributions of the distance from the anchor to each box side, in stride units, then one logit
-per class. The session comes from the caller (``workers`` and
-``cli`` compose it), so this package needs no knowledge of where models live.
+per class. The session comes from the caller (``workers`` and ``cli`` compose it), so this
+package needs no knowledge of where models live.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
 
 INPUT_SIDE = 640
-"""The long side of the network input, as the wheel was trained and fed."""
+"""The side of the square network input, as the wheel was trained and fed."""
 STRIDES = (8, 16, 32)
 """Downsampling of the head's three levels; input sides must be multiples of the last."""
 DFL_BINS = 16
