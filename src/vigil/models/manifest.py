@@ -113,7 +113,7 @@ MODELS: dict[str, ModelSpec] = {
             wheel_sha256="c39c602c4824809fa2e2f6c213f1fb1211b966bc99776c16c41d80caadf80d4f",
             members=("platedet/artifacts/platedet.onnx",),
             licence="AGPL-3.0 (platedet): optional plugin, never installed or used by default",
-            description="Plate detector (YOLOv8s-seg boxes only, long side 640, mostly Brazilian training plates); "
+            description="Plate detector (YOLOv8s-seg, boxes only, 640x640, mostly Brazilian training plates); "
             "plates.localiser",
             converter="platedet-boxes",
             outputs=("platedet.onnx",),
