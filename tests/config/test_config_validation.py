@@ -152,6 +152,18 @@ BAD_VALUES = [
     (with_camera(position={"lat": 0}), "cameras[0].position.lon", "", "required"),
     ({"cameras": [{"id": "a"}]}, "cameras[0].url", "", "required"),
     ({"detector": {"classes": ["person", "unicorn"]}}, "detector.classes", "'unicorn'", "COCO"),
+    # a deployment's own plate regions
+    ({"plates": {"regions": ["zz"]}}, "plates.regions", "['zz']", "valid: ['us', 'eu', 'uk', 'br', 'hk']"),
+    (
+        {"plates": {"formats": {"xx": ["LLDLDL"]}, "regions": ["zz"]}},
+        "plates.regions",
+        "['zz']",
+        "'hk', 'xx']",
+    ),
+    ({"plates": {"formats": {"us": ["LLLDDDD"]}}}, "plates.formats", "'us'", "is built in"),
+    ({"plates": {"formats": {"X1": ["LLD"]}}}, "plates.formats", "'X1'", "2-16 of a-z"),
+    ({"plates": {"formats": {"xx": ["LL-D"]}}}, "plates.formats", "'LL-D'", "L (letter), D (digit)"),
+    ({"plates": {"formats": {"xx": []}}}, "plates.formats", "'xx'", "lists no layouts"),
 ]
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vigil.config.plates import PlatesConfig
 from vigil.core.errors import InputError
-from vigil.plates.formats import check_regions, expand, fit_formats
+from vigil.plates.ctc import TextLine
+from vigil.plates.formats import REGION_FORMATS, FormatFit, check_regions, expand, fit_formats, formats_with
 from vigil.plates.hotlist import HotlistPlate, match_plate
-from vigil.plates.reader import PlateRead
-from vigil.plates.text import char_error_rate, normalise, parse_plate, plate_distance
+from vigil.plates.reader import PlateRead, PlateReader
+from vigil.plates.text import PLATE_CHARS, char_error_rate, normalise, parse_plate, plate_distance
 from vigil.plates.vote import vote
 
 
@@ -103,3 +105,58 @@ def test_vote_takes_the_weighted_majority_per_position() -> None:
     assert voted.n_reads == 4
     assert 0.5 < voted.confidence < 0.95
     assert vote([]) is None
+
+
+def test_a_deployments_own_region_fixes_reads_by_position_like_a_built_in_one() -> None:
+    local = formats_with({"xx": ("LLDLDL",)})
+    assert local["uk"] == REGION_FORMATS["uk"] and local["xx"] == ("LLDLDL",)
+    # I where the layout wants a digit, 2 where it wants a letter.
+    assert fit_formats("UHIN2A", ("xx",), formats=local) == FormatFit("UH1N2A", "xx", "LLDLDL", 1)
+    assert fit_formats("DK225S", ("xx",), formats=local).text == "DK2Z5S"
+    # Without it the US grammar takes the read as it is (loose: vanity plates fit no layout).
+    assert fit_formats("UHIN2A", ("us",)).text == "UHIN2A"
+    # Listed with the US, a read that fits the local layout only with fixes still wins it.
+    assert fit_formats("UHIN2A", ("us", "xx"), formats=local).text == "UH1N2A"
+    # By probability: the recogniser's own second choice of the wanted class is taken.
+    probs = np.full((6, 36), 1e-4, np.float32)
+    for i, ch in enumerate("YF2I6G"):
+        probs[i, PLATE_CHARS.index(ch)] = 0.9
+    probs[3, PLATE_CHARS.index("L")] = 0.08
+    probs[2, PLATE_CHARS.index("Z")] = 0.05
+    # Every character already of the wanted class: nothing is changed, however likely Z or L were.
+    assert fit_formats("YF2I6G", ("xx",), alternatives=probs, formats=local).text == "YF2I6G"
+    probs[3, PLATE_CHARS.index("I")] = 1e-4
+    probs[3, PLATE_CHARS.index("1")] = 0.9  # now it read 1 where a letter is wanted: L is likelier than I
+    assert fit_formats("YF216G", ("xx",), alternatives=probs, formats=local).text == "YF2L6G"
+
+
+def test_a_deployments_region_may_not_shadow_a_built_in_one_or_break_the_grammar() -> None:
+    with pytest.raises(ValueError, match="'us' is built in"):
+        formats_with({"us": ("LLLDDDD",)})
+    with pytest.raises(ValueError, match="bad plate format 'LLX'"):
+        formats_with({"xx": ("LLX",)})
+    with pytest.raises(ValueError, match=r"unknown plate region\(s\) \['yy'\]; valid: .*'xx'"):
+        check_regions(("yy",), formats_with({"xx": ("LLD",)}))
+
+
+class LineOCR:
+    """Reads every image as one fixed line and finds no text lines in it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def recognise(self, image: np.ndarray) -> TextLine:
+        return TextLine(self.text, 0.95)
+
+    def detect_lines(self, image: np.ndarray) -> list[np.ndarray]:
+        return []
+
+
+def test_the_configured_regions_reach_the_reader() -> None:
+    cfg = PlatesConfig(formats={"xx": ("LLDLDL",)}, regions=("us", "xx"))
+    plate = np.full((40, 120, 3), 200, np.uint8)
+    read = PlateReader(LineOCR("UHI-N2A"), cfg.regions, formats=cfg.formats).read_crop(plate)
+    assert read is not None and (read.text, read.region) == ("UH1N2A", "xx")
+    assert PlateReader(LineOCR("UHI-N2A"), ("us",)).read_crop(plate).text == "UHIN2A"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="unknown plate region"):
+        PlateReader(LineOCR("UHI-N2A"), ("us", "xx"))  # its layouts were not given

@@ -210,9 +210,10 @@ def eval_(
     """Score the plate reader on a labelled folder: n, exact, cer, ms_per_image (+ found_rate for scenes)."""
     cfg = resolve_config(config, data_dir)
     chosen = tuple(r.strip() for r in regions.split(",")) if regions else cfg.plates.regions
-    unknown = [r for r in chosen if r not in PLATE_REGIONS]
+    valid = list(PLATE_REGIONS) + sorted(cfg.plates.formats)
+    unknown = [r for r in chosen if r not in valid]
     if unknown:
-        raise InputError(f"unknown plate region(s) {unknown}; valid: {list(PLATE_REGIONS)}")
+        raise InputError(f"unknown plate region(s) {unknown}; valid: {valid}")
     if localiser is not None and localiser not in LOCALISERS:
         raise InputError(f"unknown localiser {localiser!r}; valid: {list(LOCALISERS)}")
     reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from vigil.config.base import StrictModel
 
 PLATE_REGIONS = ("us", "eu", "uk", "br", "hk")
+"""Regions whose plate formats are built in (``vigil.plates.formats.REGION_FORMATS``)."""
+
+_REGION_NAME = re.compile(r"[a-z][a-z0-9_-]{1,15}")
+# The layout grammar of vigil.plates.formats (L letter, D digit, A either, {n} or {m,n} repeats);
+# config may not import the plates package, so it is checked here by its shape.
+_LAYOUT = re.compile(r"(?:[LDA](?:\{\d{1,2}(?:,\d{1,2})?\})?){1,12}")
 
 Localiser = Literal["morphology", "platedet"]
 LOCALISERS: tuple[Localiser, ...] = ("morphology", "platedet")
@@ -18,10 +25,17 @@ class PlatesConfig(StrictModel):
     """Settings of the plates feature."""
 
     enabled: bool = Field(default=False, description="Run the plates stage on live cameras.")
+    formats: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Plate regions of this deployment beyond the built-in ones: name -> serial layouts "
+        "(L letter, D digit, A either, {m,n} repeats), e.g. {'nsw': ['LLLDDL', 'LLDDLL']}. Such a "
+        "region is strict: a read that fits a layout only with confusable characters (O/0, I/1, "
+        "B/8, S/5, Z/2 ...) is fixed by position. Name it in regions to use it.",
+    )
     regions: tuple[str, ...] = Field(
         default=("us",),
         min_length=1,
-        description=f"Plate formats of this deployment, any of {', '.join(PLATE_REGIONS)}.",
+        description=f"Plate formats of this deployment: any of {', '.join(PLATE_REGIONS)} and of formats.",
     )
     vehicle_classes: tuple[str, ...] = Field(
         default=("car", "bus", "truck", "motorcycle"), min_length=1, description="Tracks whose plates are read."
@@ -69,10 +83,31 @@ class PlatesConfig(StrictModel):
         "search as 'morphology' does (slower).",
     )
 
+    @field_validator("formats")
+    @classmethod
+    def _layouts(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, layouts in value.items():
+            if name in PLATE_REGIONS:
+                raise ValueError(f"plate region {name!r} is built in; give your formats another name")
+            if not _REGION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"bad plate region name {name!r}; use 2-16 of a-z, 0-9, _ and -, starting with a letter"
+                )
+            if not layouts:
+                raise ValueError(f"plate region {name!r} lists no layouts")
+            for layout in layouts:
+                if not _LAYOUT.fullmatch(layout):
+                    raise ValueError(
+                        f"bad plate layout {layout!r} in region {name!r}; use L (letter), D (digit), "
+                        "A (either), each optionally repeated {n} or {m,n}, e.g. LLD{1,4}"
+                    )
+        return value
+
     @field_validator("regions")
     @classmethod
-    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [r for r in value if r not in PLATE_REGIONS]
+    def _known_regions(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        custom = sorted(info.data.get("formats") or {})
+        unknown = [r for r in value if r not in PLATE_REGIONS and r not in custom]
         if unknown:
-            raise ValueError(f"unknown plate region(s) {unknown}; valid: {list(PLATE_REGIONS)}")
+            raise ValueError(f"unknown plate region(s) {unknown}; valid: {list(PLATE_REGIONS) + custom}")
         return value

@@ -15,11 +15,17 @@ maps: each position of a layout takes its most likely character of the wanted cl
 most likely fit wins (product of ``p(new) / p(read)`` over the changed positions). US reads are
 not changed to fit a serial layout even when the recogniser's second choice would fit: measured,
 that broke more reads than it fixed (vanity and special plates fit no listed layout).
+
+A deployment adds its own regions (``plates.formats``, see :func:`formats_with`), for plates whose
+serial layouts no built-in region lists. They are strict, and a fit to one of their layouts is
+kept even when a loose region (the US) is enabled too: the operator has said those are the local
+plates.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -113,11 +119,31 @@ def expand(spec: str) -> tuple[str, ...]:
     return tuple(sorted(set(out)))
 
 
-def check_regions(regions: tuple[str, ...]) -> None:
+Formats = Mapping[str, tuple[str, ...]]
+"""Plate formats by region name, as :data:`REGION_FORMATS`."""
+
+
+def formats_with(custom: Formats | None) -> Formats:
+    """The built-in formats and a deployment's own regions (``plates.formats``), each layout checked.
+
+    Raises:
+        ValueError: a custom region reuses a built-in name, or a layout is not of the grammar.
+    """
+    if not custom:
+        return REGION_FORMATS
+    for name, specs in custom.items():
+        if name in REGION_FORMATS:
+            raise ValueError(f"plate region {name!r} is built in; give your formats another name")
+        for spec in specs:
+            expand(spec)
+    return {**REGION_FORMATS, **custom}
+
+
+def check_regions(regions: tuple[str, ...], formats: Formats = REGION_FORMATS) -> None:
     """Raise ValueError naming the valid regions when one is unknown."""
-    unknown = [r for r in regions if r not in REGION_FORMATS]
+    unknown = [r for r in regions if r not in formats]
     if unknown:
-        raise ValueError(f"unknown plate region(s) {unknown}; valid: {sorted(REGION_FORMATS)}")
+        raise ValueError(f"unknown plate region(s) {unknown}; valid: {sorted(formats)}")
 
 
 def _apply(text: str, layout: str) -> tuple[str, int] | None:
@@ -186,22 +212,27 @@ def us_same_glyph_fix(text: str) -> str:
 
 
 def fit_formats(
-    text: str, regions: tuple[str, ...], max_fixes: int = 2, alternatives: NDArray[np.float32] | None = None
+    text: str,
+    regions: tuple[str, ...],
+    max_fixes: int = 2,
+    alternatives: NDArray[np.float32] | None = None,
+    formats: Formats = REGION_FORMATS,
 ) -> FormatFit:
     """The best fit of ``text`` (already normalised) to the formats of ``regions``.
 
     ``alternatives`` (``(len(text), 36)`` probabilities per character, from the recogniser)
     choose the fixes by probability; without them, or where they change nothing, the fixed
-    confusable maps are used.
+    confusable maps are used. ``formats`` are the layouts by region (:func:`formats_with` adds
+    a deployment's own regions to the built-in ones).
     """
     if alternatives is not None and len(alternatives) == len(text) and text:
-        fit = _fit_by_probability(text, regions, max_fixes, alternatives)
+        fit = _fit_by_probability(text, regions, max_fixes, alternatives, formats)
         if fit is not None:
             return fit
     best: FormatFit | None = None
     for region in regions:
         region_text = us_zero(text) if region == "us" else text
-        for spec in REGION_FORMATS[region]:
+        for spec in formats[region]:
             for layout in expand(spec):
                 applied = _apply(region_text, layout)
                 if applied is None or applied[1] > max_fixes:
@@ -209,8 +240,8 @@ def fit_formats(
                 fit = FormatFit(applied[0], region, layout, applied[1])
                 if best is None or fit.fixes < best.fixes:
                     best = fit
-    if best is not None and best.fixes == 0:
-        return best
+    if best is not None and (best.fixes == 0 or best.region not in REGION_FORMATS):
+        return best  # fits as read, or fits a layout the deployment itself listed (plates.formats)
     loose = _loose_fit(text, regions)
     if loose is not None:
         # A listed layout reached with fixes is still preferred when every fix is a same-glyph one.
@@ -227,14 +258,16 @@ def _loose_fit(text: str, regions: tuple[str, ...]) -> FormatFit | None:
 
 
 def _fit_by_probability(
-    text: str, regions: tuple[str, ...], max_fixes: int, alternatives: NDArray[np.float32]
+    text: str, regions: tuple[str, ...], max_fixes: int, alternatives: NDArray[np.float32], formats: Formats
 ) -> FormatFit | None:
     """The most likely strict-region fit that changes something, or None (then the maps decide)."""
     if any(r in LOOSE_REGIONS for r in regions):
-        return None  # a loose region takes the read as it is; see the module notes
+        # A loose region takes the read as it is (see the module notes), except where it fits a
+        # layout the deployment itself listed: those it was told are the local plates.
+        regions = tuple(r for r in regions if r not in REGION_FORMATS)
     best: tuple[float, FormatFit] | None = None
     for region in regions:
-        for spec in REGION_FORMATS[region]:
+        for spec in formats[region]:
             for layout in expand(spec):
                 applied = _apply_probs(text, alternatives, layout)
                 if applied is None or applied[1] > max_fixes:

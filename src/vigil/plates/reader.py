@@ -24,7 +24,7 @@ import numpy as np
 
 from vigil.core.frame import BGRImage
 from vigil.plates.ctc import TextLine, drop_absent
-from vigil.plates.formats import FormatFit, fit_formats
+from vigil.plates.formats import FormatFit, Formats, check_regions, fit_formats, formats_with
 from vigil.plates.localise import find_plate_candidates
 from vigil.plates.ocr import Quad, SceneTextEngine, TextRecogniser
 from vigil.plates.platedet import PlateBox
@@ -188,7 +188,10 @@ class PlateReader:
         detector: PlateBoxes | None = None,
         detector_boxes: int = 2,
         detector_fallback: bool = True,
+        formats: Formats | None = None,
     ) -> None:
+        self.formats = formats_with(formats)  # the built-in regions and the deployment's own
+        check_regions(regions, self.formats)
         self._ocr = ocr
         self._detector = detector
         self.detector_boxes = detector_boxes
@@ -207,7 +210,7 @@ class PlateReader:
     def _fit(self, result: TextLine) -> tuple[str, str, float, FormatFit, float]:
         raw = result.text
         text, alternatives = drop_absent(result, normalise(raw), MIN_PRESENCE)
-        fit = fit_formats(text, self.regions, alternatives=alternatives)
+        fit = fit_formats(text, self.regions, alternatives=alternatives, formats=self.formats)
         return fit.text, raw, result.confidence, fit, result.confidence * plausibility(fit.text, fit, raw)
 
     def _read_many(self, images: list[BGRImage]) -> list[TextLine]:

@@ -248,6 +248,7 @@ def build_plate_reader(
         scene_text=cfg.scene_text,
         detector=detector,
         detector_fallback=cfg.detector_fallback,
+        formats=cfg.formats,
     )
 
 
