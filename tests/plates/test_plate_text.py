@@ -117,6 +117,10 @@ def test_a_deployments_own_region_fixes_reads_by_position_like_a_built_in_one() 
     assert fit_formats("UHIN2A", ("us",)).text == "UHIN2A"
     # Listed with the US, a read that fits the local layout only with fixes still wins it.
     assert fit_formats("UHIN2A", ("us", "xx"), formats=local).text == "UH1N2A"
+    # ... and beats any built-in layout that needs fixes too (UK LLLDDD would take one: 2 → Z).
+    both = formats_with({"xx": ("LLLLDD",)})
+    assert fit_formats("AB2525", ("uk", "xx"), formats=both) == FormatFit("ABZS25", "xx", "LLLLDD", 2)
+    assert fit_formats("AB2525", ("uk",)).text == "ABZ525"
     # By probability: the recogniser's own second choice of the wanted class is taken.
     probs = np.full((6, 36), 1e-4, np.float32)
     for i, ch in enumerate("YF2I6G"):
@@ -128,6 +132,12 @@ def test_a_deployments_own_region_fixes_reads_by_position_like_a_built_in_one() 
     probs[3, PLATE_CHARS.index("I")] = 1e-4
     probs[3, PLATE_CHARS.index("1")] = 0.9  # now it read 1 where a letter is wanted: L is likelier than I
     assert fit_formats("YF216G", ("xx",), alternatives=probs, formats=local).text == "YF2L6G"
+    # Beside the loose US region too; but a read that fits an enabled layout as it stands is kept.
+    assert fit_formats("YF216G", ("us", "xx"), alternatives=probs, formats=local).text == "YF2L6G"
+    as_read = np.full((6, 36), 0.1, np.float32)
+    assert fit_formats("ABC123", ("uk", "yy"), alternatives=as_read, formats=formats_with({"yy": ("LLLLDD",)})) == (
+        FormatFit("ABC123", "uk", "LLLDDD", 0)
+    )
 
 
 def test_a_deployments_region_may_not_shadow_a_built_in_one_or_break_the_grammar() -> None:

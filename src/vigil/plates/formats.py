@@ -17,9 +17,10 @@ not changed to fit a serial layout even when the recogniser's second choice woul
 that broke more reads than it fixed (vanity and special plates fit no listed layout).
 
 A deployment adds its own regions (``plates.formats``, see :func:`formats_with`), for plates whose
-serial layouts no built-in region lists. They are strict, and a fit to one of their layouts is
-kept even when a loose region (the US) is enabled too: the operator has said those are the local
-plates.
+serial layouts no built-in region lists. They are strict, and a read that fits none of the
+enabled layouts as it stands takes the best fit to one of theirs, before any built-in layout
+that needs fixes and before a loose region's any-characters rule: the operator has said those
+are the local plates.
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ def fit_formats(
         if fit is not None:
             return fit
     best: FormatFit | None = None
+    own: FormatFit | None = None  # the best fit to a layout the deployment itself listed
     for region in regions:
         region_text = us_zero(text) if region == "us" else text
         for spec in formats[region]:
@@ -240,8 +242,12 @@ def fit_formats(
                 fit = FormatFit(applied[0], region, layout, applied[1])
                 if best is None or fit.fixes < best.fixes:
                     best = fit
-    if best is not None and (best.fixes == 0 or best.region not in REGION_FORMATS):
-        return best  # fits as read, or fits a layout the deployment itself listed (plates.formats)
+                if region not in REGION_FORMATS and (own is None or fit.fixes < own.fixes):
+                    own = fit
+    if best is not None and best.fixes == 0:
+        return best
+    if own is not None:
+        return own  # the operator listed it as a local layout: it beats the loose rule and other fixes
     loose = _loose_fit(text, regions)
     if loose is not None:
         # A listed layout reached with fixes is still preferred when every fix is a same-glyph one.
@@ -260,21 +266,38 @@ def _loose_fit(text: str, regions: tuple[str, ...]) -> FormatFit | None:
 def _fit_by_probability(
     text: str, regions: tuple[str, ...], max_fixes: int, alternatives: NDArray[np.float32], formats: Formats
 ) -> FormatFit | None:
-    """The most likely strict-region fit that changes something, or None (then the maps decide)."""
-    if any(r in LOOSE_REGIONS for r in regions):
-        # A loose region takes the read as it is (see the module notes), except where it fits a
-        # layout the deployment itself listed: those it was told are the local plates.
-        regions = tuple(r for r in regions if r not in REGION_FORMATS)
-    best: tuple[float, FormatFit] | None = None
+    """The most likely strict-region fit that changes something, or None (then the maps decide).
+
+    A deployment's own regions are tried first; the built-in strict ones only when no loose
+    region is enabled (a loose region takes the read as it is; see the module notes).
+    """
+    if _fits_as_read(text, regions, formats):
+        return None  # the maps keep it as it is
+    own = tuple(r for r in regions if r not in REGION_FORMATS)
+    groups = (own,) if any(r in LOOSE_REGIONS for r in regions) else (own, regions)
+    for group in groups:
+        best: tuple[float, FormatFit] | None = None
+        for region in group:
+            for spec in formats[region]:
+                for layout in expand(spec):
+                    applied = _apply_probs(text, alternatives, layout)
+                    if applied is None or applied[1] > max_fixes:
+                        continue
+                    key = applied[2] - 1e-3 * applied[1]  # most likely; fewer fixes on a tie
+                    if best is None or key > best[0]:
+                        best = (key, FormatFit(applied[0], region, layout, applied[1]))
+        if best is not None:
+            return best[1]
+    return None  # nothing fits: the maps decide as before
+
+
+def _fits_as_read(text: str, regions: tuple[str, ...], formats: Formats) -> bool:
+    """Whether ``text`` fits a listed layout of ``regions`` without a fix (US: with O written 0)."""
     for region in regions:
+        region_text = us_zero(text) if region == "us" else text
         for spec in formats[region]:
             for layout in expand(spec):
-                applied = _apply_probs(text, alternatives, layout)
-                if applied is None or applied[1] > max_fixes:
-                    continue
-                key = applied[2] - 1e-3 * applied[1]  # most likely; fewer fixes on a tie
-                if best is None or key > best[0]:
-                    best = (key, FormatFit(applied[0], region, layout, applied[1]))
-    if best is None or best[1].fixes == 0:
-        return None  # fits as read, or nothing fits: the maps decide as before
-    return best[1]
+                applied = _apply(region_text, layout)
+                if applied is not None and applied[1] == 0:
+                    return True
+    return False
