@@ -13,11 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
-from vigil.config.plates import LOCALISERS, PLATE_REGIONS
+from vigil.config.plates import LOCALISERS
 from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
 from vigil.plates.eval import evaluate
+from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_expiry, parse_hotlist_csv
 from vigil.plates.text import parse_plate
 from vigil.store.facade import Store
@@ -210,10 +211,10 @@ def eval_(
     """Score the plate reader on a labelled folder: n, exact, cer, ms_per_image (+ found_rate for scenes)."""
     cfg = resolve_config(config, data_dir)
     chosen = tuple(r.strip() for r in regions.split(",")) if regions else cfg.plates.regions
-    valid = list(PLATE_REGIONS) + sorted(cfg.plates.formats)
-    unknown = [r for r in chosen if r not in valid]
-    if unknown:
-        raise InputError(f"unknown plate region(s) {unknown}; valid: {valid}")
+    try:
+        check_regions(chosen, formats_with(cfg.plates.formats))
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
     if localiser is not None and localiser not in LOCALISERS:
         raise InputError(f"unknown localiser {localiser!r}; valid: {list(LOCALISERS)}")
     reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser)

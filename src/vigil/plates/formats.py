@@ -271,11 +271,13 @@ def _fit_by_probability(
     A deployment's own regions are tried first; the built-in strict ones only when no loose
     region is enabled (a loose region takes the read as it is; see the module notes).
     """
-    if _fits_as_read(text, regions, formats):
-        return None  # the maps keep it as it is
     own = tuple(r for r in regions if r not in REGION_FORMATS)
-    groups = (own,) if any(r in LOOSE_REGIONS for r in regions) else (own, regions)
-    for group in groups:
+    loose = any(r in LOOSE_REGIONS for r in regions)
+    if loose and not own:
+        return None  # a loose region takes the read as it is (the common US case: nothing to try)
+    if own and _fits_as_read(text, regions, formats):
+        return None  # the maps keep it as it is (without own regions, a fit as read wins below)
+    for group in (own,) if loose else (own, regions):
         best: tuple[float, FormatFit] | None = None
         for region in group:
             for spec in formats[region]:
@@ -287,7 +289,7 @@ def _fit_by_probability(
                     if best is None or key > best[0]:
                         best = (key, FormatFit(applied[0], region, layout, applied[1]))
         if best is not None:
-            return best[1]
+            return None if best[1].fixes == 0 else best[1]  # a fit as read is the likeliest of all
     return None  # nothing fits: the maps decide as before
 
 
