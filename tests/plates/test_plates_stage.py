@@ -13,7 +13,7 @@ from vigil.config.plates import PlatesConfig
 from vigil.core.detections import Detections
 from vigil.core.frame import Frame
 from vigil.events import CandidateRaised
-from vigil.events.plates import PlateReadEvent
+from vigil.events.plates import PlateReadEvent, PlateReadSummary
 from vigil.plates.ctc import TextLine
 from vigil.plates.hotlist import HotlistPlate
 from vigil.plates.ocr import Quad
@@ -84,15 +84,27 @@ def test_hit_raises_a_plate_candidate_with_crop(tmp_path: Path, retention: float
     assert c.probe_media is not None and media.exists(c.probe_media)
     reads = [e for e in events if isinstance(e, PlateReadEvent)]
     assert len(reads) == (1 if retention else 0)
-    # Bounded cost: at most reads_per_track frames of the vehicle were read.
+    # Bounded cost: at most reads_per_track frames of the vehicle were read, and the run's
+    # summary (the last event) reports it.
     assert stage.stats.frames_read <= cfg.reads_per_track
+    summary = events[-1]
+    assert isinstance(summary, PlateReadSummary)
+    assert (summary.vehicles, summary.vehicles_read, summary.plates, summary.hits) == (1, 1, 1, 1)
+    # 9 of the 10 frames qualify (the track is seen twice first); reading stops at the bound.
+    assert summary.frames_read == summary.max_frames_per_vehicle == cfg.reads_per_track == 4
+    assert summary.reads_per_track == cfg.reads_per_track
+    assert summary.ocr_calls >= summary.frames_read and summary.reads_stored == (retention > 0)
+    assert summary.ms_per_vehicle_read == pytest.approx(summary.read_ms, abs=0.11)
 
 
 def test_retention_zero_stores_nothing_for_a_miss(tmp_path: Path) -> None:
     cfg = PlatesConfig(enabled=True, retention_hours=0, min_sharpness=0.0, min_vehicle_px=10)
     media = MediaStore(tmp_path / "media")
     events, _ = _run(cfg, ["ABC1234"], [HotlistPlate("e1", "ZZZ999")], media)
-    assert events == []
+    assert len(events) == 1 and isinstance(events[0], PlateReadSummary)
+    # The summary counts the read but carries nothing of it.
+    assert (events[0].plates, events[0].hits, events[0].reads_stored) == (1, 0, False)
+    assert "ABC1234" not in events[0].model_dump_json()
     assert not any((tmp_path / "media").rglob("*.jpg"))
 
 

@@ -3,7 +3,8 @@
 
 A ``plates.read`` event is published only when the deployment stores plate reads
 (``plates.retention_hours`` > 0); hotlist hits are ``candidate.raised`` events with
-``kind="plate"`` whatever the retention.
+``kind="plate"`` whatever the retention. ``plates.read_summary`` reports what reading cost
+(counters only: never a plate, a crop or a track).
 """
 
 from __future__ import annotations
@@ -30,4 +31,26 @@ class PlateReadEvent(EventBase):
     hit: bool = Field(default=False, description="Matched a hotlist entry (kept with the candidate).")
 
 
-PLATE_EVENTS = PlateReadEvent
+class PlateReadSummary(EventBase):
+    """What the plates stage of one camera did during a run (published when the stream ends).
+
+    The cost of reading is bounded per vehicle (at most ``reads_per_track`` frames); this is
+    where an operator sees what it came to.
+    """
+
+    type: Literal["plates.read_summary"] = "plates.read_summary"
+    schema_version: Literal[1] = 1
+    vehicles: int = Field(ge=0, description="Vehicle tracks seen.")
+    vehicles_read: int = Field(ge=0, description="Vehicle tracks with at least one frame read.")
+    frames_read: int = Field(ge=0, description="Frames read, over all vehicles.")
+    reads_per_track: int = Field(ge=1, description="The configured bound on frames read per vehicle.")
+    max_frames_per_vehicle: int = Field(ge=0, description="Most frames read of any one vehicle.")
+    ocr_calls: int = Field(ge=0, description="Calls to the OCR engine (batched recognition counts once).")
+    read_ms: float = Field(ge=0.0, description="Time spent reading plates, in milliseconds.")
+    ms_per_vehicle_read: float = Field(ge=0.0, description="read_ms over vehicles_read (0 when none).")
+    plates: int = Field(ge=0, description="Voted reads at or above min_confidence.")
+    hits: int = Field(ge=0, description="Hotlist hits raised as candidates.")
+    reads_stored: bool = Field(description="Whether reads that hit nothing were stored (retention_hours > 0).")
+
+
+PLATE_EVENTS = PlateReadEvent | PlateReadSummary

@@ -27,7 +27,7 @@ from vigil.core.frame import Frame
 from vigil.core.ids import new_id
 from vigil.detect.onnx_session import make_session
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised
-from vigil.events.plates import PlateReadEvent
+from vigil.events.plates import PlateReadEvent, PlateReadSummary
 from vigil.models.install import require
 from vigil.plates.hotlist import HotlistPlate, match_plate
 from vigil.plates.ocr import RapidTextEngine
@@ -57,6 +57,8 @@ class PlateStageStats:
     """Cost accounting: frames read and OCR calls, per vehicle."""
 
     vehicles: int = 0
+    vehicles_read: int = 0
+    max_frames_per_vehicle: int = 0
     frames_read: int = 0
     ocr_calls: int = 0
     read_s: float = 0.0
@@ -113,6 +115,9 @@ class PlatesStage:
             if not self._worth_reading(state, frame, (x1, y1, x2, y2)):
                 continue
             state.attempts += 1
+            if state.attempts == 1:
+                self.stats.vehicles_read += 1
+            self.stats.max_frames_per_vehicle = max(self.stats.max_frames_per_vehicle, state.attempts)
             state.last_read_pts = frame.pts_s
             w, h = x2 - x1, y2 - y1
             # Generous: plates sit low on a vehicle, and detector boxes cut close-up cars off.
@@ -135,7 +140,28 @@ class PlatesStage:
         events: list[AnyEvent] = []
         for track_id in list(self._tracks):
             events.extend(self._finalise(track_id))
+        events.append(self.summary())
         return events
+
+    def summary(self) -> PlateReadSummary:
+        """The run's cost and outcome as an event: counters only, nothing about any vehicle."""
+        s = self.stats
+        read_ms = 1000.0 * s.read_s
+        return PlateReadSummary(
+            camera_id=self.camera_id,
+            occurred_at=datetime.now().astimezone(),
+            vehicles=s.vehicles,
+            vehicles_read=s.vehicles_read,
+            frames_read=s.frames_read,
+            reads_per_track=self._cfg.reads_per_track,
+            max_frames_per_vehicle=s.max_frames_per_vehicle,
+            ocr_calls=s.ocr_calls,
+            read_ms=round(read_ms, 1),
+            ms_per_vehicle_read=round(read_ms / s.vehicles_read, 1) if s.vehicles_read else 0.0,
+            plates=s.plates,
+            hits=s.hits,
+            reads_stored=self._cfg.retention_hours > 0,
+        )
 
     def _worth_reading(self, state: _TrackReads, frame: Frame, box: tuple[float, float, float, float]) -> bool:
         cfg = self._cfg
