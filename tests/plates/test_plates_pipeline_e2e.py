@@ -7,6 +7,10 @@ listed leaves nothing behind.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -149,3 +153,26 @@ def test_with_retention_zero_a_plate_not_listed_leaves_nothing(
         assert store.plates.search(PLATE, retention_hours=24 * 365) == []
         assert _rows_mentioning(store, PLATE) == []
     assert not list((cfg.data_dir / "media").rglob("plates/**/*.jpg"))
+
+
+@pytest.mark.slow
+def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
+    tmp_path: Path, installed_models_dir: Path, scene_clip: Path
+) -> None:
+    env = dict(os.environ, VIGIL_DATA_DIR=str(tmp_path / "data"), VIGIL_MODELS_DIR=str(installed_models_dir))
+
+    def vigil(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "vigil.cli.main", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+    added = vigil("hotlist", "add", PLATE, "--reason", "SV-7", "--authorised-by", "Insp. Rao", "--by", "PC Lee",
+                  "--expires", (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d"))  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    run = vigil("analyze", str(scene_clip), "--plates", "--json")
+    assert run.returncode == 0, run.stderr
+    (plates,) = json.loads(run.stdout.strip().splitlines()[-1])["plates"]
+    assert (plates["camera_id"], plates["vehicles_read"], plates["plates"], plates["hits"]) == ("gate", 1, 1, 1)
+    assert 1 <= plates["max_frames_per_vehicle"] <= plates["reads_per_track"] == 4
+    assert plates["ocr_calls"] >= plates["frames_read"] and plates["ms_per_vehicle_read"] > 0
+    table = vigil("analyze", str(scene_clip), "--plates")
+    assert "Plates on gate" in table.stdout and "vigil candidates list" in table.stdout

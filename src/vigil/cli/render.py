@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from vigil.events.plates import PlateReadSummary
 from vigil.workers.runner import RunSummary
 
 
@@ -34,4 +35,21 @@ def print_summary(console: Console, s: RunSummary) -> None:
     for c in s.cameras:
         if c.last_error:
             table.add_row(f"camera {c.camera_id}", f"[yellow]{c.state}: {c.last_error}[/]")
+    console.print(table)
+
+
+def print_plates_summary(console: Console, p: PlateReadSummary) -> None:
+    """What reading plates cost on one camera, and where its hits wait for review."""
+    table = Table(title=f"Plates on {p.camera_id}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("vehicles seen / read", f"{p.vehicles} / {p.vehicles_read}")
+    table.add_row(
+        "frames read", f"{p.frames_read} (at most {p.max_frames_per_vehicle} of one vehicle; bound {p.reads_per_track})"
+    )
+    table.add_row("OCR calls", str(p.ocr_calls))
+    table.add_row("reading time", f"{p.read_ms / 1000:.1f} s ({p.ms_per_vehicle_read:.0f} ms per vehicle read)")
+    table.add_row("plates read", str(p.plates) + ("" if p.reads_stored else " (not stored: retention 0)"))
+    hits = str(p.hits) + (" — to review: vigil candidates list --kind plate --status pending" if p.hits else "")
+    table.add_row("hotlist hits", hits)
     console.print(table)
