@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from vigil.cli import faces_cmd, governance_cmd
+from vigil.cli import faces_cmd, governance_cmd, plates_cmd
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.cli.render import print_plates_summary, print_summary
 from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import SourceOpenError
-from vigil.events.plates import PlateReadSummary
-from vigil.store.facade import Store
 from vigil.workers.analyze import analyze_recording, probe_duration_s
 from vigil.workers.runner import RunSummary
 
@@ -80,7 +77,7 @@ def analyze(
         features |= {"plates"}
     started = utcnow()
     summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False, features=features)
-    plate_summaries = _plate_summaries(cfg, summary, started) if plates else []
+    plate_summaries = plates_cmd.run_summaries(cfg, summary, started) if plates else []
     if as_json:
         out_json = summary.to_json_dict()
         if plates:
@@ -93,14 +90,6 @@ def analyze(
             print_plates_summary(out_console, p)
     if summary.frames_decoded == 0 or any(c.state == "failed" for c in summary.cameras):
         raise typer.Exit(1)
-
-
-def _plate_summaries(cfg: VigilConfig, summary: RunSummary, started: datetime) -> list[PlateReadSummary]:
-    """The ``plates.read_summary`` events this run's cameras published (one per camera)."""
-    cameras = {c.camera_id for c in summary.cameras}
-    with Store.open(cfg.store_url) as store:
-        events = store.events.search(type="plates.read_summary", since=started, limit=1000)
-    return [e for e in events if isinstance(e, PlateReadSummary) and e.camera_id in cameras]
 
 
 def demo(

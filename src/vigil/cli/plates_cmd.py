@@ -13,10 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
+from vigil.config import VigilConfig
 from vigil.config.plates import LOCALISERS
 from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
+from vigil.events.plates import PlateReadSummary
 from vigil.plates.eval import evaluate
 from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_expiry, parse_hotlist_csv
@@ -25,6 +27,7 @@ from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
 from vigil.workers.plates_stage import build_plate_reader
+from vigil.workers.runner import RunSummary
 
 hotlist_app = typer.Typer(help="Plates to look out for; each entry needs a legal basis, authoriser and expiry.")
 plates_app = typer.Typer(help="Plate reads: search within retention, purge, evaluate the reader.")
@@ -240,3 +243,11 @@ def register(root: typer.Typer) -> None:
     """Add ``vigil hotlist …`` and ``vigil plates …`` to the ``vigil`` app."""
     root.add_typer(hotlist_app, name="hotlist")
     root.add_typer(plates_app, name="plates")
+
+
+def run_summaries(cfg: VigilConfig, summary: RunSummary, started: datetime) -> list[PlateReadSummary]:
+    """The ``plates.read_summary`` events this run's cameras published (one per camera)."""
+    cameras = {c.camera_id for c in summary.cameras}
+    with Store.open(cfg.store_url) as store:
+        events = store.events.search(type="plates.read_summary", since=started, limit=1000)
+    return [e for e in events if isinstance(e, PlateReadSummary) and e.camera_id in cameras]

@@ -13,8 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli import plates_cmd
 from vigil.cli.options import DataDirOption, resolve_config
-from vigil.cli.render import print_summary
+from vigil.cli.render import print_plates_summary, print_summary
+from vigil.core.clock import utcnow
 from vigil.core.errors import ConfigError
 from vigil.store.facade import Store
 from vigil.workers.runner import Deployment
@@ -42,11 +44,18 @@ def run(
     signal.signal(signal.SIGTERM, request_stop)
     n = sum(c.enabled for c in cfg.cameras)
     err_console.print(f"vigil: analysing {n} camera{'s' if n != 1 else ''}; Ctrl-C stops", highlight=False)
+    started = utcnow()
     summary = Deployment(cfg).run(stop)
+    plates = plates_cmd.run_summaries(cfg, summary, started) if cfg.plates.enabled else []
     if as_json:
-        print(json.dumps(summary.to_json_dict()))
+        out = summary.to_json_dict()
+        if cfg.plates.enabled:
+            out["plates"] = [p.model_dump(mode="json", exclude={"event_id", "type"}) for p in plates]
+        print(json.dumps(out))
     else:
         print_summary(console, summary)
+        for p in plates:
+            print_plates_summary(console, p)
 
 
 def status(
