@@ -87,6 +87,14 @@ def _list(store: Store, plate: str) -> str:
     return entry.entry_id
 
 
+def _list_and_analyse(cfg: VigilConfig, clip: Path, *plates: str) -> list[str]:
+    """Put ``plates`` on the hotlist, analyse ``clip`` with the plates feature; the entry ids."""
+    with Store.open(cfg.store_url) as store:
+        ids = [_list(store, plate) for plate in plates]
+    analyze_recording(clip, cfg, features=frozenset({"plates"}))
+    return ids
+
+
 def _summary(store: Store) -> PlateReadSummary:
     (summary,) = [e for e in store.events.search(type="plates.read_summary") if isinstance(e, PlateReadSummary)]
     return summary
@@ -109,10 +117,7 @@ def test_a_listed_plate_on_real_footage_is_a_pending_candidate_with_its_crop(
     tmp_path: Path, installed_models_dir: Path, scene_clip: Path
 ) -> None:
     cfg = _deployment(tmp_path, installed_models_dir, retention_hours=24)
-    with Store.open(cfg.store_url) as store:
-        entry_id = _list(store, PLATE)
-        _list(store, "7ABC123")  # another entry, which must not match
-    analyze_recording(scene_clip, cfg, features=frozenset({"plates"}))
+    entry_id, _ = _list_and_analyse(cfg, scene_clip, PLATE, "7ABC123")  # the other entry must not match
     with Store.open(cfg.store_url) as store:
         (c,) = store.candidates.list(kind="plate")
         assert (c.list_entry_id, c.observed, c.status, c.actionable) == (entry_id, PLATE, "pending", False)
@@ -141,9 +146,7 @@ def test_with_retention_zero_a_plate_not_listed_leaves_nothing(
     tmp_path: Path, installed_models_dir: Path, scene_clip: Path
 ) -> None:
     cfg = _deployment(tmp_path, installed_models_dir, retention_hours=0)
-    with Store.open(cfg.store_url) as store:
-        _list(store, "7ABC123")
-    analyze_recording(scene_clip, cfg, features=frozenset({"plates"}))
+    _list_and_analyse(cfg, scene_clip, "7ABC123")
     with Store.open(cfg.store_url) as store:
         summary = _summary(store)
         # It was read (so the test shows something was dropped, not that nothing was seen) …
