@@ -81,7 +81,7 @@ def analyze(
     if as_json:
         out_json = summary.to_json_dict()
         if plates:
-            out_json["plates"] = [p.model_dump(mode="json", exclude={"event_id", "type"}) for p in plate_summaries]
+            out_json["plates"] = plates_cmd.summaries_json(plate_summaries)
         # Plain print: the JSON must be one unwrapped line for scripts to parse.
         print(json.dumps(out_json))
     else:

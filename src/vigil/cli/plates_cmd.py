@@ -251,3 +251,8 @@ def run_summaries(cfg: VigilConfig, summary: RunSummary, started: datetime) -> l
     with Store.open(cfg.store_url) as store:
         events = store.events.search(type="plates.read_summary", since=started, limit=1000)
     return [e for e in events if isinstance(e, PlateReadSummary) and e.camera_id in cameras]
+
+
+def summaries_json(summaries: list[PlateReadSummary]) -> list[dict[str, object]]:
+    """``run_summaries`` as the ``plates`` entry of a run's ``--json`` output."""
+    return [p.model_dump(mode="json", exclude={"event_id", "type"}) for p in summaries]

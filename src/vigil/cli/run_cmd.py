@@ -50,7 +50,7 @@ def run(
     if as_json:
         out = summary.to_json_dict()
         if cfg.plates.enabled:
-            out["plates"] = [p.model_dump(mode="json", exclude={"event_id", "type"}) for p in plates]
+            out["plates"] = plates_cmd.summaries_json(plates)
         print(json.dumps(out))
     else:
         print_summary(console, summary)
