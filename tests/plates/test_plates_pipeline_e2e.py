@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from vigil.config import VigilConfig
+from vigil.config.camera import CameraConfig
 from vigil.config.plates import PlatesConfig
 from vigil.core.accountability import Authorisation
 from vigil.events.plates import PlateReadSummary
@@ -179,3 +180,40 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
     assert plates["ocr_calls"] >= plates["frames_read"] and plates["ms_per_vehicle_read"] > 0
     table = vigil("analyze", str(scene_clip), "--plates")
     assert "Plates on gate" in table.stdout and "vigil candidates list" in table.stdout
+
+
+CLOSE_UP = "car13"
+CLOSE_UP_PLATE = "EMR7094"
+
+
+@pytest.mark.slow
+def test_a_car_the_detector_misses_is_read_only_by_the_cameras_whole_frame_scans(
+    tmp_path: Path, installed_models_dir: Path, shared_data: Path
+) -> None:
+    """A close-up car (openalpr scene ``car13.jpg``) that the vehicle detector does not find:
+    without scans nothing is read; with the camera's ``plates_frame_scan_s`` its plate is read
+    from the whole frame, voted and raised like a vehicle track's."""
+    folder = shared_data / "plates" / "us"
+    fields = (folder / f"{CLOSE_UP}.txt").read_text().strip().split("\t")
+    assert fields[5] == CLOSE_UP_PLATE
+    x, y, w, h = (float(v) for v in fields[1:5])
+    clip = approach_clip(folder / f"{CLOSE_UP}.jpg", (x, y, x + w, y + h), tmp_path / "barrier.mp4")
+
+    off = _deployment(tmp_path / "off", installed_models_dir, retention_hours=24)
+    _list_and_analyse(off, clip, CLOSE_UP_PLATE)
+    with Store.open(off.store_url) as store:
+        summary = _summary(store)
+        assert (summary.vehicles_read, summary.frames_scanned, summary.plates) == (0, 0, 0)
+        assert store.candidates.list() == []
+
+    on = _deployment(tmp_path / "on", installed_models_dir, retention_hours=24)
+    on = on.model_copy(update={"cameras": [CameraConfig(id="anpr-1", url=str(clip), plates_frame_scan_s=0.5)]})
+    (entry_id,) = _list_and_analyse(on, clip, CLOSE_UP_PLATE)
+    with Store.open(on.store_url) as store:
+        (c,) = store.candidates.list(kind="plate")
+        assert (c.list_entry_id, c.observed, c.status, c.actionable) == (entry_id, CLOSE_UP_PLATE, "pending", False)
+        assert c.track_id is not None and c.track_id.startswith("plate-scan-") and c.probe_media is not None
+        summary = _summary(store)
+        # 2 s of video scanned every 0.5 s; still no vehicle track read anything.
+        assert (summary.vehicles_read, summary.frames_scanned, summary.plates, summary.hits) == (0, 4, 1, 1)
+        assert summary.scan_ms > 0

@@ -17,7 +17,7 @@ from vigil.events.plates import PlateReadEvent, PlateReadSummary
 from vigil.plates.ctc import TextLine
 from vigil.plates.hotlist import HotlistPlate
 from vigil.plates.ocr import Quad
-from vigil.plates.reader import PlateReader
+from vigil.plates.reader import PlateRead, PlateReader
 from vigil.store.media import MediaStore
 from vigil.workers.plates_stage import PlatesStage
 from vigil.workers.stages import StageInput
@@ -117,3 +117,124 @@ def test_fuzzy_hits_only_when_configured_and_flagged(tmp_path: Path) -> None:
     events, _ = _run(fuzzy, ["ABC1234"], listed, None)
     (c,) = [e for e in events if isinstance(e, CandidateRaised)]
     assert c.flags == ("fuzzy",) and c.detail is not None and "differs" in c.detail
+
+
+# Whole-frame reads (plates.frame_scan_s): plates of vehicles the detector does not track.
+
+
+def _untracked(i: int, car: bool = True) -> StageInput:
+    """A frame of the same car (or of the empty road) in which the detector found nothing."""
+    frame = _car_frame(i)
+    if not car:
+        frame = Frame(frame.camera_id, frame.index, frame.pts_s, frame.captured_at, np.full_like(frame.image, 90))
+    none = Detections(
+        xyxy=np.zeros((0, 4), np.float32),
+        confidence=np.zeros(0, np.float32),
+        class_id=np.zeros(0, np.int64),
+        tracker_id=np.zeros(0, np.int64),
+    )
+    return StageInput(frame, none, (), tuple(f"c{k}" for k in range(80)), ())
+
+
+def _scan_run(cfg: PlatesConfig, texts: list[str], frames: list[StageInput]) -> tuple[list[object], PlatesStage]:
+    stage = PlatesStage("gate", cfg, PlateReader(FakeOCR(texts)), lambda: [HotlistPlate("e1", "ABC1234")], None)
+    events: list[object] = []
+    for inp in frames:
+        events.extend(stage.process(inp))
+    events.extend(stage.finish())
+    return events, stage
+
+
+def test_without_frame_scan_an_untracked_vehicle_is_not_read() -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0)
+    events, stage = _scan_run(cfg, ["ABC1234"], [_untracked(i) for i in range(10)])
+    assert [type(e) for e in events] == [PlateReadSummary]
+    assert stage.stats.frames_scanned == 0 and stage.stats.ocr_calls == 0
+
+
+def test_frame_scan_reads_a_plate_no_vehicle_track_holds() -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=1.0)
+    events, _ = _scan_run(cfg, ["ABC1234", "ABC1Z34"], [_untracked(i) for i in range(10)])  # 0.5 s apart
+    (c,) = [e for e in events if isinstance(e, CandidateRaised)]
+    assert (c.kind, c.list_entry_id, c.observed) == ("plate", "e1", "ABC1234")
+    assert c.track_id is not None and c.track_id.startswith("plate-scan-")
+    (read,) = [e for e in events if isinstance(e, PlateReadEvent)]
+    assert read.track_id == c.track_id and read.hit and 2 <= read.n_reads <= cfg.reads_per_track
+    summary = events[-1]
+    assert isinstance(summary, PlateReadSummary)
+    # Every 1 s of video over 4.5 s: frames 0, 2, 4, 6, 8; no vehicle was seen or read.
+    assert (summary.frames_scanned, summary.vehicles, summary.frames_read) == (5, 0, 0)
+    assert summary.scan_ms > 0 and summary.read_ms == 0 and summary.ocr_calls > 0
+
+
+def test_a_plate_track_from_scans_ends_when_the_plate_is_gone() -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5)
+    stage = PlatesStage("gate", cfg, PlateReader(FakeOCR(["ABC1234"])), lambda: [HotlistPlate("e1", "ABC1234")], None)
+    for i in range(4):
+        assert stage.process(_untracked(i)) == []
+    ended: list[object] = []
+    for i in range(4, 12):  # the car has left: frames of the empty road, 0.5 s apart
+        ended.extend(stage.process(_untracked(i, car=False)))
+    # Voted and raised before the stream ends, once the gap (2 s) had passed.
+    assert [type(e) for e in ended] == [CandidateRaised, PlateReadEvent]
+    assert [type(e) for e in stage.finish()] == [PlateReadSummary]
+
+
+def test_frame_scan_leaves_tracked_vehicles_to_their_tracks() -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, min_vehicle_px=10, frame_scan_s=1.0)
+    events, stage = _scan_run(cfg, ["ABC1234"], [_inp(i) for i in range(10)])
+    reads = [e for e in events if isinstance(e, PlateReadEvent)]
+    # One read, by the vehicle's track: the scans saw the same plate inside its region.
+    assert [r.track_id for r in reads] == ["gate-r-1"]
+    assert stage.stats.frames_scanned == 5 and stage.stats.frames_read == cfg.reads_per_track
+
+
+class TwoCarsReader(PlateReader):
+    """Each whole-frame read sees one of two plates at two places of the barrier, in turn."""
+
+    def __init__(self) -> None:
+        super().__init__(FakeOCR([""]))
+        self.scans = 0
+
+    def read_scene(self, image: np.ndarray, roi: object = None, max_reads: int = 1) -> list[PlateRead]:
+        text, box = [("ABC1234", (20.0, 150.0, 100.0, 175.0)), ("XYZ9876", (220.0, 150.0, 300.0, 175.0))][
+            self.scans % 2
+        ]
+        self.scans += 1
+        return [PlateRead(text, text, 0.95, 0.95, box, "us", True, np.zeros((25, 80, 3), np.uint8))]
+
+
+def test_scans_of_different_plates_are_different_plate_tracks() -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5, reads_per_track=2)
+    stage = PlatesStage("gate", cfg, TwoCarsReader(), lambda: [], None)
+    events: list[object] = []
+    for i in range(8):
+        events.extend(stage.process(_untracked(i)))
+    events.extend(stage.finish())
+    reads = sorted((e.plate, e.n_reads, e.track_id) for e in events if isinstance(e, PlateReadEvent))
+    assert [p for p, _, _ in reads] == ["ABC1234", "XYZ9876"] and reads[0][2] != reads[1][2]
+    # 4 scans saw each plate; the same bound as a vehicle's applies to each plate track.
+    assert [n for _, n, _ in reads] == [cfg.reads_per_track] * 2
+
+
+@pytest.mark.parametrize("vehicle_track_ends_first", [False, True])
+def test_a_plate_seen_by_a_scan_and_by_its_vehicle_track_is_reported_once(vehicle_track_ends_first: bool) -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, min_vehicle_px=10, frame_scan_s=0.5)
+    stage = PlatesStage("gate", cfg, PlateReader(FakeOCR(["ABC1234"])), lambda: [HotlistPlate("e1", "ABC1234")], None)
+    # The scans see the plate before the tracker has confirmed the car, then the car is tracked
+    # and read; either the detector keeps it to the end (the plate track ends first, while the
+    # vehicle is still read), or it loses the car after two frames and the scans see it again.
+    if vehicle_track_ends_first:
+        frames = [_untracked(0), _untracked(1), _inp(2), _inp(3, ended=("gate-r-1",))]
+        frames += [_untracked(i) for i in range(4, 10)]
+    else:
+        frames = [_untracked(0), _untracked(1), *(_inp(i) for i in range(2, 10))]
+    events: list[object] = []
+    for inp in frames:
+        events.extend(stage.process(inp))
+    events.extend(stage.finish())
+    reads = [e for e in events if isinstance(e, PlateReadEvent)]
+    cands = [e for e in events if isinstance(e, CandidateRaised)]
+    assert len(reads) == len(cands) == 1 and reads[0].plate == "ABC1234"
+    assert reads[0].track_id == "gate-r-1"  # the vehicle's track, with the vehicle's context
+    assert stage.stats.frames_scanned == 10  # every frame was due (0.5 s apart)

@@ -47,6 +47,8 @@ def print_plates_summary(console: Console, p: PlateReadSummary) -> None:
     table.add_row(
         "frames read", f"{p.frames_read} (at most {p.max_frames_per_vehicle} of one vehicle; bound {p.reads_per_track})"
     )
+    if p.frames_scanned:
+        table.add_row("whole frames read", f"{p.frames_scanned} ({p.scan_ms / 1000:.1f} s; plates.frame_scan_s)")
     table.add_row("OCR calls", str(p.ocr_calls))
     table.add_row("reading time", f"{p.read_ms / 1000:.1f} s ({p.ms_per_vehicle_read:.0f} ms per vehicle read)")
     table.add_row("plates read", str(p.plates) + ("" if p.reads_stored else " (not stored: retention 0)"))

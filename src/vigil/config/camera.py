@@ -49,6 +49,15 @@ class CameraConfig(StrictModel):
     reconnect_initial_s: float = Field(default=1.0, gt=0, le=60)
     reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
     motion_gate: MotionGateConfig = Field(default_factory=MotionGateConfig)
+    plates_frame_scan_s: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=3600.0,
+        description=(
+            "This camera's plates.frame_scan_s (e.g. an ANPR camera whose close-up vehicles the detector "
+            "misses); unset: the plates section's."
+        ),
+    )
     position: Position | None = Field(default=None, description="Camera location, if known.")
     zones: Zones = Field(default=(), description="Crowd zones (polygons in frame pixels); see config/crowd.py.")
     lines: Lines = Field(default=(), description="Crowd counting lines (frame pixels); see config/crowd.py.")

@@ -43,6 +43,15 @@ class PlatesConfig(StrictModel):
     min_vehicle_px: int = Field(default=48, ge=8, le=4096, description="Skip vehicles narrower than this.")
     reads_per_track: int = Field(default=4, ge=1, le=50, description="At most this many frames read per vehicle.")
     min_interval_s: float = Field(default=0.4, ge=0.0, le=60.0, description="Least time between reads of one vehicle.")
+    frame_scan_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=3600.0,
+        description=(
+            "Also read the whole frame at most this often (seconds of video), for plates of vehicles the "
+            "detector does not track (close-up ANPR views); 0: only vehicle tracks are read."
+        ),
+    )
     min_sharpness: float = Field(
         default=20.0, ge=0.0, le=10_000.0, description="Least variance of the Laplacian of a vehicle crop to read it."
     )

@@ -45,9 +45,15 @@ class PlateReadSummary(EventBase):
     frames_read: int = Field(ge=0, description="Frames read, over all vehicles.")
     reads_per_track: int = Field(ge=1, description="The configured bound on frames read per vehicle.")
     max_frames_per_vehicle: int = Field(ge=0, description="Most frames read of any one vehicle.")
-    ocr_calls: int = Field(ge=0, description="Calls to the OCR engine (batched recognition counts once).")
-    read_ms: float = Field(ge=0.0, description="Time spent reading plates, in milliseconds.")
+    ocr_calls: int = Field(
+        ge=0, description="Calls to the OCR engine, whole-frame reads included (batched recognition counts once)."
+    )
+    read_ms: float = Field(ge=0.0, description="Time spent reading plates of vehicle tracks, in milliseconds.")
     ms_per_vehicle_read: float = Field(ge=0.0, description="read_ms over vehicles_read (0 when none).")
+    frames_scanned: int = Field(
+        default=0, ge=0, description="Whole frames read for plates without a vehicle track (plates.frame_scan_s)."
+    )
+    scan_ms: float = Field(default=0.0, ge=0.0, description="Time spent on those whole-frame reads, in milliseconds.")
     plates: int = Field(ge=0, description="Voted reads at or above min_confidence.")
     hits: int = Field(ge=0, description="Hotlist hits raised as candidates.")
     reads_stored: bool = Field(description="Whether reads that hit nothing were stored (retention_hours > 0).")

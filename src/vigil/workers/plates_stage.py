@@ -7,6 +7,12 @@ vehicle because detector boxes of close-up cars often cut the plate off. When th
 the reads are voted into one; a hotlist hit raises a ``candidate.raised`` (kind ``plate``)
 with the plate crop, and the read itself is stored only while retention allows
 (``retention_hours`` 0: never).
+
+A vehicle the detector does not see at all (a close-up car filling an ANPR camera's view) has
+no track to read. With ``frame_scan_s`` set, the whole frame is also read at that interval;
+its plates outside every tracked vehicle's region are grouped into plate tracks of their own
+(the same plate text within one edit, or the same place), which end, are voted and checked
+against the hotlist like vehicle tracks.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from vigil.events import AnyEvent, BoundingBox, CandidateRaised
 from vigil.events.plates import PlateReadEvent, PlateReadSummary
 from vigil.models.install import require
 from vigil.plates.hotlist import HotlistPlate, match_plate
+from vigil.plates.localise import box_iou
 from vigil.plates.ocr import RapidTextEngine
 from vigil.plates.platedet import PlateDetector
 from vigil.plates.reader import PlateRead, PlateReader
+from vigil.plates.text import plate_distance
 from vigil.plates.vote import VotedRead, vote
 from vigil.store.media import MediaStore, snapshot_path
 from vigil.workers.stages import FrameStage, StageContext, StageInput
@@ -52,6 +60,37 @@ class _TrackReads:
     last_frame: Frame | None = None
 
 
+Box = tuple[float, float, float, float]
+
+SCAN_SAME_PLATE_DISTANCE = 1.0
+"""Whole-frame reads this close (edits; a confusable pair counts half) are one plate."""
+SCAN_SAME_PLACE_IOU = 0.3
+"""… as are reads whose boxes overlap this much (a plate misread in one scan, still in place)."""
+SCAN_GAP_SCANS = 3.0
+"""A plate track from whole-frame reads ends after this many scan intervals without a read."""
+SCAN_MIN_GAP_S = 2.0
+SAME_PLATE_WINDOW_S = 10.0
+"""A plate voted by a plate track and by a vehicle track this close in time is one sighting."""
+
+
+@dataclass(slots=True)
+class _ScanTrack:
+    """A plate seen by whole-frame reads: where and as what it was last read, and when."""
+
+    box: Box
+    text: str
+    last_pts: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Voted:
+    """A plate voted on this camera lately, and whether by a plate track of whole-frame reads."""
+
+    text: str
+    last_pts: float
+    scan: bool
+
+
 @dataclass(slots=True)
 class PlateStageStats:
     """Cost accounting: frames read and OCR calls, per vehicle."""
@@ -64,6 +103,8 @@ class PlateStageStats:
     read_s: float = 0.0
     plates: int = 0
     hits: int = 0
+    frames_scanned: int = 0
+    scan_s: float = 0.0
 
 
 def sharpness(image: np.ndarray) -> float:
@@ -76,7 +117,7 @@ def sharpness(image: np.ndarray) -> float:
 
 
 class PlatesStage:
-    """Reads plates of vehicle tracks of one camera."""
+    """Reads plates of vehicle tracks of one camera (and, with ``frame_scan_s``, of whole frames)."""
 
     name = "plates"
 
@@ -96,16 +137,22 @@ class PlatesStage:
         self._hotlist_at = -1e9
         self._media = media
         self._tracks: dict[str, _TrackReads] = {}
+        self._scans: dict[str, _ScanTrack] = {}  # plate tracks of whole-frame reads (also in _tracks)
+        self._last_scan_pts = -1e9
+        self._voted: list[_Voted] = []  # to tell a plate seen by both kinds of track (once)
         self.stats = PlateStageStats()
 
     def process(self, inp: StageInput) -> list[AnyEvent]:
         frame = inp.frame
         tracked = inp.tracked
+        vehicle_regions: list[Box] = []
         for i, track_id in enumerate(inp.track_ids):
             cls = int(tracked.class_id[i])
             name = inp.class_names[cls] if 0 <= cls < len(inp.class_names) else ""
             if name not in self._cfg.vehicle_classes:
                 continue
+            vx1, vy1, vx2, vy2 = (float(v) for v in tracked.xyxy[i])
+            vehicle_regions.append(_search_region((vx1, vy1, vx2, vy2)))
             state = self._tracks.get(track_id)
             if state is None:
                 state = self._tracks[track_id] = _TrackReads()
@@ -119,9 +166,7 @@ class PlatesStage:
                 self.stats.vehicles_read += 1
             self.stats.max_frames_per_vehicle = max(self.stats.max_frames_per_vehicle, state.attempts)
             state.last_read_pts = frame.pts_s
-            w, h = x2 - x1, y2 - y1
-            # Generous: plates sit low on a vehicle, and detector boxes cut close-up cars off.
-            roi = (x1 - 0.25 * w, y1 - 0.1 * h, x2 + 0.25 * w, y2 + 0.4 * h)
+            roi = _search_region((x1, y1, x2, y2))
             calls0 = self._reader.ocr_calls
             t0 = time.perf_counter()
             reads = self._reader.read_scene(frame.image, roi, max_reads=1)
@@ -134,7 +179,52 @@ class PlatesStage:
         events: list[AnyEvent] = []
         for track_id in inp.ended:
             events.extend(self._finalise(track_id))
+        if self._cfg.frame_scan_s > 0:
+            events.extend(self._scan(frame, vehicle_regions))
         return events
+
+    def _scan(self, frame: Frame, vehicle_regions: list[Box]) -> list[AnyEvent]:
+        """Read the whole frame when the interval is due; end plate tracks no longer seen."""
+        cfg = self._cfg
+        if frame.pts_s - self._last_scan_pts >= cfg.frame_scan_s:
+            self._last_scan_pts = frame.pts_s
+            calls0 = self._reader.ocr_calls
+            t0 = time.perf_counter()
+            reads = self._reader.read_scene(frame.image, None, max_reads=1)
+            self.stats.scan_s += time.perf_counter() - t0
+            self.stats.frames_scanned += 1
+            self.stats.ocr_calls += self._reader.ocr_calls - calls0
+            for read in reads:
+                cx, cy = (read.box[0] + read.box[2]) / 2, (read.box[1] + read.box[3]) / 2
+                if any(r[0] <= cx <= r[2] and r[1] <= cy <= r[3] for r in vehicle_regions):
+                    continue  # a tracked vehicle's plate: its track reads it
+                self._add_scan_read(frame, read)
+        gap = max(SCAN_GAP_SCANS * cfg.frame_scan_s, SCAN_MIN_GAP_S)
+        events: list[AnyEvent] = []
+        for track_id in [t for t, s in self._scans.items() if frame.pts_s - s.last_pts > gap]:
+            events.extend(self._finalise(track_id))
+        return events
+
+    def _add_scan_read(self, frame: Frame, read: PlateRead) -> None:
+        """Add a whole-frame read to the plate track it continues, or start one."""
+        track_id = next(
+            (
+                t
+                for t, s in self._scans.items()
+                if plate_distance(read.text, s.text) <= SCAN_SAME_PLATE_DISTANCE
+                or box_iou(read.box, s.box) >= SCAN_SAME_PLACE_IOU
+            ),
+            None,
+        )
+        if track_id is None:
+            track_id = f"plate-scan-{new_id()}"
+            self._tracks[track_id] = _TrackReads()
+        self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s)
+        state = self._tracks[track_id]
+        state.seen += 1
+        if len(state.reads) < self._cfg.reads_per_track:  # the same bound as a vehicle's
+            state.reads.append(read)
+            state.last_frame = frame
 
     def finish(self) -> list[AnyEvent]:
         events: list[AnyEvent] = []
@@ -158,6 +248,8 @@ class PlatesStage:
             ocr_calls=s.ocr_calls,
             read_ms=round(read_ms, 1),
             ms_per_vehicle_read=round(read_ms / s.vehicles_read, 1) if s.vehicles_read else 0.0,
+            frames_scanned=s.frames_scanned,
+            scan_ms=round(1000.0 * s.scan_s, 1),
             plates=s.plates,
             hits=s.hits,
             reads_stored=self._cfg.retention_hours > 0,
@@ -183,11 +275,14 @@ class PlatesStage:
         return self._hotlist
 
     def _finalise(self, track_id: str) -> list[AnyEvent]:
+        scan = self._scans.pop(track_id, None) is not None
         state = self._tracks.pop(track_id, None)
         if state is None or not state.reads or state.last_frame is None:
             return []
         voted = vote(state.reads)
         if voted is None or voted.confidence < self._cfg.min_confidence:
+            return []
+        if self._seen_by_the_other_kind(voted.text, state.last_frame.pts_s, scan):
             return []
         self.stats.plates += 1
         hits = match_plate(
@@ -239,6 +334,25 @@ class PlatesStage:
             )
         return events
 
+    def _seen_by_the_other_kind(self, text: str, pts: float, scan: bool) -> bool:
+        """Whether a whole-frame plate track and a vehicle track both saw this plate (then only
+        the first to end reports it; a plate track yields to a vehicle still being read).
+
+        A scan can see a plate before the tracker confirms its vehicle, or while it loses it.
+        """
+        self._voted = [v for v in self._voted if abs(pts - v.last_pts) <= SAME_PLATE_WINDOW_S]
+        same = any(v.scan != scan and plate_distance(text, v.text) <= SCAN_SAME_PLATE_DISTANCE for v in self._voted)
+        if scan and not same:
+            same = any(
+                plate_distance(text, r.text) <= SCAN_SAME_PLATE_DISTANCE
+                for t, state in self._tracks.items()
+                if t not in self._scans
+                for r in state.reads
+            )
+        if not same:
+            self._voted.append(_Voted(text, pts, scan))
+        return same
+
     def _save_crop(self, read_id: str, voted: VotedRead, when: datetime) -> str | None:
         crop = voted.best.crop
         if self._media is None or crop.size == 0:
@@ -249,6 +363,14 @@ class PlatesStage:
         except VigilError as exc:
             log.warning("camera %s: plate crop not saved: %s", self.camera_id, exc)
             return None
+
+
+def _search_region(box: Box) -> Box:
+    """Where a vehicle's plate is looked for: generous, because plates sit low on a vehicle and
+    detector boxes cut close-up cars off."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    return (x1 - 0.25 * w, y1 - 0.1 * h, x2 + 0.25 * w, y2 + 0.4 * h)
 
 
 PLATEDET_MODEL = "platedet"
@@ -283,6 +405,8 @@ def build_plates_stage(ctx: StageContext) -> FrameStage | None:
     cfg = ctx.cfg.plates
     if not (cfg.enabled or "plates" in ctx.features):
         return None
+    if ctx.camera.plates_frame_scan_s is not None:
+        cfg = cfg.model_copy(update={"frame_scan_s": ctx.camera.plates_frame_scan_s})
     reader = build_plate_reader(cfg, ctx.cfg.resolved_models_dir)
     store = ctx.store
 
