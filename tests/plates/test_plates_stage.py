@@ -168,7 +168,7 @@ def test_frame_scan_reads_a_plate_no_vehicle_track_holds() -> None:
 
 
 def test_a_plate_track_from_scans_ends_when_the_plate_is_gone() -> None:
-    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5)
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5, reads_per_track=10)
     stage = PlatesStage("gate", cfg, PlateReader(FakeOCR(["ABC1234"])), lambda: [HotlistPlate("e1", "ABC1234")], None)
     for i in range(4):
         assert stage.process(_untracked(i)) == []
@@ -238,3 +238,32 @@ def test_a_plate_seen_by_a_scan_and_by_its_vehicle_track_is_reported_once(vehicl
     assert len(reads) == len(cands) == 1 and reads[0].plate == "ABC1234"
     assert reads[0].track_id == "gate-r-1"  # the vehicle's track, with the vehicle's context
     assert stage.stats.frames_scanned == 10  # every frame was due (0.5 s apart)
+
+
+def test_a_vehicle_is_voted_at_its_bound_while_still_in_view_and_not_read_again() -> None:
+    """A listed car stopped at a barrier raises its hit once its frames are read, not when it leaves."""
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, min_vehicle_px=10)
+    ocr = FakeOCR(["ABC1234"])
+    stage = PlatesStage("gate", cfg, PlateReader(ocr), lambda: [HotlistPlate("e1", "ABC1234")], None)
+    raised_at = None
+    for i in range(30):  # 15 s in view, never ended
+        events = stage.process(_inp(i))
+        if any(isinstance(e, CandidateRaised) for e in events):
+            assert raised_at is None  # once
+            raised_at = i
+    # Read from its second frame on (frames 1-4, 0.5 s apart): voted on the fourth read.
+    assert raised_at == cfg.reads_per_track == 4
+    calls = ocr.calls
+    assert stage.stats.frames_read == cfg.reads_per_track and stage.stats.vehicles == 1
+    tail = stage.process(_inp(30, ended=("gate-r-1",))) + stage.finish()
+    assert [type(e) for e in tail] == [PlateReadSummary] and ocr.calls == calls
+
+
+def test_a_plate_track_is_voted_at_its_bound_and_later_scans_do_not_start_another() -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5, reads_per_track=3)
+    stage = PlatesStage("gate", cfg, PlateReader(FakeOCR(["ABC1234"])), lambda: [HotlistPlate("e1", "ABC1234")], None)
+    per_frame = [stage.process(_untracked(i)) for i in range(20)]  # 10 s of a car nobody tracks
+    raised = [i for i, events in enumerate(per_frame) if any(isinstance(e, CandidateRaised) for e in events)]
+    assert raised == [2]  # the third scan; one plate, one candidate
+    events = stage.finish()
+    assert [type(e) for e in events] == [PlateReadSummary] and stage.stats.frames_scanned == 20

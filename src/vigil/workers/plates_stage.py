@@ -3,8 +3,9 @@ when the feature is off.
 
 Per vehicle track it reads a few chosen frames (large enough, sharp, track seen at least
 twice, spaced in time; at most ``reads_per_track``), searching a generous region around the
-vehicle because detector boxes of close-up cars often cut the plate off. When the track ends
-the reads are voted into one; a hotlist hit raises a ``candidate.raised`` (kind ``plate``)
+vehicle because detector boxes of close-up cars often cut the plate off. Once the last of
+those frames has been read (or the track ends sooner) the reads are voted into one, so a car
+that stops in view is not waited for; a hotlist hit raises a ``candidate.raised`` (kind ``plate``)
 with the plate crop, and the read itself is stored only while retention allows
 (``retention_hours`` 0: never).
 
@@ -80,6 +81,7 @@ class _ScanTrack:
     box: Box
     text: str
     last_pts: float
+    reported: bool = False  # voted at the reads_per_track bound; still followed, not read again
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +142,14 @@ class PlatesStage:
         self._scans: dict[str, _ScanTrack] = {}  # plate tracks of whole-frame reads (also in _tracks)
         self._last_scan_pts = -1e9
         self._voted: list[_Voted] = []  # to tell a plate seen by both kinds of track (once)
+        self._reported: set[str] = set()  # vehicle tracks voted at their bound, still in view
         self.stats = PlateStageStats()
 
     def process(self, inp: StageInput) -> list[AnyEvent]:
         frame = inp.frame
         tracked = inp.tracked
         vehicle_regions: list[Box] = []
+        events: list[AnyEvent] = []
         for i, track_id in enumerate(inp.track_ids):
             cls = int(tracked.class_id[i])
             name = inp.class_names[cls] if 0 <= cls < len(inp.class_names) else ""
@@ -155,6 +159,8 @@ class PlatesStage:
             vehicle_regions.append(_search_region((vx1, vy1, vx2, vy2)))
             state = self._tracks.get(track_id)
             if state is None:
+                if track_id in self._reported:
+                    continue  # voted already, while still in view
                 state = self._tracks[track_id] = _TrackReads()
                 self.stats.vehicles += 1
             state.seen += 1
@@ -176,8 +182,13 @@ class PlatesStage:
             if reads:
                 state.reads.append(reads[0])
                 state.last_frame = frame
-        events: list[AnyEvent] = []
+            if state.attempts >= self._cfg.reads_per_track:
+                # No frame of it will be read again: vote now, so that a hit is raised while the
+                # vehicle is still in view (stopped at a barrier, in a queue), not when it leaves.
+                events.extend(self._finalise(track_id))
+                self._reported.add(track_id)
         for track_id in inp.ended:
+            self._reported.discard(track_id)
             events.extend(self._finalise(track_id))
         if self._cfg.frame_scan_s > 0:
             events.extend(self._scan(frame, vehicle_regions))
@@ -186,6 +197,7 @@ class PlatesStage:
     def _scan(self, frame: Frame, vehicle_regions: list[Box]) -> list[AnyEvent]:
         """Read the whole frame when the interval is due; end plate tracks no longer seen."""
         cfg = self._cfg
+        events: list[AnyEvent] = []
         if frame.pts_s - self._last_scan_pts >= cfg.frame_scan_s:
             self._last_scan_pts = frame.pts_s
             calls0 = self._reader.ocr_calls
@@ -198,15 +210,15 @@ class PlatesStage:
                 cx, cy = (read.box[0] + read.box[2]) / 2, (read.box[1] + read.box[3]) / 2
                 if any(r[0] <= cx <= r[2] and r[1] <= cy <= r[3] for r in vehicle_regions):
                     continue  # a tracked vehicle's plate: its track reads it
-                self._add_scan_read(frame, read)
+                events.extend(self._add_scan_read(frame, read))
         gap = max(SCAN_GAP_SCANS * cfg.frame_scan_s, SCAN_MIN_GAP_S)
-        events: list[AnyEvent] = []
         for track_id in [t for t, s in self._scans.items() if frame.pts_s - s.last_pts > gap]:
             events.extend(self._finalise(track_id))
         return events
 
-    def _add_scan_read(self, frame: Frame, read: PlateRead) -> None:
-        """Add a whole-frame read to the plate track it continues, or start one."""
+    def _add_scan_read(self, frame: Frame, read: PlateRead) -> list[AnyEvent]:
+        """Add a whole-frame read to the plate track it continues, or start one; its vote once
+        the track has ``reads_per_track`` reads."""
         track_id = next(
             (
                 t
@@ -219,12 +231,21 @@ class PlatesStage:
         if track_id is None:
             track_id = f"plate-scan-{new_id()}"
             self._tracks[track_id] = _TrackReads()
+        elif self._scans[track_id].reported:
+            self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s, reported=True)
+            return []
         self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s)
         state = self._tracks[track_id]
         state.seen += 1
+        state.reads.append(read)
+        state.last_frame = frame
         if len(state.reads) < self._cfg.reads_per_track:  # the same bound as a vehicle's
-            state.reads.append(read)
-            state.last_frame = frame
+            return []
+        # Voted at the bound, like a vehicle's; the plate track is still followed (and ends
+        # unreported) so that later scans of the same plate do not start another.
+        events = self._finalise(track_id)
+        self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s, reported=True)
+        return events
 
     def finish(self) -> list[AnyEvent]:
         events: list[AnyEvent] = []
