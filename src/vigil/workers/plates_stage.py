@@ -172,13 +172,9 @@ class PlatesStage:
                 self.stats.vehicles_read += 1
             self.stats.max_frames_per_vehicle = max(self.stats.max_frames_per_vehicle, state.attempts)
             state.last_read_pts = frame.pts_s
-            roi = _search_region((x1, y1, x2, y2))
-            calls0 = self._reader.ocr_calls
-            t0 = time.perf_counter()
-            reads = self._reader.read_scene(frame.image, roi, max_reads=1)
-            self.stats.read_s += time.perf_counter() - t0
+            reads, seconds = self._read(frame, _search_region((x1, y1, x2, y2)))
+            self.stats.read_s += seconds
             self.stats.frames_read += 1
-            self.stats.ocr_calls += self._reader.ocr_calls - calls0
             if reads:
                 state.reads.append(reads[0])
                 state.last_frame = frame
@@ -194,18 +190,23 @@ class PlatesStage:
             events.extend(self._scan(frame, vehicle_regions))
         return events
 
+    def _read(self, frame: Frame, roi: Box | None) -> tuple[list[PlateRead], float]:
+        """The best plate in ``roi`` (None: the whole frame), and the seconds it took; counts OCR calls."""
+        calls0 = self._reader.ocr_calls
+        t0 = time.perf_counter()
+        reads = self._reader.read_scene(frame.image, roi, max_reads=1)
+        self.stats.ocr_calls += self._reader.ocr_calls - calls0
+        return reads, time.perf_counter() - t0
+
     def _scan(self, frame: Frame, vehicle_regions: list[Box]) -> list[AnyEvent]:
         """Read the whole frame when the interval is due; end plate tracks no longer seen."""
         cfg = self._cfg
         events: list[AnyEvent] = []
         if frame.pts_s - self._last_scan_pts >= cfg.frame_scan_s:
             self._last_scan_pts = frame.pts_s
-            calls0 = self._reader.ocr_calls
-            t0 = time.perf_counter()
-            reads = self._reader.read_scene(frame.image, None, max_reads=1)
-            self.stats.scan_s += time.perf_counter() - t0
+            reads, seconds = self._read(frame, None)
+            self.stats.scan_s += seconds
             self.stats.frames_scanned += 1
-            self.stats.ocr_calls += self._reader.ocr_calls - calls0
             for read in reads:
                 cx, cy = (read.box[0] + read.box[2]) / 2, (read.box[1] + read.box[3]) / 2
                 if any(r[0] <= cx <= r[2] and r[1] <= cy <= r[3] for r in vehicle_regions):
