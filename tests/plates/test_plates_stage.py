@@ -267,3 +267,38 @@ def test_a_plate_track_is_voted_at_its_bound_and_later_scans_do_not_start_anothe
     assert raised == [2]  # the third scan; one plate, one candidate
     events = stage.finish()
     assert [type(e) for e in events] == [PlateReadSummary] and stage.stats.frames_scanned == 20
+
+
+class QueueReader(PlateReader):
+    """Whole-frame reads of a barrier: car A's plate, then car B, come up to the same spot."""
+
+    def __init__(self, plates: list[str]) -> None:
+        super().__init__(FakeOCR([""]))
+        self.plates = plates
+        self.scans = 0
+
+    def read_scene(self, image: np.ndarray, roi: object = None, max_reads: int = 1) -> list[PlateRead]:
+        text = self.plates[min(self.scans, len(self.plates) - 1)]
+        self.scans += 1
+        return [
+            PlateRead(text, text, 0.95, 0.95, (120.0, 160.0, 200.0, 185.0), "us", True, np.zeros((25, 80, 3), np.uint8))
+        ]
+
+
+@pytest.mark.parametrize(
+    ("plates", "voted"),
+    [
+        (["ABC1234"] * 3 + ["XYZ9876"] * 3, ["ABC1234", "XYZ9876"]),  # another car: reported too
+        (["ABC1234", "ABC1Z84", "ABC1234", "ABC1234"], ["ABC1234"]),  # a misread in place: one plate
+    ],
+)
+def test_a_plate_in_the_same_place_is_the_same_plate_only_if_it_reads_alike(
+    plates: list[str], voted: list[str]
+) -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5, reads_per_track=3)
+    stage = PlatesStage("gate", cfg, QueueReader(plates), lambda: [], None)
+    events: list[object] = []
+    for i in range(len(plates)):
+        events.extend(stage.process(_untracked(i)))
+    events.extend(stage.finish())
+    assert [e.plate for e in events if isinstance(e, PlateReadEvent)] == voted

@@ -66,7 +66,9 @@ Box = tuple[float, float, float, float]
 SCAN_SAME_PLATE_DISTANCE = 1.0
 """Whole-frame reads this close (edits; a confusable pair counts half) are one plate."""
 SCAN_SAME_PLACE_IOU = 0.3
-"""… as are reads whose boxes overlap this much (a plate misread in one scan, still in place)."""
+SCAN_SAME_PLACE_DISTANCE = 2.0
+"""… as are reads whose boxes overlap this much and whose text is this close (a plate misread in
+one scan, still in place); a plate further off is another car, come up to the same spot."""
 SCAN_GAP_SCANS = 3.0
 """A plate track from whole-frame reads ends after this many scan intervals without a read."""
 SCAN_MIN_GAP_S = 2.0
@@ -224,8 +226,8 @@ class PlatesStage:
             (
                 t
                 for t, s in self._scans.items()
-                if plate_distance(read.text, s.text) <= SCAN_SAME_PLATE_DISTANCE
-                or box_iou(read.box, s.box) >= SCAN_SAME_PLACE_IOU
+                if (distance := plate_distance(read.text, s.text)) <= SCAN_SAME_PLATE_DISTANCE
+                or (distance <= SCAN_SAME_PLACE_DISTANCE and box_iou(read.box, s.box) >= SCAN_SAME_PLACE_IOU)
             ),
             None,
         )
