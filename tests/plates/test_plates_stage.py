@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -302,3 +303,35 @@ def test_a_plate_in_the_same_place_is_the_same_plate_only_if_it_reads_alike(
         events.extend(stage.process(_untracked(i)))
     events.extend(stage.finish())
     assert [e.plate for e in events if isinstance(e, PlateReadEvent)] == voted
+
+
+class ParkedReader(PlateReader):
+    """Whole-frame reads of a car parked at a barrier that some scans miss (glare, a passer-by)."""
+
+    def __init__(self, missed: set[int]) -> None:
+        super().__init__(FakeOCR([""]))
+        self.missed = missed
+        self.scans = 0
+
+    def read_scene(self, image: np.ndarray, roi: object = None, max_reads: int = 1) -> list[PlateRead]:
+        self.scans += 1
+        if self.scans - 1 in self.missed:
+            return []
+        box = (120.0, 160.0, 200.0, 185.0)
+        return [PlateRead("ABC1234", "ABC1234", 0.95, 0.95, box, "us", True, np.zeros((25, 80, 3), np.uint8))]
+
+
+def test_a_car_parked_in_view_is_reported_once_though_scans_lose_it_now_and_then() -> None:
+    cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=1.0, reads_per_track=3)
+    reader = ParkedReader(missed={1, 5, 6, 7, 8, 20, 21, 22, 30})
+    stage = PlatesStage("gate", cfg, reader, lambda: [HotlistPlate("e1", "ABC1234")], None)
+    events: list[object] = []
+    for i in range(40):  # the motion gate lets the still view through every 2 s
+        inp = _untracked(i)
+        frame = replace(inp.frame, pts_s=2.0 * i, captured_at=T0 + timedelta(seconds=2 * i))
+        events.extend(stage.process(replace(inp, frame=frame)))
+    events.extend(stage.finish())
+    # Three scans in a row without it end a plate track (twice here), and the next scan that
+    # sees it starts another; each is voted, but the plate is reported once.
+    assert [type(e) for e in events if not isinstance(e, PlateReadSummary)] == [CandidateRaised, PlateReadEvent]
+    assert stage.stats.frames_scanned == 40

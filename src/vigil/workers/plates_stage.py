@@ -69,11 +69,13 @@ SCAN_SAME_PLACE_IOU = 0.3
 SCAN_SAME_PLACE_DISTANCE = 2.0
 """… as are reads whose boxes overlap this much and whose text is this close (a plate misread in
 one scan, still in place); a plate further off is another car, come up to the same spot."""
-SCAN_GAP_SCANS = 3.0
-"""A plate track from whole-frame reads ends after this many scan intervals without a read."""
-SCAN_MIN_GAP_S = 2.0
-SAME_PLATE_WINDOW_S = 10.0
-"""A plate voted by a plate track and by a vehicle track this close in time is one sighting."""
+SCAN_MISSES_TO_END = 3
+"""A plate track from whole-frame reads ends after this many scans in a row without it: counted
+in scans, not seconds, because the motion gate lets a still view through only now and then."""
+SAME_PLATE_WINDOW_S = 60.0
+"""A plate voted again this soon after it was last seen voted on this camera is the same sighting
+(a plate track after a vehicle track or another plate track; a vehicle track after a plate track):
+a car parked in view, seen by scans only now and then, is reported once, not every few scans."""
 
 
 @dataclass(slots=True)
@@ -84,6 +86,7 @@ class _ScanTrack:
     text: str
     last_pts: float
     reported: bool = False  # voted at the reads_per_track bound; still followed, not read again
+    misses: int = 0  # scans in a row that did not see it
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,19 +212,23 @@ class PlatesStage:
             reads, seconds = self._read(frame, None)
             self.stats.scan_s += seconds
             self.stats.frames_scanned += 1
+            seen: set[str] = set()
             for read in reads:
                 cx, cy = (read.box[0] + read.box[2]) / 2, (read.box[1] + read.box[3]) / 2
                 if any(r[0] <= cx <= r[2] and r[1] <= cy <= r[3] for r in vehicle_regions):
                     continue  # a tracked vehicle's plate: its track reads it
-                events.extend(self._add_scan_read(frame, read))
-        gap = max(SCAN_GAP_SCANS * cfg.frame_scan_s, SCAN_MIN_GAP_S)
-        for track_id in [t for t, s in self._scans.items() if frame.pts_s - s.last_pts > gap]:
-            events.extend(self._finalise(track_id))
+                events.extend(self._add_scan_read(frame, read, seen))
+            for track_id, scan in list(self._scans.items()):
+                scan.misses = 0 if track_id in seen else scan.misses + 1
+                if scan.misses >= SCAN_MISSES_TO_END:
+                    if scan.reported:  # reported long ago, maybe: its sighting lasted until now
+                        self._voted.append(_Voted(scan.text, scan.last_pts, scan=True))
+                    events.extend(self._finalise(track_id))
         return events
 
-    def _add_scan_read(self, frame: Frame, read: PlateRead) -> list[AnyEvent]:
-        """Add a whole-frame read to the plate track it continues, or start one; its vote once
-        the track has ``reads_per_track`` reads."""
+    def _add_scan_read(self, frame: Frame, read: PlateRead, seen: set[str]) -> list[AnyEvent]:
+        """Add a whole-frame read to the plate track it continues (or a new one), whose id goes
+        into ``seen``; its vote once the track has ``reads_per_track`` reads."""
         track_id = next(
             (
                 t
@@ -234,10 +241,12 @@ class PlatesStage:
         if track_id is None:
             track_id = f"plate-scan-{new_id()}"
             self._tracks[track_id] = _TrackReads()
-        elif self._scans[track_id].reported:
-            self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s, reported=True)
+            self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s)
+        scan = self._scans[track_id]
+        scan.box, scan.text, scan.last_pts = read.box, read.text, frame.pts_s
+        seen.add(track_id)
+        if scan.reported:
             return []
-        self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s)
         state = self._tracks[track_id]
         state.seen += 1
         state.reads.append(read)
@@ -247,7 +256,8 @@ class PlatesStage:
         # Voted at the bound, like a vehicle's; the plate track is still followed (and ends
         # unreported) so that later scans of the same plate do not start another.
         events = self._finalise(track_id)
-        self._scans[track_id] = _ScanTrack(read.box, read.text, frame.pts_s, reported=True)
+        scan.reported = True
+        self._scans[track_id] = scan
         return events
 
     def finish(self) -> list[AnyEvent]:
@@ -306,7 +316,7 @@ class PlatesStage:
         voted = vote(state.reads)
         if voted is None or voted.confidence < self._cfg.min_confidence:
             return []
-        if self._seen_by_the_other_kind(voted.text, state.last_frame.pts_s, scan):
+        if self._seen_already(voted.text, state.last_frame.pts_s, scan):
             return []
         self.stats.plates += 1
         hits = match_plate(
@@ -358,15 +368,25 @@ class PlatesStage:
             )
         return events
 
-    def _seen_by_the_other_kind(self, text: str, pts: float, scan: bool) -> bool:
-        """Whether a whole-frame plate track and a vehicle track both saw this plate (then only
-        the first to end reports it; a plate track yields to a vehicle still being read).
+    def _seen_already(self, text: str, pts: float, scan: bool) -> bool:
+        """Whether this plate was just reported on this camera by a track that whole-frame scans
+        may have split from this one (then it is not reported again).
 
-        A scan can see a plate before the tracker confirms its vehicle, or while it loses it.
+        A scan can see a plate before the tracker confirms its vehicle, or while it loses it;
+        and a car parked in view can drop out of a few scans and come back as a new plate track.
+        Only the first to end reports it, and a plate track yields to a vehicle still being read.
+        Two vehicle tracks are left as they were: without scans nothing changes.
         """
         self._voted = [v for v in self._voted if abs(pts - v.last_pts) <= SAME_PLATE_WINDOW_S]
-        same = any(v.scan != scan and plate_distance(text, v.text) <= SCAN_SAME_PLATE_DISTANCE for v in self._voted)
-        if scan and not same:
+        match = [
+            v for v in self._voted if (scan or v.scan) and plate_distance(text, v.text) <= SCAN_SAME_PLATE_DISTANCE
+        ]
+        if match:
+            # Still in view: the window runs from its latest sighting.
+            self._voted = [_Voted(v.text, pts, v.scan) if v in match else v for v in self._voted]
+            return True
+        same = False
+        if scan:
             same = any(
                 plate_distance(text, r.text) <= SCAN_SAME_PLATE_DISTANCE
                 for t, state in self._tracks.items()
