@@ -20,7 +20,7 @@ from vigil.plates.hotlist import HotlistPlate
 from vigil.plates.ocr import Quad
 from vigil.plates.reader import PlateRead, PlateReader
 from vigil.store.media import MediaStore
-from vigil.workers.plates_stage import PlatesStage
+from vigil.workers.plates_stage import Box, PlatesStage
 from vigil.workers.stages import StageInput
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -190,24 +190,31 @@ def test_frame_scan_leaves_tracked_vehicles_to_their_tracks() -> None:
     assert stage.stats.frames_scanned == 5 and stage.stats.frames_read == cfg.reads_per_track
 
 
-class TwoCarsReader(PlateReader):
-    """Each whole-frame read sees one of two plates at two places of the barrier, in turn."""
+BARRIER = (120.0, 160.0, 200.0, 185.0)
+"""Where a car stopped at the barrier shows its plate, in frame pixels."""
 
-    def __init__(self) -> None:
+
+class ScriptedReader(PlateReader):
+    """Whole-frame reads as scripted: scan ``k`` sees ``script[k]`` (plate, box) pairs (the
+    last entry repeats), without reading any pixels."""
+
+    def __init__(self, script: list[list[tuple[str, Box]]]) -> None:
         super().__init__(FakeOCR([""]))
+        self.script = script
         self.scans = 0
 
     def read_scene(self, image: np.ndarray, roi: object = None, max_reads: int = 1) -> list[PlateRead]:
-        text, box = [("ABC1234", (20.0, 150.0, 100.0, 175.0)), ("XYZ9876", (220.0, 150.0, 300.0, 175.0))][
-            self.scans % 2
-        ]
+        seen = self.script[min(self.scans, len(self.script) - 1)]
         self.scans += 1
-        return [PlateRead(text, text, 0.95, 0.95, box, "us", True, np.zeros((25, 80, 3), np.uint8))]
+        crop = np.zeros((25, 80, 3), np.uint8)
+        return [PlateRead(text, text, 0.95, 0.95, box, "us", True, crop) for text, box in seen]
 
 
 def test_scans_of_different_plates_are_different_plate_tracks() -> None:
     cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5, reads_per_track=2)
-    stage = PlatesStage("gate", cfg, TwoCarsReader(), lambda: [], None)
+    # Each scan sees one of two cars at two places of the barrier, in turn.
+    two_cars = [[("ABC1234", (20.0, 150.0, 100.0, 175.0))], [("XYZ9876", (220.0, 150.0, 300.0, 175.0))]]
+    stage = PlatesStage("gate", cfg, ScriptedReader(two_cars * 4), lambda: [], None)
     events: list[object] = []
     for i in range(8):
         events.extend(stage.process(_untracked(i)))
@@ -270,22 +277,6 @@ def test_a_plate_track_is_voted_at_its_bound_and_later_scans_do_not_start_anothe
     assert [type(e) for e in events] == [PlateReadSummary] and stage.stats.frames_scanned == 20
 
 
-class QueueReader(PlateReader):
-    """Whole-frame reads of a barrier: car A's plate, then car B, come up to the same spot."""
-
-    def __init__(self, plates: list[str]) -> None:
-        super().__init__(FakeOCR([""]))
-        self.plates = plates
-        self.scans = 0
-
-    def read_scene(self, image: np.ndarray, roi: object = None, max_reads: int = 1) -> list[PlateRead]:
-        text = self.plates[min(self.scans, len(self.plates) - 1)]
-        self.scans += 1
-        return [
-            PlateRead(text, text, 0.95, 0.95, (120.0, 160.0, 200.0, 185.0), "us", True, np.zeros((25, 80, 3), np.uint8))
-        ]
-
-
 @pytest.mark.parametrize(
     ("plates", "voted"),
     [
@@ -297,7 +288,8 @@ def test_a_plate_in_the_same_place_is_the_same_plate_only_if_it_reads_alike(
     plates: list[str], voted: list[str]
 ) -> None:
     cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=0.5, reads_per_track=3)
-    stage = PlatesStage("gate", cfg, QueueReader(plates), lambda: [], None)
+    # Car A's plate at the barrier, then (after the queue moves up) whatever is read there.
+    stage = PlatesStage("gate", cfg, ScriptedReader([[(p, BARRIER)] for p in plates]), lambda: [], None)
     events: list[object] = []
     for i in range(len(plates)):
         events.extend(stage.process(_untracked(i)))
@@ -305,25 +297,10 @@ def test_a_plate_in_the_same_place_is_the_same_plate_only_if_it_reads_alike(
     assert [e.plate for e in events if isinstance(e, PlateReadEvent)] == voted
 
 
-class ParkedReader(PlateReader):
-    """Whole-frame reads of a car parked at a barrier that some scans miss (glare, a passer-by)."""
-
-    def __init__(self, missed: set[int]) -> None:
-        super().__init__(FakeOCR([""]))
-        self.missed = missed
-        self.scans = 0
-
-    def read_scene(self, image: np.ndarray, roi: object = None, max_reads: int = 1) -> list[PlateRead]:
-        self.scans += 1
-        if self.scans - 1 in self.missed:
-            return []
-        box = (120.0, 160.0, 200.0, 185.0)
-        return [PlateRead("ABC1234", "ABC1234", 0.95, 0.95, box, "us", True, np.zeros((25, 80, 3), np.uint8))]
-
-
 def test_a_car_parked_in_view_is_reported_once_though_scans_lose_it_now_and_then() -> None:
     cfg = PlatesConfig(enabled=True, min_sharpness=0.0, frame_scan_s=1.0, reads_per_track=3)
-    reader = ParkedReader(missed={1, 5, 6, 7, 8, 20, 21, 22, 30})
+    missed = {1, 5, 6, 7, 8, 20, 21, 22, 30}  # glare, a passer-by
+    reader = ScriptedReader([[] if k in missed else [("ABC1234", BARRIER)] for k in range(40)])
     stage = PlatesStage("gate", cfg, reader, lambda: [HotlistPlate("e1", "ABC1234")], None)
     events: list[object] = []
     for i in range(40):  # the motion gate lets the still view through every 2 s
