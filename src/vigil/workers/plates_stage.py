@@ -160,8 +160,9 @@ class PlatesStage:
             name = inp.class_names[cls] if 0 <= cls < len(inp.class_names) else ""
             if name not in self._cfg.vehicle_classes:
                 continue
-            vx1, vy1, vx2, vy2 = (float(v) for v in tracked.xyxy[i])
-            vehicle_regions.append(_search_region((vx1, vy1, vx2, vy2)))
+            x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
+            region = _search_region((x1, y1, x2, y2))
+            vehicle_regions.append(region)
             state = self._tracks.get(track_id)
             if state is None:
                 if track_id in self._reported:
@@ -169,7 +170,6 @@ class PlatesStage:
                 state = self._tracks[track_id] = _TrackReads()
                 self.stats.vehicles += 1
             state.seen += 1
-            x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
             if not self._worth_reading(state, frame, (x1, y1, x2, y2)):
                 continue
             state.attempts += 1
@@ -177,7 +177,7 @@ class PlatesStage:
                 self.stats.vehicles_read += 1
             self.stats.max_frames_per_vehicle = max(self.stats.max_frames_per_vehicle, state.attempts)
             state.last_read_pts = frame.pts_s
-            reads, seconds = self._read(frame, _search_region((x1, y1, x2, y2)))
+            reads, seconds = self._read(frame, region)
             self.stats.read_s += seconds
             self.stats.frames_read += 1
             if reads:
