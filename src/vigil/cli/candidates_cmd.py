@@ -9,7 +9,9 @@ from typing import Literal
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from vigil.cli.audit import CliAuditor, person
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.recognise.wording import fmr_in_words
 from vigil.store.candidates import CandidateRecord
@@ -19,6 +21,9 @@ app = typer.Typer(help="Review face and plate candidates: nothing is actionable 
 console = Console()
 
 ActorOption = typer.Option(..., "--by", help="Your name: who makes this decision (recorded).")
+ViewerOption = typer.Option(
+    None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
+)
 
 
 def _record_dict(c: CandidateRecord) -> dict[str, object]:
@@ -51,16 +56,18 @@ def list_(
     kind: str | None = typer.Option(None, "--kind", help="face or plate."),
     limit: int = typer.Option(50, "--limit", min=1, max=10_000),
     as_json: bool = typer.Option(False, "--json"),
+    by: str | None = ViewerOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Candidates waiting for review (newest first)."""
+    """Candidates waiting for review (newest first); the listing is audited."""
     if status not in ("pending", "confirmed", "rejected", "all"):
         raise typer.BadParameter(f"got {status!r}; expected pending, confirmed, rejected or all", param_hint="--status")
     cfg = resolve_config(config, data_dir)
     with Store.open(cfg.store_url) as store:
         st: Literal["pending", "confirmed", "rejected"] | None = None if status == "all" else status  # type: ignore[assignment]
         records = store.candidates.list(status=st, kind=kind, limit=limit)
+        CliAuditor.of(by).record(store, "candidates.list", object_type="candidates", status=st, results=len(records))
     if as_json:
         print(json.dumps([_record_dict(c) for c in records]))
         return
@@ -86,6 +93,21 @@ def list_(
 def _decide(candidate_id: str, actor: str, decision: Literal["confirm", "reject"], reason: str | None,
             config: Path | None, data_dir: Path | None) -> None:  # fmt: skip
     cfg = resolve_config(config, data_dir)
+    auditor = CliAuditor.of(person(actor))
+
+    def write_audit(session: Session, record: CandidateRecord) -> None:
+        # In decide()'s own transaction: no decision without its audit record, and vice versa.
+        auditor.append(
+            session,
+            "candidate.decide",
+            object_type="candidate",
+            object_id=candidate_id,
+            camera_id=record.camera_id,
+            reason=reason,
+            decision=decision,
+            status=record.status,
+        )
+
     with Store.open(cfg.store_url) as store:
         record = store.candidates.decide(
             candidate_id,
@@ -93,6 +115,7 @@ def _decide(candidate_id: str, actor: str, decision: Literal["confirm", "reject"
             decision=decision,
             reason=reason,
             required_confirmations=cfg.candidates.required_confirmations,
+            on_decided=write_audit,
         )
     if record.status == "pending":
         n = sum(d.decision == "confirm" for d in record.decisions)
@@ -131,13 +154,18 @@ def reject(
 @app.command("show")
 def show(
     candidate_id: str = typer.Argument(...),
+    by: str | None = ViewerOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Everything recorded about one candidate, as JSON."""
+    """Everything recorded about one candidate, as JSON (the view is audited)."""
     cfg = resolve_config(config, data_dir)
     with Store.open(cfg.store_url) as store:
-        print(json.dumps(_record_dict(store.candidates.get(candidate_id)), indent=2))
+        record = store.candidates.get(candidate_id)
+        CliAuditor.of(by).record(
+            store, "candidate.view", object_type="candidate", object_id=candidate_id, camera_id=record.camera_id
+        )
+    print(json.dumps(_record_dict(record), indent=2))
 
 
 def register(root: typer.Typer) -> None:

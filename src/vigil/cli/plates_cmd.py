@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from vigil.cli.audit import CliAuditor, need_reason, person
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.config.plates import LOCALISERS
@@ -28,6 +31,30 @@ from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
 from vigil.workers.plates_stage import build_plate_reader
 from vigil.workers.runner import RunSummary
+
+OptionalByOption = typer.Option(
+    None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
+)
+
+
+def _hotlist_added(auditor: CliAuditor, action: str) -> Callable[[Session, list[HotlistEntryRecord]], None]:
+    """Audits added entries inside the store's transaction, one record each (as the API does)."""
+
+    def write(session: Session, records: list[HotlistEntryRecord]) -> None:
+        for r in records:
+            auditor.append(
+                session,
+                action,
+                object_type="hotlist_entry",
+                object_id=r.entry_id,
+                reason=r.legal_basis,
+                plate=r.plate,
+                authorised_by=r.authorised_by,
+                expires_at=r.expires_at.isoformat(),
+            )
+
+    return write
+
 
 hotlist_app = typer.Typer(help="Plates to look out for; each entry needs a legal basis, authoriser and expiry.")
 plates_app = typer.Typer(help="Plate reads: search within retention, purge, evaluate the reader.")
@@ -58,13 +85,16 @@ def add(
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Add one plate to the hotlist."""
+    """Add one plate to the hotlist (audited with the entry, in one transaction)."""
     cfg = resolve_config(config, data_dir)
     entry = NewHotlistEntry(
         parse_plate(plate), Authorisation(legal_basis, authorised_by, entered_by, parse_expiry(expires)), note
     )
+    auditor = CliAuditor.of(person(entered_by))
     with Store.open(cfg.store_url) as store:
-        (rec,) = store.plates.add_entries([entry], max_days=cfg.plates.max_hotlist_days)
+        (rec,) = store.plates.add_entries(
+            [entry], max_days=cfg.plates.max_hotlist_days, on_written=_hotlist_added(auditor, "hotlist.add")
+        )
     console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()})")
 
 
@@ -78,6 +108,7 @@ def import_(
 ) -> None:
     """Import a hotlist CSV: all rows or none (unless --partial); bad rows are named by number."""
     cfg = resolve_config(config, data_dir)
+    auditor = CliAuditor.of(person(entered_by))
     good, bad = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
     if bad and not partial:
         rows = ", ".join(str(n) for n, _ in bad)
@@ -93,7 +124,15 @@ def import_(
         for r in good
     ]
     with Store.open(cfg.store_url) as store:
-        added = store.plates.add_entries(entries, max_days=cfg.plates.max_hotlist_days)
+        added = (
+            store.plates.add_entries(
+                entries, max_days=cfg.plates.max_hotlist_days, on_written=_hotlist_added(auditor, "hotlist.import")
+            )
+            if entries
+            else []
+        )
+        if bad:
+            auditor.record(store, "hotlist.import_skipped", object_type="hotlist", rows=[n for n, _ in bad])
     console.print(f"imported {len(added)} entr{'y' if len(added) == 1 else 'ies'}, skipped {len(bad)}")
 
 
@@ -101,13 +140,17 @@ def import_(
 def list_(
     include_expired: bool = typer.Option(False, "--all", help="Include expired entries not yet purged."),
     as_json: bool = typer.Option(False, "--json"),
+    by: str | None = OptionalByOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Hotlist entries with their accountability fields."""
+    """Hotlist entries with their accountability fields (the listing is audited)."""
     cfg = resolve_config(config, data_dir)
     with Store.open(cfg.store_url) as store:
         entries = store.plates.list_entries(include_expired=include_expired)
+        CliAuditor.of(by).record(
+            store, "hotlist.list", object_type="hotlist", results=len(entries), include_expired=include_expired
+        )
     if as_json:
         print(json.dumps([_entry_dict(e) for e in entries]))
         return
@@ -123,22 +166,44 @@ def list_(
 @hotlist_app.command("remove")
 def remove(
     entry_id: str = typer.Argument(...),
+    by: str = typer.Option(..., "--by", help="Your name: who removes it (recorded)."),
+    reason: str = typer.Option(..., "--reason", help="Why it is removed (recorded)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Remove one entry (it stops matching at once)."""
+    """Remove one entry (it stops matching at once; audited with a reason, in one transaction)."""
     cfg = resolve_config(config, data_dir)
+    auditor = CliAuditor.of(person(by))
+    why = need_reason(reason, cfg.governance.min_reason_chars, "removing a hotlist entry")
+
+    def write_audit(session: Session, record: HotlistEntryRecord) -> None:
+        auditor.append(
+            session, "hotlist.remove", object_type="hotlist_entry", object_id=record.entry_id, reason=why,
+            plate=record.plate,
+        )  # fmt: skip
+
     with Store.open(cfg.store_url) as store:
-        rec = store.plates.remove_entry(entry_id)
+        rec = store.plates.remove_entry(entry_id, on_written=write_audit)
     console.print(f"removed {rec.plate} ({rec.entry_id})")
 
 
 @hotlist_app.command("purge-expired")
-def purge_expired(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
-    """Delete expired entries (they stopped matching when they expired)."""
+def purge_expired(
+    by: str = typer.Option(..., "--by", help="Your name: who purges (recorded)."),
+    reason: str | None = typer.Option(None, "--reason", help="Why now (optional; recorded)."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Delete expired entries (they stopped matching when they expired); audited by count."""
     cfg = resolve_config(config, data_dir)
+    auditor = CliAuditor.of(person(by))
+    why = (reason or "").strip() or None
+
+    def write_audit(session: Session, n: int) -> None:
+        auditor.append(session, "hotlist.purge_expired", object_type="hotlist", reason=why, entries=n)
+
     with Store.open(cfg.store_url) as store:
-        n = store.plates.purge_expired()
+        n = store.plates.purge_expired(on_written=write_audit)
     console.print(f"purged {n} expired entr{'y' if n == 1 else 'ies'}")
 
 
@@ -146,17 +211,33 @@ def purge_expired(config: Path | None = ConfigOption, data_dir: Path | None = Da
 def search(
     plate: str = typer.Argument(...),
     since: datetime | None = typer.Option(None, "--since", help="ISO datetime (UTC if no zone)."),
+    by: str = typer.Option(..., "--by", help="Your name: who searches (recorded)."),
+    reason: str = typer.Option(..., "--reason", help="Why (a case or incident reference; recorded)."),
     as_json: bool = typer.Option(False, "--json"),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Reads of one plate still within retention (hits always), newest first."""
+    """Reads of one plate still within retention (hits always), newest first.
+
+    A plate search follows a vehicle, so it needs your name and a reason, and is audited with
+    the plate, as the API's is."""
     cfg = resolve_config(config, data_dir)
     wanted = parse_plate(plate)
+    auditor = CliAuditor.of(person(by))
+    why = need_reason(reason, cfg.governance.min_reason_chars, "a plate search")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     with Store.open(cfg.store_url) as store:
         reads = store.plates.search(wanted, retention_hours=cfg.plates.retention_hours, since=since)
+        auditor.record(
+            store,
+            "plates.search",
+            object_type="plate",
+            object_id=wanted,
+            reason=why,
+            results=len(reads),
+            since=since.isoformat() if since else None,
+        )
     rows = [
         {
             "read_id": r.read_id,
@@ -184,16 +265,29 @@ def search(
     console.print(table)
 
 
+def _delete_crop(media: MediaStore, rel: str) -> int:
+    """1 when the crop file was deleted; a path outside the media root is never deleted."""
+    try:
+        return int(media.delete(rel))
+    except ValueError:
+        return 0
+
+
 @plates_app.command("purge")
-def purge(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
-    """Delete reads that hit nothing and are older than retention, with their crops."""
+def purge(
+    by: str | None = OptionalByOption, config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption
+) -> None:
+    """Delete reads that hit nothing and are older than retention, with their crops; audited by count."""
     cfg = resolve_config(config, data_dir)
     media = MediaStore(cfg.data_dir / "media")
     with Store.open(cfg.store_url) as store:
         gone = store.plates.purge_reads(retention_hours=cfg.plates.retention_hours)
-    for r in gone:
-        if r.crop:
-            media.delete(r.crop)
+        crops = sum(_delete_crop(media, r.crop) for r in gone if r.crop)
+        # Recorded as the retention job records it (counts, never plates), so the transparency
+        # report's deletions include purges run by hand.
+        CliAuditor.of(by).record(
+            store, "retention.run", object_type="task", object_id="plates", plate_reads=len(gone), plate_crops=crops
+        )
     console.print(f"purged {len(gone)} read{'' if len(gone) == 1 else 's'} older than {cfg.plates.retention_hours:g} h")
 
 

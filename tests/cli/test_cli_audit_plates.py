@@ -1,0 +1,242 @@
+"""The command line leaves the same audit trail as the API for hotlists, plate searches,
+plate-read purges and candidate reviews: the real ``vigil`` app on SQLite (in-process, as
+``vigil.cli.main.main`` runs it; one refusal also through a real subprocess, for its one-line
+error), each record read back from the hash-chained audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vigil.cli.main import app
+from vigil.cli.options import resolve_config
+from vigil.core.errors import VigilError
+from vigil.events.candidates import CandidateRaised
+from vigil.events.plates import PlateReadEvent
+from vigil.store import Store
+from vigil.store.governance import AuditRecord
+
+
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _vigil(args: list[str], data_dir: Path) -> Ran:
+    """Run the ``vigil`` app in this process; a Vigil error is exit 1 with its line, as ``main()`` prints it."""
+    result = CliRunner().invoke(app, args, env={"VIGIL_DATA_DIR": str(data_dir)})
+    if isinstance(result.exception, VigilError):
+        return Ran(1, result.stdout, f"error: {result.exception}\n")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def _vigil_process(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, VIGIL_DATA_DIR=str(data_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "vigil.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def _ok(result: Ran) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _error_line(result: Ran | subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def _store(data_dir: Path) -> Store:
+    return Store.open(resolve_config(None, data_dir).store_url)
+
+
+def _audit(data_dir: Path, action: str) -> list[AuditRecord]:
+    with _store(data_dir) as store:
+        return store.governance.audit.list(action=action, limit=1000)
+
+
+def _expiry(days: int = 10) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()
+
+
+def _add(plate: str, data: Path, by: str = "PC Lee") -> str:
+    out = _ok(
+        _vigil(
+            [
+                "hotlist",
+                "add",
+                plate,
+                "--reason",
+                "warrant W-7",
+                "--authorised-by",
+                "Insp. Rao",
+                "--by",
+                by,
+                "--expires",
+                _expiry(),
+            ],
+            data,
+        )
+    )
+    return out.split(" as ", 1)[1].split()[0]
+
+
+def _is_cli(record: AuditRecord, name: str) -> None:
+    assert record.actor == f"cli:{name}"
+    assert record.detail["via"] == "cli"
+    assert record.detail["os_user"]
+
+
+def test_hotlist_changes_and_listing_are_audited_with_who_and_why(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    entry_id = _add("AB12CDE", data)
+    (added,) = _audit(data, "hotlist.add")
+    _is_cli(added, "PC Lee")
+    assert added.object_id == entry_id and added.reason == "warrant W-7"
+    assert added.detail["plate"] == "AB12CDE" and added.detail["authorised_by"] == "Insp. Rao"
+
+    csv_path = tmp_path / "stolen.csv"
+    csv_path.write_text(
+        "plate,legal_basis,authorised_by,expires_at\n"
+        f"XY34FGH,Stolen report SV-2,Insp. Rao,{_expiry()}\n"
+        f"BAD#1,Stolen report SV-3,Insp. Rao,{_expiry()}\n"
+    )
+    _ok(_vigil(["hotlist", "import", str(csv_path), "--by", "PC Moss", "--partial"], data))
+    (imported,) = _audit(data, "hotlist.import")
+    _is_cli(imported, "PC Moss")
+    assert imported.detail["plate"] == "XY34FGH" and imported.reason == "Stolen report SV-2"
+    (skipped,) = _audit(data, "hotlist.import_skipped")
+    assert skipped.detail["rows"] == [3]
+
+    listed = json.loads(_ok(_vigil(["hotlist", "list", "--json", "--by", "Sgt Moss"], data)))
+    (listing,) = _audit(data, "hotlist.list")
+    _is_cli(listing, "Sgt Moss")
+    assert listing.detail["results"] == len(listed) == 2
+
+    _ok(_vigil(["hotlist", "remove", entry_id, "--by", "Sgt Moss", "--reason", "warrant W-7 withdrawn"], data))
+    (removed,) = _audit(data, "hotlist.remove")
+    _is_cli(removed, "Sgt Moss")
+    assert removed.object_id == entry_id and removed.reason == "warrant W-7 withdrawn"
+    assert removed.detail["plate"] == "AB12CDE"
+
+    _ok(_vigil(["hotlist", "purge-expired", "--by", "Sgt Moss"], data))
+    (purged,) = _audit(data, "hotlist.purge_expired")
+    assert purged.detail["entries"] == 0
+
+    verified = _vigil(["audit", "verify"], data)
+    assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout + verified.stderr
+
+
+def test_a_removal_without_a_reason_or_a_name_removes_nothing_and_records_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    entry_id = _add("AB12CDE", data)
+    line = _error_line(_vigil_process(["hotlist", "remove", entry_id, "--by", "Sgt Moss", "--reason", " ok "], data))
+    assert "--reason" in line and "characters" in line
+    line = _error_line(_vigil(["hotlist", "remove", entry_id, "--by", " ", "--reason", "warrant withdrawn"], data))
+    assert "--by" in line
+    missing = _vigil(["hotlist", "remove", entry_id, "--reason", "warrant withdrawn"], data)
+    assert missing.returncode == 2 and "--by" in missing.stderr
+    assert _audit(data, "hotlist.remove") == []
+    with _store(data) as store:
+        assert [e.entry_id for e in store.plates.list_entries()] == [entry_id]
+
+
+def test_a_plate_search_needs_a_name_and_a_reason_and_is_audited_with_the_plate(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    now = datetime.now(UTC)
+    with _store(data) as store:
+        store.events.add_many(
+            [
+                PlateReadEvent(
+                    camera_id="gate", occurred_at=now - timedelta(hours=1), plate="ABC123", confidence=0.9, n_reads=3
+                )
+            ]
+        )
+    line = _error_line(_vigil(["plates", "search", "ABC123", "--by", "PC Lee", "--reason", ""], data))
+    assert "a plate search needs --reason" in line
+    assert _audit(data, "plates.search") == []
+
+    found = json.loads(
+        _ok(_vigil(["plates", "search", "abc-123", "--by", "PC Lee", "--reason", "incident 42", "--json"], data))
+    )
+    assert [r["plate"] for r in found] == ["ABC123"]
+    (search,) = _audit(data, "plates.search")
+    _is_cli(search, "PC Lee")
+    assert search.object_type == "plate" and search.object_id == "ABC123"
+    assert search.reason == "incident 42" and search.detail["results"] == 1
+
+
+def test_a_purge_of_plate_reads_by_hand_is_audited_by_count_like_retention(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    old = datetime.now(UTC) - timedelta(hours=48)
+    with _store(data) as store:
+        store.events.add_many(
+            [
+                PlateReadEvent(camera_id="gate", occurred_at=old, plate=plate, confidence=0.9, n_reads=3)
+                for plate in ("ABC123", "XYZ789")
+            ]
+        )
+    _ok(_vigil(["plates", "purge"], data))
+    (run,) = _audit(data, "retention.run")
+    assert run.object_id == "plates" and run.detail["plate_reads"] == 2 and run.detail["plate_crops"] == 0
+    assert "ABC123" not in json.dumps(run.detail)  # counts, never plates
+    assert run.actor.startswith("cli:")
+
+
+@pytest.mark.parametrize("decision", ["confirm", "reject"])
+def test_candidate_reviews_from_the_cli_are_audited_with_the_decision(tmp_path: Path, decision: str) -> None:
+    data = tmp_path / "data"
+    cand = CandidateRaised(
+        camera_id="gate",
+        occurred_at=datetime.now(UTC),
+        kind="plate",
+        list_entry_id="hotlist-entry-1",
+        score=0.97,
+        observed="AB12CDE",
+    )
+    with _store(data) as store:
+        store.events.add_many([cand])
+    cid = cand.event_id
+
+    _ok(_vigil(["candidates", "list", "--kind", "plate", "--json", "--by", "PC Lee"], data))
+    (listing,) = _audit(data, "candidates.list")
+    assert listing.detail["results"] == 1 and listing.detail["status"] == "pending"
+    _ok(_vigil(["candidates", "show", cid, "--by", "PC Lee"], data))
+    (view,) = _audit(data, "candidate.view")
+    assert view.object_id == cid and view.camera_id == "gate"
+
+    args = ["candidates", decision, cid, "--by", "Sgt Moss"]
+    if decision == "reject":
+        args += ["--reason", "the crop shows AB12CDF"]
+    _ok(_vigil(args, data))
+    (decided,) = _audit(data, "candidate.decide")
+    _is_cli(decided, "Sgt Moss")
+    assert decided.object_id == cid and decided.camera_id == "gate"
+    assert decided.detail["decision"] == decision
+    assert decided.detail["status"] == ("confirmed" if decision == "confirm" else "rejected")
+    assert decided.reason == (None if decision == "confirm" else "the crop shows AB12CDF")
+
+    # A refused decision (the same person confirming twice, or deciding a closed candidate)
+    # writes no audit record: decision and record are one transaction.
+    again = _vigil(["candidates", "confirm", cid, "--by", "Sgt Moss"], data)
+    assert again.returncode != 0
+    assert len(_audit(data, "candidate.decide")) == 1
