@@ -172,7 +172,7 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
     added = vigil("hotlist", "add", PLATE, "--reason", "SV-7", "--authorised-by", "Insp. Rao", "--by", "PC Lee",
                   "--expires", (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d"))  # fmt: skip
     assert added.returncode == 0, added.stderr
-    run = vigil("analyze", str(scene_clip), "--plates", "--json")
+    run = vigil("analyze", str(scene_clip), "--plates", "--json", "--by", "PC Lee", "--reason", "SV-7 sighting")
     assert run.returncode == 0, run.stderr
     (plates,) = json.loads(run.stdout.strip().splitlines()[-1])["plates"]
     assert (plates["camera_id"], plates["vehicles_read"], plates["plates"], plates["hits"]) == ("gate", 1, 1, 1)
@@ -180,6 +180,12 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
     assert plates["ocr_calls"] >= plates["frames_read"] and plates["ms_per_vehicle_read"] > 0
     table = vigil("analyze", str(scene_clip), "--plates")
     assert "Plates on gate" in table.stdout and "vigil candidates list" in table.stdout
+    # A search of footage for listed plates is audited before it starts: who, what, why.
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'vigil.db'}") as store:
+        named, unnamed = store.governance.audit.list(action="recording.search")
+    assert (named.actor, named.reason, named.detail["lists"]) == ("cli:PC Lee", "SV-7 sighting", ["hotlist"])
+    assert named.object_id == str(scene_clip.resolve()) and named.detail["via"] == "cli"
+    assert unnamed.actor == f"cli:{unnamed.detail['os_user']}" and unnamed.reason is None
 
 
 CLOSE_UP = "car13"

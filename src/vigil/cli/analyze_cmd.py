@@ -10,11 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vigil.cli import faces_cmd, governance_cmd, plates_cmd
+from vigil.cli.audit import CliAuditor
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.cli.render import print_plates_summary, print_summary
 from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import SourceOpenError
+from vigil.store.facade import Store
 from vigil.workers.analyze import analyze_recording, probe_duration_s
 from vigil.workers.runner import RunSummary
 
@@ -67,14 +69,23 @@ def analyze(
         False, "--watchlist", help="Search the recording's people for enrolled watchlist subjects (candidates)."
     ),
     plates: bool = typer.Option(False, "--plates", help="Read vehicles' plates and check them against the hotlist."),
+    by: str | None = typer.Option(
+        None, "--by", help="Your name, recorded with a watchlist or plate search (default: your OS account)."
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why this recording is searched (recorded)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Analyse one recording with a progress bar and print the summary."""
+    """Analyse one recording with a progress bar and print the summary.
+
+    With --watchlist or --plates it is a search of footage for listed people or vehicles, so it
+    is written to the audit log before it starts (who, which recording, which lists, why)."""
     cfg = resolve_config(config, data_dir)
     features = frozenset({"faces"}) if watchlist else frozenset()
     if plates:
         features |= {"plates"}
+    if features:
+        _audit_search(cfg, video, features, by, reason)
     started = utcnow()
     summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False, features=features)
     plate_summaries = plates_cmd.run_summaries(cfg, summary, started) if plates else []
@@ -90,6 +101,19 @@ def analyze(
             print_plates_summary(out_console, p)
     if summary.frames_decoded == 0 or any(c.state == "failed" for c in summary.cameras):
         raise typer.Exit(1)
+
+
+def _audit_search(cfg: VigilConfig, video: Path, features: frozenset[str], by: str | None, reason: str | None) -> None:
+    """One ``recording.search`` record for a retrospective watchlist or hotlist search."""
+    with Store.open(cfg.store_url) as store:
+        CliAuditor.of(by).record(
+            store,
+            "recording.search",
+            object_type="recording",
+            object_id=str(video.resolve())[-512:],
+            reason=(reason or "").strip() or None,
+            lists=sorted("watchlist" if f == "faces" else "hotlist" for f in features),
+        )
 
 
 def demo(
