@@ -36,7 +36,8 @@ def test_calibrate_deepface_sets_threshold(shared_data: Path, deployment: VigilC
     result = runner.invoke(
         app,
         ["calibrate", str(shared_data / "faces" / "deepface" / "identities"), "--json", "--report", str(report),
-         "--set-threshold-fmr", "1e-3", "--by", "Cal Ibrator", "--data-dir", str(deployment.data_dir)],
+         "--set-threshold-fmr", "1e-3", "--by", "Cal Ibrator", "--reason", "quarterly calibration",
+         "--data-dir", str(deployment.data_dir)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.strip().splitlines()[-1])

@@ -2,6 +2,11 @@
 
 The functions ``enrol_subject`` and ``run_calibration`` are the Python API behind the commands
 (the REST API will call the same ones).
+
+Every command writes the same audit record as the API does for the same use (same action names,
+object types and detail keys, so the transparency report and audit filters count both), as
+``cli:<name>`` with ``via: cli`` (:mod:`vigil.cli.audit`): a change in the transaction that makes
+it, a read once it has been made.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -19,7 +25,9 @@ import typer
 from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from vigil.cli.audit import CliAuditor, need_reason, person
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.core.accountability import Authorisation
@@ -54,10 +62,12 @@ def enrol_subject(
     authorisation: Authorisation,
     pipeline: FacePipeline | None = None,
     now: datetime | None = None,
+    on_written: Callable[[Session, SubjectRecord], None] | None = None,
 ) -> SubjectRecord:
     """Validate every image (exactly one usable face each), then enrol all of them or nothing.
 
-    ``provenance`` holds one entry per image, or a single entry for all of them.
+    ``provenance`` holds one entry per image, or a single entry for all of them. ``on_written``
+    runs inside the enrolling transaction (the audit record: :func:`enrol_audit`).
 
     Raises:
         PolicyError, InputError, ConflictError: one line naming the rule, image or id.
@@ -103,7 +113,51 @@ def enrol_subject(
         max_expiry_days=cfg.faces.max_expiry_days,
         cap=cfg.faces.watchlist_cap,
         now=when,
+        on_written=on_written,
     )
+
+
+def enrol_audit(auditor: CliAuditor) -> Callable[[Session, SubjectRecord], None]:
+    """The ``watchlist.enrol`` record of an enrolment, as the API writes it (reason: the legal basis)."""
+
+    def write(session: Session, record: SubjectRecord) -> None:
+        auditor.append(
+            session,
+            "watchlist.enrol",
+            object_type="face_subject",
+            object_id=record.subject_id,
+            reason=record.legal_basis,
+            authorised_by=record.authorised_by,
+            expires_at=record.expires_at.isoformat(),
+            reference_images=len(record.references),
+            provenance=[r.provenance for r in record.references],
+        )
+
+    return write
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalAudit:
+    """The record of a removal (``watchlist.remove``) or a purge (``watchlist.purge_expired``),
+    appended in the deleting transaction, as the API's; ``counted`` collects the image counts."""
+
+    auditor: CliAuditor
+    action: str
+    reason: str | None
+    counted: list[int] | None = None
+
+    def __call__(self, session: Session, record: SubjectRecord) -> None:
+        if self.counted is not None:
+            self.counted.append(len(record.references))
+        self.auditor.append(
+            session,
+            self.action,
+            object_type="face_subject",
+            object_id=record.subject_id,
+            reason=self.reason,
+            reference_images=len(record.references),
+            expires_at=record.expires_at.isoformat(),
+        )
 
 
 def _identity_images(root: Path) -> dict[str, list[Path]]:
@@ -159,13 +213,17 @@ def run_calibration(root: Path, pipe: FacePipeline) -> CalibrationResult:
 
 
 def _parse_expiry(value: str) -> datetime:
+    """A date is the end of that day (UTC); a date-time without a zone is UTC."""
+    value = value.strip()
+    try:
+        # A plain date first: since Python 3.11 datetime.fromisoformat also takes one, as midnight.
+        return datetime.combine(date.fromisoformat(value), time(23, 59, 59), UTC)
+    except ValueError:
+        pass
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            return datetime.combine(date.fromisoformat(value), time(23, 59, 59), UTC)
-        except ValueError as exc:
-            raise InputError(f"--expires {value!r} is not a date (YYYY-MM-DD) or an ISO date-time") from exc
+    except ValueError as exc:
+        raise InputError(f"--expires {value!r} is not a date (YYYY-MM-DD) or an ISO date-time") from exc
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -179,14 +237,16 @@ def add(
     ),
     legal_basis: str = typer.Option("", "--legal-basis", help="Legal basis or authorisation reference."),
     authorised_by: str = typer.Option("", "--authorised-by", help="Who authorised the entry."),
-    enrolled_by: str = typer.Option("", "--by", help="Your name: who enrols it."),
+    enrolled_by: str = typer.Option("", "--by", help="Your name: who enrols it (recorded in the audit log)."),
     expires: str = typer.Option(..., "--expires", help="Expiry date (YYYY-MM-DD, UTC end of day) or ISO date-time."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Enrol a subject: every image must show exactly one usable face, or nothing is enrolled."""
+    """Enrol a subject: every image must show exactly one usable face, or nothing is enrolled.
+    The enrolment and its audit record (``watchlist.enrol``) are one transaction."""
+    by = person(enrolled_by)
     cfg = resolve_config(config, data_dir)
-    auth = Authorisation(legal_basis, authorised_by, enrolled_by, _parse_expiry(expires))
+    auth = Authorisation(legal_basis, authorised_by, by, _parse_expiry(expires))
     with Store.open(cfg.store_url) as store:
         record = enrol_subject(
             cfg,
@@ -196,6 +256,7 @@ def add(
             images=image,
             provenance=provenance,
             authorisation=auth,
+            on_written=enrol_audit(CliAuditor.of(by)),
         )
         size = store.faces.count()
         cal = store.faces.active_calibration()
@@ -225,17 +286,32 @@ def _subject_dict(s: SubjectRecord, now: datetime) -> dict[str, object]:
     }
 
 
+ReaderOption = typer.Option(
+    None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
+)
+
+
+def _reader(by: str | None) -> CliAuditor:
+    """Who reads: the person named with ``--by`` (checked), or the OS account when none is named."""
+    return CliAuditor.of(None if by is None else person(by))
+
+
 @watchlist_app.command("list")
 def list_(
     as_json: bool = typer.Option(False, "--json"),
+    by: str | None = ReaderOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Every subject, with its expiry and who authorised it."""
+    """Every subject, with its expiry and who authorised it (audited: ``watchlist.list``)."""
+    auditor = _reader(by)
     cfg = resolve_config(config, data_dir)
     now = utcnow()
     with Store.open(cfg.store_url) as store:
         subjects = store.faces.list()
+        auditor.record(
+            store, "watchlist.list", object_type="watchlist", results=len(subjects), expiring_within_days=None
+        )
     if as_json:
         print(json.dumps([_subject_dict(s, now) for s in subjects]))
         return
@@ -258,37 +334,53 @@ def list_(
 @watchlist_app.command("show")
 def show(
     subject_id: str = typer.Argument(...),
+    by: str | None = ReaderOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Everything recorded about one subject, as JSON (no embeddings)."""
+    """Everything recorded about one subject, as JSON (no embeddings; audited: ``watchlist.view``)."""
+    auditor = _reader(by)
     cfg = resolve_config(config, data_dir)
     with Store.open(cfg.store_url) as store:
-        print(json.dumps(_subject_dict(store.faces.get(subject_id), utcnow()), indent=2))
+        record = store.faces.get(subject_id)
+        auditor.record(store, "watchlist.view", object_type="face_subject", object_id=subject_id)
+    print(json.dumps(_subject_dict(record, utcnow()), indent=2))
 
 
 @watchlist_app.command("remove")
 def remove(
     subject_id: str = typer.Argument(...),
+    by: str | None = typer.Option(None, "--by", help="Your name: who removes it (required; audited)."),
+    reason: str | None = typer.Option(None, "--reason", help="Why it is removed (required; audited)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Remove a subject with its reference images and embeddings."""
+    """Remove a subject with its reference images and embeddings. The removal and its audit record
+    (``watchlist.remove``, with the reason) are one transaction."""
+    name = person(by)
     cfg = resolve_config(config, data_dir)
+    why = need_reason(reason, cfg.governance.min_reason_chars, "removing a watchlist entry")
+    hook = RemovalAudit(CliAuditor.of(name), "watchlist.remove", why)
     with Store.open(cfg.store_url) as store:
-        record = store.faces.remove(subject_id, open_data_dir(cfg))
+        record = store.faces.remove(subject_id, open_data_dir(cfg), on_written=hook)
     console.print(f"removed {record.subject_id} and {len(record.references)} reference image(s)")
 
 
 @watchlist_app.command("purge-expired")
 def purge_expired(
+    by: str | None = typer.Option(None, "--by", help="Your name: who purges (required; audited)."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (optional; recorded with each removal)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Delete every expired subject's images and embeddings."""
+    """Delete every expired subject's images and embeddings (each removal audited with it:
+    ``watchlist.purge_expired``)."""
+    name = person(by)
     cfg = resolve_config(config, data_dir)
+    counted: list[int] = []
+    hook = RemovalAudit(CliAuditor.of(name), "watchlist.purge_expired", (reason or "").strip() or None, counted)
     with Store.open(cfg.store_url) as store:
-        ids = store.faces.purge_expired(open_data_dir(cfg))
+        ids = store.faces.purge_expired(open_data_dir(cfg), on_written=hook)
     console.print(f"purged {len(ids)} expired subject(s){': ' + ', '.join(ids) if ids else ''}")
 
 
@@ -303,13 +395,20 @@ def calibrate_cmd(
     supervisor: str | None = typer.Option(
         None, "--supervisor", help="Supervisor approving a threshold below the floor."
     ),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why the threshold changes (required with --set-threshold-fmr; recorded)."
+    ),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Measure genuine/impostor scores on a labelled set; optionally set the deployment threshold."""
+    """Measure genuine/impostor scores on a labelled set; optionally set the deployment threshold
+    (a policy change: the new calibration and its audit record, ``policy.change`` of
+    ``faces.threshold``, are one transaction)."""
     cfg = resolve_config(config, data_dir)
     if set_threshold_fmr is not None and len(by.strip()) < 2:
         raise InputError("--set-threshold-fmr needs --by NAME: who sets the threshold is recorded")
+    # A threshold change is a policy change: it needs a reason, as the API's does.
+    why = need_reason(reason, cfg.governance.min_reason_chars, "a threshold change") if set_threshold_fmr else None
     pipe = load_face_pipeline(cfg)
     result = run_calibration(directory, pipe)
     calibration_id = new_id()
@@ -340,8 +439,28 @@ def calibrate_cmd(
             supervisor=supervisor,
             active=True,
         )
+        floor = cfg.faces.threshold_floor
+        auditor = CliAuditor.of(by)
         with Store.open(cfg.store_url) as store:
-            store.faces.set_calibration(record, floor=cfg.faces.threshold_floor)
+            previous = store.faces.active_calibration()
+
+            def write_audit(session: Session, stored: CalibrationRecord) -> None:
+                auditor.append(
+                    session,
+                    "policy.change",
+                    object_type="policy",
+                    object_id="faces.threshold",
+                    reason=why,
+                    old=None if previous is None else previous.threshold,
+                    new=stored.threshold,
+                    calibration=stored.calibration_id,
+                    target_fmr=stored.target_fmr,
+                    measured_fmr=stored.measured_fmr,
+                    below_floor=stored.threshold < floor,
+                    supervisor=stored.supervisor,
+                )
+
+            store.faces.set_calibration(record, floor=floor, on_written=write_audit)
         payload["calibration_id"] = calibration_id
         payload["active_threshold"] = round(point.threshold, 6)
         if not point.supported:
@@ -370,17 +489,33 @@ def calibrate_cmd(
 def timeline(
     subject_id: str = typer.Argument(...),
     as_json: bool = typer.Option(False, "--json"),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why you follow this subject across cameras (required; audited)."
+    ),
+    by: str | None = ReaderOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Confirmed and pending sightings of a subject across cameras, oldest first."""
+    """Confirmed and pending sightings of a subject across cameras, oldest first. A reason is
+    required, as in the API: this follows one person across cameras (audited: ``subject.timeline``)."""
+    auditor = _reader(by)
     cfg = resolve_config(config, data_dir)
+    why = need_reason(reason, cfg.governance.min_reason_chars, "a subject timeline")
     with Store.open(cfg.store_url) as store:
         records = [
             c
             for c in store.candidates.list(list_entry_id=subject_id, kind="face", newest_first=False, limit=10_000)
             if c.status in ("pending", "confirmed")
         ]
+        auditor.record(
+            store,
+            "subject.timeline",
+            object_type="face_subject",
+            object_id=subject_id,
+            camera_id=None,
+            reason=why,
+            results=len(records),
+        )
     if as_json:
         print(
             json.dumps(
@@ -425,6 +560,7 @@ def register(root: typer.Typer) -> None:
 
 DEMO_PORTRAIT = Path("samples/faces/astronaut.jpg")
 DEMO_SUBJECT = "demo-astronaut"
+DEMO_OPERATOR = "Demo Operator"
 
 
 def compose_demo_clip(portrait: Path, background: Path, out: Path, *, frames: int = 60, side_px: int = 260) -> Path:
@@ -468,9 +604,14 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
         DEMO_PORTRAIT, Path("samples/people.mp4"), cfg.data_dir / "demo" / "constructed-watchlist.mp4"
     )
     expires = utcnow() + timedelta(days=min(30.0, cfg.faces.max_expiry_days))
+    auditor = CliAuditor.of(DEMO_OPERATOR)  # the demo's changes are audited like anyone's
     with Store.open(cfg.store_url) as store:
         with contextlib.suppress(NotFoundError):  # a previous demo run
-            store.faces.remove(DEMO_SUBJECT, open_data_dir(cfg))
+            store.faces.remove(
+                DEMO_SUBJECT,
+                open_data_dir(cfg),
+                on_written=RemovalAudit(auditor, "watchlist.remove", "demo: replacing the previous demo run's entry"),
+            )
         record = enrol_subject(
             cfg,
             store,
@@ -478,7 +619,8 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
             display_name="Eileen Collins (NASA portrait, demo)",
             images=[DEMO_PORTRAIT],
             provenance=["NASA, public domain, via scikit-image (samples/faces/README.md)"],
-            authorisation=Authorisation("DEMO-0001 demonstration only", "Demo Supervisor", "Demo Operator", expires),
+            authorisation=Authorisation("DEMO-0001 demonstration only", "Demo Supervisor", DEMO_OPERATOR, expires),
+            on_written=enrol_audit(auditor),
         )
     say(f"1. enrolled {record.subject_id}: legal basis {record.legal_basis!r}, authorised by {record.authorised_by}, "
         f"expires {record.expires_at:%Y-%m-%d}")  # fmt: skip
@@ -499,4 +641,4 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
             required_confirmations=1,
         )
     say(f"3. confirmed by Demo Reviewer: status {decided.status}, actionable: {decided.actionable}")
-    say(f"   try: vigil subject timeline {DEMO_SUBJECT}; vigil watchlist list")
+    say(f"   try: vigil subject timeline {DEMO_SUBJECT} --reason 'demo walkthrough'; vigil watchlist list")

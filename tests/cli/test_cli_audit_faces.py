@@ -1,0 +1,288 @@
+"""The face watchlist from the command line leaves the API's audit trail: the same actions, object
+types and detail keys, as ``cli:<name>`` with ``via: cli``; changes audited in their transaction,
+refusals writing nothing, and ``vigil audit verify`` still proving the chain intact.
+
+Real components: the ``vigil`` typer app (in process, on a temporary data dir), the real face
+models and SQLite store, and the public-domain portrait the demo enrols.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from vigil.cli.audit import os_account
+from vigil.cli.faces_cmd import DEMO_SUBJECT, enrol_subject, run_faces_demo
+from vigil.cli.main import app
+from vigil.config import VigilConfig
+from vigil.core.accountability import Authorisation
+from vigil.core.clock import utcnow
+from vigil.core.errors import InputError, NotFoundError
+from vigil.store.facade import Store
+from vigil.store.faces import CalibrationRecord
+from vigil.store.governance import AuditRecord
+
+REPO = Path(__file__).resolve().parents[2]
+PORTRAIT = REPO / "samples" / "faces" / "astronaut.jpg"
+LEGAL_BASIS = "WARRANT-42 test"
+runner = CliRunner()
+
+Vigil = Callable[..., Result]
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, installed_models_dir: Path) -> VigilConfig:
+    return VigilConfig(data_dir=tmp_path / "data", models_dir=installed_models_dir)
+
+
+@pytest.fixture
+def vigil(cfg: VigilConfig) -> Vigil:
+    """``vigil ARGS… --data-dir DATA`` in process; the exception (if any) is on the result."""
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, [*args, "--data-dir", str(cfg.data_dir)])
+
+    return invoke
+
+
+def _audit(cfg: VigilConfig, action: str | None = None) -> list[AuditRecord]:
+    with Store.open(cfg.store_url) as store:
+        return store.governance.audit.list(action=action, limit=1000)
+
+
+def _one_line_error(result: Result, kind: type[Exception], text: str) -> str:
+    assert result.exit_code != 0
+    assert isinstance(result.exception, kind), result.output
+    message = str(result.exception)
+    assert "\n" not in message and text in message, message
+    return message
+
+
+def _intact(vigil: Vigil) -> int:
+    result = vigil("audit", "verify", "--json")
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout.strip().splitlines()[-1])
+    assert verdict["ok"] is True and verdict["first_bad_seq"] is None
+    return int(verdict["records"])
+
+
+def _add(vigil: Vigil, subject_id: str, by: str = "Olu Operator", days: int = 30) -> Result:
+    expires = (datetime.now(UTC) + timedelta(days=days)).date().isoformat()
+    return vigil(
+        "watchlist", "add", subject_id, "--name", "Eileen", "--image", str(PORTRAIT),
+        "--provenance", "NASA, public domain", "--legal-basis", LEGAL_BASIS,
+        "--authorised-by", "Sam Supervisor", "--by", by, "--expires", expires,
+    )  # fmt: skip
+
+
+def _cli(record: AuditRecord, name: str) -> None:
+    """The record was written from the command line by ``name``."""
+    assert record.actor == f"cli:{name}"
+    assert record.detail["via"] == "cli" and record.detail["os_user"] == os_account()
+
+
+def test_enrolment_is_audited_with_it(cfg: VigilConfig, vigil: Vigil) -> None:
+    refused = _add(vigil, "s-1", by="x")
+    _one_line_error(refused, InputError, "--by needs your name")
+    assert _audit(cfg) == []
+
+    result = _add(vigil, "s-1")
+    assert result.exit_code == 0, result.output
+    with Store.open(cfg.store_url) as store:
+        subject = store.faces.get("s-1")
+    assert subject.enrolled_by == "Olu Operator"
+    [record] = _audit(cfg, "watchlist.enrol")
+    _cli(record, "Olu Operator")
+    assert (record.object_type, record.object_id, record.reason) == ("face_subject", "s-1", LEGAL_BASIS)
+    assert record.detail["authorised_by"] == "Sam Supervisor"
+    assert record.detail["expires_at"] == subject.expires_at.isoformat()
+    assert record.detail["reference_images"] == 1
+    assert record.detail["provenance"] == ["NASA, public domain"]
+    assert _intact(vigil) == 1
+
+
+def test_reads_of_the_watchlist_and_timelines_are_audited(cfg: VigilConfig, vigil: Vigil) -> None:
+    assert _add(vigil, "s-1").exit_code == 0
+
+    listed = vigil("watchlist", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [s["subject_id"] for s in json.loads(listed.stdout)] == ["s-1"]
+    assert vigil("watchlist", "list", "--by", "Ann Analyst").exit_code == 0
+    anonymous, named = _audit(cfg, "watchlist.list")
+    _cli(anonymous, os_account())  # no --by: the operating-system account
+    _cli(named, "Ann Analyst")
+    assert named.object_type == "watchlist" and named.detail["results"] == 1
+
+    shown = vigil("watchlist", "show", "s-1", "--by", "Ann Analyst")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["subject_id"] == "s-1"
+    _one_line_error(vigil("watchlist", "show", "nobody", "--by", "Ann Analyst"), NotFoundError, "nobody")
+    [view] = _audit(cfg, "watchlist.view")  # the failed read is not recorded as a view
+    _cli(view, "Ann Analyst")
+    assert (view.object_type, view.object_id) == ("face_subject", "s-1")
+
+    _one_line_error(vigil("subject", "timeline", "s-1"), InputError, "a subject timeline needs --reason")
+    _one_line_error(vigil("watchlist", "list", "--by", " x "), InputError, "--by needs your name")
+    assert _audit(cfg, "subject.timeline") == []
+    timeline = vigil("subject", "timeline", "s-1", "--json", "--reason", "case 17 review", "--by", "Ann Analyst")
+    assert timeline.exit_code == 0, timeline.output
+    assert json.loads(timeline.stdout) == []
+    [followed] = _audit(cfg, "subject.timeline")
+    _cli(followed, "Ann Analyst")
+    assert (followed.object_type, followed.object_id) == ("face_subject", "s-1")
+    assert followed.reason == "case 17 review" and followed.detail["results"] == 0
+    assert len(_audit(cfg, "watchlist.list")) == 2  # the refused list wrote nothing
+    assert _intact(vigil) == 5
+
+
+def test_removal_needs_a_name_and_a_reason_and_is_audited_with_it(cfg: VigilConfig, vigil: Vigil) -> None:
+    assert _add(vigil, "s-1").exit_code == 0
+    with Store.open(cfg.store_url) as store:
+        image = cfg.data_dir / "media" / store.faces.get("s-1").references[0].media_path
+    assert image.is_file()
+
+    for args, text in [
+        (["--by", "Sam Supervisor"], "removing a watchlist entry needs --reason (at least 5 characters)"),
+        (["--by", "Sam Supervisor", "--reason", "gone"], "needs --reason (at least 5 characters)"),
+        (["--reason", "case closed"], "--by needs your name"),
+    ]:
+        _one_line_error(vigil("watchlist", "remove", "s-1", *args), InputError, text)
+        with Store.open(cfg.store_url) as store:
+            assert store.faces.get("s-1").subject_id == "s-1"  # nothing removed
+        assert image.is_file()
+        assert _audit(cfg, "watchlist.remove") == []
+
+    result = vigil("watchlist", "remove", "s-1", "--by", "Sam Supervisor", "--reason", "  case closed ")
+    assert result.exit_code == 0, result.output
+    with Store.open(cfg.store_url) as store, pytest.raises(NotFoundError):
+        store.faces.get("s-1")
+    assert not image.exists()
+    [record] = _audit(cfg, "watchlist.remove")
+    _cli(record, "Sam Supervisor")
+    assert (record.object_type, record.object_id, record.reason) == ("face_subject", "s-1", "case closed")
+    assert record.detail["reference_images"] == 1 and "expires_at" in record.detail
+    assert _intact(vigil) == 2
+
+
+def test_purge_of_expired_entries_is_audited_per_subject(cfg: VigilConfig, vigil: Vigil) -> None:
+    then = utcnow() - timedelta(days=10)
+    with Store.open(cfg.store_url) as store:  # enrolled in the past, expired a day ago
+        for sid in ("old-1", "old-2"):
+            enrol_subject(
+                cfg, store, subject_id=sid, display_name="Old", images=[PORTRAIT], provenance=["NASA, public domain"],
+                authorisation=Authorisation(LEGAL_BASIS, "Sam Supervisor", "Olu Operator", then + timedelta(days=9)),
+                now=then,
+            )  # fmt: skip
+    assert _add(vigil, "current").exit_code == 0
+
+    _one_line_error(vigil("watchlist", "purge-expired"), InputError, "--by needs your name")
+    with Store.open(cfg.store_url) as store:
+        assert store.faces.count() == 3
+    assert _audit(cfg, "watchlist.purge_expired") == []
+
+    result = vigil("watchlist", "purge-expired", "--by", "Sam Supervisor", "--reason", "weekly purge")
+    assert result.exit_code == 0, result.output
+    assert "purged 2 expired subject(s)" in result.stdout
+    with Store.open(cfg.store_url) as store:
+        assert [s.subject_id for s in store.faces.list()] == ["current"]
+    records = _audit(cfg, "watchlist.purge_expired")
+    assert sorted(r.object_id or "" for r in records) == ["old-1", "old-2"]
+    for record in records:
+        _cli(record, "Sam Supervisor")
+        assert record.object_type == "face_subject" and record.reason == "weekly purge"
+        assert record.detail["reference_images"] == 1
+
+    assert vigil("watchlist", "purge-expired", "--by", "Sam Supervisor").exit_code == 0  # nothing left to purge
+    assert len(_audit(cfg, "watchlist.purge_expired")) == 2
+    assert _intact(vigil) == 3  # the enrolment of "current" and the two purges
+
+
+def _small_labelled_set(shared_data: Path, root: Path) -> Path:
+    """Two images of each of three identities of the deepface set (DIR/<identity>/<image>)."""
+    source = shared_data / "faces" / "deepface" / "identities"
+    for identity in sorted(p for p in source.iterdir() if p.is_dir())[:3]:
+        (root / identity.name).mkdir(parents=True)
+        for image in sorted(identity.iterdir())[:2]:
+            shutil.copy(image, root / identity.name / image.name)
+    return root
+
+
+def test_threshold_change_is_audited_as_a_policy_change(
+    cfg: VigilConfig, vigil: Vigil, shared_data: Path, tmp_path: Path
+) -> None:
+    labelled = _small_labelled_set(shared_data, tmp_path / "labelled")
+    cfg.data_dir.mkdir(parents=True)
+    previous = CalibrationRecord(
+        calibration_id="cal-0", created_at=utcnow() - timedelta(days=1), dataset="earlier", embedder="sface",
+        n_images=10, n_no_face=0, n_genuine=5, n_impostor=40, eer=0.1, target_fmr=1e-2, measured_fmr=0.01,
+        threshold=0.55, tar=0.9, set_by="Earlier Person", supervisor=None, active=True,
+    )  # fmt: skip
+    with Store.open(cfg.store_url) as store:
+        store.faces.set_calibration(previous, floor=cfg.faces.threshold_floor)
+    args = ["calibrate", str(labelled), "--json", "--report", str(tmp_path / "report"), "--set-threshold-fmr", "1e-2"]
+
+    _one_line_error(vigil(*args, "--by", "Cal Ibrator", "--reason", "new"), InputError, "a threshold change needs")
+    assert _audit(cfg, "policy.change") == []
+    result = vigil(*args, "--by", "Cal Ibrator", "--supervisor", "Sue Visor", "--reason", "quarterly recalibration")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    with Store.open(cfg.store_url) as store:
+        active = store.faces.active_calibration()
+    assert active is not None and active.calibration_id == out["calibration_id"]
+    [record] = _audit(cfg, "policy.change")
+    _cli(record, "Cal Ibrator")
+    assert (record.object_type, record.object_id) == ("policy", "faces.threshold")
+    assert record.reason == "quarterly recalibration"
+    assert record.detail["old"] == 0.55 and record.detail["new"] == active.threshold
+    assert record.detail["calibration"] == active.calibration_id
+    assert record.detail["target_fmr"] == 1e-2 and record.detail["measured_fmr"] == active.measured_fmr
+    assert record.detail["below_floor"] == (active.threshold < cfg.faces.threshold_floor)
+    assert record.detail["supervisor"] == "Sue Visor"
+    assert _intact(vigil) == 1
+
+
+def test_demo_enrolment_and_replacement_are_audited(cfg: VigilConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # the demo reads samples/ relative to the repository
+    analysed: list[Path] = []
+
+    def no_analysis(clip: Path, features: frozenset[str]) -> None:  # no video analysis: no candidate
+        analysed.append(clip)
+
+    run_faces_demo(cfg, no_analysis)
+    run_faces_demo(cfg, no_analysis)  # the second run replaces the first run's entry
+    assert len(analysed) == 2
+    enrolments = _audit(cfg, "watchlist.enrol")
+    [removal] = _audit(cfg, "watchlist.remove")
+    assert [r.object_id for r in enrolments] == [DEMO_SUBJECT, DEMO_SUBJECT]
+    for record in [*enrolments, removal]:
+        _cli(record, "Demo Operator")
+    assert removal.reason and "demo" in removal.reason
+
+
+@pytest.mark.slow
+def test_refused_removal_is_one_line_from_the_real_command(cfg: VigilConfig, vigil: Vigil) -> None:
+    """The ``vigil`` process itself: one ``error:`` line, exit status 1, nothing removed or audited."""
+    assert _add(vigil, "s-1").exit_code == 0
+    env = dict(os.environ, VIGIL_DATA_DIR=str(cfg.data_dir), VIGIL_MODELS_DIR=str(cfg.models_dir))
+    for args in (["--by", "Sam Supervisor"], ["--reason", "case closed"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "vigil.cli.main", "watchlist", "remove", "s-1", *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    with Store.open(cfg.store_url) as store:
+        assert store.faces.count() == 1
+    assert _audit(cfg, "watchlist.remove") == []
+    assert _intact(vigil) == 1
