@@ -26,6 +26,8 @@ ACTOR_PREFIX = "cli:"
 a name typed at a shell is not an authenticated account, and the record says so."""
 
 MIN_NAME_CHARS = 2
+MAX_NAME_CHARS = 100
+"""The audit log's actor column holds 128 characters, ``cli:`` included."""
 
 
 def os_account() -> str:
@@ -40,11 +42,13 @@ def person(by: str | None, option: str = "--by") -> str:
     """The person named with ``--by``, stripped.
 
     Raises:
-        InputError: no name, or one shorter than two characters.
+        InputError: no name, one shorter than two characters, or one longer than 100.
     """
     name = (by or "").strip()
     if len(name) < MIN_NAME_CHARS:
         raise InputError(f"{option} needs your name (at least {MIN_NAME_CHARS} characters): who does this is recorded")
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(f"{option} is {len(name)} characters long; a name may have at most {MAX_NAME_CHARS}")
     return name
 
 
@@ -75,9 +79,9 @@ class CliAuditor:
     @classmethod
     def of(cls, by: str | None = None) -> CliAuditor:
         """The auditor for ``--by`` NAME, or for the OS account when no name was given."""
-        account = os_account()
+        account = os_account()[:MAX_NAME_CHARS]
         name = (by or "").strip()
-        return cls(name or account, account)
+        return cls(person(name) if name else account, account)
 
     @property
     def actor(self) -> str:
