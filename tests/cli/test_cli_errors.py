@@ -168,3 +168,13 @@ def test_plates_eval_with_a_bad_or_uninstalled_localiser(tmp_path: Path, localis
     assert expected in line
     if localiser == "platedet":
         assert line.endswith("run: vigil models install platedet")
+
+
+def test_plates_eval_on_an_unreadable_image_is_exactly_one_line_on_stderr(tmp_path: Path) -> None:
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    (folder / "car1.txt").write_text("car1.jpg\t10\t20\t30\t15\tAB12CDE\n")
+    (folder / "car1.jpg").write_text("not a jpeg")
+    result = run_vigil(["plates", "eval", str(folder), "--json"], tmp_path / "data", tmp_path / "m")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"error: cannot read image {folder / 'car1.jpg'} (missing, or not an image)"]

@@ -315,13 +315,16 @@ def eval_(
     if localiser is not None and localiser not in LOCALISERS:
         raise InputError(f"unknown localiser {localiser!r}; valid: {list(LOCALISERS)}")
     reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser)
+    err = Console(stderr=True)
     with Progress(
         TextColumn("reading plates"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=err,
         transient=True,
+        # For a person at a terminal; in a log it left a blank line before an error line.
+        disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("eval", total=None)
         report = evaluate(folder, reader, lambda i, n: bar.update(task, completed=i, total=n), limit=limit)
