@@ -18,11 +18,9 @@ from vigil.core.errors import InputError
 from vigil.core.frame import BGRImage
 from vigil.crowd.evaluate import EVAL_METHODS, PersonDetector, check_method, evaluate
 from vigil.crowd.geometry import FloatArray
-from vigil.crowd.heatmap import render_heatmap, render_series
 from vigil.detect.yolo import YoloDetector
 from vigil.models.install import require
 from vigil.store.facade import Store
-from vigil.workers.crowd_stage import build_density
 
 app = typer.Typer(help="Crowd monitoring: people counts per zone, flows across lines, alerts, heatmaps.")
 console = Console()
@@ -70,6 +68,8 @@ def report(
         lines = store.crowd.line_totals(camera, start)
         alerts = store.crowd.alerts(camera, start)
         heat = store.crowd.heatmap(camera, start)
+    from vigil.crowd.heatmap import render_heatmap, render_series  # matplotlib: only this report draws
+
     folder = out_dir or cfg.data_dir / "reports" / "crowd"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     series: dict[str, tuple[list[datetime], list[int]]] = defaultdict(lambda: ([], []))
@@ -157,6 +157,8 @@ def eval_cmd(
 
         def detector(image: BGRImage) -> FloatArray:
             return yolo.detect(image).xyxy
+
+    from vigil.workers.crowd_stage import build_density  # the crowd stage pulls in plotting; only eval needs it
 
     density = build_density(cfg, required=True) if chosen in ("density", "combined") else None
     result = evaluate(

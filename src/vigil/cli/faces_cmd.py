@@ -36,7 +36,6 @@ from vigil.core.errors import InputError, NotFoundError, PolicyError
 from vigil.core.ids import new_id
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, read_image
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
-from vigil.recognise.report import write_report
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord, NewReference, SubjectRecord
 from vigil.workers.faces_stage import load_face_pipeline
@@ -413,6 +412,8 @@ def calibrate_cmd(
     result = run_calibration(directory, pipe)
     calibration_id = new_id()
     out_dir = report or cfg.data_dir / "reports" / f"calibration-{calibration_id}"
+    from vigil.recognise.report import write_report  # matplotlib: only calibration draws plots
+
     files = write_report(result, out_dir, str(directory))
     payload = result.to_json_dict()
     payload["report"] = [str(f) for f in files]

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.api.app import retention_tasks
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.core.errors import NotFoundError
@@ -191,6 +190,8 @@ def retention_run(
 ) -> None:
     """Delete what policy no longer allows to keep: expired events, tracks, snapshots, candidates, non-hit
     plate reads, expired watchlist and hotlist entries (legal holds are kept); audited by count."""
+    from vigil.api.app import retention_tasks  # the web app (~0.7 s to import); only this command needs it
+
     cfg = resolve_config(config, data_dir)
     with Store.open(cfg.store_url) as store:
         report = run_retention(

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -30,7 +31,6 @@ from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
 from vigil.workers.plates_stage import build_plate_reader
-from vigil.workers.runner import RunSummary
 
 OptionalByOption = typer.Option(
     None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
@@ -55,6 +55,9 @@ def _hotlist_added(auditor: CliAuditor, action: str) -> Callable[[Session, list[
 
     return write
 
+
+if TYPE_CHECKING:
+    from vigil.workers.runner import RunSummary
 
 hotlist_app = typer.Typer(help="Plates to look out for; each entry needs a legal basis, authoriser and expiry.")
 plates_app = typer.Typer(help="Plate reads: search within retention, purge, evaluate the reader.")

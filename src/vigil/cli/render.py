@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
 from vigil.events.plates import PlateReadSummary
-from vigil.workers.runner import RunSummary
+
+if TYPE_CHECKING:
+    from vigil.workers.runner import RunSummary
 
 
 def print_summary(console: Console, s: RunSummary) -> None:

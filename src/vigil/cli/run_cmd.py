@@ -19,7 +19,6 @@ from vigil.cli.render import print_plates_summary, print_summary
 from vigil.core.clock import utcnow
 from vigil.core.errors import ConfigError
 from vigil.store.facade import Store
-from vigil.workers.runner import Deployment
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,6 +44,8 @@ def run(
     n = sum(c.enabled for c in cfg.cameras)
     err_console.print(f"vigil: analysing {n} camera{'s' if n != 1 else ''}; Ctrl-C stops", highlight=False)
     started = utcnow()
+    from vigil.workers.runner import Deployment  # the pipeline: only running cameras needs it
+
     summary = Deployment(cfg).run(stop)
     plates = plates_cmd.run_summaries(cfg, summary, started) if cfg.plates.enabled else []
     if as_json:

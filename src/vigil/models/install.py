@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vigil.core.errors import ModelError, ModelMissingError
-from vigil.models.converters import CONVERTERS
 from vigil.models.manifest import MODELS, ModelSpec
 
 RECORD = "installed.json"
@@ -241,6 +240,10 @@ def install_one(models_dir: Path, spec: ModelSpec, on_progress: Progress | None 
         ModelError: any step fails; nothing is left half-written.
     """
     say = on_progress or (lambda _message: None)
+    # Imported here: the converters pull in onnx (about 1 s), which only installing needs;
+    # every command that merely looks a model up (require) stays quick to start.
+    from vigil.models.converters import CONVERTERS
+
     convert = CONVERTERS.get(spec.converter)
     if convert is None:
         raise ModelError(f"model {spec.name!r}: unknown converter {spec.converter!r}; known: {sorted(CONVERTERS)}")
