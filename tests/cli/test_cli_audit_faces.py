@@ -28,6 +28,7 @@ from vigil.config import VigilConfig
 from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
+from vigil.events.candidates import CandidateRaised
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord
 from vigil.store.governance import AuditRecord
@@ -267,6 +268,29 @@ def test_demo_enrolment_and_replacement_are_audited(cfg: VigilConfig, monkeypatc
     for record in [*enrolments, removal]:
         _cli(record, "Demo Operator")
     assert removal.reason and "demo" in removal.reason
+
+
+def test_the_demo_reviewers_confirmation_is_audited_with_the_decision(
+    cfg: VigilConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    raised: list[str] = []
+
+    def raise_a_candidate(clip: Path, features: frozenset[str]) -> None:  # stands in for the analysis
+        event = CandidateRaised(
+            camera_id="constructed-watchlist", occurred_at=utcnow(), kind="face", list_entry_id=DEMO_SUBJECT,
+            score=0.9, threshold=0.45,
+        )  # fmt: skip
+        with Store.open(cfg.store_url) as store:
+            store.events.add_many([event])
+        raised.append(event.event_id)
+
+    run_faces_demo(cfg, raise_a_candidate)
+    [decision] = _audit(cfg, "candidate.decide")
+    _cli(decision, "Demo Reviewer")
+    assert decision.object_id == raised[0] and decision.camera_id == "constructed-watchlist"
+    assert (decision.detail["decision"], decision.detail["status"]) == ("confirm", "confirmed")
+    assert decision.reason == "same person as the enrolled portrait"
 
 
 @pytest.mark.slow

@@ -36,6 +36,7 @@ from vigil.core.errors import InputError, NotFoundError, PolicyError
 from vigil.core.ids import new_id
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, read_image
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
+from vigil.store.candidates import CandidateRecord
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord, NewReference, SubjectRecord
 from vigil.workers.faces_stage import load_face_pipeline
@@ -634,12 +635,23 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
         c = pending[0]
         say(f"2. candidate {c.candidate_id}: score {c.score:.3f} >= threshold {c.threshold}; "
             f"probe {c.probe_media}; reference {c.reference_media}; actionable: {c.actionable}")  # fmt: skip
+        reviewer, why = CliAuditor.of("Demo Reviewer"), "same person as the enrolled portrait"
+
+        def audit_decision(session: Session, record: CandidateRecord) -> None:
+            # As `vigil candidates confirm` records it: the decision and its record are one transaction.
+            reviewer.append(
+                session, "candidate.decide", object_type="candidate", object_id=record.candidate_id,
+                camera_id=record.camera_id, reason=why, decision="confirm",
+                status=record.status,
+            )  # fmt: skip
+
         decided = store.candidates.decide(
             c.candidate_id,
             actor="Demo Reviewer",
             decision="confirm",
-            reason="same person as the enrolled portrait",
+            reason=why,
             required_confirmations=1,
+            on_decided=audit_decision,
         )
     say(f"3. confirmed by Demo Reviewer: status {decided.status}, actionable: {decided.actionable}")
     say(f"   try: vigil subject timeline {DEMO_SUBJECT} --reason 'demo walkthrough'; vigil watchlist list")
