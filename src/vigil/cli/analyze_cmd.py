@@ -36,7 +36,7 @@ def _analyze(
     features: frozenset[str] = frozenset(),
 ) -> RunSummary:
     # The pipeline (tracker, detectors) is imported when a recording is analysed, so that the
-    # other commands of the CLI start in about a second instead of four.
+    # other commands of the CLI start in about two seconds instead of five (bench/cli_startup.py).
     from vigil.workers.analyze import analyze_recording, probe_duration_s
 
     duration = probe_duration_s(video) if video.exists() else None
