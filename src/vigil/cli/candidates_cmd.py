@@ -9,10 +9,10 @@ from typing import Literal
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from vigil.cli.audit import CliAuditor, person
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
+from vigil.governance.use_records import CandidateDecided
 from vigil.recognise.wording import fmr_in_words
 from vigil.store.candidates import CandidateRecord
 from vigil.store.facade import Store
@@ -95,19 +95,6 @@ def _decide(candidate_id: str, actor: str, decision: Literal["confirm", "reject"
     cfg = resolve_config(config, data_dir)
     auditor = CliAuditor.of(person(actor))
 
-    def write_audit(session: Session, record: CandidateRecord) -> None:
-        # In decide()'s own transaction: no decision without its audit record, and vice versa.
-        auditor.append(
-            session,
-            "candidate.decide",
-            object_type="candidate",
-            object_id=candidate_id,
-            camera_id=record.camera_id,
-            reason=reason,
-            decision=decision,
-            status=record.status,
-        )
-
     with Store.open(cfg.store_url) as store:
         record = store.candidates.decide(
             candidate_id,
@@ -115,7 +102,7 @@ def _decide(candidate_id: str, actor: str, decision: Literal["confirm", "reject"
             decision=decision,
             reason=reason,
             required_confirmations=cfg.candidates.required_confirmations,
-            on_decided=write_audit,
+            on_decided=CandidateDecided(auditor, decision, reason),  # in decide()'s transaction
         )
     if record.status == "pending":
         n = sum(d.decision == "confirm" for d in record.decisions)

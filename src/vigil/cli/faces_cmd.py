@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -35,8 +34,8 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError, PolicyError
 from vigil.core.ids import new_id
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, read_image
+from vigil.governance.use_records import CandidateDecided, SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
-from vigil.store.candidates import CandidateRecord
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord, NewReference, SubjectRecord
 from vigil.workers.faces_stage import load_face_pipeline
@@ -67,7 +66,7 @@ def enrol_subject(
     """Validate every image (exactly one usable face each), then enrol all of them or nothing.
 
     ``provenance`` holds one entry per image, or a single entry for all of them. ``on_written``
-    runs inside the enrolling transaction (the audit record: :func:`enrol_audit`).
+    runs inside the enrolling transaction (the audit record: :class:`~vigil.governance.use_records.SubjectEnrolled`).
 
     Raises:
         PolicyError, InputError, ConflictError: one line naming the rule, image or id.
@@ -115,49 +114,6 @@ def enrol_subject(
         now=when,
         on_written=on_written,
     )
-
-
-def enrol_audit(auditor: CliAuditor) -> Callable[[Session, SubjectRecord], None]:
-    """The ``watchlist.enrol`` record of an enrolment, as the API writes it (reason: the legal basis)."""
-
-    def write(session: Session, record: SubjectRecord) -> None:
-        auditor.append(
-            session,
-            "watchlist.enrol",
-            object_type="face_subject",
-            object_id=record.subject_id,
-            reason=record.legal_basis,
-            authorised_by=record.authorised_by,
-            expires_at=record.expires_at.isoformat(),
-            reference_images=len(record.references),
-            provenance=[r.provenance for r in record.references],
-        )
-
-    return write
-
-
-@dataclass(frozen=True, slots=True)
-class RemovalAudit:
-    """The record of a removal (``watchlist.remove``) or a purge (``watchlist.purge_expired``),
-    appended in the deleting transaction, as the API's; ``counted`` collects the image counts."""
-
-    auditor: CliAuditor
-    action: str
-    reason: str | None
-    counted: list[int] | None = None
-
-    def __call__(self, session: Session, record: SubjectRecord) -> None:
-        if self.counted is not None:
-            self.counted.append(len(record.references))
-        self.auditor.append(
-            session,
-            self.action,
-            object_type="face_subject",
-            object_id=record.subject_id,
-            reason=self.reason,
-            reference_images=len(record.references),
-            expires_at=record.expires_at.isoformat(),
-        )
 
 
 def _identity_images(root: Path) -> dict[str, list[Path]]:
@@ -256,7 +212,7 @@ def add(
             images=image,
             provenance=provenance,
             authorisation=auth,
-            on_written=enrol_audit(CliAuditor.of(by)),
+            on_written=SubjectEnrolled(CliAuditor.of(by)),
         )
         size = store.faces.count()
         cal = store.faces.active_calibration()
@@ -360,7 +316,7 @@ def remove(
     name = person(by)
     cfg = resolve_config(config, data_dir)
     why = need_reason(reason, cfg.governance.min_reason_chars, "removing a watchlist entry")
-    hook = RemovalAudit(CliAuditor.of(name), "watchlist.remove", why)
+    hook = SubjectRemoved(CliAuditor.of(name), "watchlist.remove", why)
     with Store.open(cfg.store_url) as store:
         record = store.faces.remove(subject_id, open_data_dir(cfg), on_written=hook)
     console.print(f"removed {record.subject_id} and {len(record.references)} reference image(s)")
@@ -378,7 +334,7 @@ def purge_expired(
     name = person(by)
     cfg = resolve_config(config, data_dir)
     counted: list[int] = []
-    hook = RemovalAudit(CliAuditor.of(name), "watchlist.purge_expired", (reason or "").strip() or None, counted)
+    hook = SubjectRemoved(CliAuditor.of(name), "watchlist.purge_expired", (reason or "").strip() or None, counted)
     with Store.open(cfg.store_url) as store:
         ids = store.faces.purge_expired(open_data_dir(cfg), on_written=hook)
     console.print(f"purged {len(ids)} expired subject(s){': ' + ', '.join(ids) if ids else ''}")
@@ -612,7 +568,7 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
             store.faces.remove(
                 DEMO_SUBJECT,
                 open_data_dir(cfg),
-                on_written=RemovalAudit(auditor, "watchlist.remove", "demo: replacing the previous demo run's entry"),
+                on_written=SubjectRemoved(auditor, "watchlist.remove", "demo: replacing the previous demo run's entry"),
             )
         record = enrol_subject(
             cfg,
@@ -622,7 +578,7 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
             images=[DEMO_PORTRAIT],
             provenance=["NASA, public domain, via scikit-image (samples/faces/README.md)"],
             authorisation=Authorisation("DEMO-0001 demonstration only", "Demo Supervisor", DEMO_OPERATOR, expires),
-            on_written=enrol_audit(auditor),
+            on_written=SubjectEnrolled(auditor),
         )
     say(f"1. enrolled {record.subject_id}: legal basis {record.legal_basis!r}, authorised by {record.authorised_by}, "
         f"expires {record.expires_at:%Y-%m-%d}")  # fmt: skip
@@ -635,23 +591,14 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
         c = pending[0]
         say(f"2. candidate {c.candidate_id}: score {c.score:.3f} >= threshold {c.threshold}; "
             f"probe {c.probe_media}; reference {c.reference_media}; actionable: {c.actionable}")  # fmt: skip
-        reviewer, why = CliAuditor.of("Demo Reviewer"), "same person as the enrolled portrait"
-
-        def audit_decision(session: Session, record: CandidateRecord) -> None:
-            # As `vigil candidates confirm` records it: the decision and its record are one transaction.
-            reviewer.append(
-                session, "candidate.decide", object_type="candidate", object_id=record.candidate_id,
-                camera_id=record.camera_id, reason=why, decision="confirm",
-                status=record.status,
-            )  # fmt: skip
-
+        why = "same person as the enrolled portrait"
         decided = store.candidates.decide(
             c.candidate_id,
             actor="Demo Reviewer",
             decision="confirm",
             reason=why,
             required_confirmations=1,
-            on_decided=audit_decision,
+            on_decided=CandidateDecided(CliAuditor.of("Demo Reviewer"), "confirm", why),
         )
     say(f"3. confirmed by Demo Reviewer: status {decided.status}, actionable: {decided.actionable}")
     say(f"   try: vigil subject timeline {DEMO_SUBJECT} --reason 'demo walkthrough'; vigil watchlist list")

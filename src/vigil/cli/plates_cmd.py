@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
 from vigil.events.plates import PlateReadSummary
+from vigil.governance.use_records import HotlistAdded
 from vigil.plates.eval import evaluate
 from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_expiry, parse_hotlist_csv
@@ -35,25 +35,6 @@ from vigil.workers.plates_stage import build_plate_reader
 OptionalByOption = typer.Option(
     None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
 )
-
-
-def _hotlist_added(auditor: CliAuditor, action: str) -> Callable[[Session, list[HotlistEntryRecord]], None]:
-    """Audits added entries inside the store's transaction, one record each (as the API does)."""
-
-    def write(session: Session, records: list[HotlistEntryRecord]) -> None:
-        for r in records:
-            auditor.append(
-                session,
-                action,
-                object_type="hotlist_entry",
-                object_id=r.entry_id,
-                reason=r.legal_basis,
-                plate=r.plate,
-                authorised_by=r.authorised_by,
-                expires_at=r.expires_at.isoformat(),
-            )
-
-    return write
 
 
 if TYPE_CHECKING:
@@ -96,7 +77,7 @@ def add(
     auditor = CliAuditor.of(person(entered_by))
     with Store.open(cfg.store_url) as store:
         (rec,) = store.plates.add_entries(
-            [entry], max_days=cfg.plates.max_hotlist_days, on_written=_hotlist_added(auditor, "hotlist.add")
+            [entry], max_days=cfg.plates.max_hotlist_days, on_written=HotlistAdded(auditor, "hotlist.add")
         )
     console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()})")
 
@@ -129,7 +110,7 @@ def import_(
     with Store.open(cfg.store_url) as store:
         added = (
             store.plates.add_entries(
-                entries, max_days=cfg.plates.max_hotlist_days, on_written=_hotlist_added(auditor, "hotlist.import")
+                entries, max_days=cfg.plates.max_hotlist_days, on_written=HotlistAdded(auditor, "hotlist.import")
             )
             if entries
             else []

@@ -6,15 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy.orm import Session
 
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal, scoped_camera
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import CandidatePage, DecisionIn
 from vigil.governance.export import candidate_json
 from vigil.governance.roles import require
-from vigil.store.candidates import CandidateRecord
-from vigil.store.governance import append_audit
+from vigil.governance.use_records import CandidateDecided
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
@@ -80,27 +78,12 @@ def decide(
     current = ctx.store.candidates.get(candidate_id)
     require(principal, "candidates.decide", current.camera_id)
 
-    def write_audit(session: Session, record: CandidateRecord) -> None:
-        # In decide()'s own transaction: no decision without its audit record, and vice versa.
-        append_audit(
-            session,
-            audit.entry(
-                "candidate.decide",
-                object_type="candidate",
-                object_id=candidate_id,
-                camera_id=record.camera_id,
-                reason=body.reason,
-                decision=body.decision,
-                status=record.status,
-            ),
-        )
-
     record = ctx.store.candidates.decide(
         candidate_id,
         actor=principal.username,
         decision=body.decision,
         reason=body.reason,
         required_confirmations=ctx.config.candidates.required_confirmations,
-        on_decided=write_audit,
+        on_decided=CandidateDecided(audit, body.decision, body.reason),  # in decide()'s transaction
     )
     return candidate_json(record)

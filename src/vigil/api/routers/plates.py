@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from vigil.api.context import ApiContext
-from vigil.api.deps import Audit, Auditor, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
 from vigil.api.errors import ApiError
 from vigil.api.routing import Example, endpoint
 from vigil.config import VigilConfig
@@ -38,6 +38,7 @@ from vigil.core.errors import InputError, NotFoundError
 from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
+from vigil.governance.use_records import HotlistAdded
 from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_expiry, parse_hotlist_csv
 from vigil.plates.text import parse_plate
 from vigil.store.facade import Store
@@ -165,29 +166,6 @@ def _check_range(since: datetime | None, until: datetime | None) -> None:
         raise InputError("since must be before until")
 
 
-@dataclass(frozen=True, slots=True)
-class _AddAudit:
-    """Audits added entries inside the store's transaction (one record per entry)."""
-
-    audit: Auditor
-    action: str
-
-    def __call__(self, session: Session, records: list[HotlistEntryRecord]) -> None:
-        for r in records:
-            append_audit(
-                session,
-                self.audit.entry(
-                    self.action,
-                    object_type="hotlist_entry",
-                    object_id=r.entry_id,
-                    reason=r.legal_basis,
-                    plate=r.plate,
-                    authorised_by=r.authorised_by,
-                    expires_at=r.expires_at.isoformat(),
-                ),
-            )
-
-
 # -- hotlist -----------------------------------------------------------------------------------
 
 
@@ -245,7 +223,7 @@ def add_entry(body: HotlistIn, ctx: Ctx, principal: CurrentPrincipal, audit: Aud
         (body.note or "").strip() or None,
     )
     (record,) = ctx.store.plates.add_entries(
-        [entry], max_days=ctx.config.plates.max_hotlist_days, now=now, on_written=_AddAudit(audit, "hotlist.add")
+        [entry], max_days=ctx.config.plates.max_hotlist_days, now=now, on_written=HotlistAdded(audit, "hotlist.add")
     )
     return _entry_out(record, now)
 
@@ -315,7 +293,9 @@ def import_hotlist(
         for r in good
     ]
     added = (
-        ctx.store.plates.add_entries(entries, max_days=max_days, now=now, on_written=_AddAudit(audit, "hotlist.import"))
+        ctx.store.plates.add_entries(
+            entries, max_days=max_days, now=now, on_written=HotlistAdded(audit, "hotlist.import")
+        )
         if entries
         else []
     )

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from vigil.api.context import ApiContext
-from vigil.api.deps import Audit, Auditor, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
 from vigil.api.errors import ApiError
 from vigil.api.routing import Example, endpoint
 from vigil.config import VigilConfig
@@ -36,10 +36,10 @@ from vigil.faces import FacePipeline, read_image
 from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
+from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
 from vigil.store.candidates import CandidateRecord
 from vigil.store.facade import Store
 from vigil.store.faces import SUBJECT_ID_MAX, NewReference, SubjectRecord
-from vigil.store.governance import append_audit
 from vigil.store.media import MediaStore
 from vigil.workers.faces_stage import load_face_pipeline
 
@@ -281,31 +281,6 @@ def _references(
     return refs
 
 
-@dataclass(frozen=True, slots=True)
-class _AuditHook:
-    """Appends the audit record of a watchlist change inside the store's transaction."""
-
-    audit: Auditor
-    action: str
-    reason: str | None
-    counted: list[int] | None = None
-
-    def __call__(self, session: Session, record: SubjectRecord) -> None:
-        if self.counted is not None:
-            self.counted.append(len(record.references))
-        append_audit(
-            session,
-            self.audit.entry(
-                self.action,
-                object_type="face_subject",
-                object_id=record.subject_id,
-                reason=self.reason,
-                reference_images=len(record.references),
-                expires_at=record.expires_at.isoformat(),
-            ),
-        )
-
-
 # -- watchlist ---------------------------------------------------------------------------------
 
 
@@ -409,21 +384,6 @@ def enrol(
         refs = _references(ctx, images, notes, FsPath(tmp))
     pipe = _pipeline(ctx.config)
 
-    def write_audit(session: Session, record: SubjectRecord) -> None:
-        append_audit(
-            session,
-            audit.entry(
-                "watchlist.enrol",
-                object_type="face_subject",
-                object_id=record.subject_id,
-                reason=record.legal_basis,
-                authorised_by=record.authorised_by,
-                expires_at=record.expires_at.isoformat(),
-                reference_images=len(record.references),
-                provenance=[r.provenance for r in record.references],
-            ),
-        )
-
     record = ctx.store.faces.enrol(
         subject_id=subject_id,
         display_name=display_name,
@@ -434,7 +394,7 @@ def enrol(
         max_expiry_days=cfg.max_expiry_days,
         cap=cfg.watchlist_cap,
         now=now,
-        on_written=write_audit,
+        on_written=SubjectEnrolled(audit),
     )
     return EnrolOut(subject=_subject_out(record, now), watchlist=watchlist_state(ctx.store, ctx.config))
 
@@ -450,7 +410,7 @@ def enrol(
 def purge_expired(ctx: Ctx, audit: Audit, body: PurgeIn | None = None) -> PurgedOut:
     """Delete every expired subject's images and embeddings (each removal audited with it)."""
     counted: list[int] = []
-    hook = _AuditHook(audit, "watchlist.purge_expired", (body.reason if body else None) or None, counted)
+    hook = SubjectRemoved(audit, "watchlist.purge_expired", (body.reason if body else None) or None, counted)
     ids = ctx.store.faces.purge_expired(ctx.media, on_written=hook)
     return PurgedOut(subjects=len(ids), reference_images=sum(counted), subject_ids=ids)
 
@@ -525,7 +485,7 @@ def reference_image(
 def remove(subject_id: SubjectPath, ctx: Ctx, audit: Audit, reason: ReasonQuery = None) -> RemovedOut:
     """Remove a subject with its reference images and embeddings (a reason is required)."""
     why = need_reason(ctx, reason, "removing a watchlist entry")
-    record = ctx.store.faces.remove(subject_id, ctx.media, on_written=_AuditHook(audit, "watchlist.remove", why))
+    record = ctx.store.faces.remove(subject_id, ctx.media, on_written=SubjectRemoved(audit, "watchlist.remove", why))
     return RemovedOut(subject_id=record.subject_id, reference_images=len(record.references))
 
 
