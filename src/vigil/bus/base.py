@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from vigil.core.errors import VigilError
 from vigil.events import AnyEvent
 
 EventHandler = Callable[[AnyEvent], None]
@@ -60,3 +61,11 @@ class EventBus(Protocol):
     def close(self, timeout_s: float) -> None:
         """Stop accepting events and drain: nothing published before ``close`` is lost."""
         ...
+
+
+class BusUnavailableError(BusError, VigilError):
+    """The message broker cannot be reached (yet): callers retry with backoff."""
+
+
+class BusAuthError(BusError, VigilError):
+    """The broker refused the credentials: retrying would not help."""
