@@ -161,7 +161,7 @@ def test_events_published_while_nats_is_down_are_spooled_and_replayed_in_order(n
         for e in during:
             bus.publish(e)  # never blocks: the spool takes them
         assert time.monotonic() - started < 5
-        assert _wait(lambda: bus.spooled_now == 500, 10)
+        assert _wait(lambda: bus.outstanding == 500, 10)
         assert not bus.flush(0.5)
         nats_node.restart(node)
         assert bus.flush(30), f"{bus.outstanding} events still unacknowledged"

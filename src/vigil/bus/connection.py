@@ -64,6 +64,8 @@ class NatsConnection:
         self._thread = threading.Thread(target=self.loop.run_forever, name="nats-loop", daemon=True)
         self._thread.start()
         self._closed = False
+        self.closing = False
+        """Set when :meth:`close` starts: loops on the connection stop at their next turn."""
         self.reconnects = 0
         self.disconnected_at: float | None = None
         try:
@@ -169,6 +171,7 @@ class NatsConnection:
         if self._closed:
             return
         self._closed = True
+        self.closing = True
         try:
             self.call(self.nc.close(), timeout_s=10)
         except Exception as exc:  # closing a dead connection: nothing left to lose
@@ -184,7 +187,7 @@ class NatsConnection:
             for task in pending:
                 task.cancel()
             if pending:
-                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                self.loop.run_until_complete(asyncio.wait(pending, timeout=2.0))
             self.loop.close()
 
 

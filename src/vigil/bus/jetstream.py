@@ -17,6 +17,7 @@ a message that is not a readable event is terminated and counted as a dead lette
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import functools
 import logging
@@ -90,6 +91,7 @@ class _Out:
     subject: str
     data: bytes
     headers: dict[str, str]
+    seq: int = 0
 
     def spooled(self) -> SpooledMessage:
         return SpooledMessage(self.subject, self.data, self.headers)
@@ -184,6 +186,7 @@ class JetStreamBus:
         self._inflight: deque[tuple[_Out, asyncio.Future[Any], float]] = deque()
         self._replaying = False
         self._in_flight_n = 0
+        self._retry: list[_Out] = []  # failed in flight: replayed before the spool
         self._outstanding += len(self._spool)  # a previous run's spool is ours to deliver
         self._pump_task = conn.spawn(self._pump())
         self._replay_task = conn.spawn(self._replay())
@@ -210,6 +213,7 @@ class JetStreamBus:
                 raise BusClosedError(f"cannot publish {event.type} {event.event_id}: the bus is closed")
             self._outstanding += 1
             self.stats.published += 1
+            out.seq = self.stats.published
         self._conn.loop.call_soon_threadsafe(self._queue.put_nowait, out)
 
     def flush(self, timeout_s: float) -> bool:
@@ -324,7 +328,7 @@ class JetStreamBus:
             out = await self._queue.get()
             if out is None:
                 return
-            if self._replaying or len(self._spool) or not self._conn.connected:
+            if self._replaying or self._retry or len(self._spool) or not self._conn.connected:
                 self._to_spool(out)
                 continue
             while self._in_flight_n >= self._max_in_flight:
@@ -342,8 +346,11 @@ class JetStreamBus:
     def _on_ack(self, out: _Out, future: asyncio.Future[Any]) -> None:
         self._in_flight_n -= 1
         if future.cancelled() or future.exception() is not None:
+            # Ahead of everything spooled since (it was sent before them): the replay sends
+            # these first, in publish order, so a stream never sees them out of order.
             self.stats.retried += 1
-            self._to_spool(out)
+            self._slots.release()
+            bisect.insort(self._retry, out, key=lambda o: o.seq)
             return
         self._slots.release()
         self._done(acked=1)
@@ -361,14 +368,17 @@ class JetStreamBus:
         js = self._conn.js
         delay = 0.1
         while True:
-            if not len(self._spool) or not self._conn.connected:
+            if not (self._retry or len(self._spool)) or not self._conn.connected:
                 self._replaying = False
                 await asyncio.sleep(0.05)
                 continue
             self._replaying = True
-            # Let what is already in flight land first, so the spool replays after it, in order.
+            # Let what is already in flight land (or fail into the retry list) first.
             while self._in_flight_n:
                 await asyncio.sleep(0.01)
+            if self._retry:
+                await self._resend_retries(js)
+                continue
             batch = self._spool.peek(256)
             futures = []
             try:
@@ -397,6 +407,26 @@ class JetStreamBus:
             else:
                 delay = 0.1
 
+    async def _resend_retries(self, js: Any) -> None:
+        batch, self._retry = self._retry, []
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for out in batch:
+                futures.append(await js.publish_async(out.subject, out.data, headers=out.headers))
+            results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), self._ack_timeout_s)
+        except Exception:
+            for f in futures:
+                f.cancel()
+            self._retry = batch + self._retry
+            await asyncio.sleep(0.2)
+            return
+        failed = [out for out, r in zip(batch, results, strict=True) if isinstance(r, BaseException)]
+        ok = len(batch) - len(failed)
+        self._done(ok, acked=ok, replayed=ok)
+        if failed:
+            self._retry = failed + self._retry
+            await asyncio.sleep(0.2)
+
     # -- loop side: consuming ----------------------------------------------------------------
 
     async def _bind(self, name: str, specs: Sequence[StreamSpec]) -> list[Any]:
@@ -416,7 +446,7 @@ class JetStreamBus:
     async def _consume(self, sub: _Sub, spec: StreamSpec, psub: Any) -> None:
         loop = asyncio.get_running_loop()
         backoff = 0.2
-        while not sub.stop:
+        while not (sub.stop or self._conn.closing):
             try:
                 msgs: list[Msg] = await psub.fetch(sub.batch, timeout=sub.max_wait_s)
             except (TimeoutError, nats.errors.TimeoutError):
