@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import _reset_pg_schema
 from vigil.core.errors import StoreError
 from vigil.events import AnyEvent, TrackUpdated
 from vigil.events.samples import camera_health, track_lifecycle
 from vigil.store import Store
-
-from conftest import _reset_pg_schema
 
 pytestmark = pytest.mark.postgres
 

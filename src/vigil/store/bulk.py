@@ -97,6 +97,15 @@ class _TrackAgg:
 def add_many_postgres(session: Session, events: Sequence[AnyEvent], stored_at: datetime) -> list[AnyEvent]:
     """Store the (distinct-id) ``events`` in ``session``'s transaction; return those that were new."""
     raw: Any = session.connection().connection.driver_connection  # psycopg.Connection
+    try:
+        return _add(session, raw, events, stored_at)
+    except BaseException:
+        # The transaction rolls back, and with it a staging table created inside it.
+        _STAGED.discard(raw)
+        raise
+
+
+def _add(session: Session, raw: Any, events: Sequence[AnyEvent], stored_at: datetime) -> list[AnyEvent]:
     with raw.cursor() as cur:
         if raw not in _STAGED:
             cur.execute(_STAGE_DDL)  # once per connection; ON COMMIT DELETE ROWS empties it
