@@ -8,7 +8,17 @@ import sys
 import typer
 from rich.console import Console
 
-from vigil.cli import analyze_cmd, candidates_cmd, crowd_cmd, faces_cmd, governance_cmd, models_cmd, plates_cmd, run_cmd
+from vigil.cli import (
+    analyze_cmd,
+    candidates_cmd,
+    crowd_cmd,
+    faces_cmd,
+    governance_cmd,
+    models_cmd,
+    plates_cmd,
+    run_cmd,
+    scale_cmd,
+)
 from vigil.core.errors import VigilError
 
 app = typer.Typer(
@@ -28,6 +38,7 @@ faces_cmd.register(app)
 plates_cmd.register(app)
 crowd_cmd.register(app)
 governance_cmd.register(app)
+scale_cmd.register(app)
 
 
 @app.callback()
