@@ -384,9 +384,8 @@ def drain(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
 
 
 def leases(args: argparse.Namespace, _mix: dict[str, Any]) -> dict[str, Any]:
-    from vigil.bus.leases import LeaseBench
-
     from vigil.bus.connection import NatsConnection, NatsSettings
+    from vigil.bus.leases import LeaseBench
 
     env = Env()
     try:
