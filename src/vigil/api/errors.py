@@ -121,7 +121,9 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}{more}")
+        # A ValueError from a validator reads "Value error, <our message>": keep our message.
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return error_response(422, "invalid_request", f"{where}: {message}{more}")
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from vigil.api.context import ApiContext
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
 from vigil.api.errors import ApiError
+from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.config import VigilConfig
 from vigil.core.accountability import Authorisation
@@ -506,8 +507,8 @@ def timeline(
     principal: CurrentPrincipal,
     audit: Audit,
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     reason: ReasonQuery = None,
 ) -> TimelineOut:
