@@ -12,7 +12,7 @@ from vigil.api.context import ApiContext
 from vigil.api.errors import ApiError
 from vigil.governance.auth import AuthenticationError, csrf_matches
 from vigil.governance.roles import AccessDeniedError, Principal, require
-from vigil.store.governance import AuditEntry, AuditRecord
+from vigil.store.audit import AuditEntry, AuditRecord
 
 SESSION_COOKIE = "vigil_session"
 CSRF_HEADER = "X-CSRF-Token"

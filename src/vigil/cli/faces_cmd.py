@@ -33,7 +33,7 @@ from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError, PolicyError
 from vigil.core.ids import new_id
-from vigil.faces import IMAGE_SUFFIXES, FacePipeline, read_image
+from vigil.faces import IMAGE_SUFFIXES, FacePipeline, ImageFolderScan, read_image, scan_images
 from vigil.governance.use_records import CandidateDecided, SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
 from vigil.store.facade import Store
@@ -120,10 +120,18 @@ def _identity_images(root: Path) -> dict[str, list[Path]]:
     if not root.is_dir():
         raise InputError(f"{root}: not a directory (expected DIR/<identity>/<image>)")
     out: dict[str, list[Path]] = {}
+    unreadable: list[Path] = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(f for f in sub.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-        if files:
-            out[sub.name] = files
+        scan = scan_images(sub)
+        unreadable.extend(scan.unreadable)
+        if scan.readable:
+            out[sub.name] = scan.readable
+    if not out and unreadable:
+        found = ImageFolderScan([], unreadable).formats_found()
+        raise InputError(
+            f"{root}: identity folders hold {len(unreadable)} files but none is an image OpenCV reads "
+            f"(found {found}; readable: {' '.join(IMAGE_SUFFIXES)})"
+        )
     if not out:
         raise InputError(f"{root}: no identity folders with images (expected DIR/<identity>/<image>)")
     if len(out) < 2:

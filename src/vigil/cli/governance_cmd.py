@@ -17,11 +17,13 @@ from vigil.governance.audit import verify_chain
 from vigil.governance.auth import AuthService, principal_of
 from vigil.governance.retention import run_retention
 from vigil.governance.roles import ROLES, check_role
+from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
-from vigil.store.governance import AuditEntry
+from vigil.store.integrity import quick_check
 from vigil.store.media import MediaStore
 
 console = Console()
+err_console = Console(stderr=True)
 users_app = typer.Typer(help="Local users: argon2id passwords, roles and camera scopes.")
 audit_app = typer.Typer(help="The hash-chained audit log.")
 retention_app = typer.Typer(help="Delete what the retention policy no longer allows to keep.")
@@ -45,6 +47,10 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
 
     from vigil.api import ApiContext, create_app
 
+    integrity = quick_check(cfg.store_url)
+    if integrity is not None and not integrity.ok:
+        # Serve anyway, so what is intact can still be read and audited; but say so first.
+        err_console.print(f"warning: {integrity.summary()}", highlight=False, soft_wrap=True)
     with Store.open(cfg.store_url) as store:
         if first_admin:
             _ensure_first_admin(cfg, store)

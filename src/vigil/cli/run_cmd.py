@@ -17,8 +17,9 @@ from vigil.cli import plates_cmd
 from vigil.cli.options import DataDirOption, resolve_config
 from vigil.cli.render import print_plates_summary, print_summary
 from vigil.core.clock import utcnow
-from vigil.core.errors import ConfigError
+from vigil.core.errors import ConfigError, StoreError
 from vigil.store.facade import Store
+from vigil.store.integrity import quick_check
 
 console = Console()
 err_console = Console(stderr=True)
@@ -66,13 +67,26 @@ def status(
 ) -> None:
     """Per-camera health as last reported by `vigil run`: frames, drops, reconnects, errors."""
     cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        records = store.health.list()
+    integrity = quick_check(cfg.store_url)
+    if integrity is not None:
+        # JSON keeps its shape (a list of cameras): the store's line goes to stderr there.
+        (err_console if as_json else console).print(integrity.summary(), highlight=False, soft_wrap=True)
+    try:
+        with Store.open(cfg.store_url) as store:
+            records = store.health.list()
+    except StoreError:
+        if integrity is not None and not integrity.ok:
+            raise typer.Exit(1) from None  # the corruption line above says it all
+        raise
     if as_json:
         print(json.dumps([_health_dict(r) for r in records], default=str))
+        if integrity is not None and not integrity.ok:
+            raise typer.Exit(1)
         return
     if not records:
         console.print("no camera has reported yet (start one with: vigil run --config cameras.yaml)")
+        if integrity is not None and not integrity.ok:
+            raise typer.Exit(1)
         return
     table = Table("camera", "state", "frames in", "analysed", "dropped", "reconnects", "fps", "updated", "last error")
     now = datetime.now(UTC)
@@ -90,6 +104,8 @@ def status(
             r.last_error or "",
         )
     console.print(table)
+    if integrity is not None and not integrity.ok:
+        raise typer.Exit(1)
 
 
 def _health_dict(r: object) -> dict[str, object]:

@@ -6,7 +6,7 @@ the watchlist rules, that one may be kept.
 
 from vigil.faces.detector import YuNetDetector
 from vigil.faces.embedder import Embedder, SFaceEmbedder
-from vigil.faces.imageio import IMAGE_SUFFIXES, read_image
+from vigil.faces.imageio import IMAGE_SUFFIXES, ImageFolderScan, is_readable_image, read_image, scan_images
 from vigil.faces.pipeline import FacePipeline, FaceResult, ReferenceFace
 from vigil.faces.quality import QualityGate
 from vigil.faces.types import REJECT_REASONS, FaceDetections, QualityVerdict
@@ -18,10 +18,13 @@ __all__ = [
     "FaceDetections",
     "FacePipeline",
     "FaceResult",
+    "ImageFolderScan",
     "QualityGate",
     "QualityVerdict",
     "ReferenceFace",
     "SFaceEmbedder",
     "YuNetDetector",
+    "is_readable_image",
     "read_image",
+    "scan_images",
 ]

@@ -18,7 +18,10 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import PolicyError, VigilError
 from vigil.governance.passwords import Passwords
 from vigil.governance.roles import Principal, check_role
-from vigil.store.governance import AuditEntry, GovernanceStore, TokenRecord, UserRecord
+from vigil.store.audit import AuditEntry
+from vigil.store.auth import TokenRecord
+from vigil.store.governance import GovernanceStore
+from vigil.store.users import UserRecord
 
 TOKEN_PREFIX = "vgl_"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"

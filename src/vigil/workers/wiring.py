@@ -13,6 +13,7 @@ from vigil.detect.yolo import YoloDetector
 from vigil.models.install import require
 from vigil.store.engine import ensure_writable_dir
 from vigil.store.facade import Store
+from vigil.store.integrity import require_sound
 from vigil.store.media import MediaStore
 
 
@@ -44,6 +45,12 @@ def open_data_dir(cfg: VigilConfig) -> MediaStore:
 
 
 def open_store(cfg: VigilConfig) -> Store:
+    """Open (and migrate) the store, refusing a SQLite file that fails its quick check.
+
+    Raises:
+        StoreError: unreachable, or corrupt (one line from the quick check).
+    """
+    require_sound(cfg.store_url)
     return Store.open(cfg.store_url)
 
 

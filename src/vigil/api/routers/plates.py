@@ -42,8 +42,8 @@ from vigil.governance.transparency import ReportContributor
 from vigil.governance.use_records import HotlistAdded
 from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_expiry, parse_hotlist_csv
 from vigil.plates.text import parse_plate
+from vigil.store.audit import append_audit
 from vigil.store.facade import Store
-from vigil.store.governance import append_audit
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry, PlateReadRecord
 
