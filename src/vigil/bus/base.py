@@ -11,22 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from vigil.core.errors import BusClosedError, BusError, BusFullError
 from vigil.events import AnyEvent
+
+__all__ = ["BusClosedError", "BusError", "BusFullError", "DeadLetterStats", "EventBus", "EventHandler"]
 
 EventHandler = Callable[[AnyEvent], None]
 """Handles one event; returning means "done" (JetStream: ack). Raising means "try again"."""
-
-
-class BusError(RuntimeError):
-    """The bus cannot accept or deliver an event."""
-
-
-class BusClosedError(BusError):
-    """``publish`` or ``subscribe`` was called after ``close``."""
-
-
-class BusFullError(BusError):
-    """A subscriber's queue stayed full for longer than the publish timeout."""
 
 
 @dataclass(frozen=True, slots=True)
