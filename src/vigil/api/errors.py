@@ -25,16 +25,17 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.core.errors import (
+    AccessDeniedError,
+    AuthenticationError,
     ConflictError,
     DataDirError,
     InputError,
     NotFoundError,
     PolicyError,
+    RateLimitedError,
     StoreError,
     VigilError,
 )
-from vigil.governance.auth import AuthenticationError, RateLimitedError
-from vigil.governance.roles import AccessDeniedError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class ErrorBody(BaseModel):
     message: str
 
 
-class ApiError(Exception):
+class ApiError(VigilError):
     """An error raised by a handler with its status and machine-readable code."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

@@ -33,14 +33,14 @@ from vigil.api.errors import ApiError
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation
+from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
 from vigil.governance.use_records import HotlistAdded
-from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_expiry, parse_hotlist_csv
+from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_hotlist_csv
 from vigil.plates.text import parse_plate
 from vigil.store.audit import append_audit
 from vigil.store.facade import Store
