@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -73,7 +74,7 @@ def test_two_workers_split_the_cameras_and_a_dead_ones_move_within_ttl(
     connect: Callable[[], NatsConnection],
 ) -> None:
     ra, rb = Recorder(), Recorder()
-    a = _manager(connect(), "wa", ra, CAMERAS + ["cam-0"]).start()  # cam-0 configured twice
+    a = _manager(connect(), "wa", ra, [*CAMERAS, "cam-0"]).start()  # cam-0 configured twice
     b = _manager(connect(), "wb", rb).start()
     assert _wait(lambda: len(a.held()) + len(b.held()) == 6 and len(b.held()) == 3, 15)
     assert set(a.held()).isdisjoint(b.held())
@@ -102,7 +103,7 @@ def test_a_newcomer_takes_a_fair_share_one_camera_at_a_time(connect: Callable[[]
     losses = [e for e in ra.events if e[1] == "lose"]
     assert losses == []  # a gave cameras back voluntarily (on_release), it never lost one
     gains_b = sorted(t for t, kind, _, _ in rb.events if kind == "gain")
-    assert all(later - earlier >= 0.3 for earlier, later in zip(gains_b, gains_b[1:], strict=False))
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(gains_b))
     a.stop()
     b.stop()
 
