@@ -194,13 +194,16 @@ class JetStreamBus:
 
     # -- EventBus: publishing ---------------------------------------------------------------
 
-    def publish(self, event: AnyEvent) -> None:
+    def publish(self, event: AnyEvent, *, headers: Mapping[str, str] | None = None) -> None:
         """Queue ``event`` for JetStream; blocks only while ``outbox_size`` events are queued.
+
+        ``headers`` travel with the message (a worker's lease epoch), besides the event id.
 
         Raises:
             BusClosedError: after :meth:`close`.
         """
-        headers = {"Nats-Msg-Id": event.event_id}
+        extra_headers = headers
+        headers = {"Nats-Msg-Id": event.event_id, **(extra_headers or {})}
         if self._headers is not None:
             extra = self._headers(event)
             if extra:
