@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import Delivery, JetStreamBus, StreamOptions
@@ -34,6 +35,7 @@ class IndexerStats:
     stored: int = 0
     duplicates: int = 0
     fenced: int = 0
+    orphans_ended: int = 0
 
 
 class EpochFence:
@@ -48,6 +50,8 @@ class EpochFence:
 
     def __init__(self) -> None:
         self._newest: dict[str, tuple[int, float]] = {}
+        self.takeovers: list[tuple[str, float]] = []
+        """(camera, since) of every newer epoch seen after an older one: tracks to end."""
 
     def admit(self, d: Delivery) -> bool:
         raw_epoch = d.headers.get(EPOCH_HEADER)
@@ -59,6 +63,8 @@ class EpochFence:
         newest = self._newest.get(camera)
         if newest is None or epoch > newest[0]:
             self._newest[camera] = (epoch, since)
+            if newest is not None:
+                self.takeovers.append((camera, since))
             return True
         if epoch == newest[0]:
             return True
@@ -81,12 +87,28 @@ class Indexer:
         if fenced:
             log.warning("indexer: refused %d events from a worker whose camera lease had moved on", fenced)
         new = self._store.events.add_batch(d.event for d in admitted)
+        self._end_orphans()
         with self._lock:
             self.stats.batches += 1
             self.stats.received += len(batch)
             self.stats.stored += len(new)
             self.stats.duplicates += len(admitted) - len(new)
             self.stats.fenced += fenced
+
+    def _end_orphans(self) -> None:
+        with self._lock:
+            takeovers, self._fence.takeovers = self._fence.takeovers, []
+        for camera, since in takeovers:
+            # The previous holder's open tracks will never see their track.ended: the worker
+            # died or lost the camera. End those last seen before the new lease began.
+            ended = self._store.tracks.end_orphans(camera, before=datetime.fromtimestamp(since, UTC))
+            if ended:
+                self.stats.orphans_ended += len(ended)
+                log.warning(
+                    "camera %s: ended %d tracks orphaned by the previous lease holder (reason: lease moved)",
+                    camera,
+                    len(ended),
+                )
 
 
 def _epoch_order(d: Delivery) -> int:

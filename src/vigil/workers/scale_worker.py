@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from vigil.bus.base import EventHandler
 from vigil.bus.connection import NatsConnection
@@ -165,7 +166,13 @@ class ScaleWorker:
         try:
             self._store = open_store_with_backoff(store_url(cfg), stop)
             spool = FileSpool(cfg.data_dir / "spool" / self.worker_id, max_bytes=cfg.scale.spool_max_mb * 1024 * 1024)
-            bus = JetStreamBus(conn, spool=spool, streams=StreamOptions(replicas=cfg.scale.nats.replicas))
+            journal_dir = os.environ.get("VIGIL_ACK_JOURNAL_DIR")
+            bus = JetStreamBus(
+                conn,
+                spool=spool,
+                streams=StreamOptions(replicas=cfg.scale.nats.replicas),
+                ack_journal=Path(journal_dir) / f"{self.worker_id}.acked" if journal_dir else None,
+            )
             lc = cfg.scale.leases
             leases = LeaseManager(
                 conn,
