@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from scale_rig import Rig, wait_for
 
-from conftest import Rig, wait_for
 from vigil.bus.connection import NatsConnection, NatsSettings
 from vigil.bus.jetstream import JetStreamBus, StreamOptions
 from vigil.events import AnyEvent
