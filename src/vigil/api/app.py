@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 
 import vigil
 from vigil.api.context import ApiContext
+from vigil.api.docs import mount_docs
 from vigil.api.errors import error_response, install_error_handlers
 from vigil.api.routers import (
     alerts,
@@ -195,11 +196,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.vigil = ctx
+        docs_url=None,  # FastAPI's own /docs and /redoc load scripts from a CDN: see vigil.api.docs
+        redoc_url=None,
     for name, make_section in FEATURE_REPORT_SECTIONS.items():
         ctx.report_sections.setdefault(name, make_section(ctx))
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])
+    mount_docs(app)
     def healthz() -> Healthz:
         """Liveness, without sign-in."""
         return Healthz(status="ok", version=app.version)
