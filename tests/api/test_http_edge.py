@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import ssl
 import subprocess
@@ -138,3 +139,13 @@ def test_the_session_cookie_is_secure_over_direct_tls(tmp_path: Path) -> None:
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+def test_the_json_sign_in_cannot_be_posted_by_a_form_elsewhere(exposed: str) -> None:
+    """An HTML form on another site can send only these content types (no CORS preflight): the
+    API's sign-in must not read a JSON-looking body sent as any of them (login CSRF)."""
+    body = json.dumps({"username": "alice", "password": PASSWORD})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        r = httpx.post(f"{exposed}/api/auth/login", content=body, headers={"content-type": content_type}, timeout=30)
+        assert r.status_code == 422, (content_type, r.status_code, r.text)
+        assert "set-cookie" not in r.headers
