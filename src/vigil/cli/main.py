@@ -10,7 +10,17 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from vigil.cli import analyze_cmd, candidates_cmd, crowd_cmd, faces_cmd, governance_cmd, models_cmd, plates_cmd, run_cmd
+from vigil.cli import (
+    analyze_cmd,
+    candidates_cmd,
+    crowd_cmd,
+    faces_cmd,
+    governance_cmd,
+    models_cmd,
+    plates_cmd,
+    run_cmd,
+    scale_cmd,
+)
 from vigil.cli.bad_input import check_text_arguments, error_line
 from vigil.core.errors import VigilError
 
@@ -31,6 +41,7 @@ faces_cmd.register(app)
 plates_cmd.register(app)
 crowd_cmd.register(app)
 governance_cmd.register(app)
+scale_cmd.register(app)
 
 
 @app.callback()

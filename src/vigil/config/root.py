@@ -16,6 +16,7 @@ from vigil.config.detector import DetectorConfig
 from vigil.config.faces import FacesConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.plates import PlatesConfig
+from vigil.config.scale import ScaleConfig
 from vigil.config.tracker import TrackerConfig
 
 
@@ -28,7 +29,9 @@ class StoreConfig(StrictModel):
 class BusConfig(StrictModel):
     """How events travel from the cameras to the store."""
 
-    type: Literal["memory"] = Field(default="memory", description="In-process queue (one machine).")
+    type: Literal["memory", "nats"] = Field(
+        default="memory", description="In-process queue (one machine) or NATS JetStream (scale-out, see `scale`)."
+    )
     queue_size: int = Field(default=10_000, ge=10, le=10_000_000)
 
 
@@ -46,6 +49,7 @@ class VigilConfig(StrictModel):
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     crowd: CrowdConfig = Field(default_factory=CrowdConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras and recordings to analyse.")
 
