@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from vigil.config.api import ApiConfig
 from vigil.config.base import StrictModel
 from vigil.config.camera import CameraConfig
 from vigil.config.candidates import CandidatesConfig
@@ -49,6 +50,7 @@ class VigilConfig(StrictModel):
     crowd: CrowdConfig = Field(default_factory=CrowdConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras and recordings to analyse.")
 
     @model_validator(mode="after")
