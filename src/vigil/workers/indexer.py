@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import Delivery, JetStreamBus, StreamOptions
 from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER
+from vigil.bus.lists import ListsPublisher
 from vigil.config import VigilConfig
 from vigil.store.facade import Store
+from vigil.workers.scale_lists import run_lists_publisher
 from vigil.workers.scale_wiring import masked, nats_settings, open_store_with_backoff, store_url
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,9 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
             bus = JetStreamBus(conn, streams=StreamOptions(replicas=cfg.scale.nats.replicas))
             indexer = Indexer(store)
             bus.subscribe_batch(indexer.handle, name=CONSUMER, batch=cfg.scale.indexer_batch)
+            lists_stop = threading.Event()
+            publisher = ListsPublisher(conn, cfg.scale.nats.replicas)
+            lists_thread = run_lists_publisher(publisher, store, lists_stop)
             log.warning("indexer: consuming %s into %s", ", ".join(cfg.scale.nats.servers), masked(url))
             last = time.monotonic()
             while not stop.wait(1.0):
@@ -137,6 +142,8 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
                     last = time.monotonic()
                     s = indexer.stats
                     log.info("indexer: %d batches, %d stored, %d duplicates", s.batches, s.stored, s.duplicates)
+            lists_stop.set()
+            lists_thread.join(timeout=10)
             bus.close(timeout_s=10)
             return indexer.stats
         finally:
