@@ -20,6 +20,8 @@ from vigil.bus.jetstream import Delivery, JetStreamBus, StreamOptions
 from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER
 from vigil.bus.lists import ListsPublisher
 from vigil.config import VigilConfig
+from vigil.core.errors import NotFoundError
+from vigil.events import AnyEvent, CandidateRaised
 from vigil.store.facade import Store
 from vigil.workers.scale_lists import run_lists_publisher
 from vigil.workers.scale_wiring import masked, nats_settings, open_store_with_backoff, store_url
@@ -38,6 +40,7 @@ class IndexerStats:
     duplicates: int = 0
     fenced: int = 0
     orphans_ended: int = 0
+    candidates_refused: int = 0
 
 
 class EpochFence:
@@ -86,6 +89,7 @@ class Indexer:
         with self._lock:
             admitted = [d for d in sorted(batch, key=_epoch_order) if self._fence.admit(d)]
         fenced = len(batch) - len(admitted)
+        admitted = [d for d in admitted if self._entry_still_listed(d.event)]
         if fenced:
             log.warning("indexer: refused %d events from a worker whose camera lease had moved on", fenced)
         new = self._store.events.add_batch(d.event for d in admitted)
@@ -96,6 +100,34 @@ class Indexer:
             self.stats.stored += len(new)
             self.stats.duplicates += len(admitted) - len(new)
             self.stats.fenced += fenced
+
+    def _entry_still_listed(self, event: AnyEvent) -> bool:
+        """A candidate whose list entry was removed, or had expired when it was seen, is refused.
+
+        A worker matches against its copy of the lists, which may lag a removal by up to the
+        staleness bound (longer for a partitioned worker replaying its spool). The database
+        is the authority: the entry must still exist and have been unexpired at the sighting.
+        """
+        if not isinstance(event, CandidateRaised):
+            return True
+        try:
+            if event.kind == "face":
+                expires_at = self._store.faces.get(event.list_entry_id).expires_at
+            else:
+                expires_at = self._store.plates.get_entry(event.list_entry_id).expires_at
+        except NotFoundError:
+            expires_at = None
+        if expires_at is not None and expires_at > event.occurred_at:
+            return True
+        with self._lock:
+            self.stats.candidates_refused += 1
+        log.warning(
+            "indexer: refused candidate %s: %s entry %s is no longer listed (removed or expired)",
+            event.event_id,
+            event.kind,
+            event.list_entry_id,
+        )
+        return False
 
     def _end_orphans(self) -> None:
         with self._lock:
