@@ -76,19 +76,34 @@ def measure_mix(db: Path, video_s: float, cameras: int) -> dict[str, Any]:
     }
 
 
+BENCH_ENTRY = "bench-hotlist-1"
+"""A hotlist entry the benchmark enters first: the indexer refuses candidates for unknown entries."""
+
+
 def _candidate_template() -> dict[str, Any]:
     from vigil.events import CandidateRaised
 
     return CandidateRaised(
         camera_id="cam",
         occurred_at=datetime.now(UTC),
-        kind="face",
-        list_entry_id="subject-1",
+        kind="plate",
+        list_entry_id=BENCH_ENTRY,
         track_id="cam-run-1",
-        score=0.61,
-        threshold=0.5,
-        false_match_rate=0.001,
+        score=0.91,
+        observed="AB12CDE",
     ).model_dump(mode="json")
+
+
+def _enter_bench_entry(db_url: str) -> None:
+    from datetime import timedelta
+
+    from vigil.core.accountability import Authorisation
+    from vigil.store import Store
+    from vigil.store.plates import NewHotlistEntry
+
+    auth = Authorisation("benchmark", "benchmark", "benchmark", datetime.now(UTC) + timedelta(days=1))
+    with Store.open(db_url) as store:
+        store.plates.add_entries([NewHotlistEntry("AB12CDE", auth, entry_id=BENCH_ENTRY)], max_days=2)
 
 
 class EventFactory:
@@ -182,6 +197,7 @@ class Env:
         self.dsn = f"{base}/{self.db_name}"
         self.db_url = self.dsn.replace("postgresql://", "postgresql+psycopg://")
         self.indexer: subprocess.Popen[bytes] | None = None
+        self.entry_added = False
 
     def start_indexer(self, batch: int = 2000) -> None:
         self.indexer = _start_indexer(self.workdir, self.nats.urls, self.db_url, batch)
@@ -200,6 +216,9 @@ class Env:
                 _stored(self.dsn)
                 log = (self.workdir / "indexer.log").read_text(errors="replace")
                 if "indexer: consuming" in log:
+                    if not self.entry_added:
+                        _enter_bench_entry(self.db_url)
+                        self.entry_added = True
                     return
             except psycopg.Error:
                 pass

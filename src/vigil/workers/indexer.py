@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import Delivery, JetStreamBus, StreamOptions
-from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER
+from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER
 from vigil.bus.lists import ListsPublisher
 from vigil.config import VigilConfig
 from vigil.core.errors import NotFoundError
@@ -46,11 +46,12 @@ class IndexerStats:
 class EpochFence:
     """The indexer's side of lease fencing: a stale epoch's events after a takeover are refused.
 
-    Workers stamp every event with their lease epoch and the time the lease began. Once this
-    indexer has seen epoch ``e2`` (granted at ``t2``) for a camera, an event of an older epoch
-    that happened at or after ``t2`` came from a worker that no longer owned the camera (it
-    was paused or partitioned past its lease) and is dropped. Older-epoch events from before
-    ``t2`` are the previous owner's legitimate backlog and are stored.
+    Workers stamp every event with their lease epoch, the time the lease began and the time
+    they published it. Once this indexer has seen epoch ``e2`` (granted at ``t2``) for a
+    camera, an event of an older epoch published at or after ``t2`` came from a worker that no
+    longer owned the camera (it was paused or partitioned past its lease) and is dropped.
+    Older-epoch events published before ``t2`` are the previous owner's legitimate backlog
+    (also when they arrive late, from its spool) and are stored.
     """
 
     def __init__(self) -> None:
@@ -73,7 +74,11 @@ class EpochFence:
             return True
         if epoch == newest[0]:
             return True
-        return d.event.occurred_at.timestamp() < newest[1]
+        # When the worker acted (published), not when the frame was taken: a recording's frame
+        # times are video times, and a spooled backlog is published late but legitimately.
+        published = d.headers.get(PUBLISHED_HEADER)
+        acted_at = float(published) if published else d.event.occurred_at.timestamp()
+        return acted_at < newest[1]
 
 
 class Indexer:

@@ -28,7 +28,7 @@ from pathlib import Path
 from vigil.bus.base import EventHandler
 from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import JetStreamBus, StreamOptions
-from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER, WORKER_HEADER, LeaseManager
+from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER, WORKER_HEADER, LeaseManager
 from vigil.bus.lists import ListsReplica
 from vigil.bus.spool import FileSpool
 from vigil.config import CameraConfig, VigilConfig
@@ -73,7 +73,13 @@ class FencedPublisher:
             return
         holder = self._leases.held().get(event.camera_id)
         since = f"{holder.since:.6f}" if holder is not None else ""
-        self._bus.publish(event, headers={EPOCH_HEADER: str(epoch), SINCE_HEADER: since, WORKER_HEADER: self._worker})
+        headers = {
+            EPOCH_HEADER: str(epoch),
+            SINCE_HEADER: since,
+            WORKER_HEADER: self._worker,
+            PUBLISHED_HEADER: f"{time.time():.6f}",
+        }
+        self._bus.publish(event, headers=headers)
 
     def subscribe(self, handler: EventHandler, *, name: str) -> None:
         raise NotImplementedError("a worker only publishes")
@@ -129,7 +135,7 @@ class ScaleWorker:
                 self._media,
                 stages=stages,
             )
-            worker = CameraWorker(build_capture(cam, block_when_full=False), pipeline, self._publisher)
+            worker = CameraWorker(build_capture(cam), pipeline, self._publisher)
         except VigilError as exc:  # one broken camera never stops the others
             log.error("camera %s: cannot start: %s", camera_id, exc)
             return
