@@ -34,6 +34,7 @@ class LabelledPlate:
     image: Path
     plate: str
     box: tuple[float, float, float, float] | None = None
+    region: str | None = None
 
 
 @dataclass(slots=True)
@@ -46,6 +47,10 @@ class EvalReport:
     ms_per_image: float = 0.0
     ocr_calls_per_image: float = 0.0
     misses: list[dict[str, str]] = field(default_factory=list)
+    by_region: dict[str, list[int]] = field(default_factory=dict)
+    """Labelled region (where the labels give one) → [n, exact]."""
+    by_country: dict[str, list[int]] = field(default_factory=dict)
+    """Plate country the reader's region head gave (``none`` without one) → [n, exact]."""
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -58,6 +63,10 @@ class EvalReport:
         }
         if self.found_rate is not None:
             out["found_rate"] = round(self.found_rate, 4)
+        if self.by_region:
+            out["by_region"] = {k: {"n": n, "exact": round(e / n, 4)} for k, (n, e) in sorted(self.by_region.items())}
+        if self.by_country:
+            out["by_country"] = {k: {"n": n, "exact": round(e / n, 4)} for k, (n, e) in sorted(self.by_country.items())}
         return out
 
 
@@ -86,7 +95,7 @@ def load_labels(folder: Path) -> tuple[Layout, list[LabelledPlate]]:
                 if len(row) != 3:
                     raise InputError(f"{gt} row {number}: {len(row)} columns; expected file,region,plate")
                 plate = _check_plate(row[2], f"{gt} row {number}")
-                items.append(LabelledPlate(folder / row[0].strip(), plate))
+                items.append(LabelledPlate(folder / row[0].strip(), plate, region=row[1].strip().lower() or None))
         if not items:
             raise InputError(f"{gt} has no rows; expected file,region,plate")
         return "crops", items
@@ -135,14 +144,20 @@ def evaluate(
         t0 = time.perf_counter()
         if layout == "crops":
             read = reader.read_crop(image)
-            text = read.text if read else ""
         else:
             reads = reader.read_scene(image)
-            text = reads[0].text if reads else ""
-            if reads and item.box is not None and box_iou(reads[0].box, item.box) > FOUND_IOU:
+            read = reads[0] if reads else None
+            if read is not None and item.box is not None and box_iou(read.box, item.box) > FOUND_IOU:
                 found += 1
+        text = read.text if read else ""
         elapsed += time.perf_counter() - t0
         exact += text == item.plate
+        for table, key in ((report.by_region, item.region), (report.by_country, read.country if read else None)):
+            if key is None and table is report.by_region:
+                continue
+            row = table.setdefault(key or "none", [0, 0])
+            row[0] += 1
+            row[1] += text == item.plate
         cer += char_error_rate(text, item.plate)
         if text != item.plate:
             report.misses.append({"image": item.image.name, "truth": item.plate, "read": text})
