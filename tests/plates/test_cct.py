@@ -113,6 +113,30 @@ def test_one_batch_for_many_crops_and_one_by_one_for_a_fixed_batch_graph() -> No
     assert fixed.batches == [(1, 64, 128, 3), (1, 64, 128, 3)]
 
 
+def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
+    # v2 leans to 'B' in the first slot (0.6), v1 (9 slots, no region head) is sure of '8' (0.9).
+    v2 = FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")])
+    v1 = FakeSession([slots_for("8951283", slots=9, p=0.9, second={0: "B"})])
+    partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
+    alone = recogniser(FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")]))
+    assert alone.read([plate_image()])[0].text == "B951283"
+    both = CctRecogniser(
+        v2,
+        name="plates-cct",
+        alphabet=ALPHABET,
+        pad_char="_",
+        height=64,
+        width=128,
+        region_output="region",
+        regions=REGIONS,
+        partner=partner,
+    )
+    (read,) = both.read([plate_image()])
+    assert (read.text, read.country) == ("8951283", "United States")
+    assert read.least == pytest.approx(0.65)  # (0.4 + 0.9) / 2
+    assert both.partner_name == "plates-cct-v1" and len(v1.batches) == 1
+
+
 def test_a_strict_grammar_fixes_only_what_the_recogniser_found_likely() -> None:
     # Brazil LLLDLDD: slot 3 read 'I' where a digit belongs; the recogniser's second choice is '1'.
     text = "ABCI234"
@@ -190,6 +214,7 @@ def test_the_installed_recogniser_reads_real_plates(installed_models_dir: Path, 
     _, items = load_labels(shared_data / "plates" / "crops")
     cct = build_cct("cct", installed_models_dir, 2)
     assert cct is not None and cct.name == "plates-cct" and cct.has_region_head
+    assert cct.partner_name == "plates-cct-v1"  # both installed: their probabilities are averaged
     sample = items[:12]
     reads: list[CctRead] = cct.read([read_image(i.image) for i in sample])
     right = sum(r.text.replace("O", "0") == i.plate.replace("O", "0") for r, i in zip(reads, sample, strict=True))
@@ -206,6 +231,7 @@ def test_v1_is_the_fallback_and_neither_installed_names_the_command(
     with caplog.at_level(logging.WARNING):
         cct = build_cct("cct", only_v1, 1)
     assert cct is not None and cct.name == "plates-cct-v1" and not cct.has_region_head
+    assert cct.partner_name is None
     assert "model 'plates-cct' is not installed" in caplog.text and "plates-cct-v1" in caplog.text
     assert build_plate_reader(PlatesConfig(), only_v1).recogniser_name == "plates-cct-v1"
     assert build_cct("ppocr", tmp_path / "none", 1) is None

@@ -45,6 +45,8 @@ class CctRead:
             slot's probabilities without the pad, renormalised).
         country: the region head's most likely plate country, or None (v1 has no region head).
         country_confidence: its probability.
+        least: probability of the least sure character (0 when none): what decides whether
+            PP-OCR is asked for a second opinion.
     """
 
     text: str
@@ -52,6 +54,7 @@ class CctRead:
     alternatives: Probs = field(repr=False, compare=False)
     country: str | None = None
     country_confidence: float = 0.0
+    least: float = 0.0
 
 
 class CctRecogniser:
@@ -74,8 +77,10 @@ class CctRecogniser:
         region_output: str | None = None,
         regions: Sequence[str] = (),
         fixed_batch: bool = False,
+        partner: CctRecogniser | None = None,
     ) -> None:
         self.name = name
+        self._partner = partner
         self._session = session
         self._alphabet = alphabet
         self._height = height
@@ -113,13 +118,37 @@ class CctRecogniser:
             return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dtype=np.uint8)
         return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)[:, :, np.newaxis]
 
+    @property
+    def partner_name(self) -> str | None:
+        """The second graph whose per-slot probabilities are averaged with this one's, if any."""
+        return self._partner.name if self._partner is not None else None
+
     def read(self, crops: Sequence[BGRImage]) -> list[CctRead]:
-        """Read plate crops (BGR), in one batched call where the graph allows; empty crops read as ''."""
+        """Read plate crops (BGR), in one batched call where the graph allows; empty crops read as ''.
+
+        With a partner graph (v1 beside v2) the two graphs' per-slot probabilities are averaged
+        over the slots both have (slots are left-aligned positions, so they correspond); the
+        country comes from the graph with a region head. Measured on the US crops and labelled
+        boxes, 2-fold: more exact reads than either graph alone (docs/plates.md)."""
         usable = [i for i, c in enumerate(crops) if c.size and c.shape[0] >= 2 and c.shape[1] >= 2]
         out: list[CctRead] = [CctRead("", 0.0, np.zeros((0, 36), np.float32)) for _ in crops]
         if not usable:
             return out
-        batch = np.stack([self._prepare(crops[i]) for i in usable])
+        plates, regions = self.probabilities([crops[i] for i in usable])
+        if self._partner is not None:
+            other, _ = self._partner.probabilities([crops[i] for i in usable])
+            n = min(plates.shape[1], other.shape[1])
+            if other.shape[2] == plates.shape[2]:
+                plates = plates.copy()
+                plates[:, :n] = (plates[:, :n] + other[:, :n]) / 2
+        for row, i in enumerate(usable):
+            out[i] = self._decode(plates[row], None if regions is None else regions[row])
+        return out
+
+    def probabilities(self, crops: Sequence[BGRImage]) -> tuple[Probs, Probs | None]:
+        """The graph's raw outputs for non-empty crops: per-slot ``(N, slots, classes)`` and, with a
+        region head, ``(N, regions)``."""
+        batch = np.stack([self._prepare(c) for c in crops])
         with self._lock:
             if self._fixed_batch:
                 parts = [self._session.run(self._outputs, {self._input: batch[j : j + 1]}) for j in range(len(batch))]
@@ -129,15 +158,14 @@ class CctRecogniser:
             self.calls += 1
         plates = np.asarray(results[0], dtype=np.float32)
         regions = np.asarray(results[1], dtype=np.float32) if len(results) > 1 else None
-        for row, i in enumerate(usable):
-            out[i] = self._decode(plates[row], None if regions is None else regions[row])
-        return out
+        return plates, regions
 
     def _decode(self, slots: Probs, region: Probs | None) -> CctRead:
         best = slots.argmax(axis=1)
         keep = [s for s in range(len(best)) if best[s] != self._pad and self._alphabet[best[s]] in PLATE_CHARS]
         text = "".join(self._alphabet[best[s]] for s in keep)
-        conf = float(np.mean([slots[s, best[s]] for s in keep])) if keep else 0.0
+        probs = [float(slots[s, best[s]]) for s in keep]
+        conf = float(np.mean(probs)) if keep else 0.0
         alt = np.zeros((len(keep), len(PLATE_CHARS)), np.float32)
         for row, s in enumerate(keep):
             have = self._plate_cols >= 0
@@ -150,4 +178,4 @@ class CctRecogniser:
         if region is not None and len(self.regions) == len(region):
             k = int(region.argmax())
             country, country_conf = self.regions[k], float(region[k])
-        return CctRead(text, conf, alt, country, country_conf)
+        return CctRead(text, conf, alt, country, country_conf, min(probs) if probs else 0.0)

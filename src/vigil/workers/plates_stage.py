@@ -35,7 +35,7 @@ from vigil.core.ids import new_id
 from vigil.detect.onnx_session import make_session
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised
 from vigil.events.plates import PlateReadEvent, PlateReadSummary
-from vigil.models.install import require
+from vigil.models.install import require, verify
 from vigil.models.plate_ocr import check_plate_ocr, plate_ocr_files
 from vigil.plates.cct import CctRecogniser
 from vigil.plates.hotlist import HotlistPlate, match_plate
@@ -474,25 +474,34 @@ def build_cct(recogniser: str, models_dir: Path, threads: int) -> CctRecogniser 
             continue
         if name != names[0]:
             log.warning("plates: %s; reading plates with its fallback %s", missing, name)
-        contract = check_plate_ocr(*plate_ocr_files(model_dir))
-        return CctRecogniser(
-            make_session(contract.onnx_path, threads),
-            name=name,
-            alphabet=contract.alphabet,
-            pad_char=contract.pad_char,
-            height=contract.height,
-            width=contract.width,
-            rgb=contract.rgb,
-            keep_aspect_ratio=contract.keep_aspect_ratio,
-            interpolation=contract.interpolation,
-            input_name=contract.input_name,
-            plate_output=contract.plate_output,
-            region_output=contract.region_output,
-            regions=contract.regions,
-            fixed_batch=contract.fixed_batch,
-        )
+        # v1 beside v2: their per-slot probabilities are averaged (more exact reads than either).
+        partner = None
+        if name == "plates-cct" and verify(models_dir, ["plates-cct-v1"])[0].status == "ok":
+            partner = _load_cct("plates-cct-v1", models_dir / "plates-cct-v1", threads)
+        return _load_cct(name, model_dir, threads, partner)
     assert missing is not None
     raise missing
+
+
+def _load_cct(name: str, model_dir: Path, threads: int, partner: CctRecogniser | None = None) -> CctRecogniser:
+    contract = check_plate_ocr(*plate_ocr_files(model_dir))
+    return CctRecogniser(
+        make_session(contract.onnx_path, threads),
+        name=name,
+        alphabet=contract.alphabet,
+        pad_char=contract.pad_char,
+        height=contract.height,
+        width=contract.width,
+        rgb=contract.rgb,
+        keep_aspect_ratio=contract.keep_aspect_ratio,
+        interpolation=contract.interpolation,
+        input_name=contract.input_name,
+        plate_output=contract.plate_output,
+        region_output=contract.region_output,
+        regions=contract.regions,
+        fixed_batch=contract.fixed_batch,
+        partner=partner,
+    )
 
 
 def build_plates_stage(ctx: StageContext) -> FrameStage | None:
