@@ -11,15 +11,22 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from conftest import _reset_pg_schema
 from vigil.core.errors import StoreError
 from vigil.events import AnyEvent, TrackUpdated
 from vigil.events.samples import camera_health, track_lifecycle
 from vigil.store import Store
 
 pytestmark = pytest.mark.postgres
+
+
+def _reset_pg_schema(url: str) -> None:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -175,6 +175,23 @@ class TrackRepository:
             row = session.get(TrackRow, track_id)
             return None if row is None else _track_record(row)
 
+    def end_orphans(self, camera_id: str, *, before: datetime) -> builtins.list[str]:
+        """Mark ``camera_id``'s tracks still open and last seen before ``before`` as ended.
+
+        For tracks whose worker died or lost the camera (scale-out): their ``track.ended`` will
+        never come. The summary keeps what was folded so far. Returns the ended track ids.
+        """
+        _check_aware(before=before)
+        with _transaction(self._sessions, f"ending orphaned tracks of camera {camera_id}") as session:
+            rows = session.scalars(
+                select(TrackRow)
+                .where(TrackRow.camera_id == camera_id, TrackRow.ended.is_(False), TrackRow.last_seen < before)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                row.ended = True
+            return [row.track_id for row in rows]
+
     def counts_by_class(self, camera_id: str | None = None, *, since: datetime | None = None) -> dict[str, int]:
         """Tracks per class name, optionally for one camera and first seen at or after ``since``."""
         _check_aware(since=since)
