@@ -13,6 +13,7 @@ from vigil.governance.alerts import AlertDispatcher
 from vigil.governance.auth import AuthService
 from vigil.governance.redaction import RedactionRegistry
 from vigil.governance.transparency import ReportContributor
+from vigil.services import Services
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 
@@ -22,6 +23,7 @@ class ApiContext:
     """Everything a request handler may use. Built once per app (``create_app``).
 
     Attributes:
+        services: the domain services' context (the same config, store, media and auth).
         extra_routers: feature routers (faces, plates, crowd) mounted under ``/api``.
         report_sections: feature sections of the transparency report.
         redaction: where face/plate boxes of a media file come from.
@@ -32,6 +34,7 @@ class ApiContext:
     media: MediaStore
     auth: AuthService
     hub: AlertHub
+    services: Services
     dispatcher: AlertDispatcher | None = None
     redaction: RedactionRegistry = field(default_factory=RedactionRegistry)
     report_sections: dict[str, ReportContributor] = field(default_factory=dict)
@@ -40,7 +43,7 @@ class ApiContext:
 
     @classmethod
     def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> ApiContext:
-        media = MediaStore(config.data_dir / "media")
+        services = Services.build(config, store)
         gov = config.governance
         dispatcher = (
             AlertDispatcher(gov.alerts, store.governance.dead_letters)
@@ -50,9 +53,10 @@ class ApiContext:
         return cls(
             config=config,
             store=store,
-            media=media,
-            auth=AuthService(store.governance, gov.auth),
+            media=services.media,
+            auth=services.auth,
             hub=AlertHub(),
+            services=services,
             dispatcher=dispatcher,
             poll_alerts=poll_alerts,
         )

@@ -10,8 +10,9 @@ from fastapi import Depends, Query, Request
 
 from vigil.api.context import ApiContext
 from vigil.api.errors import ApiError
-from vigil.governance.auth import AuthenticationError, csrf_matches
-from vigil.governance.roles import AccessDeniedError, Principal, require
+from vigil.core.errors import AccessDeniedError, AuthenticationError
+from vigil.governance.auth import csrf_matches
+from vigil.governance.roles import Principal, require
 from vigil.store.audit import AuditEntry, AuditRecord
 
 SESSION_COOKIE = "vigil_session"
