@@ -54,12 +54,15 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def main() -> None:
-    """Run the CLI; a Vigil error (or a value a config model refused) becomes one line on stderr
-    and exit status 1."""
+    """Run the CLI; bad input becomes one line on stderr and exit status 1: a Vigil error, a value
+    a config model refused, or a ValueError from an argument check (the API answers those 400;
+    ``-v`` shows where it was raised)."""
     try:
         check_text_arguments(sys.argv[1:], os.environ)
         app()
-    except (VigilError, ValidationError) as exc:
+    except (VigilError, ValidationError, ValueError) as exc:
+        if not isinstance(exc, VigilError | ValidationError):
+            logging.getLogger("vigil.cli").info("refused by an argument check", exc_info=exc)
         Console(stderr=True, highlight=False).print(error_line(exc), soft_wrap=True)
         sys.exit(1)
 
