@@ -362,6 +362,8 @@ class PlatesStage:
                     plate=voted.text,
                     confidence=voted.confidence,
                     region=voted.best.region,
+                    country=voted.country,
+                    country_confidence=None if voted.country is None else round(voted.country_confidence, 4),
                     n_reads=voted.n_reads,
                     box=BoundingBox(x1=b[0], y1=b[1], x2=max(b[0], b[2]), y2=max(b[1], b[3])),
                     crop=crop,
