@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -9,12 +10,25 @@ from fastapi import APIRouter
 
 from vigil.api.alerts_hub import AlertHub
 from vigil.config import VigilConfig
+from vigil.core.errors import ModelError
 from vigil.governance.alerts import AlertDispatcher
 from vigil.governance.auth import AuthService
 from vigil.governance.redaction import RedactionRegistry
+from vigil.governance.redactor import Redactor, build_redactor
 from vigil.governance.transparency import ReportContributor
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+def _redactor(config: VigilConfig) -> Redactor | None:
+    """The write-time face redactor; without YuNet the media store refuses writes that need it."""
+    try:
+        return build_redactor(config)
+    except ModelError as exc:
+        log.warning("media written by the API cannot be redacted, so it is refused: %s", exc)
+        return None
 
 
 @dataclass
@@ -40,7 +54,7 @@ class ApiContext:
 
     @classmethod
     def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> ApiContext:
-        media = MediaStore(config.data_dir / "media")
+        media = MediaStore(config.data_dir / "media", redactor=_redactor(config))
         gov = config.governance
         dispatcher = (
             AlertDispatcher(gov.alerts, store.governance.dead_letters)
