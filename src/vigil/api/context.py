@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -10,25 +9,13 @@ from fastapi import APIRouter
 
 from vigil.api.alerts_hub import AlertHub
 from vigil.config import VigilConfig
-from vigil.core.errors import ModelError
 from vigil.governance.alerts import AlertDispatcher
 from vigil.governance.auth import AuthService
 from vigil.governance.redaction import RedactionRegistry
-from vigil.governance.redactor import Redactor, build_redactor
 from vigil.governance.transparency import ReportContributor
+from vigil.services import Services
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
-
-log = logging.getLogger(__name__)
-
-
-def _redactor(config: VigilConfig) -> Redactor | None:
-    """The write-time face redactor; without YuNet the media store refuses writes that need it."""
-    try:
-        return build_redactor(config)
-    except ModelError as exc:
-        log.warning("media written by the API cannot be redacted, so it is refused: %s", exc)
-        return None
 
 
 @dataclass
@@ -36,6 +23,7 @@ class ApiContext:
     """Everything a request handler may use. Built once per app (``create_app``).
 
     Attributes:
+        services: the domain services' context (the same config, store, media and auth).
         extra_routers: feature routers (faces, plates, crowd) mounted under ``/api``.
         report_sections: feature sections of the transparency report.
         redaction: where face/plate boxes of a media file come from.
@@ -46,6 +34,7 @@ class ApiContext:
     media: MediaStore
     auth: AuthService
     hub: AlertHub
+    services: Services
     dispatcher: AlertDispatcher | None = None
     redaction: RedactionRegistry = field(default_factory=RedactionRegistry)
     report_sections: dict[str, ReportContributor] = field(default_factory=dict)
@@ -54,7 +43,7 @@ class ApiContext:
 
     @classmethod
     def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> ApiContext:
-        media = MediaStore(config.data_dir / "media", redactor=_redactor(config))
+        services = Services.build(config, store)
         gov = config.governance
         dispatcher = (
             AlertDispatcher(gov.alerts, store.governance.dead_letters)
@@ -64,9 +53,10 @@ class ApiContext:
         return cls(
             config=config,
             store=store,
-            media=media,
-            auth=AuthService(store.governance, gov.auth),
+            media=services.media,
+            auth=services.auth,
             hub=AlertHub(),
+            services=services,
             dispatcher=dispatcher,
             poll_alerts=poll_alerts,
         )

@@ -10,9 +10,10 @@ from fastapi import Depends, Query, Request
 
 from vigil.api.context import ApiContext
 from vigil.api.errors import ApiError
-from vigil.governance.auth import AuthenticationError, csrf_matches
-from vigil.governance.roles import AccessDeniedError, Principal, require
-from vigil.store.governance import AuditEntry, AuditRecord
+from vigil.core.errors import AccessDeniedError, AuthenticationError
+from vigil.governance.auth import csrf_matches
+from vigil.governance.roles import Principal, require
+from vigil.store.audit import AuditEntry, AuditRecord
 
 SESSION_COOKIE = "vigil_session"
 CSRF_HEADER = "X-CSRF-Token"

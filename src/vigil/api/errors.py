@@ -25,16 +25,17 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.core.errors import (
+    AccessDeniedError,
+    AuthenticationError,
     ConflictError,
     DataDirError,
     InputError,
     NotFoundError,
     PolicyError,
+    RateLimitedError,
     StoreError,
     VigilError,
 )
-from vigil.governance.auth import AuthenticationError, RateLimitedError
-from vigil.governance.roles import AccessDeniedError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class ErrorBody(BaseModel):
     message: str
 
 
-class ApiError(Exception):
+class ApiError(VigilError):
     """An error raised by a handler with its status and machine-readable code."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -121,7 +122,9 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}{more}")
+        # A ValueError from a validator reads "Value error, <our message>": keep our message.
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return error_response(422, "invalid_request", f"{where}: {message}{more}")
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -11,22 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from vigil.core.errors import BusClosedError, BusError, BusFullError
 from vigil.events import AnyEvent
+
+__all__ = [
+    "BusAuthError",
+    "BusClosedError",
+    "BusError",
+    "BusFullError",
+    "BusUnavailableError",
+    "DeadLetterStats",
+    "EventBus",
+    "EventHandler",
+]
 
 EventHandler = Callable[[AnyEvent], None]
 """Handles one event; returning means "done" (JetStream: ack). Raising means "try again"."""
-
-
-class BusError(RuntimeError):
-    """The bus cannot accept or deliver an event."""
-
-
-class BusClosedError(BusError):
-    """``publish`` or ``subscribe`` was called after ``close``."""
-
-
-class BusFullError(BusError):
-    """A subscriber's queue stayed full for longer than the publish timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +60,11 @@ class EventBus(Protocol):
     def close(self, timeout_s: float) -> None:
         """Stop accepting events and drain: nothing published before ``close`` is lost."""
         ...
+
+
+class BusUnavailableError(BusError):
+    """The message broker cannot be reached (yet): callers retry with backoff."""
+
+
+class BusAuthError(BusError):
+    """The broker refused the credentials: retrying would not help."""

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError
+from vigil.store.audit import AuditEntry, AuditRecord, append_audit
 from vigil.store.facade import Store
-from vigil.store.governance import AuditEntry, AuditRecord, append_audit
 
 CLI_VIA = "cli"
 ACTOR_PREFIX = "cli:"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import av
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from vigil.cli.audit import CliAuditor, need_reason, person
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation
+from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError, PolicyError
 from vigil.core.ids import new_id
@@ -177,21 +177,6 @@ def run_calibration(root: Path, pipe: FacePipeline) -> CalibrationResult:
 # -- commands --------------------------------------------------------------------------------
 
 
-def _parse_expiry(value: str) -> datetime:
-    """A date is the end of that day (UTC); a date-time without a zone is UTC."""
-    value = value.strip()
-    try:
-        # A plain date first: since Python 3.11 datetime.fromisoformat also takes one, as midnight.
-        return datetime.combine(date.fromisoformat(value), time(23, 59, 59), UTC)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InputError(f"--expires {value!r} is not a date (YYYY-MM-DD) or an ISO date-time") from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 @watchlist_app.command("add")
 def add(
     subject_id: str = typer.Argument(..., help="Stable id of the subject (e.g. a case reference)."),
@@ -211,7 +196,7 @@ def add(
     The enrolment and its audit record (``watchlist.enrol``) are one transaction."""
     by = person(enrolled_by)
     cfg = resolve_config(config, data_dir)
-    auth = Authorisation(legal_basis, authorised_by, by, _parse_expiry(expires))
+    auth = Authorisation(legal_basis, authorised_by, by, parse_expiry(expires, "--expires"))
     with Store.open(cfg.store_url) as store:
         record = enrol_subject(
             cfg,

@@ -17,8 +17,8 @@ from vigil.governance.audit import verify_chain
 from vigil.governance.auth import AuthService, principal_of
 from vigil.governance.retention import run_retention
 from vigil.governance.roles import ROLES, check_role
+from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
-from vigil.store.governance import AuditEntry
 from vigil.store.integrity import quick_check
 from vigil.store.media import MediaStore
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from vigil.cli import analyze_cmd, candidates_cmd, crowd_cmd, faces_cmd, governance_cmd, models_cmd, plates_cmd, run_cmd
+from vigil.cli.bad_input import check_text_arguments, error_line
 from vigil.core.errors import VigilError
 
 app = typer.Typer(
@@ -40,11 +43,13 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def main() -> None:
-    """Run the CLI; a Vigil error becomes one line on stderr and exit status 1."""
+    """Run the CLI; a Vigil error (or a value a config model refused) becomes one line on stderr
+    and exit status 1."""
     try:
+        check_text_arguments(sys.argv[1:], os.environ)
         app()
-    except VigilError as exc:
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+    except (VigilError, ValidationError) as exc:
+        Console(stderr=True, highlight=False).print(error_line(exc), soft_wrap=True)
         sys.exit(1)
 
 

@@ -18,14 +18,14 @@ from vigil.cli.audit import CliAuditor, need_reason, person
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.config.plates import LOCALISERS
-from vigil.core.accountability import Authorisation
+from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
 from vigil.events.plates import PlateReadSummary
 from vigil.governance.use_records import HotlistAdded
 from vigil.plates.eval import evaluate
 from vigil.plates.formats import check_regions, formats_with
-from vigil.plates.hotlist import parse_expiry, parse_hotlist_csv
+from vigil.plates.hotlist import parse_hotlist_csv
 from vigil.plates.text import parse_plate
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore

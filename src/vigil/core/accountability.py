@@ -8,9 +8,9 @@ are refused with one clear line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from vigil.core.errors import PolicyError
+from vigil.core.errors import InputError, PolicyError
 
 _MIN_TEXT = 3
 
@@ -56,3 +56,31 @@ class Authorisation:
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
+
+
+def parse_expiry(text: str, what: str = "expires") -> datetime:
+    """An expiry typed by a person, read by one rule at every door (API, web UI, CLI, CSV).
+
+    A date (``YYYY-MM-DD``) means the end of that day, UTC. A date-time must carry its time
+    zone (``Z`` or ``+02:00``): an expiry is a legal deadline, and guessing the zone would move
+    it by hours.
+
+    Raises:
+        InputError: not a date, or a date-time without a zone (one line naming ``what``).
+    """
+    value = text.strip()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day, time(23, 59, 59), UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{what} {value[:40]!r} is not a date (YYYY-MM-DD) or an ISO date-time with a zone") from exc
+    if parsed.tzinfo is None:
+        raise InputError(
+            f"{what} {value[:40]!r} has no time zone; add one (e.g. Z or +02:00) or give a date (YYYY-MM-DD)"
+        )
+    return parsed

@@ -14,10 +14,25 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     ├── StoreError                the database or media store failed
     │   ├── NotFoundError         no such record (subject, entry, candidate, ...)
     │   └── ConflictError         the record exists already or is in the wrong state
+    ├── BusError                  the event bus cannot accept or deliver an event
+    │   ├── BusClosedError        used after close
+    │   └── BusFullError          a subscriber stayed full past the publish timeout
+    ├── EventDecodeError          a message is not a valid event (also a ValueError)
+    ├── AuthenticationError       who is asking could not be established (``code``: why)
+    │   └── RateLimitedError      too many failed sign-ins; ``retry_after_s``
     ├── PolicyError               refused by accountability policy (legal basis, expiry, caps,
-    │                             two-person rule, ...): the message says which rule
+    │   │                         two-person rule, ...): the message says which rule
+    │   └── AccessDeniedError     the account's role or camera scope does not allow it
+    │                             (``code``: forbidden, out_of_scope, csrf_failed)
     ├── InputError                a user-supplied file or value is unusable (image, CSV, folder)
-    └── DataDirError              the data directory cannot be created or written
+    │   ├── ReasonRequiredError   an action that must say why was given no (or too short a) reason
+    │   └── BadRowsError          a file's rows are invalid; ``rows`` names each by number
+    ├── DataDirError              the data directory cannot be created or written
+    └── ApiError                  (vigil.api.errors) an HTTP error with its status and code
+
+Each door turns these into its own form in one place: the API in ``vigil.api.errors`` (status
+codes), the web UI in ``vigil.web.core`` (an error page), the CLI in ``vigil.cli.main``
+(``error: <one line>``, exit 1).
 """
 
 from __future__ import annotations
@@ -67,12 +82,65 @@ class ConflictError(StoreError):
     """The record exists already, or is not in a state that allows the change."""
 
 
+class BusError(VigilError):
+    """The bus cannot accept or deliver an event."""
+
+
+class BusClosedError(BusError):
+    """``publish`` or ``subscribe`` was called after ``close``."""
+
+
+class BusFullError(BusError):
+    """A subscriber's queue stayed full for longer than the publish timeout."""
+
+
+class EventDecodeError(VigilError, ValueError):
+    """A message is not a valid event: unknown type, unsupported version or bad fields."""
+
+
+class AuthenticationError(VigilError):
+    """Who is asking could not be established (``code`` says why, e.g. token_expired)."""
+
+    def __init__(self, message: str, code: str = "unauthenticated") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RateLimitedError(AuthenticationError):
+    """Too many failed logins for this user name or address; try later."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, "rate_limited")
+        self.retry_after_s = retry_after_s
+
+
 class PolicyError(VigilError):
     """Refused by accountability policy; the message names the rule."""
 
 
+class AccessDeniedError(PolicyError):
+    """The account's role or camera scope does not allow this (``code``: forbidden, out_of_scope,
+    csrf_failed)."""
+
+    def __init__(self, message: str, code: str = "forbidden") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class InputError(VigilError):
     """A user-supplied file or value cannot be used; the message names it and why."""
+
+
+class ReasonRequiredError(InputError):
+    """An action that is recorded with its reason was given none (or too short a one)."""
+
+
+class BadRowsError(InputError):
+    """Some rows of a file are invalid and nothing was written; ``rows`` lists ``(number, why)``."""
+
+    def __init__(self, message: str, rows: list[tuple[int, str]]) -> None:
+        super().__init__(message)
+        self.rows = rows
 
 
 class DataDirError(VigilError):

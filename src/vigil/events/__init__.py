@@ -1,5 +1,6 @@
 """Typed, versioned events: the messages between pipeline, bus and store."""
 
+from vigil.core.errors import EventDecodeError
 from vigil.events.candidates import CandidateFlag, CandidateKind, CandidateRaised
 from vigil.events.codec import event_from_dict, parse_event, supported_versions, to_json
 from vigil.events.models import (
@@ -7,7 +8,6 @@ from vigil.events.models import (
     CameraHealth,
     CameraState,
     EventBase,
-    EventDecodeError,
     TrackEnded,
     TrackEvent,
     TrackStarted,

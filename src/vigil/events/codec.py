@@ -10,7 +10,8 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from vigil.events.models import EventBase, EventDecodeError
+from vigil.core.errors import EventDecodeError
+from vigil.events.models import EventBase
 from vigil.events.registry import EVENT_TYPES, AnyEvent
 
 

@@ -36,10 +36,6 @@ CameraState = Literal["starting", "running", "reconnecting", "stalled", "finishe
 """Lifecycle of a camera worker, as reported in ``camera.health``."""
 
 
-class EventDecodeError(ValueError):
-    """A message is not a valid event: unknown type, unsupported version or bad fields."""
-
-
 class _Frozen(BaseModel):
     """Strict, immutable, JSON-safe base (no NaN/inf: they do not survive JSON)."""
 

@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from vigil.config.governance import AlertsConfig, MqttTarget, WebhookTarget
 from vigil.store.candidates import CandidateRecord
-from vigil.store.governance import DeadLetterRepository
+from vigil.store.dead_letters import DeadLetterRepository
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vigil.store.governance import GENESIS_HASH, AuditRepository, chain_hash, record_entry
+from vigil.store.audit import GENESIS_HASH, AuditRepository, chain_hash, record_entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,29 +15,16 @@ from datetime import datetime, timedelta
 
 from vigil.config.governance import AuthConfig
 from vigil.core.clock import utcnow
-from vigil.core.errors import PolicyError, VigilError
+from vigil.core.errors import AuthenticationError, PolicyError, RateLimitedError
 from vigil.governance.passwords import Passwords
 from vigil.governance.roles import Principal, check_role
-from vigil.store.governance import AuditEntry, GovernanceStore, TokenRecord, UserRecord
+from vigil.store.audit import AuditEntry
+from vigil.store.auth import TokenRecord
+from vigil.store.governance import GovernanceStore
+from vigil.store.users import UserRecord
 
 TOKEN_PREFIX = "vgl_"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
-
-
-class AuthenticationError(VigilError):
-    """Who is asking could not be established (``code`` says why, e.g. token_expired)."""
-
-    def __init__(self, message: str, code: str = "unauthenticated") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class RateLimitedError(AuthenticationError):
-    """Too many failed logins for this user name or address; try later."""
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message, "rate_limited")
-        self.retry_after_s = retry_after_s
 
 
 def secret_hash(secret: str) -> str:

@@ -14,9 +14,10 @@ from typing import Any
 from vigil.core.clock import utcnow
 from vigil.core.errors import NotFoundError
 from vigil.governance.redaction import RedactionRegistry, redact_jpeg
+from vigil.store.audit import AuditRecord
 from vigil.store.candidates import CandidateRecord
+from vigil.store.cases import CaseRecord
 from vigil.store.facade import Store
-from vigil.store.governance import AuditRecord, CaseRecord
 from vigil.store.media import MediaStore
 
 MAX_AUDIT_EXTRACT = 10_000

@@ -16,9 +16,10 @@ from typing import Protocol
 
 from vigil.config.governance import RetentionConfig
 from vigil.core.clock import utcnow
+from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
-from vigil.store.governance import AuditEntry, PurgeCutoffs
 from vigil.store.media import MediaStore
+from vigil.store.retention import PurgeCutoffs
 
 log = logging.getLogger(__name__)
 

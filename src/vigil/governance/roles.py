@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from vigil.core.errors import PolicyError
+from vigil.core.errors import AccessDeniedError, PolicyError
 
 Role = Literal["viewer", "operator", "supervisor", "auditor", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -86,6 +86,8 @@ class Principal:
     Attributes:
         cameras: the cameras in scope; None means every camera.
         via: how they authenticated: ``session``, ``token`` or ``cli``.
+        os_user: for the command line, the operating-system account that ran it (recorded
+            beside the user account, never instead of it).
     """
 
     user_id: str
@@ -93,6 +95,7 @@ class Principal:
     role: Role
     cameras: frozenset[str] | None
     via: str = "session"
+    os_user: str | None = None
 
     def can(self, action: str) -> bool:
         return allowed(self.role, action)
@@ -103,14 +106,6 @@ class Principal:
 
     def visible(self, camera_ids: Iterable[str]) -> list[str]:
         return [c for c in camera_ids if self.sees(c)]
-
-
-class AccessDeniedError(PolicyError):
-    """The principal's role or camera scope does not allow this (``code``: forbidden, out_of_scope)."""
-
-    def __init__(self, message: str, code: str = "forbidden") -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def require(principal: Principal, action: str, camera_id: str | None = None) -> None:

@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from vigil.store.audit import AuditEntry, append_audit
 from vigil.store.candidates import CandidateRecord
 from vigil.store.faces import SubjectRecord
-from vigil.store.governance import AuditEntry, append_audit
 from vigil.store.plates import HotlistEntryRecord
 
 

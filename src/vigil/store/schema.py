@@ -6,7 +6,18 @@ feature module is never missed.
 
 from __future__ import annotations
 
-from vigil.store import candidates, crowd, faces, governance, plates  # noqa: F401  (registers their tables)
+from vigil.store import (  # noqa: F401  (registers their tables)
+    audit,
+    auth,
+    candidates,
+    cases,
+    crowd,
+    dead_letters,
+    faces,
+    plates,
+    policies,
+    users,
+)
 from vigil.store.tables import Base
 
 metadata = Base.metadata

@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from vigil.api.context import ApiContext
 from vigil.api.deps import SESSION_COOKIE, Auditor
 from vigil.api.errors import ApiError, status_and_code
-from vigil.core.errors import VigilError
-from vigil.governance.auth import AuthenticationError, csrf_matches
-from vigil.governance.roles import PERMISSIONS, AccessDeniedError, Principal, require
+from vigil.core.errors import AccessDeniedError, AuthenticationError, VigilError
+from vigil.governance.auth import csrf_matches
+from vigil.governance.roles import PERMISSIONS, Principal, require
 from vigil.recognise.wording import fmr_in_words, one_in
 
 HERE = Path(__file__).parent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -12,9 +12,8 @@ from vigil.api.deps import need_reason
 from vigil.api.routers import cases as api_cases
 from vigil.api.routers import watchlist as api_watchlist
 from vigil.api.schemas import CaseIn, CaseItemIn, ExportIn, HoldIn
-from vigil.core.accountability import Authorisation
+from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
-from vigil.core.errors import InputError
 from vigil.plates.text import parse_plate
 from vigil.store.plates import NewHotlistEntry
 from vigil.web.core import HOTLIST_MANAGE, HOTLIST_READ, WATCHLIST_MANAGE, WATCHLIST_READ, pages, render, signed_in
@@ -22,13 +21,6 @@ from vigil.web.core import HOTLIST_MANAGE, HOTLIST_READ, WATCHLIST_MANAGE, WATCH
 router = APIRouter(include_in_schema=False)
 FormStr = Annotated[str, Form()]
 SOON = timedelta(days=14)
-
-
-def _expiry(text: str) -> datetime:
-    try:
-        return datetime.combine(date.fromisoformat(text), time(23, 59, 59), UTC)
-    except ValueError as exc:
-        raise InputError(f"expiry {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 @router.get("/lists")
@@ -127,7 +119,7 @@ def add_plate(
     session.check_csrf(csrf_token)
     session.require(HOTLIST_MANAGE)
     ctx = session.ctx
-    auth = Authorisation(legal_basis, authorised_by, session.principal.username, _expiry(expires))
+    auth = Authorisation(legal_basis, authorised_by, session.principal.username, parse_expiry(expires))
     (entry,) = ctx.store.plates.add_entries(
         [NewHotlistEntry(parse_plate(plate), auth, note.strip() or None)], max_days=ctx.config.plates.max_hotlist_days
     )

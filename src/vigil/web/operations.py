@@ -16,6 +16,7 @@ from vigil.api.routers import watchlist as api_watchlist
 from vigil.api.schemas import DecisionIn
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
+from vigil.core.instants import check_instant
 from vigil.plates.text import parse_plate
 from vigil.web.charts import PlanPoint, Series, heatmap, site_plan, time_series
 from vigil.web.core import (
@@ -43,7 +44,7 @@ def parse_when(text: str | None, what: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InputError(f"{what}: {text!r} is not a date and time") from exc
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return check_instant(value if value.tzinfo is not None else value.replace(tzinfo=UTC), what)
 
 
 def default_camera(session: WebSession, camera_id: str | None) -> str | None:

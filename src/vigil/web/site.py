@@ -13,8 +13,7 @@ from vigil.api.routers import auth as api_auth
 from vigil.api.routers import cameras as api_cameras
 from vigil.api.schemas import LoginIn
 from vigil.core.clock import utcnow
-from vigil.core.errors import VigilError
-from vigil.governance.auth import AuthenticationError
+from vigil.core.errors import AuthenticationError, VigilError
 from vigil.web import lists, operations, oversight
 from vigil.web.charts import PlanPoint, site_plan
 from vigil.web.core import HERE, context_of, local_path, pages, render, signed_in

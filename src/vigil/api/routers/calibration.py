@@ -26,8 +26,8 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import ConflictError, NotFoundError
 from vigil.core.ids import new_id
 from vigil.governance.roles import require
+from vigil.store.audit import append_audit
 from vigil.store.faces import CalibrationRecord
-from vigil.store.governance import append_audit
 
 router = APIRouter(prefix="/faces/calibrations", tags=["faces"])
 CalibrationIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal, scoped_camera
+from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import CandidatePage, DecisionIn
 from vigil.governance.export import candidate_json
@@ -26,8 +26,8 @@ def list_candidates(
     status: Literal["pending", "confirmed", "rejected"] | None = "pending",
     kind: Literal["face", "plate"] | None = None,
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CandidatePage:

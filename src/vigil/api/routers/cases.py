@@ -15,7 +15,7 @@ from vigil.core.errors import NotFoundError, PolicyError
 from vigil.core.ids import new_id
 from vigil.governance.export import build_case_package
 from vigil.governance.roles import Principal, require
-from vigil.store.governance import CaseRecord
+from vigil.store.cases import CaseRecord
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=64)]

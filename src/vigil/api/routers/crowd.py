@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from vigil.api.context import ApiContext
 from vigil.api.deps import Ctx, CurrentPrincipal
+from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.config.camera import CameraConfig
 from vigil.core.errors import InputError, NotFoundError
@@ -29,8 +30,8 @@ from vigil.store.crowd import TOTAL_ZONE
 
 router = APIRouter(prefix="/crowd", tags=["crowd"])
 CameraPath = Annotated[str, Path(min_length=1, max_length=128)]
-Since = Annotated[datetime | None, Query(description="From (inclusive), ISO date-time with zone.")]
-Until = Annotated[datetime | None, Query(description="To (exclusive), ISO date-time with zone.")]
+Since = Annotated[Instant | None, Query(description="From (inclusive), ISO date-time with zone.")]
+Until = Annotated[Instant | None, Query(description="To (exclusive), ISO date-time with zone.")]
 _RANGE = {"since": "2026-10-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}
 """The matrix examples' range (the seeded crowd rows are from 2026-11-01)."""
 
@@ -112,8 +113,8 @@ def _checked_camera(
     ctx: ApiContext,
     principal: Principal,
     camera_id: str,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> CameraConfig | None:
     """Check scope and time range; return the camera's config (None if it only has stored data).
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import EventPage, TrackOut, TrackPage
 from vigil.core.errors import NotFoundError
@@ -42,8 +42,8 @@ def search_events(
     reason: ReasonQuery = None,
     camera_id: CameraQuery = None,
     type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> EventPage:
@@ -115,7 +115,7 @@ def search_tracks(
     reason: ReasonQuery = None,
     camera_id: CameraQuery = None,
     class_name: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    since: datetime | None = None,
+    since: Instant | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> TrackPage:

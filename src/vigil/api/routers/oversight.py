@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal
+from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import AuditOut, AuditPage, PolicyIn, PolicyOut, ReportOut, VerifyOut
 from vigil.core.clock import utcnow
@@ -28,8 +29,8 @@ def list_audit(
     actor: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     object_id: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AuditPage:
@@ -57,7 +58,7 @@ def verify_audit(ctx: Ctx) -> VerifyOut:
 
 @endpoint(router, "GET", "/reports/transparency", action="reports.read", scope="global")
 def transparency_report(
-    ctx: Ctx, audit: Audit, since: datetime | None = None, until: datetime | None = None
+    ctx: Ctx, audit: Audit, since: Instant | None = None, until: Instant | None = None
 ) -> ReportOut:
     """Counts for a period (default: the last 30 days) — publishable, no personal data."""
     end = until or utcnow()

@@ -30,19 +30,20 @@ from sqlalchemy.orm import Session
 from vigil.api.context import ApiContext
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
 from vigil.api.errors import ApiError
+from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation
+from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
 from vigil.governance.use_records import HotlistAdded
-from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_expiry, parse_hotlist_csv
+from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_hotlist_csv
 from vigil.plates.text import parse_plate
+from vigil.store.audit import append_audit
 from vigil.store.facade import Store
-from vigil.store.governance import append_audit
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry, PlateReadRecord
 
@@ -378,8 +379,8 @@ def search_reads(
     audit: Audit,
     plate: Annotated[str, Query(min_length=1, max_length=32)],
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     reason: ReasonQuery = None,
 ) -> PlateSearchOut:

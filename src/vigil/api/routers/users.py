@@ -10,7 +10,7 @@ from vigil.api.deps import Audit, Ctx
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import UserIn, UserOut, UserPatch
 from vigil.governance.roles import check_role
-from vigil.store.governance import UserRecord
+from vigil.store.users import UserRecord
 
 router = APIRouter(prefix="/users", tags=["users"])
 

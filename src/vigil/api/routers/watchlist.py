@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 from vigil.api.context import ApiContext
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
 from vigil.api.errors import ApiError
+from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation
+from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, ModelMissingError, NotFoundError, PolicyError
 from vigil.faces import FacePipeline, read_image
@@ -180,21 +181,6 @@ def watchlist_state(store: Store, cfg: VigilConfig) -> WatchlistState:
         false_match_rate=fmr,
         false_match_rate_per_search=None if fmr is None else 1.0 - (1.0 - fmr) ** size,
     )
-
-
-def parse_expiry(value: str) -> datetime:
-    """A date (end of that day, UTC) or an ISO date-time (UTC if no zone is given)."""
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            return datetime.combine(date.fromisoformat(text), time(23, 59, 59), UTC)
-        except ValueError as exc:
-            raise InputError(f"expires {value[:40]!r} is not a date (YYYY-MM-DD) or an ISO date-time") from exc
-    if len(text) <= 10:  # a bare date parses as midnight: mean the end of that day, as the CLI does
-        return datetime.combine(parsed.date(), time(23, 59, 59), UTC)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 _pipelines: dict[tuple[str, str], FacePipeline] = {}
@@ -507,8 +493,8 @@ def timeline(
     principal: CurrentPrincipal,
     audit: Audit,
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     reason: ReasonQuery = None,
 ) -> TimelineOut:

@@ -1,5 +1,5 @@
 """Governance: users, sessions, API tokens, login attempts, the audit chain, cases, policies,
-dead letters (see vigil/store/governance.py).
+dead letters (see the vigil/store modules audit, users, auth, cases, policies, dead_letters).
 
 Revision ID: 0006
 Revises: 0005

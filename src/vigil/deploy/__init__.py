@@ -1,0 +1,1 @@
+"""Running Vigil's scale-out roles as processes: NATS servers, roles, the local cluster."""

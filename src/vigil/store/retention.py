@@ -1,0 +1,112 @@
+"""Retention: delete expired core rows in one transaction with its audit record (counts only)."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.store.audit import AuditEntry, append_audit
+from vigil.store.auth import LoginAttemptRow
+from vigil.store.candidates import CandidateRow
+from vigil.store.cases import CaseItemRow, CaseRow
+from vigil.store.dead_letters import DeadLetterRow
+from vigil.store.session import _transaction
+from vigil.store.tables import EventRow, TrackRow
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCutoffs:
+    """Rows older than these (aware datetimes) are deleted unless a case on legal hold names them."""
+
+    events_before: datetime
+    tracks_before: datetime
+    candidates_before: datetime
+    dead_letters_before: datetime
+    login_attempts_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """Counts only (deletion is audited by count, never by content), plus the files to remove."""
+
+    counts: dict[str, int]
+    media_paths: tuple[str, ...]
+
+
+class RetentionRepository:
+    """Deletes expired core rows in one transaction with its audit record (counts only)."""
+
+    def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._write_sessions = write_sessions
+
+    def purge(self, cutoffs: PurgeCutoffs, *, actor: str) -> PurgeResult:
+        held = (
+            select(CaseItemRow.item_type, CaseItemRow.item_id)
+            .join(CaseRow, CaseRow.case_id == CaseItemRow.case_id)
+            .where(CaseRow.legal_hold.is_(True))
+        )
+        with _transaction(self._write_sessions, "applying retention") as session:
+            held_rows = session.execute(held).all()
+            held_by_type: dict[str, set[str]] = {}
+            for item_type, item_id in held_rows:
+                held_by_type.setdefault(str(item_type), set()).add(str(item_id))
+            held_events = held_by_type.get("event", set())
+            held_tracks = held_by_type.get("track", set())
+            held_candidates = held_by_type.get("candidate", set())
+            media: list[str] = []
+
+            tracks = session.execute(
+                select(TrackRow.track_id, TrackRow.snapshot).where(TrackRow.last_seen < cutoffs.tracks_before)
+            ).all()
+            track_ids = [str(t) for t, _ in tracks if t not in held_tracks]
+            media += [str(s) for t, s in tracks if t not in held_tracks and s]
+
+            cands = session.execute(
+                select(CandidateRow.candidate_id, CandidateRow.probe_media, CandidateRow.track_id).where(
+                    CandidateRow.occurred_at < cutoffs.candidates_before
+                )
+            ).all()
+            cand_ids = [str(c) for c, _, tr in cands if c not in held_candidates and tr not in held_tracks]
+            media += [str(p) for c, p, tr in cands if c not in held_candidates and tr not in held_tracks and p]
+
+            events = session.execute(
+                select(EventRow.event_id, EventRow.track_id).where(EventRow.occurred_at < cutoffs.events_before)
+            ).all()
+            event_ids = [
+                str(e)
+                for e, tr in events
+                if e not in held_events and e not in held_candidates and (tr is None or tr not in held_tracks)
+            ]
+            counts = {
+                "tracks": _delete_in(session, TrackRow.track_id, track_ids),
+                "candidates": _delete_in(session, CandidateRow.candidate_id, cand_ids),
+                "events": _delete_in(session, EventRow.event_id, event_ids),
+                "dead_letters": _rowcount(
+                    session.execute(delete(DeadLetterRow).where(DeadLetterRow.created_at < cutoffs.dead_letters_before))
+                ),
+                "login_attempts": _rowcount(
+                    session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < cutoffs.login_attempts_before))
+                ),
+                "media_files": len(media),
+                "held_items": len(held_rows),
+            }
+            append_audit(session, AuditEntry(actor=actor, action="retention.run", detail=dict(counts)))
+        return PurgeResult(counts=counts, media_paths=tuple(media))
+
+
+def _delete_in(session: Session, column: Any, ids: builtins.list[str]) -> int:
+    total = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        total += _rowcount(session.execute(delete(column.class_).where(column.in_(chunk))))
+    return total
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,209 @@
+"""JetStreamBus against a real nats-server: exactly-once storage by id, spooling, redelivery."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vigil.bus import EventBus
+from vigil.bus.base import BusAuthError, BusUnavailableError
+from vigil.bus.connection import NatsConnection, NatsSettings
+from vigil.bus.jetstream import Delivery, JetStreamBus
+from vigil.bus.subjects import camera_from_token, camera_token, subject_for
+from vigil.deploy.nats_server import NatsCluster, free_port
+from vigil.events import CameraHealth
+from vigil.events.samples import camera_health
+
+pytestmark = pytest.mark.nats
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _events(n: int, camera: str = "cam-1") -> list[CameraHealth]:
+    return [camera_health(camera_id=camera, occurred_at=T0 + timedelta(milliseconds=i), frames_in=i) for i in range(n)]
+
+
+def _wait(cond: object, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def conn(nats_node: NatsCluster) -> Iterator[NatsConnection]:
+    c = NatsConnection(NatsSettings(servers=nats_node.urls))
+    yield c
+    c.close()
+
+
+def test_camera_ids_become_one_subject_token_and_back() -> None:
+    for cam in ("cam-1", "gate.north", "a b*>", "Straße/4"):
+        token = camera_token(cam)
+        assert "." not in token and " " not in token and "*" not in token and ">" not in token
+        assert camera_from_token(token) == cam
+    assert subject_for("track.started", "gate.north") == "vigil.track.gate~2Enorth"
+    assert subject_for("camera.health", "c") == "vigil.health.c"
+    with pytest.raises(ValueError, match="no stream takes"):
+        subject_for("mystery.event", "c")
+
+
+def test_every_event_is_consumed_once_and_a_republished_id_is_dropped(conn: NatsConnection) -> None:
+    bus: EventBus = JetStreamBus(conn)
+    assert isinstance(bus, JetStreamBus)
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def handle(batch: Sequence[Delivery]) -> None:
+        with lock:
+            got.extend(d.event.event_id for d in batch)
+
+    bus.subscribe_batch(handle, name="indexer")
+    events = _events(2000)
+    for e in events:
+        bus.publish(e)
+    assert bus.flush(30)
+    for e in events[:300]:  # a worker retrying after a lost ack
+        bus.publish(e)
+    assert bus.flush(30)
+    assert _wait(lambda: len(got) >= 2000)
+    time.sleep(0.5)
+    assert len(got) == 2000
+    assert got == [e.event_id for e in events]  # one stream, one publisher: in order
+    assert bus.stats.acked == 2300
+    bus.close(5)
+
+
+def test_a_second_consumer_with_the_same_name_shares_the_work(conn: NatsConnection, nats_node: NatsCluster) -> None:
+    other = NatsConnection(NatsSettings(servers=nats_node.urls))
+    try:
+        a, b = JetStreamBus(conn), JetStreamBus(other)
+        seen: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def handler(batch: Sequence[Delivery]) -> None:
+            time.sleep(0.01)
+            with lock:
+                seen.update(d.event.event_id for d in batch)
+
+        a.subscribe_batch(handler, name="indexer", batch=50)
+        b.subscribe_batch(handler, name="indexer", batch=50)
+        events = _events(3000)
+        for e in events:
+            a.publish(e)
+        assert a.flush(30)
+        assert _wait(lambda: sum(seen.values()) >= 3000)
+        time.sleep(0.3)
+        assert set(seen) == {e.event_id for e in events}
+        assert max(seen.values()) == 1
+        assert a.handled("indexer") > 0 and b.handled("indexer") > 0
+        a.close(5)
+        b.close(5)
+    finally:
+        other.close()
+
+
+def test_a_failing_handler_gets_the_batch_again_and_nothing_is_lost(conn: NatsConnection) -> None:
+    bus = JetStreamBus(conn)
+    failures = {"left": 3}
+    stored: list[str] = []
+
+    def flaky(batch: Sequence[Delivery]) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise RuntimeError("database restarting")
+        stored.extend(d.event.event_id for d in batch)
+
+    bus.subscribe_batch(flaky, name="indexer")
+    events = _events(200)
+    for e in events:
+        bus.publish(e)
+    assert bus.flush(10)
+    assert _wait(lambda: len(set(stored)) >= 200)
+    assert set(stored) == {e.event_id for e in events}
+    bus.close(5)
+
+
+def test_an_unreadable_message_is_a_dead_letter_not_a_stuck_consumer(conn: NatsConnection) -> None:
+    bus = JetStreamBus(conn)
+    got: list[str] = []
+    bus.subscribe_batch(lambda b: got.extend(d.event.event_id for d in b), name="indexer")
+    conn.call(conn.js.publish("vigil.track.cam-1", b'{"type": "track.started", "schema_version": 99}'))
+    good = _events(3)
+    for e in good:
+        bus.publish(e)
+    assert _wait(lambda: len(got) == 3)
+    assert _wait(lambda: bus.dead_letters()["indexer"].count == 1)
+    assert "schema_version 99" in (bus.dead_letters()["indexer"].last_error or "")
+    bus.close(5)
+
+
+def test_events_published_while_nats_is_down_are_spooled_and_replayed_in_order(nats_node: NatsCluster) -> None:
+    conn = NatsConnection(NatsSettings(servers=nats_node.urls))
+    try:
+        bus = JetStreamBus(conn, ack_timeout_s=1.0)
+        got: list[str] = []
+        bus.subscribe_batch(lambda b: got.extend(d.event.event_id for d in b), name="indexer")
+        before, during = _events(100, "cam-a"), _events(500, "cam-b")
+        for e in before:
+            bus.publish(e)
+        assert bus.flush(10)
+        node = nats_node.nodes[0]
+        node.kill()
+        started = time.monotonic()
+        for e in during:
+            bus.publish(e)  # never blocks: the spool takes them
+        assert time.monotonic() - started < 5
+        assert _wait(lambda: bus.outstanding == 500, 10)
+        assert not bus.flush(0.5)
+        nats_node.restart(node)
+        assert bus.flush(30), f"{bus.outstanding} events still unacknowledged"
+        assert _wait(lambda: len(set(got)) >= 600, 30)
+        ids = [e.event_id for e in before + during]
+        assert set(got) == set(ids)
+        first = {}
+        for i, eid in enumerate(got):
+            first.setdefault(eid, i)
+        assert sorted(ids, key=first.__getitem__) == ids  # replayed in publish order
+        assert bus.stats.replayed >= 500
+        bus.close(5)
+    finally:
+        conn.close()
+
+
+def test_an_unreachable_server_and_a_wrong_password_are_one_line_each(tmp_path: object) -> None:
+    port = free_port()
+    with pytest.raises(BusUnavailableError, match=rf"NATS is not reachable at nats://127.0.0.1:{port}"):
+        NatsConnection(NatsSettings(servers=(f"nats://127.0.0.1:{port}",), connect_timeout_s=0.5))
+    import subprocess
+
+    proc = subprocess.Popen(["nats-server", "-p", str(port), "--user", "vigil", "--pass", "right"])
+    try:
+        assert _wait(lambda: _listening(port), 10)
+        started = time.monotonic()
+        with pytest.raises(BusAuthError, match="refused the credentials") as info:
+            NatsConnection(NatsSettings(servers=(f"nats://127.0.0.1:{port}",), user="vigil", password="wrong"))
+        assert time.monotonic() - started < 5  # not a retry loop
+        assert "\n" not in str(info.value) and "wrong" not in str(info.value)
+        ok = NatsConnection(NatsSettings(servers=(f"nats://127.0.0.1:{port}",), user="vigil", password="right"))
+        ok.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
