@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 YUNET_SCALES = (0.5, 1.0, 2.0, 3.0, 4.0)
 HAAR_SCALES = (1.0, 2.0, 4.0)
-MAX_SIDE_PX = 2600
+MAX_SIDE_PX = 1600
 HAAR_MAX_SIDE_PX = 1400
 """Haar's cost grows with the pixels searched; enlarging stops here (a 24 px window at x4 is a
 6 px face in a snapshot, at x2 a 12 px face in a scene frame)."""
