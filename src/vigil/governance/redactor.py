@@ -22,11 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from vigil.config import VigilConfig
 from vigil.config.redaction import RedactionConfig
+from vigil.core.errors import ModelError
 from vigil.faces import YuNetDetector
 from vigil.governance.redaction import RegionBox, blur_boxes
 from vigil.models.install import require
@@ -34,6 +36,9 @@ from vigil.models.install import require
 FACE_CELLS = 5
 """A blurred face keeps at most this many pixelation cells across: no layout a detector (or a
 person) could read as a face."""
+
+HAAR_MAX_SIDE_PX = 1400
+"""The cascade's cost grows with the pixels searched: enlarging stops at this long side."""
 
 PASSES = 2
 """A second search runs on the blurred image when the first blurred anything: a face partly
@@ -49,15 +54,15 @@ RegionFinder = Callable[[NDArray[np.uint8]], list[RegionBox]]
 def search_scales(height: int, width: int, cfg: RedactionConfig) -> list[float]:
     """The scales an image of ``height`` x ``width`` is searched at, smallest first.
 
-    Shrunk to ``coarse_side_px`` when larger (big faces), as it is (bounded by
-    ``max_search_side_px``), and enlarged x2, x4 … up to ``max_upscale`` while the long side
-    stays within ``max_search_side_px`` (small faces).
+    Shrunk to ``coarse_side_px`` when larger (big faces) and to half size (a face that fills a
+    snapshot), as it is (bounded by ``max_search_side_px``), and enlarged x1.5 … x4 up to
+    ``max_upscale`` while the long side stays within ``max_search_side_px`` (small faces).
     """
     long_side = max(height, width)
     if long_side <= 0:
         return []
     cap = cfg.max_search_side_px / long_side
-    scales = {round(min(1.0, cfg.coarse_side_px / long_side), 4), round(min(1.0, cap), 4)}
+    scales = {round(min(1.0, cfg.coarse_side_px / long_side), 4), round(min(1.0, cap), 4), 0.5}
     # Half-octave steps: YuNet's response to a face depends on where it falls on the anchor
     # grid, so a face missed at x2 and x4 can be found at x3.
     for factor in UPSCALE_STEPS:
@@ -97,6 +102,45 @@ class FaceRegions:
         for scale in search_scales(h, w, self.cfg):
             found = det.detect_scaled(image, scale)
             for x1, y1, x2, y2 in found.boxes.tolist():
+                bw, bh = x2 - x1, y2 - y1
+                boxes.append((x1 - m * bw, y1 - m * bh, x2 + m * bw, y2 + m * bh))
+        return boxes
+
+
+class HaarFaceRegions:
+    """Frontal faces by OpenCV's Haar cascade (a :data:`RegionFinder`): a second detector family
+    beside YuNet, with other failure modes (grey-level patterns rather than a CNN), so that a
+    face one of them misses the other may find. Searched as it is and enlarged x2 and x4 while
+    the long side stays within ``max_search_side_px``, with a sensitive setting (3 neighbours).
+    """
+
+    def __init__(self, cfg: RedactionConfig) -> None:
+        self.cfg = cfg
+        self._local = threading.local()
+        self._cascade()
+
+    def _cascade(self) -> cv2.CascadeClassifier:
+        cascade: cv2.CascadeClassifier | None = getattr(self._local, "cascade", None)
+        if cascade is None:
+            path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+            cascade = cv2.CascadeClassifier(str(path))
+            if cascade.empty():
+                raise ModelError(f"cannot load OpenCV's Haar cascade from {path}")
+            self._local.cascade = cascade
+        return cascade
+
+    def __call__(self, image: NDArray[np.uint8]) -> list[RegionBox]:
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        grey = cv2.equalizeHist(grey)
+        long_side = max(grey.shape[:2])
+        m = self.cfg.margin
+        boxes: list[RegionBox] = []
+        for scale in (1.0, 2.0, 4.0):
+            if scale > 1 and long_side * scale > min(self.cfg.max_search_side_px, HAAR_MAX_SIDE_PX):
+                break
+            g = grey if scale == 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+            for x, y, w, h in self._cascade().detectMultiScale(g, 1.1, 3, minSize=(20, 20)):
+                x1, y1, x2, y2 = x / scale, y / scale, (x + w) / scale, (y + h) / scale
                 bw, bh = x2 - x1, y2 - y1
                 boxes.append((x1 - m * bw, y1 - m * bh, x2 + m * bw, y2 + m * bh))
         return boxes
@@ -159,10 +203,12 @@ class Redactor:
 
 
 def build_redactor(cfg: VigilConfig) -> Redactor:
-    """The deployment's write-time redactor: faces (YuNet, from the models directory).
+    """The deployment's write-time redactor: faces (YuNet from the models directory, and
+    OpenCV's Haar frontal cascade).
 
     Raises:
         ModelMissingError: YuNet is not installed (it names the install command). Nothing is
             stored unredacted instead: the run refuses to start.
     """
-    return Redactor([FaceRegions(require(cfg.resolved_models_dir, "yunet"), cfg.governance.redaction)])
+    red = cfg.governance.redaction
+    return Redactor([FaceRegions(require(cfg.resolved_models_dir, "yunet"), red), HaarFaceRegions(red)])
