@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -300,3 +301,38 @@ def build_env(tmp_path: Path, store: Store, **governance: object) -> Iterator[En
     root_token = ctx.auth.issue_token(principal_of(root, "token"), "test", 1)[0]
     with TestClient(create_app(ctx)) as client:
         yield Env(ctx, client, tokens, seeded, root_token)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def replica(cfg: VigilConfig, url: str) -> Iterator[str]:
+    """One API server as ``vigil serve`` runs it (its own store connection, app and loopback
+    socket; several on one database are replicas behind a load balancer). Yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from vigil.api.server import server_config
+
+    with Store.open(url) as store:
+        app = create_app(ApiContext.build(cfg, store, poll_alerts=False))
+        server = uvicorn.Server(server_config(app, "127.0.0.1", _free_port(), timeout_graceful_shutdown=1))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start"
+        try:
+            yield f"http://127.0.0.1:{server.config.port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)

@@ -51,7 +51,7 @@ def test_logins_are_rate_limited_and_audited(env: Env) -> None:
         )
     r = env.client.post("/api/auth/login", json={"username": "viewer-a", "password": PASSWORD})
     _error(r, 429, "rate_limited")
-    assert r.headers["Retry-After"] == "300"
+    assert 0 < int(r.headers["Retry-After"]) <= 60  # the first lockout (login_lockout_s), counted from the 5th failure
     actions = [a.action for a in env.store.governance.audit.list(actor="viewer-a", limit=100)]
     assert actions.count("login.failed") == 5 and "login.refused" in actions
 

@@ -197,3 +197,11 @@ def test_an_error_message_keeps_its_brackets(tmp_path: Path, installed_models_di
     assert result.returncode == 1
     line = one_error_line(result)
     assert "'Front Door'" in line and "[a-z0-9][a-z0-9_-]{0,62}" in line, line
+
+
+def test_a_date_out_of_range_is_one_line(tmp_path: Path, installed_models_dir: Path) -> None:
+    args = ["plates", "search", "AB12CDE", "--since", "0001-01-01T00:00:00+14:00", "--by", "me", "--reason", "case 1"]
+    result = run_vigil(args, tmp_path / "data", installed_models_dir)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert "since" in line and "out of range" in line, line

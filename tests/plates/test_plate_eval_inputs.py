@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vigil.core.errors import InputError
-from vigil.plates.eval import load_labels, read_image
+from vigil.plates.eval import load_labels, miss_category, read_image
 
 
 def test_empty_folder(tmp_path: Path) -> None:
@@ -42,3 +42,19 @@ def test_unreadable_image(tmp_path: Path) -> None:
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(InputError, match="cannot read image"):
         read_image(bad)
+
+
+@pytest.mark.parametrize(
+    ("truth", "read", "found", "category"),
+    [
+        ("7ABC123", "", None, "no read"),
+        ("7ABC123", "SALE", False, "read elsewhere"),
+        ("7ABC123", "7ABC12", False, "not found"),
+        ("248", "22488", None, "extra characters"),
+        ("5TLA600", "5TA600", True, "missing characters"),
+        ("DK7J8G", "DK7JBG", True, "one character"),
+        ("CK0A1P", "CK0AIF", True, "several characters"),
+    ],
+)
+def test_misses_are_put_in_categories(truth: str, read: str, found: bool | None, category: str) -> None:
+    assert miss_category(truth, read, found) == category

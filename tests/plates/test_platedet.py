@@ -176,9 +176,10 @@ def test_without_a_detected_plate_the_whole_frame_is_searched_only_when_asked(fa
 
 
 def test_the_plate_detector_is_only_loaded_when_chosen(tmp_path: Path) -> None:
-    assert build_plate_reader(PlatesConfig(), tmp_path)._detector is None  # nothing installed: fine
+    ppocr = PlatesConfig(recogniser="ppocr")  # PP-OCRv6 ships in a wheel: nothing to install
+    assert build_plate_reader(ppocr, tmp_path)._detector is None
     with pytest.raises(ModelError, match="vigil models install platedet"):
-        build_plate_reader(PlatesConfig(localiser="platedet"), tmp_path)
+        build_plate_reader(PlatesConfig(localiser="platedet", recogniser="ppocr"), tmp_path)
 
 
 @pytest.mark.slow
@@ -186,7 +187,7 @@ def test_platedet_finds_the_labelled_plates(shared_data: Path, platedet_models_d
     folder = shared_data / "plates" / "us"
     if not folder.is_dir():
         pytest.skip(f"labelled plates not found at {folder}")
-    reader = build_plate_reader(PlatesConfig(localiser="platedet"), platedet_models_dir)
+    reader = build_plate_reader(PlatesConfig(localiser="platedet", recogniser="ppocr"), platedet_models_dir)
     assert reader._detector is not None
     _, items = load_labels(folder)
     hits = 0
@@ -203,7 +204,7 @@ def test_platedet_reader_metrics_hold(shared_data: Path, platedet_models_dir: Pa
     if not folder.is_dir():
         pytest.skip(f"labelled plates not found at {folder}")
     golden = json.loads(GOLDEN.read_text())["subset"]["us_platedet"]
-    reader = build_plate_reader(PlatesConfig(localiser="platedet"), platedet_models_dir)
+    reader = build_plate_reader(PlatesConfig(localiser="platedet", recogniser="ppocr"), platedet_models_dir)
     report = evaluate(folder, reader, limit=golden["n"])
     assert report.exact >= golden["exact"] - golden["tolerance"], report.misses
     assert report.found_rate is not None and report.found_rate >= golden["found_rate"] - golden["tolerance"]

@@ -29,6 +29,7 @@ def signed_in(browser: Any, live: Live, user: str, viewport: dict[str, int] = LA
     errors: list[str] = []
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if _csp_violation(msg) else None)
     page.goto("/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", PASSWORD)
@@ -39,6 +40,11 @@ def signed_in(browser: Any, live: Live, user: str, viewport: dict[str, int] = LA
         assert errors == [], f"JavaScript errors: {errors}"
     finally:
         context.close()
+
+
+def _csp_violation(msg: Any) -> bool:
+    """A console error from the page's Content Security Policy (an inline script, style, ...)."""
+    return bool(msg.type == "error" and "Content Security Policy" in msg.text)
 
 
 def nav_labels(page: Any) -> list[str]:
@@ -120,7 +126,7 @@ def test_review_two_person_rule_with_audit_records(browser: Any, live: Live, sho
         assert page.locator("[data-testid=reference]").evaluate("img => img.naturalWidth") > 0
         shot(page, shots, "review")
         page.keyboard.press("c")  # confirm by keyboard
-        page.wait_for_url(re.compile(r".*notice=.*"))
+        page.wait_for_selector(".flash.notice")
         assert "1 of 2" in page.inner_text(".flash.notice")
         assert page.inner_text("[data-testid=status]") == "pending"
         assert page.locator("#confirm-form button").is_disabled()  # the second must be someone else
@@ -130,12 +136,12 @@ def test_review_two_person_rule_with_audit_records(browser: Any, live: Live, sho
         page.keyboard.press("r")  # focus the rejection reason
         page.keyboard.type("impossible travel: seen at the entrance seconds before")
         page.click("#reject-form button")
-        page.wait_for_url(re.compile(r".*notice=.*"))
+        page.wait_for_selector(".flash.notice")
 
     with signed_in(browser, live, "operator-2") as page:
         page.goto(f"/review?id={first}")
         page.keyboard.press("c")
-        page.wait_for_url(re.compile(r".*notice=.*"))
+        page.wait_for_selector(".flash.notice")
         page.goto(f"/review?id={first}&status=confirmed")
         assert page.inner_text("[data-testid=status]") == "confirmed"
         assert "confirmed by operator-1 and operator-2" in page.inner_text("[data-testid=two-person]")
@@ -164,7 +170,8 @@ def test_export_a_redacted_case_package(browser: Any, live: Live, shots: Path) -
         page.wait_for_url(re.compile(r".*/cases/.+"))
         page.goto(f"/review?id={confirmed[0].candidate_id}&status=confirmed")
         page.click("[data-testid=add-to-case] button")
-        page.wait_for_url(re.compile(r".*/cases/.+notice=.*"))
+        page.wait_for_url(re.compile(r".*/cases/.+"))
+        page.wait_for_selector(".flash.notice")
         assert page.locator("[data-testid=case-items] tbody tr").count() == 1
         page.fill("[data-testid=export] input[name=reason]", "disclosure to the prosecutor, ref P-1")
         shot(page, shots, "case")
@@ -215,4 +222,59 @@ def test_screenshot_every_main_page(browser: Any, live: Live, shots: Path) -> No
     login = context.new_page()
     login.goto("/login")
     shot(login, shots, "sign-in")
+    context.close()
+
+
+def test_api_docs_load_nothing_from_outside(browser: Any, live: Live) -> None:
+    context = browser.new_context(base_url=live.base)
+    page = context.new_page()
+    requested: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Vigil" in page.inner_text(".swagger-ui .info .title")
+    assert page.locator(".opblock").count() > 20  # the operations are listed
+    outside = [u for u in requested if not u.startswith((live.base + "/", "data:", "blob:"))]
+    assert outside == [], outside
+    assert problems == [], problems
+    page.goto("/redoc")
+    assert page.url == live.base + "/docs"
+    context.close()
+
+
+def test_a_page_elsewhere_cannot_sign_you_in(browser: Any, live: Live) -> None:
+    """Login CSRF: another site's page posts the sign-in form with its author's account, so that
+    what the victim then does (searches, decisions) is recorded under that account."""
+    attacker = (
+        f'<form id="f" method="post" action="{live.base}/login">'
+        f'<input name="username" value="operator-2"><input name="password" value="{PASSWORD}">'
+        '<input name="next" value="/"></form><script>document.getElementById("f").submit()</script>'
+    )
+    logins_before = len(live.store.governance.audit.list(action="login", actor="operator-2"))
+    context = browser.new_context()
+    context.route("http://attacker.example/**", lambda route: route.fulfill(content_type="text/html", body=attacker))
+    page = context.new_page()
+    page.goto("http://attacker.example/", wait_until="commit")
+    page.wait_for_url(live.base + "/**")
+    page.wait_for_load_state()
+    assert [c["name"] for c in context.cookies() if c["name"] == "vigil_session"] == []
+    assert len(live.store.governance.audit.list(action="login", actor="operator-2")) == logins_before
+    assert "not sent by Vigil" in page.inner_text(".flash.error")
+    context.close()
+
+
+def test_the_banner_shows_no_text_from_the_url(browser: Any, live: Live) -> None:
+    with signed_in(browser, live, live.users["viewer"]) as page:
+        page.goto("/?error=Your+account+is+locked.+Call+0800+555+0199&notice=Update+your+password+at+evil.example")
+        assert page.locator(".flash").count() == 0
+        assert "0800" not in page.inner_text("body") and "evil.example" not in page.inner_text("body")
+    context = browser.new_context(base_url=live.base)
+    page = context.new_page()
+    page.goto("/login?error=session_expired")  # a code Vigil itself uses: fixed text
+    assert page.inner_text(".flash.error") == "Your session has expired; sign in again."
+    page.goto("/login?error=Wrong+password.+Reset+it+at+evil.example")
+    assert page.locator(".flash").count() == 0
     context.close()

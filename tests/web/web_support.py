@@ -17,6 +17,7 @@ import numpy as np
 import uvicorn
 
 from vigil.api import ApiContext, create_app
+from vigil.api.server import server_config
 from vigil.cli.faces_cmd import compose_demo_clip, enrol_subject
 from vigil.config import CameraConfig, Position, VigilConfig
 from vigil.config.candidates import CandidatesConfig
@@ -165,8 +166,7 @@ def serve(cfg: VigilConfig, store: Store) -> Iterator[Live]:
     ctx.auth.add_user("operator-2", PASSWORD, "operator", None, actor="test")
     ctx.auth.add_user("scoped-viewer", PASSWORD, "viewer", ("cam-c",), actor="test")
     port = free_port()
-    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
-                            timeout_graceful_shutdown=1)  # fmt: skip
+    config = server_config(create_app(ctx), "127.0.0.1", port, timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 
 import vigil
 from vigil.api.context import ApiContext
+from vigil.api.docs import mount_docs
 from vigil.api.errors import error_response, install_error_handlers
 from vigil.api.routers import (
     alerts,
@@ -41,6 +42,8 @@ from vigil.core.clock import utcnow
 from vigil.governance.alerts import candidate_alert
 from vigil.governance.retention import RetentionTask
 from vigil.governance.transparency import ReportContributor
+from vigil.http.proxies import TrustedProxies
+from vigil.http.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -193,11 +196,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
         version=vigil.__version__,
         description="Accountable video analytics: every use is authorised and recorded.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's own /docs and /redoc load scripts from a CDN: see vigil.api.docs
+        redoc_url=None,
     )
     app.state.vigil = ctx
     for name, make_section in FEATURE_REPORT_SECTIONS.items():
         ctx.report_sections.setdefault(name, make_section(ctx))
     install_error_handlers(app)
+    mount_docs(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> Healthz:
@@ -214,4 +220,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     mount_web(app)  # the operator UI: server-rendered pages and /static (not in the OpenAPI schema)
     app.add_middleware(BodyLimit, limit=ctx.config.governance.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)  # every answer gets the headers, refusals too
+    app.add_middleware(TrustedProxies, networks=ctx.config.api.trusted_proxies)  # outermost: who is asking
     return app

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import nats.errors
@@ -167,8 +168,12 @@ class JetStreamBus:
         ack_timeout_s: float = 5.0,
         outbox_size: int = 20_000,
         streams: StreamOptions | None = StreamOptions(),
+        ack_journal: Path | None = None,
     ) -> None:
         self._conn = conn
+        # One event id per line as JetStream acknowledges it (appended with one write each):
+        # what the fault tests check against the store after a kill -9.
+        self._journal = open(ack_journal, "a", buffering=1) if ack_journal is not None else None  # noqa: SIM115
         self._spool: Spool = spool if spool is not None else MemorySpool()
         self._headers = headers
         self._max_in_flight = max_in_flight
@@ -194,13 +199,16 @@ class JetStreamBus:
 
     # -- EventBus: publishing ---------------------------------------------------------------
 
-    def publish(self, event: AnyEvent) -> None:
+    def publish(self, event: AnyEvent, *, headers: Mapping[str, str] | None = None) -> None:
         """Queue ``event`` for JetStream; blocks only while ``outbox_size`` events are queued.
+
+        ``headers`` travel with the message (a worker's lease epoch), besides the event id.
 
         Raises:
             BusClosedError: after :meth:`close`.
         """
-        headers = {"Nats-Msg-Id": event.event_id}
+        extra_headers = headers
+        headers = {"Nats-Msg-Id": event.event_id, **(extra_headers or {})}
         if self._headers is not None:
             extra = self._headers(event)
             if extra:
@@ -254,6 +262,8 @@ class JetStreamBus:
         for sub in self._subs:
             sub.executor.shutdown(wait=True)
         self._spool.close()
+        if self._journal is not None:
+            self._journal.close()
 
     # -- EventBus: subscribing --------------------------------------------------------------
 
@@ -353,6 +363,8 @@ class JetStreamBus:
             bisect.insort(self._retry, out, key=lambda o: o.seq)
             return
         self._slots.release()
+        if self._journal is not None:
+            self._journal.write(out.headers["Nats-Msg-Id"] + "\n")
         self._done(acked=1)
 
     async def _watchdog(self) -> None:
@@ -399,6 +411,8 @@ class JetStreamBus:
                 if isinstance(r, BaseException):
                     break
                 ok += 1
+            if self._journal is not None:
+                self._journal.write("".join(m.headers["Nats-Msg-Id"] + "\n" for m in batch[:ok]))
             self._spool.commit(ok)
             self._done(ok, acked=ok, replayed=ok)
             if ok < len(batch):
@@ -422,6 +436,9 @@ class JetStreamBus:
             return
         failed = [out for out, r in zip(batch, results, strict=True) if isinstance(r, BaseException)]
         ok = len(batch) - len(failed)
+        if self._journal is not None:
+            done = [o for o, r in zip(batch, results, strict=True) if not isinstance(r, BaseException)]
+            self._journal.write("".join(o.headers["Nats-Msg-Id"] + "\n" for o in done))
         self._done(ok, acked=ok, replayed=ok)
         if failed:
             self._retry = failed + self._retry

@@ -48,6 +48,7 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
     import uvicorn
 
     from vigil.api import ApiContext, create_app
+    from vigil.api.server import server_config
 
     integrity = quick_check(cfg.store_url)
     if integrity is not None and not integrity.ok:
@@ -58,7 +59,7 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
             _ensure_first_admin(cfg, store)
         app = create_app(ApiContext.build(cfg, store))
         console.print(f"Vigil on http://{host}:{port}  (sign in at /, API docs at /docs, health at /healthz)")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.Server(server_config(app, host, port)).run()
 
 
 def _ensure_first_admin(cfg: VigilConfig, store: Store) -> None:

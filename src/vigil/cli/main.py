@@ -10,7 +10,17 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from vigil.cli import analyze_cmd, candidates_cmd, crowd_cmd, faces_cmd, governance_cmd, models_cmd, plates_cmd, run_cmd
+from vigil.cli import (
+    analyze_cmd,
+    candidates_cmd,
+    crowd_cmd,
+    faces_cmd,
+    governance_cmd,
+    models_cmd,
+    plates_cmd,
+    run_cmd,
+    scale_cmd,
+)
 from vigil.cli.bad_input import check_text_arguments, error_line
 from vigil.core.errors import VigilError
 
@@ -31,6 +41,7 @@ faces_cmd.register(app)
 plates_cmd.register(app)
 crowd_cmd.register(app)
 governance_cmd.register(app)
+scale_cmd.register(app)
 
 
 @app.callback()
@@ -43,12 +54,15 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def main() -> None:
-    """Run the CLI; a Vigil error (or a value a config model refused) becomes one line on stderr
-    and exit status 1."""
+    """Run the CLI; bad input becomes one line on stderr and exit status 1: a Vigil error, a value
+    a config model refused, or a ValueError from an argument check (the API answers those 400;
+    ``-v`` shows where it was raised)."""
     try:
         check_text_arguments(sys.argv[1:], os.environ)
         app()
-    except (VigilError, ValidationError) as exc:
+    except (VigilError, ValidationError, ValueError) as exc:
+        if not isinstance(exc, VigilError | ValidationError):
+            logging.getLogger("vigil.cli").info("refused by an argument check", exc_info=exc)
         Console(stderr=True, highlight=False).print(error_line(exc), soft_wrap=True)
         sys.exit(1)
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from vigil.cli.audit import CliAuditor, need_reason, person
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.config.plates import LOCALISERS
+from vigil.config.plates import LOCALISERS, RECOGNISERS
 from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
@@ -26,6 +26,7 @@ from vigil.governance.use_records import HotlistAdded
 from vigil.plates.eval import evaluate
 from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_hotlist_csv
+from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
@@ -286,10 +287,17 @@ def eval_(
     localiser: str | None = typer.Option(
         None, "--localiser", help="morphology or platedet (optional AGPL model; default: config)."
     ),
+    reader_names: str | None = typer.Option(
+        None,
+        "--reader",
+        help="Recogniser(s) to score, comma-separated to compare them on the same set: cct, cct-v1, ppocr "
+        "(default: config).",
+    ),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Score the plate reader on a labelled folder: n, exact, cer, ms_per_image (+ found_rate for scenes)."""
+    """Score the plate reader on a labelled folder: n, exact, cer, ms_per_image (+ found_rate for scenes),
+    and exact per labelled region and per country the reader saw."""
     cfg = resolve_config(config, data_dir)
     chosen = tuple(r.strip() for r in regions.split(",")) if regions else cfg.plates.regions
     try:
@@ -298,10 +306,27 @@ def eval_(
         raise InputError(str(exc)) from exc
     if localiser is not None and localiser not in LOCALISERS:
         raise InputError(f"unknown localiser {localiser!r}; valid: {list(LOCALISERS)}")
-    reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser)
+    names = [r.strip() for r in reader_names.split(",")] if reader_names else [cfg.plates.recogniser]
+    bad = [r for r in names if r not in RECOGNISERS]
+    if bad or len(set(names)) != len(names):
+        raise InputError(f"--reader {reader_names!r}: give each of {list(RECOGNISERS)} at most once")
+    summaries: dict[str, dict[str, object]] = {}
+    for name in names:
+        reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser, name)
+        summaries[name] = _score(folder, reader, limit, f"reading plates ({name})")
+    if as_json:
+        print(json.dumps(summaries[names[0]] if len(names) == 1 else {"readers": summaries}))
+        return
+    for name, summary in summaries.items():
+        console.print(f"[bold]reader {name}[/]")
+        for key, value in summary.items():
+            console.print(f"  {key}: {value}")
+
+
+def _score(folder: Path, reader: PlateReader, limit: int | None, label: str) -> dict[str, object]:
     err = Console(stderr=True)
     with Progress(
-        TextColumn("reading plates"),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -312,12 +337,7 @@ def eval_(
     ) as bar:
         task = bar.add_task("eval", total=None)
         report = evaluate(folder, reader, lambda i, n: bar.update(task, completed=i, total=n), limit=limit)
-    summary = report.as_dict()
-    if as_json:
-        print(json.dumps(summary))
-        return
-    for key, value in summary.items():
-        console.print(f"{key}: {value}")
+    return {"reader": reader.recogniser_name, **report.as_dict()}
 
 
 def register(root: typer.Typer) -> None:

@@ -14,13 +14,55 @@ class AuthConfig(StrictModel):
     session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400, description="Browser session lifetime.")
     token_max_days: int = Field(default=365, ge=1, le=3650, description="Longest lifetime of an API token.")
     login_max_failures: int = Field(
-        default=5, ge=1, le=1000, description="Failed logins per user name or address before refusing."
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins at one user name from one address before that pair is locked out.",
     )
-    login_window_s: int = Field(default=300, ge=1, le=86400, description="Window over which failures are counted.")
+    login_window_s: int = Field(
+        default=86400,
+        ge=60,
+        le=30 * 86400,
+        description="A pair's failures are forgotten after this long without a failure (or at once on success).",
+    )
+    login_lockout_s: int = Field(
+        default=60, ge=1, le=86400, description="First lockout of a pair; it doubles with each failure after it."
+    )
+    login_lockout_max_s: int = Field(default=3600, ge=1, le=7 * 86400, description="Longest lockout of a pair.")
+    login_address_max_failures: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description=(
+            "Failures from one address (all user names) within login_guard_window_s after which that address "
+            "may sign in only to accounts that signed in from it before (password spraying)."
+        ),
+    )
+    login_account_max_failures: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description=(
+            "Failures at one user name (all addresses) within login_guard_window_s after which it may be "
+            "signed in to only from addresses it signed in from before (distributed guessing)."
+        ),
+    )
+    login_guard_window_s: int = Field(
+        default=3600, ge=60, le=7 * 86400, description="Window of the address and account guards above."
+    )
+    login_known_days: float = Field(
+        default=30, gt=0, le=3650, description="How long an address stays known to an account after a sign-in."
+    )
     password_min_length: int = Field(default=10, ge=8, le=256)
     argon2_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id iterations.")
     argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024, description="argon2id memory in KiB.")
-    cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only.")
+    cookie_secure: bool = Field(
+        default=False,
+        description=(
+            "Mark cookies Secure on every request. Without it they are Secure whenever the request came "
+            "over HTTPS, directly or through a proxy listed in api.trusted_proxies."
+        ),
+    )
 
 
 class RetentionConfig(StrictModel):

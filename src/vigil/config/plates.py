@@ -20,6 +20,9 @@ _LAYOUT = re.compile(r"(?:[LDA](?:\{\d{1,2}(?:,\d{1,2})?\})?){1,12}")
 Localiser = Literal["morphology", "platedet"]
 LOCALISERS: tuple[Localiser, ...] = ("morphology", "platedet")
 
+Recogniser = Literal["cct", "cct-v1", "ppocr"]
+RECOGNISERS: tuple[Recogniser, ...] = ("cct", "cct-v1", "ppocr")
+
 
 class PlatesConfig(StrictModel):
     """Settings of the plates feature."""
@@ -77,6 +80,13 @@ class PlatesConfig(StrictModel):
         "found-rate on the US scenes), or never.",
     )
 
+    recogniser: Recogniser = Field(
+        default="cct",
+        description="Which recogniser reads plates: 'cct' (fast-plate-ocr CCT-XS v2, plate-trained, with a "
+        "country head that picks the format grammar; model plates-cct, falling back to plates-cct-v1 when "
+        "only that is installed), 'cct-v1' (model plates-cct-v1, no country head), or 'ppocr' (PP-OCRv6 "
+        "only, as before). With a CCT model PP-OCRv6 still reads the plates it is unsure of.",
+    )
     localiser: Localiser = Field(
         default="morphology",
         description="How plates are found: 'morphology' (character rows and the OCR text detector; "

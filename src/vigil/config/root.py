@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from vigil.config.api import ApiConfig
 from vigil.config.base import StrictModel
 from vigil.config.camera import CameraConfig
 from vigil.config.candidates import CandidatesConfig
@@ -15,6 +16,7 @@ from vigil.config.detector import DetectorConfig
 from vigil.config.faces import FacesConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.plates import PlatesConfig
+from vigil.config.scale import ScaleConfig
 from vigil.config.tracker import TrackerConfig
 
 
@@ -27,7 +29,9 @@ class StoreConfig(StrictModel):
 class BusConfig(StrictModel):
     """How events travel from the cameras to the store."""
 
-    type: Literal["memory"] = Field(default="memory", description="In-process queue (one machine).")
+    type: Literal["memory", "nats"] = Field(
+        default="memory", description="In-process queue (one machine) or NATS JetStream (scale-out, see `scale`)."
+    )
     queue_size: int = Field(default=10_000, ge=10, le=10_000_000)
 
 
@@ -45,6 +49,8 @@ class VigilConfig(StrictModel):
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     crowd: CrowdConfig = Field(default_factory=CrowdConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras and recordings to analyse.")
 
     @model_validator(mode="after")

@@ -64,6 +64,8 @@ class DensityParts:
     total: NDArray[np.float32]
     residual: NDArray[np.float32]
     cell_scale: float
+    origin: tuple[int, int] = (0, 0)
+    """Frame pixel of the maps' top-left corner (not (0, 0) when density ran on a region only)."""
 
 
 def split_density(
@@ -86,10 +88,13 @@ def split_density(
     covered = np.zeros((h, w), dtype=bool)
     hidden = np.zeros((h, w), dtype=np.float32)
     s = dmap.cell_scale
+    ox, oy = dmap.origin
     small = hidden_heads_px / (s * STRIDE)  # the limit in frame pixels
     for x1, y1, x2, y2 in person_boxes:
-        c1, r1 = max(0, int(np.floor(x1 * s))), max(0, int(np.floor(y1 * s)))
-        c2, r2 = min(w, int(np.ceil(x2 * s))), min(h, int(np.ceil(y2 * s)))
+        c1, r1 = max(0, int(np.floor((x1 - ox) * s))), max(0, int(np.floor((y1 - oy) * s)))
+        c2, r2 = min(w, int(np.ceil((x2 - ox) * s))), min(h, int(np.ceil((y2 - oy) * s)))
+        if c1 >= c2 or r1 >= r2:
+            continue  # a person outside the region the density ran on
         covered[r1:r2, c1:c2] = True
         if y2 - y1 < small:
             dense = np.where(total[r1:r2, c1:c2] >= floor, total[r1:r2, c1:c2], 0.0)
@@ -99,7 +104,7 @@ def split_density(
                 # masks split them where they are.
                 hidden[r1:r2, c1:c2] += dense * ((mass - 1.0) / mass)
     residual = (np.where(~covered & (total >= floor), total, 0.0) + hidden).astype(np.float32)
-    return DensityParts(total=total, residual=residual, cell_scale=s)
+    return DensityParts(total=total, residual=residual, cell_scale=s, origin=dmap.origin)
 
 
 def combined_count(detections_in: int, parts: DensityParts, mask: NDArray[np.bool_] | None = None) -> float:

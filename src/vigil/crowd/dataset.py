@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -132,3 +133,34 @@ def count_errors(predicted: Sequence[float], truth: Sequence[float]) -> CountErr
         return CountErrors(0, math.nan, math.nan, math.nan)
     err = np.asarray(predicted, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
     return CountErrors(len(err), float(np.abs(err).mean()), float(np.sqrt((err**2).mean())), float(err.mean()))
+
+
+CROWD_BANDS: tuple[int, ...] = (20, 100)
+"""Edges of the crowd-size bands errors are reported by: fewer than 20 people, 20-99, 100 or more
+(by the true count)."""
+
+
+def band_labels(edges: Sequence[int] = CROWD_BANDS) -> list[str]:
+    """``["<20", "20-99", ">=100"]`` for edges ``(20, 100)``: band ``k`` holds true counts in
+    ``[edges[k-1], edges[k])``."""
+    inner = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)]
+    return [f"<{edges[0]}", *inner, f">={edges[-1]}"]
+
+
+def errors_by_band(
+    predicted: Sequence[float], truth: Sequence[float], edges: Sequence[int] = CROWD_BANDS
+) -> dict[str, CountErrors]:
+    """Count errors per band of the *true* count (:func:`band_labels`), so a user sees where the
+    counter fails. A band without images has ``n == 0`` and NaN errors."""
+    if len(predicted) != len(truth):
+        raise ValueError(f"{len(predicted)} predictions for {len(truth)} images")
+    if not edges or list(edges) != sorted(set(edges)):
+        raise ValueError(f"band edges must be increasing and distinct, got {list(edges)}")
+    band = np.searchsorted(np.asarray(edges), np.asarray(truth, dtype=np.float64), side="right")
+    return {
+        label: count_errors(
+            [p for p, b in zip(predicted, band, strict=True) if b == k],
+            [t for t, b in zip(truth, band, strict=True) if b == k],
+        )
+        for k, label in enumerate(band_labels(edges))
+    }

@@ -46,16 +46,30 @@ class DensityMap:
     frame_width: int
     frame_height: int
     ms: float
+    origin: tuple[int, int] = (0, 0)
+    """Frame pixel ``(x, y)`` of the map's top-left corner: not ``(0, 0)`` when only a region ran."""
+    region_width: int | None = None
+    """Width in frame pixels of the region the map covers (None: the whole frame)."""
 
     @property
     def count(self) -> float:
-        """Estimated people in the whole frame (negative noise clipped)."""
+        """Estimated people in the region it covers (negative noise clipped)."""
         return float(np.clip(self.density, 0, None).sum(dtype=np.float64).item())
 
     @property
     def cell_scale(self) -> float:
         """Density-map cells per frame pixel (x and y are scaled alike)."""
-        return int(self.density.shape[1]) / self.frame_width
+        return int(self.density.shape[1]) / (self.region_width or self.frame_width)
+
+    def to_cells(self, xy: NDArray[np.float32] | NDArray[np.float64]) -> NDArray[np.float64]:
+        """Frame pixel coordinates ``(..., 2)`` → density-map cell coordinates (may fall outside the map)."""
+        return (np.asarray(xy, dtype=np.float64) - np.asarray(self.origin, dtype=np.float64)) * self.cell_scale
+
+
+def frame_scale(frame_width: int, input_width: int) -> float:
+    """Input pixels per frame pixel: frames wider than ``input_width`` are scaled down to it;
+    narrower frames run at their own size (never enlarged: CSRNet over-counts enlarged heads)."""
+    return min(1.0, input_width / frame_width)
 
 
 def preprocess(image: BGRImage, input_width: int) -> NDArray[np.float32]:
@@ -66,7 +80,10 @@ def preprocess(image: BGRImage, input_width: int) -> NDArray[np.float32]:
     if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         raise ValueError(f"expected a BGR image of shape (H, W, 3), got {image.shape}")
     height, width = image.shape[:2]
-    w = max(STRIDE, input_width // STRIDE * STRIDE)
+    return _blob(image, max(STRIDE, input_width // STRIDE * STRIDE), width, height)
+
+
+def _blob(image: BGRImage, w: int, width: int, height: int) -> NDArray[np.float32]:
     h = max(STRIDE, round(height * w / width / STRIDE) * STRIDE)
     resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (width, height) else image
     rgb = resized[:, :, ::-1].astype(np.float32) / 255.0
@@ -74,12 +91,32 @@ def preprocess(image: BGRImage, input_width: int) -> NDArray[np.float32]:
     return np.ascontiguousarray(blob, dtype=np.float32)
 
 
+def prepare(image: BGRImage, input_width: int, region: tuple[int, int, int, int] | None = None) -> NDArray[np.float32]:
+    """The CSRNet input for ``image`` (or its ``region`` ``(x0, y0, x1, y1)``) at the scale of
+    :func:`frame_scale`: what :meth:`DensityEstimator.estimate` runs, and what the fine-tuning
+    script (scripts/train_crowd_density.py) trains on.
+
+    Raises:
+        ValueError: not a BGR image, or a region outside it.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        raise ValueError(f"expected a BGR image of shape (H, W, 3), got {image.shape}")
+    height, width = int(image.shape[0]), int(image.shape[1])
+    scale = frame_scale(width, input_width)
+    x0, y0, x1, y1 = region if region is not None else (0, 0, width, height)
+    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+        raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {width}x{height} frame")
+    crop = image if region is None else np.ascontiguousarray(image[y0:y1, x0:x1])
+    return _blob(crop, max(STRIDE, round((x1 - x0) * scale / STRIDE) * STRIDE), x1 - x0, y1 - y0)
+
+
 class DensityEstimator:
     """Runs CSRNet on frames.
 
     Args:
         session: an ONNX Runtime session of the model built by ``vigil models install`` (``csrnet``).
-        input_width: frames are scaled to this width first (384 default: about a third of 512's time, docs/crowd.md).
+        input_width: frames wider than this are scaled down to it first; narrower ones run at
+            their own size (:func:`frame_scale`; docs/crowd.md, "Fine-tuned density").
     """
 
     def __init__(self, session: TensorSession, input_width: int = DEFAULT_DENSITY_INPUT_WIDTH) -> None:
@@ -88,13 +125,19 @@ class DensityEstimator:
         self._session = session
         self.input_width = input_width
 
-    def estimate(self, image: BGRImage) -> DensityMap:
-        """Density map of one BGR frame.
+    def estimate(self, image: BGRImage, region: tuple[int, int, int, int] | None = None) -> DensityMap:
+        """Density map of one BGR frame, or of ``region`` ``(x0, y0, x1, y1)`` of it only.
+
+        A region runs at the scale the whole frame would (:func:`frame_scale`), so heads have
+        the same size in pixels either way; it costs its share of the frame's pixels.
 
         Raises:
             ModelError: ONNX Runtime failed on the input.
+            ValueError: not a BGR image, or a region outside it or too small.
         """
-        blob = preprocess(image, self.input_width)
+        height, width = int(image.shape[0]), int(image.shape[1])
+        blob = prepare(image, self.input_width, region)
+        x0, y0, x1, _ = region if region is not None else (0, 0, width, height)
         started = time.perf_counter()
         try:
             out = self._session.run(None, {"image": blob})[0]
@@ -102,4 +145,6 @@ class DensityEstimator:
             raise ModelError(f"CSRNet inference failed on a {blob.shape} input: {exc}") from exc
         ms = (time.perf_counter() - started) * 1000.0
         density = np.asarray(out, dtype=np.float32).reshape(out.shape[-2], out.shape[-1])
-        return DensityMap(density=density, frame_width=int(image.shape[1]), frame_height=int(image.shape[0]), ms=ms)
+        return DensityMap(
+            density=density, frame_width=width, frame_height=height, ms=ms, origin=(x0, y0), region_width=x1 - x0
+        )

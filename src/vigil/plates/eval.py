@@ -21,7 +21,7 @@ from vigil.core.errors import InputError
 from vigil.core.frame import BGRImage
 from vigil.plates.localise import box_iou
 from vigil.plates.reader import PlateReader
-from vigil.plates.text import PLATE_ALPHABET, char_error_rate
+from vigil.plates.text import PLATE_ALPHABET, char_error_rate, levenshtein
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 FOUND_IOU = 0.4
@@ -34,6 +34,7 @@ class LabelledPlate:
     image: Path
     plate: str
     box: tuple[float, float, float, float] | None = None
+    region: str | None = None
 
 
 @dataclass(slots=True)
@@ -46,6 +47,12 @@ class EvalReport:
     ms_per_image: float = 0.0
     ocr_calls_per_image: float = 0.0
     misses: list[dict[str, str]] = field(default_factory=list)
+    by_region: dict[str, list[int]] = field(default_factory=dict)
+    """Labelled region (where the labels give one) → [n, exact]."""
+    by_country: dict[str, list[int]] = field(default_factory=dict)
+    """Plate country the reader's region head gave (``none`` without one) → [n, exact]."""
+    miss_categories: dict[str, int] = field(default_factory=dict)
+    """Misses by :func:`miss_category`."""
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -58,7 +65,43 @@ class EvalReport:
         }
         if self.found_rate is not None:
             out["found_rate"] = round(self.found_rate, 4)
+        if self.by_region:
+            out["by_region"] = {k: {"n": n, "exact": round(e / n, 4)} for k, (n, e) in sorted(self.by_region.items())}
+        if self.miss_categories:
+            out["misses_by_category"] = dict(sorted(self.miss_categories.items(), key=lambda kv: -kv[1]))
+        if self.by_country:
+            out["by_country"] = {k: {"n": n, "exact": round(e / n, 4)} for k, (n, e) in sorted(self.by_country.items())}
         return out
+
+
+MissCategory = Literal[
+    "no read",
+    "not found",
+    "read elsewhere",
+    "extra characters",
+    "missing characters",
+    "one character",
+    "several characters",
+]
+
+
+def miss_category(truth: str, read: str, found: bool | None) -> MissCategory:
+    """Why a read missed, as far as the label tells: where it looked, then what it read.
+
+    ``found`` is None for crops (no box to compare). ``read elsewhere``: the chosen box is not the
+    labelled plate (another text won); ``extra``/``missing characters``: the right characters with
+    more (stacked small characters, a frame's text) or fewer; otherwise how many positions differ.
+    """
+    if not read:
+        return "no read"
+    if found is False:
+        return "read elsewhere" if levenshtein(read, truth) > len(truth) // 2 else "not found"
+    if len(read) > len(truth):
+        return "extra characters"
+    if len(read) < len(truth):
+        return "missing characters"
+    wrong = sum(a != b for a, b in zip(read, truth, strict=True))
+    return "one character" if wrong == 1 else "several characters"
 
 
 def _check_plate(plate: str, where: str) -> str:
@@ -86,7 +129,7 @@ def load_labels(folder: Path) -> tuple[Layout, list[LabelledPlate]]:
                 if len(row) != 3:
                     raise InputError(f"{gt} row {number}: {len(row)} columns; expected file,region,plate")
                 plate = _check_plate(row[2], f"{gt} row {number}")
-                items.append(LabelledPlate(folder / row[0].strip(), plate))
+                items.append(LabelledPlate(folder / row[0].strip(), plate, region=row[1].strip().lower() or None))
         if not items:
             raise InputError(f"{gt} has no rows; expected file,region,plate")
         return "crops", items
@@ -133,19 +176,28 @@ def evaluate(
     for i, item in enumerate(items):
         image = read_image(item.image)
         t0 = time.perf_counter()
+        hit: bool | None = None
         if layout == "crops":
             read = reader.read_crop(image)
-            text = read.text if read else ""
         else:
             reads = reader.read_scene(image)
-            text = reads[0].text if reads else ""
-            if reads and item.box is not None and box_iou(reads[0].box, item.box) > FOUND_IOU:
-                found += 1
+            read = reads[0] if reads else None
+            hit = read is not None and item.box is not None and box_iou(read.box, item.box) > FOUND_IOU
+            found += hit
+        text = read.text if read else ""
         elapsed += time.perf_counter() - t0
         exact += text == item.plate
+        for table, key in ((report.by_region, item.region), (report.by_country, read.country if read else None)):
+            if key is None and table is report.by_region:
+                continue
+            row = table.setdefault(key or "none", [0, 0])
+            row[0] += 1
+            row[1] += text == item.plate
         cer += char_error_rate(text, item.plate)
         if text != item.plate:
-            report.misses.append({"image": item.image.name, "truth": item.plate, "read": text})
+            category = miss_category(item.plate, text, hit)
+            report.miss_categories[category] = report.miss_categories.get(category, 0) + 1
+            report.misses.append({"image": item.image.name, "truth": item.plate, "read": text, "category": category})
         if progress is not None:
             progress(i + 1, len(items))
     n = max(1, len(items))

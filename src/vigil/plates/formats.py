@@ -303,3 +303,46 @@ def _fits_as_read(text: str, regions: tuple[str, ...], formats: Formats) -> bool
                 if applied is not None and applied[1] == 0:
                     return True
     return False
+
+
+MIN_FIX_RATIO = 0.05
+"""A grammar fix of a read with per-character probabilities is made only when the new characters
+were at least this likely relative to the read ones (product over the changed positions).
+
+A plate-trained recogniser has learnt its countries' layouts already: where it is confident, a
+read that fits no listed layout is more likely a layout the grammar does not list (a series,
+a vanity plate) than a misread, and forcing it into one would break a right read."""
+
+
+def fit_region(
+    text: str,
+    alternatives: NDArray[np.float32] | None,
+    region: str,
+    formats: Formats = REGION_FORMATS,
+    max_fixes: int = 2,
+    min_ratio: float = MIN_FIX_RATIO,
+) -> FormatFit:
+    """Fit a read to one region's grammar (the region its country gives), fixing only likely confusions.
+
+    A loose region (US) takes the read with its same-glyph fixes; a strict one keeps a read that
+    fits a layout as it is, else takes the likeliest fit whose changes the recogniser itself found
+    at least ``min_ratio`` as likely; a read nothing fits so is kept as read (``strict`` False).
+    """
+    if region in LOOSE_REGIONS:
+        return fit_formats(text, (region,), max_fixes, None, formats)
+    best: tuple[float, FormatFit] | None = None
+    for spec in formats[region]:
+        for layout in expand(spec):
+            if alternatives is not None and len(alternatives) == len(text):
+                applied = _apply_probs(text, alternatives, layout)
+            else:
+                exact = _apply(text, layout)
+                applied = None if exact is None else (exact[0], exact[1], 1.0 if exact[1] == 0 else min_ratio)
+            if applied is None or applied[1] > max_fixes or applied[2] < min_ratio:
+                continue
+            key = applied[2] - 1e-3 * applied[1]
+            if best is None or key > best[0]:
+                best = (key, FormatFit(applied[0], region, layout, applied[1]))
+    if best is None:
+        return FormatFit(text, region, None, 0)
+    return best[1]

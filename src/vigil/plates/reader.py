@@ -23,8 +23,18 @@ import cv2
 import numpy as np
 
 from vigil.core.frame import BGRImage
+from vigil.plates.cct import CctRead, CctRecogniser
+from vigil.plates.countries import grammar_for
 from vigil.plates.ctc import TextLine, drop_absent
-from vigil.plates.formats import FormatFit, Formats, check_regions, fit_formats, formats_with
+from vigil.plates.formats import (
+    REGION_FORMATS,
+    FormatFit,
+    Formats,
+    check_regions,
+    fit_formats,
+    fit_region,
+    formats_with,
+)
 from vigil.plates.localise import find_plate_candidates
 from vigil.plates.ocr import Quad, SceneTextEngine, TextRecogniser
 from vigil.plates.platedet import PlateBox
@@ -60,6 +70,10 @@ class PlateRead:
         strict: fits a listed layout of that region.
         crop: the plate crop (BGR) a person checks the read against.
         closer: this read came from the second, closer look.
+        country: the plate's country as the recogniser's region head saw it, or None.
+        country_confidence: the region head's probability for it.
+        reader: which recogniser made the read (``cct`` model name, or ``ppocr``).
+        least: probability of its least sure character (plate-trained recogniser; 1 otherwise).
     """
 
     text: str
@@ -71,6 +85,10 @@ class PlateRead:
     strict: bool
     crop: BGRImage = field(repr=False, compare=False)
     closer: bool = False
+    country: str | None = None
+    country_confidence: float = 0.0
+    reader: str = "ppocr"
+    least: float = 1.0
 
 
 _DATE_OR_TIME = re.compile(r"\d{1,4}\s*[-/:.]\s*\d{1,2}\s*[-/:.]\s*\d{1,4}")
@@ -97,6 +115,25 @@ frames, dealer stickers and far-away signs are smaller. Only the order changes, 
 score (which votes across a track's frames). Used without a plate detector only: with one, its
 boxes already say where the plates are (there the prior cost one found plate). Measured in
 docs/plates.md."""
+
+
+SECOND_OPINION = 0.6
+"""With a plate-trained recogniser, PP-OCR reads a plate again only when the recogniser's least
+sure character has a probability below this (and the better scoring read is kept). Chosen by
+2-fold cross-validation on the US crops and labelled scene boxes pooled (even / odd images):
+both folds chose 0.6 (docs/plates.md)."""
+
+COUNTRY_TRUST = 0.5
+"""The region head's country picks the grammar only when it is at least this sure; below it the
+deployment's own ``regions`` are used."""
+
+CCT_MARGIN = (0.1, 0.1)
+"""Margin added around a plate box before the plate-trained recogniser reads it (fraction of the
+box's width, height per side): it was trained on whole plates with a little border. Measured on
+the labelled US boxes (docs/plates.md)."""
+
+ROW_TO_PLATE = (0.06, 0.25)
+"""A character row found by the localisers widened to the plate box it stands for (per side)."""
 
 
 class PlateBoxes(Protocol):
@@ -189,10 +226,14 @@ class PlateReader:
         detector_boxes: int = 2,
         detector_fallback: bool = True,
         formats: Formats | None = None,
+        cct: CctRecogniser | None = None,
+        second_opinion: float = SECOND_OPINION,
     ) -> None:
         self.formats = formats_with(formats)  # the built-in regions and the deployment's own
         check_regions(regions, self.formats)
         self._ocr = ocr
+        self._cct = cct
+        self.second_opinion = second_opinion
         self._detector = detector
         self.detector_boxes = detector_boxes
         self.detector_fallback = detector_fallback
@@ -202,6 +243,11 @@ class PlateReader:
         self.min_char_px = min_char_px
         self.scene_text = scene_text
         self.ocr_calls = 0
+
+    @property
+    def recogniser_name(self) -> str:
+        """The plate-trained model reading plates (``plates-cct``, ``plates-cct-v1``), or ``ppocr``."""
+        return self._cct.name if self._cct is not None else "ppocr"
 
     def _read(self, line: BGRImage) -> tuple[str, str, float, FormatFit, float]:
         self.ocr_calls += 1
@@ -263,10 +309,85 @@ class PlateReader:
                 best = read
         return best
 
+    # -- the plate-trained recogniser -----------------------------------------------------------
+
+    def _cct_fit(self, read: CctRead) -> FormatFit:
+        """The read fitted to the grammar of its country (region head), or of the deployment's regions."""
+        own = any(r not in REGION_FORMATS for r in self.regions)
+        sure = read.country is not None and read.country_confidence >= COUNTRY_TRUST
+        if own or not sure:
+            # The operator's own layouts, a recogniser without a region head, or an unsure one.
+            return fit_formats(read.text, self.regions, alternatives=read.alternatives, formats=self.formats)
+        grammar = grammar_for(read.country)
+        if grammar is None:
+            return FormatFit(read.text, None, None, 0)  # no built-in grammar describes it: as read
+        return fit_region(read.text, read.alternatives, grammar, self.formats)
+
+    def _from_cct(self, read: CctRead, crop: BGRImage, box: Box, weight: float = 1.0) -> PlateRead:
+        assert self._cct is not None
+        fit = self._cct_fit(read)
+        score = read.confidence * plausibility(fit.text, fit, read.text) * weight
+        return PlateRead(
+            fit.text,
+            read.text,
+            read.confidence,
+            score,
+            box,
+            fit.region,
+            fit.strict,
+            crop,
+            country=read.country,
+            country_confidence=read.country_confidence,
+            reader=self._cct.name,
+            least=read.least,
+        )
+
+    def _cct_boxes(self, image: BGRImage, boxes: list[tuple[Box, Box, float]]) -> list[PlateRead]:
+        """Plate boxes read in one batch; reads best first.
+
+        ``boxes``: (the plate box read, the box reported for the read, the localiser's weight), in
+        frame pixels. The box reported is the character row's, as the localisers found it (the
+        labelled boxes mark the characters); the recogniser reads the whole plate around it.
+        """
+        assert self._cct is not None
+        ih, iw = image.shape[:2]
+        crops: list[BGRImage] = []
+        shown: list[BGRImage] = []
+        for plate, _, _ in boxes:
+            x1, y1, x2, y2 = _clip(_expand(plate, *CCT_MARGIN), iw, ih)
+            crops.append(image[y1:y2, x1:x2])
+            px1, py1, px2, py2 = _clip(plate, iw, ih)
+            shown.append(image[py1:py2, px1:px2].copy())
+        self.ocr_calls += 1
+        reads = [
+            self._from_cct(r, crop, box, weight)
+            for r, crop, (_, box, weight) in zip(self._cct.read(crops), shown, boxes, strict=True)
+            if r.text
+        ]
+        return sorted(reads, key=lambda r: -r.score)
+
     def read_crop(self, plate: BGRImage) -> PlateRead | None:
-        """Read an image that is already one plate (whole-crop read and its tallest line; the better)."""
+        """Read an image that is already one plate.
+
+        With the plate-trained recogniser: its read, and PP-OCR's (:meth:`_read_crop_ppocr`) as a
+        second opinion when it is unsure (:data:`SECOND_OPINION`); the better scoring is kept.
+        """
         if plate.size == 0 or plate.shape[0] < 4 or plate.shape[1] < 4:
             return None
+        if self._cct is None:
+            return self._read_crop_ppocr(plate)
+        h, w = plate.shape[:2]
+        self.ocr_calls += 1
+        (first,) = self._cct.read([plate])
+        read = self._from_cct(first, plate, (0.0, 0.0, float(w), float(h))) if first.text else None
+        if read is None or first.least < self.second_opinion:
+            other = self._read_crop_ppocr(plate)
+            if other is not None and (read is None or other.score > read.score):
+                return replace(other, country=first.country, country_confidence=first.country_confidence)
+        return read
+
+    def _read_crop_ppocr(self, plate: BGRImage) -> PlateRead | None:
+        """PP-OCR's read of a plate crop: whole and by its tallest line, the better."""
         h, w = plate.shape[:2]
         whole = self._read(plate)
         best = whole
@@ -313,6 +434,9 @@ class PlateReader:
             box = (plate.box[0] + ox, plate.box[1] + oy, plate.box[2] + ox, plate.box[3] + oy)
             px1, py1, px2, py2 = _clip(box, iw, ih)
             crop = image[py1:py2, px1:px2].copy()
+            if self._cct is not None:  # the plate-trained recogniser wants a little border
+                mx1, my1, mx2, my2 = _clip(_expand(box, *CCT_MARGIN), iw, ih)
+                crop = image[my1:my2, mx1:mx2].copy()
             # The detector outlines the plate itself, so it is read like a cropped plate: whole
             # and by its tallest line. Measured against searching a region a few plates wide
             # around it with the localisers (docs/plates.md): more exact reads, 23 % faster.
@@ -345,6 +469,8 @@ class PlateReader:
             up, _ = _upscale_to(line, 32)
             rows.append((row, up, plate_box_from_row(row), 0.85 + 0.15 * cand.score))
         scene_text = self.scene_text if isinstance(self._ocr, SceneTextEngine) else "never"
+        if self._cct is not None:
+            return self._read_region_cct(image, rows, search, ox, oy, scene_text)
         if scene_text == "always":
             rows.extend(self._text_rows(search, ox, oy))
         reads = self._read_rows(image, rows)
@@ -355,6 +481,28 @@ class PlateReader:
         improved: list[PlateRead] = []
         for read in reads[: self.closer_reads]:
             improved.append(self._closer(image, read) if read.score < STRONG_READ else read)
+        return sorted(improved + reads[self.closer_reads :], key=lambda r: -r.score)
+
+    def _read_region_cct(
+        self,
+        image: BGRImage,
+        rows: list[tuple[Box, BGRImage, Box, float]],
+        search: BGRImage,
+        ox: int,
+        oy: int,
+        scene_text: SceneText,
+    ) -> list[PlateRead]:
+        """The localisers' rows read as plates by the plate-trained recogniser; PP-OCR for the unsure."""
+        boxes = [(_expand(row, *ROW_TO_PLATE), plate, weight) for row, _, plate, weight in rows]
+        if scene_text == "always":
+            boxes += [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in self._text_rows(search, ox, oy)]
+        reads = self._cct_boxes(image, boxes)
+        if scene_text == "fallback" and (not reads or reads[0].score < STRONG_READ):
+            text_boxes = [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in self._text_rows(search, ox, oy)]
+            reads = sorted(reads + self._cct_boxes(image, text_boxes), key=lambda r: -r.score)
+        improved: list[PlateRead] = []
+        for read in reads[: self.closer_reads]:
+            improved.append(self._closer(image, read) if read.least < self.second_opinion else read)
         return sorted(improved + reads[self.closer_reads :], key=lambda r: -r.score)
 
     def _read_rows(self, image: BGRImage, rows: list[tuple[Box, BGRImage, Box, float]]) -> list[PlateRead]:
@@ -379,7 +527,19 @@ class PlateReader:
         if line is None or line[4] <= read.score:
             return read
         text, raw, conf, fit, score = line
-        return PlateRead(text, raw, conf, score, read.box, fit.region, fit.strict, read.crop, True)
+        return PlateRead(
+            text,
+            raw,
+            conf,
+            score,
+            read.box,
+            fit.region,
+            fit.strict,
+            read.crop,
+            True,
+            read.country,
+            read.country_confidence,
+        )
 
 
 def _taller_first(reads: list[PlateRead]) -> list[PlateRead]:

@@ -3,23 +3,27 @@
 * ``crowd_counts``: the zone-count time series, one row per sample and zone (``*`` = whole frame);
 * ``crowd_line_counts``: in/out crossings per line and reporting period;
 * ``crowd_alerts``: raised and cleared alerts;
-* ``crowd_heatmaps``: occupancy grids per period (summed over a time range by the report).
+* ``crowd_heatmaps``: occupancy grids per period (summed over a time range by the report);
+* ``crowd_calibrations``: per-camera count corrections fitted from labelled frames (every fit
+  is kept; the newest active one applies), written with its audit record in one transaction.
 
-Migration: ``migrations/versions/0005_crowd.py``.
+Migrations: ``migrations/versions/0005_crowd.py``, ``0007_crowd_calibrations.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Float, Index, Integer, String, func, select
+from sqlalchemy import Boolean, Float, Index, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from vigil.core.errors import NotFoundError
 from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount
 from vigil.store.session import _check_aware, _transaction
 from vigil.store.tables import Base, PayloadJSON, UTCDateTime
@@ -99,6 +103,28 @@ class CrowdHeatmapRow(Base):
     cells: Mapped[list[int]] = mapped_column(PayloadJSON)
 
     __table_args__ = (Index("ix_crowd_heatmaps_camera_id_period_end", "camera_id", "period_end"),)
+
+
+class CrowdCalibrationRow(Base):
+    """One per-camera count correction, fitted from labelled frames of that camera."""
+
+    __tablename__ = "crowd_calibrations"
+
+    calibration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean)
+    frames: Mapped[int] = mapped_column(Integer)
+    people: Mapped[int] = mapped_column(Integer)
+    frame_width: Mapped[int] = mapped_column(Integer)
+    frame_height: Mapped[int] = mapped_column(Integer)
+    correction: Mapped[dict[str, Any]] = mapped_column(PayloadJSON)
+    """What the counts are multiplied by (``vigil.crowd.calibration.CameraCalibration``)."""
+    fit: Mapped[dict[str, Any]] = mapped_column(PayloadJSON)
+    """How it was made and how it does: counter settings, source folder, errors before and after."""
+
+    __table_args__ = (Index("ix_crowd_calibrations_camera_id_created_at", "camera_id", "created_at"),)
 
 
 def fold_crowd(session: Session, events: Sequence[Any]) -> None:
@@ -213,6 +239,53 @@ class HeatmapTotal:
     frame_height: int
 
 
+@dataclass(frozen=True, slots=True)
+class CalibrationRecord:
+    """A stored per-camera calibration."""
+
+    calibration_id: str
+    camera_id: str
+    created_at: datetime
+    created_by: str
+    active: bool
+    frames: int
+    people: int
+    frame_width: int
+    frame_height: int
+    correction: dict[str, Any]
+    fit: dict[str, Any]
+
+
+def _calibration(r: CrowdCalibrationRow) -> CalibrationRecord:
+    return CalibrationRecord(
+        r.calibration_id,
+        r.camera_id,
+        r.created_at,
+        r.created_by,
+        r.active,
+        r.frames,
+        r.people,
+        r.frame_width,
+        r.frame_height,
+        dict(r.correction),
+        dict(r.fit),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewCalibration:
+    """What :meth:`CrowdRepository.add_calibration` stores."""
+
+    camera_id: str
+    created_by: str
+    frames: int
+    people: int
+    frame_width: int
+    frame_height: int
+    correction: dict[str, Any]
+    fit: dict[str, Any]
+
+
 class CrowdRepository:
     """Queries of the crowd feature (its rows are written by :func:`fold_crowd`)."""
 
@@ -310,3 +383,82 @@ class CrowdRepository:
             frames += r.frames
         grid = total / frames if frames else total
         return HeatmapTotal(grid, frames, len(same), newest.frame_width, newest.frame_height)
+
+    def add_calibration(
+        self,
+        new: NewCalibration,
+        *,
+        now: datetime,
+        on_written: Callable[[Session, CalibrationRecord], None] | None = None,
+    ) -> CalibrationRecord:
+        """Store a calibration as the camera's active one (the previous one stays, inactive), and
+        run ``on_written`` (the audit record) in the same transaction: both or neither."""
+        _check_aware(now=now)
+        with _transaction(self._write_sessions, f"storing a crowd calibration of {new.camera_id}") as session:
+            session.execute(
+                update(CrowdCalibrationRow)
+                .where(CrowdCalibrationRow.camera_id == new.camera_id, CrowdCalibrationRow.active.is_(True))
+                .values(active=False)
+            )
+            row = CrowdCalibrationRow(
+                calibration_id=uuid.uuid4().hex,
+                camera_id=new.camera_id,
+                created_at=now,
+                created_by=new.created_by,
+                active=True,
+                frames=new.frames,
+                people=new.people,
+                frame_width=new.frame_width,
+                frame_height=new.frame_height,
+                correction=new.correction,
+                fit=new.fit,
+            )
+            session.add(row)
+            session.flush()
+            record = _calibration(row)
+            if on_written is not None:
+                on_written(session, record)
+            return record
+
+    def remove_calibration(
+        self, camera_id: str, *, on_written: Callable[[Session, CalibrationRecord], None] | None = None
+    ) -> CalibrationRecord:
+        """Switch off the camera's active calibration (kept, inactive, for the record).
+
+        Raises:
+            NotFoundError: the camera has no active calibration.
+        """
+        with _transaction(self._write_sessions, f"removing the crowd calibration of {camera_id}") as session:
+            row = session.scalars(
+                select(CrowdCalibrationRow).where(
+                    CrowdCalibrationRow.camera_id == camera_id, CrowdCalibrationRow.active.is_(True)
+                )
+            ).first()
+            if row is None:
+                raise NotFoundError(f"camera {camera_id!r} has no active crowd calibration")
+            row.active = False
+            session.flush()
+            record = _calibration(row)
+            if on_written is not None:
+                on_written(session, record)
+            return record
+
+    def active_calibration(self, camera_id: str) -> CalibrationRecord | None:
+        """The camera's calibration in force, or None."""
+        with _transaction(self._sessions, f"reading the crowd calibration of {camera_id}") as session:
+            row = session.scalars(
+                select(CrowdCalibrationRow).where(
+                    CrowdCalibrationRow.camera_id == camera_id, CrowdCalibrationRow.active.is_(True)
+                )
+            ).first()
+            return None if row is None else _calibration(row)
+
+    def calibrations(self, camera_id: str) -> list[CalibrationRecord]:
+        """Every calibration of the camera, newest first."""
+        with _transaction(self._sessions, f"listing the crowd calibrations of {camera_id}") as session:
+            query = (
+                select(CrowdCalibrationRow)
+                .where(CrowdCalibrationRow.camera_id == camera_id)
+                .order_by(CrowdCalibrationRow.created_at.desc())
+            )
+            return [_calibration(r) for r in session.scalars(query)]

@@ -25,6 +25,7 @@ from vigil.store.audit import (
 from vigil.store.auth import ApiTokenRow, AuthRepository, LoginAttemptRow, SessionRecord, SessionRow, TokenRecord
 from vigil.store.cases import CaseItemRecord, CaseItemRow, CaseRecord, CaseRepository, CaseRow
 from vigil.store.dead_letters import DeadLetterRecord, DeadLetterRepository, DeadLetterRow
+from vigil.store.logins import LoginThrottleRepository
 from vigil.store.media_index import MediaIndexRepository
 from vigil.store.policies import PolicyRecord, PolicyRepository, PolicyRow
 from vigil.store.reports import ReportRepository
@@ -76,6 +77,7 @@ class GovernanceStore:
     def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session]) -> None:
         self.users = UserRepository(sessions, write_sessions)
         self.auth = AuthRepository(sessions, write_sessions)
+        self.logins = LoginThrottleRepository(sessions, write_sessions)
         self.audit = AuditRepository(sessions, write_sessions)
         self.cases = CaseRepository(sessions, write_sessions)
         self.policies = PolicyRepository(sessions, write_sessions)

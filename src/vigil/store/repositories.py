@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,7 @@ from vigil.events import (
     TrackUpdated,
     event_from_dict,
 )
+from vigil.store.bulk import add_many_postgres
 from vigil.store.feature_folds import fold_features
 from vigil.store.folding import fold_health, fold_tracks
 from vigil.store.records import HealthRecord, TrackRecord
@@ -41,6 +43,8 @@ class EventRepository:
     def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session] | None = None) -> None:
         self._sessions = sessions
         self._write_sessions = write_sessions or sessions
+        bind = sessions.kw.get("bind")
+        self._postgres = bind is not None and bind.dialect.name == "postgresql"
 
     def add_many(self, events: Iterable[AnyEvent]) -> int:
         """Store ``events`` and fold them into tracks/health, all in one transaction.
@@ -54,11 +58,37 @@ class EventRepository:
         Raises:
             StoreError: the database refused the batch (nothing was written).
         """
+        return len(self._add_orm(events))
+
+    def add_batch(self, events: Iterable[AnyEvent]) -> builtins.list[AnyEvent]:
+        """Like :meth:`add_many`, for the indexer's large batches; returns the newly stored events.
+
+        On PostgreSQL it takes the bulk path (``COPY`` and set-based upserts, ``store/bulk.py``),
+        several times faster with the same results; elsewhere it is :meth:`add_many`.
+
+        Raises:
+            StoreError: the database refused the batch (nothing was written).
+        """
         unique: dict[str, AnyEvent] = {}
         for event in events:
             unique.setdefault(event.event_id, event)
         if not unique:
-            return 0
+            return []
+        if not self._postgres:
+            return self._add_orm(unique.values())
+        try:
+            with _transaction(self._write_sessions, f"storing {len(unique)} events") as session:
+                return add_many_postgres(session, builtins.list(unique.values()), utcnow())
+        except psycopg.Error as exc:
+            detail = (str(exc).splitlines() or [""])[0]
+            raise StoreError(f"storing {len(unique)} events failed: {type(exc).__name__}: {detail}") from exc
+
+    def _add_orm(self, events: Iterable[AnyEvent]) -> builtins.list[AnyEvent]:
+        unique: dict[str, AnyEvent] = {}
+        for event in events:
+            unique.setdefault(event.event_id, event)
+        if not unique:
+            return []
         stored_at = utcnow()
         rows = [_event_row(event, stored_at) for event in unique.values()]
         with _transaction(self._write_sessions, f"storing {len(rows)} events") as session:
@@ -68,7 +98,7 @@ class EventRepository:
             fold_tracks(session, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])
             fold_health(session, [e for e in new if isinstance(e, CameraHealth)])
             fold_features(session, new)
-        return len(new_ids)
+        return new
 
     def get(self, event_id: str) -> AnyEvent | None:
         """The event with ``event_id``, or None."""
@@ -144,6 +174,23 @@ class TrackRepository:
         with _transaction(self._sessions, f"reading track {track_id}") as session:
             row = session.get(TrackRow, track_id)
             return None if row is None else _track_record(row)
+
+    def end_orphans(self, camera_id: str, *, before: datetime) -> builtins.list[str]:
+        """Mark ``camera_id``'s tracks still open and last seen before ``before`` as ended.
+
+        For tracks whose worker died or lost the camera (scale-out): their ``track.ended`` will
+        never come. The summary keeps what was folded so far. Returns the ended track ids.
+        """
+        _check_aware(before=before)
+        with _transaction(self._sessions, f"ending orphaned tracks of camera {camera_id}") as session:
+            rows = session.scalars(
+                select(TrackRow)
+                .where(TrackRow.camera_id == camera_id, TrackRow.ended.is_(False), TrackRow.last_seen < before)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                row.ended = True
+            return [row.track_id for row in rows]
 
     def counts_by_class(self, camera_id: str | None = None, *, since: datetime | None = None) -> dict[str, int]:
         """Tracks per class name, optionally for one camera and first seen at or after ``since``."""

@@ -15,6 +15,7 @@ from vigil.store.auth import LoginAttemptRow
 from vigil.store.candidates import CandidateRow
 from vigil.store.cases import CaseItemRow, CaseRow
 from vigil.store.dead_letters import DeadLetterRow
+from vigil.store.logins import delete_idle
 from vigil.store.session import _transaction
 from vigil.store.tables import EventRow, TrackRow
 
@@ -93,6 +94,7 @@ class RetentionRepository:
                 "login_attempts": _rowcount(
                     session.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < cutoffs.login_attempts_before))
                 ),
+                "login_throttle": _rowcount(session.execute(delete_idle(cutoffs.login_attempts_before))),
                 "media_files": len(media),
                 "held_items": len(held_rows),
             }

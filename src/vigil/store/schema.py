@@ -14,6 +14,7 @@ from vigil.store import (  # noqa: F401  (registers their tables)
     crowd,
     dead_letters,
     faces,
+    logins,
     plates,
     policies,
     users,

@@ -22,6 +22,7 @@ from vigil.core.errors import AccessDeniedError, AuthenticationError, VigilError
 from vigil.governance.auth import csrf_matches
 from vigil.governance.roles import PERMISSIONS, Principal, require
 from vigil.recognise.wording import fmr_in_words, one_in
+from vigil.web import flash
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -101,9 +102,9 @@ def signed_in(request: Request) -> WebSession:
 def render(request: Request, template: str, session: WebSession | None, *, code: int = 200, **values: Any) -> Response:
     """A page, with the navigation its viewer may use and any notice or error from a redirect."""
     nav = [] if session is None else [(href, label) for href, label, action in NAV if session.principal.can(action)]
-    values.setdefault("error", request.query_params.get("error"))
-    values.setdefault("notice", request.query_params.get("notice"))
-    return TEMPLATES.TemplateResponse(
+    for kind, text in flash.messages_for(request).items():
+        values.setdefault(kind, text)
+    response = TEMPLATES.TemplateResponse(
         request,
         template,
         {
@@ -116,6 +117,8 @@ def render(request: Request, template: str, session: WebSession | None, *, code:
         status_code=code,
         headers={"Cache-Control": "no-store"},
     )
+    flash.clear_shown(response, request, context_of(request).config)
+    return response
 
 
 def local_path(url: str | None, default: str = "/") -> str:
@@ -154,31 +157,38 @@ def _message(exc: BaseException) -> str:
 
 def pages(fn: Callable[P, Response]) -> Callable[P, Response]:
     """Turn Vigil's errors into pages: sign-in redirects, error pages (GET) or the form's page
-    again with the message (POST)."""
+    again with the message (POST). Messages travel in a one-time cookie, never as text in the
+    URL (see :mod:`vigil.web.flash`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         request = kwargs.get("request")
         assert isinstance(request, Request), "page handlers take request as a keyword"
         try:
-            return fn(*args, **kwargs)
-        except AuthenticationError as exc:
-            if request.method == "GET":
-                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse("/login?" + urlencode({"next": here}), status_code=303)
-            return RedirectResponse("/login?" + urlencode({"error": _message(exc)}), status_code=303)
+            response = fn(*args, **kwargs)
         except (ApiError, VigilError, ValueError) as exc:
-            status = exc.status if isinstance(exc, ApiError) else status_and_code(exc)[0]
-            if request.method != "GET":
-                back = local_path(request.headers.get("referer"))
-                return RedirectResponse(with_message(back, error=_message(exc)), status_code=303)
-            try:
-                session: WebSession | None = signed_in(request)
-            except (AuthenticationError, VigilError):
-                session = None
-            return render(request, "error.html", session, code=status, status_code=status, message=_message(exc))
+            response = _error_page(request, exc)
+        return flash.move_to_flash(response, request, context_of(request).config)
 
     return wrapper
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, AuthenticationError):
+        if request.method == "GET":
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": here}), status_code=303)
+        code = exc.code if exc.code in flash.KNOWN["error"] else "unauthenticated"
+        return RedirectResponse("/login?" + urlencode({"error": code}), status_code=303)
+    status = exc.status if isinstance(exc, ApiError) else status_and_code(exc)[0]
+    if request.method != "GET":
+        back = local_path(request.headers.get("referer"))
+        return RedirectResponse(with_message(back, error=_message(exc)), status_code=303)
+    try:
+        session: WebSession | None = signed_in(request)
+    except (AuthenticationError, VigilError):
+        session = None
+    return render(request, "error.html", session, code=status, status_code=status, message=_message(exc))
 
 
 # -- formatting ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Annotated
 
@@ -14,7 +15,9 @@ from vigil.api.routers import cameras as api_cameras
 from vigil.api.schemas import LoginIn
 from vigil.core.clock import utcnow
 from vigil.core.errors import AuthenticationError, VigilError
-from vigil.web import lists, operations, oversight
+from vigil.governance.auth import csrf_matches
+from vigil.http.cookies import clear_cookie, set_private_cookie
+from vigil.web import flash, lists, operations, oversight
 from vigil.web.charts import PlanPoint, site_plan
 from vigil.web.core import HERE, context_of, local_path, pages, render, signed_in
 
@@ -29,6 +32,21 @@ def mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
 
+LOGIN_CSRF_COOKIE = "vigil_login_csrf"
+LOGIN_FORM_TTL_S = 3600
+
+
+def _login_form(request: Request, *, code: int = 200, **values: str) -> Response:
+    """The sign-in page with a fresh CSRF token, in its hidden field and in a cookie only this
+    site can set or send (double submit: a page elsewhere cannot sign you in as someone else)."""
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", None, code=code, login_csrf=token, **values)
+    set_private_cookie(
+        response, request, context_of(request).config, LOGIN_CSRF_COOKIE, token, max_age=LOGIN_FORM_TTL_S
+    )
+    return response
+
+
 @router.get("/login")
 @pages
 def login_page(request: Request, next: str = "/") -> Response:
@@ -37,21 +55,29 @@ def login_page(request: Request, next: str = "/") -> Response:
         return RedirectResponse(local_path(next), status_code=303)
     except (AuthenticationError, VigilError):
         pass
-    return render(request, "login.html", None, next=local_path(next))
+    return _login_form(request, next=local_path(next))
 
 
 @router.post("/login")
 @pages
-def login(request: Request, username: FormStr = "", password: FormStr = "", next: FormStr = "/") -> Response:
-    """The API's login (same rate limits, audit and cookie), then the page asked for."""
+def login(
+    request: Request, username: FormStr = "", password: FormStr = "", next: FormStr = "/", csrf_token: FormStr = ""
+) -> Response:
+    """The API's login (same lockout, audit and cookie), then the page asked for; only from
+    Vigil's own sign-in form (its CSRF token must match the cookie set with it)."""
     target = local_path(next)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not csrf_matches(expected, csrf_token or None):
+        # Not counted as a sign-in attempt: the password is never looked at.
+        return _login_form(request, code=403, next=target, error=flash.KNOWN["error"]["csrf_failed"])
     redirect = RedirectResponse(target, status_code=303)
     try:
         api_auth.login(
             LoginIn(username=username or " ", password=password or " "), request, redirect, context_of(request)
         )
     except AuthenticationError as exc:
-        return render(request, "login.html", None, code=401, next=target, error=str(exc), username=username)
+        return _login_form(request, code=401, next=target, error=str(exc), username=username)
+    clear_cookie(redirect, request, context_of(request).config, LOGIN_CSRF_COOKIE)
     return redirect
 
 
@@ -60,7 +86,7 @@ def login(request: Request, username: FormStr = "", password: FormStr = "", next
 def logout(request: Request, csrf_token: FormStr = "") -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    out = RedirectResponse("/login?notice=Signed+out", status_code=303)
+    out = RedirectResponse("/login?notice=signed_out", status_code=303)
     api_auth.logout(request, out, session.ctx, session.principal)
     return out
 

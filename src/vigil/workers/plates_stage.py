@@ -29,13 +29,15 @@ import cv2
 import numpy as np
 
 from vigil.config.plates import PlatesConfig
-from vigil.core.errors import VigilError
+from vigil.core.errors import ModelMissingError, VigilError
 from vigil.core.frame import Frame
 from vigil.core.ids import new_id
 from vigil.detect.onnx_session import make_session
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised
 from vigil.events.plates import PlateReadEvent, PlateReadSummary
-from vigil.models.install import require
+from vigil.models.install import require, verify
+from vigil.models.plate_ocr import check_plate_ocr, plate_ocr_files
+from vigil.plates.cct import CctRecogniser
 from vigil.plates.hotlist import HotlistPlate, match_plate
 from vigil.plates.localise import box_iou
 from vigil.plates.ocr import RapidTextEngine
@@ -424,7 +426,11 @@ PLATEDET_FILE = "platedet.onnx"
 
 
 def build_plate_reader(
-    cfg: PlatesConfig, models_dir: Path, regions: tuple[str, ...] | None = None, localiser: str | None = None
+    cfg: PlatesConfig,
+    models_dir: Path,
+    regions: tuple[str, ...] | None = None,
+    localiser: str | None = None,
+    recogniser: str | None = None,
 ) -> PlateReader:
     """The plate reader ``cfg`` asks for (``regions``/``localiser`` override the config).
 
@@ -443,6 +449,60 @@ def build_plate_reader(
         detector=detector,
         detector_fallback=cfg.detector_fallback,
         formats=cfg.formats,
+        cct=build_cct(recogniser or cfg.recogniser, models_dir, cfg.threads),
+    )
+
+
+CCT_MODELS = {"cct": ("plates-cct", "plates-cct-v1"), "cct-v1": ("plates-cct-v1",)}
+"""Installed models tried for each recogniser choice, in order: CCT-XS v1 is v2's fallback."""
+
+
+def build_cct(recogniser: str, models_dir: Path, threads: int) -> CctRecogniser | None:
+    """The plate-trained recogniser chosen, its config checked against its graph; None for 'ppocr'.
+
+    Raises:
+        ModelMissingError: none of its models is installed (the message names the install command).
+        ModelError: the installed config disagrees with the graph.
+    """
+    names = CCT_MODELS.get(recogniser)
+    if names is None:
+        return None
+    missing: ModelMissingError | None = None
+    for name in names:
+        try:
+            model_dir = require(models_dir, name)
+        except ModelMissingError as exc:
+            missing = missing or exc
+            continue
+        if name != names[0]:
+            log.warning("plates: %s; reading plates with its fallback %s", missing, name)
+        # v1 beside v2: their per-slot probabilities are averaged (more exact reads than either).
+        partner = None
+        if name == "plates-cct" and verify(models_dir, ["plates-cct-v1"])[0].status == "ok":
+            partner = _load_cct("plates-cct-v1", models_dir / "plates-cct-v1", threads)
+        return _load_cct(name, model_dir, threads, partner)
+    assert missing is not None
+    raise missing
+
+
+def _load_cct(name: str, model_dir: Path, threads: int, partner: CctRecogniser | None = None) -> CctRecogniser:
+    contract = check_plate_ocr(*plate_ocr_files(model_dir))
+    return CctRecogniser(
+        make_session(contract.onnx_path, threads),
+        name=name,
+        alphabet=contract.alphabet,
+        pad_char=contract.pad_char,
+        height=contract.height,
+        width=contract.width,
+        rgb=contract.rgb,
+        keep_aspect_ratio=contract.keep_aspect_ratio,
+        interpolation=contract.interpolation,
+        input_name=contract.input_name,
+        plate_output=contract.plate_output,
+        region_output=contract.region_output,
+        regions=contract.regions,
+        fixed_batch=contract.fixed_batch,
+        partner=partner,
     )
 
 

@@ -8,6 +8,7 @@ from vigil.api.deps import SESSION_COOKIE, Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import LoginIn, LoginOut, MeOut, TokenIn, TokenOut
 from vigil.governance.roles import Principal
+from vigil.http.cookies import clear_cookie, set_private_cookie
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -28,14 +29,13 @@ def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> Logi
     """Check a password; sets the session cookie and returns the CSRF token to send as X-CSRF-Token."""
     remote = request.client.host if request.client else "unknown"
     result = ctx.auth.login(body.username, body.password, remote)
-    response.set_cookie(
+    set_private_cookie(
+        response,
+        request,
+        ctx.config,
         SESSION_COOKIE,
         result.session_secret,
         max_age=ctx.config.governance.auth.session_ttl_s,
-        httponly=True,
-        samesite="strict",
-        secure=ctx.config.governance.auth.cookie_secure,
-        path="/",
     )
     return LoginOut(**_me(result.principal).model_dump(), csrf_token=result.csrf_token, expires_at=result.expires_at)
 
@@ -45,7 +45,7 @@ def logout(request: Request, response: Response, ctx: Ctx, principal: CurrentPri
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         ctx.auth.logout(cookie, principal)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    clear_cookie(response, request, ctx.config, SESSION_COOKIE)
 
 
 @endpoint(router, "GET", "/me", action=None, scope="self")

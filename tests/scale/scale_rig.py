@@ -1,0 +1,121 @@
+"""The fault-test rig: real role processes against real NATS and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from vigil.deploy.nats_server import NatsCluster
+
+PG_ADMIN_DSN = os.environ.get("VIGIL_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> float:
+    """Poll ``cond`` until true; returns the seconds it took (fails the test with ``what``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if cond():
+            return time.monotonic() - started
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def pg_db_fixture() -> Iterator[str]:
+    """A fresh PostgreSQL database (DSN), dropped afterwards."""
+    try:
+        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {str(exc).strip().splitlines()[0]}")
+    name = f"vigil_fault_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+class Rig:
+    """Role processes (``vigil indexer`` / ``vigil worker``) with one config, and checks on the store."""
+
+    def __init__(self, workdir: Path, nats: NatsCluster, dsn: str, cameras: list[dict[str, object]]) -> None:
+        self.workdir = workdir
+        self.nats = nats
+        self.dsn = dsn
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.journals = workdir / "acked"
+        self.journals.mkdir(parents=True, exist_ok=True)
+        cfg = {
+            "bus": {"type": "nats"},
+            "store": {"url": dsn.replace("postgresql://", "postgresql+psycopg://", 1)},
+            "scale": {
+                "nats": {"servers": list(nats.urls), "replicas": 3 if len(nats.nodes) > 1 else 1},
+                "leases": {"ttl_s": 4.0, "renew_every_s": 0.5, "safety_margin_s": 1.0},
+                "indexer_batch": 500,
+            },
+            "detector": {"threads": 1},
+            "cameras": cameras,
+        }
+        self.config = workdir / "rig.yaml"
+        self.config.write_text(yaml.safe_dump(cfg))
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        role = name.split("-", maxsplit=1)[0]
+        argv = [sys.executable, "-m", "vigil.cli.main", "-v", role, "-c", str(self.config)]
+        argv += ["--data-dir", str(self.workdir / f"data-{name}"), *args]
+        if role == "worker":
+            argv += ["--id", name]
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed when the rig stops
+        full_env = {**os.environ, "VIGIL_ACK_JOURNAL_DIR": str(self.journals), **(env or {})}
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
+
+    def wait_log(self, name: str, text: str, timeout_s: float = 90) -> None:
+        wait_for(lambda: text in self.log(name), timeout_s, f"{name!r} to log {text!r}: {self.log(name)[-800:]}")
+
+    def kill9(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop(self, name: str, timeout_s: float = 60) -> int:
+        proc = self.procs.pop(name)
+        proc.terminate()
+        return proc.wait(timeout_s)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            proc.kill()
+            proc.wait(10)
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        with psycopg.connect(self.dsn) as c:
+            return c.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def stored_ids(self) -> list[str]:
+        try:
+            return [str(r[0]) for r in self.query("SELECT event_id FROM events")]
+        except psycopg.errors.UndefinedTable:
+            return []
+
+    def acked_ids(self) -> list[str]:
+        ids: list[str] = []
+        for path in self.journals.glob("*.acked"):
+            ids += [line for line in path.read_text().splitlines() if line]
+        return ids

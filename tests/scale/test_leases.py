@@ -1,0 +1,144 @@
+"""Camera leases on a real JetStream KV bucket: fair share, takeover, fencing, no double holders."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from vigil.bus.connection import NatsConnection, NatsSettings
+from vigil.bus.leases import LeaseManager
+from vigil.deploy.nats_server import NatsCluster
+
+pytestmark = pytest.mark.nats
+
+CAMERAS = [f"cam-{i}" for i in range(6)]
+
+
+def _wait(cond: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Recorder:
+    """What a worker was told: gains and losses, in order, with times."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str, str, object]] = []
+        self.lock = threading.Lock()
+
+    def gain(self, camera: str, epoch: int) -> None:
+        with self.lock:
+            self.events.append((time.monotonic(), "gain", camera, epoch))
+
+    def lose(self, camera: str, reason: str) -> None:
+        with self.lock:
+            self.events.append((time.monotonic(), "lose", camera, reason))
+
+
+@pytest.fixture
+def connect(nats_node: NatsCluster) -> Iterator[Callable[[], NatsConnection]]:
+    opened: list[NatsConnection] = []
+
+    def make() -> NatsConnection:
+        c = NatsConnection(NatsSettings(servers=nats_node.urls))
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        c.close()
+
+
+def _manager(conn: NatsConnection, name: str, rec: Recorder, cameras: list[str] = CAMERAS) -> LeaseManager:
+    return LeaseManager(
+        conn,
+        worker_id=name,
+        cameras=cameras,
+        ttl_s=3.0,
+        renew_every_s=0.5,
+        safety_margin_s=1.0,
+        on_gain=rec.gain,
+        on_lose=rec.lose,
+    )
+
+
+def test_two_workers_split_the_cameras_and_a_dead_ones_move_within_ttl(
+    connect: Callable[[], NatsConnection],
+) -> None:
+    ra, rb = Recorder(), Recorder()
+    a = _manager(connect(), "wa", ra, [*CAMERAS, "cam-0"]).start()  # cam-0 configured twice
+    b = _manager(connect(), "wb", rb).start()
+    assert _wait(lambda: len(a.held()) + len(b.held()) == 6 and len(b.held()) == 3, 15)
+    assert set(a.held()).isdisjoint(b.held())
+    epochs_before = {c: h.epoch for c, h in {**a.held(), **b.held()}.items()}
+
+    # wa dies (no release, no more heartbeats): its cameras move to wb within ttl + a tick.
+    moved = set(a.held())
+    killed_at = time.monotonic()
+    a.stop(release=False)
+    assert _wait(lambda: set(b.held()) == set(CAMERAS), 10)
+    takeover_s = max(t for t, kind, cam, _ in rb.events if kind == "gain" and cam in moved) - killed_at
+    assert takeover_s <= 3.0 + 2.0
+    for cam in moved:
+        assert b.held()[cam].epoch > epochs_before[cam]  # a new epoch: the old one is fenced
+    b.stop()
+
+
+def test_a_newcomer_takes_a_fair_share_one_camera_at_a_time(connect: Callable[[], NatsConnection]) -> None:
+    ra, rb = Recorder(), Recorder()
+    a = _manager(connect(), "wa", ra).start()
+    assert _wait(lambda: len(a.held()) == 6, 10)
+    b = _manager(connect(), "wb", rb).start()
+    assert _wait(lambda: len(a.held()) == 3 and len(b.held()) == 3, 15)
+    time.sleep(1.5)
+    assert len(a.held()) == 3 and len(b.held()) == 3  # settled, no flapping
+    losses = [e for e in ra.events if e[1] == "lose"]
+    assert losses == []  # a gave cameras back voluntarily (on_release), it never lost one
+    gains_b = sorted(t for t, kind, _, _ in rb.events if kind == "gain")
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(gains_b))
+    a.stop()
+    b.stop()
+
+
+def test_a_worker_that_cannot_renew_stops_before_anyone_else_may_claim(
+    nats_node: NatsCluster, connect: Callable[[], NatsConnection]
+) -> None:
+    ra, rb = Recorder(), Recorder()
+    a = _manager(connect(), "wa", ra).start()
+    assert _wait(lambda: len(a.held()) == 6, 10)
+    # wa's renewals never reach the server any more (as in a partition).
+    a._kv.put = _never  # type: ignore[method-assign,union-attr]
+    frozen_at = time.monotonic()
+    seen_by_b: list[int | None] = []
+
+    def gain_and_check(camera: str, epoch: int) -> None:
+        # The fence itself: the moment b holds a camera, a may no longer publish for it
+        # (a may still hand cameras over voluntarily before its lease lapses).
+        seen_by_b.append(a.epoch(camera))
+        rb.gain(camera, epoch)
+
+    b = _manager(connect(), "wb", rb)
+    b._on_gain = gain_and_check
+    b.start()
+    assert _wait(lambda: len(b.held()) == 6, 15)
+    assert len(seen_by_b) == 6 and all(e is None for e in seen_by_b)
+    assert _wait(lambda: len([e for e in ra.events if e[1] == "lose"]) >= 1, 5)
+    a_stopped = max(t for t, kind, _, _ in ra.events if kind == "lose")
+    assert a_stopped - frozen_at <= 3.0 + 1.0  # told to stop within ttl (callbacks run on threads)
+    a.stop(release=False)
+    b.stop()
+
+
+async def _never(*_args: object, **_kwargs: object) -> int:
+    import asyncio
+
+    await asyncio.sleep(3600)
+    return 0
