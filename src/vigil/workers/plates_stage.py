@@ -407,7 +407,9 @@ class PlatesStage:
             return None
         rel = snapshot_path(self.camera_id, read_id, when).replace("snapshots/", "plates/", 1)
         try:
-            return self._media.save_jpeg(rel, crop)
+            # The plate's own box, nothing around it: no face to blur, and a false face found in
+            # the characters would blur the evidence a reviewer checks the read against.
+            return self._media.save_jpeg(rel, crop, keep_faces="plate crop (the plate region only)")
         except VigilError as exc:
             log.warning("camera %s: plate crop not saved: %s", self.camera_id, exc)
             return None
