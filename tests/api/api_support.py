@@ -31,6 +31,8 @@ CAMERAS = ("cam-a", "cam-b")
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
+SYNTHETIC = "synthetic test image (random pixels, no face)"
+
 
 @dataclass(frozen=True)
 class Seeded:
@@ -69,7 +71,7 @@ def seed_camera(store: Store, media_root: Path, camera: str, when: datetime = T0
         confidence=0.9,
         frame_index=0,
     )
-    snap = media.save_jpeg(snapshot_path(camera, start.event_id, when), image)
+    snap = media.save_jpeg(snapshot_path(camera, start.event_id, when), image, keep_faces=SYNTHETIC)
     end = TrackEnded(
         camera_id=camera,
         occurred_at=when + timedelta(seconds=5),
@@ -84,7 +86,7 @@ def seed_camera(store: Store, media_root: Path, camera: str, when: datetime = T0
         best_confidence=0.9,
         snapshot=snap,
     )
-    probe = media.save_jpeg(f"crops/{camera}/probe-{start.event_id}.jpg", image[:32, :32])
+    probe = media.save_jpeg(f"crops/{camera}/probe-{start.event_id}.jpg", image[:32, :32], keep_faces=SYNTHETIC)
     cand = CandidateRaised(
         camera_id=camera,
         occurred_at=when + timedelta(seconds=2),
@@ -184,7 +186,9 @@ def seed_plates(store: Store, media_root: Path) -> None:
     reads = []
     for camera in CAMERAS:
         read_id = f"plate-read-{camera}"
-        crop = media.save_jpeg(f"plates/{camera}/{read_id}.jpg", rng.integers(0, 255, (24, 96, 3), dtype=np.uint8))
+        crop = media.save_jpeg(
+            f"plates/{camera}/{read_id}.jpg", rng.integers(0, 255, (24, 96, 3), dtype=np.uint8), keep_faces=SYNTHETIC
+        )
         reads.append(
             PlateReadEvent(
                 event_id=read_id,

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from vigil.cli.main import app
-from vigil.governance.audit import verify_chain
+from vigil.governance.witness import verify_store
 from vigil.store import Store
 from vigil.store.governance import AuditEntry
 
@@ -76,7 +76,7 @@ def _cli(tmp_path: Path, url: str, *args: str) -> tuple[int, str]:
 def test_intact_chain_verifies(db_url: str, tmp_path: Path) -> None:
     with Store.open(db_url) as store:
         _fill(store)
-        verdict = verify_chain(store.governance.audit)
+        verdict = verify_store(store)
     assert verdict.ok and verdict.records == 8 and verdict.first_bad_seq is None
     code, out = _cli(tmp_path, db_url, "audit", "verify", "--json")
     assert code == 0 and json.loads(out)["ok"] is True
@@ -89,7 +89,7 @@ def test_concurrent_writers_keep_one_chain(db_url: str) -> None:
             t.start()
         for t in threads:
             t.join()
-        verdict = verify_chain(store.governance.audit)
+        verdict = verify_store(store)
     assert verdict.ok and verdict.records == 40
 
 
@@ -100,7 +100,7 @@ def test_verify_names_the_first_tampered_record(
     with Store.open(db_url) as store:
         _fill(store)
         tamper(store.engine)
-        verdict = verify_chain(store.governance.audit)
+        verdict = verify_store(store)
     assert not verdict.ok
     assert verdict.first_bad_seq == bad_seq, verdict
     assert words in (verdict.problem or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vigil.core.errors import DataDirError
+from vigil.core.errors import DataDirError, StoreError
 from vigil.store import MediaStore, snapshot_path
 
 
@@ -20,7 +21,7 @@ def _image() -> np.ndarray:
 
 
 def test_save_jpeg_round_trip_and_delete(tmp_path: Path) -> None:
-    media = MediaStore(tmp_path / "media")
+    media = MediaStore(tmp_path / "media", redactor=_Recording())
     rel = media.save_jpeg("snapshots/cam/2026-03-01/e1.jpg", _image(), quality=95)
     assert rel == "snapshots/cam/2026-03-01/e1.jpg"
     decoded = cv2.imread(str(media.path_for(rel)))
@@ -35,7 +36,7 @@ def test_save_jpeg_round_trip_and_delete(tmp_path: Path) -> None:
 
 
 def test_save_jpeg_replaces_atomically(tmp_path: Path) -> None:
-    media = MediaStore(tmp_path)
+    media = MediaStore(tmp_path, redactor=_Recording())
     media.save_jpeg("a.jpg", _image())
     media.save_jpeg("./a.jpg", np.full((10, 10), 128, dtype=np.uint8))
     decoded = cv2.imread(str(tmp_path / "a.jpg"))
@@ -48,7 +49,7 @@ def test_save_jpeg_replaces_atomically(tmp_path: Path) -> None:
     ["/etc/passwd", "../outside.jpg", "a/../../outside.jpg", "", ".", "a\\..\\b.jpg", "a\x00.jpg"],
 )
 def test_paths_escaping_the_root_are_refused(tmp_path: Path, rel: str) -> None:
-    media = MediaStore(tmp_path / "media")
+    media = MediaStore(tmp_path / "media", redactor=_Recording())
     with pytest.raises(ValueError, match="media path"):
         media.save_jpeg(rel, _image())
     with pytest.raises(ValueError, match="media path"):
@@ -57,7 +58,7 @@ def test_paths_escaping_the_root_are_refused(tmp_path: Path, rel: str) -> None:
 
 
 def test_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
-    media = MediaStore(tmp_path / "media")
+    media = MediaStore(tmp_path / "media", redactor=_Recording())
     (tmp_path / "media" / "link").symlink_to(tmp_path)
     with pytest.raises(ValueError, match="resolves outside"):
         media.save_jpeg("link/x.jpg", _image())
@@ -74,7 +75,7 @@ def test_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
 )
 def test_bad_images_are_refused(tmp_path: Path, image: np.ndarray, quality: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        MediaStore(tmp_path).save_jpeg("x.jpg", image, quality=quality)
+        MediaStore(tmp_path, redactor=_Recording()).save_jpeg("x.jpg", image, quality=quality)
 
 
 def test_unwritable_root_raises_data_dir_error(tmp_path: Path) -> None:
@@ -109,3 +110,32 @@ def test_snapshot_path_rejects_naive_and_empty() -> None:
         snapshot_path("c", "e", datetime(2026, 3, 1))
     with pytest.raises(ValueError, match="no usable characters"):
         snapshot_path("...", "e", datetime(2026, 3, 1, tzinfo=UTC))
+
+
+class _Recording:
+    """A stand-in redactor that records what it was given (the real one: tests/workers)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, ...], tuple[tuple[float, float, float, float], ...]]] = []
+
+    def __call__(self, image: np.ndarray, keep: Sequence[tuple[float, float, float, float]] = ()) -> np.ndarray:  # type: ignore[type-arg]
+        self.calls.append((image.shape, tuple(keep)))
+        return image.copy()
+
+
+def test_every_write_is_redacted_unless_a_reason_is_given(tmp_path: Path) -> None:
+    redactor = _Recording()
+    media = MediaStore(tmp_path / "media", redactor=redactor)
+    media.save_jpeg("snapshots/a.jpg", _image())
+    assert len(redactor.calls) == 1
+    media.save_jpeg("faces/references/r.jpg", _image(), keep_regions=[(1, 2, 3, 4)])
+    assert redactor.calls[-1][1] == ((1, 2, 3, 4),)
+    media.save_jpeg("faces/probes/p.jpg", _image(), keep_faces="face candidate c-1")
+    assert len(redactor.calls) == 2  # a named reason skips redaction
+    with pytest.raises(ValueError, match="why"):
+        media.save_jpeg("faces/probes/q.jpg", _image(), keep_faces="  ")
+    # Fail closed: a store without a redactor refuses to keep an image that needs one.
+    bare = MediaStore(tmp_path / "bare")
+    with pytest.raises(StoreError, match="no redactor"):
+        bare.save_jpeg("snapshots/b.jpg", _image())
+    assert not (tmp_path / "bare" / "snapshots" / "b.jpg").exists()

@@ -100,6 +100,7 @@ def enrol_subject(
                 provenance=provenance[i if len(provenance) > 1 else 0],
                 face_px=ref.face.verdict.face_px,
                 detector_score=ref.face.verdict.score,
+                face_box=ref.face.box,
             )
         )
     return store.faces.enrol(

@@ -12,11 +12,11 @@ from rich.table import Table
 
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.core.errors import NotFoundError
-from vigil.governance.audit import verify_chain
+from vigil.core.errors import NotFoundError, PolicyError
 from vigil.governance.auth import AuthService, principal_of
 from vigil.governance.retention import run_retention
 from vigil.governance.roles import ROLES, check_role
+from vigil.governance.witness import export_witness, verify_store
 from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
@@ -25,7 +25,9 @@ from vigil.store.media import MediaStore
 console = Console()
 err_console = Console(stderr=True)
 users_app = typer.Typer(help="Local users: argon2id passwords, roles and camera scopes.")
-audit_app = typer.Typer(help="The hash-chained audit log.")
+audit_app = typer.Typer(help="The hash-chained, signed audit log.")
+checkpoint_app = typer.Typer(help="Signed checkpoints of the audit log, for an auditor's witness file.")
+audit_app.add_typer(checkpoint_app, name="checkpoint")
 retention_app = typer.Typer(help="Delete what the retention policy no longer allows to keep.")
 CLI_ACTOR = "cli"
 
@@ -161,14 +163,21 @@ def users_token(
 
 @audit_app.command("verify")
 def audit_verify(
+    witness: Path | None = typer.Option(
+        None,
+        "--witness",
+        help="A witness file from `vigil audit checkpoint export` (the auditor's copy).",
+        dir_okay=False,
+    ),
     as_json: bool = typer.Option(False, "--json"),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Prove the chain intact (exit 0), or name the first record edited, deleted or reordered (exit 2)."""
+    """Prove the log intact (exit 0), or name the first record edited, forged, deleted or reordered,
+    or the records cut from the end (exit 2). An empty log is a failure."""
     cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        verdict = verify_chain(store.governance.audit)
+    with Store.for_config(cfg) as store:
+        verdict = verify_store(store, witness)
     if as_json:
         print(
             json.dumps(
@@ -177,16 +186,46 @@ def audit_verify(
                     "records": verdict.records,
                     "head_hash": verdict.head_hash,
                     "first_bad_seq": verdict.first_bad_seq,
+                    "missing": list(verdict.missing) if verdict.missing else None,
+                    "unsigned_prefix": verdict.unsigned_prefix,
+                    "checked_against": list(verdict.checkpoints_checked),
                     "problem": verdict.problem,
                 }
             )
         )
     elif verdict.ok:
-        console.print(f"audit chain intact: {verdict.records} records, head {verdict.head_hash}")
+        against = f"; matches {', '.join(verdict.checkpoints_checked)}" if verdict.checkpoints_checked else ""
+        legacy = f"; records 1..{verdict.unsigned_prefix} predate signing" if verdict.unsigned_prefix else ""
+        console.print(
+            f"audit log intact: {verdict.records} records, signed, head {verdict.head_hash}{against}{legacy}",
+            highlight=False,
+        )
     else:
-        console.print(f"[bold red]audit chain broken[/] at record {verdict.first_bad_seq}: {verdict.problem}")
+        where = f" at record {verdict.first_bad_seq}" if verdict.first_bad_seq else ""
+        console.print(f"[bold red]audit log broken[/]{where}: {verdict.problem}", highlight=False)
     if not verdict.ok:
         raise typer.Exit(2)
+
+
+@checkpoint_app.command("export")
+def audit_checkpoint_export(
+    out: Path = typer.Option(
+        ..., "--out", help="The witness file to create or add to (keep it away from Vigil).", dir_okay=False
+    ),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Verify the log, then add a signed checkpoint of its newest record and the public key to a
+    witness file the auditor keeps; `vigil audit verify --witness FILE` checks the log against it."""
+    cfg = resolve_config(config, data_dir)
+    with Store.for_config(cfg) as store:
+        if store.audit_signer is None:
+            raise PolicyError("this store has no audit signing key; set VIGIL_AUDIT_KEY_FILE")
+        checkpoint = export_witness(store.audit_signer, store.governance.audit, out)
+    console.print(
+        f"witness {out}: checkpoint of record {checkpoint.seq} (hash {checkpoint.hash}), key {checkpoint.key_id}",
+        highlight=False,
+    )
 
 
 @retention_app.command("run")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from vigil.config.base import StrictModel
+from vigil.config.redaction import RedactionConfig
 
 
 class AuthConfig(StrictModel):
@@ -111,6 +112,7 @@ class GovernanceConfig(StrictModel):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    redaction: RedactionConfig = Field(default_factory=RedactionConfig)
     threshold_floor: float = Field(
         default=0.3,
         ge=-1,

@@ -94,6 +94,28 @@ class YuNetDetector:
         )
         return found.shifted(0.0, 0.0, scale) if scale != 1.0 else found
 
+    def detect_scaled(self, image: NDArray[np.uint8], scale: float) -> FaceDetections:
+        """Faces in ``image`` resized by ``scale`` (up for small faces, down for large ones),
+        in ``image``'s pixels; boxes that YuNet returns outside the image (it does on inputs of
+        a few dozen pixels) are dropped."""
+        found = self._run(image, scale)
+        if len(found) == 0:
+            return found
+        h, w = image.shape[:2]
+        b = found.boxes
+        sane = (
+            np.isfinite(b).all(axis=1)
+            & (b[:, 2] > b[:, 0])
+            & (b[:, 3] > b[:, 1])
+            & (b[:, 0] < w)
+            & (b[:, 1] < h)
+            & (b[:, 2] > 0)
+            & (b[:, 3] > 0)
+            & (b[:, 2] - b[:, 0] <= 2 * w)
+            & (b[:, 3] - b[:, 1] <= 2 * h)
+        )
+        return found if bool(sane.all()) else found.take(np.flatnonzero(sane))
+
     def detect_photo(self, image: NDArray[np.uint8]) -> FaceDetections:
         """Every face in a photo or frame, large or small."""
         h, w = image.shape[:2]

@@ -24,11 +24,15 @@ RegionSource = Callable[[str], Sequence[RegionBox] | None]
 """Given a media path, the boxes to blur, or None if this source knows nothing about the file."""
 
 
-def blur_boxes(image: NDArray[np.uint8], boxes: Sequence[RegionBox], *, strength: float = 0.25) -> NDArray[np.uint8]:
+def blur_boxes(
+    image: NDArray[np.uint8], boxes: Sequence[RegionBox], *, strength: float = 0.25, max_cells: int | None = None
+) -> NDArray[np.uint8]:
     """A copy of ``image`` ((H, W, 3) or (H, W) uint8) with each box pixelated then blurred.
 
     Boxes are clipped to the image; empty or degenerate boxes are ignored. Pixelation first so
-    that no detail survives a weak blur (a Gaussian alone can be partly inverted).
+    that no detail survives a weak blur (a Gaussian alone can be partly inverted): cells of
+    12 px, and at most ``max_cells`` across a box's long side where given (a large face in 12 px
+    cells still has the layout of a face to a detector; in 5 cells it has none).
     """
     out = image.copy()
     if not boxes or image.size == 0:
@@ -40,7 +44,10 @@ def blur_boxes(image: NDArray[np.uint8], boxes: Sequence[RegionBox], *, strength
         if xb - xa < 1 or yb - ya < 1:
             continue
         region = out[ya:yb, xa:xb]
-        small = cv2.resize(region, (max(1, (xb - xa) // 12), max(1, (yb - ya) // 12)), interpolation=cv2.INTER_AREA)
+        cell = 12.0 if max_cells is None else max(12.0, max(xb - xa, yb - ya) / max_cells)
+        small = cv2.resize(
+            region, (max(1, int((xb - xa) / cell)), max(1, int((yb - ya) / cell))), interpolation=cv2.INTER_AREA
+        )
         coarse = cv2.resize(small, (xb - xa, yb - ya), interpolation=cv2.INTER_NEAREST)
         k = max(3, int(max(xb - xa, yb - ya) * strength) | 1)
         out[ya:yb, xa:xb] = cv2.GaussianBlur(coarse, (k, k), 0)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from vigil.config import VigilConfig
+from vigil.core.errors import ModelError
 from vigil.governance.auth import AuthService
+from vigil.governance.redactor import Redactor, build_redactor
 from vigil.services.actor import Actor
 from vigil.services.recorder import Recorder
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+def _redactor(config: VigilConfig) -> Redactor | None:
+    """The write-time face redactor; without YuNet the media store refuses the writes that
+    need it (enrolment photos are kept as enrolled, see ``store.faces``)."""
+    try:
+        return build_redactor(config)
+    except ModelError as exc:
+        log.warning("media written by the API cannot be redacted, so such writes are refused: %s", exc)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +45,7 @@ class Services:
         return cls(
             config=config,
             store=store,
-            media=MediaStore(config.data_dir / "media"),
+            media=MediaStore(config.data_dir / "media", redactor=_redactor(config)),
             auth=AuthService(store.governance, config.governance.auth),
         )
 

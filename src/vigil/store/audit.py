@@ -13,19 +13,25 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import logging
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, func, select, text
+from sqlalchemy import Index, Integer, String, Text, event, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from vigil.core.clock import utcnow
+from vigil.core.errors import StoreError
+from vigil.store.audit_keys import AuditSigner
 from vigil.store.session import _check_aware, _check_page, _transaction
 from vigil.store.tables import Base, PayloadJSON, UTCDateTime
 
 GENESIS_HASH = "0" * 64
+AUDIT_SIGNER_INFO = "vigil_audit_signer"
+"""``Session.info`` key of the :class:`~vigil.store.audit_keys.AuditSigner` (set by ``Store``)."""
+logger = logging.getLogger(__name__)
 _AUDIT_LOCK_KEY = 0x5649_4749  # "VIGI": PostgreSQL advisory lock serialising chain appends
 
 
@@ -43,6 +49,8 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(PayloadJSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    sig: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     __table_args__ = (
         Index("ix_audit_log_at", "at"),
@@ -77,6 +85,8 @@ class AuditRecord:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+    key_id: str | None = None
+    sig: str | None = None
 
 
 def canonical_content(
@@ -139,6 +149,19 @@ def append_audit(session: Session, entry: AuditEntry, now: datetime | None = Non
         prev_hash=prev,
         hash=digest,
     )
+    signer: AuditSigner | None = session.info.get(AUDIT_SIGNER_INFO)
+    if signer is not None:
+        checkpoint = signer.sign(seq, digest)
+        row.key_id, row.sig = checkpoint.key_id, checkpoint.sig
+
+        def _advance_head(_session: Session) -> None:
+            # After the commit only: a rolled-back record must never become the head.
+            try:
+                signer.advance_head(checkpoint)
+            except StoreError as exc:
+                logger.error("audit record %d committed but the head file was not advanced: %s", seq, exc)
+
+        event.listen(session, "after_commit", _advance_head, once=True)
     session.add(row)
     session.flush()
     return _audit_record(row)
@@ -246,4 +269,6 @@ def _audit_record(row: AuditRow) -> AuditRecord:
         detail=dict(row.detail or {}),
         prev_hash=row.prev_hash,
         hash=row.hash,
+        key_id=row.key_id,
+        sig=row.sig,
     )

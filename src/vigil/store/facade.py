@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from vigil.config import VigilConfig
+from vigil.store.audit import AUDIT_SIGNER_INFO
+from vigil.store.audit_keys import AuditSigner, audit_key_file, default_key_file
 from vigil.store.candidates import CandidateRepository
 from vigil.store.crowd import CrowdRepository
 from vigil.store.engine import open_engine, writer
@@ -21,10 +25,14 @@ from vigil.store.repositories import EventRepository, HealthRepository, TrackRep
 class Store:
     """The event store. ``Store.open(url)`` in the app; close it (or use ``with``) at shutdown."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit_signer: AuditSigner | None = None) -> None:
         self.engine = engine
-        sessions = sessionmaker(engine, expire_on_commit=False)
-        write_sessions = sessionmaker(writer(engine), expire_on_commit=False)
+        self.audit_signer = audit_signer
+        # Every session carries the signer, so every audit record appended through it is
+        # signed, whichever repository or service appends it (see store.audit.append_audit).
+        info = {AUDIT_SIGNER_INFO: audit_signer} if audit_signer is not None else {}
+        sessions = sessionmaker(engine, expire_on_commit=False, info=info)
+        write_sessions = sessionmaker(writer(engine), expire_on_commit=False, info=info)
         self.events = EventRepository(sessions, write_sessions)
         self.tracks = TrackRepository(sessions)
         self.health = HealthRepository(sessions, write_sessions)
@@ -35,8 +43,13 @@ class Store:
         self.governance = GovernanceStore(sessions, write_sessions)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Self:
+    def open(cls, url: str, *, migrate: bool = True, audit_key: Path | None = None) -> Self:
         """Open ``url`` and (by default) upgrade its schema to the newest revision.
+
+        ``audit_key`` is the file of the key that signs audit records (created on first use);
+        by default ``VIGIL_AUDIT_KEY_FILE``, else ``keys/audit-signing.key`` beside a SQLite
+        file. A PostgreSQL store opened without one appends unsigned records, which
+        ``vigil audit verify`` reports.
 
         Raises:
             DataDirError: the SQLite file's directory is not writable.
@@ -49,7 +62,14 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine)
+        key = audit_key if audit_key is not None else default_key_file(url)
+        return cls(engine, AuditSigner(key) if key is not None else None)
+
+    @classmethod
+    def for_config(cls, cfg: VigilConfig, *, migrate: bool = True) -> Self:
+        """:meth:`open` the deployment's store with its audit key (``<data_dir>/keys``, on
+        PostgreSQL too)."""
+        return cls.open(cfg.store_url, migrate=migrate, audit_key=audit_key_file(cfg))
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -99,6 +99,8 @@ class NewReference:
     provenance: str
     face_px: float
     detector_score: float
+    face_box: tuple[float, float, float, float] | None = None
+    """The enrolled face in ``image`` (pixels): other faces in the photo are blurred when stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,19 @@ def _for_storage(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return np.asarray(cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA))
 
 
+def _save_reference(media: MediaStore, ref_id: str, ref: NewReference) -> str:
+    """The reference photo as stored: the enrolled face clear, every other face in it blurred."""
+    stored = _for_storage(ref.image)
+    rel = f"faces/references/{ref_id}.jpg"
+    if ref.face_box is None or media.redactor is None:
+        # No box to keep (an old caller), or no redactor (a store built for reading): keep the
+        # photo as enrolled rather than lose the reference a reviewer compares against.
+        return media.save_jpeg(rel, stored, 95, keep_faces="watchlist reference")
+    k = stored.shape[1] / ref.image.shape[1]
+    x1, y1, x2, y2 = (v * k for v in ref.face_box)
+    return media.save_jpeg(rel, stored, 95, keep_regions=[(x1, y1, x2, y2)])
+
+
 class FacesRepository:
     """The watchlist (subjects, reference images, embeddings) and the calibrations."""
 
@@ -227,7 +242,7 @@ class FacesRepository:
             rows: list[FaceReferenceRow] = []
             for ref in references:
                 ref_id = new_id()
-                rel = media.save_jpeg(f"faces/references/{ref_id}.jpg", _for_storage(ref.image), 95)
+                rel = _save_reference(media, ref_id, ref)
                 written.append(rel)
                 rows.append(
                     FaceReferenceRow(

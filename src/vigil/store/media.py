@@ -2,6 +2,12 @@
 
 Paths handed around (in events, in the database) are relative to the root, POSIX style, so a
 data directory can move between machines.
+
+Every image is redacted on its way in: the store is given the deployment's redactor
+(:func:`vigil.governance.redactor.build_redactor`, which blurs every face by region) and calls
+it on each image unless the caller names why the image may keep its faces (a face candidate's
+probe crop and person snapshot, an enrolled reference image). A store without a redactor
+refuses such writes rather than keep a bystander's face.
 """
 
 from __future__ import annotations
@@ -9,8 +15,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -18,6 +26,19 @@ from numpy.typing import NDArray
 
 from vigil.core.errors import StoreError
 from vigil.store.engine import ensure_writable_dir
+
+Box = tuple[float, float, float, float]
+"""``(x1, y1, x2, y2)`` in pixels."""
+
+
+class ImageRedactor(Protocol):
+    """Blurs every face (and whatever else policy names) in an image; see
+    :class:`vigil.governance.redactor.Redactor`."""
+
+    def __call__(self, image: NDArray[np.uint8], keep: Sequence[Box] = ()) -> NDArray[np.uint8]:
+        """A copy of ``image`` with every region blurred except those centred inside ``keep``."""
+        ...
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -46,9 +67,10 @@ class MediaStore:
         DataDirError: ``root`` cannot be created or written.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, redactor: ImageRedactor | None = None) -> None:
         ensure_writable_dir(root)
         self.root = root.resolve()
+        self.redactor = redactor
 
     def path_for(self, rel_path: str) -> Path:
         """The absolute path of ``rel_path``.
@@ -72,18 +94,29 @@ class MediaStore:
             raise ValueError(f"media path {rel_path!r} resolves outside the media root {self.root}")
         return path
 
-    def save_jpeg(self, rel_path: str, image: NDArray[np.uint8], quality: int = 90) -> str:
-        """Encode ``image`` ((H, W, 3) uint8 BGR, or (H, W) grey) as JPEG at ``rel_path``.
+    def save_jpeg(
+        self,
+        rel_path: str,
+        image: NDArray[np.uint8],
+        quality: int = 90,
+        *,
+        keep_faces: str | None = None,
+        keep_regions: Sequence[Box] = (),
+    ) -> str:
+        """Redact ``image`` ((H, W, 3) uint8 BGR, or (H, W) grey) and encode it as JPEG at ``rel_path``.
 
-        Written to a temporary file in the same directory and renamed, so readers never see a
-        half-written file.
+        ``keep_faces`` is the reason the image may keep all its faces (``"face candidate <id>"``);
+        without one, every face is blurred first, except faces centred inside ``keep_regions``
+        (an enrolled subject's face in a group photo). Written to a temporary file in the same
+        directory and renamed, so readers never see a half-written file.
 
         Returns:
             ``rel_path`` normalised (POSIX, no ``.`` parts): store this in events.
 
         Raises:
-            ValueError: bad path, image shape/dtype or quality.
-            StoreError: encoding or writing failed.
+            ValueError: bad path, image shape/dtype or quality, or an empty ``keep_faces``.
+            StoreError: encoding or writing failed, or the image needs redacting and this store
+                has no redactor.
         """
         if not 1 <= quality <= 100:
             raise ValueError(f"quality must be in 1..100, got {quality}")
@@ -92,6 +125,12 @@ class MediaStore:
         if image.size == 0:
             raise ValueError(f"cannot save an empty image of shape {image.shape}")
         path = self.path_for(rel_path)
+        if keep_faces is not None and not keep_faces.strip():
+            raise ValueError("keep_faces must say why the image keeps its faces, got an empty reason")
+        if keep_faces is None:
+            if self.redactor is None:
+                raise StoreError(f"not storing {rel_path!r}: it must be redacted and this media store has no redactor")
+            image = self.redactor(image, keep_regions)
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise StoreError(f"JPEG encoding failed for {rel_path!r}")

@@ -13,6 +13,7 @@ from vigil.config.camera import slug
 from vigil.core.classes import COCO_NAMES
 from vigil.core.errors import SourceOpenError
 from vigil.core.frame import Frame
+from vigil.governance.redactor import build_redactor
 from vigil.workers.annotate import AnnotatedVideoWriter, draw_tracks
 from vigil.workers.pipeline import FrameResult
 from vigil.workers.runner import Deployment, RunSummary
@@ -61,10 +62,14 @@ def analyze_recording(
     """Analyse ``video``; optionally write an annotated MP4 of the analysed frames to ``out``."""
     cam = recording_camera(video, cfg, analysis_fps, motion_gate)
     writer: AnnotatedVideoWriter | None = None
+    # The annotated video is a stored clip like any other: every face blurred as it is written,
+    # except inside the person box of a track that raised a face candidate.
+    redactor = build_redactor(cfg) if out is not None else None
 
     def on_frame(frame: Frame, result: FrameResult) -> None:
-        if writer is not None:
-            writer.write(draw_tracks(frame.image, result.tracked, COCO_NAMES))
+        if writer is not None and redactor is not None:
+            clear = redactor.redact(frame.image, keep=result.keep_regions).image
+            writer.write(draw_tracks(clear, result.tracked, COCO_NAMES))
         if progress is not None:
             progress(frame.pts_s)
 

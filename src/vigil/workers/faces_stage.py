@@ -267,7 +267,7 @@ class FacesStage:
         )
         probe_rel = f"faces/probes/{self._camera.id}/{best.at.strftime('%Y-%m-%d')}/{event.event_id}.jpg"
         try:
-            probe = self._media.save_jpeg(probe_rel, best.probe)
+            probe = self._media.save_jpeg(probe_rel, best.probe, keep_faces=f"face candidate {event.event_id}")
         except VigilError as exc:
             log.warning("camera %s: probe crop not saved: %s", self._camera.id, exc)
             probe = None

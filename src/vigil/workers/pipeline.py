@@ -17,7 +17,7 @@ from vigil.core.detections import Detections
 from vigil.core.errors import VigilError
 from vigil.core.frame import BGRImage, Frame
 from vigil.core.ids import new_id
-from vigil.events import AnyEvent, BoundingBox, TrackEnded, TrackStarted, TrackUpdated
+from vigil.events import AnyEvent, BoundingBox, CandidateRaised, TrackEnded, TrackStarted, TrackUpdated
 from vigil.store.media import MediaStore, snapshot_path
 from vigil.track import ObjectTracker, TrackChange, TrackLifecycle
 from vigil.workers.stages import FrameStage, StageInput
@@ -36,11 +36,17 @@ class Detector(Protocol):
 
 @dataclass(slots=True)
 class FrameResult:
-    """What one analysed frame produced."""
+    """What one analysed frame produced.
+
+    Attributes:
+        keep_regions: person boxes, in this frame, of tracks that raised a face candidate:
+            the only places a stored scene frame may keep a face (every other face is blurred).
+    """
 
     detections: Detections
     tracked: Detections
     events: list[AnyEvent] = field(default_factory=list)
+    keep_regions: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 class CameraPipeline:
@@ -66,6 +72,8 @@ class CameraPipeline:
         self._run = new_id().replace("-", "")[-8:]
         self.tracks_by_class: Counter[str] = Counter()
         self.events_emitted = 0
+        # Live tracks that raised a face candidate: their snapshot keeps its faces for review.
+        self._face_candidates: set[str] = set()
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -76,27 +84,44 @@ class CameraPipeline:
         detections = self._detector.detect(frame.image)
         tracked = self._tracker.update(detections, frame.pts_s)
         changes = self._lifecycle.observe(frame, tracked)
-        events = [self._to_event(c) for c in changes]
+        track_ids = tuple(self._track_id(int(k)) for k in tracked.tracker_id)
+        # The stages run before the track events are built: a track that ends with a face
+        # candidate (searched at its end) must be known before its snapshot is written.
+        stage_events: list[AnyEvent] = []
         if self._stages:
             inp = StageInput(
                 frame=frame,
                 tracked=tracked,
-                track_ids=tuple(self._track_id(int(k)) for k in tracked.tracker_id),
+                track_ids=track_ids,
                 class_names=self.class_names,
                 ended=tuple(self._track_id(c.track.key) for c in changes if c.kind == "ended"),
             )
             for stage in self._stages:
-                events.extend(stage.process(inp))
+                stage_events.extend(stage.process(inp))
+        self._note_face_candidates(stage_events)
+        events = [self._to_event(c) for c in changes] + stage_events
         self.events_emitted += len(events)
-        return FrameResult(detections=detections, tracked=tracked, events=events)
+        keep = [
+            (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+            for b, tid in zip(tracked.xyxy, track_ids, strict=True)
+            if tid in self._face_candidates
+        ]
+        return FrameResult(detections=detections, tracked=tracked, events=events, keep_regions=keep)
 
     def finish(self) -> list[AnyEvent]:
         """End every live track (end of recording, camera stopped or shutting down)."""
-        events = [self._to_event(c) for c in self._lifecycle.close_all()]
-        for stage in self._stages:
-            events.extend(stage.finish())
+        changes = self._lifecycle.close_all()
+        stage_events = [e for stage in self._stages for e in stage.finish()]
+        self._note_face_candidates(stage_events)
+        events = [self._to_event(c) for c in changes] + stage_events
+        self._face_candidates.clear()
         self.events_emitted += len(events)
         return events
+
+    def _note_face_candidates(self, events: Sequence[AnyEvent]) -> None:
+        for e in events:
+            if isinstance(e, CandidateRaised) and e.kind == "face" and e.track_id is not None:
+                self._face_candidates.add(e.track_id)
 
     def _track_id(self, key: int) -> str:
         return f"{self.camera_id}-{self._run}-{key}"
@@ -135,11 +160,18 @@ class CameraPipeline:
     def _save_snapshot(self, event_id: str, change: TrackChange) -> str | None:
         crop = change.track.best_crop
         change.track.best_crop = None  # the crop lives only until it is written
+        track_id = self._track_id(change.track.key)
+        candidate = track_id in self._face_candidates
+        self._face_candidates.discard(track_id)
         if self._media is None or crop is None or crop.size <= 3:
             return None
         rel = snapshot_path(self.camera_id, event_id, change.at)
         try:
-            return self._media.save_jpeg(rel, crop)
+            # Every face is blurred at write time (by the media store's redactor), unless this
+            # person raised a face candidate: then the reviewer needs to see who it was.
+            return self._media.save_jpeg(
+                rel, crop, keep_faces=f"face candidate on track {track_id}" if candidate else None
+            )
         except VigilError as exc:
             # A full disk must not stop detection; the event is still stored, without media.
             log.warning("camera %s: snapshot not saved: %s", self.camera_id, exc)

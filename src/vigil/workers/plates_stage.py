@@ -362,6 +362,8 @@ class PlatesStage:
                     plate=voted.text,
                     confidence=voted.confidence,
                     region=voted.best.region,
+                    country=voted.country,
+                    country_confidence=None if voted.country is None else round(voted.country_confidence, 4),
                     n_reads=voted.n_reads,
                     box=BoundingBox(x1=b[0], y1=b[1], x2=max(b[0], b[2]), y2=max(b[1], b[3])),
                     crop=crop,
@@ -405,7 +407,9 @@ class PlatesStage:
             return None
         rel = snapshot_path(self.camera_id, read_id, when).replace("snapshots/", "plates/", 1)
         try:
-            return self._media.save_jpeg(rel, crop)
+            # The plate's own box, nothing around it: no face to blur, and a false face found in
+            # the characters would blur the evidence a reviewer checks the read against.
+            return self._media.save_jpeg(rel, crop, keep_faces="plate crop (the plate region only)")
         except VigilError as exc:
             log.warning("camera %s: plate crop not saved: %s", self.camera_id, exc)
             return None

@@ -10,6 +10,7 @@ from vigil.camera.motion import MotionGate
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.classes import class_id
 from vigil.detect.yolo import YoloDetector
+from vigil.governance.redactor import build_redactor
 from vigil.models.install import require
 from vigil.store.engine import ensure_writable_dir
 from vigil.store.facade import Store
@@ -39,9 +40,15 @@ def detector_class_ids(cfg: VigilConfig) -> tuple[int, ...]:
 
 
 def open_data_dir(cfg: VigilConfig) -> MediaStore:
-    """Check the data directory is writable before anything is analysed."""
+    """Check the data directory is writable before anything is analysed; the media store it
+    returns blurs every face in what it writes (see :mod:`vigil.governance.redactor`).
+
+    Raises:
+        DataDirError: not writable.
+        ModelMissingError: YuNet, which finds the faces to blur, is not installed.
+    """
     ensure_writable_dir(cfg.data_dir)
-    return MediaStore(cfg.data_dir / "media")
+    return MediaStore(cfg.data_dir / "media", redactor=build_redactor(cfg))
 
 
 def open_store(cfg: VigilConfig) -> Store:

@@ -14,9 +14,9 @@ from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import AuditOut, AuditPage, PolicyIn, PolicyOut, ReportOut, VerifyOut
 from vigil.core.clock import utcnow
 from vigil.core.errors import PolicyError
-from vigil.governance.audit import verify_chain
 from vigil.governance.roles import require
 from vigil.governance.transparency import build_report
+from vigil.governance.witness import verify_store
 
 router = APIRouter(tags=["oversight"])
 POLICY_KEY = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){0,5}$"
@@ -49,8 +49,9 @@ def list_audit(
 
 @endpoint(router, "GET", "/audit/verify", action="audit.read", scope="global")
 def verify_audit(ctx: Ctx) -> VerifyOut:
-    """Recompute the hash chain: intact, or the first record edited, deleted or reordered."""
-    v = verify_chain(ctx.store.governance.audit)
+    """Check the hash chain, every record's signature and the signed head checkpoint: intact, or
+    the first record edited, forged, deleted or reordered, or the range cut from the end."""
+    v = verify_store(ctx.store)
     return VerifyOut(
         ok=v.ok, records=v.records, head_hash=v.head_hash, first_bad_seq=v.first_bad_seq, problem=v.problem
     )
