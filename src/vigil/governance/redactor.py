@@ -45,6 +45,9 @@ PASSES = 2
 covered by a neighbour's box, or found only once its neighbour no longer dominates, is caught
 then. A pass that finds nothing new ends the search, so a face-free image costs one pass."""
 
+MIN_SEARCH_SIDE_PX = 32
+"""YuNet's coarsest feature map has a stride of 32: a smaller input returns garbage."""
+
 UPSCALE_STEPS = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 RegionFinder = Callable[[NDArray[np.uint8]], list[RegionBox]]
@@ -70,7 +73,7 @@ def search_scales(height: int, width: int, cfg: RedactionConfig) -> list[float]:
             scales.add(factor)
     if cap > 1.25 and max(scales) < min(cap, cfg.max_upscale) * 0.8:
         scales.add(round(min(cap, cfg.max_upscale), 4))  # the largest enlargement the cost bound allows
-    return sorted(s for s in scales if min(height, width) * s >= 16)
+    return sorted(s for s in scales if min(height, width) * s >= MIN_SEARCH_SIDE_PX)
 
 
 class FaceRegions:
