@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,19 @@ def test_vote_takes_the_weighted_majority_per_position() -> None:
     assert voted.n_reads == 4
     assert 0.5 < voted.confidence < 0.95
     assert vote([]) is None
+
+
+def test_the_vote_combines_the_reads_countries_too() -> None:
+    def read(text: str, country: str | None, p: float) -> PlateRead:
+        return dataclasses.replace(_read(text, 0.9), country=country, country_confidence=p)
+
+    voted = vote([read("ABC1234", "Brazil", 0.9), read("ABC1234", "Portugal", 0.6), read("ABC1234", "Brazil", 0.6)])
+    assert voted is not None and voted.country == "Brazil"
+    assert voted.country_confidence == pytest.approx(0.5)  # (0.9 + 0 + 0.6) / 3
+    # PP-OCR's reads name no country: they vote on the text only.
+    voted = vote([read("ABC1234", None, 0.0), read("ABC1234", "Brazil", 0.8)])
+    assert voted is not None and (voted.country, voted.country_confidence) == ("Brazil", pytest.approx(0.8))
+    assert vote([_read("ABC1234", 0.9)]).country is None  # type: ignore[union-attr]
 
 
 def test_a_deployments_own_region_fixes_reads_by_position_like_a_built_in_one() -> None:

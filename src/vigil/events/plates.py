@@ -25,6 +25,12 @@ class PlateReadEvent(EventBase):
     plate: str = Field(min_length=1, max_length=16, pattern=r"^[A-Z0-9]+$", description="A–Z0–9 only.")
     confidence: float = Field(ge=0.0, le=1.0, description="Voted confidence of the read.")
     region: str | None = Field(default=None, max_length=8, description="Region whose format it fits.")
+    country: str | None = Field(
+        default=None, max_length=64, description="Plate country the recogniser's country head voted for."
+    )
+    country_confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Mean probability the reads gave that country."
+    )
     n_reads: int = Field(ge=1, description="Frames read for the vote.")
     box: BoundingBox | None = None
     crop: str | None = Field(default=None, max_length=512, description="Plate crop, relative media path.")

@@ -23,12 +23,18 @@ class VotedRead:
         confidence: agreement × OCR confidence, in [0, 1].
         n_reads: reads that voted.
         best: the single read closest to the result (its crop is the evidence).
+        country: the plate country the reads' country heads voted for (their probabilities
+            summed), or None when no read named one.
+        country_confidence: the mean probability given to it over the reads that named a country
+            (a read naming another counts 0).
     """
 
     text: str
     confidence: float
     n_reads: int
     best: PlateRead
+    country: str | None = None
+    country_confidence: float = 0.0
 
 
 def vote(reads: Sequence[PlateRead]) -> VotedRead | None:
@@ -56,4 +62,12 @@ def vote(reads: Sequence[PlateRead]) -> VotedRead | None:
     ocr = sum(r.confidence for r in agreeing) / len(agreeing)
     confidence = min(1.0, max(0.0, ocr * length_share * sum(shares) / length))
     best = max(agreeing, key=lambda r: r.score)
-    return VotedRead(text, confidence, len(reads), best)
+    countries: dict[str, float] = defaultdict(float)
+    for r in reads:
+        if r.country is not None:
+            countries[r.country] += r.country_confidence
+    if not countries:
+        return VotedRead(text, confidence, len(reads), best)
+    country = max(countries, key=lambda c: countries[c])
+    named = sum(r.country is not None for r in reads)
+    return VotedRead(text, confidence, len(reads), best, country, countries[country] / named)

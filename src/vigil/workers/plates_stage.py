@@ -362,6 +362,8 @@ class PlatesStage:
                     plate=voted.text,
                     confidence=voted.confidence,
                     region=voted.best.region,
+                    country=voted.country,
+                    country_confidence=None if voted.country is None else round(voted.country_confidence, 4),
                     n_reads=voted.n_reads,
                     box=BoundingBox(x1=b[0], y1=b[1], x2=max(b[0], b[2]), y2=max(b[1], b[3])),
                     crop=crop,
@@ -515,8 +517,13 @@ def build_plates_stage(ctx: StageContext) -> FrameStage | None:
         cfg = cfg.model_copy(update={"frame_scan_s": ctx.camera.plates_frame_scan_s})
     reader = build_plate_reader(cfg, ctx.cfg.resolved_models_dir)
     store = ctx.store
+    # A scale-out worker's store answers from its lists replica with a live view (current at
+    # every match, empty while stale), which the stage's 30 s reload must not freeze.
+    live: Callable[[], list[HotlistPlate]] | None = getattr(store.plates, "live_hotlist", None)
 
     def hotlist() -> list[HotlistPlate]:
+        if live is not None:
+            return live()
         return [HotlistPlate(entry_id, plate) for entry_id, plate in store.plates.active_plates()]
 
     return PlatesStage(ctx.camera.id, cfg, reader, hotlist, ctx.media)
