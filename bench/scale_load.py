@@ -5,6 +5,7 @@
     python bench/scale_load.py latency --rate 5000 --seconds 60                # publish→stored p50/p99
     python bench/scale_load.py drain --rate 2000 --outage-s 600                # backlog drain rate
     python bench/scale_load.py leases --cameras 60000                          # KV renewals for 60k cameras
+    python bench/scale_load.py sync --events 10000                             # cost of sync_interval: always
 
 Everything runs on loopback: a nats-server of its own (free ports, temporary store), a fresh
 PostgreSQL database on the machine's server (dropped at the end), the real ``vigil indexer``
@@ -76,19 +77,34 @@ def measure_mix(db: Path, video_s: float, cameras: int) -> dict[str, Any]:
     }
 
 
+BENCH_ENTRY = "bench-hotlist-1"
+"""A hotlist entry the benchmark enters first: the indexer refuses candidates for unknown entries."""
+
+
 def _candidate_template() -> dict[str, Any]:
     from vigil.events import CandidateRaised
 
     return CandidateRaised(
         camera_id="cam",
         occurred_at=datetime.now(UTC),
-        kind="face",
-        list_entry_id="subject-1",
+        kind="plate",
+        list_entry_id=BENCH_ENTRY,
         track_id="cam-run-1",
-        score=0.61,
-        threshold=0.5,
-        false_match_rate=0.001,
+        score=0.91,
+        observed="AB12CDE",
     ).model_dump(mode="json")
+
+
+def _enter_bench_entry(db_url: str) -> None:
+    from datetime import timedelta
+
+    from vigil.core.accountability import Authorisation
+    from vigil.store import Store
+    from vigil.store.plates import NewHotlistEntry
+
+    auth = Authorisation("benchmark", "benchmark", "benchmark", datetime.now(UTC) + timedelta(days=1))
+    with Store.open(db_url) as store:
+        store.plates.add_entries([NewHotlistEntry("AB12CDE", auth, entry_id=BENCH_ENTRY)], max_days=2)
 
 
 class EventFactory:
@@ -182,6 +198,7 @@ class Env:
         self.dsn = f"{base}/{self.db_name}"
         self.db_url = self.dsn.replace("postgresql://", "postgresql+psycopg://")
         self.indexer: subprocess.Popen[bytes] | None = None
+        self.entry_added = False
 
     def start_indexer(self, batch: int = 2000) -> None:
         self.indexer = _start_indexer(self.workdir, self.nats.urls, self.db_url, batch)
@@ -192,7 +209,7 @@ class Env:
             self.indexer.wait(30)
             self.indexer = None
 
-    def wait_ready(self, timeout_s: float = 60) -> None:
+    def wait_ready(self, timeout_s: float = 300) -> None:
         """Until the indexer created the schema and its consumers."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -200,6 +217,9 @@ class Env:
                 _stored(self.dsn)
                 log = (self.workdir / "indexer.log").read_text(errors="replace")
                 if "indexer: consuming" in log:
+                    if not self.entry_added:
+                        _enter_bench_entry(self.db_url)
+                        self.entry_added = True
                     return
             except psycopg.Error:
                 pass
@@ -399,6 +419,54 @@ def leases(args: argparse.Namespace, _mix: dict[str, Any]) -> dict[str, Any]:
         env.close()
 
 
+def sync_cost(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
+    """Publish rate with JetStream's default (fsync every 2 min) against ``sync_interval: always``.
+
+    Both servers run side by side and are measured alternately (A, B, A, B) in one run, so the
+    machine's load affects both alike; the ratio is the figure to use.
+    """
+    from vigil.bus.connection import NatsConnection, NatsSettings
+    from vigil.bus.jetstream import JetStreamBus
+    from vigil.events import parse_event
+
+    factory = EventFactory(mix, candidate_rate=0.0005)
+    rng = random.Random(3)
+    results: dict[str, list[float]] = {"default": [], "sync_always": []}
+    with tempfile.TemporaryDirectory(prefix="vigil-sync-") as tmp:
+        clusters = {
+            "default": NatsCluster.plan(Path(tmp) / "a", 1).start(),
+            "sync_always": NatsCluster.plan(Path(tmp) / "b", 1, sync_always=True).start(),
+        }
+        try:
+            conns = {k: NatsConnection(NatsSettings(servers=c.urls)) for k, c in clusters.items()}
+            buses = {k: JetStreamBus(conn) for k, conn in conns.items()}
+            for _ in range(args.rounds):
+                for name, bus in buses.items():
+                    events = []
+                    for i in range(args.events):
+                        etype = rng.choices(factory.types, factory.weights)[0]
+                        events.append(parse_event(factory.make(etype, f"cam-{i % 500}", datetime.now(UTC))[2]))
+                    started = time.perf_counter()
+                    for e in events:
+                        bus.publish(e)
+                    assert bus.flush(300)
+                    results[name].append(args.events / (time.perf_counter() - started))
+            for name, bus in buses.items():
+                bus.close(5)
+                conns[name].close()
+        finally:
+            for c in clusters.values():
+                c.stop()
+    best = {k: round(max(v)) for k, v in results.items()}
+    return {
+        "mode": "sync",
+        "events_per_round": args.events,
+        "acked_per_s": {k: [round(x) for x in v] for k, v in results.items()},
+        "best_acked_per_s": best,
+        "sync_always_over_default": round(best["sync_always"] / best["default"], 3),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -406,7 +474,7 @@ def main() -> int:
     m.add_argument("--db", type=Path, required=True)
     m.add_argument("--video-s", type=float, required=True, help="total seconds of video over all clips")
     m.add_argument("--cameras", type=int, required=True)
-    for name in ("throughput", "latency", "drain", "leases"):
+    for name in ("throughput", "latency", "drain", "leases", "sync"):
         p = sub.add_parser(name)
         p.add_argument("--cameras", type=int, default=1000)
         p.add_argument("--batch", type=int, default=2000)
@@ -414,15 +482,18 @@ def main() -> int:
         p.add_argument("--json", action="store_true")
         if name == "throughput":
             p.add_argument("--events", type=int, default=200_000)
+        if name == "sync":
+            p.add_argument("--events", type=int, default=10_000)
         if name in ("latency", "drain"):
             p.add_argument("--rate", type=float, default=5000)
         if name == "latency":
             p.add_argument("--seconds", type=float, default=60)
         if name == "drain":
             p.add_argument("--outage-s", type=float, default=600)
+        if name in ("leases", "sync"):
+            p.add_argument("--rounds", type=int, default=3)
         if name == "leases":
             p.add_argument("--workers", type=int, default=2)
-            p.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.mode == "mix":
         MIX_PATH.write_text(json.dumps(measure_mix(args.db, args.video_s, args.cameras), indent=1) + "\n")
@@ -431,7 +502,7 @@ def main() -> int:
     mix = json.loads(MIX_PATH.read_text())
     load_before = load_average()
     result = {"mode": args.mode}
-    modes = {"leases": leases, "throughput": throughput, "latency": latency, "drain": drain}
+    modes = {"leases": leases, "throughput": throughput, "latency": latency, "drain": drain, "sync": sync_cost}
     result.update(modes[args.mode](args, mix))
     result["machine"] = machine_info()
     result["load_average_before"] = load_before

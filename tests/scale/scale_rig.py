@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,7 +49,9 @@ def pg_db_fixture() -> Iterator[str]:
 class Rig:
     """Role processes (``vigil indexer`` / ``vigil worker``) with one config, and checks on the store."""
 
-    def __init__(self, workdir: Path, nats: NatsCluster, dsn: str, cameras: list[dict[str, object]]) -> None:
+    def __init__(
+        self, workdir: Path, nats: NatsCluster, dsn: str, cameras: list[dict[str, object]], store_dsn: str | None = None
+    ) -> None:
         self.workdir = workdir
         self.nats = nats
         self.dsn = dsn
@@ -57,7 +60,7 @@ class Rig:
         self.journals.mkdir(parents=True, exist_ok=True)
         cfg = {
             "bus": {"type": "nats"},
-            "store": {"url": dsn.replace("postgresql://", "postgresql+psycopg://", 1)},
+            "store": {"url": (store_dsn or dsn).replace("postgresql://", "postgresql+psycopg://", 1)},
             "scale": {
                 "nats": {"servers": list(nats.urls), "replicas": 3 if len(nats.nodes) > 1 else 1},
                 "leases": {"ttl_s": 4.0, "renew_every_s": 0.5, "safety_margin_s": 1.0},
@@ -69,9 +72,11 @@ class Rig:
         self.config = workdir / "rig.yaml"
         self.config.write_text(yaml.safe_dump(cfg))
 
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *args: str, env: dict[str, str] | None = None, prefix: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
         role = name.split("-", maxsplit=1)[0]
-        argv = [sys.executable, "-m", "vigil.cli.main", "-v", role, "-c", str(self.config)]
+        argv = [*(prefix or []), sys.executable, "-m", "vigil.cli.main", "-v", role, "-c", str(self.config)]
         argv += ["--data-dir", str(self.workdir / f"data-{name}"), *args]
         if role == "worker":
             argv += ["--id", name]
@@ -119,3 +124,104 @@ class Rig:
         for path in self.journals.glob("*.acked"):
             ids += [line for line in path.read_text().splitlines() if line]
         return ids
+
+
+class OwnPostgres:
+    """A PostgreSQL server of this test's own (initdb in a temp dir, a free port), run as postgres."""
+
+    def __init__(self, extra_listen: str | None = None) -> None:
+        import shutil
+        import tempfile
+
+        from vigil.deploy.nats_server import free_port
+
+        self.extra_listen = extra_listen
+
+        bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not bindir or shutil.which("runuser") is None:
+            pytest.skip("PostgreSQL server binaries not found under /usr/lib/postgresql")
+        self.bin = bindir[-1]
+        self.dir = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.port = free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._as_pg(["initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres"])
+        if extra_listen is not None:
+            with open(self.dir / "data" / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {extra_listen}/32 trust\n")
+                net = extra_listen.rsplit(".", 1)[0]
+                hba.write(f"host all all {net}.0/24 trust\n")
+
+    def _as_pg(self, argv: list[str]) -> None:
+        import subprocess
+
+        cmd = ["runuser", "-u", "postgres", "--", str(self.bin / argv[0]), *argv[1:]]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> OwnPostgres:
+        listen = "127.0.0.1" + (f",{self.extra_listen}" if self.extra_listen else "")
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses={listen} -c fsync=on"
+        self._as_pg(["pg_ctl", "-D", str(self.dir / "data"), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
+        return self
+
+    def crash(self) -> None:
+        self._as_pg(["pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop"])
+
+    def stop(self) -> None:
+        import shutil
+
+        with contextlib.suppress(Exception):  # already stopped
+            self._as_pg(["pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop"])
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Netns:
+    """A network namespace joined to the host by a veth pair: a worker's own 'machine'.
+
+    ``partition()`` takes the host side of the link down (nothing crosses, as when a
+    switch port dies); ``heal()`` brings it back.
+    """
+
+    def __init__(self) -> None:
+        import random
+        import shutil
+
+        if os.geteuid() != 0 or shutil.which("ip") is None:
+            pytest.skip("network namespaces need root and iproute2")
+        n = random.randrange(1, 250)
+        tag = uuid.uuid4().hex[:5]
+        self.name = f"vigil-{tag}"
+        self.host_if, self.ns_if = f"vgh{tag}", f"vgn{tag}"
+        self.host_ip, self.ns_ip = f"10.231.{n}.1", f"10.231.{n}.2"
+        self._ip("netns", "add", self.name)
+        try:
+            self._ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+            self._ip("link", "set", self.ns_if, "netns", self.name)
+            self._ip("addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
+            self._ip("link", "set", self.host_if, "up")
+            self._ip("netns", "exec", self.name, "ip", "addr", "add", f"{self.ns_ip}/30", "dev", self.ns_if)
+            self._ip("netns", "exec", self.name, "ip", "link", "set", self.ns_if, "up")
+            self._ip("netns", "exec", self.name, "ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def _ip(*args: str) -> None:
+        res = subprocess.run(["ip", *args], check=False, capture_output=True, text=True, timeout=20)
+        if res.returncode != 0:
+            pytest.skip(f"ip {' '.join(args)}: {res.stderr.strip()}")
+
+    def prefix(self) -> list[str]:
+        """Run a command inside the namespace."""
+        return ["ip", "netns", "exec", self.name]
+
+    def partition(self) -> None:
+        self._ip("link", "set", self.host_if, "down")
+
+    def heal(self) -> None:
+        self._ip("link", "set", self.host_if, "up")
+
+    def close(self) -> None:
+        subprocess.run(["ip", "link", "del", self.host_if], check=False, capture_output=True, timeout=20)
+        subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True, timeout=20)

@@ -7,7 +7,6 @@ every event whose publish JetStream acknowledged is stored, exactly once.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -15,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from scale_rig import Rig, wait_for
+from scale_rig import Netns, OwnPostgres, Rig, wait_for
 
 from vigil.bus.connection import NatsConnection, NatsSettings
 from vigil.bus.jetstream import JetStreamBus, StreamOptions
+from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER, WORKER_HEADER
 from vigil.events import AnyEvent
 from vigil.events.samples import camera_health, track_lifecycle
 
@@ -179,42 +179,102 @@ def test_postgresql_restarted_mid_batch_the_indexer_retries_and_loses_nothing(
         pg.stop()
 
 
-class OwnPostgres:
-    """A PostgreSQL server of this test's own (initdb in a temp dir, a free port), run as postgres."""
+def moved_camera(rig: Rig) -> str:
+    line = next(line for line in rig.log("worker-2").splitlines() if "took over from worker-1" in line)
+    return line.split("camera ")[1].split(":")[0]
 
-    def __init__(self) -> None:
-        import shutil
-        import tempfile
 
-        from vigil.deploy.nats_server import free_port
+def stream_headers(urls: tuple[str, ...]) -> list[dict[str, str]]:
+    """Every message's headers (and camera id) in Vigil's streams, in stream order."""
+    import asyncio
 
-        bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-        if not bindir or shutil.which("runuser") is None:
-            pytest.skip("PostgreSQL server binaries not found under /usr/lib/postgresql")
-        self.bin = bindir[-1]
-        self.dir = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
-        shutil.chown(self.dir, "postgres", "postgres")
-        self.port = free_port()
-        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_pg(["initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres"])
+    import nats
 
-    def _as_pg(self, argv: list[str]) -> None:
-        import subprocess
+    from vigil.bus.subjects import STREAMS, camera_from_token
 
-        cmd = ["runuser", "-u", "postgres", "--", str(self.bin / argv[0]), *argv[1:]]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    async def read() -> list[dict[str, str]]:
+        nc = await nats.connect(servers=list(urls))
+        js = nc.jetstream()
+        out: list[dict[str, str]] = []
+        for spec in STREAMS:
+            info = await js.stream_info(spec.name)
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                try:
+                    msg = await js.get_msg(spec.name, seq)
+                except Exception:  # deleted or aged out
+                    continue
+                out.append({**(msg.headers or {}), "camera": camera_from_token(msg.subject.split(".", 2)[2])})
+        await nc.close()
+        return out
 
-    def start(self) -> OwnPostgres:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on"
-        self._as_pg(["pg_ctl", "-D", str(self.dir / "data"), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
-        return self
+    return asyncio.run(read())
 
-    def crash(self) -> None:
-        self._as_pg(["pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop"])
 
-    def stop(self) -> None:
-        import shutil
+@pytest.mark.slow
+def test_a_partitioned_worker_loses_its_camera_and_never_publishes_as_its_owner(
+    tmp_path: Path, installed_models_dir: object, people_clip: Path, cars_clip: Path
+) -> None:
+    from vigil.deploy.nats_server import NatsCluster
 
-        with contextlib.suppress(Exception):  # already stopped
-            self._as_pg(["pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop"])
-        shutil.rmtree(self.dir, ignore_errors=True)
+    ns = Netns()
+    pg = None
+    nats = None
+    rig = None
+    try:
+        pg = OwnPostgres(extra_listen=ns.host_ip).start()
+        nats = NatsCluster.plan(tmp_path / "nats", 1, host=ns.host_ip).start()
+        # Recordings are analysed at detector speed (not skipped), so each camera runs a while.
+        cams = [{"id": "cam-a", "url": f"file://{people_clip}"}, {"id": "cam-b", "url": f"file://{cars_clip}"}]
+        rig = Rig(tmp_path, nats, pg.dsn, cams, store_dsn=pg.dsn.replace("127.0.0.1", ns.host_ip))
+        rig.start("indexer-1")
+        rig.wait_log("indexer-1", "indexer: consuming")
+        rig.start("worker-1", prefix=ns.prefix())  # on its own "machine", behind the veth link
+        rig.wait_log("worker-1", ": analysing", 120)
+        rig.start("worker-2")
+        wait_for(lambda: "handed over" in rig.log("worker-1") or "analysing" in rig.log("worker-2"), 120, "a split")
+        wait_for(lambda: ": analysing" in rig.log("worker-2"), 120, "worker-2 to analyse a camera")
+        journal = rig.journals / "worker-1.acked"
+        wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 3, 120, "worker-1's acks")
+
+        ns.partition()
+        took = wait_for(lambda: "took over from worker-1" in rig.log("worker-2"), 30, "the takeover")
+        assert took <= 4.0 + 5.0
+        wait_for(lambda: "lease could not be renewed" in rig.log("worker-1"), 15, "worker-1 to stop its camera")
+        time.sleep(4)  # partitioned for well over the TTL
+        ns.heal()
+        wait_for(lambda: "NATS: reconnected" in rig.log("worker-1"), 60, "worker-1 to reconnect")
+        time.sleep(3)
+        assert rig.stop("worker-1") == 0
+        assert rig.stop("worker-2") == 0
+
+        acked = set(rig.acked_ids())
+        wait_for(_all_stored(rig, acked), 120, "every acknowledged event to be stored")
+        stored = rig.stored_ids()
+        assert len(stored) == len(set(stored))
+        # What the stream holds, with the headers the workers stamped: once worker-2 held the
+        # moved camera, worker-1 published nothing for it (its spool replayed only older events).
+        messages = stream_headers(nats.urls)
+        takeover = next(h for h in messages if h.get(WORKER_HEADER) == "worker-2" and h["camera"] == moved_camera(rig))
+        since = float(takeover[SINCE_HEADER])
+        unstamped = [h for h in messages if h.get(WORKER_HEADER) and PUBLISHED_HEADER not in h]
+        assert unstamped == []
+        new_epoch = int(takeover[EPOCH_HEADER])
+        late = [  # under the lease it lost (it may win the camera back later, with a newer epoch)
+            h
+            for h in messages
+            if h.get(WORKER_HEADER) == "worker-1"
+            and h["camera"] == takeover["camera"]
+            and int(h[EPOCH_HEADER]) < new_epoch
+            and float(h[PUBLISHED_HEADER]) >= since
+        ]
+        assert late == []
+        assert any(h.get(WORKER_HEADER) == "worker-1" and h["camera"] == takeover["camera"] for h in messages)
+        assert "refused" not in rig.log("indexer-1")  # the worker fenced itself; the indexer had nothing to do
+    finally:
+        if rig is not None:
+            rig.stop_all()
+        if nats is not None:
+            nats.stop()
+        if pg is not None:
+            pg.stop()
+        ns.close()

@@ -54,6 +54,8 @@ BUCKET = "VIGIL_LEASES"
 EPOCH_HEADER = "Vigil-Lease-Epoch"
 SINCE_HEADER = "Vigil-Lease-Since"
 WORKER_HEADER = "Vigil-Worker"
+PUBLISHED_HEADER = "Vigil-Published-At"
+"""The worker's wall-clock time when it published (acted as owner), UNIX seconds."""
 
 
 @dataclass(frozen=True, slots=True)

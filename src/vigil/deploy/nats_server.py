@@ -140,7 +140,13 @@ class NatsCluster:
 
     @classmethod
     def plan(
-        cls, workdir: Path, n: int = 3, *, ports: list[int] | None = None, sync_always: bool = False
+        cls,
+        workdir: Path,
+        n: int = 3,
+        *,
+        ports: list[int] | None = None,
+        sync_always: bool = False,
+        host: str = "127.0.0.1",
     ) -> NatsCluster:
         """Choose ports (free ones unless given) and store directories for ``n`` nodes."""
         if n < 1:
@@ -155,6 +161,7 @@ class NatsCluster:
                 store_dir=workdir / f"n{i + 1}-store",
                 routes=[p for j, p in enumerate(cluster_ports) if j != i],
                 sync_always=sync_always,
+                host=host,
             )
             for i in range(n)
         ]

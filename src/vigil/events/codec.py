@@ -28,6 +28,7 @@ def _adapter() -> TypeAdapter[AnyEvent]:
     return TypeAdapter(AnyEvent)
 
 
+@cache
 def supported_versions(event_type: str) -> tuple[int, ...]:
     """Schema versions this build can read for ``event_type`` (empty if the type is unknown)."""
     cls = EVENT_TYPES.get(event_type)
@@ -52,6 +53,12 @@ def parse_event(data: bytes | str) -> AnyEvent:
         EventDecodeError: not JSON, unknown ``type``, unsupported ``schema_version`` or an
             invalid field; the message says which and what was expected.
     """
+    try:
+        # The common case in one pass (the indexer decodes every event on the bus); the
+        # envelope is read only to explain a failure in one line.
+        return _adapter().validate_json(data)
+    except ValidationError:
+        pass
     try:
         envelope = _Envelope.model_validate_json(data)
     except ValidationError as exc:

@@ -17,9 +17,13 @@ from datetime import UTC, datetime
 
 from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import Delivery, JetStreamBus, StreamOptions
-from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER
+from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER
+from vigil.bus.lists import ListsPublisher
 from vigil.config import VigilConfig
+from vigil.core.errors import NotFoundError
+from vigil.events import AnyEvent, CandidateRaised
 from vigil.store.facade import Store
+from vigil.workers.scale_lists import run_lists_publisher
 from vigil.workers.scale_wiring import masked, nats_settings, open_store_with_backoff, store_url
 
 log = logging.getLogger(__name__)
@@ -36,16 +40,18 @@ class IndexerStats:
     duplicates: int = 0
     fenced: int = 0
     orphans_ended: int = 0
+    candidates_refused: int = 0
 
 
 class EpochFence:
     """The indexer's side of lease fencing: a stale epoch's events after a takeover are refused.
 
-    Workers stamp every event with their lease epoch and the time the lease began. Once this
-    indexer has seen epoch ``e2`` (granted at ``t2``) for a camera, an event of an older epoch
-    that happened at or after ``t2`` came from a worker that no longer owned the camera (it
-    was paused or partitioned past its lease) and is dropped. Older-epoch events from before
-    ``t2`` are the previous owner's legitimate backlog and are stored.
+    Workers stamp every event with their lease epoch, the time the lease began and the time
+    they published it. Once this indexer has seen epoch ``e2`` (granted at ``t2``) for a
+    camera, an event of an older epoch published at or after ``t2`` came from a worker that no
+    longer owned the camera (it was paused or partitioned past its lease) and is dropped.
+    Older-epoch events published before ``t2`` are the previous owner's legitimate backlog
+    (also when they arrive late, from its spool) and are stored.
     """
 
     def __init__(self) -> None:
@@ -68,7 +74,11 @@ class EpochFence:
             return True
         if epoch == newest[0]:
             return True
-        return d.event.occurred_at.timestamp() < newest[1]
+        # When the worker acted (published), not when the frame was taken: a recording's frame
+        # times are video times, and a spooled backlog is published late but legitimately.
+        published = d.headers.get(PUBLISHED_HEADER)
+        acted_at = float(published) if published else d.event.occurred_at.timestamp()
+        return acted_at < newest[1]
 
 
 class Indexer:
@@ -84,6 +94,7 @@ class Indexer:
         with self._lock:
             admitted = [d for d in sorted(batch, key=_epoch_order) if self._fence.admit(d)]
         fenced = len(batch) - len(admitted)
+        admitted = [d for d in admitted if self._entry_still_listed(d.event)]
         if fenced:
             log.warning("indexer: refused %d events from a worker whose camera lease had moved on", fenced)
         new = self._store.events.add_batch(d.event for d in admitted)
@@ -94,6 +105,34 @@ class Indexer:
             self.stats.stored += len(new)
             self.stats.duplicates += len(admitted) - len(new)
             self.stats.fenced += fenced
+
+    def _entry_still_listed(self, event: AnyEvent) -> bool:
+        """A candidate whose list entry was removed, or had expired when it was seen, is refused.
+
+        A worker matches against its copy of the lists, which may lag a removal by up to the
+        staleness bound (longer for a partitioned worker replaying its spool). The database
+        is the authority: the entry must still exist and have been unexpired at the sighting.
+        """
+        if not isinstance(event, CandidateRaised):
+            return True
+        try:
+            if event.kind == "face":
+                expires_at = self._store.faces.get(event.list_entry_id).expires_at
+            else:
+                expires_at = self._store.plates.get_entry(event.list_entry_id).expires_at
+        except NotFoundError:
+            expires_at = None
+        if expires_at is not None and expires_at > event.occurred_at:
+            return True
+        with self._lock:
+            self.stats.candidates_refused += 1
+        log.warning(
+            "indexer: refused candidate %s: %s entry %s is no longer listed (removed or expired)",
+            event.event_id,
+            event.kind,
+            event.list_entry_id,
+        )
+        return False
 
     def _end_orphans(self) -> None:
         with self._lock:
@@ -130,6 +169,9 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
             bus = JetStreamBus(conn, streams=StreamOptions(replicas=cfg.scale.nats.replicas))
             indexer = Indexer(store)
             bus.subscribe_batch(indexer.handle, name=CONSUMER, batch=cfg.scale.indexer_batch)
+            lists_stop = threading.Event()
+            publisher = ListsPublisher(conn, cfg.scale.nats.replicas)
+            lists_thread = run_lists_publisher(publisher, store, lists_stop)
             log.warning("indexer: consuming %s into %s", ", ".join(cfg.scale.nats.servers), masked(url))
             last = time.monotonic()
             while not stop.wait(1.0):
@@ -137,6 +179,8 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
                     last = time.monotonic()
                     s = indexer.stats
                     log.info("indexer: %d batches, %d stored, %d duplicates", s.batches, s.stored, s.duplicates)
+            lists_stop.set()
+            lists_thread.join(timeout=10)
             bus.close(timeout_s=10)
             return indexer.stats
         finally:

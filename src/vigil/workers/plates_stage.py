@@ -517,8 +517,13 @@ def build_plates_stage(ctx: StageContext) -> FrameStage | None:
         cfg = cfg.model_copy(update={"frame_scan_s": ctx.camera.plates_frame_scan_s})
     reader = build_plate_reader(cfg, ctx.cfg.resolved_models_dir)
     store = ctx.store
+    # A scale-out worker's store answers from its lists replica with a live view (current at
+    # every match, empty while stale), which the stage's 30 s reload must not freeze.
+    live: Callable[[], list[HotlistPlate]] | None = getattr(store.plates, "live_hotlist", None)
 
     def hotlist() -> list[HotlistPlate]:
+        if live is not None:
+            return live()
         return [HotlistPlate(entry_id, plate) for entry_id, plate in store.plates.active_plates()]
 
     return PlatesStage(ctx.camera.id, cfg, reader, hotlist, ctx.media)

@@ -28,7 +28,8 @@ from pathlib import Path
 from vigil.bus.base import EventHandler
 from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import JetStreamBus, StreamOptions
-from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER, WORKER_HEADER, LeaseManager
+from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER, WORKER_HEADER, LeaseManager
+from vigil.bus.lists import ListsReplica
 from vigil.bus.spool import FileSpool
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.errors import VigilError
@@ -38,6 +39,7 @@ from vigil.store.media import MediaStore
 from vigil.workers.camera_worker import CameraWorker
 from vigil.workers.pipeline import CameraPipeline, Detector
 from vigil.workers.runner import STAGE_BUILDERS, health_event
+from vigil.workers.scale_lists import replica_store
 from vigil.workers.scale_wiring import nats_settings, open_store_with_backoff, store_url
 from vigil.workers.stages import StageContext, build_stages
 from vigil.workers.wiring import build_capture, build_detector, detector_class_ids, open_data_dir
@@ -71,7 +73,13 @@ class FencedPublisher:
             return
         holder = self._leases.held().get(event.camera_id)
         since = f"{holder.since:.6f}" if holder is not None else ""
-        self._bus.publish(event, headers={EPOCH_HEADER: str(epoch), SINCE_HEADER: since, WORKER_HEADER: self._worker})
+        headers = {
+            EPOCH_HEADER: str(epoch),
+            SINCE_HEADER: since,
+            WORKER_HEADER: self._worker,
+            PUBLISHED_HEADER: f"{time.time():.6f}",
+        }
+        self._bus.publish(event, headers=headers)
 
     def subscribe(self, handler: EventHandler, *, name: str) -> None:
         raise NotImplementedError("a worker only publishes")
@@ -104,6 +112,8 @@ class ScaleWorker:
         self._store: Store | None = None
         self._media: MediaStore | None = None
         self._publisher: FencedPublisher | None = None
+        self._stage_store: Store | None = None
+        self.lists: ListsReplica | None = None
 
     # -- lease callbacks (helper threads) ------------------------------------------------------
 
@@ -112,8 +122,9 @@ class ScaleWorker:
         assert self._detector is not None and self._store is not None and self._media is not None
         assert self._publisher is not None
         try:
+            assert self._stage_store is not None
             stages = build_stages(
-                StageContext(cfg=self.cfg, camera=cam, store=self._store, media=self._media), STAGE_BUILDERS
+                StageContext(cfg=self.cfg, camera=cam, store=self._stage_store, media=self._media), STAGE_BUILDERS
             )
             pipeline = CameraPipeline(
                 cam.id,
@@ -124,7 +135,7 @@ class ScaleWorker:
                 self._media,
                 stages=stages,
             )
-            worker = CameraWorker(build_capture(cam, block_when_full=False), pipeline, self._publisher)
+            worker = CameraWorker(build_capture(cam), pipeline, self._publisher)
         except VigilError as exc:  # one broken camera never stops the others
             log.error("camera %s: cannot start: %s", camera_id, exc)
             return
@@ -165,6 +176,12 @@ class ScaleWorker:
         conn = NatsConnection.connect_with_backoff(nats_settings(cfg, f"vigil-worker-{self.worker_id}"), stop=stop)
         try:
             self._store = open_store_with_backoff(store_url(cfg), stop)
+            self.lists = ListsReplica(
+                conn, max_staleness_s=cfg.scale.lists.max_staleness_s, replicas=cfg.scale.nats.replicas
+            )
+            if not self.lists.wait_fresh(10.0):
+                log.warning("worker %s: lists not confirmed yet (is an indexer running?); not matching", self.worker_id)
+            self._stage_store = replica_store(self._store, self.lists)
             spool = FileSpool(cfg.data_dir / "spool" / self.worker_id, max_bytes=cfg.scale.spool_max_mb * 1024 * 1024)
             journal_dir = os.environ.get("VIGIL_ACK_JOURNAL_DIR")
             bus = JetStreamBus(
@@ -200,6 +217,7 @@ class ScaleWorker:
                 for r in running:
                     self._publisher.publish(health_event(r.worker.capture.health.snapshot()))
             leases.stop(release=True)
+            self.lists.close()
             bus.close(timeout_s=30)
             return {
                 "published": bus.stats.published,
