@@ -178,7 +178,7 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
     assert (plates["camera_id"], plates["vehicles_read"], plates["plates"], plates["hits"]) == ("gate", 1, 1, 1)
     assert 1 <= plates["max_frames_per_vehicle"] <= plates["reads_per_track"] == 4
     assert plates["ocr_calls"] >= plates["frames_read"] and plates["ms_per_vehicle_read"] > 0
-    table = vigil("analyze", str(scene_clip), "--plates")
+    table = vigil("analyze", str(scene_clip), "--plates", "--again")  # analysed once already
     assert "Plates on gate" in table.stdout and "vigil candidates list" in table.stdout
     # A search of footage for listed plates is audited before it starts: who, what, why.
     with Store.open(f"sqlite:///{tmp_path / 'data' / 'vigil.db'}") as store:

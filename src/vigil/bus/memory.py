@@ -60,6 +60,7 @@ class InMemoryBus:
         publish_timeout_s: how long ``publish`` may block on a full queue before raising
             :class:`BusFullError`; None waits for as long as it takes.
         dead_letter_keep: how many dead-lettered events to keep per subscriber for inspection.
+        on_dead_letter: called with ``(subscriber, event, error)`` for each dead letter.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class InMemoryBus:
         retry_delay_s: float = 0.05,
         publish_timeout_s: float | None = None,
         dead_letter_keep: int = 1000,
+        on_dead_letter: Callable[[str, AnyEvent, str], None] | None = None,
     ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be >= 1, got {maxsize}")
@@ -82,6 +84,9 @@ class InMemoryBus:
         self._retry_delay_s = retry_delay_s
         self._publish_timeout_s = publish_timeout_s
         self._dead_letter_keep = dead_letter_keep
+        # Called with (subscriber, event, error) when an event is given up on: the wiring
+        # spools it to disk, so a dead letter does not live only in memory.
+        self._on_dead_letter = on_dead_letter
         # Serialises publish/subscribe/close so every subscriber sees one global order.
         self._lock = threading.Lock()
         self._subscribers: list[_Subscriber] = []
@@ -250,6 +255,11 @@ class InMemoryBus:
         with sub.cond:
             sub.dead = DeadLetterStats(count=sub.dead.count + 1, last_error=error, last_event_id=event.event_id)
             sub.dead_events.append(event)
+        if self._on_dead_letter is not None:
+            try:
+                self._on_dead_letter(sub.name, event, error)
+            except Exception:  # the hook must not kill the dispatcher; the event is still counted
+                logger.exception("could not keep dead letter %s durably", event.event_id)
         logger.error(
             "subscriber %r dead-lettered %s %s after %d attempts: %s",
             sub.name,

@@ -34,6 +34,7 @@ def _analyze(
     gate: bool,
     quiet: bool,
     features: frozenset[str] = frozenset(),
+    again: bool = False,
 ) -> RunSummary:
     # The pipeline (tracker, detectors) is imported when a recording is analysed, so that the
     # other commands of the CLI start in about two seconds instead of five (bench/cli_startup.py).
@@ -60,6 +61,7 @@ def _analyze(
             motion_gate=gate,
             progress=lambda pts: bar.update(task, completed=pts),
             features=features,
+            again=again,
         )
 
 
@@ -79,6 +81,9 @@ def analyze(
         None, "--by", help="Your name, recorded with a watchlist or plate search (default: your OS account)."
     ),
     reason: str | None = typer.Option(None, "--reason", help="Why this recording is searched (recorded)."),
+    again: bool = typer.Option(
+        False, "--again", help="Analyse a recording that was analysed completely before anew (its tracks twice)."
+    ),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
@@ -93,7 +98,7 @@ def analyze(
     if features:
         _audit_search(cfg, video, features, by, reason)
     started = utcnow()
-    summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False, features=features)
+    summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False, features=features, again=again)
     plate_summaries = plates_cmd.run_summaries(cfg, summary, started) if plates else []
     if as_json:
         out_json = summary.to_json_dict()
@@ -133,8 +138,11 @@ def demo(
     if not clip.exists():
         raise SourceOpenError(f"demo clip {clip} not found; run `vigil demo` from the repository root")
     out = cfg.data_dir / "demo" / "people-annotated.mp4"
-    summary = _analyze(clip, cfg, out, None, True, quiet=False)
+    # The demo may be run again on the same data: each run is a fresh analysis (--again).
+    summary = _analyze(clip, cfg, out, None, True, quiet=False, again=True)
     print_summary(out_console, summary)
-    faces_cmd.run_faces_demo(cfg, lambda video, features: _analyze(video, cfg, None, None, True, True, features))
+    faces_cmd.run_faces_demo(
+        cfg, lambda video, features: _analyze(video, cfg, None, None, True, True, features, again=True)
+    )
     if serve:
         governance_cmd.serve_deployment(cfg, "127.0.0.1", port, first_admin=True)

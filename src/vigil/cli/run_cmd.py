@@ -22,12 +22,17 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import ConfigError, StoreError, VigilError
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
+from vigil.store.records import HealthRecord
 
 if TYPE_CHECKING:
     from vigil.bus.leases import Holder
 
 console = Console()
 err_console = Console(stderr=True)
+
+STALE_AFTER_S = 30.0
+"""Fifteen missed health reports (every 2 s): the process is gone or stuck, not busy."""
+LIVE_STATES = frozenset({"starting", "running", "reconnecting", "stalled"})
 
 
 def run(
@@ -69,8 +74,17 @@ def status(
     config: Path | None = typer.Option(None, "--config", "-c", help="Deployment config (YAML)."),
     data_dir: Path | None = DataDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    stale_after_s: float = typer.Option(
+        STALE_AFTER_S,
+        "--stale-after",
+        min=0.1,
+        help="A live camera not heard from for this long is shown as stale (its run was killed or hangs).",
+    ),
 ) -> None:
-    """Per-camera health as last reported by `vigil run`: frames, drops, reconnects, errors."""
+    """Per-camera health as last reported by `vigil run`: frames, drops, reconnects, errors.
+
+    `vigil run` reports every 2 s; a camera still 'running' in a report older than
+    --stale-after is shown as 'stale (running)': its process died without shutting down."""
     cfg = resolve_config(config, data_dir)
     integrity = quick_check(cfg.store_url)
     if integrity is not None:
@@ -83,9 +97,10 @@ def status(
         if integrity is not None and not integrity.ok:
             raise typer.Exit(1) from None  # the corruption line above says it all
         raise
+    now = datetime.now(UTC)
     holders = _lease_holders(cfg) if cfg.bus.type == "nats" else None
     if as_json:
-        rows = [_health_dict(r) for r in records]
+        rows = [_health_dict(r, now, stale_after_s) for r in records]
         if holders is not None:
             for row in rows:
                 h = holders.get(str(row["camera_id"]))
@@ -105,7 +120,6 @@ def status(
     if holders is not None:
         columns += ["worker", "held since"]
     table = Table(*columns)
-    now = datetime.now(UTC)
     for r in records:
         age = (now - r.updated_at).total_seconds()
         lease: list[str] = []
@@ -114,7 +128,7 @@ def status(
             lease = [h.worker, datetime.fromtimestamp(h.since, UTC).strftime("%H:%M:%S")] if h else ["(none)", ""]
         table.add_row(
             r.camera_id,
-            r.state,
+            f"stale ({r.state})" if is_stale(r.state, age, stale_after_s) else r.state,
             str(r.frames_in),
             str(r.frames_analysed),
             str(r.frames_dropped),
@@ -146,5 +160,14 @@ def _lease_holders(cfg: VigilConfig) -> dict[str, Holder]:
         conn.close()
 
 
-def _health_dict(r: object) -> dict[str, object]:
-    return {k: getattr(r, k) for k in r.__dataclass_fields__}  # type: ignore[attr-defined]
+def is_stale(state: str, age_s: float, stale_after_s: float = STALE_AFTER_S) -> bool:
+    """A camera that claims to be live but has not reported for ``stale_after_s``."""
+    return state in LIVE_STATES and age_s > stale_after_s
+
+
+def _health_dict(r: HealthRecord, now: datetime, stale_after_s: float) -> dict[str, object]:
+    out: dict[str, object] = {k: getattr(r, k) for k in r.__dataclass_fields__}
+    age = (now - r.updated_at).total_seconds()
+    out["age_s"] = round(age, 1)
+    out["stale"] = is_stale(r.state, age, stale_after_s)
+    return out

@@ -110,6 +110,11 @@ class TrackEnded(_TrackEventBase):
     snapshot: str | None = Field(
         default=None, max_length=512, description="Media path relative to the media root, or None."
     )
+    end_reason: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Why the track ended when it was not seen to leave (e.g. orphaned by a killed process).",
+    )
 
     @field_validator("first_seen", "last_seen", mode="after")
     @classmethod
@@ -153,6 +158,21 @@ class CameraHealth(EventBase):
         if not math.isfinite(value):
             raise ValueError("analysed_fps must be finite")
         return value
+
+
+class RecordingProgress(EventBase):
+    """How far a recording (a file camera) has been analysed: published after the events of the
+    frames it covers, so once it is stored every event before ``analysed_until_s`` is too. A
+    restarted run resumes after it, or refuses a recording already ``finished``."""
+
+    type: Literal["camera.recording"] = "camera.recording"
+    schema_version: Literal[1] = 1
+    recording: str = Field(min_length=1, max_length=2000, description="The file, as configured.")
+    fingerprint: str = Field(min_length=1, max_length=128, description="Size and SHA-256 of the file's ends.")
+    run_id: str = Field(min_length=1, max_length=64)
+    analysed_until_s: float = Field(ge=0.0, description="Presentation time of the last analysed frame.")
+    last_frame_index: int = Field(ge=-1, description="Index of that frame (-1: none yet).")
+    finished: bool = Field(description="The whole recording was analysed.")
 
 
 TrackEvent = TrackStarted | TrackUpdated | TrackEnded

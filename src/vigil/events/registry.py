@@ -9,7 +9,7 @@ from pydantic import Field
 from vigil.events.candidates import CandidateRaised
 from vigil.events.crowd import CROWD_EVENTS
 from vigil.events.faces import FACE_EVENTS
-from vigil.events.models import CameraHealth, EventBase, TrackEnded, TrackStarted, TrackUpdated
+from vigil.events.models import CameraHealth, EventBase, RecordingProgress, TrackEnded, TrackStarted, TrackUpdated
 from vigil.events.plates import PLATE_EVENTS
 
 AnyEvent = Annotated[
@@ -17,6 +17,7 @@ AnyEvent = Annotated[
     | TrackUpdated
     | TrackEnded
     | CameraHealth
+    | RecordingProgress
     | CandidateRaised
     | FACE_EVENTS
     | PLATE_EVENTS

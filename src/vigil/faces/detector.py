@@ -85,6 +85,11 @@ class YuNetDetector:
         if raw is None or len(raw) == 0:
             return FaceDetections.empty()
         raw = np.asarray(raw, np.float32)
+        # On inputs of a few dozen pixels YuNet can return inf/NaN rows: drop them before any
+        # arithmetic (they are not faces, and NumPy would warn on them).
+        raw = raw[np.isfinite(raw).all(axis=1)]
+        if len(raw) == 0:
+            return FaceDetections.empty()
         xywh = raw[:, 0:4]
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], axis=1)
         found = FaceDetections(

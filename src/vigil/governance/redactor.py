@@ -45,6 +45,9 @@ PASSES = 2
 covered by a neighbour's box, or found only once its neighbour no longer dominates, is caught
 then. A pass that finds nothing new ends the search, so a face-free image costs one pass."""
 
+MIN_SEARCH_SIDE_PX = 32
+"""YuNet's coarsest feature map has a stride of 32: a smaller input returns garbage."""
+
 UPSCALE_STEPS = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 RegionFinder = Callable[[NDArray[np.uint8]], list[RegionBox]]
@@ -70,7 +73,7 @@ def search_scales(height: int, width: int, cfg: RedactionConfig) -> list[float]:
             scales.add(factor)
     if cap > 1.25 and max(scales) < min(cap, cfg.max_upscale) * 0.8:
         scales.add(round(min(cap, cfg.max_upscale), 4))  # the largest enlargement the cost bound allows
-    return sorted(s for s in scales if min(height, width) * s >= 16)
+    return sorted(s for s in scales if min(height, width) * s >= MIN_SEARCH_SIDE_PX)
 
 
 class FaceRegions:
@@ -79,9 +82,10 @@ class FaceRegions:
     Thread-safe: OpenCV's YuNet keeps per-input state, so each thread gets its own detector.
     """
 
-    def __init__(self, yunet_dir: Path, cfg: RedactionConfig) -> None:
+    def __init__(self, yunet_dir: Path, cfg: RedactionConfig, scales: tuple[float, ...] | None = None) -> None:
         self._dir = yunet_dir
         self.cfg = cfg
+        self._scales = scales
         self._local = threading.local()
         self._detector()  # load once here, so a broken model fails at start-up, not at the first write
 
@@ -92,6 +96,15 @@ class FaceRegions:
             self._local.detector = det
         return det
 
+    def _fixed_scales(self, height: int, width: int) -> list[float]:
+        assert self._scales is not None
+        long_side, short_side = max(height, width), min(height, width)
+        return [
+            s
+            for s in self._scales
+            if short_side * s >= MIN_SEARCH_SIDE_PX and (s <= 1 or long_side * s <= self.cfg.max_search_side_px)
+        ]
+
     def __call__(self, image: NDArray[np.uint8]) -> list[RegionBox]:
         if image.ndim == 2:
             image = np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
@@ -99,7 +112,8 @@ class FaceRegions:
         det = self._detector()
         m = self.cfg.margin
         boxes: list[RegionBox] = []
-        for scale in search_scales(h, w, self.cfg):
+        scales = search_scales(h, w, self.cfg) if self._scales is None else self._fixed_scales(h, w)
+        for scale in scales:
             found = det.detect_scaled(image, scale)
             for x1, y1, x2, y2 in found.boxes.tolist():
                 bw, bh = x2 - x1, y2 - y1
@@ -114,8 +128,9 @@ class HaarFaceRegions:
     the long side stays within ``max_search_side_px``, with a sensitive setting (3 neighbours).
     """
 
-    def __init__(self, cfg: RedactionConfig) -> None:
+    def __init__(self, cfg: RedactionConfig, scales: tuple[float, ...] = (1.0, 2.0, 4.0)) -> None:
         self.cfg = cfg
+        self._scales = scales
         self._local = threading.local()
         self._cascade()
 
@@ -135,7 +150,7 @@ class HaarFaceRegions:
         long_side = max(grey.shape[:2])
         m = self.cfg.margin
         boxes: list[RegionBox] = []
-        for scale in (1.0, 2.0, 4.0):
+        for scale in self._scales:
             if scale > 1 and long_side * scale > min(self.cfg.max_search_side_px, HAAR_MAX_SIDE_PX):
                 break
             g = grey if scale == 1 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
@@ -171,10 +186,11 @@ def _centre_inside(box: RegionBox, keep: Sequence[RegionBox]) -> bool:
 class Redactor:
     """Finds regions with each finder and blurs them all (faces now; plates where policy says)."""
 
-    def __init__(self, finders: Sequence[RegionFinder]) -> None:
+    def __init__(self, finders: Sequence[RegionFinder], passes: int = PASSES) -> None:
         if not finders:
             raise ValueError("a redactor needs at least one region finder")
         self._finders = tuple(finders)
+        self._passes = passes
 
     def redact(self, image: NDArray[np.uint8], *, keep: Sequence[RegionBox] = ()) -> Redacted:
         """A copy of ``image`` ((H, W, 3) or (H, W) uint8) with every region found blurred,
@@ -184,7 +200,7 @@ class Redactor:
         out = image
         blurred: list[RegionBox] = []
         kept: list[RegionBox] = []
-        for _ in range(PASSES):
+        for _ in range(self._passes):
             found = [box for finder in self._finders for box in finder(out)]
             new_kept = [b for b in found if keep and _centre_inside(b, keep)]
             new = [b for b in found if b not in new_kept]
@@ -212,3 +228,19 @@ def build_redactor(cfg: VigilConfig) -> Redactor:
     """
     red = cfg.governance.redaction
     return Redactor([FaceRegions(require(cfg.resolved_models_dir, "yunet"), red), HaarFaceRegions(red)])
+
+
+VIDEO_SCALES = (0.5, 1.0, 2.0)
+"""Scales a video frame is searched at: every frame of a clip pays the cost, so fewer than a
+snapshot (written once per track); a whole frame's faces are rarely under 5 px."""
+
+
+def build_video_redactor(cfg: VigilConfig) -> Redactor:
+    """The redactor for every frame of a stored clip: the same detectors on fewer scales, one pass.
+
+    Raises:
+        ModelMissingError: YuNet is not installed.
+    """
+    red = cfg.governance.redaction
+    yunet = FaceRegions(require(cfg.resolved_models_dir, "yunet"), red, scales=VIDEO_SCALES)
+    return Redactor([yunet, HaarFaceRegions(red, scales=(1.0,))], passes=1)

@@ -123,19 +123,20 @@ class CctRecogniser:
         """The second graph whose per-slot probabilities are averaged with this one's, if any."""
         return self._partner.name if self._partner is not None else None
 
-    def read(self, crops: Sequence[BGRImage]) -> list[CctRead]:
+    def read(self, crops: Sequence[BGRImage], *, with_partner: bool = True) -> list[CctRead]:
         """Read plate crops (BGR), in one batched call where the graph allows; empty crops read as ''.
 
         With a partner graph (v1 beside v2) the two graphs' per-slot probabilities are averaged
         over the slots both have (slots are left-aligned positions, so they correspond); the
         country comes from the graph with a region head. Measured on the US crops and labelled
-        boxes, 2-fold: more exact reads than either graph alone (docs/plates.md)."""
+        boxes, 2-fold: more exact reads than either graph alone (docs/plates.md). ``with_partner``
+        False reads with this graph alone (the scene candidates: see the reader)."""
         usable = [i for i, c in enumerate(crops) if c.size and c.shape[0] >= 2 and c.shape[1] >= 2]
         out: list[CctRead] = [CctRead("", 0.0, np.zeros((0, 36), np.float32)) for _ in crops]
         if not usable:
             return out
         plates, regions = self.probabilities([crops[i] for i in usable])
-        if self._partner is not None:
+        if self._partner is not None and with_partner:
             other, _ = self._partner.probabilities([crops[i] for i in usable])
             n = min(plates.shape[1], other.shape[1])
             if other.shape[2] == plates.shape[2]:

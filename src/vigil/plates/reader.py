@@ -348,6 +348,8 @@ class PlateReader:
         ``boxes``: (the plate box read, the box reported for the read, the localiser's weight), in
         frame pixels. The box reported is the character row's, as the localisers found it (the
         labelled boxes mark the characters); the recogniser reads the whole plate around it.
+        Read by v2 alone: averaging v1 in, which reads more labelled plate boxes, read fewer of the
+        localisers' rows (first 60 US scenes: 50 → 54 exact, even half 26 → 26, odd 24 → 28).
         """
         assert self._cct is not None
         ih, iw = image.shape[:2]
@@ -361,7 +363,7 @@ class PlateReader:
         self.ocr_calls += 1
         reads = [
             self._from_cct(r, crop, box, weight)
-            for r, crop, (_, box, weight) in zip(self._cct.read(crops), shown, boxes, strict=True)
+            for r, crop, (_, box, weight) in zip(self._cct.read(crops, with_partner=False), shown, boxes, strict=True)
             if r.text
         ]
         return sorted(reads, key=lambda r: -r.score)

@@ -13,7 +13,7 @@ from vigil.config.camera import slug
 from vigil.core.classes import COCO_NAMES
 from vigil.core.errors import SourceOpenError
 from vigil.core.frame import Frame
-from vigil.governance.redactor import build_redactor
+from vigil.governance.redactor import build_video_redactor
 from vigil.workers.annotate import AnnotatedVideoWriter, draw_tracks
 from vigil.workers.pipeline import FrameResult
 from vigil.workers.runner import Deployment, RunSummary
@@ -58,13 +58,18 @@ def analyze_recording(
     progress: ProgressHook | None = None,
     stop: threading.Event | None = None,
     features: frozenset[str] = frozenset(),
+    again: bool = False,
 ) -> RunSummary:
-    """Analyse ``video``; optionally write an annotated MP4 of the analysed frames to ``out``."""
+    """Analyse ``video``; optionally write an annotated MP4 of the analysed frames to ``out``.
+
+    A recording this camera analysed completely before is refused (InputError) unless
+    ``again``; one whose analysis was killed resumes after its last stored frame.
+    """
     cam = recording_camera(video, cfg, analysis_fps, motion_gate)
     writer: AnnotatedVideoWriter | None = None
     # The annotated video is a stored clip like any other: every face blurred as it is written,
     # except inside the person box of a track that raised a face candidate.
-    redactor = build_redactor(cfg) if out is not None else None
+    redactor = build_video_redactor(cfg) if out is not None else None
 
     def on_frame(frame: Frame, result: FrameResult) -> None:
         if writer is not None and redactor is not None:
@@ -75,7 +80,14 @@ def analyze_recording(
 
     if out is not None:
         writer = AnnotatedVideoWriter(out, fps=cam.analysis_fps)
-    deployment = Deployment(cfg, (cam,), on_frame=on_frame, block_when_full=True, features=features)
+    deployment = Deployment(
+        cfg,
+        (cam,),
+        on_frame=on_frame,
+        block_when_full=True,
+        features=features,
+        on_analysed="again" if again else "refuse",
+    )
     ok = False
     try:
         summary = deployment.run(stop or threading.Event())

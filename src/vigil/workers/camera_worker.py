@@ -9,8 +9,12 @@ from collections.abc import Callable
 
 from vigil.bus.base import EventBus
 from vigil.camera.capture import CameraCapture
+from vigil.core.clock import utcnow
 from vigil.core.frame import Frame
+from vigil.core.ids import new_id
+from vigil.events import RecordingProgress
 from vigil.workers.pipeline import CameraPipeline, FrameResult
+from vigil.workers.recovery import RecordingPlan
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +37,24 @@ class CameraWorker:
         pipeline: CameraPipeline,
         bus: EventBus,
         on_frame: FrameHook | None = None,
+        recording: RecordingPlan | None = None,
+        progress_interval_s: float = 2.0,
+        paused: threading.Event | None = None,
     ) -> None:
         self.capture = capture
         self.pipeline = pipeline
         self._bus = bus
         self._on_frame = on_frame
+        self._recording = recording
+        self._progress_interval_s = progress_interval_s
+        self._next_progress_at = 0.0
+        self._last_pts_s = recording.resume_after_s or 0.0 if recording else 0.0
+        self._last_index = recording.resume_after_frame if recording else -1
+        self._run_id = new_id()
+        self.frames_skipped = 0
+        self.progress_published = 0
+        self._paused = paused
+        self._stopping = threading.Event()
         self.analysis_errors = 0
         self.analysis_s = 0.0
         self._thread = threading.Thread(target=self._run, name=f"analyse-{capture.camera_id}", daemon=True)
@@ -49,6 +66,7 @@ class CameraWorker:
 
     def stop(self) -> None:
         """Stop capturing; the worker then ends every live track and returns."""
+        self._stopping.set()
         self.capture.stop()
 
     def join(self, timeout_s: float | None = None) -> bool:
@@ -60,13 +78,52 @@ class CameraWorker:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        resume_after = self._recording.resume_after_frame if self._recording else -1
         try:
             for frame in self.capture.frames():
+                if frame.index <= resume_after:
+                    self.frames_skipped += 1  # analysed by the run that was killed; its events are stored
+                    continue
+                self._wait_while_paused()
                 self._analyse(frame)
+                self._maybe_progress(frame)
         finally:
             # Whatever ended the stream, the open tracks end too: nothing is left dangling.
             for event in self.pipeline.finish():
                 self._bus.publish(event)
+            if self._recording is not None:
+                finished = self.capture.health.snapshot().state == "finished"
+                self._publish_progress(finished=finished)
+
+    def _wait_while_paused(self) -> None:
+        """While the store's disk is full, take no new work: a recording waits here, a live
+        camera's capture drops (and counts) the frames that arrive meanwhile."""
+        while self._paused is not None and self._paused.is_set() and not self._stopping.is_set():
+            self._stopping.wait(0.2)
+
+    def _maybe_progress(self, frame: Frame) -> None:
+        self._last_pts_s, self._last_index = frame.pts_s, frame.index
+        if self._recording is None or time.monotonic() < self._next_progress_at:
+            return
+        self._next_progress_at = time.monotonic() + self._progress_interval_s
+        self._publish_progress(finished=False)
+
+    def _publish_progress(self, *, finished: bool) -> None:
+        """After this frame's events (same thread, same bus order): once stored, all of them are."""
+        assert self._recording is not None
+        self.progress_published += 1
+        self._bus.publish(
+            RecordingProgress(
+                camera_id=self.capture.camera_id,
+                occurred_at=utcnow(),
+                recording=self._recording.recording,
+                fingerprint=self._recording.fingerprint,
+                run_id=self._run_id,
+                analysed_until_s=max(0.0, self._last_pts_s),
+                last_frame_index=self._last_index,
+                finished=finished,
+            )
+        )
 
     def _analyse(self, frame: Frame) -> None:
         started = time.perf_counter()

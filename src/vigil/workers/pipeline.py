@@ -72,6 +72,7 @@ class CameraPipeline:
         self._run = new_id().replace("-", "")[-8:]
         self.tracks_by_class: Counter[str] = Counter()
         self.events_emitted = 0
+        self.snapshots_failed = 0
         # Live tracks that raised a face candidate: their snapshot keeps its faces for review.
         self._face_candidates: set[str] = set()
 
@@ -174,5 +175,8 @@ class CameraPipeline:
             )
         except VigilError as exc:
             # A full disk must not stop detection; the event is still stored, without media.
-            log.warning("camera %s: snapshot not saved: %s", self.camera_id, exc)
+            # One line for the first failure and every hundredth, not one per track.
+            self.snapshots_failed += 1
+            if self.snapshots_failed % 100 == 1:
+                log.warning("camera %s: snapshot not saved (%d so far): %s", self.camera_id, self.snapshots_failed, exc)
             return None

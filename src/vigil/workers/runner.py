@@ -25,6 +25,7 @@ from vigil.workers.crowd_stage import build_crowd_stage
 from vigil.workers.faces_stage import build_faces_stage
 from vigil.workers.pipeline import CameraPipeline
 from vigil.workers.plates_stage import build_plates_stage
+from vigil.workers.recovery import OnAnalysed, end_orphaned_tracks, recording_plan
 from vigil.workers.stages import StageBuilder, StageContext, build_stages
 from vigil.workers.wiring import (
     build_bus,
@@ -32,6 +33,7 @@ from vigil.workers.wiring import (
     build_detector,
     detector_class_ids,
     open_data_dir,
+    open_spool,
     open_store,
 )
 
@@ -68,6 +70,7 @@ class RunSummary:
     events_stored: int
     events_dead_lettered: int
     store_url: str
+    events_spooled: int = 0
     tracks: dict[str, int] = field(default_factory=dict)
     annotated: str | None = None
     video_duration_s: float | None = None
@@ -97,6 +100,7 @@ class RunSummary:
             "events": self.events_stored,
             "events_published": self.events_published,
             "events_dead_lettered": self.events_dead_lettered,
+            "events_spooled": self.events_spooled,
             "store": self.store_url,
             "annotated": self.annotated,
             "per_camera": [asdict(c) for c in self.cameras],
@@ -133,8 +137,10 @@ class Deployment:
         block_when_full: bool | None = None,
         health_interval_s: float = 2.0,
         features: frozenset[str] = frozenset(),
+        on_analysed: OnAnalysed = "skip",
     ) -> None:
         self.cfg = cfg
+        self._on_analysed = on_analysed
         self.cameras = tuple(c for c in (cameras if cameras is not None else cfg.cameras) if c.enabled)
         self._on_frame = on_frame
         self._block_when_full = block_when_full
@@ -152,10 +158,27 @@ class Deployment:
         store = open_store(cfg)
         try:
             detector = build_detector(cfg)
-            bus = build_bus(cfg)
+            # Events a full disk kept from the store last time are stored first; then the
+            # reserve that keeps room for this run's spool is made (store/spool.py).
+            spool = open_spool(cfg)
+            replayed = spool.replay(store.events)
+            if replayed:
+                log.warning("stored %d events spooled by an earlier run", replayed)
+            spool.make_reserve()
+            bus = build_bus(cfg, spool)
             sink = EventSink(store.events)
             bus.subscribe(sink, name="store")
             class_ids = detector_class_ids(cfg)
+            # After a kill -9: end the tracks the dead process left open, and resume, skip or
+            # refuse recordings it had analysed (workers/recovery.py).
+            plans = {cam.id: recording_plan(store, cam, self._on_analysed) for cam in self.cameras}
+            cameras = [cam for cam in self.cameras if (plan := plans[cam.id]) is None or not plan.skip]
+            orphans_ended = 0
+            for cam in cameras:
+                orphans = end_orphaned_tracks(store, bus, cam.id)
+                orphans_ended += orphans
+                if orphans:
+                    log.warning("camera %s: ended %d tracks left open by a run that did not shut down", cam.id, orphans)
             workers = [
                 CameraWorker(
                     build_capture(cam, block_when_full=self._block_when_full),
@@ -173,8 +196,10 @@ class Deployment:
                     ),
                     bus,
                     on_frame=self._on_frame,
+                    recording=plans[cam.id],
+                    paused=sink.full,
                 )
-                for cam in self.cameras
+                for cam in cameras
             ]
             started = time.perf_counter()
             for w in workers:
@@ -187,11 +212,17 @@ class Deployment:
                 if time.monotonic() < next_health_at:
                     continue
                 next_health_at += self._health_interval_s
+                if sink.full.is_set():
+                    continue  # the queue may be full too: never block the loop that hears SIGTERM
                 for w in workers:
                     bus.publish(health_event(w.capture.health.snapshot()))
                     published_health += 1
             for w in workers:
                 w.stop()
+            if sink.full.is_set():
+                # Stopping with the disk still full: the queued events are handed back, to be
+                # spooled below, so the workers' last events are not blocked behind them.
+                sink.abandon()
             for w in workers:
                 if not w.join(timeout_s=30):
                     log.warning("camera %s: worker did not finish within 30 s", w.capture.camera_id)
@@ -199,7 +230,16 @@ class Deployment:
             for w in workers:
                 bus.publish(health_event(w.capture.health.snapshot()))
                 published_health += 1
+            if sink.full.is_set():
+                sink.abandon()
             bus.close(timeout_s=120)
+            if sink.abandoned:
+                path = spool.spool(sink.abandoned, "the store's disk was still full at shutdown")
+                log.error(
+                    "store: disk still full at shutdown: %d events kept in %s; the next run stores them",
+                    len(sink.abandoned),
+                    path,
+                )
             dead = sum(s.count for s in bus.dead_letters().values())
             summaries = [self._summary(w) for w in workers]
             tracks: Counter[str] = Counter()
@@ -208,8 +248,11 @@ class Deployment:
             return RunSummary(
                 cameras=summaries,
                 wall_s=wall_s,
-                events_published=sum(w.pipeline.events_emitted for w in workers) + published_health,
+                events_published=sum(w.pipeline.events_emitted + w.progress_published for w in workers)
+                + published_health
+                + orphans_ended,
                 events_stored=sink.stored,
+                events_spooled=len(sink.abandoned),
                 events_dead_lettered=dead,
                 store_url=_mask_db_url(cfg.store_url),
                 tracks=dict(tracks),

@@ -10,12 +10,14 @@ from vigil.camera.motion import MotionGate
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.classes import class_id
 from vigil.detect.yolo import YoloDetector
+from vigil.events import AnyEvent
 from vigil.governance.redactor import build_redactor
 from vigil.models.install import require
 from vigil.store.engine import ensure_writable_dir
 from vigil.store.facade import Store
 from vigil.store.integrity import require_sound
 from vigil.store.media import MediaStore
+from vigil.store.spool import EventSpool
 
 
 def build_detector(cfg: VigilConfig) -> YoloDetector:
@@ -61,8 +63,19 @@ def open_store(cfg: VigilConfig) -> Store:
     return Store.open(cfg.store_url)
 
 
-def build_bus(cfg: VigilConfig) -> InMemoryBus:
-    return InMemoryBus(maxsize=cfg.bus.queue_size)
+def build_bus(cfg: VigilConfig, spool: EventSpool | None = None) -> InMemoryBus:
+    """The in-process bus; with a spool, every dead letter is written to it as it happens."""
+
+    def keep(subscriber: str, event: AnyEvent, error: str) -> None:
+        assert spool is not None
+        spool.spool([event], f"dead letter of {subscriber}: {error[:200]}", keep_reserve=True)
+
+    return InMemoryBus(maxsize=cfg.bus.queue_size, on_dead_letter=keep if spool is not None else None)
+
+
+def open_spool(cfg: VigilConfig) -> EventSpool:
+    """``<data_dir>/spool``: where events a full store could not take are kept for the next run."""
+    return EventSpool(cfg.data_dir / "spool")
 
 
 def build_capture(cam: CameraConfig, *, block_when_full: bool | None = None) -> CameraCapture:
