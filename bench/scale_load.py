@@ -434,10 +434,12 @@ def sync_cost(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, list[float]] = {"default": [], "sync_always": []}
     with tempfile.TemporaryDirectory(prefix="vigil-sync-") as tmp:
         clusters = {
-            "default": NatsCluster.plan(Path(tmp) / "a", 1).start(),
-            "sync_always": NatsCluster.plan(Path(tmp) / "b", 1, sync_always=True).start(),
+            "default": NatsCluster.plan(Path(tmp) / "a", 1),
+            "sync_always": NatsCluster.plan(Path(tmp) / "b", 1, sync_always=True),
         }
         try:
+            for cluster in clusters.values():
+                cluster.start()  # nats-server < 2.10 refuses `sync_interval` and exits here
             conns = {k: NatsConnection(NatsSettings(servers=c.urls)) for k, c in clusters.items()}
             buses = {k: JetStreamBus(conn) for k, conn in conns.items()}
             for _ in range(args.rounds):
