@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,47 @@ async def _never(*_args: object, **_kwargs: object) -> int:
 
     await asyncio.sleep(3600)
     return 0
+
+
+def test_vigil_status_shows_which_worker_holds_each_camera(
+    connect: Callable[[], NatsConnection], nats_node: NatsCluster, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from vigil.events.samples import camera_health
+    from vigil.store import Store
+
+    rec = Recorder()
+    a = _manager(connect(), "wa", rec, ["gate-1"]).start()
+    assert _wait(lambda: "gate-1" in a.held(), 10)
+    db = tmp_path / "v.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        store.health.upsert(camera_health(camera_id="gate-1", occurred_at=datetime.now(UTC)))
+    cfg = tmp_path / "deploy.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "bus": {"type": "nats"},
+                "store": {"url": f"sqlite:///{db}"},
+                "scale": {"nats": {"servers": list(nats_node.urls)}},
+            }
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "vigil.cli.main", "status", "-c", str(cfg), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    [row] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert row["camera_id"] == "gate-1"
+    assert row["worker"] == "wa"
+    assert row["lease_epoch"] == a.held()["gate-1"].epoch
+    assert row["held_since"] is not None
+    a.stop()

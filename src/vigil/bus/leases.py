@@ -96,6 +96,30 @@ async def open_bucket(conn: NatsConnection, replicas: int = 1) -> KeyValue:
         return await conn.js.key_value(BUCKET)  # another worker created it meanwhile
 
 
+def read_holders(conn: NatsConnection) -> list[Holder]:
+    """Who holds each camera now, as the bucket says (for ``vigil status`` and the API)."""
+    return conn.call(_read_holders(conn), timeout_s=30)
+
+
+async def _read_holders(conn: NatsConnection) -> list[Holder]:
+    try:
+        kv = await conn.js.key_value(BUCKET)
+        # Filtered key listing needs nats-server 2.10; list all and keep the camera keys.
+        keys = [k for k in await kv.keys() if k.startswith("cam.")]
+    except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
+        return []
+    out = []
+    for key in keys:
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            continue  # released meanwhile
+        if entry.value:
+            d = json.loads(entry.value)
+            out.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision or 0), float(d["since"])))
+    return sorted(out, key=lambda h: h.camera_id)
+
+
 class LeaseManager:
     """Claims a fair share of ``cameras`` for ``worker_id`` and keeps the claims valid.
 

@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,11 +17,15 @@ from rich.table import Table
 from vigil.cli import plates_cmd
 from vigil.cli.options import DataDirOption, resolve_config
 from vigil.cli.render import print_plates_summary, print_summary
+from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
-from vigil.core.errors import ConfigError, StoreError
+from vigil.core.errors import ConfigError, StoreError, VigilError
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
 from vigil.store.records import HealthRecord
+
+if TYPE_CHECKING:
+    from vigil.bus.leases import Holder
 
 console = Console()
 err_console = Console(stderr=True)
@@ -93,8 +98,16 @@ def status(
             raise typer.Exit(1) from None  # the corruption line above says it all
         raise
     now = datetime.now(UTC)
+    holders = _lease_holders(cfg) if cfg.bus.type == "nats" else None
     if as_json:
-        print(json.dumps([_health_dict(r, now, stale_after_s) for r in records], default=str))
+        rows = [_health_dict(r, now, stale_after_s) for r in records]
+        if holders is not None:
+            for row in rows:
+                h = holders.get(str(row["camera_id"]))
+                row["worker"] = h.worker if h else None
+                row["lease_epoch"] = h.epoch if h else None
+                row["held_since"] = datetime.fromtimestamp(h.since, UTC).isoformat() if h else None
+        print(json.dumps(rows, default=str))
         if integrity is not None and not integrity.ok:
             raise typer.Exit(1)
         return
@@ -103,9 +116,16 @@ def status(
         if integrity is not None and not integrity.ok:
             raise typer.Exit(1)
         return
-    table = Table("camera", "state", "frames in", "analysed", "dropped", "reconnects", "fps", "updated", "last error")
+    columns = ["camera", "state", "frames in", "analysed", "dropped", "reconnects", "fps", "updated", "last error"]
+    if holders is not None:
+        columns += ["worker", "held since"]
+    table = Table(*columns)
     for r in records:
         age = (now - r.updated_at).total_seconds()
+        lease: list[str] = []
+        if holders is not None:
+            h = holders.get(r.camera_id)
+            lease = [h.worker, datetime.fromtimestamp(h.since, UTC).strftime("%H:%M:%S")] if h else ["(none)", ""]
         table.add_row(
             r.camera_id,
             f"stale ({r.state})" if is_stale(r.state, age, stale_after_s) else r.state,
@@ -116,10 +136,28 @@ def status(
             f"{r.analysed_fps:.1f}",
             f"{age:.0f} s ago",
             r.last_error or "",
+            *lease,
         )
     console.print(table)
     if integrity is not None and not integrity.ok:
         raise typer.Exit(1)
+
+
+def _lease_holders(cfg: VigilConfig) -> dict[str, Holder]:
+    """Scale-out: which worker holds each camera (from the leases bucket); {} if NATS is down."""
+    from vigil.bus.connection import NatsConnection
+    from vigil.bus.leases import read_holders
+    from vigil.workers.scale_wiring import nats_settings
+
+    try:
+        conn = NatsConnection(nats_settings(cfg, "vigil-status"))
+    except VigilError as exc:
+        err_console.print(f"warning: lease holders unknown: {exc}", highlight=False, soft_wrap=True)
+        return {}
+    try:
+        return {h.camera_id: h for h in read_holders(conn)}
+    finally:
+        conn.close()
 
 
 def is_stale(state: str, age_s: float, stale_after_s: float = STALE_AFTER_S) -> bool:
