@@ -228,19 +228,3 @@ def build_redactor(cfg: VigilConfig) -> Redactor:
     """
     red = cfg.governance.redaction
     return Redactor([FaceRegions(require(cfg.resolved_models_dir, "yunet"), red), HaarFaceRegions(red)])
-
-
-VIDEO_SCALES = (0.5, 1.0, 2.0)
-"""Scales a video frame is searched at: every frame of a clip pays the cost, so fewer than a
-snapshot (written once per track); a whole frame's faces are rarely under 5 px."""
-
-
-def build_video_redactor(cfg: VigilConfig) -> Redactor:
-    """The redactor for every frame of a stored clip: the same detectors on fewer scales, one pass.
-
-    Raises:
-        ModelMissingError: YuNet is not installed.
-    """
-    red = cfg.governance.redaction
-    yunet = FaceRegions(require(cfg.resolved_models_dir, "yunet"), red, scales=VIDEO_SCALES)
-    return Redactor([yunet, HaarFaceRegions(red, scales=(1.0,))], passes=1)

@@ -13,7 +13,7 @@ from vigil.config.camera import slug
 from vigil.core.classes import COCO_NAMES
 from vigil.core.errors import SourceOpenError
 from vigil.core.frame import Frame
-from vigil.governance.redactor import build_video_redactor
+from vigil.governance.redactor import build_redactor
 from vigil.workers.annotate import AnnotatedVideoWriter, draw_tracks
 from vigil.workers.pipeline import FrameResult
 from vigil.workers.runner import Deployment, RunSummary
@@ -69,7 +69,7 @@ def analyze_recording(
     writer: AnnotatedVideoWriter | None = None
     # The annotated video is a stored clip like any other: every face blurred as it is written,
     # except inside the person box of a track that raised a face candidate.
-    redactor = build_video_redactor(cfg) if out is not None else None
+    redactor = build_redactor(cfg) if out is not None else None
 
     def on_frame(frame: Frame, result: FrameResult) -> None:
         if writer is not None and redactor is not None:
