@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export VIGIL_DATA_DIR ?= $(CURDIR)/vigil-data
 export VIGIL_MODELS_DIR ?= $(CURDIR)/vigil-data/models
 
-.PHONY: demo test lint models test-models system-deps bench clean
+.PHONY: demo test lint models test-models system-deps bench clean cluster cluster-down
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ demo: models
 
 system-deps:
 	bash scripts/system-deps.sh
+
+# Scale-out on this machine: 3 NATS nodes, the local PostgreSQL, 2 workers, an indexer and
+# 2 API replicas (docs/scale-out.md); `make cluster-down` stops them.
+cluster: models
+	$(BIN)/vigil cluster up --dir vigil-cluster
+
+cluster-down:
+	$(BIN)/vigil cluster down --dir vigil-cluster
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
