@@ -8,6 +8,8 @@ Vigil's exceptions map to HTTP statuses here (and nowhere else)::
     NotFoundError              404  not_found
     ConflictError              409  conflict
     PolicyError                422  policy_violation
+    ReasonRequiredError        400  reason_required
+    UploadError                400  invalid_upload
     InputError, ValueError     400  invalid_input
     StoreError, DataDirError   503  store_unavailable
     request validation         422  invalid_request
@@ -33,7 +35,9 @@ from vigil.core.errors import (
     NotFoundError,
     PolicyError,
     RateLimitedError,
+    ReasonRequiredError,
     StoreError,
+    UploadError,
     VigilError,
 )
 
@@ -90,6 +94,10 @@ def status_and_code(exc: Exception) -> tuple[int, str]:
         return 409, "conflict"
     if isinstance(exc, PolicyError):
         return 422, "policy_violation"
+    if isinstance(exc, ReasonRequiredError):
+        return 400, "reason_required"
+    if isinstance(exc, UploadError):
+        return 400, "invalid_upload"
     if isinstance(exc, InputError | ValueError):
         return 400, "invalid_input"
     if isinstance(exc, StoreError | DataDirError):

@@ -22,6 +22,7 @@ from vigil.core.errors import AccessDeniedError, AuthenticationError, VigilError
 from vigil.governance.auth import csrf_matches
 from vigil.governance.roles import PERMISSIONS, Principal, require
 from vigil.recognise.wording import fmr_in_words, one_in
+from vigil.services import Services
 from vigil.web import flash
 
 HERE = Path(__file__).parent
@@ -67,6 +68,11 @@ class WebSession:
     ctx: ApiContext
     principal: Principal
     csrf: str
+
+    @property
+    def services(self) -> Services:
+        """The domain services' context (:mod:`vigil.services`)."""
+        return self.ctx.services
 
     @property
     def audit(self) -> Auditor:
