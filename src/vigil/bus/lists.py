@@ -53,6 +53,7 @@ class PlateEntry:
     entry_id: str
     plate: str
     expires_at: float
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +245,7 @@ class ListsReplica:
                     self._plates.pop(entry_id, None)
                 else:
                     d = json.loads(entry.value)
-                    self._plates[entry_id] = PlateEntry(d["id"], d["plate"], float(d["x"]))
+                    self._plates[entry_id] = PlateEntry(d["id"], d["plate"], float(d["x"]), d.get("r"))
             elif kind == "threshold":
                 embedder = camera_from_token(rest)
                 if deleted:
