@@ -13,23 +13,29 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# Weights published only as release assets (the plate recognisers) are fetched from their pinned
+# Weights published only as release assets (the plate recognisers, YOLOX-Nano) are fetched from their pinned
 # upstream addresses; where the shared model folder sits beside the checkout (CI, machines without
 # internet) they are installed from it instead, checked against the same sizes and SHA-256.
 SHARED_PLATE_MODELS := ../shared/models/plates
 PLATE_MODELS_FROM ?= $(wildcard $(SHARED_PLATE_MODELS))
+SHARED_DETECTOR_MODELS := ../shared/models/detectors
+DETECTOR_MODELS_FROM ?= $(wildcard $(SHARED_DETECTOR_MODELS))
 
 models: $(BIN)/.installed
 ifneq ($(PLATE_MODELS_FROM),)
 	$(BIN)/vigil models install plates-cct plates-cct-v1 --from $(PLATE_MODELS_FROM)
 endif
+ifneq ($(DETECTOR_MODELS_FROM),)
+	$(BIN)/vigil models install yolox-nano --from $(DETECTOR_MODELS_FROM)
+endif
 	$(BIN)/vigil models install
 
-# CI installs the recognisers from the shared folder (never from the internet), then the rest.
+# CI installs the recognisers and YOLOX-Nano from the shared folder (never from the internet), then the rest.
 # The optional AGPL-3.0 plate detector is installed for the tests only (its golden figures are
 # gated in CI); `make demo` and a plain `vigil models install` never install it.
 test-models: $(BIN)/.installed
 	$(BIN)/vigil models install plates-cct plates-cct-v1 --from $(SHARED_PLATE_MODELS)
+	$(BIN)/vigil models install yolox-nano --from $(SHARED_DETECTOR_MODELS)
 	$(BIN)/vigil models install
 	$(BIN)/vigil models install platedet
 

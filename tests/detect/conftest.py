@@ -63,3 +63,25 @@ def vtest_frame() -> NDArray[np.uint8]:
     if not path.is_file():
         pytest.skip(f"shared evaluation data not found: {path}")
     return decode_frames(path, (300,))[0]
+
+
+SHARED_MODELS = ROOT.parent / "shared" / "models"
+
+
+@pytest.fixture(scope="session")
+def yolox_path() -> Path:
+    """The installed YOLOX-Nano graph (installed from ``../shared/models`` as CI does when missing)."""
+    models_dir = Path(os.environ.get("VIGIL_MODELS_DIR", str(ROOT / "vigil-data" / "models")))
+    if verify(models_dir, ["yolox-nano"])[0].status != "ok":
+        if not SHARED_MODELS.is_dir():
+            pytest.skip(f"YOLOX-Nano copy not found at {SHARED_MODELS} and not installed")
+        install(models_dir, ["yolox-nano"], source_from=SHARED_MODELS)
+    return models_dir / "yolox-nano" / "yolox_nano.onnx"
+
+
+@pytest.fixture(scope="session")
+def vtest_clip() -> Path:
+    path = VIDEO_DIR / "opencv" / "vtest.avi"
+    if not path.is_file():
+        pytest.skip(f"shared evaluation data not found: {path}")
+    return path

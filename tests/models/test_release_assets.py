@@ -421,3 +421,30 @@ def test_cli_installs_from_a_mirror_and_refuses_bad_sources_in_one_line(server: 
     assert row["installed_from"].startswith(f"{server.base}/ok/")
     text = vigil("models", "list", models_dir=models_dir).stdout
     assert "licence: MIT (fast-plate-ocr" in text and "source: https://github.com/ankandrew/cnn-ocr-lp" in text
+
+
+SHARED_MODELS = SHARED_PLATES.parent
+
+
+@pytest.mark.skipif(
+    not (SHARED_MODELS / "detectors" / "yolox-nano").is_dir(), reason="YOLOX-Nano copy not in ../shared/models"
+)
+def test_cli_installs_yolox_nano_from_the_shared_folder_as_ci_does(tmp_path: Path) -> None:
+    """The detector goes the plate recognisers' way: pinned address, ``--from`` the shared folder
+    (a licence file of the same name lies beside each plate model: only the pinned one is taken)."""
+    models_dir = tmp_path / "models"
+    done = vigil("models", "install", "yolox-nano", "--from", str(SHARED_MODELS), models_dir=models_dir)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((models_dir / "yolox-nano" / RECORD).read_text())
+    assert record["files"]["yolox_nano.onnx"]["sha256"] == (
+        "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14"
+    )
+    assert "Apache License" in (models_dir / "yolox-nano" / "LICENSE").read_text()
+    listed = vigil("models", "list", "--json", models_dir=models_dir)
+    (row,) = [r for r in json.loads(listed.stdout) if r["name"] == "yolox-nano"]
+    assert row["status"] == "ok" and row["licence"].startswith("Apache-2.0")
+    assert "raw.githubusercontent.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/3d4f1119" in row["source"]
+
+    (models_dir / "yolox-nano" / "yolox_nano.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ModelMissingError, match=r"model 'yolox-nano' .* is corrupt .*vigil models install --force"):
+        require(models_dir, "yolox-nano")

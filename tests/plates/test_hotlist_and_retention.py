@@ -107,7 +107,7 @@ def test_csv_import_is_all_or_nothing_and_names_bad_rows(tmp_path: Path) -> None
     assert listed.stdout.strip() == "[]"
     ok = _vigil(["hotlist", "import", str(csv_path), "--by", "PC Lee", "--partial"], data)
     assert ok.returncode == 0, ok.stderr
-    assert "skipped row 3" in ok.stderr
+    assert "skipped line 3" in ok.stderr
     assert '"AB12CDE"' in _vigil(["hotlist", "list", "--json"], data).stdout
 
 

@@ -8,6 +8,7 @@ Vigil's exceptions map to HTTP statuses here (and nowhere else)::
     NotFoundError              404  not_found
     ConflictError              409  conflict
     PolicyError                422  policy_violation
+    ReasonRequiredError        400  reason_required
     InputError, ValueError     400  invalid_input
     StoreError, DataDirError   503  store_unavailable
     request validation         422  invalid_request
@@ -33,6 +34,7 @@ from vigil.core.errors import (
     NotFoundError,
     PolicyError,
     RateLimitedError,
+    ReasonRequiredError,
     StoreError,
     VigilError,
 )
@@ -91,6 +93,8 @@ def status_and_code(exc: Exception) -> tuple[int, str]:
         return 409, "conflict"
     if isinstance(exc, PolicyError):
         return 422, "policy_violation"
+    if isinstance(exc, ReasonRequiredError):
+        return 400, "reason_required"
     if isinstance(exc, InputError | ValueError):
         return 400, "invalid_input"
     if isinstance(exc, StoreError | DataDirError):

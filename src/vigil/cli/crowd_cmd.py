@@ -18,9 +18,8 @@ from vigil.core.errors import InputError
 from vigil.core.frame import BGRImage
 from vigil.crowd.evaluate import EVAL_METHODS, PersonDetector, check_method, evaluate
 from vigil.crowd.geometry import FloatArray
-from vigil.detect.yolo import YoloDetector
-from vigil.models.install import require
 from vigil.store.facade import Store
+from vigil.workers.wiring import build_detector
 
 app = typer.Typer(help="Crowd monitoring: people counts per zone, flows across lines, alerts, heatmaps.")
 console = Console()
@@ -146,14 +145,7 @@ def eval_cmd(
     chosen = check_method(method)
     detector: PersonDetector | None = None
     if chosen in ("detection", "combined"):
-        yolo = YoloDetector(
-            require(cfg.resolved_models_dir, cfg.detector.model) / cfg.detector.model_file,
-            input_size=input_size or cfg.detector.input_size,
-            confidence=cfg.detector.confidence,
-            nms_iou=cfg.detector.nms_iou,
-            class_ids=(0,),  # COCO person
-            threads=cfg.detector.threads,
-        )
+        yolo = build_detector(cfg, class_ids=(0,), input_size=input_size)  # COCO person
 
         def detector(image: BGRImage) -> FloatArray:
             return yolo.detect(image).xyxy

@@ -94,16 +94,17 @@ def import_(
     """Import a hotlist CSV: all rows or none (unless --partial); bad rows are named by number."""
     cfg = resolve_config(config, data_dir)
     auditor = CliAuditor.of(person(entered_by))
-    good, bad = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
+    parsed = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
+    good, bad = parsed.good, [(b.line, b.problem) for b in parsed.bad]
     if bad and not partial:
         rows = ", ".join(str(n) for n, _ in bad)
         first = bad[0]
         raise InputError(
-            f"{csv_path}: {len(bad)} bad row(s) ({rows}); nothing imported (first: row {first[0]}: {first[1]}); "
+            f"{csv_path}: {len(bad)} bad row(s) ({rows}); nothing imported (first: line {first[0]}: {first[1]}); "
             "fix them or pass --partial"
         )
     for number, why in bad:
-        print(f"skipped row {number}: {why}", file=sys.stderr)
+        print(f"skipped line {number}: {why}", file=sys.stderr)
     entries = [
         NewHotlistEntry(r.plate, Authorisation(r.legal_basis, r.authorised_by, entered_by, r.expires_at), r.note)
         for r in good

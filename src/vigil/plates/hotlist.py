@@ -8,6 +8,7 @@ differs from the listed plate.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,50 +68,101 @@ HOTLIST_COLUMNS = ("plate", "legal_basis", "authorised_by", "expires_at")
 """Required CSV header columns (``note`` is optional); the enterer is the person importing."""
 
 
-def parse_hotlist_csv(
-    path: Path, entered_by: str, now: datetime, max_days: float
-) -> tuple[list[HotlistRow], list[tuple[int, str]]]:
-    """Read a hotlist CSV: its valid rows and, for each bad row, its number and why.
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A row of a hotlist CSV that cannot be imported: its line number and why."""
+
+    line: int
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class HotlistCsv:
+    """A parsed hotlist CSV: the rows that can be imported and the bad ones, by line."""
+
+    good: list[HotlistRow]
+    bad: list[BadRow]
+
+
+def parse_hotlist_text(text: str, source: str, entered_by: str, now: datetime, max_days: float) -> HotlistCsv:
+    """Read a hotlist CSV's text: its valid rows and, for each bad row, its line and why.
+
+    A row whose plate an earlier valid row lists already is bad too ("duplicates line N"): two
+    entries for one plate would be refused as a batch, so naming it here lets ``--partial``
+    import the first and skip the copy.
 
     Raises:
-        InputError: the file is unreadable, empty, or its header lacks a required column.
+        InputError: the text is not CSV, is empty, or its header lacks a required column
+            (one line naming ``source``).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header_row = next(reader, None)
+        if header_row is None:
+            raise InputError(f"hotlist {source} is empty; expected a header {','.join(HOTLIST_COLUMNS)}[,note]")
+        header = [h.strip().lower() for h in header_row]
+        missing = [c for c in HOTLIST_COLUMNS if c not in header]
+        if missing:
+            raise InputError(
+                f"hotlist {source}: header lacks {', '.join(missing)}; expected "
+                f"{','.join(HOTLIST_COLUMNS)}[,note], got {','.join(header)[:200]}"
+            )
+        col = {name: header.index(name) for name in header}
+        good: list[HotlistRow] = []
+        bad: list[BadRow] = []
+        first_line: dict[str, int] = {}
+        line = reader.line_num
+        for fields in reader:
+            number, line = line + 1, reader.line_num  # a quoted field may span lines: its first
+            if not any(f.strip() for f in fields):
+                continue
+            if len(fields) != len(header):
+                bad.append(BadRow(number, f"{len(fields)} columns, expected {len(header)}"))
+                continue
+            try:
+                plate = parse_plate(fields[col["plate"]])
+                expires = parse_expiry(fields[col["expires_at"]], "expires_at")
+                auth = Authorisation(
+                    legal_basis=fields[col["legal_basis"]].strip(),
+                    authorised_by=fields[col["authorised_by"]].strip(),
+                    entered_by=entered_by,
+                    expires_at=expires,
+                )
+                auth.check(now, max_days)
+            except (InputError, PolicyError) as exc:
+                bad.append(BadRow(number, str(exc).splitlines()[0]))
+                continue
+            if plate in first_line:
+                bad.append(BadRow(number, f"plate {plate} duplicates line {first_line[plate]}"))
+                continue
+            first_line[plate] = number
+            note = fields[col["note"]].strip() or None if "note" in col else None
+            good.append(HotlistRow(number, plate, auth.legal_basis, auth.authorised_by, expires, note))
+    except csv.Error as exc:
+        raise InputError(f"hotlist {source}: not a CSV file near line {reader.line_num}: {exc}") from exc
+    return HotlistCsv(good, bad)
+
+
+def decode_hotlist(data: bytes, source: str) -> str:
+    """The text of an uploaded or read hotlist file (UTF-8, with or without a byte-order mark).
+
+    Raises:
+        InputError: not UTF-8 text.
     """
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"hotlist {path}: cannot read it: {exc}") from exc
-    if not rows:
-        raise InputError(f"hotlist {path} is empty; expected a header {','.join(HOTLIST_COLUMNS)}[,note]")
-    header = [h.strip().lower() for h in rows[0]]
-    missing = [c for c in HOTLIST_COLUMNS if c not in header]
-    if missing:
-        raise InputError(
-            f"hotlist {path}: header lacks {', '.join(missing)}; expected {','.join(HOTLIST_COLUMNS)}[,note], "
-            f"got {','.join(header)}"
-        )
-    col = {name: header.index(name) for name in header}
-    good: list[HotlistRow] = []
-    bad: list[tuple[int, str]] = []
-    for number, fields in enumerate(rows[1:], start=2):
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) != len(header):
-            bad.append((number, f"{len(fields)} columns, expected {len(header)}"))
-            continue
-        try:
-            plate = parse_plate(fields[col["plate"]])
-            expires = parse_expiry(fields[col["expires_at"]])
-            auth = Authorisation(
-                legal_basis=fields[col["legal_basis"]].strip(),
-                authorised_by=fields[col["authorised_by"]].strip(),
-                entered_by=entered_by,
-                expires_at=expires,
-            )
-            auth.check(now, max_days)
-        except (InputError, PolicyError) as exc:
-            bad.append((number, str(exc)))
-            continue
-        note = fields[col["note"]].strip() or None if "note" in col else None
-        good.append(HotlistRow(number, plate, auth.legal_basis, auth.authorised_by, expires, note))
-    return good, bad
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"hotlist {source} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from exc
+
+
+def parse_hotlist_csv(path: Path, entered_by: str, now: datetime, max_days: float) -> HotlistCsv:
+    """Read a hotlist CSV file (see :func:`parse_hotlist_text`).
+
+    Raises:
+        InputError: the file is unreadable, not UTF-8, empty, or its header lacks a required column.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"hotlist {path}: cannot read it: {exc.strerror or exc}") from exc
+    return parse_hotlist_text(decode_hotlist(data, str(path)), str(path), entered_by, now, max_days)

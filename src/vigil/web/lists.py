@@ -8,14 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.deps import need_reason
 from vigil.api.routers import cases as api_cases
 from vigil.api.routers import watchlist as api_watchlist
 from vigil.api.schemas import CaseIn, CaseItemIn, ExportIn, HoldIn
-from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
-from vigil.plates.text import parse_plate
-from vigil.store.plates import NewHotlistEntry
+from vigil.services import hotlist
+from vigil.services.hotlist import HotlistEntryIn
 from vigil.web.core import HOTLIST_MANAGE, HOTLIST_READ, WATCHLIST_MANAGE, WATCHLIST_READ, pages, render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -35,12 +33,10 @@ def lists(request: Request) -> Response:
         ctx, session.audit, include_expired=True, expiring_within_days=None, limit=1000, offset=0
     )
     can_hotlist = session.principal.can(HOTLIST_READ)
-    hotlist = ctx.store.plates.list_entries(include_expired=True) if can_hotlist else []
-    if can_hotlist:
-        session.audit.record("hotlist.list", object_type="hotlist", results=len(hotlist))
+    plates = hotlist.entries(ctx.services, session.principal, include_expired=True).items if can_hotlist else []
     soon = sorted(
         [("face", s.subject_id, s.display_name, s.expires_at) for s in page.items if now < s.expires_at <= now + SOON]
-        + [("plate", e.entry_id, e.plate, e.expires_at) for e in hotlist if now < e.expires_at <= now + SOON],
+        + [("plate", e.entry_id, e.plate, e.expires_at) for e in plates if now < e.expires_at <= now + SOON],
         key=lambda x: x[3],
     )
     return render(
@@ -49,7 +45,7 @@ def lists(request: Request) -> Response:
         session,
         subjects=page.items,
         state=page.watchlist,
-        hotlist=hotlist,
+        hotlist=plates,
         soon=soon,
         now=now,
         can_manage=session.principal.can(WATCHLIST_MANAGE),
@@ -114,23 +110,11 @@ def add_plate(
     note: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    """Add a hotlist entry; you are recorded as the person entering it."""
+    """Add a hotlist entry; you are recorded as the person entering it (the hotlist service)."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require(HOTLIST_MANAGE)
-    ctx = session.ctx
-    auth = Authorisation(legal_basis, authorised_by, session.principal.username, parse_expiry(expires))
-    (entry,) = ctx.store.plates.add_entries(
-        [NewHotlistEntry(parse_plate(plate), auth, note.strip() or None)], max_days=ctx.config.plates.max_hotlist_days
-    )
-    session.audit.record(
-        "hotlist.add",
-        object_type="hotlist_entry",
-        object_id=entry.entry_id,
-        reason=legal_basis,
-        plate=entry.plate,
-        authorised_by=authorised_by,
-        expires=entry.expires_at.isoformat(),
+    entry = hotlist.add(
+        session.ctx.services, session.principal, HotlistEntryIn(plate, legal_basis, authorised_by, expires, note)
     )
     return RedirectResponse(f"/lists?notice=Added+{entry.plate}+to+the+hotlist", status_code=303)
 
@@ -140,12 +124,7 @@ def add_plate(
 def remove_plate(request: Request, entry_id: str, reason: FormStr = "", csrf_token: FormStr = "") -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require(HOTLIST_MANAGE)
-    why = need_reason(session.ctx, reason, "removing a hotlist entry")
-    entry = session.ctx.store.plates.remove_entry(entry_id)
-    session.audit.record(
-        "hotlist.remove", object_type="hotlist_entry", object_id=entry_id, reason=why, plate=entry.plate
-    )
+    entry = hotlist.remove(session.ctx.services, session.principal, entry_id, reason)
     return RedirectResponse(f"/lists?notice=Removed+{entry.plate}+from+the+hotlist", status_code=303)
 
 

@@ -24,12 +24,11 @@ from vigil.crowd.geometry import FloatArray
 from vigil.crowd.monitor import CrowdMonitor, MonitorOutput, ZoneSample
 from vigil.crowd.tiling import Detector
 from vigil.detect.onnx_session import make_session
-from vigil.detect.yolo import YoloDetector
 from vigil.events import AnyEvent
 from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount, LineCount, ZoneCount
 from vigil.models.install import require
 from vigil.workers.stages import FrameStage, StageContext, StageInput
-from vigil.workers.wiring import detector_model_path
+from vigil.workers.wiring import build_detector
 
 log = logging.getLogger(__name__)
 
@@ -192,14 +191,7 @@ def build_crowd_stage(ctx: StageContext) -> FrameStage | None:
 
 def build_tile_detector(cfg: VigilConfig) -> Detector:
     """Person boxes on tiles for the density step (its own session: it runs at the density rate)."""
-    yolo = YoloDetector(
-        detector_model_path(cfg),
-        input_size=cfg.detector.input_size,
-        confidence=cfg.detector.confidence,
-        nms_iou=cfg.detector.nms_iou,
-        class_ids=(class_id("person"),),
-        threads=cfg.crowd.threads,
-    )
+    yolo = build_detector(cfg, class_ids=(class_id("person"),), threads=cfg.crowd.threads)
 
     def persons(image: BGRImage) -> FloatArray:
         return yolo.detect(image).xyxy

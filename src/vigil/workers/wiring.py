@@ -9,7 +9,7 @@ from vigil.camera.capture import CameraCapture
 from vigil.camera.motion import MotionGate
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.classes import class_id
-from vigil.detect.yolo import YoloDetector
+from vigil.detect.choice import ObjectDetector, open_detector
 from vigil.events import AnyEvent
 from vigil.governance.redactor import build_redactor
 from vigil.models.install import require
@@ -20,15 +20,33 @@ from vigil.store.media import MediaStore
 from vigil.store.spool import EventSpool
 
 
-def build_detector(cfg: VigilConfig) -> YoloDetector:
-    """Load the configured detector; ModelMissingError names the install command."""
-    return YoloDetector(
+def build_detector(
+    cfg: VigilConfig,
+    *,
+    class_ids: tuple[int, ...] | None = None,
+    threads: int | None = None,
+    input_size: int | None = None,
+) -> ObjectDetector:
+    """Load the configured detector (``detector.model``) with its declared decoder.
+
+    Args:
+        cfg: the deployment's config.
+        class_ids: COCO ids to keep instead of ``detector.classes``.
+        threads: ONNX Runtime threads instead of ``detector.threads``.
+        input_size: network input instead of ``detector.input_size``.
+
+    Raises:
+        ModelMissingError: not installed (the message names the install command).
+        ModelError: the graph does not match its decoder or the input size (one line).
+    """
+    return open_detector(
+        cfg.detector.choice.decoder,
         detector_model_path(cfg),
-        input_size=cfg.detector.input_size,
+        input_size=input_size or cfg.detector.input_size,
         confidence=cfg.detector.confidence,
         nms_iou=cfg.detector.nms_iou,
-        class_ids=detector_class_ids(cfg),
-        threads=cfg.detector.threads,
+        class_ids=detector_class_ids(cfg) if class_ids is None else class_ids,
+        threads=threads or cfg.detector.threads,
     )
 
 
