@@ -9,6 +9,8 @@ Vigil's exceptions map to HTTP statuses here (and nowhere else)::
     ConflictError              409  conflict
     PolicyError                422  policy_violation
     ReasonRequiredError        400  reason_required
+    UploadError                400  invalid_upload
+    CameraRequiredError        400  camera_required
     InputError, ValueError     400  invalid_input
     StoreError, DataDirError   503  store_unavailable
     request validation         422  invalid_request
@@ -28,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vigil.core.errors import (
     AccessDeniedError,
     AuthenticationError,
+    CameraRequiredError,
     ConflictError,
     DataDirError,
     InputError,
@@ -36,6 +39,7 @@ from vigil.core.errors import (
     RateLimitedError,
     ReasonRequiredError,
     StoreError,
+    UploadError,
     VigilError,
 )
 from vigil.services.recorder import Recorder
@@ -95,6 +99,10 @@ def status_and_code(exc: Exception) -> tuple[int, str]:
         return 422, "policy_violation"
     if isinstance(exc, ReasonRequiredError):
         return 400, "reason_required"
+    if isinstance(exc, CameraRequiredError):
+        return 400, "camera_required"
+    if isinstance(exc, UploadError):
+        return 400, "invalid_upload"
     if isinstance(exc, InputError | ValueError):
         return 400, "invalid_input"
     if isinstance(exc, StoreError | DataDirError):

@@ -22,6 +22,7 @@ from vigil.core.errors import AccessDeniedError, AuthenticationError, VigilError
 from vigil.governance.auth import csrf_matches
 from vigil.governance.roles import PERMISSIONS, Principal
 from vigil.recognise.wording import fmr_in_words, one_in
+from vigil.services import Services
 from vigil.services.recorder import Recorder
 from vigil.web import flash
 
@@ -70,6 +71,11 @@ class WebSession:
     csrf: str
     page: str = ""
     """The page asked for (``POST /review/{id}``), named in the record of a refused attempt."""
+
+    @property
+    def services(self) -> Services:
+        """The domain services' context (:mod:`vigil.services`)."""
+        return self.ctx.services
 
     @property
     def audit(self) -> Auditor:

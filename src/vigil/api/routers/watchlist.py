@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from vigil.api.context import ApiContext
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason
 from vigil.api.errors import ApiError
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
@@ -38,7 +38,7 @@ from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
 from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
-from vigil.store.candidates import CandidateRecord
+from vigil.services import timeline as subject_timeline
 from vigil.store.facade import Store
 from vigil.store.faces import SUBJECT_ID_MAX, NewReference, SubjectRecord
 from vigil.store.media import MediaStore
@@ -491,7 +491,6 @@ def timeline(
     subject_id: SubjectPath,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     since: Instant | None = None,
     until: Instant | None = None,
@@ -500,41 +499,13 @@ def timeline(
 ) -> TimelineOut:
     """Pending and confirmed sightings of a subject, oldest first (a reason is required: this
     follows one person across cameras). Scoped users must name a camera."""
-    why = need_reason(ctx, reason, "a subject timeline")
-    camera = scoped_camera(principal, camera_id)
-    if (since is not None and since.tzinfo is None) or (until is not None and until.tzinfo is None):
-        raise ValueError("since and until need a time zone")
-    found: list[CandidateRecord] = []
-    for status in ("pending", "confirmed"):
-        found += ctx.store.candidates.list(
-            status=status,
-            kind="face",
-            camera_id=camera,
-            list_entry_id=subject_id,
-            since=since,
-            until=until,
-            newest_first=False,
-            limit=limit + 1,
-        )
-    found.sort(key=lambda c: (c.occurred_at, c.candidate_id))
-    items = [c for c in found if principal.sees(c.camera_id)]
-    try:
-        ctx.store.faces.get(subject_id)
-        enrolled = True
-    except NotFoundError:
-        enrolled = False
-    audit.record(
-        "subject.timeline",
-        object_type="face_subject",
-        object_id=subject_id,
-        camera_id=camera,
-        reason=why,
-        results=min(len(items), limit),
+    found = subject_timeline.timeline(
+        ctx.services, principal, subject_id, reason=reason, camera_id=camera_id, since=since, until=until, limit=limit
     )
     return TimelineOut(
-        subject_id=subject_id,
-        enrolled=enrolled,
-        camera_id=camera,
+        subject_id=found.subject_id,
+        enrolled=found.enrolled,
+        camera_id=found.camera_id,
         items=[
             SightingOut(
                 candidate_id=c.candidate_id,
@@ -548,9 +519,9 @@ def timeline(
                 flags=list(c.flags),
                 detail=c.detail,
             )
-            for c in items[:limit]
+            for c in found.sightings
         ],
-        truncated=len(items) > limit,
+        truncated=found.truncated,
     )
 
 
