@@ -15,14 +15,12 @@ from vigil.cli.identity import cli_actor, saved_token, signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.core.errors import PolicyError
-from vigil.governance.retention import run_retention
 from vigil.governance.roles import ROLES, check_role
 from vigil.governance.witness import export_witness, verify_store
-from vigil.services import users
+from vigil.services import retention, users
 from vigil.services.context import Services
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
-from vigil.store.media import MediaStore
 
 console = Console()
 err_console = Console(stderr=True)
@@ -252,13 +250,9 @@ def retention_run(
 ) -> None:
     """Delete what policy no longer allows to keep: expired events, tracks, snapshots, candidates, non-hit
     plate reads, expired watchlist and hotlist entries (legal holds are kept); audited by count."""
-    from vigil.api.app import retention_tasks  # the web app (~0.7 s to import); only this command needs it
-
     cfg = resolve_config(config, data_dir)
     with Store.open(cfg.store_url) as store:
-        report = run_retention(
-            store, MediaStore(cfg.data_dir / "media"), cfg.governance.retention, tasks=retention_tasks(cfg)
-        )
+        report = retention.run(cfg, store)
     if as_json:
         print(json.dumps({"deleted": report.counts, "missing_files": report.missing_files}))
         return
