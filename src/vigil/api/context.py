@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter
 
 from vigil.api.alerts_hub import AlertHub
+from vigil.api.leases_view import LeaseView
 from vigil.config import VigilConfig
 from vigil.governance.alerts import AlertDispatcher
 from vigil.governance.auth import AuthService
@@ -40,6 +41,8 @@ class ApiContext:
     report_sections: dict[str, ReportContributor] = field(default_factory=dict)
     extra_routers: list[Callable[[], APIRouter]] = field(default_factory=list)
     poll_alerts: bool = True
+    leases: LeaseView | None = None
+    """Scale-out (``bus.type: nats``): who holds each camera; None in the embedded mode."""
 
     @classmethod
     def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> ApiContext:
@@ -52,6 +55,11 @@ class ApiContext:
             if (gov.alerts.webhooks or gov.alerts.mqtt is not None) and config.bus.type != "nats"
             else None
         )
+        leases = None
+        if config.bus.type == "nats":
+            from vigil.workers.scale_wiring import nats_settings
+
+            leases = LeaseView(nats_settings(config, "vigil-api"))
         return cls(
             config=config,
             store=store,
@@ -62,4 +70,5 @@ class ApiContext:
             redaction=services.redaction,
             dispatcher=dispatcher,
             poll_alerts=poll_alerts,
+            leases=leases,
         )

@@ -1,7 +1,8 @@
-"""Cameras (configured or seen) and their health."""
+"""Cameras (configured or seen), their health and, in scale-out, the worker holding each."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -38,12 +39,18 @@ def _cameras(ctx: Ctx) -> dict[str, CameraOut]:
     for cam_id, h in health.items():
         base = out.get(cam_id) or CameraOut(camera_id=cam_id, name=None, configured=False, health=None)
         out[cam_id] = base.model_copy(update={"health": _health(h)})
+    if ctx.leases is not None:
+        snap = ctx.leases.snapshot()
+        now = time.time()
+        for cam_id in snap.holders:
+            out.setdefault(cam_id, CameraOut(camera_id=cam_id, name=None, configured=False, health=None))
+        out = {cid: c.model_copy(update={"lease": snap.lease(cid, now)}) for cid, c in out.items()}
     return out
 
 
 @endpoint(router, "GET", "", action="cameras.read", scope="global")
 def list_cameras(ctx: Ctx, principal: CurrentPrincipal) -> list[CameraOut]:
-    """Cameras in your scope, with their latest health."""
+    """Cameras in your scope, with their latest health and (scale-out) the worker that holds each."""
     return [c for cid, c in sorted(_cameras(ctx).items()) if principal.sees(cid)]
 
 
