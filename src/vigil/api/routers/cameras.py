@@ -9,8 +9,7 @@ from fastapi import APIRouter, Path
 from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import CameraOut, HealthOut
-from vigil.core.errors import NotFoundError
-from vigil.governance.roles import require
+from vigil.services import cameras
 from vigil.store.records import HealthRecord
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
@@ -32,19 +31,14 @@ def _health(h: HealthRecord | None) -> HealthOut | None:
     )
 
 
-def _cameras(ctx: Ctx) -> dict[str, CameraOut]:
-    health = {h.camera_id: h for h in ctx.store.health.list()}
-    out = {c.id: CameraOut(camera_id=c.id, name=c.name, configured=True, health=None) for c in ctx.config.cameras}
-    for cam_id, h in health.items():
-        base = out.get(cam_id) or CameraOut(camera_id=cam_id, name=None, configured=False, health=None)
-        out[cam_id] = base.model_copy(update={"health": _health(h)})
-    return out
+def _out(c: cameras.CameraStatus) -> CameraOut:
+    return CameraOut(camera_id=c.camera_id, name=c.name, configured=c.configured, health=_health(c.health))
 
 
 @endpoint(router, "GET", "", action="cameras.read", scope="global")
 def list_cameras(ctx: Ctx, principal: CurrentPrincipal) -> list[CameraOut]:
     """Cameras in your scope, with their latest health."""
-    return [c for cid, c in sorted(_cameras(ctx).items()) if principal.sees(cid)]
+    return [_out(c) for c in cameras.in_scope(ctx.services, principal)]
 
 
 @endpoint(
@@ -56,8 +50,4 @@ def list_cameras(ctx: Ctx, principal: CurrentPrincipal) -> list[CameraOut]:
     example=Example(path={"camera_id": "{camera}"}),
 )
 def get_camera(camera_id: CameraIdPath, ctx: Ctx, principal: CurrentPrincipal) -> CameraOut:
-    require(principal, "cameras.read", camera_id)
-    camera = _cameras(ctx).get(camera_id)
-    if camera is None:
-        raise NotFoundError(f"no camera {camera_id!r}")
-    return camera
+    return _out(cameras.one(ctx.services, principal, camera_id))
