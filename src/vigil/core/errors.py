@@ -127,6 +127,9 @@ class AccessDeniedError(PolicyError):
     def __init__(self, message: str, code: str = "forbidden") -> None:
         super().__init__(message)
         self.code = code
+        self.recorded = False
+        """True once an ``access.denied`` audit record names this refusal (so a door does not
+        record it twice)."""
 
 
 class InputError(VigilError):

@@ -15,7 +15,6 @@ and the plates section of the transparency report (:func:`plates_report_section`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -29,7 +28,6 @@ from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reaso
 from vigil.api.errors import ApiError
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
-from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import BadRowsError, InputError, NotFoundError
 from vigil.governance.redaction import redact_jpeg
@@ -39,7 +37,6 @@ from vigil.plates.hotlist import HOTLIST_COLUMNS
 from vigil.services import hotlist, plate_search
 from vigil.services.hotlist import HotlistEntryIn
 from vigil.store.facade import Store
-from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, PlateReadRecord
 
 router = APIRouter(prefix="/plates", tags=["plates"])
@@ -383,34 +380,6 @@ def read_crop(
 
 
 # -- governance hooks --------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class PlatesRetention:
-    """Retention task: non-hit reads older than ``retention_hours`` (with their crops) and
-    expired hotlist entries. ``run_retention(..., tasks=[PlatesRetention(hours)])`` audits the
-    counts, never the plates."""
-
-    retention_hours: float
-    name: str = "plates"
-
-    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
-        gone = store.plates.purge_reads(retention_hours=self.retention_hours, now=now)
-        crops = 0
-        for r in gone:
-            if r.crop is None:
-                continue
-            try:
-                crops += int(media.delete(r.crop))
-            except ValueError:
-                continue  # a path outside the media root is never deleted
-        entries = store.plates.purge_expired(now)
-        return {"plate_reads": len(gone), "plate_crops": crops, "hotlist_entries": entries}
-
-
-def retention_task(config: VigilConfig) -> PlatesRetention:
-    """The plates retention task of a deployment (for ``FEATURE_RETENTION_TASKS``)."""
-    return PlatesRetention(config.plates.retention_hours)
 
 
 def plates_report_section(ctx: ApiContext) -> ReportContributor:

@@ -5,8 +5,8 @@ unless a supervisor asks for them unredacted with a reason. Enrolment and remova
 (``watchlist.manage``: supervisors, admins) write their audit record in the same transaction as
 the change. Every refusal is a 4xx with ``{"error", "message"}`` and nothing written.
 
-Also here: the retention task for expired entries (:class:`WatchlistRetention`) and the faces
-section of the transparency report (:func:`faces_report_section`).
+Also here: the faces section of the transparency report (:func:`faces_report_section`); the
+retention of expired subjects is :class:`vigil.services.retention.WatchlistRetention`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
@@ -22,7 +21,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from vigil.api.context import ApiContext
 from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason
@@ -41,7 +39,6 @@ from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
 from vigil.services import timeline as subject_timeline
 from vigil.store.facade import Store
 from vigil.store.faces import SUBJECT_ID_MAX, NewReference, SubjectRecord
-from vigil.store.media import MediaStore
 from vigil.workers.faces_stage import load_face_pipeline
 
 router = APIRouter(prefix="/faces", tags=["faces"])
@@ -526,25 +523,6 @@ def timeline(
 
 
 # -- governance hooks --------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class WatchlistRetention:
-    """Retention task: expired watchlist subjects lose their images and embeddings.
-
-    ``run_retention(..., tasks=[WatchlistRetention()])`` audits the counts (never the content).
-    """
-
-    name: str = "faces.watchlist"
-
-    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
-        images: list[int] = []
-
-        def count(_: Session, record: SubjectRecord) -> None:
-            images.append(len(record.references))
-
-        ids = store.faces.purge_expired(media, now, on_written=count)
-        return {"face_subjects": len(ids), "face_reference_images": sum(images)}
 
 
 def faces_report_section(ctx: ApiContext) -> ReportContributor:
