@@ -296,9 +296,9 @@ def build_env(tmp_path: Path, store: Store, **governance: object) -> Iterator[En
     tokens: dict[str, str] = {}
     for role in ROLES:
         user = ctx.auth.add_user(f"{role}-a", PASSWORD, role, ("cam-a",), actor="test")
-        tokens[role] = ctx.auth.issue_token(principal_of(user, "token"), "test", 1)[0]
+        tokens[role] = ctx.auth.issue_token(principal_of(user, "session"), "test", 1)[0]
     root = ctx.auth.add_user("root", PASSWORD, "admin", None, actor="test")
-    root_token = ctx.auth.issue_token(principal_of(root, "token"), "test", 1)[0]
+    root_token = ctx.auth.issue_token(principal_of(root, "session"), "test", 1)[0]
     with TestClient(create_app(ctx)) as client:
         yield Env(ctx, client, tokens, seeded, root_token)
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from api_support import Env, build_env
 
-from vigil.api.routers.watchlist import WatchlistRetention
 from vigil.core.accountability import Authorisation
 from vigil.governance.retention import run_retention
+from vigil.services.retention import WatchlistRetention
 from vigil.store import Store
 from vigil.store.faces import CalibrationRecord, NewReference
 

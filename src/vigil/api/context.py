@@ -57,6 +57,7 @@ class ApiContext:
             auth=services.auth,
             hub=AlertHub(),
             services=services,
+            redaction=services.redaction,
             dispatcher=dispatcher,
             poll_alerts=poll_alerts,
         )

@@ -40,13 +40,17 @@ def get_principal(request: Request, ctx: Ctx) -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("Authorization must be 'Bearer <API token>'", "invalid_token")
-        return ctx.auth.token(token.strip())
+        principal = ctx.auth.token(token.strip())
+        request.state.principal = principal
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise AuthenticationError("sign in (POST /api/auth/login) or send an API token")
     principal, csrf = ctx.auth.session(cookie)
     if request.method not in SAFE_METHODS and not csrf_matches(csrf, request.headers.get(CSRF_HEADER)):
+        # Not recorded as the account's refused attempt: a forged cross-site request is not theirs.
         raise AccessDeniedError(f"missing or wrong {CSRF_HEADER} header for a signed-in browser request", "csrf_failed")
+    request.state.principal = principal
     return principal
 
 

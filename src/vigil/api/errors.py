@@ -9,6 +9,8 @@ Vigil's exceptions map to HTTP statuses here (and nowhere else)::
     ConflictError              409  conflict
     PolicyError                422  policy_violation
     ReasonRequiredError        400  reason_required
+    UploadError                400  invalid_upload
+    CameraRequiredError        400  camera_required
     InputError, ValueError     400  invalid_input
     StoreError, DataDirError   503  store_unavailable
     request validation         422  invalid_request
@@ -28,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vigil.core.errors import (
     AccessDeniedError,
     AuthenticationError,
+    CameraRequiredError,
     ConflictError,
     DataDirError,
     InputError,
@@ -36,8 +39,10 @@ from vigil.core.errors import (
     RateLimitedError,
     ReasonRequiredError,
     StoreError,
+    UploadError,
     VigilError,
 )
+from vigil.services.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +99,10 @@ def status_and_code(exc: Exception) -> tuple[int, str]:
         return 422, "policy_violation"
     if isinstance(exc, ReasonRequiredError):
         return 400, "reason_required"
+    if isinstance(exc, CameraRequiredError):
+        return 400, "camera_required"
+    if isinstance(exc, UploadError):
+        return 400, "invalid_upload"
     if isinstance(exc, InputError | ValueError):
         return 400, "invalid_input"
     if isinstance(exc, StoreError | DataDirError):
@@ -105,13 +114,41 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
+def record_refusal(request: Request, exc: AccessDeniedError) -> None:
+    """Record a refusal no service recorded (a role check on the route, a camera out of scope)
+    as ``access.denied`` naming the operation attempted, for a signed-in principal.
+
+    A CSRF failure is not recorded against the account: a forged cross-site request is not theirs.
+    """
+    principal = getattr(request.state, "principal", None)
+    if principal is None or exc.code == "csrf_failed":
+        return
+    route = request.scope.get("route")
+    access = (getattr(route, "openapi_extra", None) or {}).get("x-vigil-access") or {}
+    template = getattr(route, "path", request.url.path)
+    params = dict(request.path_params)
+    camera = params.get("camera_id") or request.query_params.get("camera_id")
+    try:
+        Recorder(request.app.state.vigil.store, principal).refused(
+            access.get("action") or f"{request.method} {template}",
+            exc,
+            camera_id=camera,
+            request=f"{request.method} {template}",
+            params=params or None,
+        )
+    except VigilError as failure:  # the refusal still stands; the store is failing
+        log.error("could not record a refused attempt (%s): %s", exc, failure)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         return error_response(exc.status, exc.code, exc.message)
 
-    async def on_vigil_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_vigil_error(request: Request, exc: Exception) -> JSONResponse:
         status, code = status_and_code(exc)
+        if isinstance(exc, AccessDeniedError) and not exc.recorded:
+            record_refusal(request, exc)
         if status >= 500:
             log.error("request failed: %s", exc)
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimitedError) else None

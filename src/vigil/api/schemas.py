@@ -37,13 +37,6 @@ class TokenIn(Body):
     days: float = Field(default=90, gt=0, le=3650)
 
 
-class TokenOut(BaseModel):
-    token: str = Field(description="Shown once; send as 'Authorization: Bearer <token>'.")
-    token_id: str
-    name: str
-    expires_at: datetime
-
-
 class UserIn(Body):
     username: str = Field(pattern=USERNAME_PATTERN)
     password: str = Field(min_length=1, max_length=1024)
@@ -56,14 +49,6 @@ class UserPatch(Body):
     cameras: list[str] | None = Field(default=None, max_length=1000)
     all_cameras: bool = Field(default=False, description="Remove any camera restriction.")
     disabled: bool | None = None
-
-
-class UserOut(BaseModel):
-    username: str
-    role: Role
-    cameras: list[str] | None
-    disabled: bool
-    created_at: datetime
 
 
 class HealthOut(BaseModel):

@@ -23,7 +23,7 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
 from vigil.events.plates import PlateReadSummary
 from vigil.governance.use_records import HotlistAdded
-from vigil.plates.eval import evaluate
+from vigil.plates.eval import check_folder, evaluate
 from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_hotlist_csv
 from vigil.plates.reader import PlateReader
@@ -311,6 +311,7 @@ def eval_(
     bad = [r for r in names if r not in RECOGNISERS]
     if bad or len(set(names)) != len(names):
         raise InputError(f"--reader {reader_names!r}: give each of {list(RECOGNISERS)} at most once")
+    check_folder(folder, limit)
     summaries: dict[str, dict[str, object]] = {}
     for name in names:
         reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser, name)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vigil.config import VigilConfig
 from vigil.core.errors import ModelError
 from vigil.governance.auth import AuthService
+from vigil.governance.redaction import RedactionRegistry
 from vigil.governance.redactor import Redactor, build_redactor
 from vigil.services.actor import Actor
 from vigil.services.recorder import Recorder
@@ -39,6 +40,8 @@ class Services:
     store: Store
     media: MediaStore
     auth: AuthService
+    redaction: RedactionRegistry = field(default_factory=RedactionRegistry)
+    """Where the face/plate boxes of a stored media file come from (exports, served media)."""
 
     @classmethod
     def build(cls, config: VigilConfig, store: Store) -> Services:

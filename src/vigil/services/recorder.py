@@ -123,6 +123,7 @@ class Recorder:
         **detail: Any,
     ) -> AuditRecord:
         """Record a refused attempt (``access.denied``) in its own transaction."""
+        error.recorded = True
         return self.read(
             DENIED,
             object_type=object_type,

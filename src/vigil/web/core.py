@@ -20,8 +20,10 @@ from vigil.api.deps import SESSION_COOKIE, Auditor
 from vigil.api.errors import ApiError, status_and_code
 from vigil.core.errors import AccessDeniedError, AuthenticationError, VigilError
 from vigil.governance.auth import csrf_matches
-from vigil.governance.roles import PERMISSIONS, Principal, require
+from vigil.governance.roles import PERMISSIONS, Principal
 from vigil.recognise.wording import fmr_in_words, one_in
+from vigil.services import Services
+from vigil.services.recorder import Recorder
 from vigil.web import flash
 
 HERE = Path(__file__).parent
@@ -67,13 +69,21 @@ class WebSession:
     ctx: ApiContext
     principal: Principal
     csrf: str
+    page: str = ""
+    """The page asked for (``POST /review/{id}``), named in the record of a refused attempt."""
+
+    @property
+    def services(self) -> Services:
+        """The domain services' context (:mod:`vigil.services`)."""
+        return self.ctx.services
 
     @property
     def audit(self) -> Auditor:
         return Auditor(self.ctx, self.principal)
 
     def require(self, action: str, camera_id: str | None = None) -> None:
-        require(self.principal, action, camera_id)
+        """Check role and camera scope; a refusal is recorded (``access.denied``), then raised."""
+        Recorder(self.ctx.store, self.principal).allow(action, camera_id=camera_id, page=self.page)
 
     def check_csrf(self, token: str) -> None:
         if not csrf_matches(self.csrf, token or None):
@@ -96,7 +106,7 @@ def signed_in(request: Request) -> WebSession:
     if not cookie:
         raise AuthenticationError("sign in first")
     principal, csrf = ctx.auth.session(cookie)
-    return WebSession(ctx, principal, csrf)
+    return WebSession(ctx, principal, csrf, f"{request.method} {request.url.path}")
 
 
 def render(request: Request, template: str, session: WebSession | None, *, code: int = 200, **values: Any) -> Response:
@@ -181,6 +191,8 @@ def _error_page(request: Request, exc: Exception) -> Response:
         code = exc.code if exc.code in flash.KNOWN["error"] else "unauthenticated"
         return RedirectResponse("/login?" + urlencode({"error": code}), status_code=303)
     status = exc.status if isinstance(exc, ApiError) else status_and_code(exc)[0]
+    if isinstance(exc, AccessDeniedError) and not exc.recorded and exc.code != "csrf_failed":
+        _record_refusal(request, exc)
     if request.method != "GET":
         back = local_path(request.headers.get("referer"))
         return RedirectResponse(with_message(back, error=_message(exc)), status_code=303)
@@ -189,6 +201,15 @@ def _error_page(request: Request, exc: Exception) -> Response:
     except (AuthenticationError, VigilError):
         session = None
     return render(request, "error.html", session, code=status, status_code=status, message=_message(exc))
+
+
+def _record_refusal(request: Request, exc: AccessDeniedError) -> None:
+    """Record a refusal raised below the page (a camera out of scope) that nobody recorded."""
+    try:
+        session = signed_in(request)
+    except VigilError:
+        return
+    Recorder(session.ctx.store, session.principal).refused(session.page, exc, page=session.page)
 
 
 # -- formatting ---------------------------------------------------------------------------------

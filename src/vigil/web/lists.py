@@ -1,4 +1,4 @@
-"""Watchlist and hotlist management (accountability fields, expiry) and cases with exports."""
+"""Watchlist and hotlist management (accountability fields, expiry); cases are in :mod:`vigil.web.cases`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.routers import cases as api_cases
 from vigil.api.routers import watchlist as api_watchlist
-from vigil.api.schemas import CaseIn, CaseItemIn, ExportIn, HoldIn
 from vigil.core.clock import utcnow
 from vigil.services import hotlist
 from vigil.services.hotlist import HotlistEntryIn
@@ -126,83 +124,3 @@ def remove_plate(request: Request, entry_id: str, reason: FormStr = "", csrf_tok
     session.check_csrf(csrf_token)
     entry = hotlist.remove(session.ctx.services, session.principal, entry_id, reason)
     return RedirectResponse(f"/lists?notice=Removed+{entry.plate}+from+the+hotlist", status_code=303)
-
-
-# -- cases --------------------------------------------------------------------------------------
-
-
-@router.get("/cases")
-@pages
-def cases(request: Request) -> Response:
-    session = signed_in(request)
-    session.require("cases.read")
-    found = api_cases.list_cases(session.ctx, limit=200, offset=0)
-    return render(request, "cases.html", session, cases=found, case=None)
-
-
-@router.get("/cases/{case_id}")
-@pages
-def case(request: Request, case_id: str) -> Response:
-    session = signed_in(request)
-    session.require("cases.read")
-    found = api_cases.get_case(case_id, session.ctx, session.principal, session.audit)
-    return render(
-        request,
-        "cases.html",
-        session,
-        cases=None,
-        case=found,
-        can_export=session.principal.can("exports.create"),
-        can_unredact=session.principal.can("exports.unredacted"),
-    )
-
-
-@router.post("/cases")
-@pages
-def create_case(
-    request: Request, name: FormStr = "", reason: FormStr = "", legal_hold: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("cases.manage")
-    body = CaseIn(name=name, reason=reason, legal_hold=bool(legal_hold))
-    made = api_cases.create_case(body, session.ctx, session.principal, session.audit)
-    return RedirectResponse(f"/cases/{made.case_id}?notice=Case+opened", status_code=303)
-
-
-@router.post("/case-items")
-@pages
-def add_item(
-    request: Request, case_id: FormStr = "", item_type: FormStr = "", item_id: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("cases.manage")
-    body = CaseItemIn(item_type=item_type, item_id=item_id)
-    api_cases.add_case_item(case_id, body, session.ctx, session.principal, session.audit)
-    return RedirectResponse(f"/cases/{case_id}?notice=Added+{item_type}+to+the+case", status_code=303)
-
-
-@router.post("/cases/{case_id}/hold")
-@pages
-def hold(
-    request: Request, case_id: str, legal_hold: FormStr = "", reason: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("cases.manage")
-    api_cases.set_hold(case_id, HoldIn(legal_hold=legal_hold == "on", reason=reason), session.ctx, session.audit)
-    return RedirectResponse(f"/cases/{case_id}?notice=Legal+hold+updated", status_code=303)
-
-
-@router.post("/cases/{case_id}/export")
-@pages
-def export(
-    request: Request, case_id: str, reason: FormStr = "", unredacted: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    """The API's case package (redacted unless a supervisor asks otherwise), as a download."""
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("exports.create")
-    body = ExportIn(reason=reason, unredacted=unredacted == "on")
-    return api_cases.export_case(case_id, body, session.ctx, session.principal, session.audit)

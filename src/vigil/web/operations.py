@@ -9,15 +9,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.deps import need_reason
 from vigil.api.routers import candidates as api_candidates
 from vigil.api.routers import events as api_events
-from vigil.api.routers import watchlist as api_watchlist
 from vigil.api.schemas import DecisionIn
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.instants import check_instant
-from vigil.plates.text import parse_plate
+from vigil.services import plate_search
+from vigil.services import timeline as subject_timeline
 from vigil.web.charts import PlanPoint, Series, heatmap, site_plan, time_series
 from vigil.web.core import (
     CROWD_READ,
@@ -224,24 +223,16 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
 @router.get("/subjects/{subject_id}")
 @pages
 def timeline(request: Request, subject_id: str, reason: str | None = None, camera_id: str | None = None) -> Response:
-    """The API's timeline (reason required, audited) on the site plan, with the speed between sightings."""
+    """The subject's timeline (reason required, audited) on the site plan, with the speed between sightings."""
     session = signed_in(request)
-    session.require(WATCHLIST_TIMELINE)
+    session.require(WATCHLIST_TIMELINE)  # the empty form too: only for those who may search
     ctx, me = session.ctx, session.principal
     if reason is None:
         return render(request, "timeline.html", session, subject_id=subject_id, sightings=None, plan=None)
-    found = api_watchlist.timeline(
-        subject_id,
-        ctx,
-        me,
-        session.audit,
-        camera_id=default_camera(session, camera_id),
-        since=None,
-        until=None,
-        limit=1000,
-        reason=reason,
+    found = subject_timeline.timeline(
+        session.services, me, subject_id, reason=reason, camera_id=default_camera(session, camera_id)
     )
-    records = found.items
+    records = found.sightings
     cams = {c.id: c for c in ctx.config.cameras if me.sees(c.id)}
     where = {cid: (c.position.lat, c.position.lon) for cid, c in cams.items() if c.position is not None}
     rows: list[dict[str, Any]] = []
@@ -277,18 +268,16 @@ def timeline(request: Request, subject_id: str, reason: str | None = None, camer
 
 @router.get("/plates")
 @pages
-def plates(request: Request, plate: str | None = None, reason: str | None = None) -> Response:
-    """Plate lookup: a reason is required and the search is audited."""
+def plates(
+    request: Request, plate: str | None = None, reason: str | None = None, camera_id: str | None = None
+) -> Response:
+    """Plate lookup: a reason is required and the search is audited (scoped users pick a camera)."""
     session = signed_in(request)
-    session.require(PLATES_SEARCH)
-    ctx, me = session.ctx, session.principal
+    session.require(PLATES_SEARCH)  # the empty form too: only for those who may search
+    camera = default_camera(session, camera_id)
     reads = None
     if plate is not None:
-        why = need_reason(ctx, reason, "a plate search")
-        wanted = parse_plate(plate)
-        found = ctx.store.plates.search(wanted, retention_hours=ctx.config.plates.retention_hours)
-        reads = [r for r in found if me.sees(r.camera_id)]
-        session.audit.record("plates.search", object_type="plate", object_id=wanted, reason=why, results=len(reads))
+        reads = plate_search.search(session.services, session.principal, plate, reason=reason, camera_id=camera).reads
     return render(
         request,
         "plates.html",
@@ -296,7 +285,9 @@ def plates(request: Request, plate: str | None = None, reason: str | None = None
         reads=reads,
         plate=plate or "",
         reason=reason or "",
-        retention_hours=ctx.config.plates.retention_hours,
+        camera_id=camera or "",
+        cameras=camera_choices(session),
+        retention_hours=session.ctx.config.plates.retention_hours,
     )
 
 

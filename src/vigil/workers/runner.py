@@ -32,6 +32,7 @@ from vigil.workers.wiring import (
     build_capture,
     build_detector,
     detector_class_ids,
+    detector_model_path,
     open_data_dir,
     open_spool,
     open_store,
@@ -154,6 +155,9 @@ class Deployment:
             DataDirError, StoreError, ModelMissingError: before any camera starts.
         """
         cfg = self.cfg
+        # The detector first: every camera needs it, so a machine without models hears about it
+        # before the models that only some stages (face redaction) need.
+        detector_model_path(cfg)
         media = open_data_dir(cfg)
         store = open_store(cfg)
         try:
