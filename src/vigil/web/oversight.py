@@ -120,7 +120,8 @@ def policies(request: Request) -> Response:
         can_write=session.principal.can("policy.write"),
         floor=session.ctx.config.governance.threshold_floor,
         faces=session.ctx.config.faces,
-        required=session.ctx.config.candidates.required_confirmations,
+        required_face=session.ctx.config.candidates.confirmations_for("face"),
+        required_plate=session.ctx.config.candidates.confirmations_for("plate"),
         retention=session.ctx.config.governance.retention,
     )
 
