@@ -94,17 +94,6 @@ def test_case_export_is_a_redacted_package_with_a_manifest(env: Env) -> None:
     assert export.detail["manifest_sha256"] == hashlib.sha256(zf.read("manifest.json")).hexdigest()
 
 
-def test_threshold_below_floor_needs_a_supervisor(env: Env) -> None:
-    body = {"value": 0.1, "reason": "more recall for event X"}
-    r = env.client.put("/api/policies/faces.threshold", json=body, headers=env.as_role("admin"))
-    assert r.status_code == 403
-    assert env.client.get("/api/policies", headers=env.as_role("admin")).json() == []
-    r = env.client.put("/api/policies/faces.threshold", json=body, headers=env.as_role("supervisor"))
-    assert r.status_code == 200 and r.json()["value"] == 0.1
-    [change] = env.store.governance.audit.list(action="policy.change")
-    assert change.detail["below_floor"] is True and change.reason == body["reason"]
-
-
 def test_transparency_report_counts_without_personal_data(env: Env) -> None:
     # A face candidate needs two different accounts' confirmations by default.
     for who in (env.root, env.as_role("supervisor")):

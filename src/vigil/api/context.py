@@ -45,9 +45,11 @@ class ApiContext:
     def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> ApiContext:
         services = Services.build(config, store)
         gov = config.governance
+        # Scale-out: `vigil dispatcher` delivers webhooks and MQTT; API replicas (several of
+        # them) would each send every alert again. They keep the browsers' live stream.
         dispatcher = (
             AlertDispatcher(gov.alerts, store.governance.dead_letters)
-            if gov.alerts.webhooks or gov.alerts.mqtt is not None
+            if (gov.alerts.webhooks or gov.alerts.mqtt is not None) and config.bus.type != "nats"
             else None
         )
         return cls(
