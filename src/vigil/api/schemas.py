@@ -113,10 +113,6 @@ class TrackPage(Page):
     items: list[TrackOut]
 
 
-class CandidatePage(Page):
-    items: list[dict[str, Any]]
-
-
 class DecisionIn(Body):
     decision: Literal["confirm", "reject"]
     reason: str | None = Field(default=None, max_length=2000)

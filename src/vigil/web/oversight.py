@@ -12,9 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from vigil.api.routers import calibration as api_calibration
 from vigil.api.routers import oversight as api_oversight
-from vigil.api.schemas import PolicyIn
 from vigil.core.clock import utcnow
 from vigil.governance.roles import ROLES
+from vigil.services import policy
 from vigil.services import users as users_service
 from vigil.web.charts import RocPoint, bars, roc
 from vigil.web.core import CALIBRATION_READ, pages, render, signed_in
@@ -116,11 +116,13 @@ def policies(request: Request) -> Response:
         request,
         "policies.html",
         session,
-        policies=api_oversight.list_policies(session.ctx),
+        policies=policy.policies(session.ctx.services, session.principal),
         can_write=session.principal.can("policy.write"),
-        floor=session.ctx.config.governance.threshold_floor,
+        floor=policy.face_threshold_floor(session.ctx.config),
+        in_force=policy.current_threshold(session.ctx.services),
         faces=session.ctx.config.faces,
-        required=session.ctx.config.candidates.required_confirmations,
+        required_face=session.ctx.config.candidates.confirmations_for("face"),
+        required_plate=session.ctx.config.candidates.confirmations_for("plate"),
         retention=session.ctx.config.governance.retention,
     )
 
@@ -130,17 +132,14 @@ def policies(request: Request) -> Response:
 def set_policy(
     request: Request, key: FormStr = "", value: FormStr = "", reason: FormStr = "", csrf_token: FormStr = ""
 ) -> Response:
-    """The API's policy change (floor rule, audit with old and new value)."""
+    """The policy service's change (bounds, audit with old and new value; refusals audited)."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("policy.write")
     try:
         parsed: Any = json.loads(value)
     except ValueError:
         parsed = value
-    api_oversight.set_policy(
-        key.strip(), PolicyIn(value=parsed, reason=reason), session.ctx, session.principal, session.audit
-    )
+    policy.set_policy(session.ctx.services, session.principal, key.strip(), parsed, reason)
     return RedirectResponse(f"/policies?notice=Policy+{key.strip()}+changed", status_code=303)
 
 

@@ -39,7 +39,7 @@ from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
 from vigil.services import timeline as subject_timeline
 from vigil.store.facade import Store
 from vigil.store.faces import SUBJECT_ID_MAX, NewReference, SubjectRecord
-from vigil.workers.faces_stage import load_face_pipeline
+from vigil.workers.faces_stage import active_threshold, load_face_pipeline
 
 router = APIRouter(prefix="/faces", tags=["faces"])
 SubjectPath = Annotated[str, Path(min_length=1, max_length=SUBJECT_ID_MAX)]
@@ -168,13 +168,13 @@ def _subject_out(s: SubjectRecord, now: datetime) -> SubjectOut:
 
 def watchlist_state(store: Store, cfg: VigilConfig) -> WatchlistState:
     size = store.faces.count()
-    cal = store.faces.active_calibration()
-    fmr = None if cal is None else cal.measured_fmr
+    in_force = active_threshold(store, cfg, None)
+    fmr = in_force.false_match_rate
     return WatchlistState(
         size=size,
         cap=cfg.faces.watchlist_cap,
-        threshold=cfg.faces.uncalibrated_threshold if cal is None else cal.threshold,
-        calibrated=cal is not None,
+        threshold=in_force.threshold,
+        calibrated=in_force.source == "calibration",
         false_match_rate=fmr,
         false_match_rate_per_search=None if fmr is None else 1.0 - (1.0 - fmr) ** size,
     )

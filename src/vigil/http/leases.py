@@ -14,12 +14,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Literal
 
-from vigil.api.schemas import LeaseOut
 from vigil.bus.connection import NatsConnection, NatsSettings
 from vigil.bus.leases import Beat, Holder, read_assignments
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseStatus:
+    """One camera's lease as a reader sees it (the API's ``lease`` field)."""
+
+    state: Literal["held", "unassigned", "unknown"]
+    worker: str | None = None
+    epoch: int | None = None
+    held_since: datetime | None = None
+    worker_host: str | None = None
+    worker_alive: bool | None = None
+    heartbeat_expires_at: datetime | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +43,15 @@ class LeaseSnapshot:
     error: str | None = None
     read_at: float = 0.0  # monotonic
 
-    def lease(self, camera_id: str, now: float) -> LeaseOut:
+    def lease(self, camera_id: str, now: float) -> LeaseStatus:
         """``now``: wall-clock UNIX time (heartbeats carry the worker's wall-clock expiry)."""
         if self.error is not None:
-            return LeaseOut(state="unknown", error=self.error)
+            return LeaseStatus(state="unknown", error=self.error)
         h = self.holders.get(camera_id)
         if h is None:
-            return LeaseOut(state="unassigned")
+            return LeaseStatus(state="unassigned")
         beat = self.beats.get(h.worker)
-        return LeaseOut(
+        return LeaseStatus(
             state="held",
             worker=h.worker,
             epoch=h.epoch,
