@@ -10,12 +10,11 @@ import cv2
 import numpy as np
 from api_support import Env
 
-from vigil.api.app import retention_tasks
-from vigil.api.routers.plates import PlatesRetention
 from vigil.events.candidates import CandidateRaised
 from vigil.events.plates import PlateReadEvent
 from vigil.governance.retention import run_retention
 from vigil.governance.witness import verify_store
+from vigil.services.retention import PlatesRetention, feature_tasks
 from vigil.store.governance import AuditRecord
 
 
@@ -184,7 +183,7 @@ def test_retention_deletes_non_hit_reads_and_expired_entries_by_count(env: Env) 
                          confidence=0.9, n_reads=2, hit=True)  # fmt: skip
     env.store.events.add_many([hit])
     later = now + timedelta(days=40)  # reads out of retention, seeded entries expired
-    tasks = retention_tasks(env.ctx.config)
+    tasks = feature_tasks(env.ctx.config)
     assert isinstance(tasks[0], PlatesRetention)
     report = run_retention(env.store, env.ctx.media, env.ctx.config.governance.retention, now=later, tasks=tasks)
     assert report.counts["plates.plate_reads"] == 2 and report.counts["plates.plate_crops"] == 2

@@ -16,13 +16,15 @@ from typer.testing import CliRunner
 from vigil.cli.main import app
 from vigil.cli.options import resolve_config
 from vigil.events.candidates import CandidateRaised
+from vigil.governance.auth import AuthService, principal_of
 from vigil.store import Store
 
 EXPIRY = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
 
 
-def _ok(args: list[str], data: Path) -> str:
-    result = CliRunner().invoke(app, args, env={"VIGIL_DATA_DIR": str(data)})
+def _ok(args: list[str], data: Path, token: str | None = None) -> str:
+    env = {"VIGIL_DATA_DIR": str(data)} | ({"VIGIL_TOKEN": token} if token else {})
+    result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0 and result.exception is None, (result.stdout, result.exception)
     return result.stdout
 
@@ -71,9 +73,13 @@ def test_a_candidate_from_another_region_is_marked_in_the_list_and_shown(tmp_pat
         flags=("other_region",),
         detail="read as a plate of United States (region us; country 1.00), listed for uk",
     )
-    with Store.open(resolve_config(None, data).store_url) as store:
+    cfg = resolve_config(None, data)
+    with Store.open(cfg.store_url) as store:
         store.events.add_many([cand])
-    (listed,) = json.loads(_ok(["candidates", "list", "--kind", "plate", "--json", "--by", "PC Lee"], data))
+        auth = AuthService(store.governance, cfg.governance.auth)
+        user = auth.add_user("pc-lee", "correct horse battery", "operator", None, actor="test")
+        token = auth.issue_token(principal_of(user, "session"), "test", 1)[0]
+    (listed,) = json.loads(_ok(["candidates", "list", "--kind", "plate", "--json"], data, token))["items"]
     assert listed["flags"] == ["other_region"]
-    shown = json.loads(_ok(["candidates", "show", cand.event_id, "--by", "PC Lee"], data))
+    shown = json.loads(_ok(["candidates", "show", cand.event_id], data, token))
     assert shown["flags"] == ["other_region"] and "listed for uk" in shown["detail"]

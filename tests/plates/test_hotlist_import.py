@@ -31,7 +31,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 @pytest.fixture
 def supervisor(services: Services) -> Actor:
     user = services.auth.add_user("sam", "correct horse battery", "supervisor", None, actor="test")
-    token, _ = services.auth.issue_token(principal_of(user, "token"), "test", 1)
+    token, _ = services.auth.issue_token(principal_of(user, "session"), "test", 1)
     return services.auth.token(token)
 
 

@@ -37,10 +37,8 @@ from vigil.api.routers import (
     watchlist,
 )
 from vigil.api.schemas import Healthz
-from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.governance.alerts import candidate_alert
-from vigil.governance.retention import RetentionTask
 from vigil.governance.transparency import ReportContributor
 from vigil.http.proxies import TrustedProxies
 from vigil.http.security_headers import SecurityHeaders
@@ -72,18 +70,6 @@ FEATURE_REPORT_SECTIONS: dict[str, Callable[[ApiContext], ReportContributor]] = 
     "plates": plates.plates_report_section,
 }
 """Transparency-report sections of features, built from each app's context (``ctx.report_sections`` wins)."""
-
-FEATURE_RETENTION_TASKS: list[Callable[[VigilConfig], RetentionTask]] = [
-    plates.retention_task,
-    lambda _config: watchlist.WatchlistRetention(),
-]
-"""Retention tasks of features: ``run_retention(..., tasks=retention_tasks(config))``."""
-
-
-def retention_tasks(config: VigilConfig) -> list[RetentionTask]:
-    """The features' retention tasks for this deployment."""
-    return [make(config) for make in FEATURE_RETENTION_TASKS]
-
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -190,6 +176,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
             executor.shutdown(wait=False, cancel_futures=True)
             if ctx.dispatcher is not None:
                 ctx.dispatcher.close()
+            if ctx.leases is not None:
+                # Off the event loop: closing stops the NATS connection's own loop.
+                await asyncio.to_thread(ctx.leases.close)
 
     app = FastAPI(
         title="Vigil",

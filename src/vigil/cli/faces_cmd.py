@@ -36,9 +36,11 @@ from vigil.core.ids import new_id
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, ImageFolderScan, read_image, scan_images
 from vigil.governance.use_records import CandidateDecided, SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
+from vigil.services.policy import face_threshold_floor, threshold_change_entry
+from vigil.store.audit import append_audit
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord, NewReference, SubjectRecord
-from vigil.workers.faces_stage import load_face_pipeline
+from vigil.workers.faces_stage import active_threshold, load_face_pipeline
 from vigil.workers.wiring import open_data_dir
 
 watchlist_app = typer.Typer(help="The face watchlist: enrolled subjects only, each with a legal basis and an expiry.")
@@ -391,26 +393,21 @@ def calibrate_cmd(
             supervisor=supervisor,
             active=True,
         )
-        floor = cfg.faces.threshold_floor
+        floor = face_threshold_floor(cfg)
         auditor = CliAuditor.of(by)
+        assert why is not None
         with Store.open(cfg.store_url) as store:
-            previous = store.faces.active_calibration()
+            previous = active_threshold(store, cfg, None)
 
             def write_audit(session: Session, stored: CalibrationRecord) -> None:
-                auditor.append(
+                append_audit(
                     session,
-                    "policy.change",
-                    object_type="policy",
-                    object_id="faces.threshold",
-                    reason=why,
-                    old=None if previous is None else previous.threshold,
-                    new=stored.threshold,
-                    calibration=stored.calibration_id,
-                    target_fmr=stored.target_fmr,
-                    measured_fmr=stored.measured_fmr,
-                    below_floor=stored.threshold < floor,
-                    supervisor=stored.supervisor,
-                )
+                    threshold_change_entry(
+                        auditor, reason=why, old=previous, new=stored.threshold, floor=floor, source="calibration",
+                        calibration=stored.calibration_id, target_fmr=stored.target_fmr,
+                        measured_fmr=stored.measured_fmr, supervisor=stored.supervisor,
+                    ),
+                )  # fmt: skip
 
             store.faces.set_calibration(record, floor=floor, on_written=write_audit)
         payload["calibration_id"] = calibration_id

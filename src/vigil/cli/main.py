@@ -16,6 +16,7 @@ from vigil.cli import (
     crowd_cmd,
     faces_cmd,
     governance_cmd,
+    login_cmd,
     models_cmd,
     plates_cmd,
     run_cmd,
@@ -41,6 +42,7 @@ faces_cmd.register(app)
 plates_cmd.register(app)
 crowd_cmd.register(app)
 governance_cmd.register(app)
+login_cmd.register(app)
 scale_cmd.register(app)
 
 

@@ -27,6 +27,7 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     ├── InputError                a user-supplied file or value is unusable (image, CSV, folder)
     │   ├── ReasonRequiredError   an action that must say why was given no (or too short a) reason
     │   ├── UploadError           an uploaded file is not of a type accepted there
+    │   ├── CameraRequiredError   a camera-scoped account searched without naming a camera
     │   └── BadRowsError          a file's rows are invalid; ``rows`` names each by number
     ├── DataDirError              the data directory cannot be created or written
     └── ApiError                  (vigil.api.errors) an HTTP error with its status and code
@@ -126,6 +127,9 @@ class AccessDeniedError(PolicyError):
     def __init__(self, message: str, code: str = "forbidden") -> None:
         super().__init__(message)
         self.code = code
+        self.recorded = False
+        """True once an ``access.denied`` audit record names this refusal (so a door does not
+        record it twice)."""
 
 
 class InputError(VigilError):
@@ -138,6 +142,10 @@ class ReasonRequiredError(InputError):
 
 class UploadError(InputError):
     """An uploaded file (attachment, photo, CSV) is not of a type accepted there."""
+
+
+class CameraRequiredError(InputError):
+    """A camera-scoped account asked for a search across cameras: it must name one of its own."""
 
 
 class BadRowsError(InputError):

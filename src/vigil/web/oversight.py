@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from vigil.api.routers import calibration as api_calibration
 from vigil.api.routers import oversight as api_oversight
-from vigil.api.routers import users as api_users
-from vigil.api.schemas import PolicyIn, UserIn, UserPatch
 from vigil.core.clock import utcnow
 from vigil.governance.roles import ROLES
+from vigil.services import policy
+from vigil.services import users as users_service
 from vigil.web.charts import RocPoint, bars, roc
 from vigil.web.core import CALIBRATION_READ, pages, render, signed_in
 from vigil.web.operations import parse_when
@@ -116,11 +116,13 @@ def policies(request: Request) -> Response:
         request,
         "policies.html",
         session,
-        policies=api_oversight.list_policies(session.ctx),
+        policies=policy.policies(session.ctx.services, session.principal),
         can_write=session.principal.can("policy.write"),
-        floor=session.ctx.config.governance.threshold_floor,
+        floor=policy.face_threshold_floor(session.ctx.config),
+        in_force=policy.current_threshold(session.ctx.services),
         faces=session.ctx.config.faces,
-        required=session.ctx.config.candidates.required_confirmations,
+        required_face=session.ctx.config.candidates.confirmations_for("face"),
+        required_plate=session.ctx.config.candidates.confirmations_for("plate"),
         retention=session.ctx.config.governance.retention,
     )
 
@@ -130,27 +132,26 @@ def policies(request: Request) -> Response:
 def set_policy(
     request: Request, key: FormStr = "", value: FormStr = "", reason: FormStr = "", csrf_token: FormStr = ""
 ) -> Response:
-    """The API's policy change (floor rule, audit with old and new value)."""
+    """The policy service's change (bounds, audit with old and new value; refusals audited)."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("policy.write")
     try:
         parsed: Any = json.loads(value)
     except ValueError:
         parsed = value
-    api_oversight.set_policy(
-        key.strip(), PolicyIn(value=parsed, reason=reason), session.ctx, session.principal, session.audit
-    )
+    policy.set_policy(session.ctx.services, session.principal, key.strip(), parsed, reason)
     return RedirectResponse(f"/policies?notice=Policy+{key.strip()}+changed", status_code=303)
 
 
 @router.get("/users")
 @pages
 def users(request: Request) -> Response:
+    """Accounts and every API token (admins): a door onto :mod:`vigil.services.users`."""
     session = signed_in(request)
-    session.require("users.manage")
+    accounts = users_service.list_users(session.ctx.services, session.principal)
+    tokens = users_service.list_tokens(session.ctx.services, session.principal, username="*")
     cams = sorted({c.id for c in session.ctx.config.cameras} | {h.camera_id for h in session.ctx.store.health.list()})
-    return render(request, "users.html", session, users=api_users.list_users(session.ctx), roles=ROLES, cameras=cams)
+    return render(request, "users.html", session, users=accounts, tokens=tokens, roles=ROLES, cameras=cams)
 
 
 def _cameras(text: str) -> list[str] | None:
@@ -170,9 +171,9 @@ def add_user(
 ) -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("users.manage")
-    body = UserIn(username=username.strip(), password=password, role=role, cameras=_cameras(cameras))
-    api_users.add_user(body, session.ctx, session.audit)
+    scope = _cameras(cameras)
+    cams = None if scope is None else tuple(scope)
+    users_service.add_user(session.ctx.services, session.principal, username.strip(), password, role, cams)
     return RedirectResponse(f"/users?notice=User+{username.strip()}+added", status_code=303)
 
 
@@ -188,8 +189,25 @@ def update_user(
 ) -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("users.manage")
     scope = _cameras(cameras)
-    body = UserPatch(role=role or None, cameras=scope, all_cameras=scope is None, disabled=disabled == "on")
-    api_users.update_user(username, body, session.ctx, session.audit)
+    users_service.update_user(
+        session.ctx.services,
+        session.principal,
+        username,
+        role=role or None,
+        cameras=None if scope is None else tuple(scope),
+        disabled=disabled == "on",
+    )
     return RedirectResponse(f"/users?notice=User+{username}+updated", status_code=303)
+
+
+@router.post("/tokens/{token_id}/revoke")
+@pages
+def revoke_token(request: Request, token_id: str, csrf_token: FormStr = "") -> Response:
+    """Revoke an API token (admins, or the token's owner): it stops working at once."""
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    if not _ID.fullmatch(token_id):
+        raise ValueError("a token id is letters, digits and '-' (see the token list)")
+    users_service.revoke_token(session.ctx.services, session.principal, token_id)
+    return RedirectResponse("/users?notice=Token+revoked", status_code=303)

@@ -9,7 +9,7 @@ figures there, and the API serves only its stored table.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import shutil
 from datetime import datetime
 from pathlib import Path as FsPath
@@ -17,17 +17,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal, need_reason
+from vigil.api.deps import Audit, Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
 from vigil.config import VigilConfig
-from vigil.core.clock import utcnow
-from vigil.core.errors import ConflictError, NotFoundError
-from vigil.core.ids import new_id
-from vigil.governance.roles import require
-from vigil.store.audit import append_audit
+from vigil.core.errors import NotFoundError
+from vigil.services import policy
 from vigil.store.faces import CalibrationRecord
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/faces/calibrations", tags=["faces"])
 CalibrationIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
@@ -65,9 +63,11 @@ class CalibrationReportOut(CalibrationOut):
 
 
 class ThresholdState(BaseModel):
-    """The threshold in force: the active calibration's, or the uncalibrated default."""
+    """The threshold in force: the newer of the active calibration's and the ``faces.threshold``
+    policy's, or the uncalibrated default."""
 
     threshold: float
+    source: Literal["calibration", "policy", "default"]
     floor: float
     uncalibrated_threshold: float
     active: CalibrationReportOut | None
@@ -101,7 +101,7 @@ def _out(cfg: VigilConfig, c: CalibrationRecord) -> CalibrationOut:
         set_by=c.set_by,
         supervisor=c.supervisor,
         active=c.active,
-        below_floor=c.threshold < cfg.faces.threshold_floor,
+        below_floor=c.threshold < policy.face_threshold_floor(cfg),
         figures=[
             f"/api/faces/calibrations/{c.calibration_id}/figures/{name}"
             for name in FIGURES
@@ -140,9 +140,11 @@ def active(ctx: Ctx, audit: Audit) -> ThresholdState:
     cal = ctx.store.faces.active_calibration()
     faces = ctx.config.faces
     audit.record("calibration.view", object_type="calibration", object_id=None if cal is None else cal.calibration_id)
+    in_force = policy.current_threshold(ctx.services)
     return ThresholdState(
-        threshold=faces.uncalibrated_threshold if cal is None else cal.threshold,
-        floor=faces.threshold_floor,
+        threshold=in_force.threshold,
+        source=in_force.source,
+        floor=policy.face_threshold_floor(ctx.config),
         uncalibrated_threshold=faces.uncalibrated_threshold,
         active=None if cal is None else _report(ctx.config, cal),
     )
@@ -192,66 +194,18 @@ def figure(calibration_id: CalibrationIdPath, name: Literal["roc.png", "histogra
     example=Example(path={"calibration_id": EXAMPLE_PREVIOUS}, json={"reason": "matrix threshold change"}),
 )
 def activate(
-    calibration_id: CalibrationIdPath, body: ActivateIn, ctx: Ctx, principal: CurrentPrincipal, audit: Audit
+    calibration_id: CalibrationIdPath, body: ActivateIn, ctx: Ctx, principal: CurrentPrincipal
 ) -> CalibrationOut:
     """Make a stored calibration's threshold the one in force: a policy change, audited with the
-    old and new threshold. A threshold below ``faces.threshold_floor`` needs a supervisor. The
+    old and new threshold. A threshold below the deployment's floor needs a supervisor. The
     change is stored as a new calibration entry (set by you), so the history keeps who did what."""
-    reason = need_reason(ctx, body.reason, "a threshold change")
-    source = _find(ctx, calibration_id)
-    if source.active:
-        raise ConflictError(f"calibration {calibration_id!r} is already the active one")
-    floor = ctx.config.faces.threshold_floor
-    below = source.threshold < floor
-    if below:
-        require(principal, "policy.below_floor")
-    previous = ctx.store.faces.active_calibration()
-    record = CalibrationRecord(
-        calibration_id=new_id(),
-        created_at=utcnow(),
-        dataset=source.dataset,
-        embedder=source.embedder,
-        n_images=source.n_images,
-        n_no_face=source.n_no_face,
-        n_genuine=source.n_genuine,
-        n_impostor=source.n_impostor,
-        eer=source.eer,
-        target_fmr=source.target_fmr,
-        measured_fmr=source.measured_fmr,
-        threshold=source.threshold,
-        tar=source.tar,
-        set_by=principal.username,
-        supervisor=principal.username if below else None,
-        active=True,
-    )
-
-    def write_audit(session: Session, stored: CalibrationRecord) -> None:
-        append_audit(
-            session,
-            audit.entry(
-                "policy.change",
-                object_type="policy",
-                object_id="faces.threshold",
-                reason=reason,
-                old=None if previous is None else previous.threshold,
-                new=stored.threshold,
-                from_calibration=calibration_id,
-                calibration=stored.calibration_id,
-                target_fmr=stored.target_fmr,
-                measured_fmr=stored.measured_fmr,
-                below_floor=below,
-            ),
-        )
-
-    src_dir, dst_dir = report_dir(ctx.config, source.calibration_id), report_dir(ctx.config, record.calibration_id)
-    if src_dir.is_dir():  # the new entry keeps its report; the copy goes if the change fails
-        shutil.copytree(src_dir, dst_dir)
-    try:
-        stored = ctx.store.faces.set_calibration(record, floor=floor, on_written=write_audit)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(dst_dir)
-        raise
+    stored = policy.activate_calibration(ctx.services, principal, calibration_id, body.reason)
+    src_dir, dst_dir = report_dir(ctx.config, calibration_id), report_dir(ctx.config, stored.calibration_id)
+    if src_dir.is_dir():  # the new entry shows the report it was activated from
+        try:
+            shutil.copytree(src_dir, dst_dir)
+        except OSError as exc:
+            log.warning("calibration %s: its report was not copied: %s", stored.calibration_id, exc)
     return _out(ctx.config, stored)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -13,13 +12,12 @@ from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import AuditOut, AuditPage, PolicyIn, PolicyOut, ReportOut, VerifyOut
 from vigil.core.clock import utcnow
-from vigil.core.errors import PolicyError
-from vigil.governance.roles import require
 from vigil.governance.transparency import build_report
 from vigil.governance.witness import verify_store
+from vigil.services import policy
+from vigil.store.policies import FACE_THRESHOLD
 
 router = APIRouter(tags=["oversight"])
-POLICY_KEY = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){0,5}$"
 
 
 @endpoint(router, "GET", "/audit", action="audit.read", scope="global")
@@ -74,8 +72,9 @@ def transparency_report(
 
 
 @endpoint(router, "GET", "/policies", action="policy.read", scope="global")
-def list_policies(ctx: Ctx) -> list[PolicyOut]:
-    return [PolicyOut.model_validate(p, from_attributes=True) for p in ctx.store.governance.policies.list()]
+def list_policies(ctx: Ctx, principal: CurrentPrincipal) -> list[PolicyOut]:
+    """The policy values set (only policies something reads are accepted: see ``PUT``)."""
+    return [PolicyOut.model_validate(p, from_attributes=True) for p in policy.policies(ctx.services, principal)]
 
 
 @endpoint(
@@ -84,44 +83,17 @@ def list_policies(ctx: Ctx) -> list[PolicyOut]:
     "/policies/{key}",
     action="policy.write",
     scope="global",
-    example=Example(path={"key": "alerts.note"}, json={"value": "matrix", "reason": "matrix test change"}),
+    example=Example(path={"key": FACE_THRESHOLD}, json={"value": 0.5, "reason": "matrix test change"}),
 )
 def set_policy(
     key: Annotated[str, Path(min_length=1, max_length=128)],
     body: PolicyIn,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
 ) -> PolicyOut:
-    """Change a policy value (audited with the old and new value). Setting a ``*.threshold`` below
-    the deployment's floor needs a supervisor."""
-    if not re.fullmatch(POLICY_KEY, key):
-        raise ValueError(f"policy key {key!r} must look like 'section.name' (lower case, digits, '_')")
-    reason = body.reason.strip()
-    if len(reason) < ctx.config.governance.min_reason_chars:
-        raise PolicyError(
-            f"a policy change needs a reason of at least {ctx.config.governance.min_reason_chars} characters"
-        )
-    floor = ctx.config.governance.threshold_floor
-    value = body.value
-    if key.endswith(".threshold"):
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise PolicyError(f"{key} must be a number")
-        if value < floor:
-            require(principal, "policy.below_floor")
-    old = ctx.store.governance.policies.get(key)
-    record = ctx.store.governance.policies.set(
-        key,
-        value,
-        updated_by=principal.username,
-        audit=audit.entry(
-            "policy.change",
-            object_type="policy",
-            object_id=key,
-            reason=reason,
-            old=None if old is None else old.value,
-            new=value,
-            below_floor=key.endswith(".threshold") and isinstance(value, int | float) and value < floor,
-        ),
-    )
+    """Change a policy that drives behaviour (today ``faces.threshold``: the face matcher's
+    threshold, in force at once and on every worker). A value outside the allowed range (below
+    the deployment's floor, above 1) is refused (422) with the range, and the refusal is
+    audited; a change is audited with the old and new value in the same transaction."""
+    record = policy.set_policy(ctx.services, principal, key, body.value, body.reason)
     return PolicyOut.model_validate(record, from_attributes=True)

@@ -15,7 +15,6 @@ and the plates section of the transparency report (:func:`plates_report_section`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,22 +24,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from vigil.api.context import ApiContext
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason
 from vigil.api.errors import ApiError
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
-from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import BadRowsError, InputError, NotFoundError
 from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
 from vigil.plates.hotlist import HOTLIST_COLUMNS
-from vigil.plates.text import parse_plate
-from vigil.services import hotlist
+from vigil.services import hotlist, plate_search
 from vigil.services.hotlist import HotlistEntryIn
 from vigil.store.facade import Store
-from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, PlateReadRecord
 
 router = APIRouter(prefix="/plates", tags=["plates"])
@@ -324,7 +320,6 @@ def remove_entry(entry_id: EntryPath, ctx: Ctx, principal: CurrentPrincipal, rea
 def search_reads(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     plate: Annotated[str, Query(min_length=1, max_length=32)],
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     since: Instant | None = None,
@@ -335,29 +330,15 @@ def search_reads(
     """Reads of one plate within retention (reads that hit a hotlist are kept with their
     candidate), newest first. A reason is required: a plate lookup is personal data, and it is
     audited with the plate. Scoped users must name a camera."""
-    camera = scoped_camera(principal, camera_id)
-    why = need_reason(ctx, reason, "a plate search")
-    wanted = parse_plate(plate)
-    _check_range(since, until)
-    hours = ctx.config.plates.retention_hours
-    found = ctx.store.plates.search(
-        wanted, retention_hours=hours, since=since, until=until, camera_id=camera, limit=limit + 1
-    )
-    items = [r for r in found if principal.sees(r.camera_id)]
-    audit.record(
-        "plates.search",
-        object_type="plate",
-        object_id=wanted,
-        camera_id=camera,
-        reason=why,
-        results=min(len(items), limit),
+    found = plate_search.search(
+        ctx.services, principal, plate, reason=reason, camera_id=camera_id, since=since, until=until, limit=limit
     )
     return PlateSearchOut(
-        plate=wanted,
-        camera_id=camera,
-        retention_hours=hours,
-        items=[_read_out(r) for r in items[:limit]],
-        truncated=len(items) > limit,
+        plate=found.plate,
+        camera_id=found.camera_id,
+        retention_hours=found.retention_hours,
+        items=[_read_out(r) for r in found.reads],
+        truncated=found.truncated,
     )
 
 
@@ -407,34 +388,6 @@ def read_crop(
 
 
 # -- governance hooks --------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class PlatesRetention:
-    """Retention task: non-hit reads older than ``retention_hours`` (with their crops) and
-    expired hotlist entries. ``run_retention(..., tasks=[PlatesRetention(hours)])`` audits the
-    counts, never the plates."""
-
-    retention_hours: float
-    name: str = "plates"
-
-    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
-        gone = store.plates.purge_reads(retention_hours=self.retention_hours, now=now)
-        crops = 0
-        for r in gone:
-            if r.crop is None:
-                continue
-            try:
-                crops += int(media.delete(r.crop))
-            except ValueError:
-                continue  # a path outside the media root is never deleted
-        entries = store.plates.purge_expired(now)
-        return {"plate_reads": len(gone), "plate_crops": crops, "hotlist_entries": entries}
-
-
-def retention_task(config: VigilConfig) -> PlatesRetention:
-    """The plates retention task of a deployment (for ``FEATURE_RETENTION_TASKS``)."""
-    return PlatesRetention(config.plates.retention_hours)
 
 
 def plates_report_section(ctx: ApiContext) -> ReportContributor:
