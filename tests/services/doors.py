@@ -44,10 +44,10 @@ def sign_in(env: Env, username: str) -> Browser:
     assert form.status_code == 200, form.text
     signed = client.post(
         "/login",
-        data={"username": username, "password": PASSWORD, "next": "/cases", "csrf_token": csrf_of(form.text)},
+        data={"username": username, "password": PASSWORD, "next": "/", "csrf_token": csrf_of(form.text)},
         follow_redirects=False,
     )
     assert signed.status_code == 303, signed.text
-    page = client.get("/cases")
+    page = client.get("/")
     assert page.status_code == 200, page.text
     return Browser(client, csrf_of(page.text))
