@@ -14,6 +14,7 @@ from vigil.governance.auth import AuthService
 from vigil.governance.redaction import RedactionRegistry
 from vigil.governance.transparency import ReportContributor
 from vigil.http.alerts_hub import AlertHub
+from vigil.http.leases import LeaseView
 from vigil.services import Services
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
@@ -41,6 +42,8 @@ class AppContext:
     report_sections: dict[str, ReportContributor] = field(default_factory=dict)
     extra_routers: list[Callable[[], APIRouter]] = field(default_factory=list)
     poll_alerts: bool = True
+    leases: LeaseView | None = None
+    """Scale-out (``bus.type: nats``): who holds each camera; None in the embedded mode."""
 
     @classmethod
     def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> AppContext:
@@ -53,6 +56,11 @@ class AppContext:
             if (gov.alerts.webhooks or gov.alerts.mqtt is not None) and config.bus.type != "nats"
             else None
         )
+        leases = None
+        if config.bus.type == "nats":
+            from vigil.workers.scale_wiring import nats_settings
+
+            leases = LeaseView(nats_settings(config, "vigil-api"))
         return cls(
             config=config,
             store=store,
@@ -63,6 +71,7 @@ class AppContext:
             redaction=services.redaction,
             dispatcher=dispatcher,
             poll_alerts=poll_alerts,
+            leases=leases,
         )
 
 

@@ -1,14 +1,17 @@
-"""Cameras (configured or seen) and their health."""
+"""Cameras (configured or seen), their health and, in scale-out, the worker holding each."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
-from vigil.api.schemas import CameraOut, HealthOut
+from vigil.api.schemas import CameraOut, HealthOut, LeaseOut
+from vigil.http.leases import LeaseSnapshot
 from vigil.services import cameras
 from vigil.store.records import HealthRecord
 
@@ -31,14 +34,22 @@ def _health(h: HealthRecord | None) -> HealthOut | None:
     )
 
 
-def _out(c: cameras.CameraStatus) -> CameraOut:
-    return CameraOut(camera_id=c.camera_id, name=c.name, configured=c.configured, health=_health(c.health))
+def _out(c: cameras.CameraStatus, leases: LeaseSnapshot | None) -> CameraOut:
+    lease = None if leases is None else LeaseOut(**dataclasses.asdict(leases.lease(c.camera_id, time.time())))
+    return CameraOut(camera_id=c.camera_id, name=c.name, configured=c.configured, health=_health(c.health), lease=lease)
+
+
+def _leases(ctx: Ctx) -> LeaseSnapshot | None:
+    """Scale-out: who holds each camera (read from NATS at most every 2 s); None when embedded."""
+    return None if ctx.leases is None else ctx.leases.snapshot()
 
 
 @endpoint(router, "GET", "", action="cameras.read", scope="global")
 def list_cameras(ctx: Ctx, principal: CurrentPrincipal) -> list[CameraOut]:
-    """Cameras in your scope, with their latest health."""
-    return [_out(c) for c in cameras.in_scope(ctx.services, principal)]
+    """Cameras in your scope, with their latest health and (scale-out) the worker that holds each."""
+    in_scope = cameras.in_scope(ctx.services, principal)
+    leases = _leases(ctx)
+    return [_out(c, leases) for c in in_scope]
 
 
 @endpoint(
@@ -50,4 +61,5 @@ def list_cameras(ctx: Ctx, principal: CurrentPrincipal) -> list[CameraOut]:
     example=Example(path={"camera_id": "{camera}"}),
 )
 def get_camera(camera_id: CameraIdPath, ctx: Ctx, principal: CurrentPrincipal) -> CameraOut:
-    return _out(cameras.one(ctx.services, principal, camera_id))
+    camera = cameras.one(ctx.services, principal, camera_id)
+    return _out(camera, _leases(ctx))
