@@ -16,7 +16,7 @@ def test_search_and_oversight_pages_render_service_results(env: Env) -> None:
     assert plates.status_code == 200 and "cam-a" in plates.text and "ABC1234" in plates.text
     timeline = sup.get("/subjects/subject-1?reason=incident+2291")
     assert timeline.status_code == 200 and env.seeded["cam-a"].candidate in timeline.text
-    auditor = sign_in(env, "auditor-a")
+    auditor = sign_in(env, "auditor-a", landing="/")
     log = auditor.get("/audit?action=events.search")
     assert log.status_code == 200 and "incident 2291" in log.text
     assert "intact" in auditor.get("/audit?verify=1").text.lower()
