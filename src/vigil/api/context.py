@@ -5,17 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from fastapi import APIRouter
+from numpy.typing import NDArray
 
 from vigil.api.alerts_hub import AlertHub
 from vigil.config import VigilConfig
+from vigil.core.detections import Detections
 from vigil.governance.alerts import AlertDispatcher
 from vigil.governance.auth import AuthService
-from vigil.governance.redaction import RedactionRegistry
+from vigil.governance.redaction import RedactionRegistry, blur_all
 from vigil.governance.transparency import ReportContributor
 from vigil.services import Services
+from vigil.services.live import LiveView, live_redactor
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
+from vigil.workers.live_frames import FrameSource
+
+
+def _blur_whole(image: NDArray[np.uint8], _tracked: Detections) -> NDArray[np.uint8]:
+    return blur_all(image)
 
 
 @dataclass
@@ -27,6 +36,8 @@ class ApiContext:
         extra_routers: feature routers (faces, plates, crowd) mounted under ``/api``.
         report_sections: feature sections of the transparency report.
         redaction: where face/plate boxes of a media file come from.
+        live: the live view's frames (none unless the cameras run in this process), redaction
+            and watch records.
     """
 
     config: VigilConfig
@@ -40,9 +51,13 @@ class ApiContext:
     report_sections: dict[str, ReportContributor] = field(default_factory=dict)
     extra_routers: list[Callable[[], APIRouter]] = field(default_factory=list)
     poll_alerts: bool = True
+    live: LiveView | None = None
 
     @classmethod
-    def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> ApiContext:
+    def build(
+        cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True, frames: FrameSource | None = None
+    ) -> ApiContext:
+        """``frames``: the cameras' newest frames, where the pipeline runs in this process."""
         services = Services.build(config, store)
         gov = config.governance
         # Scale-out: `vigil dispatcher` delivers webhooks and MQTT; API replicas (several of
@@ -62,4 +77,5 @@ class ApiContext:
             redaction=services.redaction,
             dispatcher=dispatcher,
             poll_alerts=poll_alerts,
+            live=LiveView(store, frames, live_redactor(config) if frames is not None else _blur_whole),
         )

@@ -17,7 +17,7 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import AuthenticationError, VigilError
 from vigil.governance.auth import csrf_matches
 from vigil.http.cookies import clear_cookie, set_private_cookie
-from vigil.web import cases, flash, lists, operations, oversight, viewer
+from vigil.web import cases, flash, lists, live, operations, oversight, viewer
 from vigil.web.charts import PlanPoint, site_plan
 from vigil.web.core import HERE, context_of, local_path, pages, render, signed_in
 
@@ -27,7 +27,7 @@ FormStr = Annotated[str, Form()]
 
 def mount_web(app: FastAPI) -> None:
     """Add the pages (not in the OpenAPI schema) and ``/static`` to ``app``."""
-    for r in (router, operations.router, lists.router, cases.router, oversight.router, viewer.router):
+    for r in (router, operations.router, lists.router, cases.router, oversight.router, viewer.router, live.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
