@@ -121,7 +121,8 @@ def policies(request: Request) -> Response:
         floor=policy.face_threshold_floor(session.ctx.config),
         in_force=policy.current_threshold(session.ctx.services),
         faces=session.ctx.config.faces,
-        required=session.ctx.config.candidates.required_confirmations,
+        required_face=session.ctx.config.candidates.confirmations_for("face"),
+        required_plate=session.ctx.config.candidates.confirmations_for("plate"),
         retention=session.ctx.config.governance.retention,
     )
 
