@@ -11,10 +11,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from vigil.api.routers import calibration as api_calibration
-from vigil.api.routers import oversight as api_oversight
 from vigil.core.clock import utcnow
 from vigil.governance.roles import ROLES
-from vigil.services import policy
+from vigil.services import oversight, policy
 from vigil.services import users as users_service
 from vigil.web.charts import RocPoint, bars, roc
 from vigil.web.core import CALIBRATION_READ, pages, render, signed_in
@@ -56,8 +55,12 @@ def calibration(request: Request) -> Response:
 def transparency(request: Request, since: str | None = None, until: str | None = None) -> Response:
     session = signed_in(request)
     session.require("reports.read")
-    report = api_oversight.transparency_report(
-        session.ctx, session.audit, since=parse_when(since, "from"), until=parse_when(until, "until")
+    report = oversight.transparency(
+        session.services,
+        session.principal,
+        since=parse_when(since, "from"),
+        until=parse_when(until, "until"),
+        sections=session.ctx.report_sections,
     )
     return render(
         request,
@@ -83,18 +86,16 @@ def audit_log(
     """The hash-chained log (reading it is itself recorded), newest page last; verify on demand."""
     session = signed_in(request)
     session.require("audit.read")
-    page = api_oversight.list_audit(
-        session.ctx,
-        session.audit,
-        actor=actor or None,
+    page = oversight.audit_page(
+        session.services,
+        session.principal,
+        by=actor or None,
         action=action or None,
         object_id=object_id or None,
-        since=None,
-        until=None,
         limit=100,
         offset=max(offset, 0),
     )
-    verdict = api_oversight.verify_audit(session.ctx) if verify else None
+    verdict = oversight.verify(session.services, session.principal) if verify else None
     query = {k: v for k, v in request.query_params.items() if k not in ("offset", "verify")}
     return render(
         request,
