@@ -214,14 +214,19 @@ def update_user(
 ) -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
+    # The form shows every field; pass on only what was changed, so the audit record says what
+    # changed (as the API's PATCH and `vigil users set-role` do).
     scope = _cameras(cameras)
+    wanted = None if scope is None else tuple(sorted(scope))
+    current = session.ctx.store.governance.users.by_username(username)
+    before = None if current is None or current.cameras is None else tuple(sorted(current.cameras))
     users_service.update_user(
         session.ctx.services,
         session.principal,
         username,
-        role=role or None,
-        cameras=None if scope is None else tuple(scope),
-        disabled=disabled == "on",
+        role=role or None if current is None or role != current.role else None,
+        cameras=wanted if current is None or wanted != before else False,
+        disabled=(disabled == "on") if current is None or (disabled == "on") != current.disabled else None,
     )
     return RedirectResponse(f"/users?notice=User+{username}+updated", status_code=303)
 
