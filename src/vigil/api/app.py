@@ -169,6 +169,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
             yield
         finally:
             ctx.hub.close()
+            if ctx.live is not None:
+                ctx.live.close()  # the open watches get their end record
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
