@@ -8,6 +8,7 @@ Vigil's exceptions map to HTTP statuses here (and nowhere else)::
     NotFoundError              404  not_found
     ConflictError              409  conflict
     PolicyError                422  policy_violation
+    UploadTooLargeError        413  payload_too_large
     ReasonRequiredError        400  reason_required
     UploadError                400  invalid_upload
     CameraRequiredError        400  camera_required
@@ -40,6 +41,7 @@ from vigil.core.errors import (
     ReasonRequiredError,
     StoreError,
     UploadError,
+    UploadTooLargeError,
     VigilError,
 )
 from vigil.services.recorder import Recorder
@@ -97,6 +99,8 @@ def status_and_code(exc: Exception) -> tuple[int, str]:
         return 409, "conflict"
     if isinstance(exc, PolicyError):
         return 422, "policy_violation"
+    if isinstance(exc, UploadTooLargeError):
+        return 413, "payload_too_large"
     if isinstance(exc, ReasonRequiredError):
         return 400, "reason_required"
     if isinstance(exc, CameraRequiredError):
