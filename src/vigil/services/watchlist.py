@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from vigil.services.recorder import Recorder
 from vigil.services.rules import need_reason, optional_reason
 from vigil.store.facade import Store
 from vigil.store.faces import NewReference, SubjectRecord
+from vigil.store.media import MediaStore
 from vigil.workers.faces_stage import active_threshold, load_face_pipeline
 
 MANAGE = "watchlist.manage"
@@ -175,49 +176,6 @@ def _references(
 # -- changes ---------------------------------------------------------------------------------
 
 
-def check_enrolment(
-    services: Services, actor: Actor, enrolment: Enrolment, images: int, now: datetime
-) -> Authorisation:
-    """Every enrolment rule that needs no image analysis, in the order a person fixes them.
-
-    Raises:
-        InputError, PolicyError, ConflictError: one line naming the field and the rule.
-    """
-    cfg = services.config.faces
-    subject_id = enrolment.subject_id.strip()
-    if not _SUBJECT_ID.fullmatch(subject_id):
-        raise InputError("subject_id is required: 1-128 characters, no '/', '\\' or NUL, not starting with '.'")
-    if not enrolment.expires.strip():
-        raise PolicyError("expires is required: every watchlist entry needs an expiry date")
-    authorisation = Authorisation(
-        enrolment.legal_basis, enrolment.authorised_by, actor.username, parse_expiry(enrolment.expires)
-    )
-    authorisation.check(now, cfg.max_expiry_days)
-    if not enrolment.display_name.strip():
-        raise InputError("display_name is required")
-    if images == 0:
-        raise InputError("at least one reference image is required")
-    if images > cfg.max_reference_images:
-        raise InputError(f"{images} images given; at most {cfg.max_reference_images} per subject")
-    notes = [p for p in enrolment.provenance if p.strip()]
-    if len(notes) not in (1, images):
-        raise PolicyError(
-            f"provenance (where each image came from) is required: one for all images or one per image; "
-            f"got {len(notes)} for {images}"
-        )
-    size = services.store.faces.count()
-    if size >= cfg.watchlist_cap:  # checked before any image is analysed; the store checks again
-        raise PolicyError(
-            f"the watchlist holds {size} subjects, this deployment's cap ({cfg.watchlist_cap}); "
-            "remove or purge entries first"
-        )
-    try:
-        services.store.faces.get(subject_id)
-    except NotFoundError:
-        return authorisation
-    raise ConflictError(f"subject {subject_id!r} is already enrolled; remove it first")
-
-
 def enrol(
     services: Services,
     actor: Actor,
@@ -236,11 +194,14 @@ def enrol(
     """
     recorder = services.recorder(actor)
     recorder.allow(MANAGE, object_type="face_subject", object_id=enrolment.subject_id[:128])
-    now = utcnow()
-    authorisation = check_enrolment(services, actor, enrolment, len(images), now)
-    notes = [p.strip() for p in enrolment.provenance if p.strip()]
-    refs, embedder = _references(services.config, images, notes, pipeline)
-    cfg = services.config.faces
+    subject_id = enrolment.subject_id.strip()
+    if not _SUBJECT_ID.fullmatch(subject_id):
+        raise InputError("subject_id is required: 1-128 characters, no '/', '\\' or NUL, not starting with '.'")
+    if not enrolment.expires.strip():
+        raise PolicyError("expires is required: every watchlist entry needs an expiry date")
+    authorisation = Authorisation(
+        enrolment.legal_basis, enrolment.authorised_by, actor.username, parse_expiry(enrolment.expires)
+    )
 
     def write(session: Session, record: SubjectRecord) -> None:
         recorder.within(
@@ -255,17 +216,80 @@ def enrol(
             provenance=[r.provenance for r in record.references],
         )
 
-    return services.store.faces.enrol(
-        subject_id=enrolment.subject_id.strip(),
-        display_name=enrolment.display_name.strip(),
+    return write_enrolment(
+        services.config,
+        services.store,
+        services.media,
+        subject_id=subject_id,
+        display_name=enrolment.display_name,
+        authorisation=authorisation,
+        images=images,
+        provenance=enrolment.provenance,
+        pipeline=pipeline,
+        on_written=write,
+    )
+
+
+def write_enrolment(
+    config: VigilConfig,
+    store: Store,
+    media: MediaStore,
+    *,
+    subject_id: str,
+    display_name: str,
+    authorisation: Authorisation,
+    images: Sequence[ReferenceImage],
+    provenance: Sequence[str],
+    pipeline: FacePipeline | None = None,
+    now: datetime | None = None,
+    on_written: Callable[[Session, SubjectRecord], None] | None = None,
+) -> SubjectRecord:
+    """The enrolment rules and the write, for a caller whose authorisation is made already
+    (:func:`enrol`, and the demo, which enrols as its own operator). ``on_written`` runs in the
+    enrolling transaction (the audit record).
+
+    Raises:
+        ImageRefusedError, InputError, PolicyError, ConflictError: one line naming the rule or image.
+    """
+    cfg = config.faces
+    when = now or utcnow()
+    authorisation.check(when, cfg.max_expiry_days)
+    if not display_name.strip():
+        raise InputError("display_name is required")
+    if not images:
+        raise InputError("at least one reference image is required")
+    if len(images) > cfg.max_reference_images:
+        raise InputError(f"{len(images)} images given; at most {cfg.max_reference_images} per subject")
+    notes = [p.strip() for p in provenance if p.strip()]
+    if len(notes) not in (1, len(images)):
+        raise PolicyError(
+            f"provenance (where each image came from) is required: one for all images or one per image; "
+            f"got {len(notes)} for {len(images)}"
+        )
+    size = store.faces.count()
+    if size >= cfg.watchlist_cap:  # checked before any image is analysed; the store checks again
+        raise PolicyError(
+            f"the watchlist holds {size} subjects, this deployment's cap ({cfg.watchlist_cap}); "
+            "remove or purge entries first"
+        )
+    try:
+        store.faces.get(subject_id)
+    except NotFoundError:
+        pass
+    else:
+        raise ConflictError(f"subject {subject_id!r} is already enrolled; remove it first")
+    refs, embedder = _references(config, images, notes, pipeline)
+    return store.faces.enrol(
+        subject_id=subject_id,
+        display_name=display_name.strip(),
         authorisation=authorisation,
         references=refs,
         embedder=embedder,
-        media=services.media,
+        media=media,
         max_expiry_days=cfg.max_expiry_days,
         cap=cfg.watchlist_cap,
-        now=now,
-        on_written=write,
+        now=when,
+        on_written=on_written,
     )
 
 
