@@ -273,6 +273,7 @@ class Env:
     tokens: dict[str, str]
     seeded: dict[str, Seeded]
     root_token: str
+    second_root_token: str = ""
 
     @property
     def store(self) -> Store:
@@ -284,6 +285,11 @@ class Env:
     @property
     def root(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.root_token}"}
+
+    @property
+    def second_root(self) -> dict[str, str]:
+        """A second unscoped admin account: a face candidate needs two accounts' confirmations."""
+        return {"Authorization": f"Bearer {self.second_root_token}"}
 
 
 def build_env(tmp_path: Path, store: Store, **governance: object) -> Iterator[Env]:
@@ -299,8 +305,10 @@ def build_env(tmp_path: Path, store: Store, **governance: object) -> Iterator[En
         tokens[role] = ctx.auth.issue_token(principal_of(user, "session"), "test", 1)[0]
     root = ctx.auth.add_user("root", PASSWORD, "admin", None, actor="test")
     root_token = ctx.auth.issue_token(principal_of(root, "session"), "test", 1)[0]
+    root2 = ctx.auth.add_user("root-2", PASSWORD, "admin", None, actor="test")
+    root2_token = ctx.auth.issue_token(principal_of(root2, "session"), "test", 1)[0]
     with TestClient(create_app(ctx)) as client:
-        yield Env(ctx, client, tokens, seeded, root_token)
+        yield Env(ctx, client, tokens, seeded, root_token, root2_token)
 
 
 def _free_port() -> int:

@@ -169,6 +169,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
             yield
         finally:
             ctx.hub.close()
+            if ctx.live is not None:
+                ctx.live.close()  # the open watches get their end record
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -176,6 +178,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
             executor.shutdown(wait=False, cancel_futures=True)
             if ctx.dispatcher is not None:
                 ctx.dispatcher.close()
+            if ctx.leases is not None:
+                # Off the event loop: closing stops the NATS connection's own loop.
+                await asyncio.to_thread(ctx.leases.close)
 
     app = FastAPI(
         title="Vigil",

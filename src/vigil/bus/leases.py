@@ -98,26 +98,38 @@ async def open_bucket(conn: NatsConnection, replicas: int = 1) -> KeyValue:
 
 def read_holders(conn: NatsConnection) -> list[Holder]:
     """Who holds each camera now, as the bucket says (for ``vigil status`` and the API)."""
-    return conn.call(_read_holders(conn), timeout_s=30)
+    return conn.call(_read_bucket(conn), timeout_s=30)[0]
 
 
-async def _read_holders(conn: NatsConnection) -> list[Holder]:
+def read_assignments(conn: NatsConnection, *, timeout_s: float = 30.0) -> tuple[list[Holder], dict[str, Beat]]:
+    """Who holds each camera, and every worker's latest heartbeat, by worker id (for the API)."""
+    return conn.call(_read_bucket(conn), timeout_s=timeout_s)
+
+
+async def _read_bucket(conn: NatsConnection) -> tuple[list[Holder], dict[str, Beat]]:
     try:
         kv = await conn.js.key_value(BUCKET)
-        # Filtered key listing needs nats-server 2.10; list all and keep the camera keys.
-        keys = [k for k in await kv.keys() if k.startswith("cam.")]
+        # Filtered key listing needs nats-server 2.10; list all and sort the keys here.
+        keys = await kv.keys()
     except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
-        return []
-    out = []
+        return [], {}
+    holders, beats = [], {}
     for key in keys:
+        if not key.startswith(("cam.", "wrk.")):
+            continue
         try:
             entry = await kv.get(key)
         except nats.js.errors.KeyNotFoundError:
             continue  # released meanwhile
-        if entry.value:
-            d = json.loads(entry.value)
-            out.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision or 0), float(d["since"])))
-    return sorted(out, key=lambda h: h.camera_id)
+        if not entry.value:
+            continue
+        d = json.loads(entry.value)
+        if key.startswith("cam."):
+            holders.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision or 0), float(d["since"])))
+        else:
+            worker = key[4:]
+            beats[worker] = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
+    return sorted(holders, key=lambda h: h.camera_id), beats
 
 
 class LeaseManager:

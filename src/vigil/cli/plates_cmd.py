@@ -54,6 +54,7 @@ def _entry_dict(e: HotlistEntryRecord) -> dict[str, object]:
         "created_at": e.created_at.isoformat(),
         "expires_at": e.expires_at.isoformat(),
         "note": e.note,
+        "region": e.region,
     }
 
 
@@ -64,19 +65,24 @@ def add(
     authorised_by: str = typer.Option(..., "--authorised-by", help="Who authorised the entry."),
     expires: str = typer.Option(..., "--expires", help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO datetime."),
     note: str | None = typer.Option(None, "--note"),
+    region: str | None = typer.Option(
+        None, "--region", help="Plate region it is listed for (us, eu, uk, br, hk or plates.formats); default any."
+    ),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Add one plate to the hotlist as the signed-in user (``vigil login``); audited with the
     entry, in one transaction."""
     with signed_in(config, data_dir) as (services, actor):
-        rec = hotlist.add(services, actor, HotlistEntryIn(plate, legal_basis, authorised_by, expires, note))
-    console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()})")
+        entry = HotlistEntryIn(plate, legal_basis, authorised_by, expires, note, region)
+        rec = hotlist.add(services, actor, entry)
+    listed = f", region {rec.region}" if rec.region else ""
+    console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()}{listed})")
 
 
 @hotlist_app.command("import")
 def import_(
-    csv_path: Path = typer.Argument(..., help="CSV with header plate,legal_basis,authorised_by,expires_at[,note]."),
+    csv_path: Path = typer.Argument(..., help="CSV: plate,legal_basis,authorised_by,expires_at[,note][,region]."),
     partial: bool = typer.Option(False, "--partial", help="Import the good rows even if some rows are bad."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
@@ -111,9 +117,12 @@ def list_(
     if not entries:
         console.print("the hotlist is empty")
         return
-    table = Table("id", "plate", "legal basis", "authorised by", "entered by", "expires")
+    table = Table("id", "plate", "region", "legal basis", "authorised by", "entered by", "expires")
     for e in entries:
-        table.add_row(e.entry_id, e.plate, e.legal_basis, e.authorised_by, e.entered_by, str(e.expires_at.date()))
+        table.add_row(
+            e.entry_id, e.plate, e.region or "any", e.legal_basis, e.authorised_by, e.entered_by,
+            str(e.expires_at.date()),
+        )  # fmt: skip
     console.print(table)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from vigil.config import VigilConfig
 from vigil.core.errors import ModelError
 from vigil.governance.auth import AuthService
-from vigil.governance.redaction import RedactionRegistry
+from vigil.governance.redaction import RedactionRegistry, ViewCache
 from vigil.governance.redactor import Redactor, build_redactor
 from vigil.services.actor import Actor
 from vigil.services.recorder import Recorder
@@ -42,6 +42,8 @@ class Services:
     auth: AuthService
     redaction: RedactionRegistry = field(default_factory=RedactionRegistry)
     """Where the face/plate boxes of a stored media file come from (exports, served media)."""
+    viewed: ViewCache = field(default_factory=ViewCache)
+    """Redacted copies of recently served media (memory only)."""
 
     @classmethod
     def build(cls, config: VigilConfig, store: Store) -> Services:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from vigil.api.deps import SESSION_COOKIE, Ctx, CurrentPrincipal
+from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import LoginIn, LoginOut, MeOut, TokenIn
 from vigil.governance.roles import Principal
-from vigil.http.cookies import clear_cookie, set_private_cookie
+from vigil.http.session import sign_in, sign_out
 from vigil.services import users
 from vigil.services.users import IssuedToken, TokenView
 
@@ -31,25 +31,13 @@ def _me(p: Principal) -> MeOut:
 )
 def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> LoginOut:
     """Check a password; sets the session cookie and returns the CSRF token to send as X-CSRF-Token."""
-    remote = request.client.host if request.client else "unknown"
-    result = ctx.auth.login(body.username, body.password, remote)
-    set_private_cookie(
-        response,
-        request,
-        ctx.config,
-        SESSION_COOKIE,
-        result.session_secret,
-        max_age=ctx.config.governance.auth.session_ttl_s,
-    )
+    result = sign_in(ctx.auth, ctx.config, request, response, body.username, body.password)
     return LoginOut(**_me(result.principal).model_dump(), csrf_token=result.csrf_token, expires_at=result.expires_at)
 
 
 @endpoint(router, "POST", "/logout", action=None, scope="self", status_code=204, example=Example(ok=(204,)))
 def logout(request: Request, response: Response, ctx: Ctx, principal: CurrentPrincipal) -> None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        ctx.auth.logout(cookie, principal)
-    clear_cookie(response, request, ctx.config, SESSION_COOKIE)
+    sign_out(ctx.auth, ctx.config, request, response, principal)
 
 
 @endpoint(router, "GET", "/me", action=None, scope="self")
