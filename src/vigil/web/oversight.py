@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.routers import calibration as api_calibration
 from vigil.core.clock import utcnow
 from vigil.governance.roles import ROLES
+from vigil.services import calibration as calibration_service
 from vigil.services import oversight, policy
 from vigil.services import users as users_service
 from vigil.web.charts import RocPoint, bars, roc
@@ -24,6 +24,30 @@ FormStr = Annotated[str, Form()]
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
+class CalibrationRow:
+    """A calibration as the page shows it: the record's fields, its support and floor flags, and
+    the URLs of its figures (served by the API)."""
+
+    def __init__(self, view: calibration_service.CalibrationView) -> None:
+        self.view = view
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.view.record, name)
+
+    @property
+    def supported(self) -> bool:
+        return self.view.supported
+
+    @property
+    def below_floor(self) -> bool:
+        return self.view.below_floor
+
+    @property
+    def figures(self) -> list[str]:
+        cid = self.view.record.calibration_id
+        return [f"/api/faces/calibrations/{cid}/figures/{name}" for name in self.view.figures]
+
+
 @router.get("/calibration")
 @pages
 def calibration(request: Request) -> Response:
@@ -31,10 +55,10 @@ def calibration(request: Request) -> Response:
     session = signed_in(request)
     session.require(CALIBRATION_READ)
     ctx = session.ctx
-    cals = api_calibration.history(ctx, session.audit)
-    state = api_calibration.active(ctx, session.audit)
+    cals = [CalibrationRow(v) for v in calibration_service.history(session.services, session.principal)]
+    state = calibration_service.in_force(session.services, session.principal)
     points = [RocPoint(f"{c.created_at:%Y-%m-%d} @ {c.threshold:.3f}", c.measured_fmr, c.tar, c.active) for c in cals]
-    active = state.active
+    active = None if state.active is None else CalibrationRow(state.active)
     if active is not None and active.eer > 0:
         points.append(RocPoint(f"EER {active.eer:.3f}", active.eer, 1 - active.eer))
     return render(
