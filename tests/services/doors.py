@@ -38,16 +38,17 @@ class Browser:
         return self.client.post(url, data={**form, "csrf_token": self.csrf}, follow_redirects=False)
 
 
-def sign_in(env: Env, username: str) -> Browser:
+def sign_in(env: Env, username: str, landing: str = "/cases") -> Browser:
+    """``username`` signed in through the form, on ``landing`` (a page they may see)."""
     client = TestClient(env.client.app)
     form = client.get("/login")
     assert form.status_code == 200, form.text
     signed = client.post(
         "/login",
-        data={"username": username, "password": PASSWORD, "next": "/cases", "csrf_token": csrf_of(form.text)},
+        data={"username": username, "password": PASSWORD, "next": landing, "csrf_token": csrf_of(form.text)},
         follow_redirects=False,
     )
     assert signed.status_code == 303, signed.text
-    page = client.get("/cases")
+    page = client.get(landing)
     assert page.status_code == 200, page.text
     return Browser(client, csrf_of(page.text))

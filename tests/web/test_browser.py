@@ -380,3 +380,41 @@ def test_served_snapshot_blurs_the_face_not_the_scene(browser: Any, live: Live, 
 
     with signed_in(browser, live, live.users["operator"]) as page:  # no unredact right: refused
         assert page.goto(f"/media/view?path={rel}&unredacted=true&reason={reason}").status == 403
+
+
+def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, live: Live, shots: Path) -> None:
+    import time
+
+    from vigil.core.clock import utcnow
+    from vigil.events import CandidateRaised
+
+    with signed_in(browser, live, live.users["operator"]) as page:
+        page.goto("/crowd?camera_id=cam-c")  # any page, not the review queue
+        page.wait_for_timeout(1500)  # the first poll: what is pending now is not new
+        before = int(page.title().split(")")[0][1:]) if page.title().startswith("(") else 0
+        assert page.locator("[data-testid=alert-banner]").is_hidden()  # nothing new yet
+        raised = CandidateRaised(camera_id="cam-b", occurred_at=utcnow(), kind="face", list_entry_id=SUBJECT,
+                                 track_id="cam-b-banner-1", score=0.61, threshold=0.403)  # fmt: skip
+        live.store.events.add_many([raised])
+        stored = time.monotonic()
+        page.wait_for_selector("[data-testid=alert-banner]", state="visible", timeout=5000)
+        shown_after = time.monotonic() - stored
+        print(f"banner shown {shown_after:.2f} s after the candidate was stored")
+        assert shown_after < 2.0
+        banner = page.inner_text("[data-testid=alert-banner]")
+        assert "New candidate at Car park" in banner and f"{before + 1} awaiting review" in banner
+        assert page.title().startswith(f"({before + 1}) ")
+        shot(page, shots, "alert-banner")
+        href = page.get_attribute("[data-alert-open]", "href")
+        assert href is not None and raised.event_id in href
+        page.goto("/events")  # another page: the banner stays until it is dismissed
+        page.wait_for_selector("[data-testid=alert-banner]", state="visible", timeout=3000)
+        page.click("[data-alert-dismiss]")
+        assert page.locator("[data-testid=alert-banner]").is_hidden()
+        page.goto("/")  # dismissed: the same candidate is not raised again
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid=alert-banner]").is_hidden()
+        assert page.title().startswith(f"({before + 1}) ")  # still pending
+    with signed_in(browser, live, live.users["viewer"]) as page:  # no review right: no banner, no poll
+        assert page.locator("[data-testid=alert-banner]").count() == 0
+        assert page.request.get("/alerts/summary").status == 403

@@ -94,7 +94,7 @@ def scoped_camera(principal: Principal, camera_id: str | None) -> str | None:
     """The camera filter for a list: the given one if in scope; scoped users must name one."""
     if camera_id is not None:
         if not principal.sees(camera_id):
-            raise AccessDeniedError(f"camera {camera_id!r} is outside your scope", "out_of_scope")
+            raise AccessDeniedError(f"camera {camera_id!r} is outside your scope", "out_of_scope", camera_id=camera_id)
         return camera_id
     if principal.cameras is not None:
         raise ApiError(400, "camera_required", "your access is limited to some cameras: pass camera_id")

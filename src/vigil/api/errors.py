@@ -67,9 +67,13 @@ def record_refusal(request: Request, exc: AccessDeniedError) -> None:
         return
     route = request.scope.get("route")
     access = (getattr(route, "openapi_extra", None) or {}).get("x-vigil-access") or {}
-    template = getattr(route, "path", request.url.path)
-    params = dict(request.path_params)
-    camera = params.get("camera_id") or request.query_params.get("camera_id")
+    # The path as routed, its values named ("/api/users/{username}"): the route object may
+    # carry only its router's part of the path.
+    params = {k: str(v) for k, v in request.path_params.items()}
+    template = "/".join(
+        next((f"{{{k}}}" for k, v in params.items() if v == part), part) for part in request.url.path.split("/")
+    )
+    camera = exc.camera_id or params.get("camera_id") or request.query_params.get("camera_id")
     try:
         Recorder(request.app.state.vigil.store, principal).refused(
             access.get("action") or f"{request.method} {template}",

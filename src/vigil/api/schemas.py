@@ -34,7 +34,7 @@ class LoginOut(MeOut):
 
 class TokenIn(Body):
     name: str = Field(min_length=1, max_length=128)
-    days: float = Field(default=90, gt=0, le=3650)
+    days: float = Field(default=30, gt=0, le=365, description="Lifetime (at most governance.auth.token_max_days).")
 
 
 class UserIn(Body):

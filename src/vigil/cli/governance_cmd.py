@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -14,13 +19,16 @@ from vigil.cli.audit import os_account
 from vigil.cli.identity import cli_actor, saved_token, signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.core.errors import PolicyError
+from vigil.core.errors import PolicyError, VigilError
 from vigil.governance.roles import ROLES, check_role
 from vigil.governance.witness import export_witness, verify_store
 from vigil.services import retention, users
 from vigil.services.context import Services
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
+
+if TYPE_CHECKING:
+    from vigil.workers.live_frames import FrameSource
 
 console = Console()
 err_console = Console(stderr=True)
@@ -47,8 +55,8 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
     and print its one-time password (``vigil demo --serve``)."""
     import uvicorn
 
-    from vigil.api import ApiContext, create_app
-    from vigil.api.server import server_config
+    from vigil.api import ApiContext
+    from vigil.server import create_app, server_config
 
     integrity = quick_check(cfg.store_url)
     if integrity is not None and not integrity.ok:
@@ -60,6 +68,37 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
         app = create_app(ApiContext.build(cfg, store))
         console.print(f"Vigil on http://{host}:{port}  (sign in at /, API docs at /docs, health at /healthz)")
         uvicorn.Server(server_config(app, host, port)).run()
+
+
+@contextmanager
+def serving(cfg: VigilConfig, host: str, port: int, frames: FrameSource) -> Iterator[None]:
+    """The API and UI on a thread of this process while the body runs (``vigil run --serve``):
+    the cameras analysed here feed the live view through ``frames``.
+
+    Raises:
+        VigilError: the server did not start within 15 s (the port is taken, for example).
+    """
+    import uvicorn
+
+    from vigil.api import ApiContext
+    from vigil.server import create_app, server_config
+
+    with Store.open(cfg.store_url) as store:
+        server = uvicorn.Server(server_config(create_app(ApiContext.build(cfg, store, frames=frames)), host, port))
+        thread = threading.Thread(target=server.run, name="vigil-serve", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not server.started:
+            server.should_exit = True
+            raise VigilError(f"--serve: the server did not start on {host}:{port} (is the port in use?)")
+        err_console.print(f"Vigil on http://{host}:{port} (live view at /live)", highlight=False)
+        try:
+            yield
+        finally:
+            server.should_exit = True  # after the cameras: the watch records are closed on its way out
+            thread.join(15)
 
 
 def _ensure_first_admin(cfg: VigilConfig, store: Store) -> None:

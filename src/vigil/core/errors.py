@@ -124,9 +124,11 @@ class AccessDeniedError(PolicyError):
     """The account's role or camera scope does not allow this (``code``: forbidden, out_of_scope,
     csrf_failed)."""
 
-    def __init__(self, message: str, code: str = "forbidden") -> None:
+    def __init__(self, message: str, code: str = "forbidden", *, camera_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.camera_id = camera_id
+        """The camera out of scope, for the record of the refusal."""
         self.recorded = False
         """True once an ``access.denied`` audit record names this refusal (so a door does not
         record it twice)."""

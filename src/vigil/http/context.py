@@ -6,18 +6,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from fastapi import APIRouter
+from numpy.typing import NDArray
 
 from vigil.config import VigilConfig
+from vigil.core.detections import Detections
 from vigil.governance.alerts import AlertDispatcher
 from vigil.governance.auth import AuthService
-from vigil.governance.redaction import RedactionRegistry
+from vigil.governance.redaction import RedactionRegistry, blur_all
 from vigil.governance.transparency import ReportContributor
 from vigil.http.alerts_hub import AlertHub
 from vigil.http.leases import LeaseView
 from vigil.services import Services
+from vigil.services.live import LiveView, live_redactor
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
+from vigil.workers.live_frames import FrameSource
+
+
+def _blur_whole(image: NDArray[np.uint8], _tracked: Detections) -> NDArray[np.uint8]:
+    return blur_all(image)
 
 
 @dataclass
@@ -29,6 +38,8 @@ class AppContext:
         extra_routers: feature routers (faces, plates, crowd) mounted under ``/api``.
         report_sections: feature sections of the transparency report.
         redaction: where face/plate boxes of a media file come from.
+        live: the live view's frames (none unless the cameras run in this process), redaction
+            and watch records.
     """
 
     config: VigilConfig
@@ -44,9 +55,13 @@ class AppContext:
     poll_alerts: bool = True
     leases: LeaseView | None = None
     """Scale-out (``bus.type: nats``): who holds each camera; None in the embedded mode."""
+    live: LiveView | None = None
 
     @classmethod
-    def build(cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True) -> AppContext:
+    def build(
+        cls, config: VigilConfig, store: Store, *, poll_alerts: bool = True, frames: FrameSource | None = None
+    ) -> AppContext:
+        """``frames``: the cameras' newest frames, where the pipeline runs in this process."""
         services = Services.build(config, store)
         gov = config.governance
         # Scale-out: `vigil dispatcher` delivers webhooks and MQTT; API replicas (several of
@@ -72,6 +87,7 @@ class AppContext:
             dispatcher=dispatcher,
             poll_alerts=poll_alerts,
             leases=leases,
+            live=LiveView(store, frames, live_redactor(config) if frames is not None else _blur_whole),
         )
 
 

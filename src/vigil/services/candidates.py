@@ -26,7 +26,7 @@ from vigil.config import VigilConfig
 from vigil.core.errors import InputError
 from vigil.services.actor import Actor
 from vigil.services.context import Services
-from vigil.services.rules import need_reason, optional_reason
+from vigil.services.rules import need_reason, optional_reason, search_camera, time_range
 from vigil.store.audit import append_audit
 from vigil.store.candidates import CandidateRecord
 
@@ -122,14 +122,12 @@ def list_candidates(
 
     Raises:
         AccessDeniedError: not a reviewer, or ``camera_id`` out of scope (recorded).
-        InputError: a camera-scoped actor naming no camera; times without a zone.
+        CameraRequiredError: a camera-scoped actor naming no camera.
+        InputError: times without a zone, or ``since`` after ``until``.
     """
     rec = services.recorder(actor)
-    rec.allow("candidates.read", camera_id=camera_id, object_type="candidates")
-    if camera_id is None and actor.cameras is not None:
-        raise InputError("your access is limited to some cameras: name one (camera_id / --camera)")
-    if (since is not None and since.tzinfo is None) or (until is not None and until.tzinfo is None):
-        raise InputError("since and until need a time zone")
+    search_camera(rec, "candidates.read", camera_id, object_type="candidates")
+    time_range(since, until)
     records = services.store.candidates.list(
         status=status, kind=kind, camera_id=camera_id, since=since, until=until, limit=limit, offset=offset
     )

@@ -251,8 +251,7 @@ def revoke_token(services: Services, actor: Actor, token_id: str) -> TokenView:
     """Revoke a token: one's own, or anyone's for an admin. It stops working at once.
 
     Raises:
-        NotFoundError: no such token (also for a non-admin naming someone else's: ids are not
-            confirmed to those who may not see them).
+        NotFoundError: no such token.
         AccessDeniedError: someone else's token, by a non-admin (recorded).
         ConflictError: already revoked.
     """

@@ -47,6 +47,7 @@ CROWD_READ = feature_action("crowd.read", "cameras.read")
 
 NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Cameras", "cameras.read"),
+    ("/live", "Live", "media.read"),
     ("/review", "Review", "candidates.read"),
     ("/events", "Events", "events.read"),
     ("/plates", "Plates", PLATES_SEARCH),

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.routers import events as api_events
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.instants import check_instant
 from vigil.services import candidates, plate_search
+from vigil.services import events as event_search
 from vigil.services import timeline as subject_timeline
 from vigil.services.candidates import CandidateView, Decision
 from vigil.web.charts import PlanPoint, Series, heatmap, site_plan, time_series
@@ -43,6 +44,16 @@ def parse_when(text: str | None, what: str) -> datetime | None:
     except ValueError as exc:
         raise InputError(f"{what}: {text!r} is not a date and time") from exc
     return check_instant(value if value.tzinfo is not None else value.replace(tzinfo=UTC), what)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRows:
+    """A page of events as the template shows them (JSON values: times as ISO text)."""
+
+    items: list[dict[str, Any]]
+    limit: int
+    offset: int
+    next_offset: int | None
 
 
 def default_camera(session: WebSession, camera_id: str | None) -> str | None:
@@ -171,15 +182,14 @@ def events(
     until: str | None = None,
     offset: int = 0,
 ) -> Response:
-    """Event search; the search itself is the API's (reason required, audited)."""
+    """Event search (reason required, audited: :mod:`vigil.services.events`)."""
     session = signed_in(request)
     session.require("events.read")
-    page = None
+    page: EventRows | None = None
     if reason is not None:
-        page = api_events.search_events(
-            session.ctx,
+        found = event_search.search(
+            session.services,
             session.principal,
-            session.audit,
             reason=reason,
             camera_id=default_camera(session, camera_id),
             type=type or None,
@@ -188,6 +198,7 @@ def events(
             limit=50,
             offset=max(offset, 0),
         )
+        page = EventRows([e.model_dump(mode="json") for e in found.items], found.limit, found.offset, found.next_offset)
     types = sorted(session.ctx.store.events.count_by_type())
     query = {k: v for k, v in request.query_params.items() if k != "offset"}
     return render(

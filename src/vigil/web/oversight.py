@@ -10,11 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.routers import calibration as api_calibration
-from vigil.api.routers import oversight as api_oversight
 from vigil.core.clock import utcnow
 from vigil.governance.roles import ROLES
-from vigil.services import policy
+from vigil.services import calibration as calibration_service
+from vigil.services import oversight, policy
 from vigil.services import users as users_service
 from vigil.web.charts import RocPoint, bars, roc
 from vigil.web.core import CALIBRATION_READ, pages, render, signed_in
@@ -25,6 +24,30 @@ FormStr = Annotated[str, Form()]
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
+class CalibrationRow:
+    """A calibration as the page shows it: the record's fields, its support and floor flags, and
+    the URLs of its figures (served by the API)."""
+
+    def __init__(self, view: calibration_service.CalibrationView) -> None:
+        self.view = view
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.view.record, name)
+
+    @property
+    def supported(self) -> bool:
+        return self.view.supported
+
+    @property
+    def below_floor(self) -> bool:
+        return self.view.below_floor
+
+    @property
+    def figures(self) -> list[str]:
+        cid = self.view.record.calibration_id
+        return [f"/api/faces/calibrations/{cid}/figures/{name}" for name in self.view.figures]
+
+
 @router.get("/calibration")
 @pages
 def calibration(request: Request) -> Response:
@@ -32,10 +55,10 @@ def calibration(request: Request) -> Response:
     session = signed_in(request)
     session.require(CALIBRATION_READ)
     ctx = session.ctx
-    cals = api_calibration.history(ctx, session.audit)
-    state = api_calibration.active(ctx, session.audit)
+    cals = [CalibrationRow(v) for v in calibration_service.history(session.services, session.principal)]
+    state = calibration_service.in_force(session.services, session.principal)
     points = [RocPoint(f"{c.created_at:%Y-%m-%d} @ {c.threshold:.3f}", c.measured_fmr, c.tar, c.active) for c in cals]
-    active = state.active
+    active = None if state.active is None else CalibrationRow(state.active)
     if active is not None and active.eer > 0:
         points.append(RocPoint(f"EER {active.eer:.3f}", active.eer, 1 - active.eer))
     return render(
@@ -56,8 +79,12 @@ def calibration(request: Request) -> Response:
 def transparency(request: Request, since: str | None = None, until: str | None = None) -> Response:
     session = signed_in(request)
     session.require("reports.read")
-    report = api_oversight.transparency_report(
-        session.ctx, session.audit, since=parse_when(since, "from"), until=parse_when(until, "until")
+    report = oversight.transparency(
+        session.services,
+        session.principal,
+        since=parse_when(since, "from"),
+        until=parse_when(until, "until"),
+        sections=session.ctx.report_sections,
     )
     return render(
         request,
@@ -83,18 +110,16 @@ def audit_log(
     """The hash-chained log (reading it is itself recorded), newest page last; verify on demand."""
     session = signed_in(request)
     session.require("audit.read")
-    page = api_oversight.list_audit(
-        session.ctx,
-        session.audit,
-        actor=actor or None,
+    page = oversight.audit_page(
+        session.services,
+        session.principal,
+        by=actor or None,
         action=action or None,
         object_id=object_id or None,
-        since=None,
-        until=None,
         limit=100,
         offset=max(offset, 0),
     )
-    verdict = api_oversight.verify_audit(session.ctx) if verify else None
+    verdict = oversight.verify(session.services, session.principal) if verify else None
     query = {k: v for k, v in request.query_params.items() if k not in ("offset", "verify")}
     return render(
         request,
@@ -189,14 +214,19 @@ def update_user(
 ) -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
+    # The form shows every field; pass on only what was changed, so the audit record says what
+    # changed (as the API's PATCH and `vigil users set-role` do).
     scope = _cameras(cameras)
+    wanted = None if scope is None else tuple(sorted(scope))
+    current = session.ctx.store.governance.users.by_username(username)
+    before = None if current is None or current.cameras is None else tuple(sorted(current.cameras))
     users_service.update_user(
         session.ctx.services,
         session.principal,
         username,
-        role=role or None,
-        cameras=None if scope is None else tuple(scope),
-        disabled=disabled == "on",
+        role=role or None if current is None or role != current.role else None,
+        cameras=wanted if current is None or wanted != before else False,
+        disabled=(disabled == "on") if current is None or (disabled == "on") != current.disabled else None,
     )
     return RedirectResponse(f"/users?notice=User+{username}+updated", status_code=303)
 

@@ -16,7 +16,7 @@ from vigil.governance.auth import csrf_matches
 from vigil.http.cookies import clear_cookie, set_private_cookie
 from vigil.http.session import sign_in, sign_out
 from vigil.services import cameras
-from vigil.web import cases, flash, lists, operations, oversight, viewer
+from vigil.web import alerts, cases, flash, lists, live, operations, oversight, viewer
 from vigil.web.charts import PlanPoint, site_plan
 from vigil.web.core import HERE, context_of, local_path, pages, render, signed_in
 
@@ -26,7 +26,16 @@ FormStr = Annotated[str, Form()]
 
 def mount_web(app: FastAPI) -> None:
     """Add the pages (not in the OpenAPI schema) and ``/static`` to ``app``."""
-    for r in (router, operations.router, lists.router, cases.router, oversight.router, viewer.router):
+    for r in (
+        router,
+        operations.router,
+        lists.router,
+        cases.router,
+        oversight.router,
+        viewer.router,
+        live.router,
+        alerts.router,
+    ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -12,6 +12,7 @@ from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import EventPage, TrackOut, TrackPage
 from vigil.core.errors import NotFoundError
 from vigil.governance.roles import require
+from vigil.services import events
 from vigil.store.records import TrackRecord
 
 router = APIRouter(tags=["events"])
@@ -38,7 +39,6 @@ def _next(offset: int, limit: int, n: int) -> int | None:
 def search_events(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     reason: ReasonQuery = None,
     camera_id: CameraQuery = None,
     type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -48,24 +48,22 @@ def search_events(
     offset: Offset = 0,
 ) -> EventPage:
     """Events by time range (``since`` inclusive, ``until`` exclusive, with a time zone), camera and type."""
-    why = need_reason(ctx, reason, "an event search")
-    camera = scoped_camera(principal, camera_id)
-    items = ctx.store.events.search(
-        camera_id=camera, type=type, since=since, until=until, limit=limit, offset=offset, newest_first=True
-    )
-    audit.record(
-        "events.search",
-        object_type="events",
-        camera_id=camera,
-        reason=why,
-        filters={"type": type, "since": since and since.isoformat(), "until": until and until.isoformat()},
-        results=len(items),
-    )
-    return EventPage(
-        items=[e.model_dump(mode="json") for e in items],
+    page = events.search(
+        ctx.services,
+        principal,
+        reason=reason,
+        camera_id=camera_id,
+        type=type,
+        since=since,
+        until=until,
         limit=limit,
         offset=offset,
-        next_offset=_next(offset, limit, len(items)),
+    )
+    return EventPage(
+        items=[e.model_dump(mode="json") for e in page.items],
+        limit=page.limit,
+        offset=page.offset,
+        next_offset=page.next_offset,
     )
 
 
@@ -77,13 +75,8 @@ def search_events(
     scope="camera",
     example=Example(path={"event_id": "{event}"}),
 )
-def get_event(event_id: IdPath, ctx: Ctx, principal: CurrentPrincipal, audit: Audit) -> dict[str, object]:
-    event = ctx.store.events.get(event_id)
-    if event is None:
-        raise NotFoundError(f"no event {event_id!r}")
-    require(principal, "events.read", event.camera_id)
-    audit.record("event.view", object_type="event", object_id=event_id, camera_id=event.camera_id)
-    return event.model_dump(mode="json")
+def get_event(event_id: IdPath, ctx: Ctx, principal: CurrentPrincipal) -> dict[str, object]:
+    return events.one(ctx.services, principal, event_id).model_dump(mode="json")
 
 
 def _track(t: TrackRecord) -> TrackOut:

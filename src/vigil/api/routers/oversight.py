@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal
+from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import AuditOut, AuditPage, PolicyIn, PolicyOut, ReportOut, VerifyOut
-from vigil.core.clock import utcnow
-from vigil.governance.transparency import build_report
-from vigil.governance.witness import verify_store
-from vigil.services import policy
+from vigil.services import oversight, policy
 from vigil.store.policies import FACE_THRESHOLD
 
 router = APIRouter(tags=["oversight"])
@@ -23,7 +19,7 @@ router = APIRouter(tags=["oversight"])
 @endpoint(router, "GET", "/audit", action="audit.read", scope="global")
 def list_audit(
     ctx: Ctx,
-    audit: Audit,
+    principal: CurrentPrincipal,
     actor: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     object_id: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
@@ -33,23 +29,30 @@ def list_audit(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AuditPage:
     """Audit records, oldest first (reading the log is itself recorded)."""
-    records = ctx.store.governance.audit.list(
-        actor=actor, action=action, object_id=object_id, since=since, until=until, limit=limit, offset=offset
-    )
-    audit.record("audit.read", object_type="audit", actor_filter=actor, action_filter=action, results=len(records))
-    return AuditPage(
-        items=[AuditOut.model_validate(r, from_attributes=True) for r in records],
+    page = oversight.audit_page(
+        ctx.services,
+        principal,
+        by=actor,
+        action=action,
+        object_id=object_id,
+        since=since,
+        until=until,
         limit=limit,
         offset=offset,
-        next_offset=offset + limit if len(records) == limit else None,
+    )
+    return AuditPage(
+        items=[AuditOut.model_validate(r, from_attributes=True) for r in page.items],
+        limit=page.limit,
+        offset=page.offset,
+        next_offset=page.next_offset,
     )
 
 
 @endpoint(router, "GET", "/audit/verify", action="audit.read", scope="global")
-def verify_audit(ctx: Ctx) -> VerifyOut:
+def verify_audit(ctx: Ctx, principal: CurrentPrincipal) -> VerifyOut:
     """Check the hash chain, every record's signature and the signed head checkpoint: intact, or
     the first record edited, forged, deleted or reordered, or the range cut from the end."""
-    v = verify_store(ctx.store)
+    v = oversight.verify(ctx.services, principal)
     return VerifyOut(
         ok=v.ok, records=v.records, head_hash=v.head_hash, first_bad_seq=v.first_bad_seq, problem=v.problem
     )
@@ -57,17 +60,10 @@ def verify_audit(ctx: Ctx) -> VerifyOut:
 
 @endpoint(router, "GET", "/reports/transparency", action="reports.read", scope="global")
 def transparency_report(
-    ctx: Ctx, audit: Audit, since: Instant | None = None, until: Instant | None = None
+    ctx: Ctx, principal: CurrentPrincipal, since: Instant | None = None, until: Instant | None = None
 ) -> ReportOut:
     """Counts for a period (default: the last 30 days) — publishable, no personal data."""
-    end = until or utcnow()
-    start = since or end - timedelta(days=30)
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("since and until need a time zone")
-    if start >= end:
-        raise ValueError("since must be before until")
-    report = build_report(ctx.store, start, end, ctx.report_sections)
-    audit.record("report.view", object_type="report", object_id="transparency")
+    report = oversight.transparency(ctx.services, principal, since=since, until=until, sections=ctx.report_sections)
     return ReportOut.model_validate(report, from_attributes=True)
 
 
