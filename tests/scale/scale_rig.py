@@ -230,15 +230,16 @@ class Netns:
 
 @contextmanager
 def api_replica(cfg: object, url: str) -> Iterator[str]:
-    """One API server as ``vigil serve`` runs it (its own store, app and loopback port); yields its URL."""
+    """One web server (API and UI) as ``vigil serve`` runs it (its own store, app and loopback
+    port); yields its URL."""
     import threading
 
     import uvicorn
 
-    from vigil.api import ApiContext, create_app
-    from vigil.api.server import server_config
+    from vigil.api import ApiContext
     from vigil.config import VigilConfig
     from vigil.deploy.nats_server import free_port
+    from vigil.server import create_app, server_config
     from vigil.store import Store
 
     assert isinstance(cfg, VigilConfig)

@@ -22,7 +22,6 @@ from vigil.config import CameraConfig, VigilConfig
 from vigil.config.governance import AuthConfig, GovernanceConfig
 from vigil.deploy.nats_server import NatsCluster
 from vigil.governance.auth import principal_of
-from vigil.server import create_app, server_config
 from vigil.store import Store
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
