@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from api_support import Env
 
+from vigil.events.candidates import CandidateRaised
 from vigil.events.plates import PlateReadEvent
 from vigil.governance.retention import run_retention
 from vigil.governance.witness import verify_store
@@ -209,3 +210,29 @@ def test_purge_expired_over_http_and_report_section(env: Env) -> None:
     assert section["hotlist_size"] == 2 and section["plate_reads_stored"] == 2
     assert section["hits"] == 0 and section["candidates_confirmed"] == 0 and section["candidates_rejected"] == 0
     assert env.client.get("/api/plates/hotlist", headers=env.as_role("auditor")).status_code == 403
+
+
+def test_an_entry_names_its_region_and_a_candidate_from_another_is_flagged(env: Env) -> None:
+    sup = env.as_role("supervisor")
+    body = {"plate": "AB12CDE", "legal_basis": "WARRANT-77", "authorised_by": "Judge Dee", "expires": _expiry()}
+    bad = env.client.post("/api/plates/hotlist", json={**body, "region": "England"}, headers=sup)
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_input"
+    assert "'England' is not known; use one of br, eu, hk, uk, us" in bad.json()["message"]
+    r = env.client.post("/api/plates/hotlist", json={**body, "region": "UK"}, headers=sup)
+    assert r.status_code == 201 and r.json()["region"] == "uk"
+    listed = env.client.get("/api/plates/hotlist", headers=sup).json()["items"]
+    assert {e["plate"]: e["region"] for e in listed}["AB12CDE"] == "uk"
+
+    cand = CandidateRaised(
+        camera_id="cam-a",
+        occurred_at=datetime.now(UTC),
+        kind="plate",
+        list_entry_id=r.json()["entry_id"],
+        score=0.97,
+        observed="AB12CDE",
+        flags=("other_region",),
+        detail="read as a plate of United States (region us; country 1.00), listed for uk",
+    )
+    env.store.events.add_many([cand])
+    shown = env.client.get(f"/api/candidates/{cand.event_id}", headers=sup).json()
+    assert shown["flags"] == ["other_region"] and shown["detail"].endswith("listed for uk")

@@ -13,6 +13,7 @@ import pytest
 from vigil.core.accountability import Authorisation
 from vigil.core.errors import ConflictError, PolicyError
 from vigil.events.plates import PlateReadEvent
+from vigil.plates.hotlist import HotlistPlate
 from vigil.store import Store
 from vigil.store.plates import NewHotlistEntry
 
@@ -45,7 +46,7 @@ def test_entries_need_their_accountability_fields(store: Store) -> None:
     (e,) = store.plates.add_entries([NewHotlistEntry("AB12CDE", _auth())], max_days=365, now=NOW)
     with pytest.raises(ConflictError, match="on the hotlist already"):
         store.plates.add_entries([NewHotlistEntry("AB12CDE", _auth())], max_days=365, now=NOW)
-    assert store.plates.active_plates(now=NOW) == [(e.entry_id, "AB12CDE")]
+    assert store.plates.active_plates(now=NOW) == [HotlistPlate(e.entry_id, "AB12CDE")]
     # Expired entries stop matching at once, and are purged.
     assert store.plates.active_plates(now=NOW + timedelta(days=31)) == []
     assert store.plates.purge_expired(now=NOW + timedelta(days=31)) == 1

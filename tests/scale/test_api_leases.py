@@ -19,14 +19,14 @@ import pytest
 import uvicorn
 from scale_rig import wait_for
 
-from vigil.api import ApiContext, create_app
-from vigil.api.server import server_config
+from vigil.api import ApiContext
 from vigil.bus.connection import NatsConnection, NatsSettings
 from vigil.bus.leases import LeaseManager
 from vigil.config import CameraConfig, VigilConfig
 from vigil.config.governance import AuthConfig, GovernanceConfig
 from vigil.deploy.nats_server import NatsCluster, free_port
 from vigil.governance.auth import principal_of
+from vigil.server import create_app, server_config
 from vigil.store import Store
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]

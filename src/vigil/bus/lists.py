@@ -54,6 +54,7 @@ class PlateEntry:
     entry_id: str
     plate: str
     expires_at: float
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +270,7 @@ class ListsReplica:
                     self._plates.pop(entry_id, None)
                 else:
                     d = json.loads(entry.value)
-                    self._plates[entry_id] = PlateEntry(d["id"], d["plate"], float(d["x"]))
+                    self._plates[entry_id] = PlateEntry(d["id"], d["plate"], float(d["x"]), d.get("r"))
             elif kind == "policy":
                 key = camera_from_token(rest)
                 if deleted:

@@ -28,6 +28,7 @@ from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_hotlist_csv
 from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
+from vigil.services.hotlist import listed_region, rows_with_regions
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
@@ -56,6 +57,7 @@ def _entry_dict(e: HotlistEntryRecord) -> dict[str, object]:
         "created_at": e.created_at.isoformat(),
         "expires_at": e.expires_at.isoformat(),
         "note": e.note,
+        "region": e.region,
     }
 
 
@@ -67,25 +69,32 @@ def add(
     entered_by: str = typer.Option(..., "--by", help="Your name: who enters it (recorded)."),
     expires: str = typer.Option(..., "--expires", help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO datetime."),
     note: str | None = typer.Option(None, "--note"),
+    region: str | None = typer.Option(
+        None, "--region", help="Plate region it is listed for (us, eu, uk, br, hk or plates.formats); default any."
+    ),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Add one plate to the hotlist (audited with the entry, in one transaction)."""
     cfg = resolve_config(config, data_dir)
     entry = NewHotlistEntry(
-        parse_plate(plate), Authorisation(legal_basis, authorised_by, entered_by, parse_expiry(expires)), note
+        parse_plate(plate),
+        Authorisation(legal_basis, authorised_by, entered_by, parse_expiry(expires)),
+        note,
+        region=listed_region(cfg.plates, region),
     )
     auditor = CliAuditor.of(person(entered_by))
     with Store.open(cfg.store_url) as store:
         (rec,) = store.plates.add_entries(
             [entry], max_days=cfg.plates.max_hotlist_days, on_written=HotlistAdded(auditor, "hotlist.add")
         )
-    console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()})")
+    listed = f", region {rec.region}" if rec.region else ""
+    console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()}{listed})")
 
 
 @hotlist_app.command("import")
 def import_(
-    csv_path: Path = typer.Argument(..., help="CSV with header plate,legal_basis,authorised_by,expires_at[,note]."),
+    csv_path: Path = typer.Argument(..., help="CSV: plate,legal_basis,authorised_by,expires_at[,note][,region]."),
     entered_by: str = typer.Option(..., "--by", help="Your name: who enters these (recorded)."),
     partial: bool = typer.Option(False, "--partial", help="Import the good rows even if some rows are bad."),
     config: Path | None = ConfigOption,
@@ -95,7 +104,8 @@ def import_(
     cfg = resolve_config(config, data_dir)
     auditor = CliAuditor.of(person(entered_by))
     parsed = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
-    good, bad = parsed.good, [(b.line, b.problem) for b in parsed.bad]
+    good, bad_regions = rows_with_regions(cfg.plates, parsed.good)
+    bad = sorted((b.line, b.problem) for b in [*parsed.bad, *bad_regions])
     if bad and not partial:
         rows = ", ".join(str(n) for n, _ in bad)
         first = bad[0]
@@ -106,7 +116,9 @@ def import_(
     for number, why in bad:
         print(f"skipped line {number}: {why}", file=sys.stderr)
     entries = [
-        NewHotlistEntry(r.plate, Authorisation(r.legal_basis, r.authorised_by, entered_by, r.expires_at), r.note)
+        NewHotlistEntry(
+            r.plate, Authorisation(r.legal_basis, r.authorised_by, entered_by, r.expires_at), r.note, region=r.region
+        )
         for r in good
     ]
     with Store.open(cfg.store_url) as store:
@@ -143,9 +155,12 @@ def list_(
     if not entries:
         console.print("the hotlist is empty")
         return
-    table = Table("id", "plate", "legal basis", "authorised by", "entered by", "expires")
+    table = Table("id", "plate", "region", "legal basis", "authorised by", "entered by", "expires")
     for e in entries:
-        table.add_row(e.entry_id, e.plate, e.legal_basis, e.authorised_by, e.entered_by, str(e.expires_at.date()))
+        table.add_row(
+            e.entry_id, e.plate, e.region or "any", e.legal_basis, e.authorised_by, e.entered_by,
+            str(e.expires_at.date()),
+        )  # fmt: skip
     console.print(table)
 
 

@@ -3,6 +3,12 @@
 A fuzzy match is within ``max_distance`` edits where swapping confusable characters (O/0,
 B/8, S/5 …) counts half an edit; it is always marked fuzzy so a reviewer knows the read
 differs from the listed plate.
+
+An entry may name the plate region it is listed for (``us``, ``uk``, ``eu`` …: the grammar
+regions of :mod:`vigil.plates.formats`, or a deployment's own). A read still matches an entry of
+another region (the same characters on a foreign plate may be the car looked for, on other
+plates), but :func:`other_region` says why it looks foreign, so the candidate is flagged for the
+reviewer.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from pathlib import Path
 
 from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.errors import InputError, PolicyError
+from vigil.plates.countries import COUNTRY_TRUST, UNKNOWN_COUNTRY, grammar_for
+from vigil.plates.formats import REGION_FORMATS
 from vigil.plates.text import parse_plate, plate_distance
 
 
@@ -25,6 +33,8 @@ class HotlistPlate:
 
     entry_id: str
     plate: str
+    region: str | None = None
+    """The plate region the entry is listed for, or None (any)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +43,53 @@ class HotlistHit:
     plate: str
     distance: float
     fuzzy: bool
+    region: str | None = None
+    """The entry's region (see :func:`other_region`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOrigin:
+    """What a voted read says about where its plate is from.
+
+    Attributes:
+        country: the country the recogniser's region head voted for, or None (no head).
+        country_confidence: its mean probability over the reads that named one.
+        region: the grammar region the read's text was fitted to, or None.
+        strict: the text fits a listed layout of ``region`` (not only the loose US rule).
+        regions: the regions the deployment fits reads to when the country is unsure.
+    """
+
+    country: str | None
+    country_confidence: float
+    region: str | None
+    strict: bool
+    regions: tuple[str, ...]
+
+
+def other_region(listed: str, origin: ReadOrigin) -> str | None:
+    """Why a read looks to be from another region than the ``listed`` one, in words; None when
+    it does not, or when nothing in the read says where it is from.
+
+    The region head's country decides where it is sure (``COUNTRY_TRUST``, the bar at which it
+    picks the grammar) and the kept read was fitted to that country's grammar: where PP-OCR's
+    second opinion was kept, the head had looked at a plate the recogniser was unsure of (a US
+    plate read as Brazil at 0.7 in a vehicle's search region), and the read was fitted to the
+    deployment's regions instead. A deployment's own regions are not among the head's
+    countries, so for those, and where the head is unsure or absent, only a strict layout fit
+    counts, and only if the listed region was one the read could have fitted (the deployment's
+    ``regions``). A loose fit (any 2–8 characters on a US plate) says nothing.
+    """
+    country = origin.country
+    sure = country is not None and country != UNKNOWN_COUNTRY and origin.country_confidence >= COUNTRY_TRUST
+    grammar = grammar_for(country)
+    if listed in REGION_FORMATS and sure and origin.region == grammar:
+        if grammar == listed:
+            return None
+        region = f"region {grammar}" if grammar else "no built-in region"
+        return f"read as a plate of {country} ({region}; country {origin.country_confidence:.2f}), listed for {listed}"
+    if origin.strict and origin.region is not None and origin.region != listed and listed in origin.regions:
+        return f"read fits a {origin.region} layout, not {listed}, the region it is listed for"
+    return None
 
 
 def match_plate(
@@ -43,11 +100,11 @@ def match_plate(
     for e in entries:
         # O and 0 are one glyph on US plates, whose reads are written with 0 (formats.us_zero).
         if e.plate == read or e.plate.replace("O", "0") == read.replace("O", "0"):
-            hits.append(HotlistHit(e.entry_id, e.plate, 0.0, False))
+            hits.append(HotlistHit(e.entry_id, e.plate, 0.0, False, e.region))
         elif fuzzy and abs(len(e.plate) - len(read)) <= max_distance:
             d = plate_distance(read, e.plate)
             if d <= max_distance:
-                hits.append(HotlistHit(e.entry_id, e.plate, d, True))
+                hits.append(HotlistHit(e.entry_id, e.plate, d, True, e.region))
     hits.sort(key=lambda h: (h.distance, h.entry_id))
     return hits
 
@@ -62,10 +119,12 @@ class HotlistRow:
     authorised_by: str
     expires_at: datetime
     note: str | None
+    region: str | None = None
+    """As typed (the ``region`` column; checked by the hotlist service), or None."""
 
 
 HOTLIST_COLUMNS = ("plate", "legal_basis", "authorised_by", "expires_at")
-"""Required CSV header columns (``note`` is optional); the enterer is the person importing."""
+"""Required CSV header columns (``note`` and ``region`` are optional); the enterer is the person importing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +158,15 @@ def parse_hotlist_text(text: str, source: str, entered_by: str, now: datetime, m
     try:
         header_row = next(reader, None)
         if header_row is None:
-            raise InputError(f"hotlist {source} is empty; expected a header {','.join(HOTLIST_COLUMNS)}[,note]")
+            raise InputError(
+                f"hotlist {source} is empty; expected a header {','.join(HOTLIST_COLUMNS)}[,note][,region]"
+            )
         header = [h.strip().lower() for h in header_row]
         missing = [c for c in HOTLIST_COLUMNS if c not in header]
         if missing:
             raise InputError(
                 f"hotlist {source}: header lacks {', '.join(missing)}; expected "
-                f"{','.join(HOTLIST_COLUMNS)}[,note], got {','.join(header)[:200]}"
+                f"{','.join(HOTLIST_COLUMNS)}[,note][,region], got {','.join(header)[:200]}"
             )
         col = {name: header.index(name) for name in header}
         good: list[HotlistRow] = []
@@ -137,7 +198,8 @@ def parse_hotlist_text(text: str, source: str, entered_by: str, now: datetime, m
                 continue
             first_line[plate] = number
             note = fields[col["note"]].strip() or None if "note" in col else None
-            good.append(HotlistRow(number, plate, auth.legal_basis, auth.authorised_by, expires, note))
+            region = fields[col["region"]].strip() or None if "region" in col else None
+            good.append(HotlistRow(number, plate, auth.legal_basis, auth.authorised_by, expires, note, region))
     except csv.Error as exc:
         raise InputError(f"hotlist {source}: not a CSV file near line {reader.line_num}: {exc}") from exc
     return HotlistCsv(good, bad)

@@ -7,21 +7,27 @@ and the record has one shape at every door: ``hotlist.add`` / ``hotlist.import``
 the authoriser and ``expires_at``; ``hotlist.remove`` with the reason and the plate.
 
 A CSV import is all or nothing unless ``partial``: a bad row (a missing field, an expiry out of
-bounds, a plate an earlier line lists, a plate on the hotlist already) is named by its line and
-nothing is written; with ``partial`` the good rows are imported and the bad ones listed.
+bounds, a plate an earlier line lists, a plate on the hotlist already, a region no grammar knows)
+is named by its line and nothing is written; with ``partial`` the good rows are imported and the
+bad ones listed.
+
+An entry may name the plate region it is listed for (:func:`listed_region`): one of the built-in
+grammar regions or the deployment's own ``plates.formats``. A hit on a read that looks to be from
+another region is flagged ``other_region`` on its candidate (``vigil.plates.hotlist.other_region``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
+from vigil.config.plates import PLATE_REGIONS, PlatesConfig
 from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import BadRowsError, InputError, PolicyError
-from vigil.plates.hotlist import BadRow, decode_hotlist, parse_hotlist_text
+from vigil.plates.hotlist import BadRow, HotlistRow, decode_hotlist, parse_hotlist_text
 from vigil.plates.text import parse_plate
 from vigil.services.actor import Actor
 from vigil.services.context import Services
@@ -44,6 +50,31 @@ class HotlistEntryIn:
     authorised_by: str
     expires: str
     note: str | None = None
+    region: str | None = None
+    """The plate region it is listed for (``us``, ``uk`` …; any case), blank or None for any."""
+
+
+def known_regions(cfg: PlatesConfig) -> list[str]:
+    """The regions an entry may name: the built-in grammars and the deployment's own formats."""
+    return sorted({*PLATE_REGIONS, *cfg.formats})
+
+
+def listed_region(cfg: PlatesConfig, region: str | None) -> str | None:
+    """The region an entry names, as stored (lower case), or None when it names none.
+
+    Raises:
+        InputError: not a known region (one line naming the known ones).
+    """
+    if region is None or not region.strip():
+        return None
+    name = region.strip().lower()
+    known = known_regions(cfg)
+    if name not in known:
+        raise InputError(
+            f"plate region {region.strip()!r} is not known; use one of {', '.join(known)} "
+            "(a deployment adds its own with plates.formats), or none for any region"
+        )
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +91,7 @@ def add(services: Services, actor: Actor, entry: HotlistEntryIn) -> HotlistEntry
     Raises:
         AccessDeniedError: the actor may not manage the hotlist (the attempt is recorded).
         PolicyError: no legal basis, authoriser or expiry, or an expiry out of bounds.
-        InputError: the plate or the expiry cannot be read.
+        InputError: the plate, the expiry or the region cannot be read.
         ConflictError: the plate is on the hotlist already.
     """
     recorder = services.recorder(actor)
@@ -71,6 +102,7 @@ def add(services: Services, actor: Actor, entry: HotlistEntryIn) -> HotlistEntry
         parse_plate(entry.plate),
         Authorisation(entry.legal_basis, entry.authorised_by, actor.username, parse_expiry(entry.expires)),
         optional_reason(entry.note),
+        region=listed_region(services.config.plates, entry.region),
     )
     (record,) = services.store.plates.add_entries(
         [new], max_days=services.config.plates.max_hotlist_days, on_written=_AddedHook(recorder, "hotlist.add")
@@ -98,6 +130,7 @@ class _AddedHook:
                 plate=r.plate,
                 authorised_by=r.authorised_by,
                 expires_at=r.expires_at.isoformat(),
+                region=r.region,
             )
         if self.skipped:
             self.recorder.within(
@@ -113,7 +146,7 @@ def refusal(source: str, bad: Sequence[BadRow]) -> str:
 
 
 def import_csv(services: Services, actor: Actor, data: bytes, *, source: str, partial: bool) -> ImportResult:
-    """Import a hotlist CSV (header ``plate,legal_basis,authorised_by,expires_at[,note]``).
+    """Import a hotlist CSV (header ``plate,legal_basis,authorised_by,expires_at[,note][,region]``).
 
     Without ``partial`` every row must be importable, or nothing is written. A plate that an
     earlier line lists, or that is on the hotlist already, is a bad row like any other, so
@@ -131,10 +164,12 @@ def import_csv(services: Services, actor: Actor, data: bytes, *, source: str, pa
     max_days = services.config.plates.max_hotlist_days
     parsed = parse_hotlist_text(decode_hotlist(data, source), source, actor.username, now, max_days)
     listed = {e.plate: e.entry_id for e in services.store.plates.list_entries(now=now)}
-    good = [r for r in parsed.good if r.plate not in listed]
+    rows, bad_regions = rows_with_regions(services.config.plates, parsed.good)
+    good = [r for r in rows if r.plate not in listed]
     bad = sorted(
-        [*parsed.bad, *(BadRow(r.row, f"plate {r.plate} is on the hotlist already ({listed[r.plate]})")
-                        for r in parsed.good if r.plate in listed)],
+        [*parsed.bad, *bad_regions,
+         *(BadRow(r.row, f"plate {r.plate} is on the hotlist already ({listed[r.plate]})")
+           for r in rows if r.plate in listed)],
         key=lambda b: b.line,
     )  # fmt: skip
     if bad and not partial:
@@ -145,13 +180,28 @@ def import_csv(services: Services, actor: Actor, data: bytes, *, source: str, pa
         recorder.read("hotlist.import_skipped", object_type="hotlist", rows=[b.line for b in bad])
         return ImportResult([], bad)
     entries = [
-        NewHotlistEntry(r.plate, Authorisation(r.legal_basis, r.authorised_by, actor.username, r.expires_at), r.note)
+        NewHotlistEntry(
+            r.plate, Authorisation(r.legal_basis, r.authorised_by, actor.username, r.expires_at), r.note,
+            region=r.region,
+        )
         for r in good
-    ]
+    ]  # fmt: skip
     added = services.store.plates.add_entries(
         entries, max_days=max_days, now=now, on_written=_AddedHook(recorder, "hotlist.import", bad)
     )
     return ImportResult(added, bad)
+
+
+def rows_with_regions(cfg: PlatesConfig, rows: Sequence[HotlistRow]) -> tuple[list[HotlistRow], list[BadRow]]:
+    """The rows with their region as stored (:func:`listed_region`), and those whose region is unknown."""
+    good: list[HotlistRow] = []
+    bad: list[BadRow] = []
+    for r in rows:
+        try:
+            good.append(replace(r, region=listed_region(cfg, r.region)))
+        except InputError as exc:
+            bad.append(BadRow(r.row, str(exc)))
+    return good, bad
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ def lists(request: Request) -> Response:
         max_expiry_days=ctx.config.faces.max_expiry_days,
         max_hotlist_days=ctx.config.plates.max_hotlist_days,
         default_expiry=(now + timedelta(days=30)).date().isoformat(),
+        plate_regions=hotlist.known_regions(ctx.config.plates),
     )
 
 
@@ -106,13 +107,16 @@ def add_plate(
     authorised_by: FormStr = "",
     expires: FormStr = "",
     note: FormStr = "",
+    region: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
     """Add a hotlist entry; you are recorded as the person entering it (the hotlist service)."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
     entry = hotlist.add(
-        session.ctx.services, session.principal, HotlistEntryIn(plate, legal_basis, authorised_by, expires, note)
+        session.ctx.services,
+        session.principal,
+        HotlistEntryIn(plate, legal_basis, authorised_by, expires, note, region),
     )
     return RedirectResponse(f"/lists?notice=Added+{entry.plate}+to+the+hotlist", status_code=303)
 

@@ -77,7 +77,7 @@ def desired_lists(store: Store) -> dict[str, bytes]:
         session.close()
     for entry in store.plates.list_entries(now=now):
         out[plate_key(entry.entry_id)] = json.dumps(
-            {"id": entry.entry_id, "plate": entry.plate, "x": entry.expires_at.timestamp()}
+            {"id": entry.entry_id, "plate": entry.plate, "x": entry.expires_at.timestamp(), "r": entry.region}
         ).encode()
     for policy in store.governance.policies.list():
         if policy.key in MATCHING_POLICIES:
@@ -169,7 +169,7 @@ class LiveHotlist(list[HotlistPlate]):
     def _current(self) -> list[HotlistPlate]:
         if not self._replica.fresh():
             return []
-        return [HotlistPlate(p.entry_id, p.plate) for p in self._replica.plates()]
+        return [HotlistPlate(p.entry_id, p.plate, p.region) for p in self._replica.plates()]
 
     def __iter__(self) -> Iterator[HotlistPlate]:
         return iter(self._current())
@@ -220,10 +220,10 @@ class _ReplicaPlates:
     def live_hotlist(self) -> list[HotlistPlate]:
         return LiveHotlist(self._replica)
 
-    def active_plates(self, now: datetime | None = None) -> list[tuple[str, str]]:
+    def active_plates(self, now: datetime | None = None) -> list[HotlistPlate]:
         if not self._replica.fresh():
             return []
-        return [(p.entry_id, p.plate) for p in self._replica.plates()]
+        return [HotlistPlate(p.entry_id, p.plate, p.region) for p in self._replica.plates()]
 
 
 def replica_store(store: Store, replica: ListsReplica) -> Store:

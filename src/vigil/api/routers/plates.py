@@ -62,6 +62,7 @@ class HotlistEntryOut(BaseModel):
     expires_at: datetime
     expired: bool
     note: str | None
+    region: str | None = Field(description="The plate region it is listed for; null: any region.")
 
 
 class HotlistPage(BaseModel):
@@ -78,6 +79,12 @@ class HotlistIn(BaseModel):
     authorised_by: str = Field(max_length=128, description="Who authorised the entry.")
     expires: str = Field(max_length=40, description="YYYY-MM-DD (end of that day, UTC) or ISO date-time with zone.")
     note: str | None = Field(default=None, max_length=2000)
+    region: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Plate region it is listed for (us, eu, uk, br, hk or the deployment's own plates.formats); "
+        "a hit on a read from another region is flagged other_region on its candidate.",
+    )
 
 
 class SkippedRow(BaseModel):
@@ -136,6 +143,7 @@ def _entry_out(e: HotlistEntryRecord, now: datetime) -> HotlistEntryOut:
         expires_at=e.expires_at,
         expired=e.expires_at <= now,
         note=e.note,
+        region=e.region,
     )
 
 
@@ -204,7 +212,7 @@ def add_entry(body: HotlistIn, ctx: Ctx, principal: CurrentPrincipal) -> Hotlist
     """Add a plate; you are recorded as the person who entered it. Refused (422) without a legal
     basis, an authoriser or a future expiry within ``plates.max_hotlist_days``; 409 if the plate
     is listed already. The entry and its audit record are one transaction."""
-    entry = HotlistEntryIn(body.plate, body.legal_basis, body.authorised_by, body.expires, body.note)
+    entry = HotlistEntryIn(body.plate, body.legal_basis, body.authorised_by, body.expires, body.note, body.region)
     return _entry_out(hotlist.add(ctx.services, principal, entry), utcnow())
 
 
@@ -230,7 +238,7 @@ def add_entry(body: HotlistIn, ctx: Ctx, principal: CurrentPrincipal) -> Hotlist
 def import_hotlist(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    file: Annotated[UploadFile, File(description=f"CSV with header {','.join(HOTLIST_COLUMNS)}[,note].")],
+    file: Annotated[UploadFile, File(description=f"CSV with header {','.join(HOTLIST_COLUMNS)}[,note][,region].")],
     partial: Annotated[bool, Form(description="Import the good rows and list the skipped ones.")] = False,
 ) -> Any:
     """Import a CSV. Without ``partial`` every row must be valid, or nothing is imported and the
