@@ -11,7 +11,6 @@ import pkgutil
 import vigil
 from vigil.core.errors import BusError, EventDecodeError, VigilError
 
-
 MIGRATIONS = "vigil.store.migrations"
 """Alembic's scripts run only inside Alembic (they define no exceptions)."""
 
