@@ -427,3 +427,6 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
         page.click("[data-testid=plan-cam-a]")  # the site plan's cameras open their live view
         page.wait_for_url(re.compile(r".*/live/cam-a$"))
         assert page.locator("[data-testid=live-off]").is_visible()  # no camera runs in this test server
+        page.wait_for_timeout(1500)
+        assert page.inner_text("[data-live-state]") == "no frame yet"
+    assert live.store.governance.audit.list(action="live.watch") == []  # nothing shown, nothing watched
