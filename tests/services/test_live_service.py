@@ -116,3 +116,9 @@ def test_a_still_frame_keeps_the_last_analysed_boxes() -> None:
     frames.publish_still(Frame("door", 2, 0.4, utcnow(), image.copy()))
     latest = frames.latest("door")
     assert latest is not None and latest.seq == 2 and latest.tracked is person  # its head is still blurred
+
+
+def test_no_frame_no_watch(view: tuple[LiveView, Store]) -> None:
+    live, store = view
+    assert live.frame(SUPERVISOR, "yard") is None  # in scope, but no frame from it yet
+    assert store.governance.audit.list(action="live.watch") == []
