@@ -28,7 +28,7 @@ from vigil.cli.main import app
 from vigil.config import VigilConfig
 from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
-from vigil.core.errors import AccessDeniedError, AuthenticationError, InputError, NotFoundError
+from vigil.core.errors import AccessDeniedError, AuthenticationError, InputError, NotFoundError, ReasonRequiredError
 from vigil.events.candidates import CandidateRaised
 from vigil.governance.auth import AuthService, principal_of
 from vigil.store.facade import Store
@@ -142,7 +142,7 @@ def test_enrolment_is_audited_with_it(cfg: VigilConfig, vigil: Vigil) -> None:
     assert _intact(vigil) == SETUP + 2
 
 
-def test_reads_of_the_watchlist_and_timelines_are_audited(cfg: VigilConfig, vigil: Vigil) -> None:
+def test_reads_of_the_watchlist_are_audited(cfg: VigilConfig, vigil: Vigil) -> None:
     assert _add(vigil, "s-1").exit_code == 0
 
     listed = vigil("watchlist", "list", "--json", as_="ann")
@@ -160,10 +160,28 @@ def test_reads_of_the_watchlist_and_timelines_are_audited(cfg: VigilConfig, vigi
     _signed(view, "ann")
     assert (view.object_type, view.object_id) == ("face_subject", "s-1")
 
-    _one_line_error(vigil("subject", "timeline", "s-1"), InputError, "a subject timeline needs")
     _one_line_error(vigil("watchlist", "list", as_=None), AuthenticationError, "sign in first")
-    assert _audit(cfg, "subject.timeline") == []
     assert len(_audit(cfg, "watchlist.list")) == 1  # the refused list wrote nothing
+
+
+def test_a_timeline_needs_an_account_and_a_reason_and_is_audited(cfg: VigilConfig, vigil: Vigil) -> None:
+    assert _add(vigil, "s-1").exit_code == 0
+    _one_line_error(
+        vigil("subject", "timeline", "s-1", "--reason", "case 17", as_=None), AuthenticationError, "sign in first"
+    )
+
+    def signed(*args: str) -> Result:
+        return vigil(*args, as_="ann")
+
+    _one_line_error(signed("subject", "timeline", "s-1"), ReasonRequiredError, "a subject timeline needs a reason")
+    assert _audit(cfg, "subject.timeline") == []
+    timeline = signed("subject", "timeline", "s-1", "--json", "--reason", "case 17 review")
+    assert timeline.exit_code == 0, timeline.output
+    assert json.loads(timeline.stdout) == []
+    [followed] = _audit(cfg, "subject.timeline")
+    assert followed.actor == "ann" and followed.detail["via"] == "cli" and followed.detail["os_user"] == os_account()
+    assert (followed.object_type, followed.object_id) == ("face_subject", "s-1")
+    assert followed.reason == "case 17 review" and followed.detail["results"] == 0
 
 
 def test_removal_needs_a_sign_in_and_a_reason_and_is_audited_with_it(cfg: VigilConfig, vigil: Vigil) -> None:

@@ -206,7 +206,7 @@ def test_an_error_message_keeps_its_brackets(tmp_path: Path, installed_models_di
 
 
 def test_a_date_out_of_range_is_one_line(tmp_path: Path, installed_models_dir: Path) -> None:
-    args = ["plates", "search", "AB12CDE", "--since", "0001-01-01T00:00:00+14:00", "--by", "me", "--reason", "case 1"]
+    args = ["plates", "search", "AB12CDE", "--since", "0001-01-01T00:00:00+14:00", "--reason", "case 1"]
     result = run_vigil(args, tmp_path / "data", installed_models_dir)
     assert result.returncode == 1
     line = one_error_line(result)
