@@ -45,8 +45,8 @@ demo: models
 system-deps:
 	bash scripts/system-deps.sh
 
-# Scale-out on this machine: 3 NATS nodes, the local PostgreSQL, 2 workers, an indexer and
-# 2 API replicas (docs/scale-out.md); `make cluster-down` stops them.
+# Scale-out on this machine: 3 NATS nodes, the local PostgreSQL, 2 workers, an indexer, a
+# dispatcher and 2 API replicas (docs/scale-out.md); `make cluster-down` stops them.
 cluster: models
 	$(BIN)/vigil cluster up --dir vigil-cluster
 

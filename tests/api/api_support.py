@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.api import ApiContext, create_app
+from vigil.api import ApiContext
 from vigil.config import CameraConfig, VigilConfig
 from vigil.config.governance import AuthConfig, GovernanceConfig
 from vigil.events import BoundingBox, CandidateRaised, TrackEnded, TrackStarted
 from vigil.governance.auth import principal_of
 from vigil.governance.roles import ROLES
+from vigil.server import create_app
 from vigil.store import Store
 from vigil.store.media import snapshot_path
 
@@ -273,6 +274,7 @@ class Env:
     tokens: dict[str, str]
     seeded: dict[str, Seeded]
     root_token: str
+    second_root_token: str = ""
 
     @property
     def store(self) -> Store:
@@ -285,6 +287,11 @@ class Env:
     def root(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.root_token}"}
 
+    @property
+    def second_root(self) -> dict[str, str]:
+        """A second unscoped admin account: a face candidate needs two accounts' confirmations."""
+        return {"Authorization": f"Bearer {self.second_root_token}"}
+
 
 def build_env(tmp_path: Path, store: Store, **governance: object) -> Iterator[Env]:
     cfg = make_config(tmp_path, **governance)
@@ -296,11 +303,13 @@ def build_env(tmp_path: Path, store: Store, **governance: object) -> Iterator[En
     tokens: dict[str, str] = {}
     for role in ROLES:
         user = ctx.auth.add_user(f"{role}-a", PASSWORD, role, ("cam-a",), actor="test")
-        tokens[role] = ctx.auth.issue_token(principal_of(user, "token"), "test", 1)[0]
+        tokens[role] = ctx.auth.issue_token(principal_of(user, "session"), "test", 1)[0]
     root = ctx.auth.add_user("root", PASSWORD, "admin", None, actor="test")
-    root_token = ctx.auth.issue_token(principal_of(root, "token"), "test", 1)[0]
+    root_token = ctx.auth.issue_token(principal_of(root, "session"), "test", 1)[0]
+    root2 = ctx.auth.add_user("root-2", PASSWORD, "admin", None, actor="test")
+    root2_token = ctx.auth.issue_token(principal_of(root2, "session"), "test", 1)[0]
     with TestClient(create_app(ctx)) as client:
-        yield Env(ctx, client, tokens, seeded, root_token)
+        yield Env(ctx, client, tokens, seeded, root_token, root2_token)
 
 
 def _free_port() -> int:
@@ -320,7 +329,7 @@ def replica(cfg: VigilConfig, url: str) -> Iterator[str]:
 
     import uvicorn
 
-    from vigil.api.server import server_config
+    from vigil.server import server_config
 
     with Store.open(url) as store:
         app = create_app(ApiContext.build(cfg, store, poll_alerts=False))

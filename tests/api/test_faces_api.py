@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from api_support import Env, build_env
 
-from vigil.api.routers.watchlist import WatchlistRetention
 from vigil.core.accountability import Authorisation
 from vigil.governance.retention import run_retention
+from vigil.services.retention import WatchlistRetention
 from vigil.store import Store
 from vigil.store.faces import CalibrationRecord, NewReference
 
@@ -280,9 +280,9 @@ def test_subject_timeline_is_scoped_ordered_and_audited(fenv: Env) -> None:
 
     # Confirm cam-b's sighting, reject cam-a's: rejected sightings drop out of the timeline.
     a, b = env.seeded["cam-a"].candidate, env.seeded["cam-b"].candidate
-    for cid, decision in ((b, "confirm"), (a, "reject")):
+    for cid, decision, who in ((b, "confirm", env.root), (b, "confirm", env.second_root), (a, "reject", env.root)):
         r = env.client.post(
-            f"/api/candidates/{cid}/decision", json={"decision": decision, "reason": "checked by eye"}, headers=env.root
+            f"/api/candidates/{cid}/decision", json={"decision": decision, "reason": "checked by eye"}, headers=who
         )
         assert r.status_code == 200, r.text
     both = env.client.get(url, params={"reason": "case 77 review"}, headers=env.root).json()
@@ -401,10 +401,9 @@ def test_retention_task_and_transparency_section(fenv: Env) -> None:
     (run,) = [a for a in _audit(env, "retention.run") if a.object_id == "faces.watchlist"]
     assert run.detail == {"face_subjects": 1, "face_reference_images": 1}  # counts, never content
 
-    for cid, decision in ((env.seeded["cam-a"].candidate, "confirm"), (env.seeded["cam-b"].candidate, "reject")):
-        env.client.post(
-            f"/api/candidates/{cid}/decision", json={"decision": decision, "reason": "by eye"}, headers=env.root
-        )
+    a, b = env.seeded["cam-a"].candidate, env.seeded["cam-b"].candidate
+    for cid, decision, who in ((a, "confirm", env.root), (a, "confirm", env.second_root), (b, "reject", env.root)):
+        env.client.post(f"/api/candidates/{cid}/decision", json={"decision": decision, "reason": "by eye"}, headers=who)
     since = (now - timedelta(days=400)).isoformat()
     r = env.client.get("/api/reports/transparency", params={"since": since}, headers=env.as_role("auditor"))
     assert r.status_code == 200, r.text

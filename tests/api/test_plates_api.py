@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 from api_support import Env
 
-from vigil.api.app import retention_tasks
-from vigil.api.routers.plates import PlatesRetention
+from vigil.events.candidates import CandidateRaised
 from vigil.events.plates import PlateReadEvent
 from vigil.governance.retention import run_retention
 from vigil.governance.witness import verify_store
+from vigil.services.retention import PlatesRetention, feature_tasks
 from vigil.store.governance import AuditRecord
 
 
@@ -183,7 +183,7 @@ def test_retention_deletes_non_hit_reads_and_expired_entries_by_count(env: Env) 
                          confidence=0.9, n_reads=2, hit=True)  # fmt: skip
     env.store.events.add_many([hit])
     later = now + timedelta(days=40)  # reads out of retention, seeded entries expired
-    tasks = retention_tasks(env.ctx.config)
+    tasks = feature_tasks(env.ctx.config)
     assert isinstance(tasks[0], PlatesRetention)
     report = run_retention(env.store, env.ctx.media, env.ctx.config.governance.retention, now=later, tasks=tasks)
     assert report.counts["plates.plate_reads"] == 2 and report.counts["plates.plate_crops"] == 2
@@ -210,3 +210,29 @@ def test_purge_expired_over_http_and_report_section(env: Env) -> None:
     assert section["hotlist_size"] == 2 and section["plate_reads_stored"] == 2
     assert section["hits"] == 0 and section["candidates_confirmed"] == 0 and section["candidates_rejected"] == 0
     assert env.client.get("/api/plates/hotlist", headers=env.as_role("auditor")).status_code == 403
+
+
+def test_an_entry_names_its_region_and_a_candidate_from_another_is_flagged(env: Env) -> None:
+    sup = env.as_role("supervisor")
+    body = {"plate": "AB12CDE", "legal_basis": "WARRANT-77", "authorised_by": "Judge Dee", "expires": _expiry()}
+    bad = env.client.post("/api/plates/hotlist", json={**body, "region": "England"}, headers=sup)
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_input"
+    assert "'England' is not known; use one of br, eu, hk, uk, us" in bad.json()["message"]
+    r = env.client.post("/api/plates/hotlist", json={**body, "region": "UK"}, headers=sup)
+    assert r.status_code == 201 and r.json()["region"] == "uk"
+    listed = env.client.get("/api/plates/hotlist", headers=sup).json()["items"]
+    assert {e["plate"]: e["region"] for e in listed}["AB12CDE"] == "uk"
+
+    cand = CandidateRaised(
+        camera_id="cam-a",
+        occurred_at=datetime.now(UTC),
+        kind="plate",
+        list_entry_id=r.json()["entry_id"],
+        score=0.97,
+        observed="AB12CDE",
+        flags=("other_region",),
+        detail="read as a plate of United States (region us; country 1.00), listed for uk",
+    )
+    env.store.events.add_many([cand])
+    shown = env.client.get(f"/api/candidates/{cand.event_id}", headers=sup).json()
+    assert shown["flags"] == ["other_region"] and shown["detail"].endswith("listed for uk")

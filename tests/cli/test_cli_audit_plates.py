@@ -21,6 +21,7 @@ from vigil.cli.options import resolve_config
 from vigil.core.errors import VigilError
 from vigil.events.candidates import CandidateRaised
 from vigil.events.plates import PlateReadEvent
+from vigil.governance.auth import AuthService, principal_of
 from vigil.store import Store
 from vigil.store.governance import AuditRecord
 
@@ -160,7 +161,7 @@ def test_a_removal_without_a_reason_or_a_name_removes_nothing_and_records_nothin
         assert [e.entry_id for e in store.plates.list_entries()] == [entry_id]
 
 
-def test_a_plate_search_needs_a_name_and_a_reason_and_is_audited_with_the_plate(tmp_path: Path) -> None:
+def test_a_plate_search_needs_an_account_and_a_reason_and_is_audited_with_the_plate(tmp_path: Path) -> None:
     data = tmp_path / "data"
     now = datetime.now(UTC)
     with _store(data) as store:
@@ -171,16 +172,19 @@ def test_a_plate_search_needs_a_name_and_a_reason_and_is_audited_with_the_plate(
                 )
             ]
         )
-    line = _error_line(_vigil(["plates", "search", "ABC123", "--by", "PC Lee", "--reason", ""], data))
-    assert "a plate search needs --reason" in line
+    nobody = _error_line(_vigil(["plates", "search", "ABC123", "--reason", "incident 42"], data))
+    assert "sign in first" in nobody
+    token = _reviewer_token(data, "pc-lee")
+    line = _error_line(_vigil_as(token, ["plates", "search", "ABC123", "--reason", ""], data))
+    assert "a plate search needs a reason" in line
     assert _audit(data, "plates.search") == []
 
     found = json.loads(
-        _ok(_vigil(["plates", "search", "abc-123", "--by", "PC Lee", "--reason", "incident 42", "--json"], data))
+        _ok(_vigil_as(token, ["plates", "search", "abc-123", "--reason", "incident 42", "--json"], data))
     )
     assert [r["plate"] for r in found] == ["ABC123"]
     (search,) = _audit(data, "plates.search")
-    _is_cli(search, "PC Lee")
+    assert search.actor == "pc-lee" and search.detail["via"] == "cli" and search.detail["os_user"]
     assert search.object_type == "plate" and search.object_id == "ABC123"
     assert search.reason == "incident 42" and search.detail["results"] == 1
 
@@ -202,6 +206,25 @@ def test_a_purge_of_plate_reads_by_hand_is_audited_by_count_like_retention(tmp_p
     assert run.actor.startswith("cli:")
 
 
+def _vigil_as(token: str, args: list[str], data_dir: Path) -> Ran:
+    """``vigil`` signed in with ``token`` (``VIGIL_TOKEN``), as a reviewer's shell would be."""
+    result = CliRunner().invoke(app, args, env={"VIGIL_DATA_DIR": str(data_dir), "VIGIL_TOKEN": token})
+    if isinstance(result.exception, VigilError):
+        return Ran(1, result.stdout, f"error: {result.exception}\n")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def _reviewer_token(data_dir: Path, username: str) -> str:
+    """A user account and an API token for it, as `vigil login` would get with the password."""
+    cfg = resolve_config(None, data_dir)
+    with Store.open(cfg.store_url) as store:
+        auth = AuthService(store.governance, cfg.governance.auth)
+        user = auth.add_user(username, "correct horse battery", "operator", None, actor="test")
+        return auth.issue_token(principal_of(user, "session"), "test", 1)[0]
+
+
 @pytest.mark.parametrize("decision", ["confirm", "reject"])
 def test_candidate_reviews_from_the_cli_are_audited_with_the_decision(tmp_path: Path, decision: str) -> None:
     data = tmp_path / "data"
@@ -216,20 +239,22 @@ def test_candidate_reviews_from_the_cli_are_audited_with_the_decision(tmp_path: 
     with _store(data) as store:
         store.events.add_many([cand])
     cid = cand.event_id
+    lee, moss = _reviewer_token(data, "pc-lee"), _reviewer_token(data, "sgt-moss")
 
-    _ok(_vigil(["candidates", "list", "--kind", "plate", "--json", "--by", "PC Lee"], data))
+    _ok(_vigil_as(lee, ["candidates", "list", "--kind", "plate", "--json"], data))
     (listing,) = _audit(data, "candidates.list")
     assert listing.detail["results"] == 1 and listing.detail["status"] == "pending"
-    _ok(_vigil(["candidates", "show", cid, "--by", "PC Lee"], data))
+    assert listing.actor == "pc-lee" and listing.detail["via"] == "cli"
+    _ok(_vigil_as(lee, ["candidates", "show", cid], data))
     (view,) = _audit(data, "candidate.view")
     assert view.object_id == cid and view.camera_id == "gate"
 
-    args = ["candidates", decision, cid, "--by", "Sgt Moss"]
+    args = ["candidates", decision, cid]
     if decision == "reject":
         args += ["--reason", "the crop shows AB12CDF"]
-    _ok(_vigil(args, data))
+    _ok(_vigil_as(moss, args, data))
     (decided,) = _audit(data, "candidate.decide")
-    _is_cli(decided, "Sgt Moss")
+    assert decided.actor == "sgt-moss" and decided.detail["via"] == "cli" and decided.detail["os_user"]
     assert decided.object_id == cid and decided.camera_id == "gate"
     assert decided.detail["decision"] == decision
     assert decided.detail["status"] == ("confirmed" if decision == "confirm" else "rejected")
@@ -237,6 +262,6 @@ def test_candidate_reviews_from_the_cli_are_audited_with_the_decision(tmp_path: 
 
     # A refused decision (the same person confirming twice, or deciding a closed candidate)
     # writes no audit record: decision and record are one transaction.
-    again = _vigil(["candidates", "confirm", cid, "--by", "Sgt Moss"], data)
+    again = _vigil_as(moss, ["candidates", "confirm", cid], data)
     assert again.returncode != 0
     assert len(_audit(data, "candidate.decide")) == 1

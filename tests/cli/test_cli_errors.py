@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 
@@ -161,8 +163,12 @@ def test_status_before_any_run_says_so(tmp_path: Path, installed_models_dir: Pat
     ],
 )
 def test_plates_eval_with_a_bad_or_uninstalled_localiser(tmp_path: Path, localiser: str, expected: str) -> None:
+    # A well-formed labelled folder: the input is checked before any model, so only the
+    # localiser can be what is wrong here.
     folder = tmp_path / "scenes"
     folder.mkdir()
+    (folder / "car1.txt").write_text("car1.png\t10\t20\t30\t15\tAB12CDE\n")
+    cv2.imwrite(str(folder / "car1.png"), np.zeros((60, 80, 3), np.uint8))
     result = run_vigil(["plates", "eval", str(folder), "--localiser", localiser], tmp_path / "data", tmp_path / "m")
     assert result.returncode != 0
     line = one_error_line(result)
@@ -201,7 +207,7 @@ def test_an_error_message_keeps_its_brackets(tmp_path: Path, installed_models_di
 
 
 def test_a_date_out_of_range_is_one_line(tmp_path: Path, installed_models_dir: Path) -> None:
-    args = ["plates", "search", "AB12CDE", "--since", "0001-01-01T00:00:00+14:00", "--by", "me", "--reason", "case 1"]
+    args = ["plates", "search", "AB12CDE", "--since", "0001-01-01T00:00:00+14:00", "--reason", "case 1"]
     result = run_vigil(args, tmp_path / "data", installed_models_dir)
     assert result.returncode == 1
     line = one_error_line(result)

@@ -92,7 +92,14 @@ def test_candidate_for_subject_and_nothing_kept_of_bystanders(
     assert others == []
     assert len(refs) == 1 and probes == [c.probe_media]
     outside = [p for p in deployment.data_dir.rglob("*") if p.is_file() and media not in p.parents]
-    assert all(p.name.startswith("vigil.db") for p in outside), outside
+    # Beside the database: the audit signing key and its signed head (no personal data), and the
+    # spool's disk reserve, which must be blank room and nothing else.
+    kept = [p for p in outside if not p.name.startswith("vigil.db") and p.parent.name != "keys"]
+    assert [p.relative_to(deployment.data_dir).as_posix() for p in kept] in ([], ["spool/reserve.bin"]), kept
+    for p in kept:
+        with p.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                assert not block.strip(b"\0"), f"{p} holds data"
     # Database: the enrolled embedding is the only 128-float vector stored.
     assert _scan_database(store) == ["face_references.embedding"]
 

@@ -13,6 +13,7 @@ import pytest
 from vigil.core.accountability import Authorisation
 from vigil.core.errors import ConflictError, PolicyError
 from vigil.events.plates import PlateReadEvent
+from vigil.plates.hotlist import HotlistPlate
 from vigil.store import Store
 from vigil.store.plates import NewHotlistEntry
 
@@ -45,7 +46,7 @@ def test_entries_need_their_accountability_fields(store: Store) -> None:
     (e,) = store.plates.add_entries([NewHotlistEntry("AB12CDE", _auth())], max_days=365, now=NOW)
     with pytest.raises(ConflictError, match="on the hotlist already"):
         store.plates.add_entries([NewHotlistEntry("AB12CDE", _auth())], max_days=365, now=NOW)
-    assert store.plates.active_plates(now=NOW) == [(e.entry_id, "AB12CDE")]
+    assert store.plates.active_plates(now=NOW) == [HotlistPlate(e.entry_id, "AB12CDE")]
     # Expired entries stop matching at once, and are purged.
     assert store.plates.active_plates(now=NOW + timedelta(days=31)) == []
     assert store.plates.purge_expired(now=NOW + timedelta(days=31)) == 1
@@ -107,7 +108,7 @@ def test_csv_import_is_all_or_nothing_and_names_bad_rows(tmp_path: Path) -> None
     assert listed.stdout.strip() == "[]"
     ok = _vigil(["hotlist", "import", str(csv_path), "--by", "PC Lee", "--partial"], data)
     assert ok.returncode == 0, ok.stderr
-    assert "skipped row 3" in ok.stderr
+    assert "skipped line 3" in ok.stderr
     assert '"AB12CDE"' in _vigil(["hotlist", "list", "--json"], data).stdout
 
 
@@ -151,5 +152,5 @@ def test_cli_refuses_bad_plates_and_missing_basis(tmp_path: Path) -> None:
         )
     )
     assert "legal_basis is required" in line
-    search = ["plates", "search", "A B?", "--by", "PC Lee", "--reason", "incident 42"]
+    search = ["plates", "search", "A B?", "--reason", "incident 42"]
     assert "illegal characters" in _one_error_line(_vigil(search, data))

@@ -66,10 +66,12 @@ class FaceAttack:
             self._yunet.setInputSize((sw, sh))
             _, faces = self._yunet.detect(cv2.resize(image, (sw, sh)))
             for f in [] if faces is None else faces:
+                # YuNet emits inf/NaN rows on some inputs: drop them before any arithmetic
+                # (inf + -inf warns, and warnings are errors in the suite).
+                if not np.isfinite(f[:4]).all():
+                    continue
                 x1, y1, x2, y2 = f[0] / s, f[1] / s, (f[0] + f[2]) / s, (f[1] + f[3]) / s
-                inside = (
-                    np.isfinite(f[:4]).all() and 0 <= x1 < x2 <= w + 1 and 0 <= y1 < y2 <= h + 1 and x2 - x1 < 2 * w
-                )
+                inside = 0 <= x1 < x2 <= w + 1 and 0 <= y1 < y2 <= h + 1 and x2 - x1 < 2 * w
                 if inside and min(x2 - x1, y2 - y1) >= 4:
                     out.append(((x1, y1, x2, y2), float(f[14])))
         return out

@@ -53,9 +53,12 @@ def test_kill_9_then_restart(tmp_path: Path, people_clip: Path, installed_models
                 try:
                     progress = _rows(db, "SELECT count(*) FROM events WHERE type = 'camera.recording'")[0][0]
                     live = _rows(db, "SELECT count(*) FROM tracks WHERE ended = 0")[0][0]
+                    # ...and has reported its health at least once (every 2 s), so the status
+                    # below has a "running" report to show as stale.
+                    reported = _rows(db, "SELECT count(*) FROM camera_health WHERE state = 'running'")[0][0]
                 except sqlite3.OperationalError:  # tables not created yet
-                    progress = live = 0
-                if progress and live:
+                    progress = live = reported = 0
+                if progress and live and reported:
                     break
             assert run.poll() is None, "vigil run ended before it could be killed"
             time.sleep(0.5)

@@ -37,10 +37,8 @@ from vigil.api.routers import (
     watchlist,
 )
 from vigil.api.schemas import Healthz
-from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.governance.alerts import candidate_alert
-from vigil.governance.retention import RetentionTask
 from vigil.governance.transparency import ReportContributor
 from vigil.http.proxies import TrustedProxies
 from vigil.http.security_headers import SecurityHeaders
@@ -72,18 +70,6 @@ FEATURE_REPORT_SECTIONS: dict[str, Callable[[ApiContext], ReportContributor]] = 
     "plates": plates.plates_report_section,
 }
 """Transparency-report sections of features, built from each app's context (``ctx.report_sections`` wins)."""
-
-FEATURE_RETENTION_TASKS: list[Callable[[VigilConfig], RetentionTask]] = [
-    plates.retention_task,
-    lambda _config: watchlist.WatchlistRetention(),
-]
-"""Retention tasks of features: ``run_retention(..., tasks=retention_tasks(config))``."""
-
-
-def retention_tasks(config: VigilConfig) -> list[RetentionTask]:
-    """The features' retention tasks for this deployment."""
-    return [make(config) for make in FEATURE_RETENTION_TASKS]
-
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -173,7 +159,10 @@ async def _poll_candidates(ctx: ApiContext, executor: ThreadPoolExecutor) -> Non
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    """The app: ``/healthz`` (no sign-in), ``/api/...`` (signed in), ``/openapi.json``, ``/docs``."""
+    """The API: ``/healthz`` (no sign-in), ``/api/...`` (signed in), ``/openapi.json``, ``/docs``.
+
+    The web UI is mounted beside it by :func:`vigil.server.create_app` (the API never imports it).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -183,6 +172,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
             yield
         finally:
             ctx.hub.close()
+            if ctx.live is not None:
+                ctx.live.close()  # the open watches get their end record
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -190,6 +181,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
             executor.shutdown(wait=False, cancel_futures=True)
             if ctx.dispatcher is not None:
                 ctx.dispatcher.close()
+            if ctx.leases is not None:
+                # Off the event loop: closing stops the NATS connection's own loop.
+                await asyncio.to_thread(ctx.leases.close)
 
     app = FastAPI(
         title="Vigil",
@@ -216,9 +210,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for factory in [*FEATURE_ROUTERS, *ctx.extra_routers]:
         api.include_router(factory())
     app.include_router(api)
-    from vigil.web import mount_web  # here, not at the top: vigil.web builds on vigil.api's handlers
-
-    mount_web(app)  # the operator UI: server-rendered pages and /static (not in the OpenAPI schema)
     app.add_middleware(BodyLimit, limit=ctx.config.governance.max_upload_bytes)
     app.add_middleware(SecurityHeaders)  # every answer gets the headers, refusals too
     app.add_middleware(TrustedProxies, networks=ctx.config.api.trusted_proxies)  # outermost: who is asking

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
@@ -13,11 +12,8 @@ from vigil.api.errors import ApiError
 from vigil.core.errors import AccessDeniedError, AuthenticationError
 from vigil.governance.auth import csrf_matches
 from vigil.governance.roles import Principal, require
-from vigil.store.audit import AuditEntry, AuditRecord
-
-SESSION_COOKIE = "vigil_session"
-CSRF_HEADER = "X-CSRF-Token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+from vigil.http.session import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
+from vigil.services.recorder import Recorder
 
 
 def get_context(request: Request) -> ApiContext:
@@ -40,13 +36,17 @@ def get_principal(request: Request, ctx: Ctx) -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("Authorization must be 'Bearer <API token>'", "invalid_token")
-        return ctx.auth.token(token.strip())
+        principal = ctx.auth.token(token.strip())
+        request.state.principal = principal
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise AuthenticationError("sign in (POST /api/auth/login) or send an API token")
     principal, csrf = ctx.auth.session(cookie)
     if request.method not in SAFE_METHODS and not csrf_matches(csrf, request.headers.get(CSRF_HEADER)):
+        # Not recorded as the account's refused attempt: a forged cross-site request is not theirs.
         raise AccessDeniedError(f"missing or wrong {CSRF_HEADER} header for a signed-in browser request", "csrf_failed")
+    request.state.principal = principal
     return principal
 
 
@@ -79,39 +79,12 @@ def need_reason(ctx: ApiContext, reason: str | None, what: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class Auditor:
-    """Writes audit records for the current principal."""
-
-    ctx: ApiContext
-    principal: Principal
-
-    def entry(
-        self,
-        action: str,
-        *,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        camera_id: str | None = None,
-        reason: str | None = None,
-        **detail: Any,
-    ) -> AuditEntry:
-        return AuditEntry(
-            actor=self.principal.username,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            camera_id=camera_id,
-            reason=reason,
-            detail={"via": self.principal.via, **detail},
-        )
-
-    def record(self, action: str, **kwargs: Any) -> AuditRecord:
-        return self.ctx.store.governance.audit.append(self.entry(action, **kwargs))
+Auditor = Recorder
+"""Writes audit records for the current principal (:class:`vigil.services.recorder.Recorder`)."""
 
 
 def get_auditor(ctx: Ctx, principal: CurrentPrincipal) -> Auditor:
-    return Auditor(ctx, principal)
+    return ctx.services.recorder(principal)
 
 
 Audit = Annotated[Auditor, Depends(get_auditor)]
@@ -121,7 +94,7 @@ def scoped_camera(principal: Principal, camera_id: str | None) -> str | None:
     """The camera filter for a list: the given one if in scope; scoped users must name one."""
     if camera_id is not None:
         if not principal.sees(camera_id):
-            raise AccessDeniedError(f"camera {camera_id!r} is outside your scope", "out_of_scope")
+            raise AccessDeniedError(f"camera {camera_id!r} is outside your scope", "out_of_scope", camera_id=camera_id)
         return camera_id
     if principal.cameras is not None:
         raise ApiError(400, "camera_required", "your access is limited to some cameras: pass camera_id")

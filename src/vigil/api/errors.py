@@ -1,16 +1,7 @@
 """Every error the API returns, in one place: ``{"error": code, "message": human}``.
 
-Vigil's exceptions map to HTTP statuses here (and nowhere else)::
-
-    AuthenticationError        401  (code from the error: invalid_token, token_expired, …)
-    RateLimitedError           429  rate_limited (+ Retry-After)
-    AccessDeniedError               403  forbidden / out_of_scope / csrf_failed
-    NotFoundError              404  not_found
-    ConflictError              409  conflict
-    PolicyError                422  policy_violation
-    InputError, ValueError     400  invalid_input
-    StoreError, DataDirError   503  store_unavailable
-    request validation         422  invalid_request
+Vigil's exceptions map to HTTP statuses in :mod:`vigil.http.errors` (shared with the web UI);
+request validation errors are 422 ``invalid_request``.
 """
 
 from __future__ import annotations
@@ -24,18 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vigil.core.errors import (
-    AccessDeniedError,
-    AuthenticationError,
-    ConflictError,
-    DataDirError,
-    InputError,
-    NotFoundError,
-    PolicyError,
-    RateLimitedError,
-    StoreError,
-    VigilError,
-)
+from vigil.core.errors import AccessDeniedError, RateLimitedError, VigilError
+from vigil.http.errors import HttpError, status_and_code
+from vigil.services.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +29,8 @@ class ErrorBody(BaseModel):
     message: str
 
 
-class ApiError(VigilError):
-    """An error raised by a handler with its status and machine-readable code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+ApiError = HttpError
+"""An error raised by a handler with its status and machine-readable code."""
 
 
 _STATUS_CODES = {
@@ -76,38 +52,49 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def status_and_code(exc: Exception) -> tuple[int, str]:
-    """The HTTP status and error code for a Vigil (or plain value) error."""
-    if isinstance(exc, RateLimitedError):
-        return 429, exc.code
-    if isinstance(exc, AuthenticationError):
-        return 401, exc.code
-    if isinstance(exc, AccessDeniedError):
-        return 403, exc.code
-    if isinstance(exc, NotFoundError):
-        return 404, "not_found"
-    if isinstance(exc, ConflictError):
-        return 409, "conflict"
-    if isinstance(exc, PolicyError):
-        return 422, "policy_violation"
-    if isinstance(exc, InputError | ValueError):
-        return 400, "invalid_input"
-    if isinstance(exc, StoreError | DataDirError):
-        return 503, "store_unavailable"
-    return 500, "internal_error"
-
-
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
+def record_refusal(request: Request, exc: AccessDeniedError) -> None:
+    """Record a refusal no service recorded (a role check on the route, a camera out of scope)
+    as ``access.denied`` naming the operation attempted, for a signed-in principal.
+
+    A CSRF failure is not recorded against the account: a forged cross-site request is not theirs.
+    """
+    principal = getattr(request.state, "principal", None)
+    if principal is None or exc.code == "csrf_failed":
+        return
+    route = request.scope.get("route")
+    access = (getattr(route, "openapi_extra", None) or {}).get("x-vigil-access") or {}
+    # The path as routed, its values named ("/api/users/{username}"): the route object may
+    # carry only its router's part of the path.
+    params = {k: str(v) for k, v in request.path_params.items()}
+    template = "/".join(
+        next((f"{{{k}}}" for k, v in params.items() if v == part), part) for part in request.url.path.split("/")
+    )
+    camera = exc.camera_id or params.get("camera_id") or request.query_params.get("camera_id")
+    try:
+        Recorder(request.app.state.vigil.store, principal).refused(
+            access.get("action") or f"{request.method} {template}",
+            exc,
+            camera_id=camera,
+            request=f"{request.method} {template}",
+            params=params or None,
+        )
+    except VigilError as failure:  # the refusal still stands; the store is failing
+        log.error("could not record a refused attempt (%s): %s", exc, failure)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
+        assert isinstance(exc, HttpError)
         return error_response(exc.status, exc.code, exc.message)
 
-    async def on_vigil_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_vigil_error(request: Request, exc: Exception) -> JSONResponse:
         status, code = status_and_code(exc)
+        if isinstance(exc, AccessDeniedError) and not exc.recorded:
+            record_refusal(request, exc)
         if status >= 500:
             log.error("request failed: %s", exc)
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimitedError) else None
@@ -131,7 +118,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
-    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(HttpError, on_api_error)
     app.add_exception_handler(VigilError, on_vigil_error)
     app.add_exception_handler(ValueError, on_vigil_error)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -34,14 +34,7 @@ class LoginOut(MeOut):
 
 class TokenIn(Body):
     name: str = Field(min_length=1, max_length=128)
-    days: float = Field(default=90, gt=0, le=3650)
-
-
-class TokenOut(BaseModel):
-    token: str = Field(description="Shown once; send as 'Authorization: Bearer <token>'.")
-    token_id: str
-    name: str
-    expires_at: datetime
+    days: float = Field(default=30, gt=0, le=365, description="Lifetime (at most governance.auth.token_max_days).")
 
 
 class UserIn(Body):
@@ -58,14 +51,6 @@ class UserPatch(Body):
     disabled: bool | None = None
 
 
-class UserOut(BaseModel):
-    username: str
-    role: Role
-    cameras: list[str] | None
-    disabled: bool
-    created_at: datetime
-
-
 class HealthOut(BaseModel):
     updated_at: datetime
     state: str
@@ -77,11 +62,29 @@ class HealthOut(BaseModel):
     last_error: str | None
 
 
+class LeaseOut(BaseModel):
+    """Scale-out: which worker analyses the camera, from the NATS leases bucket."""
+
+    state: Literal["held", "unassigned", "unknown"] = Field(
+        description="held: a worker holds it; unassigned: no worker does; unknown: NATS could not be read (see error)."
+    )
+    worker: str | None = Field(default=None, description="The worker holding the camera.")
+    epoch: int | None = Field(default=None, description="Fencing epoch of the lease (grows at every move).")
+    held_since: datetime | None = Field(default=None, description="When this worker claimed the camera.")
+    worker_host: str | None = None
+    worker_alive: bool | None = Field(
+        default=None, description="The worker's heartbeat is current; false: the camera moves within the lease TTL."
+    )
+    heartbeat_expires_at: datetime | None = None
+    error: str | None = Field(default=None, description="Why the lease is unknown (NATS unreachable).")
+
+
 class CameraOut(BaseModel):
     camera_id: str
     name: str | None
     configured: bool
     health: HealthOut | None
+    lease: LeaseOut | None = Field(default=None, description="Scale-out only (bus.type: nats); null when embedded.")
 
 
 class Page(BaseModel):
@@ -108,10 +111,6 @@ class TrackOut(BaseModel):
 
 class TrackPage(Page):
     items: list[TrackOut]
-
-
-class CandidatePage(Page):
-    items: list[dict[str, Any]]
 
 
 class DecisionIn(Body):

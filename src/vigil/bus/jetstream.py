@@ -288,14 +288,16 @@ class JetStreamBus:
         """Deliver batches of up to ``batch`` events from each stream to ``handler``.
 
         ``name`` is the durable consumer name: processes using the same name share the work.
-        ``streams`` limits it to some streams (default: all of Vigil's).
+        ``streams`` limits it to some streams (default: every stream of events).
         """
         with self._lock:
             if self._closed:
                 raise BusClosedError(f"cannot subscribe {name!r}: the bus is closed")
             if any(s.name == name for s in self._subs):
                 raise ValueError(f"a subscriber named {name!r} already exists")
-        wanted = [s for s in STREAMS if streams is None or s.name in streams]
+        wanted = (
+            [s for s in STREAMS if s.name in streams] if streams is not None else [s for s in STREAMS if s.holds_events]
+        )
         sub = _Sub(
             name, handler, batch, max_wait_s, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bus-{name}")
         )

@@ -98,26 +98,38 @@ async def open_bucket(conn: NatsConnection, replicas: int = 1) -> KeyValue:
 
 def read_holders(conn: NatsConnection) -> list[Holder]:
     """Who holds each camera now, as the bucket says (for ``vigil status`` and the API)."""
-    return conn.call(_read_holders(conn), timeout_s=30)
+    return conn.call(_read_bucket(conn), timeout_s=30)[0]
 
 
-async def _read_holders(conn: NatsConnection) -> list[Holder]:
+def read_assignments(conn: NatsConnection, *, timeout_s: float = 30.0) -> tuple[list[Holder], dict[str, Beat]]:
+    """Who holds each camera, and every worker's latest heartbeat, by worker id (for the API)."""
+    return conn.call(_read_bucket(conn), timeout_s=timeout_s)
+
+
+async def _read_bucket(conn: NatsConnection) -> tuple[list[Holder], dict[str, Beat]]:
     try:
         kv = await conn.js.key_value(BUCKET)
-        # Filtered key listing needs nats-server 2.10; list all and keep the camera keys.
-        keys = [k for k in await kv.keys() if k.startswith("cam.")]
+        # Filtered key listing needs nats-server 2.10; list all and sort the keys here.
+        keys = await kv.keys()
     except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
-        return []
-    out = []
+        return [], {}
+    holders, beats = [], {}
     for key in keys:
+        if not key.startswith(("cam.", "wrk.")):
+            continue
         try:
             entry = await kv.get(key)
         except nats.js.errors.KeyNotFoundError:
             continue  # released meanwhile
-        if entry.value:
-            d = json.loads(entry.value)
-            out.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision or 0), float(d["since"])))
-    return sorted(out, key=lambda h: h.camera_id)
+        if not entry.value:
+            continue
+        d = json.loads(entry.value)
+        if key.startswith("cam."):
+            holders.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision or 0), float(d["since"])))
+        else:
+            worker = key[4:]
+            beats[worker] = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
+    return sorted(holders, key=lambda h: h.camera_id), beats
 
 
 class LeaseManager:
@@ -165,6 +177,7 @@ class LeaseManager:
         self._cams: dict[str, _Seen] = {}
         self._beats: dict[str, Beat] = {}
         self._stop = False
+        self._draining = False
         self._kv: KeyValue | None = None
         self._tasks: list[Any] = []
         self.renewals = 0
@@ -208,16 +221,21 @@ class LeaseManager:
 
     def stop(self, *, release: bool = True, timeout_s: float = 30.0) -> None:
         """Stop renewing; with ``release``, stop each camera and hand its lease back at once."""
-        self._stop = True
-        for task in self._tasks:
-            task.cancel()
         if release:
+            # Keep renewing (without claiming) while cameras stop: stopping one can take
+            # longer than the safety margin, and a lease lapsing mid-release would drop the
+            # camera's last events (its track ends) at the fence.
+            self._draining = True
             for camera in list(self.held()):
                 self._on_release(camera)
                 try:
                     self._conn.call(self._delete(camera), timeout_s=timeout_s)
                 except Exception as exc:  # the lease then lapses after ttl_s instead
                     log.warning("camera %s: lease not released: %s", camera, exc)
+        self._stop = True
+        for task in self._tasks:
+            task.cancel()
+        if release:
             try:
                 assert self._kv is not None
                 self._conn.call(self._kv.delete(f"wrk.{self.worker_id}"), timeout_s=5)
@@ -314,7 +332,8 @@ class LeaseManager:
         if time.monotonic() >= self._valid_until:
             self._lapse()
             return
-        await self._balance()
+        if not self._draining:
+            await self._balance()
 
     def _lapse_if_due(self) -> None:
         if time.monotonic() >= self._valid_until:
@@ -359,7 +378,7 @@ class LeaseManager:
         order = [c for c in self._cameras if c not in mine]
         random.shuffle(order)  # workers starting together spread over different cameras
         for camera in order:
-            if want <= 0 or self._stop:
+            if want <= 0 or self._stop or self._draining:
                 break
             with self._lock:
                 state = self._claimable(camera, now)

@@ -4,7 +4,8 @@ Workers never poll the database for lists. One publisher (inside ``vigil indexer
 what PostgreSQL holds into the ``VIGIL_LISTS`` bucket: one key per face reference (its
 embedding only, never the image), one per hotlist entry, the active face threshold, and a
 ``meta.clock`` key it rewrites every second. Each worker watches the bucket, so an
-enrolment, a removal or an expiry reaches it within the publisher's interval plus the
+enrolment, a removal, an expiry or a threshold change (a calibration, or the
+``faces.threshold`` policy: ``policy.<key>``) reaches it within the publisher's interval plus the
 propagation (well under 5 s), and expiry is checked again at every match.
 
 Staleness. The clock key proves the copy is current: the publisher writes it after every
@@ -53,6 +54,7 @@ class PlateEntry:
     entry_id: str
     plate: str
     expires_at: float
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,25 @@ def plate_key(entry_id: str) -> str:
 
 def threshold_key(embedder: str) -> str:
     return f"threshold.{camera_token(embedder)}"
+
+
+def policy_key(key: str) -> str:
+    return f"policy.{camera_token(key)}"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyValue:
+    """A policy that drives matching (``faces.threshold``), as the publisher read it."""
+
+    key: str
+    value: Any
+    updated_by: str
+    updated_at: float
+    """Unix seconds: the stage compares it with the active calibration's time."""
+
+
+def encode_policy(policy: PolicyValue) -> bytes:
+    return json.dumps({"k": policy.key, "v": policy.value, "by": policy.updated_by, "at": policy.updated_at}).encode()
 
 
 def encode_face(ref: FaceRef) -> bytes:
@@ -145,6 +166,7 @@ class ListsReplica:
         self._plates: dict[str, PlateEntry] = {}
         self._thresholds: dict[str, FaceThreshold] = {}
         self._threshold_records: dict[str, dict[str, Any]] = {}
+        self._policies: dict[str, PolicyValue] = {}
         self._confirmed_at = -float("inf")  # monotonic
         self.version = 0
         self._stale_reported = False
@@ -192,6 +214,10 @@ class ListsReplica:
         with self._lock:
             record = self._threshold_records.get(embedder)
             return dict(record) if record is not None else None
+
+    def policy(self, key: str) -> PolicyValue | None:
+        with self._lock:
+            return self._policies.get(key)
 
     def wait_fresh(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -244,7 +270,14 @@ class ListsReplica:
                     self._plates.pop(entry_id, None)
                 else:
                     d = json.loads(entry.value)
-                    self._plates[entry_id] = PlateEntry(d["id"], d["plate"], float(d["x"]))
+                    self._plates[entry_id] = PlateEntry(d["id"], d["plate"], float(d["x"]), d.get("r"))
+            elif kind == "policy":
+                key = camera_from_token(rest)
+                if deleted:
+                    self._policies.pop(key, None)
+                else:
+                    d = json.loads(entry.value)
+                    self._policies[key] = PolicyValue(d["k"], d["v"], d["by"], float(d["at"]))
             elif kind == "threshold":
                 embedder = camera_from_token(rest)
                 if deleted:

@@ -6,6 +6,8 @@ Streams are split by what a deployment needs of them, not by event type:
 * ``VIGIL_PLATES`` (plate reads) is kept apart so its retention can follow the plates policy.
 * ``VIGIL_CANDIDATES`` (candidates and alerts) is what people act on: few events, R3 always.
 * ``VIGIL_HEALTH`` (camera health and per-run summaries) is overwritten by the next snapshot.
+* ``VIGIL_ALERTS`` holds alerts, not events: the indexer publishes one per candidate it stored,
+  and ``vigil dispatcher`` delivers it (webhooks, MQTT). R3 in a cluster, like candidates.
 
 A camera id may contain characters NATS subjects forbid (``.``, ``*``, ``>``, spaces); they are
 escaped as ``~XX`` (hex of each UTF-8 byte) so every camera gets exactly one subject token.
@@ -20,6 +22,7 @@ from typing import Literal
 SUBJECT_ROOT = "vigil"
 
 EventKind = Literal["track", "crowd", "plates", "candidate", "health"]
+StreamKind = EventKind | Literal["alert"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +30,13 @@ class StreamSpec:
     """One JetStream stream: its name, the kinds it holds and how long it keeps messages."""
 
     name: str
-    kinds: tuple[EventKind, ...]
+    kinds: tuple[StreamKind, ...]
     max_age_s: float
     """Messages older than this are dropped by the server (the indexer has stored them long before)."""
     min_replicas: int = 1
     """Replicas this stream needs whatever the deployment asks (candidates: 3 in a cluster)."""
+    holds_events: bool = True
+    """False for a stream of other messages (alerts): event consumers (the indexer) skip it."""
 
     @property
     def subjects(self) -> list[str]:
@@ -45,6 +50,7 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("VIGIL_PLATES", ("plates",), max_age_s=DAY_S),
     StreamSpec("VIGIL_CANDIDATES", ("candidate",), max_age_s=7 * DAY_S, min_replicas=3),
     StreamSpec("VIGIL_HEALTH", ("health",), max_age_s=DAY_S),
+    StreamSpec("VIGIL_ALERTS", ("alert",), max_age_s=7 * DAY_S, min_replicas=3, holds_events=False),
 )
 """Every stream Vigil publishes to. Backlog kept = ``max_age_s``: an indexer may be down that long."""
 
@@ -95,6 +101,14 @@ def camera_from_token(token: str) -> str:
 def subject_for(event_type: str, camera_id: str) -> str:
     """``vigil.<kind>.<camera>`` for one event."""
     return f"{SUBJECT_ROOT}.{event_kind(event_type)}.{camera_token(camera_id)}"
+
+
+def alert_subject(camera_id: str) -> str:
+    """``vigil.alert.<camera>``: where the indexer publishes a stored candidate's alert."""
+    return f"{SUBJECT_ROOT}.alert.{camera_token(camera_id)}"
+
+
+ALERTS_STREAM = "VIGIL_ALERTS"
 
 
 def stream_for(event_type: str) -> StreamSpec:

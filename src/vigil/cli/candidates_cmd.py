@@ -1,81 +1,55 @@
-"""``vigil candidates list | show | confirm | reject``: the human review of matches."""
+"""``vigil candidates list | show | confirm | reject``: the human review of matches, as the
+signed-in account (``vigil login`` or ``VIGIL_TOKEN``): a door onto
+:mod:`vigil.services.candidates`. There is no ``--by``: a typed name is not an identity."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.cli.audit import CliAuditor, person
-from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
-from vigil.governance.use_records import CandidateDecided
+from vigil.cli.identity import signed_in
+from vigil.cli.options import ConfigOption, DataDirOption
 from vigil.recognise.wording import fmr_in_words
-from vigil.store.candidates import CandidateRecord
-from vigil.store.facade import Store
+from vigil.services import candidates
+from vigil.services.candidates import Decision, Kind, Status
 
 app = typer.Typer(help="Review face and plate candidates: nothing is actionable until people confirm it.")
 console = Console()
 
-ActorOption = typer.Option(..., "--by", help="Your name: who makes this decision (recorded).")
-ViewerOption = typer.Option(
-    None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
-)
-
-
-def _record_dict(c: CandidateRecord) -> dict[str, object]:
-    return {
-        "candidate_id": c.candidate_id,
-        "kind": c.kind,
-        "camera_id": c.camera_id,
-        "list_entry_id": c.list_entry_id,
-        "occurred_at": c.occurred_at.isoformat(),
-        "score": c.score,
-        "threshold": c.threshold,
-        "false_match_rate": c.false_match_rate,
-        "observed": c.observed,
-        "flags": list(c.flags),
-        "detail": c.detail,
-        "status": c.status,
-        "actionable": c.actionable,
-        "probe_media": c.probe_media,
-        "reference_media": c.reference_media,
-        "decisions": [
-            {"actor": d.actor, "decision": d.decision, "reason": d.reason, "at": d.decided_at.isoformat()}
-            for d in c.decisions
-        ],
-    }
+STATUSES = ("pending", "confirmed", "rejected", "all")
+KINDS = ("face", "plate")
 
 
 @app.command("list")
 def list_(
     status: str = typer.Option("pending", "--status", help="pending, confirmed, rejected or all."),
     kind: str | None = typer.Option(None, "--kind", help="face or plate."),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+    camera: str | None = typer.Option(None, "--camera", help="Only this camera (required if your scope is limited)."),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
     as_json: bool = typer.Option(False, "--json"),
-    by: str | None = ViewerOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Candidates waiting for review (newest first); the listing is audited."""
-    if status not in ("pending", "confirmed", "rejected", "all"):
-        raise typer.BadParameter(f"got {status!r}; expected pending, confirmed, rejected or all", param_hint="--status")
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        st: Literal["pending", "confirmed", "rejected"] | None = None if status == "all" else status  # type: ignore[assignment]
-        records = store.candidates.list(status=st, kind=kind, limit=limit)
-        CliAuditor.of(by).record(store, "candidates.list", object_type="candidates", status=st, results=len(records))
+    if status not in STATUSES:
+        raise typer.BadParameter(f"got {status!r}; expected {', '.join(STATUSES)}", param_hint="--status")
+    if kind is not None and kind not in KINDS:
+        raise typer.BadParameter(f"got {kind!r}; expected face or plate", param_hint="--kind")
+    st: Status | None = None if status == "all" else status  # type: ignore[assignment]
+    kd: Kind | None = kind  # type: ignore[assignment]
+    with signed_in(config, data_dir) as (services, actor):
+        page = candidates.list_candidates(services, actor, status=st, kind=kd, camera_id=camera, limit=limit)
     if as_json:
-        print(json.dumps([_record_dict(c) for c in records]))
+        print(page.model_dump_json())
         return
-    if not records:
+    if not page.items:
         console.print(f"no {'' if status == 'all' else status + ' '}candidates")
         return
     table = Table("id", "kind", "camera", "entry", "when", "score", "false-match rate", "flags", "status")
-    for c in records:
+    for c in page.items:
         table.add_row(
             c.candidate_id,
             c.kind,
@@ -85,74 +59,58 @@ def list_(
             f"{c.score:.3f}",
             fmr_in_words(c.false_match_rate),
             ", ".join(c.flags),
-            f"{c.status} ({sum(d.decision == 'confirm' for d in c.decisions)}/{cfg.candidates.required_confirmations})",
+            f"{c.status} ({c.confirmations}/{c.required_confirmations})",
         )
     console.print(table)
 
 
-def _decide(candidate_id: str, actor: str, decision: Literal["confirm", "reject"], reason: str | None,
-            config: Path | None, data_dir: Path | None) -> None:  # fmt: skip
-    cfg = resolve_config(config, data_dir)
-    auditor = CliAuditor.of(person(actor))
-
-    with Store.open(cfg.store_url) as store:
-        record = store.candidates.decide(
-            candidate_id,
-            actor=actor,
-            decision=decision,
-            reason=reason,
-            required_confirmations=cfg.candidates.required_confirmations,
-            on_decided=CandidateDecided(auditor, decision, reason),  # in decide()'s transaction
-        )
+def _decide(
+    candidate_id: str, decision: Decision, reason: str | None, config: Path | None, data_dir: Path | None
+) -> None:
+    with signed_in(config, data_dir) as (services, actor):
+        record = candidates.decide(services, actor, candidate_id, decision, reason)
     if record.status == "pending":
-        n = sum(d.decision == "confirm" for d in record.decisions)
         console.print(
-            f"candidate {candidate_id}: confirmation {n} of {cfg.candidates.required_confirmations} recorded; "
-            "still pending: a different person must confirm it too"
+            f"candidate {candidate_id}: confirmation {record.confirmations} of {record.required_confirmations} "
+            f"recorded (as {actor.username}); still pending: a different account must confirm it too",
+            highlight=False,
         )
     else:
-        console.print(f"candidate {candidate_id}: {record.status}")
+        console.print(f"candidate {candidate_id}: {record.status} (as {actor.username})", highlight=False)
 
 
 @app.command("confirm")
 def confirm(
     candidate_id: str = typer.Argument(..., help="The candidate's id (see `vigil candidates list`)."),
-    by: str = ActorOption,
     reason: str | None = typer.Option(None, "--reason", help="Why (optional for a confirmation)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Confirm that the probe shows the listed person or plate."""
-    _decide(candidate_id, by, "confirm", reason, config, data_dir)
+    """Confirm that the probe shows the listed person or plate (as the signed-in account)."""
+    _decide(candidate_id, "confirm", reason, config, data_dir)
 
 
 @app.command("reject")
 def reject(
     candidate_id: str = typer.Argument(...),
-    by: str = ActorOption,
     reason: str = typer.Option(..., "--reason", help="Why it is not a match (required)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Reject a candidate as a false match (a reason is required; rejection is final)."""
-    _decide(candidate_id, by, "reject", reason, config, data_dir)
+    _decide(candidate_id, "reject", reason, config, data_dir)
 
 
 @app.command("show")
 def show(
     candidate_id: str = typer.Argument(...),
-    by: str | None = ViewerOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Everything recorded about one candidate, as JSON (the view is audited)."""
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        record = store.candidates.get(candidate_id)
-        CliAuditor.of(by).record(
-            store, "candidate.view", object_type="candidate", object_id=candidate_id, camera_id=record.camera_id
-        )
-    print(json.dumps(_record_dict(record), indent=2))
+    with signed_in(config, data_dir) as (services, actor):
+        record = candidates.show(services, actor, candidate_id)
+    print(record.model_dump_json(indent=2))
 
 
 def register(root: typer.Typer) -> None:

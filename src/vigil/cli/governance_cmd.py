@@ -1,26 +1,34 @@
-"""``vigil serve``, ``vigil users …``, ``vigil audit verify`` and ``vigil retention run``."""
+"""``vigil serve``, ``vigil users …``, ``vigil tokens …``, ``vigil audit verify`` and ``vigil retention run``."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli.audit import os_account
+from vigil.cli.identity import cli_actor, saved_token, signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.core.errors import NotFoundError, PolicyError
-from vigil.governance.auth import AuthService, principal_of
-from vigil.governance.retention import run_retention
+from vigil.core.errors import PolicyError, VigilError
 from vigil.governance.roles import ROLES, check_role
 from vigil.governance.witness import export_witness, verify_store
-from vigil.store.audit import AuditEntry
+from vigil.services import retention, users
+from vigil.services.context import Services
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
-from vigil.store.media import MediaStore
+
+if TYPE_CHECKING:
+    from vigil.workers.live_frames import FrameSource
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,7 +37,7 @@ audit_app = typer.Typer(help="The hash-chained, signed audit log.")
 checkpoint_app = typer.Typer(help="Signed checkpoints of the audit log, for an auditor's witness file.")
 audit_app.add_typer(checkpoint_app, name="checkpoint")
 retention_app = typer.Typer(help="Delete what the retention policy no longer allows to keep.")
-CLI_ACTOR = "cli"
+tokens_app = typer.Typer(help="API tokens: list and revoke (make one with `vigil login` or in the web UI).")
 
 
 def serve(
@@ -47,8 +55,8 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
     and print its one-time password (``vigil demo --serve``)."""
     import uvicorn
 
-    from vigil.api import ApiContext, create_app
-    from vigil.api.server import server_config
+    from vigil.api import ApiContext
+    from vigil.server import create_app, server_config
 
     integrity = quick_check(cfg.store_url)
     if integrity is not None and not integrity.ok:
@@ -62,12 +70,44 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
         uvicorn.Server(server_config(app, host, port)).run()
 
 
+@contextmanager
+def serving(cfg: VigilConfig, host: str, port: int, frames: FrameSource) -> Iterator[None]:
+    """The API and UI on a thread of this process while the body runs (``vigil run --serve``):
+    the cameras analysed here feed the live view through ``frames``.
+
+    Raises:
+        VigilError: the server did not start within 15 s (the port is taken, for example).
+    """
+    import uvicorn
+
+    from vigil.api import ApiContext
+    from vigil.server import create_app, server_config
+
+    with Store.open(cfg.store_url) as store:
+        server = uvicorn.Server(server_config(create_app(ApiContext.build(cfg, store, frames=frames)), host, port))
+        thread = threading.Thread(target=server.run, name="vigil-serve", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not server.started:
+            server.should_exit = True
+            raise VigilError(f"--serve: the server did not start on {host}:{port} (is the port in use?)")
+        err_console.print(f"Vigil on http://{host}:{port} (live view at /live)", highlight=False)
+        try:
+            yield
+        finally:
+            server.should_exit = True  # after the cameras: the watch records are closed on its way out
+            thread.join(15)
+
+
 def _ensure_first_admin(cfg: VigilConfig, store: Store) -> None:
-    if any(u.role == "admin" for u in store.governance.users.list()):
-        console.print("an admin user exists already (reset a password with: vigil users …)")
+    services = Services.build(cfg, store)
+    if not users.needs_bootstrap(services):
+        console.print("an admin user exists already (sign in as an admin to manage users)")
         return
     secret = secrets.token_urlsafe(15)
-    AuthService(store.governance, cfg.governance.auth).add_user("admin", secret, "admin", None, actor=CLI_ACTOR)
+    users.bootstrap_admin(services, "admin", secret, os_user=os_account())
     console.print(f"first admin login: user [bold]admin[/], password [bold]{secret}[/] (shown once)")
 
 
@@ -82,12 +122,16 @@ def users_add(
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Add a user (audited as done from the command line)."""
+    """Add a user, as a signed-in admin. On a deployment with no admin yet, the first admin is
+    added without signing in (recorded as system:bootstrap with your OS account)."""
     cfg = resolve_config(config, data_dir)
     secret = password or secrets.token_urlsafe(15)
-    with Store.open(cfg.store_url) as store:
-        auth = AuthService(store.governance, cfg.governance.auth)
-        auth.add_user(username, secret, role, tuple(camera) or None, actor=CLI_ACTOR)
+    with Store.for_config(cfg) as store:
+        services = Services.build(cfg, store)
+        if role == "admin" and not camera and users.needs_bootstrap(services) and saved_token(cfg) is None:
+            users.bootstrap_admin(services, username, secret, os_user=os_account())
+        else:
+            users.add_user(services, cli_actor(services), username, secret, role, tuple(camera) or None)
     console.print(f"user {username} ({role}) added" + ("" if password else f"; password: {secret}"))
 
 
@@ -97,27 +141,14 @@ def users_list(
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Every user, role and camera scope."""
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        users = store.governance.users.list()
+    """Every user, role and camera scope (admins)."""
+    with signed_in(config, data_dir) as (services, actor):
+        listed = users.list_users(services, actor)
     if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "username": u.username,
-                        "role": u.role,
-                        "cameras": u.cameras and list(u.cameras),
-                        "disabled": u.disabled,
-                    }
-                    for u in users
-                ]
-            )
-        )
+        print(json.dumps([u.model_dump(mode="json") for u in listed]))
         return
     table = Table("user", "role", "cameras", "disabled")
-    for u in users:
+    for u in listed:
         table.add_row(u.username, u.role, ", ".join(u.cameras or ["all"]), str(u.disabled))
     console.print(table)
 
@@ -129,36 +160,58 @@ def users_set_role(
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Change a user's role."""
+    """Change a user's role (admins)."""
     check_role(role)
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        store.governance.users.update(
-            username,
-            role=role,
-            audit=AuditEntry(
-                actor=CLI_ACTOR, action="user.update", object_type="user", object_id=username, detail={"role": role}
-            ),
-        )
+    with signed_in(config, data_dir) as (services, actor):
+        users.update_user(services, actor, username, role=role)
     console.print(f"user {username} is now {role}")
 
 
-@users_app.command("token")
-def users_token(
+@users_app.command("disable")
+def users_disable(
     username: str = typer.Argument(...),
-    name: str = typer.Option("cli", "--name", help="What the token is for."),
-    days: float = typer.Option(90, "--days", min=0.001),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Issue an API token for a user (printed once; only its hash is stored)."""
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        user = store.governance.users.by_username(username)
-        if user is None:
-            raise NotFoundError(f"no user {username!r}")
-        token, _ = AuthService(store.governance, cfg.governance.auth).issue_token(principal_of(user, "cli"), name, days)
-    print(token)
+    """Disable a user (admins): their sessions end and their tokens stop working."""
+    with signed_in(config, data_dir) as (services, actor):
+        users.update_user(services, actor, username, disabled=True)
+    console.print(f"user {username} is disabled")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    user: str | None = typer.Option(None, "--user", help="Another user's tokens (admins); '*' for everyone's."),
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Your API tokens (never their secrets): when made, when they expire, whether revoked."""
+    with signed_in(config, data_dir) as (services, actor):
+        listed = users.list_tokens(services, actor, username=user)
+    if as_json:
+        print(json.dumps([t.model_dump(mode="json") for t in listed]))
+        return
+    table = Table("id", "user", "name", "created", "expires", "state")
+    table.columns[0].no_wrap = True
+    for t in listed:
+        state = "active" if t.active else ("revoked" if t.revoked_at else "expired")
+        table.add_row(
+            t.token_id, t.username, t.name, f"{t.created_at:%Y-%m-%d %H:%M}", f"{t.expires_at:%Y-%m-%d %H:%M}", state
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: str = typer.Argument(..., help="The token's id (see `vigil tokens list`)."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Revoke an API token (yours, or anyone's as an admin); it stops working at once."""
+    with signed_in(config, data_dir) as (services, actor):
+        revoked = users.revoke_token(services, actor, token_id)
+    console.print(f"token {revoked.token_id} ({revoked.username}, {revoked.name}) revoked", highlight=False)
 
 
 @audit_app.command("verify")
@@ -236,13 +289,9 @@ def retention_run(
 ) -> None:
     """Delete what policy no longer allows to keep: expired events, tracks, snapshots, candidates, non-hit
     plate reads, expired watchlist and hotlist entries (legal holds are kept); audited by count."""
-    from vigil.api.app import retention_tasks  # the web app (~0.7 s to import); only this command needs it
-
     cfg = resolve_config(config, data_dir)
     with Store.open(cfg.store_url) as store:
-        report = run_retention(
-            store, MediaStore(cfg.data_dir / "media"), cfg.governance.retention, tasks=retention_tasks(cfg)
-        )
+        report = retention.run(cfg, store)
     if as_json:
         print(json.dumps({"deleted": report.counts, "missing_files": report.missing_files}))
         return
@@ -252,5 +301,6 @@ def retention_run(
 def register(root: typer.Typer) -> None:
     root.command("serve")(serve)
     root.add_typer(users_app, name="users")
+    root.add_typer(tokens_app, name="tokens")
     root.add_typer(audit_app, name="audit")
     root.add_typer(retention_app, name="retention")

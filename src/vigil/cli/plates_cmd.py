@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,19 +15,23 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from vigil.cli.audit import CliAuditor, need_reason, person
+from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.config.plates import LOCALISERS, RECOGNISERS
 from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
+from vigil.core.instants import parse_typed_instant
 from vigil.events.plates import PlateReadSummary
 from vigil.governance.use_records import HotlistAdded
-from vigil.plates.eval import evaluate
+from vigil.plates.eval import check_folder, evaluate
 from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_hotlist_csv
 from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
+from vigil.services import plate_search
+from vigil.services.hotlist import listed_region, rows_with_regions
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
@@ -56,6 +60,7 @@ def _entry_dict(e: HotlistEntryRecord) -> dict[str, object]:
         "created_at": e.created_at.isoformat(),
         "expires_at": e.expires_at.isoformat(),
         "note": e.note,
+        "region": e.region,
     }
 
 
@@ -67,25 +72,32 @@ def add(
     entered_by: str = typer.Option(..., "--by", help="Your name: who enters it (recorded)."),
     expires: str = typer.Option(..., "--expires", help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO datetime."),
     note: str | None = typer.Option(None, "--note"),
+    region: str | None = typer.Option(
+        None, "--region", help="Plate region it is listed for (us, eu, uk, br, hk or plates.formats); default any."
+    ),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Add one plate to the hotlist (audited with the entry, in one transaction)."""
     cfg = resolve_config(config, data_dir)
     entry = NewHotlistEntry(
-        parse_plate(plate), Authorisation(legal_basis, authorised_by, entered_by, parse_expiry(expires)), note
+        parse_plate(plate),
+        Authorisation(legal_basis, authorised_by, entered_by, parse_expiry(expires)),
+        note,
+        region=listed_region(cfg.plates, region),
     )
     auditor = CliAuditor.of(person(entered_by))
     with Store.open(cfg.store_url) as store:
         (rec,) = store.plates.add_entries(
             [entry], max_days=cfg.plates.max_hotlist_days, on_written=HotlistAdded(auditor, "hotlist.add")
         )
-    console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()})")
+    listed = f", region {rec.region}" if rec.region else ""
+    console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()}{listed})")
 
 
 @hotlist_app.command("import")
 def import_(
-    csv_path: Path = typer.Argument(..., help="CSV with header plate,legal_basis,authorised_by,expires_at[,note]."),
+    csv_path: Path = typer.Argument(..., help="CSV: plate,legal_basis,authorised_by,expires_at[,note][,region]."),
     entered_by: str = typer.Option(..., "--by", help="Your name: who enters these (recorded)."),
     partial: bool = typer.Option(False, "--partial", help="Import the good rows even if some rows are bad."),
     config: Path | None = ConfigOption,
@@ -94,18 +106,22 @@ def import_(
     """Import a hotlist CSV: all rows or none (unless --partial); bad rows are named by number."""
     cfg = resolve_config(config, data_dir)
     auditor = CliAuditor.of(person(entered_by))
-    good, bad = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
+    parsed = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
+    good, bad_regions = rows_with_regions(cfg.plates, parsed.good)
+    bad = sorted((b.line, b.problem) for b in [*parsed.bad, *bad_regions])
     if bad and not partial:
         rows = ", ".join(str(n) for n, _ in bad)
         first = bad[0]
         raise InputError(
-            f"{csv_path}: {len(bad)} bad row(s) ({rows}); nothing imported (first: row {first[0]}: {first[1]}); "
+            f"{csv_path}: {len(bad)} bad row(s) ({rows}); nothing imported (first: line {first[0]}: {first[1]}); "
             "fix them or pass --partial"
         )
     for number, why in bad:
-        print(f"skipped row {number}: {why}", file=sys.stderr)
+        print(f"skipped line {number}: {why}", file=sys.stderr)
     entries = [
-        NewHotlistEntry(r.plate, Authorisation(r.legal_basis, r.authorised_by, entered_by, r.expires_at), r.note)
+        NewHotlistEntry(
+            r.plate, Authorisation(r.legal_basis, r.authorised_by, entered_by, r.expires_at), r.note, region=r.region
+        )
         for r in good
     ]
     with Store.open(cfg.store_url) as store:
@@ -142,9 +158,12 @@ def list_(
     if not entries:
         console.print("the hotlist is empty")
         return
-    table = Table("id", "plate", "legal basis", "authorised by", "entered by", "expires")
+    table = Table("id", "plate", "region", "legal basis", "authorised by", "entered by", "expires")
     for e in entries:
-        table.add_row(e.entry_id, e.plate, e.legal_basis, e.authorised_by, e.entered_by, str(e.expires_at.date()))
+        table.add_row(
+            e.entry_id, e.plate, e.region or "any", e.legal_basis, e.authorised_by, e.entered_by,
+            str(e.expires_at.date()),
+        )  # fmt: skip
     console.print(table)
 
 
@@ -195,33 +214,25 @@ def purge_expired(
 @plates_app.command("search")
 def search(
     plate: str = typer.Argument(...),
-    since: datetime | None = typer.Option(None, "--since", help="ISO datetime (UTC if no zone)."),
-    by: str = typer.Option(..., "--by", help="Your name: who searches (recorded)."),
     reason: str = typer.Option(..., "--reason", help="Why (a case or incident reference; recorded)."),
+    camera: str | None = typer.Option(None, "--camera", help="Only this camera (required if your scope is limited)."),
+    since: str | None = typer.Option(None, "--since", help="ISO date-time (UTC if no zone)."),
+    until: str | None = typer.Option(None, "--until", help="ISO date-time (UTC if no zone)."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
     as_json: bool = typer.Option(False, "--json"),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Reads of one plate still within retention (hits always), newest first.
 
-    A plate search follows a vehicle, so it needs your name and a reason, and is audited with
-    the plate, as the API's is."""
-    cfg = resolve_config(config, data_dir)
-    wanted = parse_plate(plate)
-    auditor = CliAuditor.of(person(by))
-    why = need_reason(reason, cfg.governance.min_reason_chars, "a plate search")
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    with Store.open(cfg.store_url) as store:
-        reads = store.plates.search(wanted, retention_hours=cfg.plates.retention_hours, since=since)
-        auditor.record(
-            store,
-            "plates.search",
-            object_type="plate",
-            object_id=wanted,
-            reason=why,
-            results=len(reads),
-            since=since.isoformat() if since else None,
+    A plate search follows a vehicle: it needs a signed-in account (``vigil login``) allowed to
+    search plates, and a reason, and is audited as the API's and the web UI's are."""
+    parse_plate(plate)  # bad input is one line before any sign-in
+    start = None if since is None else parse_typed_instant(since, "--since")
+    end = None if until is None else parse_typed_instant(until, "--until")
+    with signed_in(config, data_dir) as (services, actor):
+        found = plate_search.search(
+            services, actor, plate, reason=reason, camera_id=camera, since=start, until=end, limit=limit
         )
     rows = [
         {
@@ -234,20 +245,22 @@ def search(
             "crop": r.crop,
             "hit": r.hit,
         }
-        for r in reads
+        for r in found.reads
     ]
     if as_json:
         print(json.dumps(rows))
         return
     if not rows:
-        console.print(f"no reads of {wanted} within retention ({cfg.plates.retention_hours:g} h)")
+        console.print(f"no reads of {found.plate} within retention ({found.retention_hours:g} h)")
         return
     table = Table("when", "camera", "track", "confidence", "hit", "crop")
-    for r in reads:
+    for r in found.reads:
         table.add_row(
             r.occurred_at.isoformat(), r.camera_id, r.track_id or "", f"{r.confidence:.2f}", str(r.hit), r.crop or ""
         )
     console.print(table)
+    if found.truncated:
+        console.print(f"more than {limit} reads: narrow --since/--until or raise --limit")
 
 
 def _delete_crop(media: MediaStore, rel: str) -> int:
@@ -310,6 +323,7 @@ def eval_(
     bad = [r for r in names if r not in RECOGNISERS]
     if bad or len(set(names)) != len(names):
         raise InputError(f"--reader {reader_names!r}: give each of {list(RECOGNISERS)} at most once")
+    check_folder(folder, limit)
     summaries: dict[str, dict[str, object]] = {}
     for name in names:
         reader = build_plate_reader(cfg.plates, cfg.resolved_models_dir, chosen, localiser, name)

@@ -39,6 +39,11 @@ def run(
     config: Path = typer.Option(..., "--config", "-c", help="Deployment config (YAML) listing the cameras."),
     data_dir: Path | None = DataDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON (last line of stdout)."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Also serve the UI and API from this process, with the cameras' live view."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (with --serve)."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port (with --serve)."),
 ) -> None:
     """Analyse every configured camera until Ctrl-C or SIGTERM, then shut down cleanly."""
     cfg = resolve_config(config, data_dir)
@@ -57,7 +62,15 @@ def run(
     started = utcnow()
     from vigil.workers.runner import Deployment  # the pipeline: only running cameras needs it
 
-    summary = Deployment(cfg).run(stop)
+    if serve:
+        from vigil.cli.governance_cmd import serving
+        from vigil.workers.live_frames import LiveFrames
+
+        frames = LiveFrames()
+        with serving(cfg, host, port, frames):
+            summary = Deployment(cfg, on_frame=frames.publish, on_gated=frames.publish_still).run(stop)
+    else:
+        summary = Deployment(cfg).run(stop)
     plates = plates_cmd.run_summaries(cfg, summary, started) if cfg.plates.enabled else []
     if as_json:
         out = summary.to_json_dict()

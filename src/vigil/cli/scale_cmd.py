@@ -45,6 +45,21 @@ def indexer(config: Path | None = ConfigOption, data_dir: Path | None = DataDirO
     err_console.print(f"indexer: stored {stats.stored} events ({stats.duplicates} duplicates skipped)")
 
 
+def dispatcher(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
+    """Deliver alerts (webhooks, MQTT) from NATS JetStream until Ctrl-C or SIGTERM; run several to share them."""
+    cfg = resolve_config(config, data_dir)
+    if cfg.bus.type != "nats":
+        raise ConfigError(
+            f"{config or 'config'}: bus.type must be 'nats' for `vigil dispatcher` (got {cfg.bus.type!r}); "
+            "the embedded mode delivers alerts from `vigil serve`"
+        )
+    stop = _stop_on_signals("finishing the alerts in progress")
+    from vigil.workers.dispatcher import run_dispatcher
+
+    stats = run_dispatcher(cfg, stop)
+    err_console.print(f"dispatcher: delivered {stats.delivered} alerts ({stats.dead_lettered} dead letters)")
+
+
 def worker(
     config: Path = typer.Option(..., "--config", "-c", help="Deployment config (YAML) listing every camera."),
     data_dir: Path | None = DataDirOption,
@@ -78,7 +93,7 @@ def cluster_up(
     workers: int = typer.Option(2, "--workers", min=1, max=16),
     api: int = typer.Option(2, "--api", min=1, max=8, help="API replicas."),
 ) -> None:
-    """Start 3 NATS nodes, an indexer, workers and API replicas against the machine's PostgreSQL."""
+    """Start 3 NATS nodes, an indexer, a dispatcher, workers and API replicas against the machine's PostgreSQL."""
     from vigil.deploy.local_cluster import up
 
     base = _cluster_base_config(config)
@@ -87,7 +102,7 @@ def cluster_up(
     err_console.print(f"PostgreSQL: {state.db_url}")
     for role in state.roles:
         where = f"  http://127.0.0.1:{role.port}" if role.port else ""
-        err_console.print(f"  {role.name:<10} pid {role.pid:<8} log {role.log}{where}")
+        err_console.print(f"  {role.name:<12} pid {role.pid:<8} log {role.log}{where}")
     err_console.print(f"stop it with: vigil cluster down --dir {workdir}")
 
 
@@ -124,3 +139,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(cluster_app, name="cluster")
     app.command("indexer")(indexer)
     app.command("worker")(worker)
+    app.command("dispatcher")(dispatcher)

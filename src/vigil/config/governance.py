@@ -12,7 +12,9 @@ class AuthConfig(StrictModel):
     """Logins, sessions and API tokens."""
 
     session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400, description="Browser session lifetime.")
-    token_max_days: int = Field(default=365, ge=1, le=3650, description="Longest lifetime of an API token.")
+    token_max_days: int = Field(
+        default=90, ge=1, le=365, description="Longest lifetime of an API token (a stolen one lasts at most this)."
+    )
     login_max_failures: int = Field(
         default=5,
         ge=1,

@@ -81,6 +81,9 @@ class ScaleConfig(StrictModel):
     lists: ListsConfig = Field(default_factory=ListsConfig)
     spool_max_mb: int = Field(default=256, ge=1, le=1_000_000, description="Worker's edge spool bound on disk.")
     indexer_batch: int = Field(default=2000, ge=1, le=50_000, description="Events per indexer transaction.")
+    dispatcher_parallel: int = Field(
+        default=4, ge=1, le=64, description="Alerts one dispatcher delivers at once (a slow receiver holds one)."
+    )
     media: Literal["nats", "disk"] = Field(
         default="nats", description="Where workers put snapshots and crops: JetStream Object Store or local disk."
     )

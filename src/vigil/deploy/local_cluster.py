@@ -1,8 +1,8 @@
 """``vigil cluster up`` / ``down``: the whole scale-out deployment on one machine, on loopback.
 
 Three ``nats-server`` nodes forming one JetStream cluster, the machine's PostgreSQL (a
-database of the cluster's own), two ``vigil worker``, one ``vigil indexer`` and two
-``vigil serve`` replicas, each its own process with its own log. The state (ports, process
+database of the cluster's own), two ``vigil worker``, one ``vigil indexer``, one
+``vigil dispatcher`` and two ``vigil serve`` replicas, each its own process with its own log. The state (ports, process
 ids) is kept in ``<dir>/cluster.json`` so ``down`` stops exactly what ``up`` started.
 """
 
@@ -130,6 +130,7 @@ def up(
     nodes: int = 3,
     workers: int = 2,
     indexers: int = 1,
+    dispatchers: int = 1,
     api_replicas: int = 2,
     admin_dsn: str = PG_ADMIN_DSN,
     database: str = DEFAULT_DB,
@@ -160,6 +161,9 @@ def up(
         state.roles.append(start_role(workdir, f"indexer-{i + 1}", ["-v", "indexer", *common, "--data-dir", data]))
     state.save()
     _wait_log(state.roles[0], "indexer: consuming", 90)
+    for i in range(dispatchers):
+        name = f"dispatcher-{i + 1}"
+        state.roles.append(start_role(workdir, name, ["-v", "dispatcher", *common, "--data-dir", data]))
     for i in range(workers):
         wid = f"worker-{i + 1}"
         state.roles.append(start_role(workdir, wid, ["-v", "worker", *common, "--data-dir", data, "--id", wid]))

@@ -15,7 +15,7 @@ from pydantic import Field
 from vigil.events.models import EventBase
 
 CandidateKind = Literal["face", "plate"]
-CandidateFlag = Literal["impossible_travel", "fuzzy", "low_quality"]
+CandidateFlag = Literal["impossible_travel", "fuzzy", "low_quality", "other_region"]
 
 
 class CandidateRaised(EventBase):

@@ -5,6 +5,10 @@ the footage. When a receiver stays down after every retry the alert is kept as a
 
 MQTT topics: ``<prefix>/<camera>/<kind>`` (e.g. ``vigil/gate-1/candidate``) with a JSON body,
 and ``<prefix>/available`` = ``online`` / ``offline`` (last will), as Frigate publishes.
+
+Delivery is at least once: a webhook carries ``Idempotency-Key: <alert id>`` (the candidate's
+event id), so a receiver that sees the same key twice (a sender killed between the receiver's
+answer and recording it) drops the second. MQTT bodies carry the same ``id``.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -41,6 +47,38 @@ class Alert:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "camera_id": self.camera_id, **self.body}
+
+    @property
+    def key(self) -> str | None:
+        """The idempotency key receivers de-duplicate on: the alert's ``id`` (a candidate's event id)."""
+        value = self.body.get("id")
+        return None if value is None else str(value)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        """Inverse of :meth:`to_json` (an alert read back from the bus).
+
+        Raises:
+            ValueError: ``kind`` or ``camera_id`` missing or not text.
+        """
+        body = dict(data)
+        kind, camera = body.pop("kind", None), body.pop("camera_id", None)
+        if not isinstance(kind, str) or not isinstance(camera, str):
+            raise ValueError(f"not an alert: 'kind' and 'camera_id' must be text (got {kind!r}, {camera!r})")
+        return cls(kind=kind, camera_id=camera, body=body)
+
+
+class DeliveryLedger(Protocol):
+    """Which receivers already have an alert (scale-out: a bucket shared by every dispatcher).
+
+    ``target`` names one receiver (``webhook <url>``, ``mqtt <host:port/topic>``). A redelivered
+    alert skips the receivers recorded, so a dispatcher killed half-way through its receivers
+    does not make the next one send the first receivers a second copy.
+    """
+
+    def delivered(self, alert: Alert, target: str) -> bool: ...
+
+    def record(self, alert: Alert, target: str) -> None: ...
 
 
 def candidate_alert(c: CandidateRecord) -> Alert:
@@ -85,6 +123,8 @@ class WebhookSender:
     def send(self, alert: Alert) -> None:
         body = json.dumps(alert.to_json(), sort_keys=True).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "vigil-alerts"}
+        if alert.key is not None:
+            headers["Idempotency-Key"] = alert.key
         if self.target.secret:
             sig = hmac.new(self.target.secret.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Vigil-Signature"] = f"sha256={sig}"
@@ -102,7 +142,10 @@ class MqttPublisher:
         self._lock = threading.Lock()
 
     def _connect(self) -> mqtt.Client:
-        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="vigil-alerts")
+        # A client id of this process's own: a broker disconnects the older of two clients with
+        # one id, and several dispatchers (or API replicas) each hold a connection.
+        client_id = f"vigil-alerts-{socket.gethostname()}-{os.getpid()}"
+        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
         if self.target.username:
             client.username_pw_set(self.target.username, self.target.password)
         client.will_set(f"{self.target.topic_prefix}/available", "offline", qos=1, retain=True)
@@ -155,37 +198,35 @@ class AlertDispatcher:
         self.webhooks = [WebhookSender(t, config, self._http) for t in config.webhooks]
         self.mqtt = None if config.mqtt is None else MqttPublisher(config.mqtt, config)
 
-    def dispatch(self, alert: Alert) -> int:
-        """Deliver ``alert``; returns how many receivers failed (each one dead-lettered)."""
+    def dispatch(self, alert: Alert, ledger: DeliveryLedger | None = None) -> int:
+        """Deliver ``alert``; returns how many receivers failed (each one dead-lettered).
+
+        With a ``ledger``, receivers it records as served are skipped and each success is
+        recorded (a dead letter counts as done too: it is kept, not retried by a redelivery).
+        """
         failed = 0
         for hook in self.webhooks:
-            error = _retry(
-                self._config.attempts, self._config.backoff_s, functools.partial(hook.send, alert), self._sleep
-            )
-            if error is not None:
-                failed += 1
-                self._dead_letters.add(
-                    channel="webhook",
-                    target=hook.target.url,
-                    payload=alert.to_json(),
-                    error=error,
-                    attempts=self._config.attempts,
-                )
+            failed += self._deliver(alert, ledger, "webhook", hook.target.url, functools.partial(hook.send, alert))
         if self.mqtt is not None:
             publisher = self.mqtt
-            error = _retry(
-                self._config.attempts, self._config.backoff_s, functools.partial(publisher.send, alert), self._sleep
-            )
-            if error is not None:
-                failed += 1
-                self._dead_letters.add(
-                    channel="mqtt",
-                    target=f"{publisher.target.host}:{publisher.target.port}/{publisher.topic(alert)}",
-                    payload=alert.to_json(),
-                    error=error,
-                    attempts=self._config.attempts,
-                )
+            where = f"{publisher.target.host}:{publisher.target.port}/{publisher.topic(alert)}"
+            failed += self._deliver(alert, ledger, "mqtt", where, functools.partial(publisher.send, alert))
         return failed
+
+    def _deliver(
+        self, alert: Alert, ledger: DeliveryLedger | None, channel: str, target: str, send: Callable[[], None]
+    ) -> int:
+        name = f"{channel} {target}"
+        if ledger is not None and ledger.delivered(alert, name):
+            return 0
+        error = _retry(self._config.attempts, self._config.backoff_s, send, self._sleep)
+        if error is not None:
+            self._dead_letters.add(
+                channel=channel, target=target, payload=alert.to_json(), error=error, attempts=self._config.attempts
+            )
+        if ledger is not None:
+            ledger.record(alert, name)
+        return 0 if error is None else 1
 
     def close(self) -> None:
         self._http.close()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from vigil.config.governance import AuthConfig
 from vigil.core.clock import utcnow
-from vigil.core.errors import AuthenticationError, PolicyError, RateLimitedError
+from vigil.core.errors import AccessDeniedError, AuthenticationError, PolicyError, RateLimitedError
 from vigil.governance.login_throttle import LoginThrottle, Refused
 from vigil.governance.passwords import Passwords
 from vigil.governance.roles import Principal, check_role
@@ -85,8 +85,8 @@ class AuthService:
         )
 
     # -- sessions ------------------------------------------------------------------------
-    def login(self, username: str, password: str, remote: str) -> LoginResult:
-        """Check a password and open a session.
+    def _check_password(self, username: str, password: str, remote: str) -> UserRecord:
+        """The user whose password this is, through the login throttle (recorded either way).
 
         Raises:
             RateLimitedError: this name is locked out from this address, or a guard applies
@@ -116,9 +116,19 @@ class AuthService:
             raise AuthenticationError("wrong user name or password", "bad_credentials")
         self.throttle.succeeded(admission, now)
         self._store.auth.record_attempt(username, remote, ok=True)
+        return user
+
+    def login(self, username: str, password: str, remote: str) -> LoginResult:
+        """Check a password and open a session.
+
+        Raises:
+            RateLimitedError: locked out (see :meth:`_check_password`).
+            AuthenticationError: wrong name or password, or a disabled user (one message for all).
+        """
+        user = self._check_password(username, password, remote)
         session_secret = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
-        expires = now + timedelta(seconds=self._config.session_ttl_s)
+        expires = utcnow() + timedelta(seconds=self._config.session_ttl_s)
         self._store.auth.create_session(
             secret_hash(session_secret),
             user_id=user.user_id,
@@ -127,6 +137,20 @@ class AuthService:
             audit=AuditEntry(actor=user.username, action="login", detail={"remote": remote, "via": "session"}),
         )
         return LoginResult(principal_of(user, "session"), session_secret, csrf, expires)
+
+    def sign_in_token(
+        self, username: str, password: str, remote: str, *, name: str, days: float, via: str = "cli"
+    ) -> tuple[str, TokenRecord]:
+        """Check a password and issue an API token in place of a session (``vigil login``).
+
+        Raises:
+            RateLimitedError: locked out (see :meth:`_check_password`).
+            AuthenticationError: wrong name or password, or a disabled user.
+            PolicyError: a lifetime beyond the configured maximum (checked before the password).
+        """
+        self._check_days(days)
+        user = self._check_password(username, password, remote)
+        return self._issue(principal_of(user, via), name, days, remote=remote)
 
     def logout(self, session_secret: str, principal: Principal) -> None:
         self._store.auth.delete_session(
@@ -150,22 +174,46 @@ class AuthService:
     def issue_token(self, principal: Principal, name: str, days: float) -> tuple[str, TokenRecord]:
         """A new API token for ``principal`` (shown once; only its hash is kept).
 
+        Only someone who proved their password may mint tokens (a browser session, or
+        :meth:`sign_in_token`): a token that could mint tokens would outlive its own expiry and
+        revocation, so a principal that authenticated with a token is refused.
+
         Raises:
+            AccessDeniedError: ``principal`` signed in with an API token (``token_mints_token``).
             PolicyError: a lifetime beyond the configured maximum.
         """
+        if principal.via != "session":
+            raise AccessDeniedError(
+                "an API token cannot create tokens: sign in with your password (web UI, POST /api/auth/login, "
+                "or vigil login)",
+                "token_mints_token",
+            )
+        self._check_days(days)
+        return self._issue(principal, name, days, remote=None)
+
+    def _check_days(self, days: float) -> None:
         if not 0 < days <= self._config.token_max_days:
             raise PolicyError(f"a token lives between 0 and {self._config.token_max_days} days, got {days:g}")
+
+    def _issue(self, principal: Principal, name: str, days: float, *, remote: str | None) -> tuple[str, TokenRecord]:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        detail: dict[str, object] = {"name": name, "via": principal.via, "days": days}
+        if remote is not None:
+            detail["remote"] = remote
         record = self._store.auth.add_token(
             secret_hash(token),
             user_id=principal.user_id,
             name=name,
             expires_at=utcnow() + timedelta(days=days),
-            audit=AuditEntry(
-                actor=principal.username, action="token.create", object_type="token", detail={"name": name}
-            ),
+            audit=AuditEntry(actor=principal.username, action="token.create", object_type="token", detail=detail),
         )
         return token, record
+
+    def token_record(self, token: str) -> TokenRecord | None:
+        """The stored record of a token's secret (None when unknown or malformed)."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        return self._store.auth.token_by_hash(secret_hash(token))
 
     def token(self, token: str) -> Principal:
         """The principal behind an API token.

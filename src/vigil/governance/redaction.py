@@ -1,13 +1,16 @@
-"""Redaction: blur faces and plates (or whole crops where their positions are unknown).
+"""Redaction: blur faces and plates by region (or whole crops where policy says so).
 
 Fail closed: a media file is served unredacted only to a role with the unredact privilege and
-a reason; otherwise every known face/plate box is blurred, and where no redaction regions are
-known for a file (a person snapshot before the faces feature runs) the whole image is blurred.
-Feature packages plug in precise regions with :meth:`RedactionRegistry.register`.
+a reason; otherwise the deployment's one :class:`~vigil.governance.redactor.Redactor` (the same
+that redacts at write time) blurs every face it finds as the file is served, and regions that
+feature packages register (:meth:`RedactionRegistry.register`) are blurred as well. Where no
+redactor could be built (YuNet missing), :func:`redact_for_viewing` blurs the whole image.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -96,3 +99,63 @@ def redact_jpeg(data: bytes, regions: Sequence[RegionBox] | None, quality: int =
     if not ok:  # pragma: no cover - encoding a valid array does not fail
         raise InputError("the redacted image could not be encoded")
     return bytes(encoded.tobytes())
+
+
+FaceBlur = Callable[[NDArray[np.uint8]], NDArray[np.uint8]]
+"""The deployment's redactor as a function: a copy of the image with every face blurred."""
+
+
+def redact_for_viewing(
+    data: bytes, redactor: FaceBlur | None, regions: Sequence[RegionBox] | None = None, quality: int = 90
+) -> bytes:
+    """What a viewer without the unredact right is shown of a stored image: the scene, with
+    every face ``redactor`` finds blurred by region and ``regions`` (plates …) blurred too.
+
+    Files written since write-time redaction are already blurred except a face candidate's own
+    track; running the one redactor again as they are served covers that track and any file
+    written before, with the same rule. Without a redactor the whole image is blurred.
+
+    Raises:
+        InputError: the bytes are not a decodable image.
+    """
+    if redactor is None:
+        return redact_jpeg(data, None, quality)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError("the media file is not a readable image")
+    pixels: NDArray[np.uint8] = redactor(image.astype(np.uint8, copy=False))
+    if regions:
+        pixels = blur_boxes(pixels, regions)
+    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - encoding a valid array does not fail
+        raise InputError("the redacted image could not be encoded")
+    return bytes(encoded.tobytes())
+
+
+class ViewCache:
+    """Redacted copies of recently served files, in memory only (least recently used first
+    out, ``max_bytes`` in all): the face search costs a second or more per image, and an
+    events page shows the same snapshots again and again. Keyed by path, size and
+    modification time, so a file replaced on disk is redacted afresh."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._max = max_bytes
+        self._items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, int], make: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        value = make()
+        with self._lock:
+            if key not in self._items and len(value) <= self._max:
+                self._items[key] = value
+                self._size += len(value)
+                while self._size > self._max:
+                    _, old = self._items.popitem(last=False)
+                    self._size -= len(old)
+        return value

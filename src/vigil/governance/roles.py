@@ -113,4 +113,4 @@ def require(principal: Principal, action: str, camera_id: str | None = None) -> 
     if not principal.can(action):
         raise AccessDeniedError(f"role {principal.role!r} may not {action}")
     if not principal.sees(camera_id):
-        raise AccessDeniedError(f"camera {camera_id!r} is outside your scope", "out_of_scope")
+        raise AccessDeniedError(f"camera {camera_id!r} is outside your scope", "out_of_scope", camera_id=camera_id)

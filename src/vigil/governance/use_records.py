@@ -55,6 +55,7 @@ class HotlistAdded:
                     plate=r.plate,
                     authorised_by=r.authorised_by,
                     expires_at=r.expires_at.isoformat(),
+                    region=r.region,
                 ),
             )
 

@@ -42,6 +42,11 @@ COUNTRY_GRAMMAR: dict[str, str] = {
 
 UNKNOWN_COUNTRY = "Unknown"
 
+COUNTRY_TRUST = 0.5
+"""The region head's country picks the grammar only when it is at least this sure; below it the
+deployment's own ``regions`` are used. The same bar says where a read is from when a hotlist
+entry names its region (:func:`vigil.plates.hotlist.other_region`)."""
+
 
 def grammar_for(country: str | None) -> str | None:
     """The grammar region of a plate country, or None when no built-in grammar describes it."""

@@ -161,6 +161,20 @@ def read_image(path: Path) -> BGRImage:
     return np.asarray(image, dtype=np.uint8)
 
 
+def check_folder(folder: Path, limit: int | None = None) -> None:
+    """Check a labelled folder before any model is loaded: its labels parse and every image it
+    names is a file OpenCV can decode (by its signature, without decoding it), so bad input is
+    named before a missing model or an hour of reading.
+
+    Raises:
+        InputError: the first problem, in one line.
+    """
+    _, items = load_labels(folder)
+    for item in items[:limit] if limit is not None else items:
+        if not item.image.is_file() or not cv2.haveImageReader(str(item.image)):
+            raise InputError(f"cannot read image {item.image} (missing, or not an image)")
+
+
 def evaluate(
     folder: Path, reader: PlateReader, progress: Callable[[int, int], None] | None = None, limit: int | None = None
 ) -> EvalReport:

@@ -24,7 +24,7 @@ import numpy as np
 
 from vigil.core.frame import BGRImage
 from vigil.plates.cct import CctRead, CctRecogniser
-from vigil.plates.countries import grammar_for
+from vigil.plates.countries import COUNTRY_TRUST, grammar_for
 from vigil.plates.ctc import TextLine, drop_absent
 from vigil.plates.formats import (
     REGION_FORMATS,
@@ -122,10 +122,6 @@ SECOND_OPINION = 0.6
 sure character has a probability below this (and the better scoring read is kept). Chosen by
 2-fold cross-validation on the US crops and labelled scene boxes pooled (even / odd images):
 both folds chose 0.6 (docs/plates.md)."""
-
-COUNTRY_TRUST = 0.5
-"""The region head's country picks the grammar only when it is at least this sure; below it the
-deployment's own ``regions`` are used."""
 
 CCT_MARGIN = (0.1, 0.1)
 """Margin added around a plate box before the plate-trained recogniser reads it (fraction of the

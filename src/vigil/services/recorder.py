@@ -90,6 +90,14 @@ class Recorder:
         """Record a read that has been made (its own transaction)."""
         return self.store.governance.audit.append(self.entry(action, **kwargs))
 
+    record = read
+    """The API's older name for :meth:`read`."""
+
+    @property
+    def principal(self) -> Actor:
+        """The actor (the API's older name for it)."""
+        return self.actor
+
     def allow(
         self,
         action: str,
@@ -123,6 +131,7 @@ class Recorder:
         **detail: Any,
     ) -> AuditRecord:
         """Record a refused attempt (``access.denied``) in its own transaction."""
+        error.recorded = True
         return self.read(
             DENIED,
             object_type=object_type,

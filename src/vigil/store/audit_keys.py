@@ -258,6 +258,8 @@ def default_key_file(store_url: str) -> Path | None:
 
 
 def audit_key_file(cfg: VigilConfig) -> Path:
-    """The deployment's key file: ``VIGIL_AUDIT_KEY_FILE``, else ``<data_dir>/keys/audit-signing.key``."""
-    env = os.environ.get("VIGIL_AUDIT_KEY_FILE")
-    return Path(env).expanduser() if env else (cfg.data_dir / "keys" / KEY_FILE_NAME).resolve()
+    """The deployment's key file: ``VIGIL_AUDIT_KEY_FILE``, else beside a SQLite database (the same
+    rule as :func:`default_key_file`, so a store opened by URL and one opened by config sign and
+    verify with one key), else ``<data_dir>/keys/audit-signing.key``."""
+    beside_db = default_key_file(cfg.store_url)
+    return beside_db if beside_db is not None else (cfg.data_dir / "keys" / KEY_FILE_NAME).resolve()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from vigil.core.clock import utcnow
 from vigil.core.ids import new_id
-from vigil.store.audit import AuditEntry, maybe_audit
+from vigil.store.audit import AuditEntry, maybe_audit, with_object
 from vigil.store.session import _transaction
 from vigil.store.tables import Base, UTCDateTime
 
@@ -143,13 +143,39 @@ class AuthRepository:
             )
             session.add(row)
             session.flush()
-            maybe_audit(session, audit)
+            maybe_audit(session, None if audit is None else with_object(audit, row.token_id))
             return _token_record(row)
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
         with _transaction(self._sessions, "reading an API token") as session:
             row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
             return None if row is None else _token_record(row)
+
+    def list_tokens(self, user_id: str | None = None) -> list[TokenRecord]:
+        """Tokens (never their secrets), newest first; only ``user_id``'s when given."""
+        stmt = select(ApiTokenRow).order_by(ApiTokenRow.created_at.desc(), ApiTokenRow.token_id)
+        if user_id is not None:
+            stmt = stmt.where(ApiTokenRow.user_id == user_id)
+        with _transaction(self._sessions, "listing API tokens") as session:
+            return [_token_record(row) for row in session.scalars(stmt)]
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        with _transaction(self._sessions, "reading an API token") as session:
+            row = session.get(ApiTokenRow, token_id)
+            return None if row is None else _token_record(row)
+
+    def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry | None) -> TokenRecord | None:
+        """Mark a token revoked (kept, so the list shows when); None if there is no such token.
+        Revoking a revoked token keeps its first revocation time."""
+        with _transaction(self._write_sessions, "revoking an API token") as session:
+            row = session.get(ApiTokenRow, token_id)
+            if row is None:
+                return None
+            if row.revoked_at is None:
+                row.revoked_at = at
+            session.flush()
+            maybe_audit(session, audit)
+            return _token_record(row)
 
     def purge_expired(self, now: datetime) -> int:
         """Delete expired sessions; returns how many."""

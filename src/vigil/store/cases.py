@@ -95,9 +95,21 @@ class CaseRepository:
                 raise NotFoundError(f"no case {case_id!r}")
             return _case_record(session, row)
 
-    def list(self, *, limit: int = 100, offset: int = 0) -> builtins.list[CaseRecord]:
+    def list(
+        self, *, limit: int = 100, offset: int = 0, cameras: frozenset[str] | None = None
+    ) -> builtins.list[CaseRecord]:
+        """Cases, newest first; with ``cameras``, only those whose every item is on one of them
+        (or has no camera), so a camera-scoped reader never learns of another camera's cases."""
         _check_page(limit, offset)
-        stmt = select(CaseRow).order_by(CaseRow.created_at.desc(), CaseRow.case_id).limit(limit).offset(offset)
+        stmt = select(CaseRow)
+        if cameras is not None:
+            outside = select(CaseItemRow.id).where(
+                CaseItemRow.case_id == CaseRow.case_id,
+                CaseItemRow.camera_id.is_not(None),
+                CaseItemRow.camera_id.not_in(sorted(cameras)),
+            )
+            stmt = stmt.where(~outside.exists())
+        stmt = stmt.order_by(CaseRow.created_at.desc(), CaseRow.case_id).limit(limit).offset(offset)
         with _transaction(self._sessions, "listing cases") as session:
             return [_case_record(session, row) for row in session.scalars(stmt)]
 

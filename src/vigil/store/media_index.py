@@ -31,3 +31,14 @@ class MediaIndexRepository:
             if row is not None:
                 return str(row[0]), "probe" if row[1] == rel_path else "reference"
         return None
+
+    def kept_faces(self, rel_path: str) -> bool:
+        """True if ``rel_path`` is the snapshot of a track that raised a candidate: such a
+        snapshot is written with its faces (the reviewer must see who it was, see
+        ``workers.pipeline``), every other one with its faces already blurred."""
+        with _transaction(self._sessions, "finding whether a snapshot kept its faces") as session:
+            track = session.scalar(select(TrackRow.track_id).where(TrackRow.snapshot == rel_path).limit(1))
+            if track is None:
+                return False
+            raised = select(CandidateRow.candidate_id).where(CandidateRow.track_id == track).limit(1)
+            return session.scalar(raised) is not None

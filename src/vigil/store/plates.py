@@ -21,6 +21,7 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import new_id
 from vigil.events.plates import PlateReadEvent
+from vigil.plates.hotlist import HotlistPlate
 from vigil.store.session import _check_aware, _transaction
 from vigil.store.tables import Base, UTCDateTime
 
@@ -55,6 +56,7 @@ class HotlistEntryRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_hotlist_entries_plate", "plate"),)
 
@@ -82,6 +84,8 @@ class HotlistEntryRecord:
     created_at: datetime
     expires_at: datetime
     note: str | None
+    region: str | None = None
+    """The plate region the entry is listed for (``us``, ``uk`` …), or None: any region."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,8 @@ class NewHotlistEntry:
     note: str | None = None
     entry_id: str | None = None
     """A chosen id (default: a new one)."""
+    region: str | None = None
+    """The plate region it is listed for (checked by the hotlist service), or None."""
 
 
 def fold_plates(session: Session, events: Sequence[Any]) -> None:
@@ -138,6 +144,7 @@ def _entry(row: HotlistEntryRow) -> HotlistEntryRecord:
         row.created_at,
         row.expires_at,
         row.note,
+        row.region,
     )
 
 
@@ -192,6 +199,7 @@ class PlatesRepository:
                     created_at=now,
                     expires_at=e.authorisation.expires_at,
                     note=e.note,
+                    region=e.region,
                 )
                 for e in entries
             ]
@@ -222,9 +230,9 @@ class PlatesRepository:
                 q = q.where(HotlistEntryRow.expires_at > now)
             return [_entry(r) for r in session.scalars(q)]
 
-    def active_plates(self, now: datetime | None = None) -> list[tuple[str, str]]:
-        """``(entry_id, plate)`` of every entry that has not expired: what the stage matches against."""
-        return [(e.entry_id, e.plate) for e in self.list_entries(now=now)]
+    def active_plates(self, now: datetime | None = None) -> list[HotlistPlate]:
+        """Every entry that has not expired, as matching needs it: what the stage matches against."""
+        return [HotlistPlate(e.entry_id, e.plate, e.region) for e in self.list_entries(now=now)]
 
     def remove_entry(
         self, entry_id: str, *, on_written: Callable[[Session, HotlistEntryRecord], None] | None = None

@@ -15,6 +15,10 @@ from vigil.store.audit import AuditEntry, append_audit
 from vigil.store.session import _transaction
 from vigil.store.tables import Base, UTCDateTime
 
+FACE_THRESHOLD = "faces.threshold"
+"""The policy that sets the face matcher's threshold (validated in :mod:`vigil.services.policy`,
+read by the faces stage beside the active calibration: the newer of the two is in force)."""
+
 
 class PolicyRow(Base):
     __tablename__ = "policies"

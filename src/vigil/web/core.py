@@ -15,13 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from vigil.api.context import ApiContext
-from vigil.api.deps import SESSION_COOKIE, Auditor
-from vigil.api.errors import ApiError, status_and_code
 from vigil.core.errors import AccessDeniedError, AuthenticationError, VigilError
 from vigil.governance.auth import csrf_matches
-from vigil.governance.roles import PERMISSIONS, Principal, require
+from vigil.governance.roles import PERMISSIONS, Principal
+from vigil.http.context import AppContext
+from vigil.http.errors import message_of, status_and_code
+from vigil.http.session import session_of
 from vigil.recognise.wording import fmr_in_words, one_in
+from vigil.services import Recorder, Services
 from vigil.web import flash
 
 HERE = Path(__file__).parent
@@ -46,6 +47,7 @@ CROWD_READ = feature_action("crowd.read", "cameras.read")
 
 NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Cameras", "cameras.read"),
+    ("/live", "Live", "media.read"),
     ("/review", "Review", "candidates.read"),
     ("/events", "Events", "events.read"),
     ("/plates", "Plates", PLATES_SEARCH),
@@ -64,39 +66,48 @@ NAV: tuple[tuple[str, str, str], ...] = (
 class WebSession:
     """The signed-in person behind a page request."""
 
-    ctx: ApiContext
+    ctx: AppContext
     principal: Principal
     csrf: str
+    page: str = ""
+    """The page asked for (``POST /review/{id}``), named in the record of a refused attempt."""
 
     @property
-    def audit(self) -> Auditor:
-        return Auditor(self.ctx, self.principal)
+    def services(self) -> Services:
+        """The domain services' context (:mod:`vigil.services`)."""
+        return self.ctx.services
+
+    @property
+    def audit(self) -> Recorder:
+        """The audit recorder of the signed-in person (reads are recorded with ``read``)."""
+        return self.ctx.services.recorder(self.principal)
 
     def require(self, action: str, camera_id: str | None = None) -> None:
-        require(self.principal, action, camera_id)
+        """Check role and camera scope; a refusal is recorded (``access.denied``), then raised."""
+        Recorder(self.ctx.store, self.principal).allow(action, camera_id=camera_id, page=self.page)
 
     def check_csrf(self, token: str) -> None:
         if not csrf_matches(self.csrf, token or None):
             raise AccessDeniedError("this form is stale or was not sent by Vigil (CSRF check failed)", "csrf_failed")
 
 
-def context_of(request: Request) -> ApiContext:
-    ctx: ApiContext = request.app.state.vigil
+def context_of(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.vigil
     return ctx
 
 
 def signed_in(request: Request) -> WebSession:
-    """The session of the cookie the API's login set.
+    """The session of the cookie sign-in set (:mod:`vigil.http.session`, shared with the API).
 
     Raises:
         AuthenticationError: no, unknown or expired session (the page redirects to sign-in).
     """
     ctx = context_of(request)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
+    found = session_of(ctx.auth, request)
+    if found is None:
         raise AuthenticationError("sign in first")
-    principal, csrf = ctx.auth.session(cookie)
-    return WebSession(ctx, principal, csrf)
+    principal, csrf = found
+    return WebSession(ctx, principal, csrf, f"{request.method} {request.url.path}")
 
 
 def render(request: Request, template: str, session: WebSession | None, *, code: int = 200, **values: Any) -> Response:
@@ -151,8 +162,7 @@ def _message(exc: BaseException) -> str:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid input"))
-    text = exc.message if isinstance(exc, ApiError) else str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
+    return message_of(exc)
 
 
 def pages(fn: Callable[P, Response]) -> Callable[P, Response]:
@@ -166,7 +176,7 @@ def pages(fn: Callable[P, Response]) -> Callable[P, Response]:
         assert isinstance(request, Request), "page handlers take request as a keyword"
         try:
             response = fn(*args, **kwargs)
-        except (ApiError, VigilError, ValueError) as exc:
+        except (VigilError, ValueError) as exc:
             response = _error_page(request, exc)
         return flash.move_to_flash(response, request, context_of(request).config)
 
@@ -180,7 +190,9 @@ def _error_page(request: Request, exc: Exception) -> Response:
             return RedirectResponse("/login?" + urlencode({"next": here}), status_code=303)
         code = exc.code if exc.code in flash.KNOWN["error"] else "unauthenticated"
         return RedirectResponse("/login?" + urlencode({"error": code}), status_code=303)
-    status = exc.status if isinstance(exc, ApiError) else status_and_code(exc)[0]
+    status = status_and_code(exc)[0]
+    if isinstance(exc, AccessDeniedError) and not exc.recorded and exc.code != "csrf_failed":
+        _record_refusal(request, exc)
     if request.method != "GET":
         back = local_path(request.headers.get("referer"))
         return RedirectResponse(with_message(back, error=_message(exc)), status_code=303)
@@ -189,6 +201,15 @@ def _error_page(request: Request, exc: Exception) -> Response:
     except (AuthenticationError, VigilError):
         session = None
     return render(request, "error.html", session, code=status, status_code=status, message=_message(exc))
+
+
+def _record_refusal(request: Request, exc: AccessDeniedError) -> None:
+    """Record a refusal raised below the page (a camera out of scope) that nobody recorded."""
+    try:
+        session = signed_in(request)
+    except VigilError:
+        return
+    Recorder(session.ctx.store, session.principal).refused(session.page, exc, page=session.page)
 
 
 # -- formatting ---------------------------------------------------------------------------------

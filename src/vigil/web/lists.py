@@ -1,4 +1,4 @@
-"""Watchlist and hotlist management (accountability fields, expiry) and cases with exports."""
+"""Watchlist and hotlist management (accountability fields, expiry); cases are in :mod:`vigil.web.cases`."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.deps import need_reason
-from vigil.api.routers import cases as api_cases
 from vigil.api.routers import watchlist as api_watchlist
-from vigil.api.schemas import CaseIn, CaseItemIn, ExportIn, HoldIn
-from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
-from vigil.plates.text import parse_plate
-from vigil.store.plates import NewHotlistEntry
+from vigil.services import hotlist
+from vigil.services.hotlist import HotlistEntryIn
 from vigil.web.core import HOTLIST_MANAGE, HOTLIST_READ, WATCHLIST_MANAGE, WATCHLIST_READ, pages, render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -35,12 +31,10 @@ def lists(request: Request) -> Response:
         ctx, session.audit, include_expired=True, expiring_within_days=None, limit=1000, offset=0
     )
     can_hotlist = session.principal.can(HOTLIST_READ)
-    hotlist = ctx.store.plates.list_entries(include_expired=True) if can_hotlist else []
-    if can_hotlist:
-        session.audit.record("hotlist.list", object_type="hotlist", results=len(hotlist))
+    plates = hotlist.entries(ctx.services, session.principal, include_expired=True).items if can_hotlist else []
     soon = sorted(
         [("face", s.subject_id, s.display_name, s.expires_at) for s in page.items if now < s.expires_at <= now + SOON]
-        + [("plate", e.entry_id, e.plate, e.expires_at) for e in hotlist if now < e.expires_at <= now + SOON],
+        + [("plate", e.entry_id, e.plate, e.expires_at) for e in plates if now < e.expires_at <= now + SOON],
         key=lambda x: x[3],
     )
     return render(
@@ -49,7 +43,7 @@ def lists(request: Request) -> Response:
         session,
         subjects=page.items,
         state=page.watchlist,
-        hotlist=hotlist,
+        hotlist=plates,
         soon=soon,
         now=now,
         can_manage=session.principal.can(WATCHLIST_MANAGE),
@@ -58,6 +52,7 @@ def lists(request: Request) -> Response:
         max_expiry_days=ctx.config.faces.max_expiry_days,
         max_hotlist_days=ctx.config.plates.max_hotlist_days,
         default_expiry=(now + timedelta(days=30)).date().isoformat(),
+        plate_regions=hotlist.known_regions(ctx.config.plates),
     )
 
 
@@ -112,25 +107,16 @@ def add_plate(
     authorised_by: FormStr = "",
     expires: FormStr = "",
     note: FormStr = "",
+    region: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    """Add a hotlist entry; you are recorded as the person entering it."""
+    """Add a hotlist entry; you are recorded as the person entering it (the hotlist service)."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require(HOTLIST_MANAGE)
-    ctx = session.ctx
-    auth = Authorisation(legal_basis, authorised_by, session.principal.username, parse_expiry(expires))
-    (entry,) = ctx.store.plates.add_entries(
-        [NewHotlistEntry(parse_plate(plate), auth, note.strip() or None)], max_days=ctx.config.plates.max_hotlist_days
-    )
-    session.audit.record(
-        "hotlist.add",
-        object_type="hotlist_entry",
-        object_id=entry.entry_id,
-        reason=legal_basis,
-        plate=entry.plate,
-        authorised_by=authorised_by,
-        expires=entry.expires_at.isoformat(),
+    entry = hotlist.add(
+        session.ctx.services,
+        session.principal,
+        HotlistEntryIn(plate, legal_basis, authorised_by, expires, note, region),
     )
     return RedirectResponse(f"/lists?notice=Added+{entry.plate}+to+the+hotlist", status_code=303)
 
@@ -140,90 +126,5 @@ def add_plate(
 def remove_plate(request: Request, entry_id: str, reason: FormStr = "", csrf_token: FormStr = "") -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require(HOTLIST_MANAGE)
-    why = need_reason(session.ctx, reason, "removing a hotlist entry")
-    entry = session.ctx.store.plates.remove_entry(entry_id)
-    session.audit.record(
-        "hotlist.remove", object_type="hotlist_entry", object_id=entry_id, reason=why, plate=entry.plate
-    )
+    entry = hotlist.remove(session.ctx.services, session.principal, entry_id, reason)
     return RedirectResponse(f"/lists?notice=Removed+{entry.plate}+from+the+hotlist", status_code=303)
-
-
-# -- cases --------------------------------------------------------------------------------------
-
-
-@router.get("/cases")
-@pages
-def cases(request: Request) -> Response:
-    session = signed_in(request)
-    session.require("cases.read")
-    found = api_cases.list_cases(session.ctx, limit=200, offset=0)
-    return render(request, "cases.html", session, cases=found, case=None)
-
-
-@router.get("/cases/{case_id}")
-@pages
-def case(request: Request, case_id: str) -> Response:
-    session = signed_in(request)
-    session.require("cases.read")
-    found = api_cases.get_case(case_id, session.ctx, session.principal, session.audit)
-    return render(
-        request,
-        "cases.html",
-        session,
-        cases=None,
-        case=found,
-        can_export=session.principal.can("exports.create"),
-        can_unredact=session.principal.can("exports.unredacted"),
-    )
-
-
-@router.post("/cases")
-@pages
-def create_case(
-    request: Request, name: FormStr = "", reason: FormStr = "", legal_hold: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("cases.manage")
-    body = CaseIn(name=name, reason=reason, legal_hold=bool(legal_hold))
-    made = api_cases.create_case(body, session.ctx, session.principal, session.audit)
-    return RedirectResponse(f"/cases/{made.case_id}?notice=Case+opened", status_code=303)
-
-
-@router.post("/case-items")
-@pages
-def add_item(
-    request: Request, case_id: FormStr = "", item_type: FormStr = "", item_id: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("cases.manage")
-    body = CaseItemIn(item_type=item_type, item_id=item_id)
-    api_cases.add_case_item(case_id, body, session.ctx, session.principal, session.audit)
-    return RedirectResponse(f"/cases/{case_id}?notice=Added+{item_type}+to+the+case", status_code=303)
-
-
-@router.post("/cases/{case_id}/hold")
-@pages
-def hold(
-    request: Request, case_id: str, legal_hold: FormStr = "", reason: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("cases.manage")
-    api_cases.set_hold(case_id, HoldIn(legal_hold=legal_hold == "on", reason=reason), session.ctx, session.audit)
-    return RedirectResponse(f"/cases/{case_id}?notice=Legal+hold+updated", status_code=303)
-
-
-@router.post("/cases/{case_id}/export")
-@pages
-def export(
-    request: Request, case_id: str, reason: FormStr = "", unredacted: FormStr = "", csrf_token: FormStr = ""
-) -> Response:
-    """The API's case package (redacted unless a supervisor asks otherwise), as a download."""
-    session = signed_in(request)
-    session.check_csrf(csrf_token)
-    session.require("exports.create")
-    body = ExportIn(reason=reason, unredacted=unredacted == "on")
-    return api_cases.export_case(case_id, body, session.ctx, session.principal, session.audit)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.deps import need_reason
-from vigil.api.routers import candidates as api_candidates
-from vigil.api.routers import events as api_events
-from vigil.api.routers import watchlist as api_watchlist
-from vigil.api.schemas import DecisionIn
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.instants import check_instant
-from vigil.plates.text import parse_plate
+from vigil.services import candidates, plate_search
+from vigil.services import cases as case_service
+from vigil.services import events as event_search
+from vigil.services import timeline as subject_timeline
+from vigil.services.candidates import CandidateView, Decision
 from vigil.web.charts import PlanPoint, Series, heatmap, site_plan, time_series
 from vigil.web.core import (
     CROWD_READ,
@@ -45,6 +45,16 @@ def parse_when(text: str | None, what: str) -> datetime | None:
     except ValueError as exc:
         raise InputError(f"{what}: {text!r} is not a date and time") from exc
     return check_instant(value if value.tzinfo is not None else value.replace(tzinfo=UTC), what)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRows:
+    """A page of events as the template shows them (JSON values: times as ISO text)."""
+
+    items: list[dict[str, Any]]
+    limit: int
+    offset: int
+    next_offset: int | None
 
 
 def default_camera(session: WebSession, camera_id: str | None) -> str | None:
@@ -75,19 +85,17 @@ def review(
     session.require("candidates.read")
     ctx, me = session.ctx, session.principal
     camera = default_camera(session, camera_id)
-    page = api_candidates.list_candidates(
-        ctx, me, session.audit, status=status, kind=None, camera_id=camera, since=None, until=None, limit=200, offset=0
-    )
+    page = candidates.list_candidates(ctx.services, me, status=status, camera_id=camera, limit=200)
     items = page.items
-    ids = [c["candidate_id"] for c in items]
+    ids = [c.candidate_id for c in items]
     current_id = id or (ids[0] if ids else None)
-    current: dict[str, Any] | None = None
+    current: CandidateView | None = None
     subject: Any = None
     if current_id is not None:
-        current = api_candidates.get_candidate(current_id, ctx, me, session.audit)
-        if current["kind"] == "face":
+        current = candidates.show(ctx.services, me, current_id)
+        if current.kind == "face":
             try:
-                subject = ctx.store.faces.get(current["list_entry_id"])
+                subject = ctx.store.faces.get(current.list_entry_id)
             except NotFoundError:
                 subject = None
         else:
@@ -95,15 +103,15 @@ def review(
                 (
                     e
                     for e in ctx.store.plates.list_entries(include_expired=True)
-                    if e.entry_id == current["list_entry_id"] or e.plate == current["list_entry_id"]
+                    if current.list_entry_id in (e.entry_id, e.plate)
                 ),
                 None,
             )
     pos = ids.index(current_id) if current_id in ids else -1
     prev_id = ids[pos - 1] if pos > 0 else None
     next_id = ids[pos + 1] if 0 <= pos < len(ids) - 1 else None
-    required = ctx.config.candidates.required_confirmations
-    confirmers = [d["actor"] for d in (current or {}).get("decisions", []) if d["decision"] == "confirm"]
+    required = 0 if current is None else current.required_confirmations
+    confirmers = [] if current is None else [d.actor for d in current.decisions if d.decision == "confirm"]
     return render(
         request,
         "review.html",
@@ -120,9 +128,9 @@ def review(
         confirmers=confirmers,
         already_confirmed=me.username in confirmers,
         can_decide=me.can("candidates.decide"),
-        fmr_text=None if current is None else fmr_words(current["false_match_rate"], _watchlist_size(session)),
-        cases=ctx.store.governance.cases.list(limit=50) if me.can("cases.manage") else [],
-        occurred=None if current is None else datetime.fromisoformat(current["occurred_at"]),
+        fmr_text=None if current is None else fmr_words(current.false_match_rate, _watchlist_size(session)),
+        cases=case_service.list_cases(session.services, me, limit=50) if me.can("cases.manage") else [],
+        occurred=None if current is None else current.occurred_at,
     )
 
 
@@ -140,23 +148,24 @@ def decide(
     csrf_token: FormStr = "",
     next_id: FormStr = "",
 ) -> Response:
-    """The API's decision (same two-person rule, audit in the same transaction)."""
+    """A door onto :func:`vigil.services.candidates.decide` (the two-person rule, the audit
+    record in the decision's transaction)."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("candidates.decide")
     if decision not in ("confirm", "reject"):
         raise InputError("choose confirm or reject")
-    body = DecisionIn(decision=decision, reason=reason.strip() or None)
-    result = api_candidates.decide(candidate_id, body, session.ctx, session.principal, session.audit)
-    required = session.ctx.config.candidates.required_confirmations
-    n = sum(1 for d in result["decisions"] if d["decision"] == "confirm")
-    if result["status"] == "confirmed":
+    chosen: Decision = "confirm" if decision == "confirm" else "reject"
+    result = candidates.decide(session.ctx.services, session.principal, candidate_id, chosen, reason)
+    if result.status == "confirmed":
         notice = "Confirmed: the candidate is now actionable."
-    elif result["status"] == "rejected":
+    elif result.status == "rejected":
         notice = "Rejected, with your reason recorded."
     else:
-        notice = f"Your confirmation is recorded ({n} of {required}); a different person must confirm too."
-    target = next_id if result["status"] != "pending" and next_id else candidate_id
+        notice = (
+            f"Your confirmation is recorded ({result.confirmations} of {result.required_confirmations}); "
+            "a different person must confirm too."
+        )
+    target = next_id if result.status != "pending" and next_id else candidate_id
     return RedirectResponse(f"/review?id={target}&notice={notice.replace(' ', '+')}", status_code=303)
 
 
@@ -174,15 +183,14 @@ def events(
     until: str | None = None,
     offset: int = 0,
 ) -> Response:
-    """Event search; the search itself is the API's (reason required, audited)."""
+    """Event search (reason required, audited: :mod:`vigil.services.events`)."""
     session = signed_in(request)
     session.require("events.read")
-    page = None
+    page: EventRows | None = None
     if reason is not None:
-        page = api_events.search_events(
-            session.ctx,
+        found = event_search.search(
+            session.services,
             session.principal,
-            session.audit,
             reason=reason,
             camera_id=default_camera(session, camera_id),
             type=type or None,
@@ -191,6 +199,7 @@ def events(
             limit=50,
             offset=max(offset, 0),
         )
+        page = EventRows([e.model_dump(mode="json") for e in found.items], found.limit, found.offset, found.next_offset)
     types = sorted(session.ctx.store.events.count_by_type())
     query = {k: v for k, v in request.query_params.items() if k != "offset"}
     return render(
@@ -224,24 +233,16 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
 @router.get("/subjects/{subject_id}")
 @pages
 def timeline(request: Request, subject_id: str, reason: str | None = None, camera_id: str | None = None) -> Response:
-    """The API's timeline (reason required, audited) on the site plan, with the speed between sightings."""
+    """The subject's timeline (reason required, audited) on the site plan, with the speed between sightings."""
     session = signed_in(request)
-    session.require(WATCHLIST_TIMELINE)
+    session.require(WATCHLIST_TIMELINE)  # the empty form too: only for those who may search
     ctx, me = session.ctx, session.principal
     if reason is None:
         return render(request, "timeline.html", session, subject_id=subject_id, sightings=None, plan=None)
-    found = api_watchlist.timeline(
-        subject_id,
-        ctx,
-        me,
-        session.audit,
-        camera_id=default_camera(session, camera_id),
-        since=None,
-        until=None,
-        limit=1000,
-        reason=reason,
+    found = subject_timeline.timeline(
+        session.services, me, subject_id, reason=reason, camera_id=default_camera(session, camera_id)
     )
-    records = found.items
+    records = found.sightings
     cams = {c.id: c for c in ctx.config.cameras if me.sees(c.id)}
     where = {cid: (c.position.lat, c.position.lon) for cid, c in cams.items() if c.position is not None}
     rows: list[dict[str, Any]] = []
@@ -277,18 +278,16 @@ def timeline(request: Request, subject_id: str, reason: str | None = None, camer
 
 @router.get("/plates")
 @pages
-def plates(request: Request, plate: str | None = None, reason: str | None = None) -> Response:
-    """Plate lookup: a reason is required and the search is audited."""
+def plates(
+    request: Request, plate: str | None = None, reason: str | None = None, camera_id: str | None = None
+) -> Response:
+    """Plate lookup: a reason is required and the search is audited (scoped users pick a camera)."""
     session = signed_in(request)
-    session.require(PLATES_SEARCH)
-    ctx, me = session.ctx, session.principal
+    session.require(PLATES_SEARCH)  # the empty form too: only for those who may search
+    camera = default_camera(session, camera_id)
     reads = None
     if plate is not None:
-        why = need_reason(ctx, reason, "a plate search")
-        wanted = parse_plate(plate)
-        found = ctx.store.plates.search(wanted, retention_hours=ctx.config.plates.retention_hours)
-        reads = [r for r in found if me.sees(r.camera_id)]
-        session.audit.record("plates.search", object_type="plate", object_id=wanted, reason=why, results=len(reads))
+        reads = plate_search.search(session.services, session.principal, plate, reason=reason, camera_id=camera).reads
     return render(
         request,
         "plates.html",
@@ -296,7 +295,9 @@ def plates(request: Request, plate: str | None = None, reason: str | None = None
         reads=reads,
         plate=plate or "",
         reason=reason or "",
-        retention_hours=ctx.config.plates.retention_hours,
+        camera_id=camera or "",
+        cameras=camera_choices(session),
+        retention_hours=session.ctx.config.plates.retention_hours,
     )
 
 

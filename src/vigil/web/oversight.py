@@ -10,12 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.routers import calibration as api_calibration
-from vigil.api.routers import oversight as api_oversight
-from vigil.api.routers import users as api_users
-from vigil.api.schemas import PolicyIn, UserIn, UserPatch
 from vigil.core.clock import utcnow
 from vigil.governance.roles import ROLES
+from vigil.services import calibration as calibration_service
+from vigil.services import oversight, policy
+from vigil.services import users as users_service
 from vigil.web.charts import RocPoint, bars, roc
 from vigil.web.core import CALIBRATION_READ, pages, render, signed_in
 from vigil.web.operations import parse_when
@@ -25,6 +24,30 @@ FormStr = Annotated[str, Form()]
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
+class CalibrationRow:
+    """A calibration as the page shows it: the record's fields, its support and floor flags, and
+    the URLs of its figures (served by the API)."""
+
+    def __init__(self, view: calibration_service.CalibrationView) -> None:
+        self.view = view
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.view.record, name)
+
+    @property
+    def supported(self) -> bool:
+        return self.view.supported
+
+    @property
+    def below_floor(self) -> bool:
+        return self.view.below_floor
+
+    @property
+    def figures(self) -> list[str]:
+        cid = self.view.record.calibration_id
+        return [f"/api/faces/calibrations/{cid}/figures/{name}" for name in self.view.figures]
+
+
 @router.get("/calibration")
 @pages
 def calibration(request: Request) -> Response:
@@ -32,10 +55,10 @@ def calibration(request: Request) -> Response:
     session = signed_in(request)
     session.require(CALIBRATION_READ)
     ctx = session.ctx
-    cals = api_calibration.history(ctx, session.audit)
-    state = api_calibration.active(ctx, session.audit)
+    cals = [CalibrationRow(v) for v in calibration_service.history(session.services, session.principal)]
+    state = calibration_service.in_force(session.services, session.principal)
     points = [RocPoint(f"{c.created_at:%Y-%m-%d} @ {c.threshold:.3f}", c.measured_fmr, c.tar, c.active) for c in cals]
-    active = state.active
+    active = None if state.active is None else CalibrationRow(state.active)
     if active is not None and active.eer > 0:
         points.append(RocPoint(f"EER {active.eer:.3f}", active.eer, 1 - active.eer))
     return render(
@@ -56,8 +79,12 @@ def calibration(request: Request) -> Response:
 def transparency(request: Request, since: str | None = None, until: str | None = None) -> Response:
     session = signed_in(request)
     session.require("reports.read")
-    report = api_oversight.transparency_report(
-        session.ctx, session.audit, since=parse_when(since, "from"), until=parse_when(until, "until")
+    report = oversight.transparency(
+        session.services,
+        session.principal,
+        since=parse_when(since, "from"),
+        until=parse_when(until, "until"),
+        sections=session.ctx.report_sections,
     )
     return render(
         request,
@@ -83,18 +110,16 @@ def audit_log(
     """The hash-chained log (reading it is itself recorded), newest page last; verify on demand."""
     session = signed_in(request)
     session.require("audit.read")
-    page = api_oversight.list_audit(
-        session.ctx,
-        session.audit,
-        actor=actor or None,
+    page = oversight.audit_page(
+        session.services,
+        session.principal,
+        by=actor or None,
         action=action or None,
         object_id=object_id or None,
-        since=None,
-        until=None,
         limit=100,
         offset=max(offset, 0),
     )
-    verdict = api_oversight.verify_audit(session.ctx) if verify else None
+    verdict = oversight.verify(session.services, session.principal) if verify else None
     query = {k: v for k, v in request.query_params.items() if k not in ("offset", "verify")}
     return render(
         request,
@@ -116,11 +141,13 @@ def policies(request: Request) -> Response:
         request,
         "policies.html",
         session,
-        policies=api_oversight.list_policies(session.ctx),
+        policies=policy.policies(session.ctx.services, session.principal),
         can_write=session.principal.can("policy.write"),
-        floor=session.ctx.config.governance.threshold_floor,
+        floor=policy.face_threshold_floor(session.ctx.config),
+        in_force=policy.current_threshold(session.ctx.services),
         faces=session.ctx.config.faces,
-        required=session.ctx.config.candidates.required_confirmations,
+        required_face=session.ctx.config.candidates.confirmations_for("face"),
+        required_plate=session.ctx.config.candidates.confirmations_for("plate"),
         retention=session.ctx.config.governance.retention,
     )
 
@@ -130,27 +157,26 @@ def policies(request: Request) -> Response:
 def set_policy(
     request: Request, key: FormStr = "", value: FormStr = "", reason: FormStr = "", csrf_token: FormStr = ""
 ) -> Response:
-    """The API's policy change (floor rule, audit with old and new value)."""
+    """The policy service's change (bounds, audit with old and new value; refusals audited)."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("policy.write")
     try:
         parsed: Any = json.loads(value)
     except ValueError:
         parsed = value
-    api_oversight.set_policy(
-        key.strip(), PolicyIn(value=parsed, reason=reason), session.ctx, session.principal, session.audit
-    )
+    policy.set_policy(session.ctx.services, session.principal, key.strip(), parsed, reason)
     return RedirectResponse(f"/policies?notice=Policy+{key.strip()}+changed", status_code=303)
 
 
 @router.get("/users")
 @pages
 def users(request: Request) -> Response:
+    """Accounts and every API token (admins): a door onto :mod:`vigil.services.users`."""
     session = signed_in(request)
-    session.require("users.manage")
+    accounts = users_service.list_users(session.ctx.services, session.principal)
+    tokens = users_service.list_tokens(session.ctx.services, session.principal, username="*")
     cams = sorted({c.id for c in session.ctx.config.cameras} | {h.camera_id for h in session.ctx.store.health.list()})
-    return render(request, "users.html", session, users=api_users.list_users(session.ctx), roles=ROLES, cameras=cams)
+    return render(request, "users.html", session, users=accounts, tokens=tokens, roles=ROLES, cameras=cams)
 
 
 def _cameras(text: str) -> list[str] | None:
@@ -170,9 +196,9 @@ def add_user(
 ) -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("users.manage")
-    body = UserIn(username=username.strip(), password=password, role=role, cameras=_cameras(cameras))
-    api_users.add_user(body, session.ctx, session.audit)
+    scope = _cameras(cameras)
+    cams = None if scope is None else tuple(scope)
+    users_service.add_user(session.ctx.services, session.principal, username.strip(), password, role, cams)
     return RedirectResponse(f"/users?notice=User+{username.strip()}+added", status_code=303)
 
 
@@ -188,8 +214,30 @@ def update_user(
 ) -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require("users.manage")
+    # The form shows every field; pass on only what was changed, so the audit record says what
+    # changed (as the API's PATCH and `vigil users set-role` do).
     scope = _cameras(cameras)
-    body = UserPatch(role=role or None, cameras=scope, all_cameras=scope is None, disabled=disabled == "on")
-    api_users.update_user(username, body, session.ctx, session.audit)
+    wanted = None if scope is None else tuple(sorted(scope))
+    current = session.ctx.store.governance.users.by_username(username)
+    before = None if current is None or current.cameras is None else tuple(sorted(current.cameras))
+    users_service.update_user(
+        session.ctx.services,
+        session.principal,
+        username,
+        role=role or None if current is None or role != current.role else None,
+        cameras=wanted if current is None or wanted != before else False,
+        disabled=(disabled == "on") if current is None or (disabled == "on") != current.disabled else None,
+    )
     return RedirectResponse(f"/users?notice=User+{username}+updated", status_code=303)
+
+
+@router.post("/tokens/{token_id}/revoke")
+@pages
+def revoke_token(request: Request, token_id: str, csrf_token: FormStr = "") -> Response:
+    """Revoke an API token (admins, or the token's owner): it stops working at once."""
+    session = signed_in(request)
+    session.check_csrf(csrf_token)
+    if not _ID.fullmatch(token_id):
+        raise ValueError("a token id is letters, digits and '-' (see the token list)")
+    users_service.revoke_token(session.ctx.services, session.principal, token_id)
+    return RedirectResponse("/users?notice=Token+revoked", status_code=303)

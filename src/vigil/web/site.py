@@ -10,14 +10,13 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from vigil.api.routers import auth as api_auth
-from vigil.api.routers import cameras as api_cameras
-from vigil.api.schemas import LoginIn
 from vigil.core.clock import utcnow
 from vigil.core.errors import AuthenticationError, VigilError
 from vigil.governance.auth import csrf_matches
 from vigil.http.cookies import clear_cookie, set_private_cookie
-from vigil.web import flash, lists, operations, oversight
+from vigil.http.session import sign_in, sign_out
+from vigil.services import cameras
+from vigil.web import alerts, cases, flash, lists, live, operations, oversight, viewer
 from vigil.web.charts import PlanPoint, site_plan
 from vigil.web.core import HERE, context_of, local_path, pages, render, signed_in
 
@@ -27,7 +26,16 @@ FormStr = Annotated[str, Form()]
 
 def mount_web(app: FastAPI) -> None:
     """Add the pages (not in the OpenAPI schema) and ``/static`` to ``app``."""
-    for r in (router, operations.router, lists.router, oversight.router):
+    for r in (
+        router,
+        operations.router,
+        lists.router,
+        cases.router,
+        oversight.router,
+        viewer.router,
+        live.router,
+        alerts.router,
+    ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -72,9 +80,8 @@ def login(
         return _login_form(request, code=403, next=target, error=flash.KNOWN["error"]["csrf_failed"])
     redirect = RedirectResponse(target, status_code=303)
     try:
-        api_auth.login(
-            LoginIn(username=username or " ", password=password or " "), request, redirect, context_of(request)
-        )
+        ctx = context_of(request)
+        sign_in(ctx.auth, ctx.config, request, redirect, username or " ", password or " ")
     except AuthenticationError as exc:
         return _login_form(request, code=401, next=target, error=str(exc), username=username)
     clear_cookie(redirect, request, context_of(request).config, LOGIN_CSRF_COOKIE)
@@ -87,7 +94,7 @@ def logout(request: Request, csrf_token: FormStr = "") -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
     out = RedirectResponse("/login?notice=signed_out", status_code=303)
-    api_auth.logout(request, out, session.ctx, session.principal)
+    sign_out(session.ctx.auth, session.ctx.config, request, out, session.principal)
     return out
 
 
@@ -98,20 +105,21 @@ def overview(request: Request) -> Response:
     session = signed_in(request)
     session.require("cameras.read")
     ctx, me = session.ctx, session.principal
-    cameras = api_cameras.list_cameras(ctx, me)
+    found = cameras.in_scope(session.services, me)
     can_review = me.can("candidates.read")
     pending: dict[str, int] = {}
     day: dict[str, int] = {}
     if can_review:
         since = utcnow() - timedelta(hours=24)
-        for cam in cameras:
+        for cam in found:
             pending[cam.camera_id] = len(
                 ctx.store.candidates.list(status="pending", camera_id=cam.camera_id, limit=1000)
             )
             day[cam.camera_id] = len(ctx.store.candidates.list(camera_id=cam.camera_id, since=since, limit=1000))
     positions = {c.id: c for c in ctx.config.cameras if c.position is not None and me.sees(c.id)}
     plan = site_plan(
-        [PlanPoint(c.id, c.display_name, c.position.lat, c.position.lon) for c in positions.values() if c.position]
+        [PlanPoint(c.id, c.display_name, c.position.lat, c.position.lon) for c in positions.values() if c.position],
+        links={cid: f"/live/{cid}" for cid in positions} if me.can("media.read") else None,
     )
     stale_after = timedelta(seconds=30)
     now = utcnow()
@@ -119,13 +127,13 @@ def overview(request: Request) -> Response:
         request,
         "overview.html",
         session,
-        cameras=cameras,
+        cameras=found,
         names={c.id: c.display_name for c in ctx.config.cameras},
         pending=pending,
         day=day,
         can_review=can_review,
         show_footage=me.can("media.read"),
-        stale={c.camera_id: c.health is None or now - c.health.updated_at > stale_after for c in cameras},
+        stale={c.camera_id: c.health is None or now - c.health.updated_at > stale_after for c in found},
         plan=plan if positions else None,
     )
 

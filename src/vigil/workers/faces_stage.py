@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -29,7 +30,9 @@ from vigil.faces import FacePipeline
 from vigil.models.install import require
 from vigil.recognise import Gallery, Sighting, impossible_travel
 from vigil.store.facade import Store
+from vigil.store.faces import CalibrationRecord
 from vigil.store.media import MediaStore
+from vigil.store.policies import FACE_THRESHOLD, PolicyRecord
 from vigil.workers.stages import FrameStage, StageContext, StageInput
 
 log = logging.getLogger(__name__)
@@ -47,18 +50,45 @@ def load_face_pipeline(cfg: VigilConfig) -> FacePipeline:
 
 @dataclass(frozen=True, slots=True)
 class ActiveThreshold:
-    """The threshold in force and the calibration behind it (None: uncalibrated default)."""
+    """The threshold in force and where it came from.
+
+    Attributes:
+        false_match_rate: measured at this threshold (a calibration); None when it was set by
+            hand (the ``faces.threshold`` policy) or is the uncalibrated default.
+        calibration_id: the calibration behind it, if any.
+        source: ``calibration``, ``policy`` or ``default``.
+    """
 
     threshold: float
     false_match_rate: float | None
     calibration_id: str | None
+    source: Literal["calibration", "policy", "default"] = "default"
 
 
-def active_threshold(store: Store, cfg: VigilConfig, embedder: str) -> ActiveThreshold:
-    cal = store.faces.active_calibration(embedder)
-    if cal is None:
-        return ActiveThreshold(cfg.faces.uncalibrated_threshold, None, None)
-    return ActiveThreshold(cal.threshold, cal.measured_fmr, cal.calibration_id)
+def threshold_in_force(
+    cfg: VigilConfig, calibration: CalibrationRecord | None, policy: PolicyRecord | None
+) -> ActiveThreshold:
+    """The newer of the active calibration and the ``faces.threshold`` policy, else the default.
+
+    Both are threshold changes recorded as ``policy.change`` of ``faces.threshold``; the last one
+    made is in force, so a recalibration replaces a value set by hand and the other way round.
+    """
+    by_hand = policy is not None and isinstance(policy.value, int | float) and not isinstance(policy.value, bool)
+    if policy is not None and by_hand and (calibration is None or policy.updated_at >= calibration.created_at):
+        return ActiveThreshold(float(policy.value), None, None, "policy")
+    if calibration is not None:
+        return ActiveThreshold(
+            calibration.threshold, calibration.measured_fmr, calibration.calibration_id, "calibration"
+        )
+    return ActiveThreshold(cfg.faces.uncalibrated_threshold, None, None, "default")
+
+
+def active_threshold(store: Store, cfg: VigilConfig, embedder: str | None) -> ActiveThreshold:
+    """The threshold the matcher uses now (see :func:`threshold_in_force`). A worker's ``store``
+    answers both reads from its copy of the lists bucket (``workers/scale_lists.py``)."""
+    return threshold_in_force(
+        cfg, store.faces.active_calibration(embedder), store.governance.policies.get(FACE_THRESHOLD)
+    )
 
 
 @dataclass(slots=True)

@@ -4,17 +4,26 @@ Several indexers may run with the same consumer name: JetStream shares the messa
 them, and a redelivered message (an indexer killed between its commit and its ack) is skipped
 by the ``ON CONFLICT DO NOTHING`` on the event id. A batch is acknowledged only after its
 transaction committed, so an acknowledged event is never lost to an indexer crash.
+
+Alerts: for every candidate of a committed batch the indexer publishes its alert to
+``VIGIL_ALERTS`` (built from the stored record, as the embedded mode's poller builds it) and
+waits for JetStream's ack before acknowledging the batch. A candidate the indexer refused
+(removed entry, stale epoch) never becomes an alert; one redelivered after a crash is
+published again and dropped by the server's duplicate window or the dispatchers' ledger.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from vigil.bus.alerts import publish_alerts
 from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import Delivery, JetStreamBus, StreamOptions
 from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER
@@ -22,12 +31,16 @@ from vigil.bus.lists import ListsPublisher
 from vigil.config import VigilConfig
 from vigil.core.errors import NotFoundError
 from vigil.events import AnyEvent, CandidateRaised
+from vigil.governance.alerts import Alert, candidate_alert
 from vigil.store.facade import Store
+from vigil.workers.recovery import orphan_ended
 from vigil.workers.scale_lists import run_lists_publisher
 from vigil.workers.scale_wiring import masked, nats_settings, open_store_with_backoff, store_url
 
 log = logging.getLogger(__name__)
 
+ORPHANS_PAGE = 1000
+"""Open tracks of a camera ended with a stored reason per takeover (more: closed without one)."""
 CONSUMER = "indexer"
 """Durable consumer name every indexer shares."""
 
@@ -41,6 +54,11 @@ class IndexerStats:
     fenced: int = 0
     orphans_ended: int = 0
     candidates_refused: int = 0
+    alerts_published: int = 0
+
+
+AlertSink = Callable[[Sequence[Alert]], None]
+"""Publishes alerts and returns once they are durable (raises otherwise: the batch is retried)."""
 
 
 class EpochFence:
@@ -84,8 +102,9 @@ class EpochFence:
 class Indexer:
     """The batch handler: one transaction per batch (raises StoreError: the bus retries)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, alerts: AlertSink | None = None) -> None:
         self._store = store
+        self._alerts = alerts
         self.stats = IndexerStats()
         self._lock = threading.Lock()
         self._fence = EpochFence()
@@ -99,12 +118,23 @@ class Indexer:
             log.warning("indexer: refused %d events from a worker whose camera lease had moved on", fenced)
         new = self._store.events.add_batch(d.event for d in admitted)
         self._end_orphans()
+        self._publish_alerts([d.event for d in admitted if isinstance(d.event, CandidateRaised)])
         with self._lock:
             self.stats.batches += 1
             self.stats.received += len(batch)
             self.stats.stored += len(new)
             self.stats.duplicates += len(admitted) - len(new)
             self.stats.fenced += fenced
+
+    def _publish_alerts(self, candidates: Sequence[CandidateRaised]) -> None:
+        # Also for candidates stored by an earlier delivery of this batch (the indexer died
+        # between its commit and the alert's ack): the alert must not be lost with it.
+        if self._alerts is None or not candidates:
+            return
+        alerts = [candidate_alert(self._store.candidates.get(c.event_id)) for c in candidates]
+        self._alerts(alerts)
+        with self._lock:
+            self.stats.alerts_published += len(alerts)
 
     def _entry_still_listed(self, event: AnyEvent) -> bool:
         """A candidate whose list entry was removed, or had expired when it was seen, is refused.
@@ -139,8 +169,23 @@ class Indexer:
             takeovers, self._fence.takeovers = self._fence.takeovers, []
         for camera, since in takeovers:
             # The previous holder's open tracks will never see their track.ended: the worker
-            # died or lost the camera. End those last seen before the new lease began.
-            ended = self._store.tracks.end_orphans(camera, before=datetime.fromtimestamp(since, UTC))
+            # died or lost the camera. End those last seen before the new lease began, with a
+            # stored track.ended saying why (as the embedded mode does for a killed process).
+            before = datetime.fromtimestamp(since, UTC)
+            reason = (
+                f"orphaned: the worker holding camera {camera} lost its lease (taken over at "
+                f"{before.isoformat(timespec='seconds')}) without ending this track; ended by the indexer"
+            )
+            open_tracks = self._store.tracks.list(camera_id=camera, ended=False, limit=ORPHANS_PAGE)
+            ends = [
+                # A fixed id per track: several indexers that each see the takeover store one.
+                orphan_ended(self._store, t, before, reason, event_id=_orphan_id(t.track_id))
+                for t in open_tracks
+                if t.last_seen < before
+            ]
+            self._store.events.add_batch(ends)
+            # Beyond the page (or folded meanwhile): closed without an event, counted the same.
+            ended = [t.track_id for t in ends] + self._store.tracks.end_orphans(camera, before=before)
             if ended:
                 self.stats.orphans_ended += len(ended)
                 log.warning(
@@ -148,6 +193,15 @@ class Indexer:
                     camera,
                     len(ended),
                 )
+
+
+def _orphan_id(track_id: str) -> str:
+    return "orphan-end-" + hashlib.sha256(track_id.encode()).hexdigest()[:32]
+
+
+def _wire(alert: Alert) -> tuple[str, str, bytes]:
+    key = alert.key or ""
+    return alert.camera_id, key, json.dumps(alert.to_json(), sort_keys=True).encode()
 
 
 def _epoch_order(d: Delivery) -> int:
@@ -167,7 +221,7 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
         store = open_store_with_backoff(url, stop)
         try:
             bus = JetStreamBus(conn, streams=StreamOptions(replicas=cfg.scale.nats.replicas))
-            indexer = Indexer(store)
+            indexer = Indexer(store, alerts=lambda alerts: publish_alerts(conn, [_wire(a) for a in alerts]))
             bus.subscribe_batch(indexer.handle, name=CONSUMER, batch=cfg.scale.indexer_batch)
             lists_stop = threading.Event()
             publisher = ListsPublisher(conn, cfg.scale.nats.replicas)

@@ -34,11 +34,12 @@ from vigil.core.frame import Frame
 from vigil.core.ids import new_id
 from vigil.detect.onnx_session import make_session
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised
+from vigil.events.candidates import CandidateFlag
 from vigil.events.plates import PlateReadEvent, PlateReadSummary
 from vigil.models.install import require, verify
 from vigil.models.plate_ocr import check_plate_ocr, plate_ocr_files
 from vigil.plates.cct import CctRecogniser
-from vigil.plates.hotlist import HotlistPlate, match_plate
+from vigil.plates.hotlist import HotlistPlate, ReadOrigin, match_plate, other_region
 from vigil.plates.localise import box_iou
 from vigil.plates.ocr import RapidTextEngine
 from vigil.plates.platedet import PlateDetector
@@ -331,8 +332,20 @@ class PlatesStage:
         read_id = new_id()
         crop = self._save_crop(read_id, voted, when)
         events: list[AnyEvent] = []
+        origin = ReadOrigin(
+            voted.country, voted.country_confidence, voted.best.region, voted.best.strict, self._cfg.regions
+        )
         for hit in hits:
             self.stats.hits += 1
+            flags: list[CandidateFlag] = []
+            why: list[str] = []
+            if hit.fuzzy:
+                flags.append("fuzzy")
+                why.append(f"read {voted.text} differs from listed {hit.plate} (distance {hit.distance:g})")
+            foreign = None if hit.region is None else other_region(hit.region, origin)
+            if foreign is not None:
+                flags.append("other_region")
+                why.append(foreign)
             events.append(
                 CandidateRaised(
                     camera_id=self.camera_id,
@@ -343,12 +356,8 @@ class PlatesStage:
                     score=voted.confidence,
                     probe_media=crop,
                     observed=voted.text,
-                    flags=("fuzzy",) if hit.fuzzy else (),
-                    detail=(
-                        f"read {voted.text} differs from listed {hit.plate} (distance {hit.distance:g})"
-                        if hit.fuzzy
-                        else None
-                    ),
+                    flags=tuple(flags),
+                    detail="; ".join(why) or None,
                 )
             )
         if store_read:
@@ -524,6 +533,6 @@ def build_plates_stage(ctx: StageContext) -> FrameStage | None:
     def hotlist() -> list[HotlistPlate]:
         if live is not None:
             return live()
-        return [HotlistPlate(entry_id, plate) for entry_id, plate in store.plates.active_plates()]
+        return store.plates.active_plates()
 
     return PlatesStage(ctx.camera.id, cfg, reader, hotlist, ctx.media)

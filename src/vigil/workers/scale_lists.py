@@ -2,10 +2,11 @@
 
 The publisher reads what the database holds every second and mirrors it into the lists
 bucket (``bus/lists.py``). A worker's stages see the lists through :func:`replica_store`:
-the same ``store.faces.gallery()`` / ``store.plates.active_plates()`` calls as in the
-embedded mode, answered from the worker's copy, and *live*: every match asks the copy as it
-is now (so a removal counts at once, not at the stage's next reload), and matches nothing
-while the copy is older than ``scale.lists.max_staleness_s``.
+the same ``store.faces.gallery()`` / ``store.plates.active_plates()`` /
+``store.governance.policies.get()`` calls as in the embedded mode, answered from the worker's
+copy, and *live*: every match asks the copy as it is now (so a removal counts at once, not at
+the stage's next reload), and matches nothing while the copy is older than
+``scale.lists.max_staleness_s``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from vigil.bus.lists import (
     FaceRef,
     ListsPublisher,
     ListsReplica,
+    PolicyValue,
     encode_face,
+    encode_policy,
     face_key,
     plate_key,
+    policy_key,
     threshold_key,
 )
 from vigil.core.clock import utcnow
@@ -40,6 +44,10 @@ from vigil.recognise.gallery import GalleryEntry, GalleryMatch
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord, FaceReferenceRow, FacesRepository, FaceSubjectRow
 from vigil.store.plates import PlatesRepository
+from vigil.store.policies import FACE_THRESHOLD, PolicyRecord, PolicyRepository
+
+MATCHING_POLICIES = frozenset({FACE_THRESHOLD})
+"""Policies a worker's stages read: mirrored into the lists bucket with the lists."""
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +77,13 @@ def desired_lists(store: Store) -> dict[str, bytes]:
         session.close()
     for entry in store.plates.list_entries(now=now):
         out[plate_key(entry.entry_id)] = json.dumps(
-            {"id": entry.entry_id, "plate": entry.plate, "x": entry.expires_at.timestamp()}
+            {"id": entry.entry_id, "plate": entry.plate, "x": entry.expires_at.timestamp(), "r": entry.region}
         ).encode()
+    for policy in store.governance.policies.list():
+        if policy.key in MATCHING_POLICIES:
+            out[policy_key(policy.key)] = encode_policy(
+                PolicyValue(policy.key, policy.value, policy.updated_by, policy.updated_at.timestamp())
+            )
     for cal in store.faces.calibrations():
         if cal.active:
             fields = asdict(cal)
@@ -156,7 +169,7 @@ class LiveHotlist(list[HotlistPlate]):
     def _current(self) -> list[HotlistPlate]:
         if not self._replica.fresh():
             return []
-        return [HotlistPlate(p.entry_id, p.plate) for p in self._replica.plates()]
+        return [HotlistPlate(p.entry_id, p.plate, p.region) for p in self._replica.plates()]
 
     def __iter__(self) -> Iterator[HotlistPlate]:
         return iter(self._current())
@@ -187,6 +200,19 @@ class _ReplicaFaces:
         return CalibrationRecord(**fields)
 
 
+class _ReplicaPolicies:
+    """The policies that drive matching, as the replica holds them (none while it is stale)."""
+
+    def __init__(self, replica: ListsReplica) -> None:
+        self._replica = replica
+
+    def get(self, key: str) -> PolicyRecord | None:
+        found = self._replica.policy(key)
+        if found is None or not self._replica.fresh():
+            return None
+        return PolicyRecord(found.key, found.value, found.updated_by, datetime.fromtimestamp(found.updated_at, UTC))
+
+
 class _ReplicaPlates:
     def __init__(self, replica: ListsReplica) -> None:
         self._replica = replica
@@ -194,10 +220,10 @@ class _ReplicaPlates:
     def live_hotlist(self) -> list[HotlistPlate]:
         return LiveHotlist(self._replica)
 
-    def active_plates(self, now: datetime | None = None) -> list[tuple[str, str]]:
+    def active_plates(self, now: datetime | None = None) -> list[HotlistPlate]:
         if not self._replica.fresh():
             return []
-        return [(p.entry_id, p.plate) for p in self._replica.plates()]
+        return [HotlistPlate(p.entry_id, p.plate, p.region) for p in self._replica.plates()]
 
 
 def replica_store(store: Store, replica: ListsReplica) -> Store:
@@ -205,4 +231,7 @@ def replica_store(store: Store, replica: ListsReplica) -> Store:
     proxy = copy.copy(store)
     proxy.faces = cast(FacesRepository, _ReplicaFaces(replica))
     proxy.plates = cast(PlatesRepository, _ReplicaPlates(replica))
+    governance = copy.copy(store.governance)
+    governance.policies = cast(PolicyRepository, _ReplicaPolicies(replica))
+    proxy.governance = governance
     return proxy

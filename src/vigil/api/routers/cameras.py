@@ -1,16 +1,18 @@
-"""Cameras (configured or seen) and their health."""
+"""Cameras (configured or seen), their health and, in scale-out, the worker holding each."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
-from vigil.api.schemas import CameraOut, HealthOut
-from vigil.core.errors import NotFoundError
-from vigil.governance.roles import require
+from vigil.api.schemas import CameraOut, HealthOut, LeaseOut
+from vigil.http.leases import LeaseSnapshot
+from vigil.services import cameras
 from vigil.store.records import HealthRecord
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
@@ -32,19 +34,22 @@ def _health(h: HealthRecord | None) -> HealthOut | None:
     )
 
 
-def _cameras(ctx: Ctx) -> dict[str, CameraOut]:
-    health = {h.camera_id: h for h in ctx.store.health.list()}
-    out = {c.id: CameraOut(camera_id=c.id, name=c.name, configured=True, health=None) for c in ctx.config.cameras}
-    for cam_id, h in health.items():
-        base = out.get(cam_id) or CameraOut(camera_id=cam_id, name=None, configured=False, health=None)
-        out[cam_id] = base.model_copy(update={"health": _health(h)})
-    return out
+def _out(c: cameras.CameraStatus, leases: LeaseSnapshot | None) -> CameraOut:
+    lease = None if leases is None else LeaseOut(**dataclasses.asdict(leases.lease(c.camera_id, time.time())))
+    return CameraOut(camera_id=c.camera_id, name=c.name, configured=c.configured, health=_health(c.health), lease=lease)
+
+
+def _leases(ctx: Ctx) -> LeaseSnapshot | None:
+    """Scale-out: who holds each camera (read from NATS at most every 2 s); None when embedded."""
+    return None if ctx.leases is None else ctx.leases.snapshot()
 
 
 @endpoint(router, "GET", "", action="cameras.read", scope="global")
 def list_cameras(ctx: Ctx, principal: CurrentPrincipal) -> list[CameraOut]:
-    """Cameras in your scope, with their latest health."""
-    return [c for cid, c in sorted(_cameras(ctx).items()) if principal.sees(cid)]
+    """Cameras in your scope, with their latest health and (scale-out) the worker that holds each."""
+    in_scope = cameras.in_scope(ctx.services, principal)
+    leases = _leases(ctx)
+    return [_out(c, leases) for c in in_scope]
 
 
 @endpoint(
@@ -56,8 +61,5 @@ def list_cameras(ctx: Ctx, principal: CurrentPrincipal) -> list[CameraOut]:
     example=Example(path={"camera_id": "{camera}"}),
 )
 def get_camera(camera_id: CameraIdPath, ctx: Ctx, principal: CurrentPrincipal) -> CameraOut:
-    require(principal, "cameras.read", camera_id)
-    camera = _cameras(ctx).get(camera_id)
-    if camera is None:
-        raise NotFoundError(f"no camera {camera_id!r}")
-    return camera
+    camera = cameras.one(ctx.services, principal, camera_id)
+    return _out(camera, _leases(ctx))

@@ -1,4 +1,4 @@
-"""Event search and tracks: every search needs a reason and is audited."""
+"""Events and tracks over HTTP: a thin door onto :mod:`vigil.services.events` (reasons, scope, audit)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Ctx, CurrentPrincipal, ReasonQuery
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import EventPage, TrackOut, TrackPage
-from vigil.core.errors import NotFoundError
-from vigil.governance.roles import require
+from vigil.services import events
 from vigil.store.records import TrackRecord
 
 router = APIRouter(tags=["events"])
@@ -21,10 +20,6 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 CameraQuery = Annotated[str | None, Query(min_length=1, max_length=128)]
 IdPath = Annotated[str, Path(min_length=1, max_length=128)]
 SEARCH_REASON = {"reason": "matrix test search"}
-
-
-def _next(offset: int, limit: int, n: int) -> int | None:
-    return offset + limit if n == limit else None
 
 
 @endpoint(
@@ -38,7 +33,6 @@ def _next(offset: int, limit: int, n: int) -> int | None:
 def search_events(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     reason: ReasonQuery = None,
     camera_id: CameraQuery = None,
     type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -48,24 +42,22 @@ def search_events(
     offset: Offset = 0,
 ) -> EventPage:
     """Events by time range (``since`` inclusive, ``until`` exclusive, with a time zone), camera and type."""
-    why = need_reason(ctx, reason, "an event search")
-    camera = scoped_camera(principal, camera_id)
-    items = ctx.store.events.search(
-        camera_id=camera, type=type, since=since, until=until, limit=limit, offset=offset, newest_first=True
-    )
-    audit.record(
-        "events.search",
-        object_type="events",
-        camera_id=camera,
-        reason=why,
-        filters={"type": type, "since": since and since.isoformat(), "until": until and until.isoformat()},
-        results=len(items),
-    )
-    return EventPage(
-        items=[e.model_dump(mode="json") for e in items],
+    page = events.search(
+        ctx.services,
+        principal,
+        reason=reason,
+        camera_id=camera_id,
+        type=type,
+        since=since,
+        until=until,
         limit=limit,
         offset=offset,
-        next_offset=_next(offset, limit, len(items)),
+    )
+    return EventPage(
+        items=[e.model_dump(mode="json") for e in page.items],
+        limit=page.limit,
+        offset=page.offset,
+        next_offset=page.next_offset,
     )
 
 
@@ -77,13 +69,8 @@ def search_events(
     scope="camera",
     example=Example(path={"event_id": "{event}"}),
 )
-def get_event(event_id: IdPath, ctx: Ctx, principal: CurrentPrincipal, audit: Audit) -> dict[str, object]:
-    event = ctx.store.events.get(event_id)
-    if event is None:
-        raise NotFoundError(f"no event {event_id!r}")
-    require(principal, "events.read", event.camera_id)
-    audit.record("event.view", object_type="event", object_id=event_id, camera_id=event.camera_id)
-    return event.model_dump(mode="json")
+def get_event(event_id: IdPath, ctx: Ctx, principal: CurrentPrincipal) -> dict[str, object]:
+    return events.one(ctx.services, principal, event_id).model_dump(mode="json")
 
 
 def _track(t: TrackRecord) -> TrackOut:
@@ -111,7 +98,6 @@ def _track(t: TrackRecord) -> TrackOut:
 def search_tracks(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     reason: ReasonQuery = None,
     camera_id: CameraQuery = None,
     class_name: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -119,16 +105,18 @@ def search_tracks(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> TrackPage:
-    why = need_reason(ctx, reason, "a track search")
-    camera = scoped_camera(principal, camera_id)
-    tracks = ctx.store.tracks.list(
-        camera_id=camera, class_name=class_name, since=since, limit=limit, offset=offset, newest_first=True
-    )
-    audit.record(
-        "tracks.search", object_type="tracks", camera_id=camera, reason=why, class_name=class_name, results=len(tracks)
+    page = events.tracks(
+        ctx.services,
+        principal,
+        reason=reason,
+        camera_id=camera_id,
+        class_name=class_name,
+        since=since,
+        limit=limit,
+        offset=offset,
     )
     return TrackPage(
-        items=[_track(t) for t in tracks], limit=limit, offset=offset, next_offset=_next(offset, limit, len(tracks))
+        items=[_track(t) for t in page.items], limit=page.limit, offset=page.offset, next_offset=page.next_offset
     )
 
 
@@ -140,10 +128,5 @@ def search_tracks(
     scope="camera",
     example=Example(path={"track_id": "{track}"}),
 )
-def get_track(track_id: IdPath, ctx: Ctx, principal: CurrentPrincipal, audit: Audit) -> TrackOut:
-    track = ctx.store.tracks.get(track_id)
-    if track is None:
-        raise NotFoundError(f"no track {track_id!r}")
-    require(principal, "tracks.read", track.camera_id)
-    audit.record("track.view", object_type="track", object_id=track_id, camera_id=track.camera_id)
-    return _track(track)
+def get_track(track_id: IdPath, ctx: Ctx, principal: CurrentPrincipal) -> TrackOut:
+    return _track(events.track(ctx.services, principal, track_id))

@@ -10,7 +10,7 @@ from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reaso
 from vigil.api.errors import ApiError
 from vigil.api.routing import Example, endpoint
 from vigil.core.errors import NotFoundError
-from vigil.governance.redaction import redact_jpeg
+from vigil.governance.redaction import redact_for_viewing
 from vigil.governance.roles import require
 
 router = APIRouter(prefix="/media", tags=["media"])
@@ -34,9 +34,11 @@ def get_media(
     unredacted: Annotated[bool, Query(description="Supervisors only, with a reason; audited.")] = False,
     reason: ReasonQuery = None,
 ) -> Response:
-    """A media file. Person snapshots are blurred (faces and plates, or the whole crop where their
-    positions are unknown); a candidate's probe and reference images are shown to reviewers, since
-    judging the match needs them."""
+    """A media file. Person snapshots show the scene with every face blurred by region: as
+    stored (redacted at write time), or, for the track of a candidate (kept clear for review),
+    redacted by the same redactor as it is served (the whole image where it cannot be built).
+    A candidate's probe and reference images are shown to reviewers, since judging the match
+    needs them."""
     try:
         ctx.media.path_for(rel_path)
     except ValueError as exc:
@@ -52,12 +54,24 @@ def get_media(
     if unredacted:
         require(principal, "media.unredacted", camera_id)
         why = need_reason(ctx, reason, "an unredacted view")
+    path = ctx.media.path_for(rel_path)
     try:
-        data = ctx.media.path_for(rel_path).read_bytes()
+        data = path.read_bytes()
+        stat = path.stat()
     except OSError as exc:
         raise NotFoundError("the media file is gone (retention may have removed it)") from exc
     show_as_is = unredacted or kind in ("probe", "reference")
-    body = data if show_as_is else redact_jpeg(data, ctx.redaction.regions(rel_path))
+    regions = None if show_as_is else ctx.redaction.regions(rel_path)
+    if show_as_is or (not regions and not ctx.store.governance.media_index.kept_faces(rel_path)):
+        # Written with every face blurred by the deployment's redactor: served as stored.
+        body = data
+    else:
+        # A candidate's own track kept its faces for review (or a feature registered regions):
+        # the same redactor runs as it is served, once per file version (ViewCache).
+        body = ctx.services.viewed.get(
+            (rel_path, stat.st_size, stat.st_mtime_ns),
+            lambda: redact_for_viewing(data, ctx.media.redactor, regions),
+        )
     audit.record(
         "media.view_unredacted" if unredacted else "media.view",
         object_type="media",

@@ -15,37 +15,29 @@ and the plates section of the transparency report (:func:`plates_report_section`
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from vigil.api.context import ApiContext
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason
 from vigil.api.errors import ApiError
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
-from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
-from vigil.core.errors import InputError, NotFoundError
+from vigil.core.errors import BadRowsError, InputError, NotFoundError
 from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
-from vigil.governance.use_records import HotlistAdded
-from vigil.plates.hotlist import HOTLIST_COLUMNS, parse_hotlist_csv
-from vigil.plates.text import parse_plate
-from vigil.store.audit import append_audit
+from vigil.plates.hotlist import HOTLIST_COLUMNS
+from vigil.services import hotlist, plate_search
+from vigil.services.hotlist import HotlistEntryIn
 from vigil.store.facade import Store
-from vigil.store.media import MediaStore
-from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry, PlateReadRecord
+from vigil.store.plates import HotlistEntryRecord, PlateReadRecord
 
 router = APIRouter(prefix="/plates", tags=["plates"])
 EntryPath = Annotated[str, Path(min_length=1, max_length=64)]
@@ -70,6 +62,7 @@ class HotlistEntryOut(BaseModel):
     expires_at: datetime
     expired: bool
     note: str | None
+    region: str | None = Field(description="The plate region it is listed for; null: any region.")
 
 
 class HotlistPage(BaseModel):
@@ -86,6 +79,12 @@ class HotlistIn(BaseModel):
     authorised_by: str = Field(max_length=128, description="Who authorised the entry.")
     expires: str = Field(max_length=40, description="YYYY-MM-DD (end of that day, UTC) or ISO date-time with zone.")
     note: str | None = Field(default=None, max_length=2000)
+    region: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Plate region it is listed for (us, eu, uk, br, hk or the deployment's own plates.formats); "
+        "a hit on a read from another region is flagged other_region on its candidate.",
+    )
 
 
 class SkippedRow(BaseModel):
@@ -144,6 +143,7 @@ def _entry_out(e: HotlistEntryRecord, now: datetime) -> HotlistEntryOut:
         expires_at=e.expires_at,
         expired=e.expires_at <= now,
         note=e.note,
+        region=e.region,
     )
 
 
@@ -173,24 +173,21 @@ def _check_range(since: datetime | None, until: datetime | None) -> None:
 @endpoint(router, "GET", "/hotlist", action="hotlist.read", scope="global")
 def list_hotlist(
     ctx: Ctx,
-    audit: Audit,
+    principal: CurrentPrincipal,
     include_expired: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> HotlistPage:
     """Hotlist entries (by plate) with their accountability fields; expired ones not yet purged
     only with ``include_expired``."""
+    found = hotlist.entries(ctx.services, principal, include_expired=include_expired, limit=limit, offset=offset)
     now = utcnow()
-    entries = ctx.store.plates.list_entries(include_expired=include_expired, now=now)
-    page = entries[offset : offset + limit]
-    size = len(entries) if not include_expired else sum(1 for e in entries if e.expires_at > now)
-    audit.record("hotlist.list", object_type="hotlist", results=len(page), include_expired=include_expired)
     return HotlistPage(
-        items=[_entry_out(e, now) for e in page],
+        items=[_entry_out(e, now) for e in found.items],
         limit=limit,
         offset=offset,
-        next_offset=offset + limit if offset + limit < len(entries) else None,
-        size=size,
+        next_offset=offset + limit if offset + limit < found.total else None,
+        size=found.active,
     )
 
 
@@ -211,22 +208,12 @@ def list_hotlist(
         ok=(201,),
     ),
 )
-def add_entry(body: HotlistIn, ctx: Ctx, principal: CurrentPrincipal, audit: Audit) -> HotlistEntryOut:
+def add_entry(body: HotlistIn, ctx: Ctx, principal: CurrentPrincipal) -> HotlistEntryOut:
     """Add a plate; you are recorded as the person who entered it. Refused (422) without a legal
     basis, an authoriser or a future expiry within ``plates.max_hotlist_days``; 409 if the plate
     is listed already. The entry and its audit record are one transaction."""
-    now = utcnow()
-    if not body.expires.strip():
-        raise ApiError(422, "policy_violation", "expires is required: every hotlist entry needs an expiry date")
-    entry = NewHotlistEntry(
-        parse_plate(body.plate),
-        Authorisation(body.legal_basis, body.authorised_by, principal.username, parse_expiry(body.expires)),
-        (body.note or "").strip() or None,
-    )
-    (record,) = ctx.store.plates.add_entries(
-        [entry], max_days=ctx.config.plates.max_hotlist_days, now=now, on_written=HotlistAdded(audit, "hotlist.add")
-    )
-    return _entry_out(record, now)
+    entry = HotlistEntryIn(body.plate, body.legal_basis, body.authorised_by, body.expires, body.note, body.region)
+    return _entry_out(hotlist.add(ctx.services, principal, entry), utcnow())
 
 
 @endpoint(
@@ -251,58 +238,32 @@ def add_entry(body: HotlistIn, ctx: Ctx, principal: CurrentPrincipal, audit: Aud
 def import_hotlist(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
-    file: Annotated[UploadFile, File(description=f"CSV with header {','.join(HOTLIST_COLUMNS)}[,note].")],
+    file: Annotated[UploadFile, File(description=f"CSV with header {','.join(HOTLIST_COLUMNS)}[,note][,region].")],
     partial: Annotated[bool, Form(description="Import the good rows and list the skipped ones.")] = False,
 ) -> Any:
     """Import a CSV. Without ``partial`` every row must be valid, or nothing is imported and the
-    bad rows are returned by line number (400 ``invalid_rows``). You are recorded as the enterer;
-    each entry is audited in the import's transaction."""
-    now = utcnow()
+    bad rows are returned by line number (400 ``invalid_rows``); a plate an earlier line lists,
+    or one on the hotlist already, is a bad row too. You are recorded as the enterer; each entry
+    is audited in the import's transaction."""
     limit = ctx.config.governance.max_upload_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
     shown = (file.filename or "hotlist.csv").rsplit("/", 1)[-1][:80] or "hotlist.csv"
-    max_days = ctx.config.plates.max_hotlist_days
-    with tempfile.TemporaryDirectory(prefix="vigil-hotlist-") as tmp:
-        path = FsPath(tmp) / "upload.csv"
-        path.write_bytes(data)
-        try:
-            good, bad = parse_hotlist_csv(path, principal.username, now, max_days)
-        except InputError as exc:
-            raise ApiError(400, "invalid_upload", str(exc).replace(str(path), shown).splitlines()[0]) from exc
-    skipped = [SkippedRow(row=n, problem=why.splitlines()[0] if why else "invalid") for n, why in bad]
-    if bad and not partial:
-        listed = "; ".join(f"row {s.row}: {s.problem}" for s in skipped[:10])
-        more = f" (and {len(skipped) - 10} more)" if len(skipped) > 10 else ""
+    try:
+        result = hotlist.import_csv(ctx.services, principal, data, source=shown, partial=partial)
+    except BadRowsError as exc:
+        rows = [SkippedRow(row=n, problem=why) for n, why in exc.rows]
         return JSONResponse(
-            {
-                "error": "invalid_rows",
-                "message": f"{len(bad)} bad row(s), nothing imported (pass partial=true to import the rest): "
-                f"{listed}{more}",
-                "rows": [s.model_dump() for s in skipped],
-            },
-            status_code=400,
+            {"error": "invalid_rows", "message": str(exc), "rows": [r.model_dump() for r in rows]}, status_code=400
         )
-    if not good and not bad:
-        raise ApiError(400, "invalid_upload", f"{shown} has a header but no rows")
-    entries = [
-        NewHotlistEntry(
-            r.plate, Authorisation(r.legal_basis, r.authorised_by, principal.username, r.expires_at), r.note
-        )
-        for r in good
-    ]
-    added = (
-        ctx.store.plates.add_entries(
-            entries, max_days=max_days, now=now, on_written=HotlistAdded(audit, "hotlist.import")
-        )
-        if entries
-        else []
+    except InputError as exc:
+        raise ApiError(400, "invalid_upload", str(exc).splitlines()[0]) from exc
+    now = utcnow()
+    return ImportOut(
+        imported=[_entry_out(e, now) for e in result.imported],
+        skipped=[SkippedRow(row=b.line, problem=b.problem) for b in result.skipped],
     )
-    if skipped:
-        audit.record("hotlist.import_skipped", object_type="hotlist", rows=[s.row for s in skipped])
-    return ImportOut(imported=[_entry_out(e, now) for e in added], skipped=skipped)
 
 
 @endpoint(
@@ -313,14 +274,9 @@ def import_hotlist(
     scope="global",
     example=Example(json={"reason": "matrix purge"}),
 )
-def purge_expired(ctx: Ctx, audit: Audit, body: PurgeIn | None = None) -> PurgedOut:
+def purge_expired(ctx: Ctx, principal: CurrentPrincipal, body: PurgeIn | None = None) -> PurgedOut:
     """Delete every expired entry (audited by count, in the same transaction)."""
-    why = (body.reason if body else None) or None
-
-    def write_audit(session: Session, n: int) -> None:
-        append_audit(session, audit.entry("hotlist.purge_expired", object_type="hotlist", reason=why, entries=n))
-
-    return PurgedOut(entries=ctx.store.plates.purge_expired(on_written=write_audit))
+    return PurgedOut(entries=hotlist.purge_expired(ctx.services, principal, body.reason if body else None))
 
 
 @endpoint(
@@ -331,11 +287,9 @@ def purge_expired(ctx: Ctx, audit: Audit, body: PurgeIn | None = None) -> Purged
     scope="global",
     example=Example(path={"entry_id": EXAMPLE_ENTRY}),
 )
-def show_entry(entry_id: EntryPath, ctx: Ctx, audit: Audit) -> HotlistEntryOut:
+def show_entry(entry_id: EntryPath, ctx: Ctx, principal: CurrentPrincipal) -> HotlistEntryOut:
     """One entry with its accountability fields (expired or not)."""
-    record = ctx.store.plates.get_entry(entry_id)
-    audit.record("hotlist.view", object_type="hotlist_entry", object_id=entry_id)
-    return _entry_out(record, utcnow())
+    return _entry_out(hotlist.show(ctx.services, principal, entry_id), utcnow())
 
 
 @endpoint(
@@ -346,19 +300,9 @@ def show_entry(entry_id: EntryPath, ctx: Ctx, audit: Audit) -> HotlistEntryOut:
     scope="global",
     example=Example(path={"entry_id": EXAMPLE_REMOVABLE}, query={"reason": "matrix removal"}),
 )
-def remove_entry(entry_id: EntryPath, ctx: Ctx, audit: Audit, reason: ReasonQuery = None) -> RemovedOut:
+def remove_entry(entry_id: EntryPath, ctx: Ctx, principal: CurrentPrincipal, reason: ReasonQuery = None) -> RemovedOut:
     """Remove an entry at once (a reason is required; audited in the same transaction)."""
-    why = need_reason(ctx, reason, "removing a hotlist entry")
-
-    def write_audit(session: Session, record: HotlistEntryRecord) -> None:
-        append_audit(
-            session,
-            audit.entry(
-                "hotlist.remove", object_type="hotlist_entry", object_id=record.entry_id, reason=why, plate=record.plate
-            ),
-        )
-
-    record = ctx.store.plates.remove_entry(entry_id, on_written=write_audit)
+    record = hotlist.remove(ctx.services, principal, entry_id, reason)
     return RemovedOut(entry_id=record.entry_id, plate=record.plate)
 
 
@@ -376,7 +320,6 @@ def remove_entry(entry_id: EntryPath, ctx: Ctx, audit: Audit, reason: ReasonQuer
 def search_reads(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     plate: Annotated[str, Query(min_length=1, max_length=32)],
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     since: Instant | None = None,
@@ -387,29 +330,15 @@ def search_reads(
     """Reads of one plate within retention (reads that hit a hotlist are kept with their
     candidate), newest first. A reason is required: a plate lookup is personal data, and it is
     audited with the plate. Scoped users must name a camera."""
-    camera = scoped_camera(principal, camera_id)
-    why = need_reason(ctx, reason, "a plate search")
-    wanted = parse_plate(plate)
-    _check_range(since, until)
-    hours = ctx.config.plates.retention_hours
-    found = ctx.store.plates.search(
-        wanted, retention_hours=hours, since=since, until=until, camera_id=camera, limit=limit + 1
-    )
-    items = [r for r in found if principal.sees(r.camera_id)]
-    audit.record(
-        "plates.search",
-        object_type="plate",
-        object_id=wanted,
-        camera_id=camera,
-        reason=why,
-        results=min(len(items), limit),
+    found = plate_search.search(
+        ctx.services, principal, plate, reason=reason, camera_id=camera_id, since=since, until=until, limit=limit
     )
     return PlateSearchOut(
-        plate=wanted,
-        camera_id=camera,
-        retention_hours=hours,
-        items=[_read_out(r) for r in items[:limit]],
-        truncated=len(items) > limit,
+        plate=found.plate,
+        camera_id=found.camera_id,
+        retention_hours=found.retention_hours,
+        items=[_read_out(r) for r in found.reads],
+        truncated=found.truncated,
     )
 
 
@@ -459,34 +388,6 @@ def read_crop(
 
 
 # -- governance hooks --------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class PlatesRetention:
-    """Retention task: non-hit reads older than ``retention_hours`` (with their crops) and
-    expired hotlist entries. ``run_retention(..., tasks=[PlatesRetention(hours)])`` audits the
-    counts, never the plates."""
-
-    retention_hours: float
-    name: str = "plates"
-
-    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
-        gone = store.plates.purge_reads(retention_hours=self.retention_hours, now=now)
-        crops = 0
-        for r in gone:
-            if r.crop is None:
-                continue
-            try:
-                crops += int(media.delete(r.crop))
-            except ValueError:
-                continue  # a path outside the media root is never deleted
-        entries = store.plates.purge_expired(now)
-        return {"plate_reads": len(gone), "plate_crops": crops, "hotlist_entries": entries}
-
-
-def retention_task(config: VigilConfig) -> PlatesRetention:
-    """The plates retention task of a deployment (for ``FEATURE_RETENTION_TASKS``)."""
-    return PlatesRetention(config.plates.retention_hours)
 
 
 def plates_report_section(ctx: ApiContext) -> ReportContributor:

@@ -5,8 +5,8 @@ unless a supervisor asks for them unredacted with a reason. Enrolment and remova
 (``watchlist.manage``: supervisors, admins) write their audit record in the same transaction as
 the change. Every refusal is a 4xx with ``{"error", "message"}`` and nothing written.
 
-Also here: the retention task for expired entries (:class:`WatchlistRetention`) and the faces
-section of the transparency report (:func:`faces_report_section`).
+Also here: the faces section of the transparency report (:func:`faces_report_section`); the
+retention of expired subjects is :class:`vigil.services.retention.WatchlistRetention`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
@@ -22,10 +21,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from vigil.api.context import ApiContext
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason
 from vigil.api.errors import ApiError
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
@@ -38,11 +36,10 @@ from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
 from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
-from vigil.store.candidates import CandidateRecord
+from vigil.services import timeline as subject_timeline
 from vigil.store.facade import Store
 from vigil.store.faces import SUBJECT_ID_MAX, NewReference, SubjectRecord
-from vigil.store.media import MediaStore
-from vigil.workers.faces_stage import load_face_pipeline
+from vigil.workers.faces_stage import active_threshold, load_face_pipeline
 
 router = APIRouter(prefix="/faces", tags=["faces"])
 SubjectPath = Annotated[str, Path(min_length=1, max_length=SUBJECT_ID_MAX)]
@@ -171,13 +168,13 @@ def _subject_out(s: SubjectRecord, now: datetime) -> SubjectOut:
 
 def watchlist_state(store: Store, cfg: VigilConfig) -> WatchlistState:
     size = store.faces.count()
-    cal = store.faces.active_calibration()
-    fmr = None if cal is None else cal.measured_fmr
+    in_force = active_threshold(store, cfg, None)
+    fmr = in_force.false_match_rate
     return WatchlistState(
         size=size,
         cap=cfg.faces.watchlist_cap,
-        threshold=cfg.faces.uncalibrated_threshold if cal is None else cal.threshold,
-        calibrated=cal is not None,
+        threshold=in_force.threshold,
+        calibrated=in_force.source == "calibration",
         false_match_rate=fmr,
         false_match_rate_per_search=None if fmr is None else 1.0 - (1.0 - fmr) ** size,
     )
@@ -491,7 +488,6 @@ def timeline(
     subject_id: SubjectPath,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     camera_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     since: Instant | None = None,
     until: Instant | None = None,
@@ -500,41 +496,13 @@ def timeline(
 ) -> TimelineOut:
     """Pending and confirmed sightings of a subject, oldest first (a reason is required: this
     follows one person across cameras). Scoped users must name a camera."""
-    why = need_reason(ctx, reason, "a subject timeline")
-    camera = scoped_camera(principal, camera_id)
-    if (since is not None and since.tzinfo is None) or (until is not None and until.tzinfo is None):
-        raise ValueError("since and until need a time zone")
-    found: list[CandidateRecord] = []
-    for status in ("pending", "confirmed"):
-        found += ctx.store.candidates.list(
-            status=status,
-            kind="face",
-            camera_id=camera,
-            list_entry_id=subject_id,
-            since=since,
-            until=until,
-            newest_first=False,
-            limit=limit + 1,
-        )
-    found.sort(key=lambda c: (c.occurred_at, c.candidate_id))
-    items = [c for c in found if principal.sees(c.camera_id)]
-    try:
-        ctx.store.faces.get(subject_id)
-        enrolled = True
-    except NotFoundError:
-        enrolled = False
-    audit.record(
-        "subject.timeline",
-        object_type="face_subject",
-        object_id=subject_id,
-        camera_id=camera,
-        reason=why,
-        results=min(len(items), limit),
+    found = subject_timeline.timeline(
+        ctx.services, principal, subject_id, reason=reason, camera_id=camera_id, since=since, until=until, limit=limit
     )
     return TimelineOut(
-        subject_id=subject_id,
-        enrolled=enrolled,
-        camera_id=camera,
+        subject_id=found.subject_id,
+        enrolled=found.enrolled,
+        camera_id=found.camera_id,
         items=[
             SightingOut(
                 candidate_id=c.candidate_id,
@@ -548,32 +516,13 @@ def timeline(
                 flags=list(c.flags),
                 detail=c.detail,
             )
-            for c in items[:limit]
+            for c in found.sightings
         ],
-        truncated=len(items) > limit,
+        truncated=found.truncated,
     )
 
 
 # -- governance hooks --------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class WatchlistRetention:
-    """Retention task: expired watchlist subjects lose their images and embeddings.
-
-    ``run_retention(..., tasks=[WatchlistRetention()])`` audits the counts (never the content).
-    """
-
-    name: str = "faces.watchlist"
-
-    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
-        images: list[int] = []
-
-        def count(_: Session, record: SubjectRecord) -> None:
-            images.append(len(record.references))
-
-        ids = store.faces.purge_expired(media, now, on_written=count)
-        return {"face_subjects": len(ids), "face_reference_images": sum(images)}
 
 
 def faces_report_section(ctx: ApiContext) -> ReportContributor:

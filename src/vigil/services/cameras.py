@@ -1,0 +1,48 @@
+"""Cameras in an actor's scope, configured or seen, with their latest health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.core.errors import NotFoundError
+from vigil.services.actor import Actor
+from vigil.services.context import Services
+from vigil.store.records import HealthRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """A camera: from the config (``configured``) or only seen in the store, and its health."""
+
+    camera_id: str
+    name: str | None
+    configured: bool
+    health: HealthRecord | None
+
+
+def _all(services: Services) -> dict[str, CameraStatus]:
+    health = {h.camera_id: h for h in services.store.health.list()}
+    out = {c.id: CameraStatus(c.id, c.name, True, health.get(c.id)) for c in services.config.cameras}
+    for camera_id, h in health.items():
+        out.setdefault(camera_id, CameraStatus(camera_id, None, False, h))
+    return out
+
+
+def in_scope(services: Services, actor: Actor) -> list[CameraStatus]:
+    """Cameras in the actor's scope, by id."""
+    services.recorder(actor).allow("cameras.read")
+    return [c for camera_id, c in sorted(_all(services).items()) if actor.sees(camera_id)]
+
+
+def one(services: Services, actor: Actor, camera_id: str) -> CameraStatus:
+    """One camera in the actor's scope.
+
+    Raises:
+        AccessDeniedError: out of scope (recorded).
+        NotFoundError: neither configured nor seen.
+    """
+    services.recorder(actor).allow("cameras.read", camera_id=camera_id, object_type="camera", object_id=camera_id)
+    camera = _all(services).get(camera_id)
+    if camera is None:
+        raise NotFoundError(f"no camera {camera_id!r}")
+    return camera

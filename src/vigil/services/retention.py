@@ -1,0 +1,90 @@
+"""Retention: delete what policy no longer allows to keep, for ``vigil retention run`` and any
+scheduler, without the web app.
+
+Core data (events, tracks, snapshots, candidates, dead letters, login attempts) is purged by
+:func:`vigil.governance.retention.run_retention`; the features' own data by the tasks here
+(non-hit plate reads past ``plates.retention_hours`` with their crops, expired hotlist entries,
+expired watchlist subjects with their images). Items of a case on legal hold are kept. Every
+run is recorded as ``retention.run`` by ``system:retention``, by counts, never by content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from vigil.config import VigilConfig
+from vigil.governance.retention import RetentionReport, RetentionTask, run_retention
+from vigil.services.actor import system_actor_name
+from vigil.services.context import media_store
+from vigil.store.facade import Store
+from vigil.store.faces import SubjectRecord
+from vigil.store.media import MediaStore
+
+ACTOR = system_actor_name("retention")
+
+
+@dataclass(slots=True)
+class PlatesRetention:
+    """Non-hit reads older than ``retention_hours`` (with their crops) and expired hotlist entries."""
+
+    retention_hours: float
+    name: str = "plates"
+
+    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
+        gone = store.plates.purge_reads(retention_hours=self.retention_hours, now=now)
+        crops = 0
+        for r in gone:
+            if r.crop is None:
+                continue
+            try:
+                crops += int(media.delete(r.crop))
+            except ValueError:
+                continue  # a path outside the media root is never deleted
+        entries = store.plates.purge_expired(now)
+        return {"plate_reads": len(gone), "plate_crops": crops, "hotlist_entries": entries}
+
+
+@dataclass(slots=True)
+class WatchlistRetention:
+    """Expired watchlist subjects lose their images and embeddings."""
+
+    name: str = "faces.watchlist"
+
+    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
+        images: list[int] = []
+
+        def count(_: Session, record: SubjectRecord) -> None:
+            images.append(len(record.references))
+
+        ids = store.faces.purge_expired(media, now, on_written=count)
+        return {"face_subjects": len(ids), "face_reference_images": sum(images)}
+
+
+FEATURE_TASKS: list[Callable[[VigilConfig], RetentionTask]] = [
+    lambda config: PlatesRetention(config.plates.retention_hours),
+    lambda _config: WatchlistRetention(),
+]
+"""The features' retention tasks, each built from the deployment's config."""
+
+
+def feature_tasks(config: VigilConfig) -> list[RetentionTask]:
+    """The features' retention tasks for this deployment."""
+    return [make(config) for make in FEATURE_TASKS]
+
+
+def run(
+    config: VigilConfig, store: Store, *, media: MediaStore | None = None, now: datetime | None = None
+) -> RetentionReport:
+    """One retention run: core data, then every feature's task; recorded by counts."""
+    return run_retention(
+        store,
+        media or media_store(config, None),
+        config.governance.retention,
+        now=now,
+        actor=ACTOR,
+        tasks=feature_tasks(config),
+    )

@@ -1,0 +1,125 @@
+"""The API shows which worker holds each camera, since when, and its heartbeat (a real cluster).
+
+Three real ``nats-server`` nodes, PostgreSQL, two API replicas on loopback (uvicorn, as
+``vigil serve`` runs them) and two workers' lease managers (the code ``vigil worker`` runs)
+claiming the cameras in the cluster's leases bucket.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from scale_rig import api_replica, wait_for
+
+from vigil.api import ApiContext
+from vigil.bus.connection import NatsConnection, NatsSettings
+from vigil.bus.leases import LeaseManager
+from vigil.config import CameraConfig, VigilConfig
+from vigil.config.governance import AuthConfig, GovernanceConfig
+from vigil.deploy.nats_server import NatsCluster
+from vigil.governance.auth import principal_of
+from vigil.store import Store
+
+pytestmark = [pytest.mark.nats, pytest.mark.postgres]
+
+CAMERAS = ("gate-1", "gate-2", "gate-3", "gate-4")
+
+
+def _worker(urls: tuple[str, ...], worker_id: str) -> tuple[NatsConnection, LeaseManager]:
+    conn = NatsConnection(NatsSettings(servers=urls))
+    manager = LeaseManager(
+        conn, worker_id=worker_id, cameras=CAMERAS, ttl_s=4.0, renew_every_s=0.5, safety_margin_s=1.0, replicas=3
+    )
+    return conn, manager.start()
+
+
+def _leases(base: str, token: str) -> dict[str, dict[str, Any]]:
+    r = httpx.get(f"{base}/api/cameras", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return {c["camera_id"]: c["lease"] for c in r.json()}
+
+
+def _without_beat(leases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {c: {k: v for k, v in lease.items() if k != "heartbeat_expires_at"} for c, lease in leases.items()}
+
+
+def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreachable(
+    nats_cluster3: NatsCluster, pg_db: str
+) -> None:
+    url = pg_db.replace("postgresql://", "postgresql+psycopg://", 1)
+    cfg = VigilConfig.model_validate(
+        {
+            "bus": {"type": "nats"},
+            "store": {"url": url},
+            "scale": {"nats": {"servers": list(nats_cluster3.urls), "replicas": 3}},
+            "cameras": [CameraConfig(id=c, url=f"rtsp://127.0.0.1:9/{c}") for c in CAMERAS],
+            "governance": GovernanceConfig(auth=AuthConfig(argon2_time_cost=1, argon2_memory_kib=1024)),
+        }
+    )
+    with Store.open(url) as store:
+        ctx = ApiContext.build(cfg, store, poll_alerts=False)
+        admin = ctx.auth.add_user("root", "correct horse battery", "admin", None, actor="test")
+        token = ctx.auth.issue_token(principal_of(admin, "session"), "test", 1)[0]
+        assert ctx.leases is not None
+        ctx.leases.close()
+    started = datetime.now(UTC)
+    workers = [_worker(nats_cluster3.urls, w) for w in ("worker-1", "worker-2")]
+    try:
+        with api_replica(cfg, url) as api1, api_replica(cfg, url) as api2:
+
+            def fair_share() -> bool:
+                held = [v for v in _leases(api1, token).values() if v["state"] == "held"]
+                return len(held) == 4 and {v["worker"] for v in held} == {"worker-1", "worker-2"}
+
+            wait_for(fair_share, 30, "both workers to hold cameras, as the API shows it")
+            time.sleep(2.5)  # past the replicas' 2 s cache: both read the same bucket
+            first, second = _leases(api1, token), _leases(api2, token)
+            # Any replica answers the same (but for the heartbeat, renewed every 0.5 s).
+            assert _without_beat(first) == _without_beat(second)
+            for lease in first.values():
+                assert lease["worker_alive"] is True and lease["epoch"] > 0 and lease["error"] is None
+                assert started.timestamp() - 2 <= datetime.fromisoformat(lease["held_since"]).timestamp()
+                assert datetime.fromisoformat(lease["heartbeat_expires_at"]) > started
+
+            # worker-2 dies (no release): its heartbeat lapses, then worker-1 takes its cameras.
+            conn2, manager2 = workers.pop()
+            manager2.stop(release=False)
+            conn2.close()
+            lost = sorted(c for c, v in first.items() if v["worker"] == "worker-2")
+            wait_for(
+                lambda: all(_leases(api2, token)[c]["worker"] == "worker-1" for c in lost),
+                20,
+                "worker-1 to take over worker-2's cameras in the API",
+            )
+            after = _leases(api2, token)
+            for c in lost:
+                assert after[c]["epoch"] > first[c]["epoch"]  # a new lease, a newer fencing epoch
+                assert after[c]["held_since"] > first[c]["held_since"]
+
+            for node in nats_cluster3.nodes:
+                node.kill()
+            time.sleep(2.5)  # past the cache
+            t0 = time.monotonic()
+            r = httpx.get(f"{api1}/api/cameras/gate-1", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            took = time.monotonic() - t0
+            assert r.status_code == 200, r.text
+            lease = r.json()["lease"]
+            assert lease["state"] == "unknown" and lease["worker"] is None
+            assert lease["error"].startswith("lease holders unknown: NATS"), lease
+            assert took < 10, f"a request waited {took:.1f} s for an unreachable NATS"
+            print(f"NATS down: answered in {took:.2f} s with {lease['error']!r}")
+    finally:
+        for conn, manager in workers:
+            manager.stop(release=False)
+            conn.close()
+
+
+def test_the_embedded_mode_has_no_lease_field(tmp_path: Any) -> None:
+    cfg = VigilConfig(data_dir=tmp_path / "data", cameras=(CameraConfig(id="gate-1", url="file:///dev/null/x"),))
+    with Store.open(f"sqlite:///{tmp_path / 'v.db'}") as store:
+        ctx = ApiContext.build(cfg, store, poll_alerts=False)
+        assert ctx.leases is None
