@@ -27,8 +27,9 @@ from vigil.cli.main import app
 from vigil.config import VigilConfig
 from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
-from vigil.core.errors import InputError, NotFoundError
+from vigil.core.errors import AuthenticationError, InputError, NotFoundError, ReasonRequiredError
 from vigil.events.candidates import CandidateRaised
+from vigil.governance.auth import AuthService, principal_of
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord
 from vigil.store.governance import AuditRecord
@@ -132,18 +133,31 @@ def test_reads_of_the_watchlist_and_timelines_are_audited(cfg: VigilConfig, vigi
     _cli(view, "Ann Analyst")
     assert (view.object_type, view.object_id) == ("face_subject", "s-1")
 
-    _one_line_error(vigil("subject", "timeline", "s-1"), InputError, "a subject timeline needs --reason")
     _one_line_error(vigil("watchlist", "list", "--by", " x "), InputError, "--by needs your name")
+    assert len(_audit(cfg, "watchlist.list")) == 2  # the refused list wrote nothing
+    assert _intact(vigil) == 4
+
+
+def test_a_timeline_needs_an_account_and_a_reason_and_is_audited(cfg: VigilConfig, vigil: Vigil) -> None:
+    assert _add(vigil, "s-1").exit_code == 0
+    _one_line_error(vigil("subject", "timeline", "s-1", "--reason", "case 17"), AuthenticationError, "sign in first")
+    with Store.open(cfg.store_url) as store:
+        auth = AuthService(store.governance, cfg.governance.auth)
+        user = auth.add_user("ann", "correct horse battery", "operator", None, actor="test")
+        token = auth.issue_token(principal_of(user, "session"), "test", 1)[0]
+
+    def signed(*args: str) -> Result:
+        return runner.invoke(app, [*args, "--data-dir", str(cfg.data_dir)], env={"VIGIL_TOKEN": token})
+
+    _one_line_error(signed("subject", "timeline", "s-1"), ReasonRequiredError, "a subject timeline needs a reason")
     assert _audit(cfg, "subject.timeline") == []
-    timeline = vigil("subject", "timeline", "s-1", "--json", "--reason", "case 17 review", "--by", "Ann Analyst")
+    timeline = signed("subject", "timeline", "s-1", "--json", "--reason", "case 17 review")
     assert timeline.exit_code == 0, timeline.output
     assert json.loads(timeline.stdout) == []
     [followed] = _audit(cfg, "subject.timeline")
-    _cli(followed, "Ann Analyst")
+    assert followed.actor == "ann" and followed.detail["via"] == "cli" and followed.detail["os_user"] == os_account()
     assert (followed.object_type, followed.object_id) == ("face_subject", "s-1")
     assert followed.reason == "case 17 review" and followed.detail["results"] == 0
-    assert len(_audit(cfg, "watchlist.list")) == 2  # the refused list wrote nothing
-    assert _intact(vigil) == 5
 
 
 def test_removal_needs_a_name_and_a_reason_and_is_audited_with_it(cfg: VigilConfig, vigil: Vigil) -> None:

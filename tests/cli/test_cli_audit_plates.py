@@ -161,7 +161,7 @@ def test_a_removal_without_a_reason_or_a_name_removes_nothing_and_records_nothin
         assert [e.entry_id for e in store.plates.list_entries()] == [entry_id]
 
 
-def test_a_plate_search_needs_a_name_and_a_reason_and_is_audited_with_the_plate(tmp_path: Path) -> None:
+def test_a_plate_search_needs_an_account_and_a_reason_and_is_audited_with_the_plate(tmp_path: Path) -> None:
     data = tmp_path / "data"
     now = datetime.now(UTC)
     with _store(data) as store:
@@ -172,16 +172,19 @@ def test_a_plate_search_needs_a_name_and_a_reason_and_is_audited_with_the_plate(
                 )
             ]
         )
-    line = _error_line(_vigil(["plates", "search", "ABC123", "--by", "PC Lee", "--reason", ""], data))
-    assert "a plate search needs --reason" in line
+    nobody = _error_line(_vigil(["plates", "search", "ABC123", "--reason", "incident 42"], data))
+    assert "sign in first" in nobody
+    token = _reviewer_token(data, "pc-lee")
+    line = _error_line(_vigil_as(token, ["plates", "search", "ABC123", "--reason", ""], data))
+    assert "a plate search needs a reason" in line
     assert _audit(data, "plates.search") == []
 
     found = json.loads(
-        _ok(_vigil(["plates", "search", "abc-123", "--by", "PC Lee", "--reason", "incident 42", "--json"], data))
+        _ok(_vigil_as(token, ["plates", "search", "abc-123", "--reason", "incident 42", "--json"], data))
     )
     assert [r["plate"] for r in found] == ["ABC123"]
     (search,) = _audit(data, "plates.search")
-    _is_cli(search, "PC Lee")
+    assert search.actor == "pc-lee" and search.detail["via"] == "cli" and search.detail["os_user"]
     assert search.object_type == "plate" and search.object_id == "ABC123"
     assert search.reason == "incident 42" and search.detail["results"] == 1
 

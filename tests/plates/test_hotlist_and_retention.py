@@ -152,5 +152,5 @@ def test_cli_refuses_bad_plates_and_missing_basis(tmp_path: Path) -> None:
         )
     )
     assert "legal_basis is required" in line
-    search = ["plates", "search", "A B?", "--by", "PC Lee", "--reason", "incident 42"]
+    search = ["plates", "search", "A B?", "--reason", "incident 42"]
     assert "illegal characters" in _one_error_line(_vigil(search, data))

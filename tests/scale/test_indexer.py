@@ -11,7 +11,7 @@ import pytest
 from vigil.bus.jetstream import Delivery
 from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER
 from vigil.core.accountability import Authorisation
-from vigil.events import AnyEvent, CandidateRaised
+from vigil.events import AnyEvent, CandidateRaised, TrackEnded
 from vigil.events.samples import track_lifecycle
 from vigil.store import Store
 from vigil.store.plates import NewHotlistEntry
@@ -50,6 +50,11 @@ def test_a_stale_epoch_is_refused_after_the_takeover_and_its_open_tracks_are_end
     orphan = store.tracks.get("cam-old-1")
     assert orphan is not None and orphan.ended
     assert idx.stats.orphans_ended == 1
+    # The reason is stored, as a track.ended of its own (the embedded mode's kind of record).
+    [end] = [e for e in store.events.search(track_id="cam-old-1", limit=100) if e.type == "track.ended"]
+    assert isinstance(end, TrackEnded) and end.end_reason is not None
+    assert "lost its lease" in end.end_reason and "ended by the indexer" in end.end_reason
+    assert end.n_observations == orphan.n_observations and end.last_seen == orphan.last_seen
 
 
 def test_a_candidate_for_a_removed_or_expired_entry_is_refused(store: Store) -> None:

@@ -77,6 +77,8 @@ def test_web_ui_hides_and_refuses_out_of_scope_cases(env: Env) -> None:
     page = browser.get("/cases").text
     assert "entrance assault" in page and "car park theft" not in page and theirs not in page
     assert browser.get(f"/cases/{theirs}").status_code == 403
+    review = browser.get(f"/review?id={env.seeded['cam-a'].candidate}")  # its "add to case" choice
+    assert review.status_code == 200 and ours in review.text and theirs not in review.text
     refused = browser.post(f"/cases/{theirs}/hold", {"legal_hold": "on", "reason": "preserve for court"})
     assert refused.status_code == 303 and "notice" not in refused.headers["location"]
     _unchanged(env, theirs)

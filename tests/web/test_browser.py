@@ -386,6 +386,7 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
     import time
 
     from vigil.core.clock import utcnow
+    from vigil.core.ids import new_id
     from vigil.events import CandidateRaised
 
     with signed_in(browser, live, live.users["operator"]) as page:
@@ -415,6 +416,17 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
         page.wait_for_timeout(1500)
         assert page.locator("[data-testid=alert-banner]").is_hidden()
         assert page.title().startswith(f"({before + 1}) ")  # still pending
+        shown = page.locator("[data-testid=pending-cam-b]")  # the overview's counts update in place
+        n = int(shown.inner_text())
+        live.store.events.add_many([raised.model_copy(update={"event_id": new_id(), "track_id": "cam-b-banner-2"})])
+        page.wait_for_function(f"() => document.querySelector('[data-testid=pending-cam-b]').textContent == '{n + 1}'",
+                               timeout=3000)  # fmt: skip
     with signed_in(browser, live, live.users["viewer"]) as page:  # no review right: no banner, no poll
         assert page.locator("[data-testid=alert-banner]").count() == 0
         assert page.request.get("/alerts/summary").status == 403
+        page.click("[data-testid=plan-cam-a]")  # the site plan's cameras open their live view
+        page.wait_for_url(re.compile(r".*/live/cam-a$"))
+        assert page.locator("[data-testid=live-off]").is_visible()  # no camera runs in this test server
+        page.wait_for_timeout(1500)
+        assert page.inner_text("[data-live-state]") == "no frame yet"
+    assert live.store.governance.audit.list(action="live.watch") == []  # nothing shown, nothing watched

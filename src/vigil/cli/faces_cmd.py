@@ -27,15 +27,18 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from vigil.cli.audit import CliAuditor, need_reason, person
+from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError, PolicyError
 from vigil.core.ids import new_id
+from vigil.core.instants import parse_typed_instant
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, ImageFolderScan, read_image, scan_images
 from vigil.governance.use_records import CandidateDecided, SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
+from vigil.services import timeline as subject_timeline
 from vigil.services.policy import face_threshold_floor, threshold_change_entry
 from vigil.store.audit import append_audit
 from vigil.store.facade import Store
@@ -437,34 +440,27 @@ def calibrate_cmd(
 @subject_app.command("timeline")
 def timeline(
     subject_id: str = typer.Argument(...),
-    as_json: bool = typer.Option(False, "--json"),
     reason: str | None = typer.Option(
         None, "--reason", help="Why you follow this subject across cameras (required; audited)."
     ),
-    by: str | None = ReaderOption,
+    camera: str | None = typer.Option(None, "--camera", help="Only this camera (required if your scope is limited)."),
+    since: str | None = typer.Option(None, "--since", help="ISO date-time (UTC if no zone)."),
+    until: str | None = typer.Option(None, "--until", help="ISO date-time (UTC if no zone)."),
+    limit: int = typer.Option(1000, "--limit", min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json"),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Confirmed and pending sightings of a subject across cameras, oldest first. A reason is
-    required, as in the API: this follows one person across cameras (audited: ``subject.timeline``)."""
-    auditor = _reader(by)
-    cfg = resolve_config(config, data_dir)
-    why = need_reason(reason, cfg.governance.min_reason_chars, "a subject timeline")
-    with Store.open(cfg.store_url) as store:
-        records = [
-            c
-            for c in store.candidates.list(list_entry_id=subject_id, kind="face", newest_first=False, limit=10_000)
-            if c.status in ("pending", "confirmed")
-        ]
-        auditor.record(
-            store,
-            "subject.timeline",
-            object_type="face_subject",
-            object_id=subject_id,
-            camera_id=None,
-            reason=why,
-            results=len(records),
+    """Confirmed and pending sightings of a subject across cameras, oldest first. It follows one
+    person, so it needs a signed-in account allowed to (``vigil login``) and a reason, and is
+    audited (``subject.timeline``) as the API's and the web UI's are."""
+    start = None if since is None else parse_typed_instant(since, "--since")
+    end = None if until is None else parse_typed_instant(until, "--until")
+    with signed_in(config, data_dir) as (services, actor):
+        found = subject_timeline.timeline(
+            services, actor, subject_id, reason=reason, camera_id=camera, since=start, until=end, limit=limit
         )
+    records = found.sightings
     if as_json:
         print(
             json.dumps(
@@ -496,6 +492,8 @@ def timeline(
             c.candidate_id,
         )
     console.print(table)
+    if found.truncated:
+        console.print(f"more than {limit} sightings: narrow --since/--until or raise --limit")
 
 
 def register(root: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from vigil.cli import (
     analyze_cmd,
     candidates_cmd,
+    cases_cmd,
     crowd_cmd,
     faces_cmd,
     governance_cmd,
@@ -38,6 +39,7 @@ app.command("demo")(analyze_cmd.demo)
 app.command("run")(run_cmd.run)
 app.command("status")(run_cmd.status)
 candidates_cmd.register(app)
+cases_cmd.register(app)
 faces_cmd.register(app)
 plates_cmd.register(app)
 crowd_cmd.register(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,12 +15,14 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from vigil.cli.audit import CliAuditor, need_reason, person
+from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.config.plates import LOCALISERS, RECOGNISERS
 from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
+from vigil.core.instants import parse_typed_instant
 from vigil.events.plates import PlateReadSummary
 from vigil.governance.use_records import HotlistAdded
 from vigil.plates.eval import check_folder, evaluate
@@ -28,6 +30,7 @@ from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.hotlist import parse_hotlist_csv
 from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
+from vigil.services import plate_search
 from vigil.services.hotlist import listed_region, rows_with_regions
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
@@ -211,33 +214,25 @@ def purge_expired(
 @plates_app.command("search")
 def search(
     plate: str = typer.Argument(...),
-    since: datetime | None = typer.Option(None, "--since", help="ISO datetime (UTC if no zone)."),
-    by: str = typer.Option(..., "--by", help="Your name: who searches (recorded)."),
     reason: str = typer.Option(..., "--reason", help="Why (a case or incident reference; recorded)."),
+    camera: str | None = typer.Option(None, "--camera", help="Only this camera (required if your scope is limited)."),
+    since: str | None = typer.Option(None, "--since", help="ISO date-time (UTC if no zone)."),
+    until: str | None = typer.Option(None, "--until", help="ISO date-time (UTC if no zone)."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
     as_json: bool = typer.Option(False, "--json"),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Reads of one plate still within retention (hits always), newest first.
 
-    A plate search follows a vehicle, so it needs your name and a reason, and is audited with
-    the plate, as the API's is."""
-    cfg = resolve_config(config, data_dir)
-    wanted = parse_plate(plate)
-    auditor = CliAuditor.of(person(by))
-    why = need_reason(reason, cfg.governance.min_reason_chars, "a plate search")
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    with Store.open(cfg.store_url) as store:
-        reads = store.plates.search(wanted, retention_hours=cfg.plates.retention_hours, since=since)
-        auditor.record(
-            store,
-            "plates.search",
-            object_type="plate",
-            object_id=wanted,
-            reason=why,
-            results=len(reads),
-            since=since.isoformat() if since else None,
+    A plate search follows a vehicle: it needs a signed-in account (``vigil login``) allowed to
+    search plates, and a reason, and is audited as the API's and the web UI's are."""
+    parse_plate(plate)  # bad input is one line before any sign-in
+    start = None if since is None else parse_typed_instant(since, "--since")
+    end = None if until is None else parse_typed_instant(until, "--until")
+    with signed_in(config, data_dir) as (services, actor):
+        found = plate_search.search(
+            services, actor, plate, reason=reason, camera_id=camera, since=start, until=end, limit=limit
         )
     rows = [
         {
@@ -250,20 +245,22 @@ def search(
             "crop": r.crop,
             "hit": r.hit,
         }
-        for r in reads
+        for r in found.reads
     ]
     if as_json:
         print(json.dumps(rows))
         return
     if not rows:
-        console.print(f"no reads of {wanted} within retention ({cfg.plates.retention_hours:g} h)")
+        console.print(f"no reads of {found.plate} within retention ({found.retention_hours:g} h)")
         return
     table = Table("when", "camera", "track", "confidence", "hit", "crop")
-    for r in reads:
+    for r in found.reads:
         table.add_row(
             r.occurred_at.isoformat(), r.camera_id, r.track_id or "", f"{r.confidence:.2f}", str(r.hit), r.crop or ""
         )
     console.print(table)
+    if found.truncated:
+        console.print(f"more than {limit} reads: narrow --since/--until or raise --limit")
 
 
 def _delete_crop(media: MediaStore, rel: str) -> int:

@@ -16,8 +16,11 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     │   └── ConflictError         the record exists already or is in the wrong state
     ├── BusError                  the event bus cannot accept or deliver an event
     │   ├── BusClosedError        used after close
-    │   └── BusFullError          a subscriber stayed full past the publish timeout
+    │   ├── BusFullError          a subscriber stayed full past the publish timeout
+    │   ├── BusUnavailableError   (vigil.bus.base) the broker cannot be reached yet: retry
+    │   └── BusAuthError          (vigil.bus.base) the broker refused the credentials
     ├── EventDecodeError          a message is not a valid event (also a ValueError)
+    │   └── UnreadableAlertError  (vigil.bus.alerts) an alerts-stream message is not an alert
     ├── AuthenticationError       who is asking could not be established (``code``: why)
     │   └── RateLimitedError      too many failed sign-ins; ``retry_after_s``
     ├── PolicyError               refused by accountability policy (legal basis, expiry, caps,
@@ -30,10 +33,15 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     │   ├── CameraRequiredError   a camera-scoped account searched without naming a camera
     │   └── BadRowsError          a file's rows are invalid; ``rows`` names each by number
     ├── DataDirError              the data directory cannot be created or written
-    └── ApiError                  (vigil.api.errors) an HTTP error with its status and code
+    └── HttpError                 (vigil.http.errors; the API calls it ApiError) an error with
+                                  its own HTTP status and code
 
-Each door turns these into its own form in one place: the API in ``vigil.api.errors`` (status
-codes), the web UI in ``vigil.web.core`` (an error page), the CLI in ``vigil.cli.main``
+Nothing else is raised across a module boundary: a test (tests/core/test_error_tree.py) walks
+every package and fails on an exception class outside this tree.
+
+Each door turns these into its own form in one place: the API and the web UI through the one
+mapping to HTTP statuses in ``vigil.http.errors`` (JSON for the API in ``vigil.api.errors``, an
+error page or the form again in ``vigil.web.core``), the CLI in ``vigil.cli.main``
 (``error: <one line>``, exit 1).
 """
 

@@ -6,7 +6,7 @@ Every function returns SVG markup built only from numbers and escaped labels.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -122,10 +122,16 @@ class PlanPoint:
 
 
 def site_plan(
-    cameras: Sequence[PlanPoint], path: Sequence[tuple[str, str]] = (), *, width: int = 640, height: int = 360
+    cameras: Sequence[PlanPoint],
+    path: Sequence[tuple[str, str]] = (),
+    *,
+    width: int = 640,
+    height: int = 360,
+    links: Mapping[str, str] | None = None,
 ) -> Markup:
     """Camera positions on a plain plane (local equirectangular projection, north up) and the
-    path between sightings: ``path`` is ``(camera_id, label)`` in time order."""
+    path between sightings: ``path`` is ``(camera_id, label)`` in time order. A camera with an
+    entry in ``links`` (camera id → URL) is a link (its live view)."""
     if not cameras:
         return _svg(
             width,
@@ -172,8 +178,13 @@ def site_plan(
     for c in cameras:
         x, y = where[c.camera_id]
         seen = any(cid == c.camera_id for cid, _ in path)
+        href = (links or {}).get(c.camera_id)
+        if href is not None:
+            body.append(f'<a href="{escape(href)}" data-testid="plan-{escape(c.camera_id)}">')
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" class="cam{" seen" if seen else ""}"/>')
         body.append(f'<text x="{x + 13:.1f}" y="{y + 4:.1f}" class="cam-label">{escape(c.label)}</text>')
+        if href is not None:
+            body.append("</a>")
     for i, ((x, y), label) in enumerate(hops, 1):
         body.append(
             f'<text x="{x - 10:.1f}" y="{y - 14 - 12 * _stack(hops, i):.1f}" class="hop-label" '

@@ -29,6 +29,9 @@
       return r.json().then(function (s) {
         newest = s.newest;
         document.title = (s.pending > 0 ? "(" + s.pending + ") " : "") + baseTitle;
+        document.querySelectorAll("[data-pending-camera]").forEach(function (el) {  // the overview's counts
+          el.textContent = String(s.by_camera[el.getAttribute("data-pending-camera")] || 0);
+        });
         var first = seen() === null;
         if (location.pathname === "/review" || first) markSeen();  // the queue is in front of them
         if (newest && newest.id !== seen()) {
