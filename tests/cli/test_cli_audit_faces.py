@@ -30,9 +30,9 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import AuthenticationError, InputError, NotFoundError, ReasonRequiredError
 from vigil.events.candidates import CandidateRaised
 from vigil.governance.auth import AuthService, principal_of
+from vigil.store.audit import AuditRecord
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord
-from vigil.store.governance import AuditRecord
 
 REPO = Path(__file__).resolve().parents[2]
 PORTRAIT = REPO / "samples" / "faces" / "astronaut.jpg"
