@@ -31,9 +31,9 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import AccessDeniedError, AuthenticationError, InputError, NotFoundError, ReasonRequiredError
 from vigil.events.candidates import CandidateRaised
 from vigil.governance.auth import AuthService, principal_of
+from vigil.store.audit import AuditRecord
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord
-from vigil.store.governance import AuditRecord
 
 REPO = Path(__file__).resolve().parents[2]
 PORTRAIT = REPO / "samples" / "faces" / "astronaut.jpg"
@@ -308,9 +308,11 @@ def test_demo_enrolment_and_replacement_are_audited(cfg: VigilConfig, monkeypatc
     assert removal.reason and "demo" in removal.reason
 
 
-def test_the_demo_reviewers_confirmation_is_audited_with_the_decision(
-    cfg: VigilConfig, monkeypatch: pytest.MonkeyPatch
+def test_the_demo_leaves_the_decision_to_signed_in_people(
+    cfg: VigilConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Hole 2: the demo used to confirm its candidate as "Demo Reviewer", a typed name. Now it
+    decides nothing: the candidate waits for accounts to confirm it."""
     monkeypatch.chdir(REPO)
     raised: list[str] = []
 
@@ -324,11 +326,11 @@ def test_the_demo_reviewers_confirmation_is_audited_with_the_decision(
         raised.append(event.event_id)
 
     run_faces_demo(cfg, raise_a_candidate)
-    [decision] = _audit(cfg, "candidate.decide")
-    _cli(decision, "Demo Reviewer")
-    assert decision.object_id == raised[0] and decision.camera_id == "constructed-watchlist"
-    assert (decision.detail["decision"], decision.detail["status"]) == ("confirm", "confirmed")
-    assert decision.reason == "same person as the enrolled portrait"
+    assert _audit(cfg, "candidate.decide") == []
+    with Store.open(cfg.store_url) as store:
+        assert store.candidates.get(raised[0]).status == "pending"
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"vigil candidates confirm {raised[0]}" in out and "2 different account(s)" in out
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from vigil.events.candidates import CandidateRaised
 from vigil.events.plates import PlateReadEvent
 from vigil.governance.auth import AuthService, principal_of
 from vigil.store import Store
-from vigil.store.governance import AuditRecord
+from vigil.store.audit import AuditRecord
 
 
 @dataclass(frozen=True)

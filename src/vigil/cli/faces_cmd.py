@@ -36,7 +36,7 @@ from vigil.core.errors import InputError, NotFoundError
 from vigil.core.ids import new_id
 from vigil.core.instants import parse_typed_instant
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, ImageFolderScan, read_image, scan_images
-from vigil.governance.use_records import CandidateDecided, SubjectEnrolled, SubjectRemoved
+from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
 from vigil.services import timeline as subject_timeline
 from vigil.services import watchlist
@@ -486,7 +486,8 @@ def compose_demo_clip(portrait: Path, background: Path, out: Path, *, frames: in
 
 
 def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], object]) -> None:
-    """Enrol the public-domain portrait, analyse a constructed clip, confirm the candidate."""
+    """Enrol the public-domain portrait, analyse a constructed clip, show the candidate it raises
+    (people confirm it, signed in as their own accounts)."""
     say = console.print
     say(
         "\n[bold]Face watchlist demo[/] (constructed clip: a public-domain NASA portrait over a real CC BY street clip)"
@@ -524,14 +525,9 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
         c = pending[0]
         say(f"2. candidate {c.candidate_id}: score {c.score:.3f} >= threshold {c.threshold}; "
             f"probe {c.probe_media}; reference {c.reference_media}; actionable: {c.actionable}")  # fmt: skip
-        why = "same person as the enrolled portrait"
-        decided = store.candidates.decide(
-            c.candidate_id,
-            actor="Demo Reviewer",
-            decision="confirm",
-            reason=why,
-            required_confirmations=1,
-            on_decided=CandidateDecided(CliAuditor.of("Demo Reviewer"), "confirm", why),
-        )
-    say(f"3. confirmed by Demo Reviewer: status {decided.status}, actionable: {decided.actionable}")
+    # The demo does not decide: a decision is made by people signed in as their own accounts
+    # (two different ones for a face), never under a name a program types.
+    need = cfg.candidates.confirmations_for("face")
+    say(f"3. it waits for {need} different account(s) to confirm it: "
+        f"vigil login, then vigil candidates confirm {c.candidate_id} (or the Review page)")  # fmt: skip
     say(f"   try: vigil subject timeline {DEMO_SUBJECT} --reason 'demo walkthrough'; vigil watchlist list")
