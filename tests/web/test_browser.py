@@ -430,3 +430,19 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
         page.wait_for_timeout(1500)
         assert page.inner_text("[data-live-state]") == "no frame yet"
     assert live.store.governance.audit.list(action="live.watch") == []  # nothing shown, nothing watched
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_every_page_fits_a_phone_without_sideways_scrolling(browser: Any, live: Live, shots: Path) -> None:
+    pages = {**PAGES, "review": "/review", "audit": "/audit", "live": "/live"}
+    wide: dict[str, int] = {}
+    with signed_in(browser, live, live.users["admin"], PHONE) as page:
+        for name, path in pages.items():
+            page.goto(path)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            if width > PHONE["width"]:
+                wide[name] = width
+            shot(page, shots, f"phone-{name}")
+    assert wide == {}, f"pages wider than a {PHONE['width']} px phone: {wide}"
