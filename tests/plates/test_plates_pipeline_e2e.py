@@ -161,15 +161,6 @@ def test_with_retention_zero_a_plate_not_listed_leaves_nothing(
     assert not list((cfg.data_dir / "media").rglob("plates/**/*.jpg"))
 
 
-def _reviewer_token(data_dir: Path, username: str) -> str:
-    """A supervisor account and an API token for it, as `vigil login` would get with the password."""
-    cfg = resolve_config(None, data_dir)
-    with Store.open(cfg.store_url) as store:
-        auth = AuthService(store.governance, cfg.governance.auth)
-        user = auth.add_user(username, "correct horse battery", "supervisor", None, actor="test")
-        return auth.issue_token(principal_of(user, "session"), "test", 1)[0]
-
-
 @pytest.mark.slow
 def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
     tmp_path: Path, installed_models_dir: Path, scene_clip: Path
@@ -181,9 +172,12 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
         run_env = env if signed_in else {k: v for k, v in env.items() if k != "VIGIL_TOKEN"}
         return subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=300, check=False)
 
-    env["VIGIL_TOKEN"] = _reviewer_token(tmp_path / "data", "pc-lee")
-
-    added = vigil("hotlist", "add", PLATE, "--reason", "SV-7", "--authorised-by", "Insp. Rao", "--by", "PC Lee",
+    cfg = resolve_config(None, tmp_path / "data")
+    with Store.for_config(cfg) as store:  # a supervisor's account, signed in as `vigil login` leaves it
+        auth = AuthService(store.governance, cfg.governance.auth)
+        user = auth.add_user("lee", "correct horse battery", "supervisor", None, actor="test")
+        env["VIGIL_TOKEN"] = auth.issue_token(principal_of(user, "session"), "test", 1)[0]
+    added = vigil("hotlist", "add", PLATE, "--reason", "SV-7", "--authorised-by", "Insp. Rao",
                   "--expires", (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d"))  # fmt: skip
     assert added.returncode == 0, added.stderr
     # A search of footage for listed plates needs a signed-in reviewer and a reason.
@@ -202,9 +196,9 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
     # A search of footage for listed plates is audited before it starts: who, what, why.
     with Store.open(f"sqlite:///{tmp_path / 'data' / 'vigil.db'}") as store:
         first, again = store.governance.audit.list(action="recording.search")
-    assert (first.actor, first.reason, first.detail["lists"]) == ("pc-lee", "SV-7 sighting", ["hotlist"])
+    assert (first.actor, first.reason, first.detail["lists"]) == ("lee", "SV-7 sighting", ["hotlist"])
     assert first.object_id == str(scene_clip.resolve()) and first.detail["via"] == "cli" and first.detail["os_user"]
-    assert (again.actor, again.reason) == ("pc-lee", "SV-7 again")
+    assert (again.actor, again.reason) == ("lee", "SV-7 again")
 
 
 CLOSE_UP = "car13"
