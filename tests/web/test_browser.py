@@ -418,6 +418,10 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
         assert page.title().startswith(f"({before + 1}) ")  # still pending
         shown = page.locator("[data-testid=pending-cam-b]")  # the overview's counts update in place
         n = int(shown.inner_text())
+        # The site plan: each camera's state, its open candidates, a link to its live view, a legible scale.
+        assert page.text_content("[data-testid=plan-alerts-cam-b]") == str(n)
+        assert "state-" in str(page.get_attribute("[data-testid=plan-cam-b] circle.cam", "class"))
+        assert page.locator("[data-testid=scale-bar]").evaluate("l => l.x2.baseVal.value - l.x1.baseVal.value") >= 60
         live.store.events.add_many([raised.model_copy(update={"event_id": new_id(), "track_id": "cam-b-banner-2"})])
         page.wait_for_function(f"() => document.querySelector('[data-testid=pending-cam-b]').textContent == '{n + 1}'",
                                timeout=3000)  # fmt: skip

@@ -14,7 +14,8 @@
   var newest = null;
 
   function seen() { return sessionStorage.getItem(KEY); }
-  function markSeen() { if (newest) sessionStorage.setItem(KEY, newest.id); }
+  // "-": this tab has looked and nothing was pending (so the next candidate is new).
+  function markSeen() { sessionStorage.setItem(KEY, newest ? newest.id : "-"); }
 
   banner.querySelector("[data-alert-dismiss]").addEventListener("click", function () {
     markSeen();
