@@ -68,7 +68,7 @@ def coco128() -> list[LabelledImage]:
     ("model", "precision"), [(m, p) for m, choice in DETECTOR_MODELS.items() for p in choice.files]
 )
 def test_accuracy_on_coco_val_matches_golden(
-    model: str, precision: str, coco128: list[LabelledImage], installed_models_dir: Path, yolox_path: Path
+    model: str, precision: str, coco128: list[LabelledImage], installed_models_dir: Path, picodet_path: Path
 ) -> None:
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     want = golden["detectors"][f"{model} {precision}"]

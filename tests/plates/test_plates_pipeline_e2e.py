@@ -20,11 +20,13 @@ import numpy as np
 import pytest
 from sqlalchemy import inspect, text
 
+from vigil.cli.options import resolve_config
 from vigil.config import VigilConfig
 from vigil.config.camera import CameraConfig
 from vigil.config.plates import PlatesConfig
 from vigil.core.accountability import Authorisation
 from vigil.events.plates import PlateReadSummary
+from vigil.governance.auth import AuthService, principal_of
 from vigil.store.facade import Store
 from vigil.store.plates import NewHotlistEntry
 from vigil.workers.analyze import analyze_recording
@@ -169,7 +171,12 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
         cmd = [sys.executable, "-m", "vigil.cli.main", *args]
         return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
 
-    added = vigil("hotlist", "add", PLATE, "--reason", "SV-7", "--authorised-by", "Insp. Rao", "--by", "PC Lee",
+    cfg = resolve_config(None, tmp_path / "data")
+    with Store.for_config(cfg) as store:  # a supervisor's account, signed in as `vigil login` leaves it
+        auth = AuthService(store.governance, cfg.governance.auth)
+        user = auth.add_user("lee", "correct horse battery", "supervisor", None, actor="test")
+        env["VIGIL_TOKEN"] = auth.issue_token(principal_of(user, "session"), "test", 1)[0]
+    added = vigil("hotlist", "add", PLATE, "--reason", "SV-7", "--authorised-by", "Insp. Rao",
                   "--expires", (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d"))  # fmt: skip
     assert added.returncode == 0, added.stderr
     run = vigil("analyze", str(scene_clip), "--plates", "--json", "--by", "PC Lee", "--reason", "SV-7 sighting")

@@ -30,19 +30,21 @@ from vigil.cli.audit import CliAuditor, need_reason, person
 from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation, parse_expiry
+from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
-from vigil.core.errors import InputError, NotFoundError, PolicyError
+from vigil.core.errors import InputError, NotFoundError
 from vigil.core.ids import new_id
 from vigil.core.instants import parse_typed_instant
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, ImageFolderScan, read_image, scan_images
-from vigil.governance.use_records import CandidateDecided, SubjectEnrolled, SubjectRemoved
+from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
 from vigil.services import timeline as subject_timeline
+from vigil.services import watchlist
 from vigil.services.policy import face_threshold_floor, threshold_change_entry
+from vigil.services.watchlist import Enrolment, ReferenceImage
 from vigil.store.audit import append_audit
 from vigil.store.facade import Store
-from vigil.store.faces import CalibrationRecord, NewReference, SubjectRecord
+from vigil.store.faces import CalibrationRecord, SubjectRecord
 from vigil.workers.faces_stage import active_threshold, load_face_pipeline
 from vigil.workers.wiring import open_data_dir
 
@@ -68,56 +70,24 @@ def enrol_subject(
     now: datetime | None = None,
     on_written: Callable[[Session, SubjectRecord], None] | None = None,
 ) -> SubjectRecord:
-    """Validate every image (exactly one usable face each), then enrol all of them or nothing.
-
-    ``provenance`` holds one entry per image, or a single entry for all of them. ``on_written``
-    runs inside the enrolling transaction (the audit record: :class:`~vigil.governance.use_records.SubjectEnrolled`).
+    """Enrol with an authorisation made already (the demo, test set-ups): the watchlist
+    service's rules and write (:func:`vigil.services.watchlist.write_enrolment`). People enrol
+    through ``vigil watchlist add``, signed in.
 
     Raises:
         PolicyError, InputError, ConflictError: one line naming the rule, image or id.
     """
-    when = now or utcnow()
-    authorisation.check(when, cfg.faces.max_expiry_days)
-    if not images:
-        raise InputError("at least one reference image is required (--image)")
-    if len(images) > cfg.faces.max_reference_images:
-        raise InputError(f"{len(images)} images given; at most {cfg.faces.max_reference_images} per subject")
-    if len(provenance) not in (1, len(images)):
-        raise InputError(
-            f"give one --provenance for all images or one per image; got {len(provenance)} for {len(images)}"
-        )
-    size = store.faces.count()
-    if size >= cfg.faces.watchlist_cap:
-        # Checked before any image is analysed; the repository checks again when it writes.
-        raise PolicyError(
-            f"the watchlist holds {size} subjects, this deployment's cap ({cfg.faces.watchlist_cap}); "
-            "remove or purge entries first"
-        )
-    pipe = pipeline or load_face_pipeline(cfg)
-    refs: list[NewReference] = []
-    for i, path in enumerate(images):
-        ref = pipe.reference(path)
-        refs.append(
-            NewReference(
-                source_name=path.name,
-                image=ref.image,
-                embedding=ref.embedding,
-                provenance=provenance[i if len(provenance) > 1 else 0],
-                face_px=ref.face.verdict.face_px,
-                detector_score=ref.face.verdict.score,
-                face_box=ref.face.box,
-            )
-        )
-    return store.faces.enrol(
+    return watchlist.write_enrolment(
+        cfg,
+        store,
+        open_data_dir(cfg),
         subject_id=subject_id,
         display_name=display_name,
         authorisation=authorisation,
-        references=refs,
-        embedder=pipe.embedder.name,
-        media=open_data_dir(cfg),
-        max_expiry_days=cfg.faces.max_expiry_days,
-        cap=cfg.faces.watchlist_cap,
-        now=when,
+        images=[ReferenceImage(p.name, p) for p in images],
+        provenance=provenance,
+        pipeline=pipeline,
+        now=now,
         on_written=on_written,
     )
 
@@ -192,33 +162,25 @@ def add(
     ),
     legal_basis: str = typer.Option("", "--legal-basis", help="Legal basis or authorisation reference."),
     authorised_by: str = typer.Option("", "--authorised-by", help="Who authorised the entry."),
-    enrolled_by: str = typer.Option("", "--by", help="Your name: who enrols it (recorded in the audit log)."),
     expires: str = typer.Option(..., "--expires", help="Expiry date (YYYY-MM-DD, UTC end of day) or ISO date-time."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Enrol a subject: every image must show exactly one usable face, or nothing is enrolled.
-    The enrolment and its audit record (``watchlist.enrol``) are one transaction."""
-    by = person(enrolled_by)
-    cfg = resolve_config(config, data_dir)
-    auth = Authorisation(legal_basis, authorised_by, by, parse_expiry(expires, "--expires"))
-    with Store.open(cfg.store_url) as store:
-        record = enrol_subject(
-            cfg,
-            store,
-            subject_id=subject_id,
-            display_name=name,
-            images=image,
-            provenance=provenance,
-            authorisation=auth,
-            on_written=SubjectEnrolled(CliAuditor.of(by)),
-        )
-        size = store.faces.count()
-        cal = store.faces.active_calibration()
-    fmr = f"calibrated false-match rate {cal.measured_fmr:.2e} per comparison" if cal else "no calibration yet"
+    """Enrol a subject as the signed-in user (``vigil login``): every image must show exactly one
+    usable face, or nothing is enrolled. The enrolment and its audit record (``watchlist.enrol``)
+    are one transaction."""
+    enrolment = Enrolment(subject_id, name, legal_basis, authorised_by, expires, tuple(provenance))
+    with signed_in(config, data_dir) as (services, actor):
+        record = watchlist.enrol(services, actor, enrolment, [ReferenceImage(p.name, p) for p in image])
+        state = watchlist.state(services)
+    fmr = (
+        f"calibrated false-match rate {state.false_match_rate:.2e} per comparison"
+        if state.false_match_rate is not None
+        else "no calibrated false-match rate at this threshold"
+    )
     console.print(
         f"enrolled {record.subject_id} ({record.display_name}) with {len(record.references)} image(s), "
-        f"expires {record.expires_at:%Y-%m-%d}; watchlist {size}/{cfg.faces.watchlist_cap} subjects, {fmr} "
+        f"expires {record.expires_at:%Y-%m-%d}; watchlist {state.size}/{state.cap} subjects, {fmr} "
         f"(false alerts grow with watchlist size)",
         highlight=False,
     )
@@ -254,19 +216,14 @@ def _reader(by: str | None) -> CliAuditor:
 @watchlist_app.command("list")
 def list_(
     as_json: bool = typer.Option(False, "--json"),
-    by: str | None = ReaderOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Every subject, with its expiry and who authorised it (audited: ``watchlist.list``)."""
-    auditor = _reader(by)
-    cfg = resolve_config(config, data_dir)
     now = utcnow()
-    with Store.open(cfg.store_url) as store:
-        subjects = store.faces.list()
-        auditor.record(
-            store, "watchlist.list", object_type="watchlist", results=len(subjects), expiring_within_days=None
-        )
+    with signed_in(config, data_dir) as (services, actor):
+        subjects = watchlist.subjects(services, actor).items
+        cap = services.config.faces.watchlist_cap
     if as_json:
         print(json.dumps([_subject_dict(s, now) for s in subjects]))
         return
@@ -283,59 +240,46 @@ def list_(
             "expired (not matched)" if s.expired(now) else "active",
         )
     console.print(table)
-    console.print(f"{len(subjects)}/{cfg.faces.watchlist_cap} subjects")
+    console.print(f"{len(subjects)}/{cap} subjects")
 
 
 @watchlist_app.command("show")
 def show(
     subject_id: str = typer.Argument(...),
-    by: str | None = ReaderOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Everything recorded about one subject, as JSON (no embeddings; audited: ``watchlist.view``)."""
-    auditor = _reader(by)
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        record = store.faces.get(subject_id)
-        auditor.record(store, "watchlist.view", object_type="face_subject", object_id=subject_id)
+    with signed_in(config, data_dir) as (services, actor):
+        record = watchlist.show(services, actor, subject_id)
     print(json.dumps(_subject_dict(record, utcnow()), indent=2))
 
 
 @watchlist_app.command("remove")
 def remove(
     subject_id: str = typer.Argument(...),
-    by: str | None = typer.Option(None, "--by", help="Your name: who removes it (required; audited)."),
     reason: str | None = typer.Option(None, "--reason", help="Why it is removed (required; audited)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Remove a subject with its reference images and embeddings. The removal and its audit record
-    (``watchlist.remove``, with the reason) are one transaction."""
-    name = person(by)
-    cfg = resolve_config(config, data_dir)
-    why = need_reason(reason, cfg.governance.min_reason_chars, "removing a watchlist entry")
-    hook = SubjectRemoved(CliAuditor.of(name), "watchlist.remove", why)
-    with Store.open(cfg.store_url) as store:
-        record = store.faces.remove(subject_id, open_data_dir(cfg), on_written=hook)
+    """Remove a subject with its reference images and embeddings, as the signed-in user. The
+    removal and its audit record (``watchlist.remove``, with the reason) are one transaction."""
+    with signed_in(config, data_dir) as (services, actor):
+        record = watchlist.remove(services, actor, subject_id, reason)
     console.print(f"removed {record.subject_id} and {len(record.references)} reference image(s)")
 
 
 @watchlist_app.command("purge-expired")
 def purge_expired(
-    by: str | None = typer.Option(None, "--by", help="Your name: who purges (required; audited)."),
     reason: str | None = typer.Option(None, "--reason", help="Why (optional; recorded with each removal)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Delete every expired subject's images and embeddings (each removal audited with it:
-    ``watchlist.purge_expired``)."""
-    name = person(by)
-    cfg = resolve_config(config, data_dir)
-    counted: list[int] = []
-    hook = SubjectRemoved(CliAuditor.of(name), "watchlist.purge_expired", (reason or "").strip() or None, counted)
-    with Store.open(cfg.store_url) as store:
-        ids = store.faces.purge_expired(open_data_dir(cfg), on_written=hook)
+    """Delete every expired subject's images and embeddings, as the signed-in user (each removal
+    audited with it: ``watchlist.purge_expired``)."""
+    with signed_in(config, data_dir) as (services, actor):
+        purged = watchlist.purge_expired(services, actor, reason)
+    ids = purged.subject_ids
     console.print(f"purged {len(ids)} expired subject(s){': ' + ', '.join(ids) if ids else ''}")
 
 
@@ -542,7 +486,8 @@ def compose_demo_clip(portrait: Path, background: Path, out: Path, *, frames: in
 
 
 def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], object]) -> None:
-    """Enrol the public-domain portrait, analyse a constructed clip, confirm the candidate."""
+    """Enrol the public-domain portrait, analyse a constructed clip, show the candidate it raises
+    (people confirm it, signed in as their own accounts)."""
     say = console.print
     say(
         "\n[bold]Face watchlist demo[/] (constructed clip: a public-domain NASA portrait over a real CC BY street clip)"
@@ -580,14 +525,9 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
         c = pending[0]
         say(f"2. candidate {c.candidate_id}: score {c.score:.3f} >= threshold {c.threshold}; "
             f"probe {c.probe_media}; reference {c.reference_media}; actionable: {c.actionable}")  # fmt: skip
-        why = "same person as the enrolled portrait"
-        decided = store.candidates.decide(
-            c.candidate_id,
-            actor="Demo Reviewer",
-            decision="confirm",
-            reason=why,
-            required_confirmations=1,
-            on_decided=CandidateDecided(CliAuditor.of("Demo Reviewer"), "confirm", why),
-        )
-    say(f"3. confirmed by Demo Reviewer: status {decided.status}, actionable: {decided.actionable}")
+    # The demo does not decide: a decision is made by people signed in as their own accounts
+    # (two different ones for a face), never under a name a program types.
+    need = cfg.candidates.confirmations_for("face")
+    say(f"3. it waits for {need} different account(s) to confirm it: "
+        f"vigil login, then vigil candidates confirm {c.candidate_id} (or the Review page)")  # fmt: skip
     say(f"   try: vigil subject timeline {DEMO_SUBJECT} --reason 'demo walkthrough'; vigil watchlist list")

@@ -20,6 +20,7 @@ from vigil.cli import (
     login_cmd,
     models_cmd,
     plates_cmd,
+    policy_cmd,
     run_cmd,
     scale_cmd,
 )
@@ -46,6 +47,7 @@ crowd_cmd.register(app)
 governance_cmd.register(app)
 login_cmd.register(app)
 scale_cmd.register(app)
+policy_cmd.register(app)
 
 
 @app.callback()

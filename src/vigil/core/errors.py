@@ -29,6 +29,8 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     │                             (``code``: forbidden, out_of_scope, csrf_failed)
     ├── InputError                a user-supplied file or value is unusable (image, CSV, folder)
     │   ├── ReasonRequiredError   an action that must say why was given no (or too short a) reason
+    │   ├── ImageRefusedError     a reference image is unreadable, too large, or has not one usable face
+    │   ├── UploadTooLargeError   an uploaded file is larger than ``governance.max_upload_bytes``
     │   ├── UploadError           an uploaded file is not of a type accepted there
     │   ├── CameraRequiredError   a camera-scoped account searched without naming a camera
     │   └── BadRowsError          a file's rows are invalid; ``rows`` names each by number
@@ -156,6 +158,14 @@ class UploadError(InputError):
 
 class CameraRequiredError(InputError):
     """A camera-scoped account asked for a search across cameras: it must name one of its own."""
+
+
+class ImageRefusedError(InputError):
+    """A reference image cannot be enrolled; the message names the image (never a temporary path)."""
+
+
+class UploadTooLargeError(InputError):
+    """An uploaded file exceeds the deployment's upload limit (the API answers 413)."""
 
 
 class BadRowsError(InputError):
