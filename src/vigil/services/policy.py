@@ -7,8 +7,9 @@ recorded (``policy.refused``) as a refused role is (``access.denied``).
 
 ``faces.threshold`` is read by the faces stage beside the active calibration (the newer of the
 two is in force: :func:`vigil.workers.faces_stage.threshold_in_force`), and reaches scale-out
-workers through the lists bucket with the watchlist. A value typed by hand has no measured
-false-match rate behind it, so it may not go below the deployment's floor
+workers through the lists bucket with the watchlist; ``plates.min_confidence`` is read by the
+plates stage the same way (a policy may only raise the deployment's bar, never lower it). A face
+threshold typed by hand has no measured false-match rate behind it, so it may not go below the deployment's floor
 (:func:`face_threshold_floor`); a *calibrated* threshold below the floor may be activated by a
 supervisor, since its false-match rate was measured (:func:`activate_calibration`).
 
@@ -37,8 +38,9 @@ from vigil.services.recorder import Recorder
 from vigil.services.rules import need_reason
 from vigil.store.audit import AuditEntry, append_audit
 from vigil.store.faces import CalibrationRecord
-from vigil.store.policies import FACE_THRESHOLD, PolicyRecord
+from vigil.store.policies import FACE_THRESHOLD, PLATE_MIN_CONFIDENCE, PolicyRecord
 from vigil.workers.faces_stage import ActiveThreshold, active_threshold
+from vigil.workers.plates_stage import plate_min_confidence
 
 WRITE = "policy.write"
 READ = "policy.read"
@@ -96,6 +98,9 @@ def face_threshold_floor(config: VigilConfig) -> float:
 
 POLICIES: dict[str, Callable[[VigilConfig], Bounds]] = {
     FACE_THRESHOLD: lambda cfg: Bounds(face_threshold_floor(cfg), 1.0, "this deployment's floor"),
+    # A plate read below the deployment's own bar is too likely misread to match the hotlist on;
+    # a policy may only raise the bar (fewer, surer hits), never lower it.
+    PLATE_MIN_CONFIDENCE: lambda cfg: Bounds(cfg.plates.min_confidence, 1.0, "this deployment's plates.min_confidence"),
 }
 """Every policy something reads, with its bounds in a deployment. A key not here is refused."""
 
@@ -121,6 +126,13 @@ def validate(config: VigilConfig, key: str, value: PolicyValue) -> float:
 def current_threshold(services: Services) -> ActiveThreshold:
     """The face threshold in force now (whatever set it)."""
     return active_threshold(services.store, services.config, None)
+
+
+def in_force(services: Services, key: str) -> float:
+    """The value a matching policy has now (set, or the deployment's config)."""
+    if key == FACE_THRESHOLD:
+        return current_threshold(services).threshold
+    return plate_min_confidence(services.store, services.config.plates)
 
 
 def threshold_change_entry(
@@ -164,11 +176,16 @@ def set_policy(services: Services, actor: Actor, key: str, value: PolicyValue, r
     except PolicyError as exc:
         _refuse(recorder, key, value, why, exc)
         raise
-    # faces.threshold is the only policy today; its record is the one every threshold change writes.
-    entry = threshold_change_entry(
-        recorder, reason=why, old=current_threshold(services), new=checked,
-        floor=face_threshold_floor(services.config), source="policy",
-    )  # fmt: skip
+    if key == FACE_THRESHOLD:  # the record every face-threshold change writes, typed or calibrated
+        entry = threshold_change_entry(
+            recorder, reason=why, old=current_threshold(services), new=checked,
+            floor=face_threshold_floor(services.config), source="policy",
+        )  # fmt: skip
+    else:
+        entry = recorder.entry(
+            CHANGE, object_type="policy", object_id=key, reason=why, old=in_force(services, key), new=checked,
+            source="policy",
+        )  # fmt: skip
     return services.store.governance.policies.set(key, checked, updated_by=actor.username, audit=entry)
 
 
