@@ -430,6 +430,16 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
         live.store.events.add_many([raised.model_copy(update={"event_id": new_id(), "track_id": "cam-b-banner-2"})])
         page.wait_for_function(f"() => document.querySelector('[data-testid=pending-cam-b]').textContent == '{n + 1}'",
                                timeout=3000)  # fmt: skip
+        page.goto("/review")  # reviewing: a candidate not yet in the queue on screen is announced too
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid=alert-banner]").is_hidden()
+        third = raised.model_copy(update={"event_id": new_id(), "track_id": "cam-b-banner-3", "occurred_at": utcnow()})
+        live.store.events.add_many([third])
+        page.wait_for_selector("[data-testid=alert-banner]", state="visible", timeout=3000)
+        page.click("[data-alert-open]")  # opens it: now in the queue, the banner goes
+        page.wait_for_url(re.compile(rf".*/review\?id={third.event_id}$"))
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid=alert-banner]").is_hidden()
     with signed_in(browser, live, live.users["viewer"]) as page:  # no review right: no banner, no poll
         assert page.locator("[data-testid=alert-banner]").count() == 0
         assert page.request.get("/alerts/summary").status == 403

@@ -71,7 +71,10 @@
           el.textContent = String(s.by_camera[el.getAttribute("data-pending-camera")] || 0);
         });
         var first = seen() === null;
-        if (location.pathname === "/review" || first) markSeen();  // the queue is in front of them
+        // What is pending when the tab first looks is not new; on the review page, a candidate
+        // already in the queue on screen is in front of them.
+        var onScreen = newest && document.querySelector('[data-candidate="' + CSS.escape(newest.id) + '"]');
+        if (first || onScreen) markSeen();
         if (newest && newest.id !== seen()) {
           text.textContent = "New candidate at " + newest.camera + " · " + s.pending + " awaiting review";
           open.href = "/review?id=" + encodeURIComponent(newest.id);
