@@ -54,8 +54,12 @@ def test_a_workers_snapshot_is_served_by_every_replica_and_retention_removes_it_
     try:
         # The worker: writes as the embedded mode does, uploads in the background, unstages.
         worker_root = tmp_path / "worker" / "media"
-        worker_root.mkdir(parents=True)
+        leftover = worker_root / "crops" / "gate-1" / "left-by-a-killed-run.jpg"
+        leftover.parent.mkdir(parents=True)
+        leftover.write_bytes(b"\xff\xd8 staged, never uploaded")
         media, uploader = shared_media(worker_root, tmp_path / "worker" / "cache", MediaBucket(conn), None)
+        wait_for(lambda: not leftover.exists(), 20, "the previous run's staged file to be uploaded")
+        assert MediaBucket(conn).get("crops/gate-1/left-by-a-killed-run.jpg") == b"\xff\xd8 staged, never uploaded"
         when = datetime.now(UTC) - timedelta(minutes=1)
         start = TrackStarted(
             camera_id="gate-1",
@@ -69,7 +73,7 @@ def test_a_workers_snapshot_is_served_by_every_replica_and_retention_removes_it_
         rel = media.save_jpeg(snapshot_path("gate-1", start.event_id, when), _image(1), keep_faces=SYNTHETIC)
         staged = worker_root / rel
         wait_for(lambda: not staged.exists(), 20, "the worker to upload and unstage its snapshot")
-        assert uploader.stats.uploaded == 1
+        assert uploader.stats.uploaded == 2
         uploader.close()
         jpeg = MediaBucket(conn).get(rel)
         assert jpeg is not None and jpeg[:2] == b"\xff\xd8"

@@ -113,7 +113,8 @@ class Indexer:
         with self._lock:
             admitted = [d for d in sorted(batch, key=_epoch_order) if self._fence.admit(d)]
         fenced = len(batch) - len(admitted)
-        admitted = [d for d in admitted if self._entry_still_listed(d.event)]
+        expiry: dict[tuple[str, str], datetime | None] = {}  # one lookup per list entry per batch
+        admitted = [d for d in admitted if self._entry_still_listed(d.event, expiry)]
         if fenced:
             log.warning("indexer: refused %d events from a worker whose camera lease had moved on", fenced)
         new = self._store.events.add_batch(d.event for d in admitted)
@@ -131,12 +132,12 @@ class Indexer:
         # between its commit and the alert's ack): the alert must not be lost with it.
         if self._alerts is None or not candidates:
             return
-        alerts = [candidate_alert(self._store.candidates.get(c.event_id)) for c in candidates]
+        alerts = [candidate_alert(c) for c in self._store.candidates.get_many([c.event_id for c in candidates])]
         self._alerts(alerts)
         with self._lock:
             self.stats.alerts_published += len(alerts)
 
-    def _entry_still_listed(self, event: AnyEvent) -> bool:
+    def _entry_still_listed(self, event: AnyEvent, expiry: dict[tuple[str, str], datetime | None]) -> bool:
         """A candidate whose list entry was removed, or had expired when it was seen, is refused.
 
         A worker matches against its copy of the lists, which may lag a removal by up to the
@@ -145,13 +146,16 @@ class Indexer:
         """
         if not isinstance(event, CandidateRaised):
             return True
-        try:
-            if event.kind == "face":
-                expires_at = self._store.faces.get(event.list_entry_id).expires_at
-            else:
-                expires_at = self._store.plates.get_entry(event.list_entry_id).expires_at
-        except NotFoundError:
-            expires_at = None
+        key = (event.kind, event.list_entry_id)
+        if key not in expiry:
+            try:
+                if event.kind == "face":
+                    expiry[key] = self._store.faces.get(event.list_entry_id).expires_at
+                else:
+                    expiry[key] = self._store.plates.get_entry(event.list_entry_id).expires_at
+            except NotFoundError:
+                expiry[key] = None
+        expires_at = expiry[key]
         if expires_at is not None and expires_at > event.occurred_at:
             return True
         with self._lock:

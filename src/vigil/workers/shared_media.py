@@ -142,8 +142,18 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def shared_media(
     root: Path, cache_root: Path, bucket: MediaBucket, redactor: ImageRedactor | None
 ) -> tuple[SharedMediaStore, Uploader]:
-    """A worker's media store: background uploads that unstage each file once stored."""
+    """A worker's media store: background uploads that unstage each file once stored; what a
+    previous run left staged is queued first."""
     uploader = Uploader(bucket, root)
     media = SharedMediaStore(root, cache_root, bucket, redactor=redactor, uploader=uploader)
     uploader.on_stored = media.unstage  # before the first submit: nothing is queued yet
+    # Files a previous run staged and did not upload (killed with its queue in memory): the
+    # staging area holds nothing else, since every stored file is removed from it.
+    staged = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
+    for rel in staged:
+        uploader.submit(rel)
+    if staged:
+        log.warning("media: %d files staged by a previous run queued for upload", len(staged))
     return media, uploader
