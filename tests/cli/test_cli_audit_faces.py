@@ -270,24 +270,26 @@ def test_threshold_change_is_audited_as_a_policy_change(
         store.faces.set_calibration(previous, floor=cfg.faces.threshold_floor)
     args = ["calibrate", str(labelled), "--json", "--report", str(tmp_path / "report"), "--set-threshold-fmr", "1e-2"]
 
-    _one_line_error(vigil(*args, "--by", "Cal Ibrator", "--reason", "new"), InputError, "a threshold change needs")
+    _one_line_error(vigil(*args, "--reason", "new", as_="sam"), InputError, "a threshold change needs")
+    _one_line_error(vigil(*args, "--reason", "quarterly recalibration", as_=None), AuthenticationError, "sign in")
+    _one_line_error(vigil(*args, "--reason", "quarterly recalibration", as_="ann"), AccessDeniedError, "calibration")
     assert _audit(cfg, "policy.change") == []
-    result = vigil(*args, "--by", "Cal Ibrator", "--supervisor", "Sue Visor", "--reason", "quarterly recalibration")
+    result = vigil(*args, "--reason", "quarterly recalibration", as_="sam")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.strip().splitlines()[-1])
     with Store.open(cfg.store_url) as store:
         active = store.faces.active_calibration()
-    assert active is not None and active.calibration_id == out["calibration_id"]
+    assert active is not None and active.calibration_id == out["calibration_id"] and active.set_by == "sam"
     [record] = _audit(cfg, "policy.change")
-    _cli(record, "Cal Ibrator")
+    _signed(record, "sam")
     assert (record.object_type, record.object_id) == ("policy", "faces.threshold")
     assert record.reason == "quarterly recalibration"
     assert record.detail["old"] == 0.55 and record.detail["new"] == active.threshold
     assert record.detail["calibration"] == active.calibration_id
     assert record.detail["target_fmr"] == 1e-2 and record.detail["measured_fmr"] == active.measured_fmr
     assert record.detail["below_floor"] == (active.threshold < cfg.faces.threshold_floor)
-    assert record.detail["supervisor"] == "Sue Visor"
-    assert _intact(vigil) == SETUP + 1
+    assert record.detail["supervisor"] == ("sam" if record.detail["below_floor"] else None)
+    assert _intact(vigil) == SETUP + 2  # the operator's refused attempt, and the change
 
 
 def test_demo_enrolment_and_replacement_are_audited(cfg: VigilConfig, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -144,6 +144,7 @@ def test_live_grid_near_live_scoped_and_audited(
             refused = page.request.get("/live/yard/frame.jpg")
             assert refused.status == 403
             assert page.goto("/live/yard").status == 403
+            assert page.request.get("/live/" + "X" * 300 + "/frame.jpg").status == 404  # not recorded
         with signed_in(browser, base, "supervisor-1") as page:
             page.goto("/live")
             wait_until(lambda: frames_shown(page, "door") >= 2 and frames_shown(page, "yard") >= 1, 60, "both cameras")

@@ -38,14 +38,12 @@ from vigil.core.instants import parse_typed_instant
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, ImageFolderScan, read_image, scan_images
 from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
+from vigil.services import policy, watchlist
 from vigil.services import timeline as subject_timeline
-from vigil.services import watchlist
-from vigil.services.policy import face_threshold_floor, threshold_change_entry
 from vigil.services.watchlist import Enrolment, ReferenceImage
-from vigil.store.audit import append_audit
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord, SubjectRecord
-from vigil.workers.faces_stage import active_threshold, load_face_pipeline
+from vigil.workers.faces_stage import load_face_pipeline
 from vigil.workers.wiring import open_data_dir
 
 watchlist_app = typer.Typer(help="The face watchlist: enrolled subjects only, each with a legal basis and an expiry.")
@@ -290,10 +288,6 @@ def calibrate_cmd(
     set_threshold_fmr: float | None = typer.Option(
         None, "--set-threshold-fmr", min=1e-6, max=0.5, help="Make the threshold at this FMR the active one."
     ),
-    by: str = typer.Option("", "--by", help="Who sets the threshold (required with --set-threshold-fmr)."),
-    supervisor: str | None = typer.Option(
-        None, "--supervisor", help="Supervisor approving a threshold below the floor."
-    ),
     reason: str | None = typer.Option(
         None, "--reason", help="Why the threshold changes (required with --set-threshold-fmr; recorded)."
     ),
@@ -301,13 +295,14 @@ def calibrate_cmd(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Measure genuine/impostor scores on a labelled set; optionally set the deployment threshold
-    (a policy change: the new calibration and its audit record, ``policy.change`` of
-    ``faces.threshold``, are one transaction)."""
+    as the signed-in account (a policy change: the new calibration and its ``policy.change`` record
+    of ``faces.threshold`` are one transaction; below the floor only a supervisor may)."""
     cfg = resolve_config(config, data_dir)
-    if set_threshold_fmr is not None and len(by.strip()) < 2:
-        raise InputError("--set-threshold-fmr needs --by NAME: who sets the threshold is recorded")
-    # A threshold change is a policy change: it needs a reason, as the API's does.
-    why = need_reason(reason, cfg.governance.min_reason_chars, "a threshold change") if set_threshold_fmr else None
+    if set_threshold_fmr is not None:
+        # Who may change the threshold, and why, is settled before minutes of measuring.
+        need_reason(reason, cfg.governance.min_reason_chars, "a threshold change")
+        with signed_in(config, data_dir) as (services, actor):
+            services.recorder(actor).allow(policy.CALIBRATE, object_type="calibration")
     pipe = load_face_pipeline(cfg)
     result = run_calibration(directory, pipe)
     calibration_id = new_id()
@@ -336,27 +331,12 @@ def calibrate_cmd(
             measured_fmr=point.measured_fmr,
             threshold=point.threshold,
             tar=point.tar,
-            set_by=by.strip(),
-            supervisor=supervisor,
+            set_by="",
+            supervisor=None,
             active=True,
         )
-        floor = face_threshold_floor(cfg)
-        auditor = CliAuditor.of(by)
-        assert why is not None
-        with Store.open(cfg.store_url) as store:
-            previous = active_threshold(store, cfg, None)
-
-            def write_audit(session: Session, stored: CalibrationRecord) -> None:
-                append_audit(
-                    session,
-                    threshold_change_entry(
-                        auditor, reason=why, old=previous, new=stored.threshold, floor=floor, source="calibration",
-                        calibration=stored.calibration_id, target_fmr=stored.target_fmr,
-                        measured_fmr=stored.measured_fmr, supervisor=stored.supervisor,
-                    ),
-                )  # fmt: skip
-
-            store.faces.set_calibration(record, floor=floor, on_written=write_audit)
+        with signed_in(config, data_dir) as (services, actor):
+            policy.set_calibrated_threshold(services, actor, record, reason)
         payload["calibration_id"] = calibration_id
         payload["active_threshold"] = round(point.threshold, 6)
         if not point.supported:

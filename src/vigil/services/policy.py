@@ -20,6 +20,7 @@ written in the change's transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -201,45 +202,60 @@ def activate_calibration(
         NotFoundError: no such calibration.
         ConflictError: it is the active one already.
     """
-    recorder = services.recorder(actor)
-    recorder.allow(CALIBRATE, object_type="calibration", object_id=calibration_id)
-    why = need_reason(services.config, reason, "a threshold change")
+    services.recorder(actor).allow(CALIBRATE, object_type="calibration", object_id=calibration_id)
+    need_reason(services.config, reason, "a threshold change")
     source = next((c for c in services.store.faces.calibrations() if c.calibration_id == calibration_id), None)
     if source is None:
         raise NotFoundError(f"no calibration {calibration_id!r}")
     if source.active:
         raise ConflictError(f"calibration {calibration_id!r} is already the active one")
+    return set_calibrated_threshold(services, actor, source, reason, from_calibration=calibration_id)
+
+
+def set_calibrated_threshold(
+    services: Services,
+    actor: Actor,
+    measured: CalibrationRecord,
+    reason: str | None,
+    *,
+    from_calibration: str | None = None,
+) -> CalibrationRecord:
+    """Store ``measured`` (a calibration's operating point) as a new active calibration set by
+    ``actor``: the threshold in force from now. A fresh measurement keeps its id (its report is
+    filed under it); one activated again (``from_calibration``) gets a new one. Below the
+    deployment's floor only a supervisor may, and is recorded as the supervisor. The calibration
+    and its ``policy.change`` record are one transaction (``vigil calibrate --set-threshold-fmr``
+    and the API's activation alike).
+
+    Raises:
+        AccessDeniedError: the actor may not set thresholds, or (below the floor) is no supervisor.
+        ReasonRequiredError: no reason, or too short a one.
+    """
+    recorder = services.recorder(actor)
+    recorder.allow(CALIBRATE, object_type="calibration", object_id=from_calibration)
+    why = need_reason(services.config, reason, "a threshold change")
     floor = face_threshold_floor(services.config)
-    below = source.threshold < floor
+    below = measured.threshold < floor
     if below:
-        recorder.allow(BELOW_FLOOR, object_type="calibration", object_id=calibration_id, threshold=source.threshold)
+        recorder.allow(BELOW_FLOOR, object_type="calibration", object_id=from_calibration, threshold=measured.threshold)
     previous = current_threshold(services)
-    record = CalibrationRecord(
-        calibration_id=new_id(),
+    record = dataclasses.replace(
+        measured,
+        calibration_id=measured.calibration_id if from_calibration is None else new_id(),
         created_at=utcnow(),
-        dataset=source.dataset,
-        embedder=source.embedder,
-        n_images=source.n_images,
-        n_no_face=source.n_no_face,
-        n_genuine=source.n_genuine,
-        n_impostor=source.n_impostor,
-        eer=source.eer,
-        target_fmr=source.target_fmr,
-        measured_fmr=source.measured_fmr,
-        threshold=source.threshold,
-        tar=source.tar,
         set_by=actor.username,
         supervisor=actor.username if below else None,
         active=True,
     )
+    extra = {} if from_calibration is None else {"from_calibration": from_calibration}
 
     def write(session: Session, stored: CalibrationRecord) -> None:
         append_audit(
             session,
             threshold_change_entry(
                 recorder, reason=why, old=previous, new=stored.threshold, floor=floor, source="calibration",
-                from_calibration=calibration_id, calibration=stored.calibration_id, target_fmr=stored.target_fmr,
-                measured_fmr=stored.measured_fmr,
+                calibration=stored.calibration_id, target_fmr=stored.target_fmr, measured_fmr=stored.measured_fmr,
+                supervisor=stored.supervisor, **extra,
             ),
         )  # fmt: skip
 
