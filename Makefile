@@ -31,13 +31,14 @@ endif
 	$(BIN)/vigil models install
 
 # CI installs the recognisers and YOLOX-Nano from the shared folder (never from the internet), then the rest.
-# The optional AGPL-3.0 plate detector is installed for the tests only (its golden figures are
+# The optional AGPL-3.0 plate detector and the optional PP-PicoDet-S are installed for the tests only (its golden figures are
 # gated in CI); `make demo` and a plain `vigil models install` never install it.
 test-models: $(BIN)/.installed
 	$(BIN)/vigil models install plates-cct plates-cct-v1 --from $(SHARED_PLATE_MODELS)
 	$(BIN)/vigil models install yolox-nano --from $(SHARED_DETECTOR_MODELS)
 	$(BIN)/vigil models install
 	$(BIN)/vigil models install platedet
+	$(BIN)/vigil models install picodet-s-416 --from $(SHARED_DETECTOR_MODELS)
 
 demo: models
 	$(BIN)/vigil demo --serve

@@ -6,6 +6,7 @@
     python bench/scale_load.py drain --rate 2000 --outage-s 600                # backlog drain rate
     python bench/scale_load.py leases --cameras 60000                          # KV renewals for 60k cameras
     python bench/scale_load.py sync --events 10000                             # cost of sync_interval: always
+    python bench/scale_load.py alerts --rate 30 --seconds 60                   # candidate→webhook p50/p99
 
 Everything runs on loopback: a nats-server of its own (free ports, temporary store), a fresh
 PostgreSQL database on the machine's server (dropped at the end), the real ``vigil indexer``
@@ -377,6 +378,102 @@ def latency(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
         env.close()
 
 
+def alerts(args: argparse.Namespace, _mix: dict[str, Any]) -> dict[str, Any]:
+    """Candidate published -> webhook received, through `vigil indexer` and `vigil dispatcher`."""
+    import http.server
+    import threading
+
+    from vigil.bus.connection import NatsConnection, NatsSettings
+    from vigil.bus.jetstream import JetStreamBus, StreamOptions
+    from vigil.events import CandidateRaised
+
+    arrivals: dict[str, float] = {}
+    lock = threading.Lock()
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                arrivals.setdefault(self.headers.get("Idempotency-Key", ""), time.time())
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *a: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = Env()
+    dispatcher = None
+    try:
+        env.start_indexer(args.batch)
+        env.wait_ready()
+        cfg = env.workdir / "dispatcher.yaml"
+        servers = ", ".join(f'"{u}"' for u in env.nats.urls)
+        hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        cfg.write_text(
+            f"bus: {{type: nats}}\nscale:\n  dispatcher_parallel: {args.parallel}\n  nats:\n    servers: [{servers}]\n"
+            f"governance:\n  alerts:\n    webhooks: [{{url: '{hook}'}}]\n"
+        )
+        denv = {**os.environ, "VIGIL_STORE_URL": env.db_url, "VIGIL_DATA_DIR": str(env.workdir / "data")}
+        dlog = open(env.workdir / "dispatcher.log", "ab")  # noqa: SIM115 - closed with the process
+        dispatcher = subprocess.Popen(
+            [VIGIL, "-v", "dispatcher", "-c", str(cfg)], env=denv, stdout=dlog, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 120
+        while "delivering alerts" not in (env.workdir / "dispatcher.log").read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("dispatcher did not start")
+            time.sleep(0.2)
+        conn = NatsConnection(NatsSettings(servers=env.nats.urls))
+        bus = JetStreamBus(conn, streams=StreamOptions())
+        total = int(args.rate * args.seconds)
+        sent: dict[str, float] = {}
+        started = time.monotonic()
+        for i in range(total):
+            delay = started + i / args.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            now = datetime.now(UTC)
+            c = CandidateRaised(
+                camera_id=f"cam-{i % args.cameras}",
+                occurred_at=now,
+                kind="plate",
+                list_entry_id=BENCH_ENTRY,
+                score=0.91,
+                observed="AB12CDE",
+            )
+            sent[c.event_id] = now.timestamp()
+            bus.publish(c)
+        bus.flush(60)
+        bus.close(10)
+        conn.close()
+        deadline = time.monotonic() + args.timeout
+        while len(arrivals) < total and time.monotonic() < deadline:
+            time.sleep(0.2)
+        lat = sorted(arrivals[k] - sent[k] for k in sent if k in arrivals)
+        warm = lat[len(lat) // 10 :] if len(lat) > 20 else lat
+        q = statistics.quantiles(warm, n=100)
+        return {
+            "mode": "alerts",
+            "rate": args.rate,
+            "parallel": args.parallel,
+            "delivered_per_s": round(len(arrivals) / (max(arrivals.values()) - min(sent.values())), 1),
+            "candidates": total,
+            "delivered": len(arrivals),
+            "p50_s": round(q[49], 3),
+            "p99_s": round(q[98], 3),
+            "max_s": round(max(lat), 3),
+        }
+    finally:
+        if dispatcher is not None:
+            dispatcher.terminate()
+            dispatcher.wait(30)
+        server.shutdown()
+        env.close()
+
+
 def drain(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     env = Env()
     try:
@@ -476,7 +573,7 @@ def main() -> int:
     m.add_argument("--db", type=Path, required=True)
     m.add_argument("--video-s", type=float, required=True, help="total seconds of video over all clips")
     m.add_argument("--cameras", type=int, required=True)
-    for name in ("throughput", "latency", "drain", "leases", "sync"):
+    for name in ("throughput", "latency", "drain", "leases", "sync", "alerts"):
         p = sub.add_parser(name)
         p.add_argument("--cameras", type=int, default=1000)
         p.add_argument("--batch", type=int, default=2000)
@@ -488,7 +585,10 @@ def main() -> int:
             p.add_argument("--events", type=int, default=10_000)
         if name in ("latency", "drain"):
             p.add_argument("--rate", type=float, default=5000)
-        if name == "latency":
+        if name == "alerts":
+            p.add_argument("--rate", type=float, default=30, help="candidates/s (60,000 cameras: about 30)")
+            p.add_argument("--parallel", type=int, default=4, help="scale.dispatcher_parallel")
+        if name in ("latency", "alerts"):
             p.add_argument("--seconds", type=float, default=60)
         if name == "drain":
             p.add_argument("--outage-s", type=float, default=600)
@@ -504,7 +604,14 @@ def main() -> int:
     mix = json.loads(MIX_PATH.read_text())
     load_before = load_average()
     result = {"mode": args.mode}
-    modes = {"leases": leases, "throughput": throughput, "latency": latency, "drain": drain, "sync": sync_cost}
+    modes = {
+        "leases": leases,
+        "throughput": throughput,
+        "latency": latency,
+        "drain": drain,
+        "sync": sync_cost,
+        "alerts": alerts,
+    }
     result.update(modes[args.mode](args, mix))
     result["machine"] = machine_info()
     result["load_average_before"] = load_before

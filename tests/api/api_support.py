@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.api import ApiContext, create_app
+from vigil.api import ApiContext
 from vigil.config import CameraConfig, VigilConfig
 from vigil.config.governance import AuthConfig, GovernanceConfig
 from vigil.events import BoundingBox, CandidateRaised, TrackEnded, TrackStarted
 from vigil.governance.auth import principal_of
 from vigil.governance.roles import ROLES
+from vigil.server import create_app
 from vigil.store import Store
 from vigil.store.media import snapshot_path
 
@@ -328,7 +329,7 @@ def replica(cfg: VigilConfig, url: str) -> Iterator[str]:
 
     import uvicorn
 
-    from vigil.api.server import server_config
+    from vigil.server import server_config
 
     with Store.open(url) as store:
         app = create_app(ApiContext.build(cfg, store, poll_alerts=False))

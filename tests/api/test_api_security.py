@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from vigil.core.clock import utcnow
 from vigil.store import Store
-from vigil.store.governance import ApiTokenRow
+from vigil.store.auth import ApiTokenRow
 
 
 def _error(r: object, status: int, code: str) -> None:

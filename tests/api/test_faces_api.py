@@ -4,6 +4,7 @@ redaction of reference images, audit records, retention and the transparency rep
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from api_support import Env, build_env
 
+from vigil.config import VigilConfig
 from vigil.core.accountability import Authorisation
 from vigil.governance.retention import run_retention
 from vigil.services.retention import WatchlistRetention
@@ -30,8 +32,14 @@ SEEDED_SUBJECTS = 2
 @pytest.fixture
 def fenv(tmp_path: Path, store: Store, installed_models_dir: Path) -> Iterator[Env]:
     for env in build_env(tmp_path, store):
-        env.ctx.config = env.ctx.config.model_copy(update={"models_dir": installed_models_dir})
+        _reconfigure(env, env.ctx.config.model_copy(update={"models_dir": installed_models_dir}))
         yield env
+
+
+def _reconfigure(env: Env, cfg: VigilConfig) -> None:
+    """A changed deployment config for the API and the services behind it."""
+    env.ctx.config = cfg
+    env.ctx.services = dataclasses.replace(env.ctx.services, config=cfg)
 
 
 def _form(**overrides: Any) -> dict[str, Any]:
@@ -201,7 +209,7 @@ def test_oversized_upload_and_full_watchlist_are_refused(fenv: Env) -> None:
     big = _enrol(env, "admin", [("big.jpg", b"\xff" * (limit + 1))])
     assert big.status_code == 413 and big.json()["error"] == "payload_too_large"
     faces = env.ctx.config.faces.model_copy(update={"watchlist_cap": SEEDED_SUBJECTS})
-    env.ctx.config = env.ctx.config.model_copy(update={"faces": faces})
+    _reconfigure(env, env.ctx.config.model_copy(update={"faces": faces}))
     full = _enrol(env, "admin", [("astronaut.jpg", _portrait())])
     assert full.status_code == 422 and full.json()["error"] == "policy_violation"
     assert "cap (2)" in full.json()["message"]

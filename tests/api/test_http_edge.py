@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 from api_support import PASSWORD, make_config, replica
 
-from vigil.api import ApiContext, create_app
-from vigil.api.server import server_config
+from vigil.api import ApiContext
 from vigil.config import VigilConfig
 from vigil.config.api import ApiConfig
+from vigil.server import create_app, server_config
 from vigil.store import Store
 
 

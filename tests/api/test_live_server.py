@@ -14,10 +14,11 @@ import pytest
 import uvicorn
 from api_support import PASSWORD, make_config
 
-from vigil.api import ApiContext, create_app
+from vigil.api import ApiContext
 from vigil.config.governance import AlertsConfig, AuthConfig, GovernanceConfig
 from vigil.core.clock import utcnow
 from vigil.events import CandidateRaised
+from vigil.server import create_app
 from vigil.store import Store
 
 

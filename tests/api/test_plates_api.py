@@ -15,7 +15,7 @@ from vigil.events.plates import PlateReadEvent
 from vigil.governance.retention import run_retention
 from vigil.governance.witness import verify_store
 from vigil.services.retention import PlatesRetention, feature_tasks
-from vigil.store.governance import AuditRecord
+from vigil.store.audit import AuditRecord
 
 
 def _expiry(days: int = 30) -> str:

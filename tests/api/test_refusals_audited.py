@@ -14,7 +14,7 @@ from typing import Any
 from api_support import Env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from doors import sign_in
+from doors import flash_of, sign_in
 
 
 def _denials(env: Env) -> list[dict[str, Any]]:
@@ -38,14 +38,10 @@ def test_out_of_scope_reads_are_refused_and_recorded(env: Env) -> None:
         assert (r.status_code, r.json()["error"]) == (403, "out_of_scope"), r.text
     listing = env.client.get("/api/candidates", params={"camera_id": "cam-b"}, headers=op)
     assert listing.status_code == 403
+    # Each refusal is recorded once, by the service that refused it (services.events for the
+    # track, services.candidates for the candidate and the listing).
     assert _denials(env) == [
-        {
-            "actor": "operator-a",
-            "attempted": "tracks.read",
-            "camera": "cam-b",
-            "via": "token",
-            "request": "GET /api/tracks/{track_id}",
-        },
+        {"actor": "operator-a", "attempted": "tracks.read", "camera": "cam-b", "via": "token", "request": None},
         {"actor": "operator-a", "attempted": "candidates.read", "camera": "cam-b", "via": "token", "request": None},
         {"actor": "operator-a", "attempted": "candidates.read", "camera": "cam-b", "via": "token", "request": None},
     ]
@@ -64,6 +60,15 @@ def test_a_viewer_cannot_make_itself_admin_and_the_attempt_is_recorded(env: Env)
         "PATCH /api/users/{username}",
     )
     assert record.detail["params"] == {"username": "viewer-a"} and record.detail["code"] == "forbidden"
+
+    # The same attempt through the web UI's user form: refused, recorded with the change asked for.
+    browser = sign_in(env, "viewer-a", landing="/")
+    page = browser.post("/users/viewer-a", {"role": "admin", "cameras": "", "disabled": ""})
+    assert page.status_code == 303 and flash_of(page) == {"error": "role 'viewer' may not users.manage"}
+    assert env.store.governance.users.by_username("viewer-a").role == "viewer"  # type: ignore[union-attr]
+    web = env.store.governance.audit.list(action="access.denied", limit=10)[-1]
+    assert (web.actor, web.detail["attempted"], web.detail["via"]) == ("viewer-a", "users.manage", "session")
+    assert web.detail["changes"]["role"] == "admin"
     assert env.store.governance.audit.list(action="user.update", limit=10) == []
 
 

@@ -88,3 +88,13 @@ def test_stop_is_prompt_during_backoff_and_while_blocked_on_a_full_queue(camera_
         assert time.monotonic() - start < 1.0
         assert not capture.running
         assert capture.health.state == "stopped"
+
+
+def test_gated_frames_go_to_the_on_gated_hook(camera_clip: Path) -> None:
+    gated: list[int] = []
+    capture = CameraCapture("gated", str(camera_clip), motion_gate=MotionGate(keepalive_s=2.0),
+                            on_gated=lambda frame: gated.append(frame.index))  # fmt: skip
+    with capture:
+        passed = [f.index for f in capture.frames()]
+    assert len(gated) == capture.health.snapshot().frames_gated > 0
+    assert not set(gated) & set(passed)  # each sampled frame is either analysed or handed to the hook

@@ -30,27 +30,37 @@ def _ok(args: list[str], data: Path, token: str | None = None) -> str:
 
 
 def _add(plate: str, data: Path, *region: str) -> list[str]:
-    base = ["hotlist", "add", plate, "--reason", "warrant W-7", "--authorised-by", "Insp. Rao", "--by", "PC Lee"]
+    base = ["hotlist", "add", plate, "--reason", "warrant W-7", "--authorised-by", "Insp. Rao"]
     return [*base, "--expires", EXPIRY, *region]
+
+
+def _supervisor(data: Path) -> str:
+    """A supervisor's API token (hotlist changes are made as a signed-in account)."""
+    cfg = resolve_config(None, data)
+    with Store.open(cfg.store_url) as store:
+        auth = AuthService(store.governance, cfg.governance.auth)
+        user = auth.add_user("moss", "correct horse battery", "supervisor", None, actor="test")
+        return auth.issue_token(principal_of(user, "session"), "test", 1)[0]
 
 
 def test_hotlist_entries_name_their_region_and_an_unknown_one_is_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert "region uk" in _ok(_add("AB12CDE", data, "--region", "UK"), data)
+    token = _supervisor(data)
+    assert "region uk" in _ok(_add("AB12CDE", data, "--region", "UK"), data, token)
     csv_path = tmp_path / "stolen.csv"
     csv_path.write_text(
         f"plate,legal_basis,authorised_by,expires_at,region\nXY34FGH,Stolen report SV-2,Insp. Rao,{EXPIRY},eu\n"
         f"KL55ABC,Stolen report SV-3,Insp. Rao,{EXPIRY},atlantis\n"
     )
-    _ok(["hotlist", "import", str(csv_path), "--by", "PC Moss", "--partial"], data)
-    listed = json.loads(_ok(["hotlist", "list", "--json", "--by", "Sgt Moss"], data))
+    _ok(["hotlist", "import", str(csv_path), "--partial"], data, token)
+    listed = json.loads(_ok(["hotlist", "list", "--json"], data, token))
     assert {(e["plate"], e["region"]) for e in listed} == {("AB12CDE", "uk"), ("XY34FGH", "eu")}
 
     refused = subprocess.run(
         [sys.executable, "-m", "vigil.cli.main", *_add("ZZ99ZZZ", data, "--region", "England")],
         capture_output=True,
         text=True,
-        env=dict(os.environ, VIGIL_DATA_DIR=str(data)),
+        env=dict(os.environ, VIGIL_DATA_DIR=str(data), VIGIL_TOKEN=token),
         timeout=120,
         check=False,
     )

@@ -131,7 +131,12 @@ BAD_VALUES = [
     ({"detector": {"confidence": 1}}, "detector.confidence", "1", "less than 1"),
     ({"detector": {"threads": 0}}, "detector.threads", "0", "greater than or equal to 1"),
     ({"detector": {"classes": []}}, "detector.classes", "[]", "at least 1 item"),
-    ({"detector": {"model": "yolov8n"}}, "detector.model", "'yolov8n'", "'yolov4-tiny'"),
+    (
+        {"detector": {"model": "yolov8n"}},
+        "detector.model",
+        "'yolov8n'",
+        "'yolov4-tiny', 'yolox-nano' or 'picodet-s-416'",
+    ),
     ({"tracker": {"lost_track_s": 0}}, "tracker.lost_track_s", "0", "greater than 0"),
     ({"tracker": {"lost_track_s": 61}}, "tracker.lost_track_s", "61", "less than or equal to 60"),
     ({"tracker": {"min_consecutive_frames": 0}}, "tracker.min_consecutive_frames", "0", "greater than"),

@@ -80,6 +80,17 @@ def yolox_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def picodet_path(yolox_path: Path) -> Path:
+    """The installed PP-PicoDet-S 416 graph (optional: installed from ``../shared/models`` when missing)."""
+    models_dir = yolox_path.parents[1]
+    if verify(models_dir, ["picodet-s-416"])[0].status != "ok":
+        if not (SHARED_MODELS / "detectors" / "picodet-s-416-legacy").is_dir():
+            pytest.skip(f"PicoDet copy not found in {SHARED_MODELS} and not installed")
+        install(models_dir, ["picodet-s-416"], source_from=SHARED_MODELS)
+    return models_dir / "picodet-s-416" / "picodet_s_416_coco.onnx"
+
+
+@pytest.fixture(scope="session")
 def vtest_clip() -> Path:
     path = VIDEO_DIR / "opencv" / "vtest.avi"
     if not path.is_file():

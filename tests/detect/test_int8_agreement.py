@@ -48,11 +48,11 @@ def test_int8_finds_the_same_boxes_as_fp32(shared_data: Path, installed_models_d
     assert float(np.mean(np.abs(count_diffs))) <= 0.5
 
 
-def test_int8_is_what_the_default_config_runs(installed_models_dir: Path) -> None:
-    from vigil.config import VigilConfig
+def test_int8_is_what_yolov4_tiny_runs_unless_told(installed_models_dir: Path) -> None:
+    from vigil.config import DetectorConfig, VigilConfig
     from vigil.workers.wiring import detector_model_path
 
-    cfg = VigilConfig(models_dir=installed_models_dir)
+    cfg = VigilConfig(models_dir=installed_models_dir, detector=DetectorConfig(model="yolov4-tiny"))
     assert detector_model_path(cfg).name == "model-int8.onnx"
     fp32 = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"precision": "fp32"})})
     assert detector_model_path(fp32).name == "model.onnx"

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from vigil.cli.main import app
 from vigil.config import VigilConfig
+from vigil.governance.auth import AuthService, principal_of
 from vigil.store.facade import Store
 
 from .conftest import PORTRAIT
@@ -31,13 +32,22 @@ def test_empty_folder_and_single_identity_are_refused(tmp_path: Path, deployment
     assert result.exit_code != 0 and "only one identity" in str(result.exception)
 
 
+def _supervisor_token(deployment: VigilConfig) -> str:
+    """A supervisor's API token: setting the threshold is done as a signed-in account."""
+    with Store.for_config(deployment) as store:
+        auth = AuthService(store.governance, deployment.governance.auth)
+        user = auth.add_user("cal", "correct horse battery", "supervisor", None, actor="test")
+        return auth.issue_token(principal_of(user, "session"), "test", 1)[0]
+
+
 def test_calibrate_deepface_sets_threshold(shared_data: Path, deployment: VigilConfig, tmp_path: Path) -> None:
     report = tmp_path / "report"
     result = runner.invoke(
         app,
         ["calibrate", str(shared_data / "faces" / "deepface" / "identities"), "--json", "--report", str(report),
-         "--set-threshold-fmr", "1e-3", "--by", "Cal Ibrator", "--reason", "quarterly calibration",
+         "--set-threshold-fmr", "1e-3", "--reason", "quarterly calibration",
          "--data-dir", str(deployment.data_dir)],
+        env={"VIGIL_TOKEN": _supervisor_token(deployment)},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -60,7 +70,7 @@ def test_calibrate_deepface_sets_threshold(shared_data: Path, deployment: VigilC
         cal = store.faces.active_calibration()
     assert cal is not None and cal.calibration_id == out["calibration_id"]
     assert cal.threshold == pytest.approx(out["threshold_at_fmr"]["1e-3"], abs=1e-5)
-    assert cal.set_by == "Cal Ibrator" and cal.n_impostor == out["n_impostor"]
+    assert cal.set_by == "cal" and cal.n_impostor == out["n_impostor"]
 
 
 def _to_pgm(src: Path, dst: Path, long_side: int = 320) -> None:

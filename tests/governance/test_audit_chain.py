@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from vigil.cli.main import app
 from vigil.governance.witness import verify_store
 from vigil.store import Store
-from vigil.store.governance import AuditEntry
+from vigil.store.audit import AuditEntry
 
 
 def _fill(store: Store, n: int = 8) -> None:

@@ -14,8 +14,8 @@ from api_support import T0, seed_camera
 from vigil.config.governance import RetentionConfig
 from vigil.governance.retention import run_retention
 from vigil.store import MediaStore, Store
+from vigil.store.audit import AuditEntry
 from vigil.store.candidates import CandidateRow
-from vigil.store.governance import AuditEntry
 from vigil.store.tables import EventRow, TrackRow
 
 

@@ -119,16 +119,20 @@ def test_an_install_made_by_an_older_recipe_is_corrupt(yolo_dir: Path, tmp_path:
 
 
 def test_optional_models_are_installed_and_verified_only_when_named(tmp_path: Path) -> None:
-    optional = [spec.name for spec in MODELS.values() if spec.optional]
-    assert optional == ["platedet"]  # the AGPL-3.0 plate detector, and nothing else
+    optional = sorted(spec.name for spec in MODELS.values() if spec.optional)
+    # The AGPL-3.0 plate detector, and PP-PicoDet-S (taken from a repository with no licence file).
+    assert optional == ["picodet-s-416", "platedet"]
     calls: list[list[str] | None] = []
     # An empty catalogue of non-optional models: a default install does nothing at all.
     only_optional = {name: MODELS[name] for name in optional}
     assert install(tmp_path, catalogue=only_optional, on_progress=lambda m: calls.append([m])) == []
     assert calls == [] and not (tmp_path / "platedet").exists()
-    assert all(s.name != "platedet" for s in verify(tmp_path))
+    assert all(s.name not in optional for s in verify(tmp_path))
     with pytest.raises(ModelMissingError, match=r"run: vigil models install platedet$"):
         require(tmp_path, "platedet")
+    offline = r"run: vigil models install picodet-s-416 \(offline: vigil models install picodet-s-416 --from DIR\)$"
+    with pytest.raises(ModelMissingError, match=offline):
+        require(tmp_path, "picodet-s-416")
     assert "AGPL-3.0" in MODELS["platedet"].licence
 
 

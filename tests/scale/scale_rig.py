@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -225,3 +226,31 @@ class Netns:
     def close(self) -> None:
         subprocess.run(["ip", "link", "del", self.host_if], check=False, capture_output=True, timeout=20)
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True, timeout=20)
+
+
+@contextmanager
+def api_replica(cfg: object, url: str) -> Iterator[str]:
+    """One web server (API and UI) as ``vigil serve`` runs it (its own store, app and loopback
+    port); yields its URL."""
+    import threading
+
+    import uvicorn
+
+    from vigil.api import ApiContext
+    from vigil.config import VigilConfig
+    from vigil.deploy.nats_server import free_port
+    from vigil.server import create_app, server_config
+    from vigil.store import Store
+
+    assert isinstance(cfg, VigilConfig)
+    with Store.open(url) as store:
+        app = create_app(ApiContext.build(cfg, store, poll_alerts=False))
+        server = uvicorn.Server(server_config(app, "127.0.0.1", free_port(), timeout_graceful_shutdown=1))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_for(lambda: server.started, 15, "uvicorn to start")
+        try:
+            yield f"http://127.0.0.1:{server.config.port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)

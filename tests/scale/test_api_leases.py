@@ -7,46 +7,26 @@ claiming the cameras in the cluster's leases bucket.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from scale_rig import wait_for
+from scale_rig import api_replica, wait_for
 
-from vigil.api import ApiContext, create_app
-from vigil.api.server import server_config
+from vigil.api import ApiContext
 from vigil.bus.connection import NatsConnection, NatsSettings
 from vigil.bus.leases import LeaseManager
 from vigil.config import CameraConfig, VigilConfig
 from vigil.config.governance import AuthConfig, GovernanceConfig
-from vigil.deploy.nats_server import NatsCluster, free_port
+from vigil.deploy.nats_server import NatsCluster
 from vigil.governance.auth import principal_of
 from vigil.store import Store
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 CAMERAS = ("gate-1", "gate-2", "gate-3", "gate-4")
-
-
-@contextmanager
-def api_replica(cfg: VigilConfig, url: str) -> Iterator[str]:
-    with Store.open(url) as store:
-        app = create_app(ApiContext.build(cfg, store, poll_alerts=False))
-        server = uvicorn.Server(server_config(app, "127.0.0.1", free_port(), timeout_graceful_shutdown=1))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_for(lambda: server.started, 15, "uvicorn to start")
-        try:
-            yield f"http://127.0.0.1:{server.config.port}"
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 def _worker(urls: tuple[str, ...], worker_id: str) -> tuple[NatsConnection, LeaseManager]:

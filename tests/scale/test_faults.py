@@ -19,6 +19,7 @@ from scale_rig import Netns, OwnPostgres, Rig, wait_for
 from vigil.bus.connection import NatsConnection, NatsSettings
 from vigil.bus.jetstream import JetStreamBus, StreamOptions
 from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER, WORKER_HEADER
+from vigil.bus.objects import MediaBucket
 from vigil.events import AnyEvent
 from vigil.events.samples import camera_health, track_lifecycle
 
@@ -65,6 +66,11 @@ class Publisher:
         assert self.bus.flush(timeout_s), f"{self.bus.outstanding} events never acknowledged"
         self.bus.close(5)
         self.conn.close()
+
+
+def _files(rig: Rig, name: str) -> list[Path]:
+    root = rig.workdir / f"data-{name}" / "media"
+    return [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")] if root.exists() else []
 
 
 def _all_stored(rig: Rig, ids: set[str]) -> Callable[[], bool]:
@@ -150,6 +156,18 @@ def test_kill_9_of_a_worker_moves_its_camera_and_loses_no_acknowledged_event(
     # worker-1's open tracks were ended by the indexer when the lease moved; worker-2 ended its own.
     wait_for(lambda: rig.query("SELECT count(*) FROM tracks WHERE NOT ended")[0][0] == 0, 30, "no open track left")
     assert "orphaned by the previous lease holder" in rig.log("indexer-1")
+    # Media: every stored snapshot is in the shared bucket, but for what the killed worker had
+    # still staged; the gracefully stopped worker left nothing staged.
+    snaps = [str(r[0]) for r in rig.query("SELECT snapshot FROM tracks WHERE snapshot IS NOT NULL")]
+    staged1 = {p.relative_to(rig.workdir / "data-worker-1" / "media").as_posix() for p in _files(rig, "worker-1")}
+    assert not _files(rig, "worker-2")
+    conn = NatsConnection(NatsSettings(servers=rig.nats.urls))
+    try:
+        bucket = MediaBucket(conn)
+        unshared = [s for s in snaps if s not in staged1 and not bucket.exists(s)]
+    finally:
+        conn.close()
+    assert snaps and not unshared, (len(snaps), unshared)
 
 
 def test_postgresql_restarted_mid_batch_the_indexer_retries_and_loses_nothing(

@@ -11,8 +11,9 @@ import pytest
 from vigil.bus.jetstream import Delivery
 from vigil.bus.leases import EPOCH_HEADER, SINCE_HEADER
 from vigil.core.accountability import Authorisation
-from vigil.events import AnyEvent, CandidateRaised
+from vigil.events import AnyEvent, CandidateRaised, TrackEnded
 from vigil.events.samples import track_lifecycle
+from vigil.governance.alerts import Alert
 from vigil.store import Store
 from vigil.store.plates import NewHotlistEntry
 from vigil.workers.indexer import Indexer
@@ -50,6 +51,11 @@ def test_a_stale_epoch_is_refused_after_the_takeover_and_its_open_tracks_are_end
     orphan = store.tracks.get("cam-old-1")
     assert orphan is not None and orphan.ended
     assert idx.stats.orphans_ended == 1
+    # The reason is stored, as a track.ended of its own (the embedded mode's kind of record).
+    [end] = [e for e in store.events.search(track_id="cam-old-1", limit=100) if e.type == "track.ended"]
+    assert isinstance(end, TrackEnded) and end.end_reason is not None
+    assert "lost its lease" in end.end_reason and "ended by the indexer" in end.end_reason
+    assert end.n_observations == orphan.n_observations and end.last_seen == orphan.last_seen
 
 
 def test_a_candidate_for_a_removed_or_expired_entry_is_refused(store: Store) -> None:
@@ -69,3 +75,20 @@ def test_a_candidate_for_a_removed_or_expired_entry_is_refused(store: Store) -> 
     idx.handle([_d(after)])
     assert store.events.get(after.event_id) is None
     assert idx.stats.candidates_refused == 2
+
+
+def test_only_stored_candidates_become_alerts_read_back_from_the_store(store: Store) -> None:
+    auth = Authorisation("warrant 9", "Insp. Lee", "operator", T0 + timedelta(days=2))
+    [entry] = store.plates.add_entries([NewHotlistEntry("AB12CDE", auth)], max_days=30, now=T0)
+
+    def cand(at: datetime) -> CandidateRaised:
+        return CandidateRaised(camera_id="cam", occurred_at=at, kind="plate", list_entry_id=entry.entry_id, score=0.9)
+
+    sent: list[Alert] = []
+    idx = Indexer(store, alerts=sent.extend)
+    first, second, late = cand(T0 + timedelta(hours=1)), cand(T0 + timedelta(hours=2)), cand(T0 + timedelta(days=3))
+    idx.handle([_d(first), _d(late), _d(second)])
+    assert [a.key for a in sent] == [first.event_id, second.event_id]  # the expired sighting: none
+    assert all(a.kind == "candidate" and a.body["status"] == store.candidates.get(a.key).status for a in sent)
+    idx.handle([_d(first)])  # redelivered after a crash between commit and alert: alerted again
+    assert [a.key for a in sent][-1] == first.event_id and idx.stats.alerts_published == 3

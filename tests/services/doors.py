@@ -38,6 +38,13 @@ class Browser:
         return self.client.post(url, data={**form, "csrf_token": self.csrf}, follow_redirects=False)
 
 
+def flash_of(response: Any) -> dict[str, str]:
+    """The notice or error a page's redirect carries (in a one-time cookie, never the URL)."""
+    from vigil.web.flash import FLASH_COOKIE, decode
+
+    return decode(response.cookies.get(FLASH_COOKIE))
+
+
 def sign_in(env: Env, username: str, landing: str = "/cases") -> Browser:
     """``username`` signed in through the form, on ``landing`` (a page they may see)."""
     client = TestClient(env.client.app)

@@ -1,4 +1,5 @@
-"""Hole 8: a camera-scoped supervisor neither sees nor changes another camera's cases.
+"""Hole 8: a camera-scoped supervisor neither sees nor changes another camera's cases, through
+the API, the web UI or the CLI.
 
 Before the cases service, ``GET /api/cases`` listed every case and ``POST /api/cases/{id}/hold``
 returned 200 for a case whose ``GET`` returned 403. Now scope is applied once, for every action
@@ -7,11 +8,16 @@ and every door, and each refused attempt leaves an ``access.denied`` record.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 from api_support import Env
 from doors import sign_in
 
+from vigil.governance.auth import principal_of
 from vigil.store.cases import CaseRecord
 
 SUPERVISOR = "supervisor-a"  # scoped to cam-a
@@ -77,6 +83,8 @@ def test_web_ui_hides_and_refuses_out_of_scope_cases(env: Env) -> None:
     page = browser.get("/cases").text
     assert "entrance assault" in page and "car park theft" not in page and theirs not in page
     assert browser.get(f"/cases/{theirs}").status_code == 403
+    review = browser.get(f"/review?id={env.seeded['cam-a'].candidate}")  # its "add to case" choice
+    assert review.status_code == 200 and ours in review.text and theirs not in review.text
     refused = browser.post(f"/cases/{theirs}/hold", {"legal_hold": "on", "reason": "preserve for court"})
     assert refused.status_code == 303 and "notice" not in refused.headers["location"]
     _unchanged(env, theirs)
@@ -88,3 +96,29 @@ def test_web_ui_hides_and_refuses_out_of_scope_cases(env: Env) -> None:
     done = browser.post(f"/cases/{ours}/hold", {"legal_hold": "on", "reason": "preserve for court"})
     assert done.status_code == 303 and done.headers["location"].startswith(f"/cases/{ours}")
     assert env.store.governance.cases.get(ours).legal_hold
+
+
+def _cli(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    user = env.store.governance.users.by_username(SUPERVISOR)
+    assert user is not None
+    token = env.ctx.auth.issue_token(principal_of(user, "session"), "scope test", 1)[0]
+    data = env.ctx.config.data_dir
+    environ = dict(os.environ, VIGIL_DATA_DIR=str(data), VIGIL_TOKEN=token, XDG_CONFIG_HOME=str(data / "xdg"))
+    environ.pop("VIGIL_TOKEN_FILE", None)
+    command = [sys.executable, "-m", "vigil.cli.main", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=120, check=False)
+
+
+def test_cli_hides_and_refuses_out_of_scope_cases(env: Env) -> None:
+    theirs = _case(env, "car park theft", "cam-b")
+    ours = _case(env, "entrance assault", "cam-a")
+    listed = _cli(env, "cases", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [c["case_id"] for c in json.loads(listed.stdout)] == [ours]
+    refused = _cli(env, "cases", "hold", theirs, "--reason", "preserve for court")
+    assert refused.returncode == 1 and refused.stderr.startswith("error: ") and "cam-b" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    _unchanged(env, theirs)
+    assert _denials(env, theirs) == [
+        {"actor": SUPERVISOR, "attempted": "cases.manage", "camera": "cam-b", "via": "cli"}
+    ]

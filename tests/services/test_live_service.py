@@ -104,3 +104,21 @@ def test_person_heads_cover_the_top_of_each_person_only() -> None:
     tracked = Detections(xyxy=[[100, 50, 140, 210], [300, 0, 400, 100]], confidence=[0.9, 0.8], class_id=[0, 2])
     (head,) = person_heads(tracked)  # the car has none
     assert head == (100.0, 42.0, 140.0, 90.0)
+
+
+def test_a_still_frame_keeps_the_last_analysed_boxes() -> None:
+    frames = LiveFrames()
+    image = np.zeros((72, 128, 3), np.uint8)
+    frames.publish_still(Frame("door", 0, 0.0, utcnow(), image))  # nothing analysed yet: nothing shown
+    assert frames.latest("door") is None
+    person = Detections(xyxy=[[10, 5, 30, 60]], confidence=[0.9], class_id=[0], tracker_id=[1])
+    frames.publish(Frame("door", 1, 0.2, utcnow(), image), FrameResult(detections=person, tracked=person))
+    frames.publish_still(Frame("door", 2, 0.4, utcnow(), image.copy()))
+    latest = frames.latest("door")
+    assert latest is not None and latest.seq == 2 and latest.tracked is person  # its head is still blurred
+
+
+def test_no_frame_no_watch(view: tuple[LiveView, Store]) -> None:
+    live, store = view
+    assert live.frame(SUPERVISOR, "yard") is None  # in scope, but no frame from it yet
+    assert store.governance.audit.list(action="live.watch") == []

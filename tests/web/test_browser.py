@@ -386,6 +386,7 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
     import time
 
     from vigil.core.clock import utcnow
+    from vigil.core.ids import new_id
     from vigil.events import CandidateRaised
 
     with signed_in(browser, live, live.users["operator"]) as page:
@@ -393,6 +394,8 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
         page.wait_for_timeout(1500)  # the first poll: what is pending now is not new
         before = int(page.title().split(")")[0][1:]) if page.title().startswith("(") else 0
         assert page.locator("[data-testid=alert-banner]").is_hidden()  # nothing new yet
+        page.click("[data-alert-sound]")  # the optional tone
+        assert page.inner_text("[data-alert-sound]") == "Sound on"
         raised = CandidateRaised(camera_id="cam-b", occurred_at=utcnow(), kind="face", list_entry_id=SUBJECT,
                                  track_id="cam-b-banner-1", score=0.61, threshold=0.403)  # fmt: skip
         live.store.events.add_many([raised])
@@ -405,16 +408,60 @@ def test_new_candidate_banner_on_every_page_within_two_seconds(browser: Any, liv
         assert "New candidate at Car park" in banner and f"{before + 1} awaiting review" in banner
         assert page.title().startswith(f"({before + 1}) ")
         shot(page, shots, "alert-banner")
+        assert page.get_attribute("[data-testid=alert-banner]", "data-tones") == "1"  # one tone for it
         href = page.get_attribute("[data-alert-open]", "href")
         assert href is not None and raised.event_id in href
         page.goto("/events")  # another page: the banner stays until it is dismissed
         page.wait_for_selector("[data-testid=alert-banner]", state="visible", timeout=3000)
+        assert page.get_attribute("[data-testid=alert-banner]", "data-tones") is None  # not again
+        assert page.inner_text("[data-alert-sound]") == "Sound on"  # the choice is kept
         page.click("[data-alert-dismiss]")
         assert page.locator("[data-testid=alert-banner]").is_hidden()
         page.goto("/")  # dismissed: the same candidate is not raised again
         page.wait_for_timeout(1500)
         assert page.locator("[data-testid=alert-banner]").is_hidden()
         assert page.title().startswith(f"({before + 1}) ")  # still pending
+        shown = page.locator("[data-testid=pending-cam-b]")  # the overview's counts update in place
+        n = int(shown.inner_text())
+        # The site plan: each camera's state, its open candidates, a link to its live view, a legible scale.
+        assert page.text_content("[data-testid=plan-alerts-cam-b]") == str(n)
+        assert "state-" in str(page.get_attribute("[data-testid=plan-cam-b] circle.cam", "class"))
+        assert page.locator("[data-testid=scale-bar]").evaluate("l => l.x2.baseVal.value - l.x1.baseVal.value") >= 60
+        live.store.events.add_many([raised.model_copy(update={"event_id": new_id(), "track_id": "cam-b-banner-2"})])
+        page.wait_for_function(f"() => document.querySelector('[data-testid=pending-cam-b]').textContent == '{n + 1}'",
+                               timeout=3000)  # fmt: skip
+        page.goto("/review")  # reviewing: a candidate not yet in the queue on screen is announced too
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid=alert-banner]").is_hidden()
+        third = raised.model_copy(update={"event_id": new_id(), "track_id": "cam-b-banner-3", "occurred_at": utcnow()})
+        live.store.events.add_many([third])
+        page.wait_for_selector("[data-testid=alert-banner]", state="visible", timeout=3000)
+        page.click("[data-alert-open]")  # opens it: now in the queue, the banner goes
+        page.wait_for_url(re.compile(rf".*/review\?id={third.event_id}$"))
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid=alert-banner]").is_hidden()
     with signed_in(browser, live, live.users["viewer"]) as page:  # no review right: no banner, no poll
         assert page.locator("[data-testid=alert-banner]").count() == 0
         assert page.request.get("/alerts/summary").status == 403
+        page.click("[data-testid=plan-cam-a]")  # the site plan's cameras open their live view
+        page.wait_for_url(re.compile(r".*/live/cam-a$"))
+        assert page.locator("[data-testid=live-off]").is_visible()  # no camera runs in this test server
+        page.wait_for_timeout(1500)
+        assert page.inner_text("[data-live-state]") == "no frame yet"
+    assert live.store.governance.audit.list(action="live.watch") == []  # nothing shown, nothing watched
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_every_page_fits_a_phone_without_sideways_scrolling(browser: Any, live: Live, shots: Path) -> None:
+    pages = {**PAGES, "review": "/review", "audit": "/audit", "live": "/live"}
+    wide: dict[str, int] = {}
+    with signed_in(browser, live, live.users["admin"], PHONE) as page:
+        for name, path in pages.items():
+            page.goto(path)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            if width > PHONE["width"]:
+                wide[name] = width
+            shot(page, shots, f"phone-{name}")
+    assert wide == {}, f"pages wider than a {PHONE['width']} px phone: {wide}"

@@ -67,12 +67,13 @@ def test_live_grid_near_live_scoped_and_audited(
     tmp_path: Path, installed_models_dir: Path, rtsp_server_factory: Callable[..., Any], browser: Any, shots: Path
 ) -> None:
     camera = rtsp_server_factory(loop=True)
-    live = {"url": camera.url, "rtsp_transport": "tcp", "open_timeout_s": 5, "read_timeout_s": 5,
-            "motion_gate": {"enabled": False}}  # fmt: skip
+    live = {"url": camera.url, "rtsp_transport": "tcp", "open_timeout_s": 5, "read_timeout_s": 5}
     config = {
         "cameras": [
+            # The door as configured by default (motion gate on: frames where nothing moved are
+            # not analysed, but still shown); the yard analyses every sampled frame.
             {"id": "door", "name": "Front door", "analysis_fps": 5, **live},
-            {"id": "yard", "name": "Yard", "analysis_fps": 1, **live},
+            {"id": "yard", "name": "Yard", "analysis_fps": 1, "motion_gate": {"enabled": False}, **live},
         ],
         "governance": {"auth": {"argon2_time_cost": 1, "argon2_memory_kib": 1024}},
     }
@@ -112,6 +113,8 @@ def test_live_grid_near_live_scoped_and_audited(
 
         wait_until(healthy, 60, "vigil run --serve to listen")
         with signed_in(browser, base, "door-viewer") as page:
+            page.click("[data-testid=live-link-door]")  # from the camera overview
+            page.wait_for_url(re.compile(r".*/live/door$"))
             page.goto("/live")
             tiles = page.locator(".live-tile").evaluate_all("ts => ts.map(t => t.dataset.testid)")
             assert tiles == ["live-door"]  # the yard is outside this viewer's scope: not listed
@@ -127,6 +130,13 @@ def test_live_grid_near_live_scoped_and_audited(
             print(f"first frame after {first_frame_s:.1f} s; {rate:.2f} new frames/s in the grid; frame age {age} s; "
                   f"pipeline {door.analysed_fps if door else None} analysed frames/s")  # fmt: skip
             assert rate >= 2.0
+            weight = page.evaluate(
+                "() => performance.getEntriesByType('navigation')[0].decodedBodySize + performance"
+                ".getEntriesByType('resource').filter(r => !r.name.includes('frame.jpg'))"
+                ".reduce((sum, r) => sum + r.decodedBodySize, 0)"
+            )
+            print(f"live grid page weight without frames (HTML, CSS, scripts): {weight / 1024:.1f} KiB")
+            assert weight < 100 * 1024
             img = page.locator("[data-testid=live-door] img")
             assert img.evaluate("i => i.naturalWidth") > 0
             assert page.inner_text("[data-testid=live-door] [data-live-state]") == "live"
@@ -134,6 +144,7 @@ def test_live_grid_near_live_scoped_and_audited(
             refused = page.request.get("/live/yard/frame.jpg")
             assert refused.status == 403
             assert page.goto("/live/yard").status == 403
+            assert page.request.get("/live/" + "X" * 300 + "/frame.jpg").status == 404  # not recorded
         with signed_in(browser, base, "supervisor-1") as page:
             page.goto("/live")
             wait_until(lambda: frames_shown(page, "door") >= 2 and frames_shown(page, "yard") >= 1, 60, "both cameras")

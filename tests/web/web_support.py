@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import uvicorn
 
-from vigil.api import ApiContext, create_app
-from vigil.api.server import server_config
+from vigil.api import ApiContext
 from vigil.cli.faces_cmd import compose_demo_clip, enrol_subject
 from vigil.config import CameraConfig, Position, VigilConfig
 from vigil.config.candidates import CandidatesConfig
@@ -29,6 +28,7 @@ from vigil.core.ids import new_id
 from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount, LineCount, ZoneCount
 from vigil.events.plates import PlateReadEvent
 from vigil.governance.roles import ROLES
+from vigil.server import create_app, server_config
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord
 from vigil.store.plates import NewHotlistEntry

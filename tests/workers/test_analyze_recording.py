@@ -115,5 +115,7 @@ def test_human_summary_names_people_and_vehicles(tmp_path: Path, cars_clip: Path
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "frames decoded" in out and "377" in out  # cars.mp4 holds 377 frames
-    assert "vehicles" in out and "car:" in out
+    # The clip looks straight down on a car park: YOLOv4-tiny calls the car a car, YOLOX-Nano (the
+    # default) a bus (tests/golden/tracks.json); either way it is summarised as a vehicle.
+    assert "vehicles" in out and ("car:" in out or "bus:" in out)
     assert "events stored" in out

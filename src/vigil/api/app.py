@@ -159,7 +159,10 @@ async def _poll_candidates(ctx: ApiContext, executor: ThreadPoolExecutor) -> Non
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    """The app: ``/healthz`` (no sign-in), ``/api/...`` (signed in), ``/openapi.json``, ``/docs``."""
+    """The API: ``/healthz`` (no sign-in), ``/api/...`` (signed in), ``/openapi.json``, ``/docs``.
+
+    The web UI is mounted beside it by :func:`vigil.server.create_app` (the API never imports it).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -207,9 +210,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for factory in [*FEATURE_ROUTERS, *ctx.extra_routers]:
         api.include_router(factory())
     app.include_router(api)
-    from vigil.web import mount_web  # here, not at the top: vigil.web builds on vigil.api's handlers
-
-    mount_web(app)  # the operator UI: server-rendered pages and /static (not in the OpenAPI schema)
     app.add_middleware(BodyLimit, limit=ctx.config.governance.max_upload_bytes)
     app.add_middleware(SecurityHeaders)  # every answer gets the headers, refusals too
     app.add_middleware(TrustedProxies, networks=ctx.config.api.trusted_proxies)  # outermost: who is asking

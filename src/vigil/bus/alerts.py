@@ -37,6 +37,7 @@ from nats.js.kv import KeyValue
 from vigil.bus.base import BusError
 from vigil.bus.connection import NatsConnection
 from vigil.bus.subjects import ALERTS_STREAM, DAY_S, alert_subject
+from vigil.core.errors import EventDecodeError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ LEDGER_TTL_S = 7 * DAY_S
 """As long as the alerts stream keeps an alert: no redelivery can come later than that."""
 
 
-class UnreadableAlertError(ValueError):
+class UnreadableAlertError(EventDecodeError):
     """A message on the alerts stream that is not an alert: terminated, never retried."""
 
 

@@ -177,6 +177,7 @@ class LeaseManager:
         self._cams: dict[str, _Seen] = {}
         self._beats: dict[str, Beat] = {}
         self._stop = False
+        self._draining = False
         self._kv: KeyValue | None = None
         self._tasks: list[Any] = []
         self.renewals = 0
@@ -220,16 +221,21 @@ class LeaseManager:
 
     def stop(self, *, release: bool = True, timeout_s: float = 30.0) -> None:
         """Stop renewing; with ``release``, stop each camera and hand its lease back at once."""
-        self._stop = True
-        for task in self._tasks:
-            task.cancel()
         if release:
+            # Keep renewing (without claiming) while cameras stop: stopping one can take
+            # longer than the safety margin, and a lease lapsing mid-release would drop the
+            # camera's last events (its track ends) at the fence.
+            self._draining = True
             for camera in list(self.held()):
                 self._on_release(camera)
                 try:
                     self._conn.call(self._delete(camera), timeout_s=timeout_s)
                 except Exception as exc:  # the lease then lapses after ttl_s instead
                     log.warning("camera %s: lease not released: %s", camera, exc)
+        self._stop = True
+        for task in self._tasks:
+            task.cancel()
+        if release:
             try:
                 assert self._kv is not None
                 self._conn.call(self._kv.delete(f"wrk.{self.worker_id}"), timeout_s=5)
@@ -326,7 +332,8 @@ class LeaseManager:
         if time.monotonic() >= self._valid_until:
             self._lapse()
             return
-        await self._balance()
+        if not self._draining:
+            await self._balance()
 
     def _lapse_if_due(self) -> None:
         if time.monotonic() >= self._valid_until:
@@ -371,7 +378,7 @@ class LeaseManager:
         order = [c for c in self._cameras if c not in mine]
         random.shuffle(order)  # workers starting together spread over different cameras
         for camera in order:
-            if want <= 0 or self._stop:
+            if want <= 0 or self._stop or self._draining:
                 break
             with self._lock:
                 state = self._claimable(camera, now)

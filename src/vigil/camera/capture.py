@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final, Literal
 
 from vigil.camera.backoff import Backoff
@@ -42,6 +42,8 @@ class CameraCapture:
         read_timeout_s: seconds without a frame before the source counts as stalled.
         analysis_fps: frames per second of pts to queue (``None``/0: every frame).
         motion_gate: skip frames without motion (``None``: queue every sampled frame).
+        on_gated: called (on the capture thread) with each sampled frame the gate skipped: the
+            live view still shows a scene where nothing moves. Must be quick.
         queue_size: frames the queue holds (>= 1).
         block_when_full: True waits for the consumer when the queue is full (recordings:
             never drop); False drops the new frame and counts it (live cameras: never
@@ -64,6 +66,7 @@ class CameraCapture:
         read_timeout_s: float = 10.0,
         analysis_fps: float | None = None,
         motion_gate: MotionGate | None = None,
+        on_gated: Callable[[Frame], None] | None = None,
         queue_size: int = 2,
         block_when_full: bool | None = None,
         live: bool | None = None,
@@ -87,6 +90,7 @@ class CameraCapture:
         self.health = CameraHealth(camera_id)
         self._sampler = FrameSampler(analysis_fps)
         self._gate = motion_gate
+        self._on_gated = on_gated
         self._backoff = Backoff(backoff_initial_s, backoff_max_s, backoff_factor, stable_after_s=backoff_stable_after_s)
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -236,6 +240,8 @@ class CameraCapture:
                 self.health.frame_sampled()
                 if self._gate is not None and not self._gate.should_analyse(frame.image, frame.pts_s):
                     self.health.frame_gated()
+                    if self._on_gated is not None:
+                        self._on_gated(frame)
                     continue
                 if not self._put(frame):
                     return False

@@ -27,20 +27,23 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from vigil.cli.audit import CliAuditor, need_reason, person
+from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation, parse_expiry
+from vigil.core.accountability import Authorisation
 from vigil.core.clock import utcnow
-from vigil.core.errors import InputError, NotFoundError, PolicyError
+from vigil.core.errors import InputError, NotFoundError
 from vigil.core.ids import new_id
+from vigil.core.instants import parse_typed_instant
 from vigil.faces import IMAGE_SUFFIXES, FacePipeline, ImageFolderScan, read_image, scan_images
-from vigil.governance.use_records import CandidateDecided, SubjectEnrolled, SubjectRemoved
+from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
 from vigil.recognise import CalibrationResult, calibrate, fmr_key, operating_point
-from vigil.services.policy import face_threshold_floor, threshold_change_entry
-from vigil.store.audit import append_audit
+from vigil.services import policy, watchlist
+from vigil.services import timeline as subject_timeline
+from vigil.services.watchlist import Enrolment, ReferenceImage
 from vigil.store.facade import Store
-from vigil.store.faces import CalibrationRecord, NewReference, SubjectRecord
-from vigil.workers.faces_stage import active_threshold, load_face_pipeline
+from vigil.store.faces import CalibrationRecord, SubjectRecord
+from vigil.workers.faces_stage import load_face_pipeline
 from vigil.workers.wiring import open_data_dir
 
 watchlist_app = typer.Typer(help="The face watchlist: enrolled subjects only, each with a legal basis and an expiry.")
@@ -65,56 +68,24 @@ def enrol_subject(
     now: datetime | None = None,
     on_written: Callable[[Session, SubjectRecord], None] | None = None,
 ) -> SubjectRecord:
-    """Validate every image (exactly one usable face each), then enrol all of them or nothing.
-
-    ``provenance`` holds one entry per image, or a single entry for all of them. ``on_written``
-    runs inside the enrolling transaction (the audit record: :class:`~vigil.governance.use_records.SubjectEnrolled`).
+    """Enrol with an authorisation made already (the demo, test set-ups): the watchlist
+    service's rules and write (:func:`vigil.services.watchlist.write_enrolment`). People enrol
+    through ``vigil watchlist add``, signed in.
 
     Raises:
         PolicyError, InputError, ConflictError: one line naming the rule, image or id.
     """
-    when = now or utcnow()
-    authorisation.check(when, cfg.faces.max_expiry_days)
-    if not images:
-        raise InputError("at least one reference image is required (--image)")
-    if len(images) > cfg.faces.max_reference_images:
-        raise InputError(f"{len(images)} images given; at most {cfg.faces.max_reference_images} per subject")
-    if len(provenance) not in (1, len(images)):
-        raise InputError(
-            f"give one --provenance for all images or one per image; got {len(provenance)} for {len(images)}"
-        )
-    size = store.faces.count()
-    if size >= cfg.faces.watchlist_cap:
-        # Checked before any image is analysed; the repository checks again when it writes.
-        raise PolicyError(
-            f"the watchlist holds {size} subjects, this deployment's cap ({cfg.faces.watchlist_cap}); "
-            "remove or purge entries first"
-        )
-    pipe = pipeline or load_face_pipeline(cfg)
-    refs: list[NewReference] = []
-    for i, path in enumerate(images):
-        ref = pipe.reference(path)
-        refs.append(
-            NewReference(
-                source_name=path.name,
-                image=ref.image,
-                embedding=ref.embedding,
-                provenance=provenance[i if len(provenance) > 1 else 0],
-                face_px=ref.face.verdict.face_px,
-                detector_score=ref.face.verdict.score,
-                face_box=ref.face.box,
-            )
-        )
-    return store.faces.enrol(
+    return watchlist.write_enrolment(
+        cfg,
+        store,
+        open_data_dir(cfg),
         subject_id=subject_id,
         display_name=display_name,
         authorisation=authorisation,
-        references=refs,
-        embedder=pipe.embedder.name,
-        media=open_data_dir(cfg),
-        max_expiry_days=cfg.faces.max_expiry_days,
-        cap=cfg.faces.watchlist_cap,
-        now=when,
+        images=[ReferenceImage(p.name, p) for p in images],
+        provenance=provenance,
+        pipeline=pipeline,
+        now=now,
         on_written=on_written,
     )
 
@@ -189,33 +160,25 @@ def add(
     ),
     legal_basis: str = typer.Option("", "--legal-basis", help="Legal basis or authorisation reference."),
     authorised_by: str = typer.Option("", "--authorised-by", help="Who authorised the entry."),
-    enrolled_by: str = typer.Option("", "--by", help="Your name: who enrols it (recorded in the audit log)."),
     expires: str = typer.Option(..., "--expires", help="Expiry date (YYYY-MM-DD, UTC end of day) or ISO date-time."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Enrol a subject: every image must show exactly one usable face, or nothing is enrolled.
-    The enrolment and its audit record (``watchlist.enrol``) are one transaction."""
-    by = person(enrolled_by)
-    cfg = resolve_config(config, data_dir)
-    auth = Authorisation(legal_basis, authorised_by, by, parse_expiry(expires, "--expires"))
-    with Store.open(cfg.store_url) as store:
-        record = enrol_subject(
-            cfg,
-            store,
-            subject_id=subject_id,
-            display_name=name,
-            images=image,
-            provenance=provenance,
-            authorisation=auth,
-            on_written=SubjectEnrolled(CliAuditor.of(by)),
-        )
-        size = store.faces.count()
-        cal = store.faces.active_calibration()
-    fmr = f"calibrated false-match rate {cal.measured_fmr:.2e} per comparison" if cal else "no calibration yet"
+    """Enrol a subject as the signed-in user (``vigil login``): every image must show exactly one
+    usable face, or nothing is enrolled. The enrolment and its audit record (``watchlist.enrol``)
+    are one transaction."""
+    enrolment = Enrolment(subject_id, name, legal_basis, authorised_by, expires, tuple(provenance))
+    with signed_in(config, data_dir) as (services, actor):
+        record = watchlist.enrol(services, actor, enrolment, [ReferenceImage(p.name, p) for p in image])
+        state = watchlist.state(services)
+    fmr = (
+        f"calibrated false-match rate {state.false_match_rate:.2e} per comparison"
+        if state.false_match_rate is not None
+        else "no calibrated false-match rate at this threshold"
+    )
     console.print(
         f"enrolled {record.subject_id} ({record.display_name}) with {len(record.references)} image(s), "
-        f"expires {record.expires_at:%Y-%m-%d}; watchlist {size}/{cfg.faces.watchlist_cap} subjects, {fmr} "
+        f"expires {record.expires_at:%Y-%m-%d}; watchlist {state.size}/{state.cap} subjects, {fmr} "
         f"(false alerts grow with watchlist size)",
         highlight=False,
     )
@@ -251,19 +214,14 @@ def _reader(by: str | None) -> CliAuditor:
 @watchlist_app.command("list")
 def list_(
     as_json: bool = typer.Option(False, "--json"),
-    by: str | None = ReaderOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Every subject, with its expiry and who authorised it (audited: ``watchlist.list``)."""
-    auditor = _reader(by)
-    cfg = resolve_config(config, data_dir)
     now = utcnow()
-    with Store.open(cfg.store_url) as store:
-        subjects = store.faces.list()
-        auditor.record(
-            store, "watchlist.list", object_type="watchlist", results=len(subjects), expiring_within_days=None
-        )
+    with signed_in(config, data_dir) as (services, actor):
+        subjects = watchlist.subjects(services, actor).items
+        cap = services.config.faces.watchlist_cap
     if as_json:
         print(json.dumps([_subject_dict(s, now) for s in subjects]))
         return
@@ -280,59 +238,46 @@ def list_(
             "expired (not matched)" if s.expired(now) else "active",
         )
     console.print(table)
-    console.print(f"{len(subjects)}/{cfg.faces.watchlist_cap} subjects")
+    console.print(f"{len(subjects)}/{cap} subjects")
 
 
 @watchlist_app.command("show")
 def show(
     subject_id: str = typer.Argument(...),
-    by: str | None = ReaderOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Everything recorded about one subject, as JSON (no embeddings; audited: ``watchlist.view``)."""
-    auditor = _reader(by)
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        record = store.faces.get(subject_id)
-        auditor.record(store, "watchlist.view", object_type="face_subject", object_id=subject_id)
+    with signed_in(config, data_dir) as (services, actor):
+        record = watchlist.show(services, actor, subject_id)
     print(json.dumps(_subject_dict(record, utcnow()), indent=2))
 
 
 @watchlist_app.command("remove")
 def remove(
     subject_id: str = typer.Argument(...),
-    by: str | None = typer.Option(None, "--by", help="Your name: who removes it (required; audited)."),
     reason: str | None = typer.Option(None, "--reason", help="Why it is removed (required; audited)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Remove a subject with its reference images and embeddings. The removal and its audit record
-    (``watchlist.remove``, with the reason) are one transaction."""
-    name = person(by)
-    cfg = resolve_config(config, data_dir)
-    why = need_reason(reason, cfg.governance.min_reason_chars, "removing a watchlist entry")
-    hook = SubjectRemoved(CliAuditor.of(name), "watchlist.remove", why)
-    with Store.open(cfg.store_url) as store:
-        record = store.faces.remove(subject_id, open_data_dir(cfg), on_written=hook)
+    """Remove a subject with its reference images and embeddings, as the signed-in user. The
+    removal and its audit record (``watchlist.remove``, with the reason) are one transaction."""
+    with signed_in(config, data_dir) as (services, actor):
+        record = watchlist.remove(services, actor, subject_id, reason)
     console.print(f"removed {record.subject_id} and {len(record.references)} reference image(s)")
 
 
 @watchlist_app.command("purge-expired")
 def purge_expired(
-    by: str | None = typer.Option(None, "--by", help="Your name: who purges (required; audited)."),
     reason: str | None = typer.Option(None, "--reason", help="Why (optional; recorded with each removal)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Delete every expired subject's images and embeddings (each removal audited with it:
-    ``watchlist.purge_expired``)."""
-    name = person(by)
-    cfg = resolve_config(config, data_dir)
-    counted: list[int] = []
-    hook = SubjectRemoved(CliAuditor.of(name), "watchlist.purge_expired", (reason or "").strip() or None, counted)
-    with Store.open(cfg.store_url) as store:
-        ids = store.faces.purge_expired(open_data_dir(cfg), on_written=hook)
+    """Delete every expired subject's images and embeddings, as the signed-in user (each removal
+    audited with it: ``watchlist.purge_expired``)."""
+    with signed_in(config, data_dir) as (services, actor):
+        purged = watchlist.purge_expired(services, actor, reason)
+    ids = purged.subject_ids
     console.print(f"purged {len(ids)} expired subject(s){': ' + ', '.join(ids) if ids else ''}")
 
 
@@ -343,10 +288,6 @@ def calibrate_cmd(
     set_threshold_fmr: float | None = typer.Option(
         None, "--set-threshold-fmr", min=1e-6, max=0.5, help="Make the threshold at this FMR the active one."
     ),
-    by: str = typer.Option("", "--by", help="Who sets the threshold (required with --set-threshold-fmr)."),
-    supervisor: str | None = typer.Option(
-        None, "--supervisor", help="Supervisor approving a threshold below the floor."
-    ),
     reason: str | None = typer.Option(
         None, "--reason", help="Why the threshold changes (required with --set-threshold-fmr; recorded)."
     ),
@@ -354,13 +295,14 @@ def calibrate_cmd(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Measure genuine/impostor scores on a labelled set; optionally set the deployment threshold
-    (a policy change: the new calibration and its audit record, ``policy.change`` of
-    ``faces.threshold``, are one transaction)."""
+    as the signed-in account (a policy change: the new calibration and its ``policy.change`` record
+    of ``faces.threshold`` are one transaction; below the floor only a supervisor may)."""
     cfg = resolve_config(config, data_dir)
-    if set_threshold_fmr is not None and len(by.strip()) < 2:
-        raise InputError("--set-threshold-fmr needs --by NAME: who sets the threshold is recorded")
-    # A threshold change is a policy change: it needs a reason, as the API's does.
-    why = need_reason(reason, cfg.governance.min_reason_chars, "a threshold change") if set_threshold_fmr else None
+    if set_threshold_fmr is not None:
+        # Who may change the threshold, and why, is settled before minutes of measuring.
+        need_reason(reason, cfg.governance.min_reason_chars, "a threshold change")
+        with signed_in(config, data_dir) as (services, actor):
+            services.recorder(actor).allow(policy.CALIBRATE, object_type="calibration")
     pipe = load_face_pipeline(cfg)
     result = run_calibration(directory, pipe)
     calibration_id = new_id()
@@ -389,27 +331,12 @@ def calibrate_cmd(
             measured_fmr=point.measured_fmr,
             threshold=point.threshold,
             tar=point.tar,
-            set_by=by.strip(),
-            supervisor=supervisor,
+            set_by="",
+            supervisor=None,
             active=True,
         )
-        floor = face_threshold_floor(cfg)
-        auditor = CliAuditor.of(by)
-        assert why is not None
-        with Store.open(cfg.store_url) as store:
-            previous = active_threshold(store, cfg, None)
-
-            def write_audit(session: Session, stored: CalibrationRecord) -> None:
-                append_audit(
-                    session,
-                    threshold_change_entry(
-                        auditor, reason=why, old=previous, new=stored.threshold, floor=floor, source="calibration",
-                        calibration=stored.calibration_id, target_fmr=stored.target_fmr,
-                        measured_fmr=stored.measured_fmr, supervisor=stored.supervisor,
-                    ),
-                )  # fmt: skip
-
-            store.faces.set_calibration(record, floor=floor, on_written=write_audit)
+        with signed_in(config, data_dir) as (services, actor):
+            policy.set_calibrated_threshold(services, actor, record, reason)
         payload["calibration_id"] = calibration_id
         payload["active_threshold"] = round(point.threshold, 6)
         if not point.supported:
@@ -437,34 +364,27 @@ def calibrate_cmd(
 @subject_app.command("timeline")
 def timeline(
     subject_id: str = typer.Argument(...),
-    as_json: bool = typer.Option(False, "--json"),
     reason: str | None = typer.Option(
         None, "--reason", help="Why you follow this subject across cameras (required; audited)."
     ),
-    by: str | None = ReaderOption,
+    camera: str | None = typer.Option(None, "--camera", help="Only this camera (required if your scope is limited)."),
+    since: str | None = typer.Option(None, "--since", help="ISO date-time (UTC if no zone)."),
+    until: str | None = typer.Option(None, "--until", help="ISO date-time (UTC if no zone)."),
+    limit: int = typer.Option(1000, "--limit", min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json"),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Confirmed and pending sightings of a subject across cameras, oldest first. A reason is
-    required, as in the API: this follows one person across cameras (audited: ``subject.timeline``)."""
-    auditor = _reader(by)
-    cfg = resolve_config(config, data_dir)
-    why = need_reason(reason, cfg.governance.min_reason_chars, "a subject timeline")
-    with Store.open(cfg.store_url) as store:
-        records = [
-            c
-            for c in store.candidates.list(list_entry_id=subject_id, kind="face", newest_first=False, limit=10_000)
-            if c.status in ("pending", "confirmed")
-        ]
-        auditor.record(
-            store,
-            "subject.timeline",
-            object_type="face_subject",
-            object_id=subject_id,
-            camera_id=None,
-            reason=why,
-            results=len(records),
+    """Confirmed and pending sightings of a subject across cameras, oldest first. It follows one
+    person, so it needs a signed-in account allowed to (``vigil login``) and a reason, and is
+    audited (``subject.timeline``) as the API's and the web UI's are."""
+    start = None if since is None else parse_typed_instant(since, "--since")
+    end = None if until is None else parse_typed_instant(until, "--until")
+    with signed_in(config, data_dir) as (services, actor):
+        found = subject_timeline.timeline(
+            services, actor, subject_id, reason=reason, camera_id=camera, since=start, until=end, limit=limit
         )
+    records = found.sightings
     if as_json:
         print(
             json.dumps(
@@ -496,6 +416,8 @@ def timeline(
             c.candidate_id,
         )
     console.print(table)
+    if found.truncated:
+        console.print(f"more than {limit} sightings: narrow --since/--until or raise --limit")
 
 
 def register(root: typer.Typer) -> None:
@@ -544,7 +466,8 @@ def compose_demo_clip(portrait: Path, background: Path, out: Path, *, frames: in
 
 
 def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], object]) -> None:
-    """Enrol the public-domain portrait, analyse a constructed clip, confirm the candidate."""
+    """Enrol the public-domain portrait, analyse a constructed clip, show the candidate it raises
+    (people confirm it, signed in as their own accounts)."""
     say = console.print
     say(
         "\n[bold]Face watchlist demo[/] (constructed clip: a public-domain NASA portrait over a real CC BY street clip)"
@@ -582,14 +505,9 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
         c = pending[0]
         say(f"2. candidate {c.candidate_id}: score {c.score:.3f} >= threshold {c.threshold}; "
             f"probe {c.probe_media}; reference {c.reference_media}; actionable: {c.actionable}")  # fmt: skip
-        why = "same person as the enrolled portrait"
-        decided = store.candidates.decide(
-            c.candidate_id,
-            actor="Demo Reviewer",
-            decision="confirm",
-            reason=why,
-            required_confirmations=1,
-            on_decided=CandidateDecided(CliAuditor.of("Demo Reviewer"), "confirm", why),
-        )
-    say(f"3. confirmed by Demo Reviewer: status {decided.status}, actionable: {decided.actionable}")
+    # The demo does not decide: a decision is made by people signed in as their own accounts
+    # (two different ones for a face), never under a name a program types.
+    need = cfg.candidates.confirmations_for("face")
+    say(f"3. it waits for {need} different account(s) to confirm it: "
+        f"vigil login, then vigil candidates confirm {c.candidate_id} (or the Review page)")  # fmt: skip
     say(f"   try: vigil subject timeline {DEMO_SUBJECT} --reason 'demo walkthrough'; vigil watchlist list")

@@ -55,8 +55,8 @@ def serve_deployment(cfg: VigilConfig, host: str, port: int, *, first_admin: boo
     and print its one-time password (``vigil demo --serve``)."""
     import uvicorn
 
-    from vigil.api import ApiContext, create_app
-    from vigil.api.server import server_config
+    from vigil.api import ApiContext
+    from vigil.server import create_app, server_config
 
     integrity = quick_check(cfg.store_url)
     if integrity is not None and not integrity.ok:
@@ -80,8 +80,8 @@ def serving(cfg: VigilConfig, host: str, port: int, frames: FrameSource) -> Iter
     """
     import uvicorn
 
-    from vigil.api import ApiContext, create_app
-    from vigil.api.server import server_config
+    from vigil.api import ApiContext
+    from vigil.server import create_app, server_config
 
     with Store.open(cfg.store_url) as store:
         server = uvicorn.Server(server_config(create_app(ApiContext.build(cfg, store, frames=frames)), host, port))

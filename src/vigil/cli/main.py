@@ -13,12 +13,14 @@ from rich.console import Console
 from vigil.cli import (
     analyze_cmd,
     candidates_cmd,
+    cases_cmd,
     crowd_cmd,
     faces_cmd,
     governance_cmd,
     login_cmd,
     models_cmd,
     plates_cmd,
+    policy_cmd,
     run_cmd,
     scale_cmd,
 )
@@ -38,12 +40,14 @@ app.command("demo")(analyze_cmd.demo)
 app.command("run")(run_cmd.run)
 app.command("status")(run_cmd.status)
 candidates_cmd.register(app)
+cases_cmd.register(app)
 faces_cmd.register(app)
 plates_cmd.register(app)
 crowd_cmd.register(app)
 governance_cmd.register(app)
 login_cmd.register(app)
 scale_cmd.register(app)
+policy_cmd.register(app)
 
 
 @app.callback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,32 +12,27 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from vigil.cli.audit import CliAuditor, need_reason, person
+from vigil.cli.audit import os_account
+from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
 from vigil.config.plates import LOCALISERS, RECOGNISERS
-from vigil.core.accountability import Authorisation, parse_expiry
-from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
+from vigil.core.instants import parse_typed_instant
 from vigil.events.plates import PlateReadSummary
-from vigil.governance.use_records import HotlistAdded
 from vigil.plates.eval import check_folder, evaluate
 from vigil.plates.formats import check_regions, formats_with
-from vigil.plates.hotlist import parse_hotlist_csv
 from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
-from vigil.services.hotlist import listed_region, rows_with_regions
+from vigil.services import hotlist, plate_search
+from vigil.services.actor import system_actor_name
+from vigil.services.hotlist import HotlistEntryIn
+from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
-from vigil.store.plates import HotlistEntryRecord, NewHotlistEntry
+from vigil.store.plates import HotlistEntryRecord
 from vigil.workers.plates_stage import build_plate_reader
-
-OptionalByOption = typer.Option(
-    None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
-)
-
 
 if TYPE_CHECKING:
     from vigil.workers.runner import RunSummary
@@ -66,7 +61,6 @@ def add(
     plate: str = typer.Argument(..., help="The plate, e.g. AB12CDE (spaces and dashes are ignored)."),
     legal_basis: str = typer.Option(..., "--reason", "--legal-basis", help="Legal basis or authorisation reference."),
     authorised_by: str = typer.Option(..., "--authorised-by", help="Who authorised the entry."),
-    entered_by: str = typer.Option(..., "--by", help="Your name: who enters it (recorded)."),
     expires: str = typer.Option(..., "--expires", help="Expiry: YYYY-MM-DD (end of day, UTC) or ISO datetime."),
     note: str | None = typer.Option(None, "--note"),
     region: str | None = typer.Option(
@@ -75,19 +69,11 @@ def add(
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Add one plate to the hotlist (audited with the entry, in one transaction)."""
-    cfg = resolve_config(config, data_dir)
-    entry = NewHotlistEntry(
-        parse_plate(plate),
-        Authorisation(legal_basis, authorised_by, entered_by, parse_expiry(expires)),
-        note,
-        region=listed_region(cfg.plates, region),
-    )
-    auditor = CliAuditor.of(person(entered_by))
-    with Store.open(cfg.store_url) as store:
-        (rec,) = store.plates.add_entries(
-            [entry], max_days=cfg.plates.max_hotlist_days, on_written=HotlistAdded(auditor, "hotlist.add")
-        )
+    """Add one plate to the hotlist as the signed-in user (``vigil login``); audited with the
+    entry, in one transaction."""
+    with signed_in(config, data_dir) as (services, actor):
+        entry = HotlistEntryIn(plate, legal_basis, authorised_by, expires, note, region)
+        rec = hotlist.add(services, actor, entry)
     listed = f", region {rec.region}" if rec.region else ""
     console.print(f"added {rec.plate} as {rec.entry_id} (expires {rec.expires_at.date()}{listed})")
 
@@ -95,60 +81,34 @@ def add(
 @hotlist_app.command("import")
 def import_(
     csv_path: Path = typer.Argument(..., help="CSV: plate,legal_basis,authorised_by,expires_at[,note][,region]."),
-    entered_by: str = typer.Option(..., "--by", help="Your name: who enters these (recorded)."),
     partial: bool = typer.Option(False, "--partial", help="Import the good rows even if some rows are bad."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Import a hotlist CSV: all rows or none (unless --partial); bad rows are named by number."""
-    cfg = resolve_config(config, data_dir)
-    auditor = CliAuditor.of(person(entered_by))
-    parsed = parse_hotlist_csv(csv_path, entered_by, utcnow(), cfg.plates.max_hotlist_days)
-    good, bad_regions = rows_with_regions(cfg.plates, parsed.good)
-    bad = sorted((b.line, b.problem) for b in [*parsed.bad, *bad_regions])
-    if bad and not partial:
-        rows = ", ".join(str(n) for n, _ in bad)
-        first = bad[0]
-        raise InputError(
-            f"{csv_path}: {len(bad)} bad row(s) ({rows}); nothing imported (first: line {first[0]}: {first[1]}); "
-            "fix them or pass --partial"
-        )
-    for number, why in bad:
-        print(f"skipped line {number}: {why}", file=sys.stderr)
-    entries = [
-        NewHotlistEntry(
-            r.plate, Authorisation(r.legal_basis, r.authorised_by, entered_by, r.expires_at), r.note, region=r.region
-        )
-        for r in good
-    ]
-    with Store.open(cfg.store_url) as store:
-        added = (
-            store.plates.add_entries(
-                entries, max_days=cfg.plates.max_hotlist_days, on_written=HotlistAdded(auditor, "hotlist.import")
-            )
-            if entries
-            else []
-        )
-        if bad:
-            auditor.record(store, "hotlist.import_skipped", object_type="hotlist", rows=[n for n, _ in bad])
-    console.print(f"imported {len(added)} entr{'y' if len(added) == 1 else 'ies'}, skipped {len(bad)}")
+    """Import a hotlist CSV as the signed-in user: all rows or none (unless --partial); bad rows
+    (a plate an earlier line lists, or one listed already, included) are named by line."""
+    try:
+        data = csv_path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"hotlist {csv_path}: cannot read it: {exc.strerror or exc}") from exc
+    with signed_in(config, data_dir) as (services, actor):
+        result = hotlist.import_csv(services, actor, data, source=str(csv_path), partial=partial)
+    for bad in result.skipped:
+        print(f"skipped line {bad.line}: {bad.problem}", file=sys.stderr)
+    n = len(result.imported)
+    console.print(f"imported {n} entr{'y' if n == 1 else 'ies'}, skipped {len(result.skipped)}")
 
 
 @hotlist_app.command("list")
 def list_(
     include_expired: bool = typer.Option(False, "--all", help="Include expired entries not yet purged."),
     as_json: bool = typer.Option(False, "--json"),
-    by: str | None = OptionalByOption,
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Hotlist entries with their accountability fields (the listing is audited)."""
-    cfg = resolve_config(config, data_dir)
-    with Store.open(cfg.store_url) as store:
-        entries = store.plates.list_entries(include_expired=include_expired)
-        CliAuditor.of(by).record(
-            store, "hotlist.list", object_type="hotlist", results=len(entries), include_expired=include_expired
-        )
+    with signed_in(config, data_dir) as (services, actor):
+        entries = hotlist.entries(services, actor, include_expired=include_expired).items
     if as_json:
         print(json.dumps([_entry_dict(e) for e in entries]))
         return
@@ -167,77 +127,52 @@ def list_(
 @hotlist_app.command("remove")
 def remove(
     entry_id: str = typer.Argument(...),
-    by: str = typer.Option(..., "--by", help="Your name: who removes it (recorded)."),
     reason: str = typer.Option(..., "--reason", help="Why it is removed (recorded)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Remove one entry (it stops matching at once; audited with a reason, in one transaction)."""
-    cfg = resolve_config(config, data_dir)
-    auditor = CliAuditor.of(person(by))
-    why = need_reason(reason, cfg.governance.min_reason_chars, "removing a hotlist entry")
-
-    def write_audit(session: Session, record: HotlistEntryRecord) -> None:
-        auditor.append(
-            session, "hotlist.remove", object_type="hotlist_entry", object_id=record.entry_id, reason=why,
-            plate=record.plate,
-        )  # fmt: skip
-
-    with Store.open(cfg.store_url) as store:
-        rec = store.plates.remove_entry(entry_id, on_written=write_audit)
+    """Remove one entry as the signed-in user (it stops matching at once; audited with a reason,
+    in one transaction)."""
+    with signed_in(config, data_dir) as (services, actor):
+        rec = hotlist.remove(services, actor, entry_id, reason)
     console.print(f"removed {rec.plate} ({rec.entry_id})")
 
 
 @hotlist_app.command("purge-expired")
 def purge_expired(
-    by: str = typer.Option(..., "--by", help="Your name: who purges (recorded)."),
     reason: str | None = typer.Option(None, "--reason", help="Why now (optional; recorded)."),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Delete expired entries (they stopped matching when they expired); audited by count."""
-    cfg = resolve_config(config, data_dir)
-    auditor = CliAuditor.of(person(by))
-    why = (reason or "").strip() or None
-
-    def write_audit(session: Session, n: int) -> None:
-        auditor.append(session, "hotlist.purge_expired", object_type="hotlist", reason=why, entries=n)
-
-    with Store.open(cfg.store_url) as store:
-        n = store.plates.purge_expired(on_written=write_audit)
+    """Delete expired entries as the signed-in user (they stopped matching when they expired);
+    audited by count."""
+    with signed_in(config, data_dir) as (services, actor):
+        n = hotlist.purge_expired(services, actor, reason)
     console.print(f"purged {n} expired entr{'y' if n == 1 else 'ies'}")
 
 
 @plates_app.command("search")
 def search(
     plate: str = typer.Argument(...),
-    since: datetime | None = typer.Option(None, "--since", help="ISO datetime (UTC if no zone)."),
-    by: str = typer.Option(..., "--by", help="Your name: who searches (recorded)."),
     reason: str = typer.Option(..., "--reason", help="Why (a case or incident reference; recorded)."),
+    camera: str | None = typer.Option(None, "--camera", help="Only this camera (required if your scope is limited)."),
+    since: str | None = typer.Option(None, "--since", help="ISO date-time (UTC if no zone)."),
+    until: str | None = typer.Option(None, "--until", help="ISO date-time (UTC if no zone)."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
     as_json: bool = typer.Option(False, "--json"),
     config: Path | None = ConfigOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Reads of one plate still within retention (hits always), newest first.
 
-    A plate search follows a vehicle, so it needs your name and a reason, and is audited with
-    the plate, as the API's is."""
-    cfg = resolve_config(config, data_dir)
-    wanted = parse_plate(plate)
-    auditor = CliAuditor.of(person(by))
-    why = need_reason(reason, cfg.governance.min_reason_chars, "a plate search")
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    with Store.open(cfg.store_url) as store:
-        reads = store.plates.search(wanted, retention_hours=cfg.plates.retention_hours, since=since)
-        auditor.record(
-            store,
-            "plates.search",
-            object_type="plate",
-            object_id=wanted,
-            reason=why,
-            results=len(reads),
-            since=since.isoformat() if since else None,
+    A plate search follows a vehicle: it needs a signed-in account (``vigil login``) allowed to
+    search plates, and a reason, and is audited as the API's and the web UI's are."""
+    parse_plate(plate)  # bad input is one line before any sign-in
+    start = None if since is None else parse_typed_instant(since, "--since")
+    end = None if until is None else parse_typed_instant(until, "--until")
+    with signed_in(config, data_dir) as (services, actor):
+        found = plate_search.search(
+            services, actor, plate, reason=reason, camera_id=camera, since=start, until=end, limit=limit
         )
     rows = [
         {
@@ -250,20 +185,22 @@ def search(
             "crop": r.crop,
             "hit": r.hit,
         }
-        for r in reads
+        for r in found.reads
     ]
     if as_json:
         print(json.dumps(rows))
         return
     if not rows:
-        console.print(f"no reads of {wanted} within retention ({cfg.plates.retention_hours:g} h)")
+        console.print(f"no reads of {found.plate} within retention ({found.retention_hours:g} h)")
         return
     table = Table("when", "camera", "track", "confidence", "hit", "crop")
-    for r in reads:
+    for r in found.reads:
         table.add_row(
             r.occurred_at.isoformat(), r.camera_id, r.track_id or "", f"{r.confidence:.2f}", str(r.hit), r.crop or ""
         )
     console.print(table)
+    if found.truncated:
+        console.print(f"more than {limit} reads: narrow --since/--until or raise --limit")
 
 
 def _delete_crop(media: MediaStore, rel: str) -> int:
@@ -275,10 +212,11 @@ def _delete_crop(media: MediaStore, rel: str) -> int:
 
 
 @plates_app.command("purge")
-def purge(
-    by: str | None = OptionalByOption, config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption
-) -> None:
-    """Delete reads that hit nothing and are older than retention, with their crops; audited by count."""
+def purge(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
+    """Delete reads that hit nothing and are older than retention, with their crops; audited by count.
+
+    Only what the retention policy no longer allows is deleted, so this is the retention job run
+    by hand: recorded as ``system:retention`` with the OS account that ran it (no typed name)."""
     cfg = resolve_config(config, data_dir)
     media = MediaStore(cfg.data_dir / "media")
     with Store.open(cfg.store_url) as store:
@@ -286,8 +224,14 @@ def purge(
         crops = sum(_delete_crop(media, r.crop) for r in gone if r.crop)
         # Recorded as the retention job records it (counts, never plates), so the transparency
         # report's deletions include purges run by hand.
-        CliAuditor.of(by).record(
-            store, "retention.run", object_type="task", object_id="plates", plate_reads=len(gone), plate_crops=crops
+        store.governance.audit.append(
+            AuditEntry(
+                actor=system_actor_name("retention"),
+                action="retention.run",
+                object_type="task",
+                object_id="plates",
+                detail={"via": "cli", "os_user": os_account(), "plate_reads": len(gone), "plate_crops": crops},
+            )
         )
     console.print(f"purged {len(gone)} read{'' if len(gone) == 1 else 's'} older than {cfg.plates.retention_hours:g} h")
 

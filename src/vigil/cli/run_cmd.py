@@ -68,7 +68,7 @@ def run(
 
         frames = LiveFrames()
         with serving(cfg, host, port, frames):
-            summary = Deployment(cfg, on_frame=frames.publish).run(stop)
+            summary = Deployment(cfg, on_frame=frames.publish, on_gated=frames.publish_still).run(stop)
     else:
         summary = Deployment(cfg).run(stop)
     plates = plates_cmd.run_summaries(cfg, summary, started) if cfg.plates.enabled else []

@@ -102,7 +102,7 @@ def cluster_up(
     err_console.print(f"PostgreSQL: {state.db_url}")
     for role in state.roles:
         where = f"  http://127.0.0.1:{role.port}" if role.port else ""
-        err_console.print(f"  {role.name:<10} pid {role.pid:<8} log {role.log}{where}")
+        err_console.print(f"  {role.name:<12} pid {role.pid:<8} log {role.log}{where}")
     err_console.print(f"stop it with: vigil cluster down --dir {workdir}")
 
 

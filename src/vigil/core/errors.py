@@ -16,8 +16,11 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     │   └── ConflictError         the record exists already or is in the wrong state
     ├── BusError                  the event bus cannot accept or deliver an event
     │   ├── BusClosedError        used after close
-    │   └── BusFullError          a subscriber stayed full past the publish timeout
+    │   ├── BusFullError          a subscriber stayed full past the publish timeout
+    │   ├── BusUnavailableError   (vigil.bus.base) the broker cannot be reached yet: retry
+    │   └── BusAuthError          (vigil.bus.base) the broker refused the credentials
     ├── EventDecodeError          a message is not a valid event (also a ValueError)
+    │   └── UnreadableAlertError  (vigil.bus.alerts) an alerts-stream message is not an alert
     ├── AuthenticationError       who is asking could not be established (``code``: why)
     │   └── RateLimitedError      too many failed sign-ins; ``retry_after_s``
     ├── PolicyError               refused by accountability policy (legal basis, expiry, caps,
@@ -26,14 +29,21 @@ boundary where they arise (``raise ... from exc``) so callers only ever see thes
     │                             (``code``: forbidden, out_of_scope, csrf_failed)
     ├── InputError                a user-supplied file or value is unusable (image, CSV, folder)
     │   ├── ReasonRequiredError   an action that must say why was given no (or too short a) reason
+    │   ├── ImageRefusedError     a reference image is unreadable, too large, or has not one usable face
+    │   ├── UploadTooLargeError   an uploaded file is larger than ``governance.max_upload_bytes``
     │   ├── UploadError           an uploaded file is not of a type accepted there
     │   ├── CameraRequiredError   a camera-scoped account searched without naming a camera
     │   └── BadRowsError          a file's rows are invalid; ``rows`` names each by number
     ├── DataDirError              the data directory cannot be created or written
-    └── ApiError                  (vigil.api.errors) an HTTP error with its status and code
+    └── HttpError                 (vigil.http.errors; the API calls it ApiError) an error with
+                                  its own HTTP status and code
 
-Each door turns these into its own form in one place: the API in ``vigil.api.errors`` (status
-codes), the web UI in ``vigil.web.core`` (an error page), the CLI in ``vigil.cli.main``
+Nothing else is raised across a module boundary: a test (tests/core/test_error_tree.py) walks
+every package and fails on an exception class outside this tree.
+
+Each door turns these into its own form in one place: the API and the web UI through the one
+mapping to HTTP statuses in ``vigil.http.errors`` (JSON for the API in ``vigil.api.errors``, an
+error page or the form again in ``vigil.web.core``), the CLI in ``vigil.cli.main``
 (``error: <one line>``, exit 1).
 """
 
@@ -148,6 +158,14 @@ class UploadError(InputError):
 
 class CameraRequiredError(InputError):
     """A camera-scoped account asked for a search across cameras: it must name one of its own."""
+
+
+class ImageRefusedError(InputError):
+    """A reference image cannot be enrolled; the message names the image (never a temporary path)."""
+
+
+class UploadTooLargeError(InputError):
+    """An uploaded file exceeds the deployment's upload limit (the API answers 413)."""
 
 
 class BadRowsError(InputError):

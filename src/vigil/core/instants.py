@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from vigil.core.errors import InputError
+
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 """The earliest instant accepted anywhere (leaves room for date arithmetic at the edges)."""
 
@@ -33,3 +35,20 @@ def check_instant(value: datetime, name: str = "") -> datetime:
         where = f"{name}: " if name else ""
         raise ValueError(f"{where}{value.isoformat()} is out of range (date-times run from {RANGE_TEXT})")
     return value
+
+
+def parse_typed_instant(text: str, what: str) -> datetime:
+    """A date-time a person typed (a CLI option, a web form's ``datetime-local`` field): ISO 8601;
+    one without a time zone is UTC. The API, a machine door, takes only values with a zone.
+
+    Raises:
+        InputError: not a date-time, or out of range (one line naming ``what``).
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(f"{what}: {text!r} is not a date and time (e.g. 2026-11-01T12:00, UTC)") from exc
+    try:
+        return check_instant(value if value.tzinfo is not None else value.replace(tzinfo=UTC), what)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc

@@ -6,10 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vigil.config.detector import DecoderName
+from vigil.detect.picodet import PicoDetDetector
 from vigil.detect.yolo import YoloDetector
 from vigil.detect.yolox import YoloxDetector
 
-ObjectDetector = YoloDetector | YoloxDetector
+ObjectDetector = YoloDetector | YoloxDetector | PicoDetDetector
+_KINDS: dict[DecoderName, type[ObjectDetector]] = {
+    "darknet-yolo": YoloDetector,
+    "yolox": YoloxDetector,
+    "picodet": PicoDetDetector,
+}
 
 
 def open_detector(
@@ -28,8 +34,7 @@ def open_detector(
         ModelError: the file is missing, unloadable, or its inputs/outputs are not what the
             decoder reads (one line naming the file and the difference).
     """
-    kind = YoloxDetector if decoder == "yolox" else YoloDetector
-    return kind(
+    return _KINDS[decoder](
         model_path,
         input_size=input_size,
         confidence=confidence,

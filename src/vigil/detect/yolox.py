@@ -75,7 +75,7 @@ class YoloxDetector:
         threads: int = 1,
     ) -> None:
         check_detector_args(input_size, confidence, nms_iou, threads)
-        path = _onnx_file(model_path)
+        path = onnx_file(model_path)
         self._session = make_session(path, threads)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
@@ -139,7 +139,8 @@ class YoloxDetector:
         return to_detections(candidates, width, height, self.nms_iou, self._class_ids)
 
 
-def _onnx_file(model_path: Path) -> Path:
+def onnx_file(model_path: Path) -> Path:
+    """``model_path`` itself, or the one ``.onnx`` file in it when it is a directory."""
     if not model_path.is_dir():
         return model_path
     found = sorted(model_path.glob("*.onnx"))

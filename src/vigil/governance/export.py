@@ -13,7 +13,7 @@ from typing import Any
 
 from vigil.core.clock import utcnow
 from vigil.core.errors import NotFoundError
-from vigil.governance.redaction import RedactionRegistry, redact_jpeg
+from vigil.governance.redaction import RedactionRegistry, redact_for_viewing
 from vigil.store.audit import AuditRecord
 from vigil.store.candidates import CandidateRecord
 from vigil.store.cases import CaseRecord
@@ -71,6 +71,19 @@ def audit_json(r: AuditRecord) -> dict[str, Any]:
     }
 
 
+def _redacted(rel: str, data: bytes, store: Store, media: MediaStore, redaction: RedactionRegistry) -> bytes:
+    """A file as a redacted export holds it, by the rule the media endpoint serves it by: a
+    bystander's snapshot was blurred by region as it was written, so it goes as stored; a
+    candidate's track snapshot, probe or reference image (kept clear for review) goes through
+    the deployment's redactor (the whole image where there is none)."""
+    regions = redaction.regions(rel)
+    index = store.governance.media_index
+    owner = index.owner(rel)
+    if not regions and owner is not None and owner[1] == "snapshot" and not index.kept_faces(rel):
+        return data
+    return redact_for_viewing(data, media.redactor, regions)
+
+
 def build_case_package(
     case: CaseRecord,
     store: Store,
@@ -126,7 +139,7 @@ def build_case_package(
         except (ValueError, OSError):
             missing.append(f"media:{rel}")
             continue
-        files[f"media/{rel}"] = data if unredacted or subject else redact_jpeg(data, redaction.regions(rel))
+        files[f"media/{rel}"] = data if unredacted or subject else _redacted(rel, data, store, media, redaction)
     for rel in attachments:
         try:
             files[f"attachments/{rel.rsplit('/', 1)[-1]}"] = media.path_for(rel).read_bytes()

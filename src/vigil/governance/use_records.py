@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from vigil.store.audit import AuditEntry, append_audit
 from vigil.store.candidates import CandidateRecord
 from vigil.store.faces import SubjectRecord
-from vigil.store.plates import HotlistEntryRecord
 
 
 class EntryMaker(Protocol):
@@ -34,30 +33,6 @@ class EntryMaker(Protocol):
         reason: str | None = None,
         **detail: Any,
     ) -> AuditEntry: ...
-
-
-@dataclass(frozen=True, slots=True)
-class HotlistAdded:
-    """``hotlist.add`` / ``hotlist.import``: one record per added entry (reason: its legal basis)."""
-
-    auditor: EntryMaker
-    action: str
-
-    def __call__(self, session: Session, records: list[HotlistEntryRecord]) -> None:
-        for r in records:
-            append_audit(
-                session,
-                self.auditor.entry(
-                    self.action,
-                    object_type="hotlist_entry",
-                    object_id=r.entry_id,
-                    reason=r.legal_basis,
-                    plate=r.plate,
-                    authorised_by=r.authorised_by,
-                    expires_at=r.expires_at.isoformat(),
-                    region=r.region,
-                ),
-            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ the web UI an error page or its form again): one mapping, here.
     NotFoundError              404  not_found
     ConflictError              409  conflict
     PolicyError                422  policy_violation
+    UploadTooLargeError        413  payload_too_large
     ReasonRequiredError        400  reason_required
     CameraRequiredError        400  camera_required
     UploadError                400  invalid_upload
@@ -30,6 +31,7 @@ from vigil.core.errors import (
     ReasonRequiredError,
     StoreError,
     UploadError,
+    UploadTooLargeError,
     VigilError,
 )
 
@@ -61,6 +63,8 @@ def status_and_code(exc: Exception) -> tuple[int, str]:
         return 409, "conflict"
     if isinstance(exc, PolicyError):
         return 422, "policy_violation"
+    if isinstance(exc, UploadTooLargeError):
+        return 413, "payload_too_large"
     if isinstance(exc, ReasonRequiredError):
         return 400, "reason_required"
     if isinstance(exc, CameraRequiredError):

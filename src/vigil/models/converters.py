@@ -72,9 +72,11 @@ def csrnet_finetuned(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path
 
 
 def onnx_clean_inputs(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
-    """Remove graph inputs that are initializers or feed no node (SFace ships ~145 of them).
+    """Remove graph inputs that are initializers or feed no node (SFace ships ~145 of them, the
+    PicoDet export 279); any other member (a licence file) is copied as fetched.
 
-    ONNX Runtime and OpenCV 5 reject such a graph; the weights and the computation are unchanged.
+    ONNX Runtime and OpenCV 5 reject such a graph, or cannot fold those weights as constants;
+    the weights and the computation are unchanged.
     """
     src = _member(spec, members, ".onnx")
     try:
@@ -92,6 +94,9 @@ def onnx_clean_inputs(spec: ModelSpec, members: Mapping[str, Path], out_dir: Pat
         onnx.save(model, str(out_dir / src.name))
     except (onnx.checker.ValidationError, OSError, ValueError) as exc:
         raise ModelError(f"model {spec.name!r}: cleaning {src.name} failed: {exc}") from exc
+    for path in members.values():
+        if path != src:
+            shutil.copy2(path, out_dir / path.name)
 
 
 def platedet_boxes(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:

@@ -192,6 +192,23 @@ _YOLOX_LICENCE = Asset(
     11371,
 )
 
+# PP-PicoDet-S 416 (2021 "legacy" COCO model): PaddleDetection links its ONNX export from a
+# Baidu bucket with no published checksum; the file pinned here is the copy committed to
+# hpc203/picodet-onnxruntime (a repository without a licence file; single source, not
+# cross-checked: ../shared/models/detectors/picodet-s-416-legacy/PROVENANCE.md). Licence:
+# PaddleDetection's, at the commit read. Optional for that reason.
+_PICODET_S_416 = Asset(
+    "https://raw.githubusercontent.com/hpc203/picodet-onnxruntime/"
+    "dfe4d6cd0a18cd4126ee381e81df8a0b1e6ad97b/coco/picodet_s_416_coco.onnx",
+    "cdab77bdde16e4f76bec734c4e5791801d1739e4c7ec1995e0e110e04300d0c2",
+    4040573,
+)
+_PADDLEDET_LICENCE = Asset(
+    "https://raw.githubusercontent.com/PaddlePaddle/PaddleDetection/666f597fd00d3157e84dd9fb2dd3f40bf9918ebc/LICENSE",
+    "c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4",
+    11357,
+)
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -224,6 +241,20 @@ MODELS: dict[str, ModelSpec] = {
             # against the yolox decoder every time it loads it.
             converter="copy",
             outputs=("yolox_nano.onnx", "LICENSE"),
+        ),
+        ModelSpec(
+            name="picodet-s-416",
+            source=ReleaseAssets(
+                (_PICODET_S_416, _PADDLEDET_LICENCE), home="https://github.com/PaddlePaddle/PaddleDetection"
+            ),
+            licence="Apache-2.0 (PaddleDetection); the repository the file is taken from has no licence file",
+            description="PP-PicoDet-S 416 (2021), 80 COCO classes, 416x416 stretch; graph inputs that are "
+            "weights removed at install",
+            # 279 weights are also declared as graph inputs (old paddle2onnx): ONNX Runtime cannot
+            # fold them as constants, which costs about 40% of the run time.
+            converter="onnx-clean-inputs",
+            outputs=("picodet_s_416_coco.onnx", "LICENSE"),
+            optional=True,
         ),
         ModelSpec(
             name="yunet",

@@ -9,8 +9,9 @@ record in one transaction by the one mechanism in :mod:`vigil.services.recorder`
 Each domain module takes ``(services, actor, ...)``: :class:`~vigil.services.context.Services`
 carries the config, store, media files and authentication.
 
-Layering (pyproject.toml): ``cli > api > web > services > workers > governance > store``; the
-web package never imports the API, and services import no door.
+Layering (pyproject.toml): ``cli > server > api | web > http > services > workers > governance >
+store``: the API and the web UI are independent siblings (``vigil.server`` mounts both), what they
+share about HTTP is in :mod:`vigil.http`, and services import no door.
 """
 
 from vigil.services.actor import Actor, system_actor_name

@@ -13,7 +13,7 @@ from vigil.governance.redactor import Redactor, build_redactor
 from vigil.services.actor import Actor
 from vigil.services.recorder import Recorder
 from vigil.store.facade import Store
-from vigil.store.media import MediaStore
+from vigil.store.media import ImageRedactor, MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,23 @@ class Services:
         return cls(
             config=config,
             store=store,
-            media=MediaStore(config.data_dir / "media", redactor=_redactor(config)),
+            media=media_store(config, _redactor(config)),
             auth=AuthService(store.governance, config.governance.auth),
         )
 
     def recorder(self, actor: Actor) -> Recorder:
         """The audit recorder of ``actor`` (see :mod:`vigil.services.recorder`)."""
         return Recorder(self.store, actor)
+
+
+def media_store(config: VigilConfig, redactor: ImageRedactor | None) -> MediaStore:
+    """The deployment's media store: files under the data directory, or (scale-out with
+    ``scale.media: nats``) the shared ``VIGIL_MEDIA`` bucket every replica reads."""
+    if config.bus.type != "nats" or config.scale.media != "nats":
+        return MediaStore(config.data_dir / "media", redactor=redactor)
+    from vigil.bus.objects import LazyMediaBucket
+    from vigil.workers.scale_wiring import nats_settings
+    from vigil.workers.shared_media import SharedMediaStore
+
+    bucket = LazyMediaBucket(nats_settings(config, "vigil-media"), config.scale.nats.replicas)
+    return SharedMediaStore(config.data_dir / "media", config.data_dir / "media-cache", bucket, redactor=redactor)

@@ -1,4 +1,4 @@
-"""Event search: stored events by camera, type and time, for whoever may read them.
+"""Event and track search: stored events and tracks by camera, type and time, for whoever may read them.
 
 Events are footage metadata (tracks of people and vehicles), so a search needs the
 ``events.read`` role, a camera in scope (camera-scoped accounts must name one) and a reason, and
@@ -15,6 +15,7 @@ from vigil.events import AnyEvent
 from vigil.services.actor import Actor
 from vigil.services.context import Services
 from vigil.services.rules import need_reason, search_camera, time_range
+from vigil.store.records import TrackRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +79,55 @@ def one(services: Services, actor: Actor, event_id: str) -> AnyEvent:
     recorder.allow("events.read", camera_id=event.camera_id, object_type="event", object_id=event_id)
     recorder.read("event.view", object_type="event", object_id=event_id, camera_id=event.camera_id)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPage:
+    """Tracks newest first, and the offset of the next page (None on the last)."""
+
+    items: tuple[TrackRecord, ...]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+def tracks(
+    services: Services,
+    actor: Actor,
+    *,
+    reason: str | None,
+    camera_id: str | None = None,
+    class_name: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> TrackPage:
+    """Tracks (people, vehicles) by camera, class and start time, newest first; as
+    :func:`search`, it needs a camera in scope and a reason, and is recorded (``tracks.search``)."""
+    recorder = services.recorder(actor)
+    camera = search_camera(recorder, "tracks.read", camera_id, object_type="tracks")
+    why = need_reason(services.config, reason, "a track search")
+    time_range(since, None)
+    found = services.store.tracks.list(
+        camera_id=camera, class_name=class_name, since=since, limit=limit, offset=offset, newest_first=True
+    )
+    recorder.read(
+        "tracks.search", object_type="tracks", camera_id=camera, reason=why, class_name=class_name, results=len(found)
+    )
+    return TrackPage(tuple(found), limit, offset, offset + limit if len(found) == limit else None)
+
+
+def track(services: Services, actor: Actor, track_id: str) -> TrackRecord:
+    """One track in the actor's scope (recorded as ``track.view``).
+
+    Raises:
+        NotFoundError: no such track.
+        AccessDeniedError: its camera is out of scope (recorded).
+    """
+    found = services.store.tracks.get(track_id)
+    if found is None:
+        raise NotFoundError(f"no track {track_id!r}")
+    recorder = services.recorder(actor)
+    recorder.allow("tracks.read", camera_id=found.camera_id, object_type="track", object_id=track_id)
+    recorder.read("track.view", object_type="track", object_id=track_id, camera_id=found.camera_id)
+    return found

@@ -142,7 +142,10 @@ def refusal(source: str, bad: Sequence[BadRow]) -> str:
     """The one line that names the bad rows of an import that wrote nothing."""
     listed = "; ".join(f"line {b.line}: {b.problem}" for b in bad[:MAX_LISTED_ROWS])
     more = f" (and {len(bad) - MAX_LISTED_ROWS} more)" if len(bad) > MAX_LISTED_ROWS else ""
-    return f"{source}: {len(bad)} bad row(s), nothing imported (import the rest with partial): {listed}{more}"
+    return (
+        f"{source}: {len(bad)} bad row(s), nothing imported (pass partial, --partial at the command line, "
+        f"to import the rest): {listed}{more}"
+    )
 
 
 def import_csv(services: Services, actor: Actor, data: bytes, *, source: str, partial: bool) -> ImportResult:

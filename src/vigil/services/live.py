@@ -145,11 +145,12 @@ class LiveView:
         Recorder(self.store, actor).allow("media.read", camera_id=camera_id, object_type="camera",
                                           object_id=camera_id, asked=WATCH)  # fmt: skip
         clear = actor.can("media.unredacted")
-        self._touch(actor, camera_id, clear)
         latest = None if self.source is None else self.source.latest(camera_id)
         if latest is None:
-            return None
-        return self._encode(latest, clear)
+            return None  # nothing shown, so nothing watched
+        encoded = self._encode(latest, clear)
+        self._touch(actor, camera_id, clear)
+        return encoded
 
     def _encode(self, latest: LiveFrame, clear: bool) -> Encoded:
         key = (latest.camera_id, clear)

@@ -7,8 +7,9 @@ recorded (``policy.refused``) as a refused role is (``access.denied``).
 
 ``faces.threshold`` is read by the faces stage beside the active calibration (the newer of the
 two is in force: :func:`vigil.workers.faces_stage.threshold_in_force`), and reaches scale-out
-workers through the lists bucket with the watchlist. A value typed by hand has no measured
-false-match rate behind it, so it may not go below the deployment's floor
+workers through the lists bucket with the watchlist; ``plates.min_confidence`` is read by the
+plates stage the same way (a policy may only raise the deployment's bar, never lower it). A face
+threshold typed by hand has no measured false-match rate behind it, so it may not go below the deployment's floor
 (:func:`face_threshold_floor`); a *calibrated* threshold below the floor may be activated by a
 supervisor, since its false-match rate was measured (:func:`activate_calibration`).
 
@@ -19,6 +20,7 @@ written in the change's transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -37,8 +39,9 @@ from vigil.services.recorder import Recorder
 from vigil.services.rules import need_reason
 from vigil.store.audit import AuditEntry, append_audit
 from vigil.store.faces import CalibrationRecord
-from vigil.store.policies import FACE_THRESHOLD, PolicyRecord
+from vigil.store.policies import FACE_THRESHOLD, PLATE_MIN_CONFIDENCE, PolicyRecord
 from vigil.workers.faces_stage import ActiveThreshold, active_threshold
+from vigil.workers.plates_stage import plate_min_confidence
 
 WRITE = "policy.write"
 READ = "policy.read"
@@ -96,6 +99,9 @@ def face_threshold_floor(config: VigilConfig) -> float:
 
 POLICIES: dict[str, Callable[[VigilConfig], Bounds]] = {
     FACE_THRESHOLD: lambda cfg: Bounds(face_threshold_floor(cfg), 1.0, "this deployment's floor"),
+    # A plate read below the deployment's own bar is too likely misread to match the hotlist on;
+    # a policy may only raise the bar (fewer, surer hits), never lower it.
+    PLATE_MIN_CONFIDENCE: lambda cfg: Bounds(cfg.plates.min_confidence, 1.0, "this deployment's plates.min_confidence"),
 }
 """Every policy something reads, with its bounds in a deployment. A key not here is refused."""
 
@@ -121,6 +127,13 @@ def validate(config: VigilConfig, key: str, value: PolicyValue) -> float:
 def current_threshold(services: Services) -> ActiveThreshold:
     """The face threshold in force now (whatever set it)."""
     return active_threshold(services.store, services.config, None)
+
+
+def in_force(services: Services, key: str) -> float:
+    """The value a matching policy has now (set, or the deployment's config)."""
+    if key == FACE_THRESHOLD:
+        return current_threshold(services).threshold
+    return plate_min_confidence(services.store, services.config.plates)
 
 
 def threshold_change_entry(
@@ -164,11 +177,16 @@ def set_policy(services: Services, actor: Actor, key: str, value: PolicyValue, r
     except PolicyError as exc:
         _refuse(recorder, key, value, why, exc)
         raise
-    # faces.threshold is the only policy today; its record is the one every threshold change writes.
-    entry = threshold_change_entry(
-        recorder, reason=why, old=current_threshold(services), new=checked,
-        floor=face_threshold_floor(services.config), source="policy",
-    )  # fmt: skip
+    if key == FACE_THRESHOLD:  # the record every face-threshold change writes, typed or calibrated
+        entry = threshold_change_entry(
+            recorder, reason=why, old=current_threshold(services), new=checked,
+            floor=face_threshold_floor(services.config), source="policy",
+        )  # fmt: skip
+    else:
+        entry = recorder.entry(
+            CHANGE, object_type="policy", object_id=key, reason=why, old=in_force(services, key), new=checked,
+            source="policy",
+        )  # fmt: skip
     return services.store.governance.policies.set(key, checked, updated_by=actor.username, audit=entry)
 
 
@@ -184,45 +202,60 @@ def activate_calibration(
         NotFoundError: no such calibration.
         ConflictError: it is the active one already.
     """
-    recorder = services.recorder(actor)
-    recorder.allow(CALIBRATE, object_type="calibration", object_id=calibration_id)
-    why = need_reason(services.config, reason, "a threshold change")
+    services.recorder(actor).allow(CALIBRATE, object_type="calibration", object_id=calibration_id)
+    need_reason(services.config, reason, "a threshold change")
     source = next((c for c in services.store.faces.calibrations() if c.calibration_id == calibration_id), None)
     if source is None:
         raise NotFoundError(f"no calibration {calibration_id!r}")
     if source.active:
         raise ConflictError(f"calibration {calibration_id!r} is already the active one")
+    return set_calibrated_threshold(services, actor, source, reason, from_calibration=calibration_id)
+
+
+def set_calibrated_threshold(
+    services: Services,
+    actor: Actor,
+    measured: CalibrationRecord,
+    reason: str | None,
+    *,
+    from_calibration: str | None = None,
+) -> CalibrationRecord:
+    """Store ``measured`` (a calibration's operating point) as a new active calibration set by
+    ``actor``: the threshold in force from now. A fresh measurement keeps its id (its report is
+    filed under it); one activated again (``from_calibration``) gets a new one. Below the
+    deployment's floor only a supervisor may, and is recorded as the supervisor. The calibration
+    and its ``policy.change`` record are one transaction (``vigil calibrate --set-threshold-fmr``
+    and the API's activation alike).
+
+    Raises:
+        AccessDeniedError: the actor may not set thresholds, or (below the floor) is no supervisor.
+        ReasonRequiredError: no reason, or too short a one.
+    """
+    recorder = services.recorder(actor)
+    recorder.allow(CALIBRATE, object_type="calibration", object_id=from_calibration)
+    why = need_reason(services.config, reason, "a threshold change")
     floor = face_threshold_floor(services.config)
-    below = source.threshold < floor
+    below = measured.threshold < floor
     if below:
-        recorder.allow(BELOW_FLOOR, object_type="calibration", object_id=calibration_id, threshold=source.threshold)
+        recorder.allow(BELOW_FLOOR, object_type="calibration", object_id=from_calibration, threshold=measured.threshold)
     previous = current_threshold(services)
-    record = CalibrationRecord(
-        calibration_id=new_id(),
+    record = dataclasses.replace(
+        measured,
+        calibration_id=measured.calibration_id if from_calibration is None else new_id(),
         created_at=utcnow(),
-        dataset=source.dataset,
-        embedder=source.embedder,
-        n_images=source.n_images,
-        n_no_face=source.n_no_face,
-        n_genuine=source.n_genuine,
-        n_impostor=source.n_impostor,
-        eer=source.eer,
-        target_fmr=source.target_fmr,
-        measured_fmr=source.measured_fmr,
-        threshold=source.threshold,
-        tar=source.tar,
         set_by=actor.username,
         supervisor=actor.username if below else None,
         active=True,
     )
+    extra = {} if from_calibration is None else {"from_calibration": from_calibration}
 
     def write(session: Session, stored: CalibrationRecord) -> None:
         append_audit(
             session,
             threshold_change_entry(
                 recorder, reason=why, old=previous, new=stored.threshold, floor=floor, source="calibration",
-                from_calibration=calibration_id, calibration=stored.calibration_id, target_fmr=stored.target_fmr,
-                measured_fmr=stored.measured_fmr,
+                calibration=stored.calibration_id, target_fmr=stored.target_fmr, measured_fmr=stored.measured_fmr,
+                supervisor=stored.supervisor, **extra,
             ),
         )  # fmt: skip
 

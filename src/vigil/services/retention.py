@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from vigil.config import VigilConfig
 from vigil.governance.retention import RetentionReport, RetentionTask, run_retention
 from vigil.services.actor import system_actor_name
+from vigil.services.context import media_store
 from vigil.store.facade import Store
 from vigil.store.faces import SubjectRecord
 from vigil.store.media import MediaStore
@@ -81,7 +82,7 @@ def run(
     """One retention run: core data, then every feature's task; recorded by counts."""
     return run_retention(
         store,
-        media or MediaStore(config.data_dir / "media"),
+        media or media_store(config, None),
         config.governance.retention,
         now=now,
         actor=ACTOR,

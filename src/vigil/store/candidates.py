@@ -150,6 +150,31 @@ class CandidateRepository:
                 raise NotFoundError(f"no candidate {candidate_id!r}")
             return _record(session, row)
 
+    def get_many(self, candidate_ids: Sequence[str]) -> builtins.list[CandidateRecord]:
+        """The candidates among ``candidate_ids`` that exist, in the order given (one transaction;
+        the indexer reads back a batch's candidates to alert on them)."""
+        if not candidate_ids:
+            return []
+        with _transaction(self._sessions, "reading candidates") as session:
+            rows = {
+                r.candidate_id: r
+                for r in session.scalars(select(CandidateRow).where(CandidateRow.candidate_id.in_(candidate_ids)))
+            }
+            decisions: dict[str, builtins.list[CandidateDecisionRecord]] = {}
+            for d in session.scalars(
+                select(CandidateDecisionRow)
+                .where(CandidateDecisionRow.candidate_id.in_(list(rows)))
+                .order_by(CandidateDecisionRow.decided_at, CandidateDecisionRow.id)
+            ):
+                decisions.setdefault(d.candidate_id, []).append(
+                    CandidateDecisionRecord(d.actor, d.decision, d.reason, d.decided_at)
+                )
+            return [
+                _record(session, rows[i], tuple(decisions.get(i, ())))
+                for i in dict.fromkeys(candidate_ids)
+                if i in rows
+            ]
+
     def list(
         self,
         *,
@@ -255,15 +280,18 @@ class CandidateRepository:
             return record
 
 
-def _record(session: Session, row: CandidateRow) -> CandidateRecord:
-    decisions = tuple(
-        CandidateDecisionRecord(d.actor, d.decision, d.reason, d.decided_at)
-        for d in session.scalars(
-            select(CandidateDecisionRow)
-            .where(CandidateDecisionRow.candidate_id == row.candidate_id)
-            .order_by(CandidateDecisionRow.decided_at, CandidateDecisionRow.id)
+def _record(
+    session: Session, row: CandidateRow, decisions: tuple[CandidateDecisionRecord, ...] | None = None
+) -> CandidateRecord:
+    if decisions is None:
+        decisions = tuple(
+            CandidateDecisionRecord(d.actor, d.decision, d.reason, d.decided_at)
+            for d in session.scalars(
+                select(CandidateDecisionRow)
+                .where(CandidateDecisionRow.candidate_id == row.candidate_id)
+                .order_by(CandidateDecisionRow.decided_at, CandidateDecisionRow.id)
+            )
         )
-    )
     status: CandidateStatus = row.status  # type: ignore[assignment]
     return CandidateRecord(
         candidate_id=row.candidate_id,

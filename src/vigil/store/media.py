@@ -73,7 +73,16 @@ class MediaStore:
         self.redactor = redactor
 
     def path_for(self, rel_path: str) -> Path:
-        """The absolute path of ``rel_path``.
+        """The absolute path of ``rel_path``, to read it (a shared store fetches it first).
+
+        Raises:
+            ValueError: ``rel_path`` is empty, absolute, contains ``..`` or resolves outside
+                the root (e.g. through a symlink).
+        """
+        return self.checked_path(rel_path)
+
+    def checked_path(self, rel_path: str) -> Path:
+        """The absolute path of ``rel_path`` under the root, checked, without reading anything.
 
         Raises:
             ValueError: ``rel_path`` is empty, absolute, contains ``..`` or resolves outside
@@ -124,7 +133,7 @@ class MediaStore:
             raise ValueError(f"expected a (H, W, 3) or (H, W) uint8 image, got shape {image.shape} dtype {image.dtype}")
         if image.size == 0:
             raise ValueError(f"cannot save an empty image of shape {image.shape}")
-        path = self.path_for(rel_path)
+        path = self.checked_path(rel_path)
         if keep_faces is not None and not keep_faces.strip():
             raise ValueError("keep_faces must say why the image keeps its faces, got an empty reason")
         if keep_faces is None:
@@ -152,11 +161,11 @@ class MediaStore:
 
     def exists(self, rel_path: str) -> bool:
         """True if ``rel_path`` is a file under the root."""
-        return self.path_for(rel_path).is_file()
+        return self.checked_path(rel_path).is_file()
 
     def delete(self, rel_path: str) -> bool:
         """Delete ``rel_path``; False if it was not there (retention may run twice)."""
-        path = self.path_for(rel_path)
+        path = self.checked_path(rel_path)
         try:
             path.unlink()
         except FileNotFoundError:

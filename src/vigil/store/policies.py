@@ -20,6 +20,11 @@ FACE_THRESHOLD = "faces.threshold"
 read by the faces stage beside the active calibration: the newer of the two is in force)."""
 
 
+PLATE_MIN_CONFIDENCE = "plates.min_confidence"
+"""The policy that sets the least voted-read confidence the plates stage matches against the
+hotlist (at least the deployment's ``plates.min_confidence``: a policy may only make it stricter)."""
+
+
 class PolicyRow(Base):
     __tablename__ = "policies"
 

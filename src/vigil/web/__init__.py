@@ -1,8 +1,10 @@
-"""The operator web UI: server-rendered pages (Jinja2) over the same governance as the API.
+"""The operator web UI: server-rendered pages (Jinja2), a door onto the domain services.
 
-``mount_web(app)`` adds the pages and ``/static``. Every page calls the API's handler functions
-(or the same store and governance calls), so roles, camera scopes, reasons and audit records are
-exactly the API's; see ``docs/ui.md``.
+``mount_web(app)`` adds the pages and ``/static`` to the app :func:`vigil.server.create_app`
+builds. Every page authenticates the session cookie (:mod:`vigil.http.session`) and calls one
+function of :mod:`vigil.services`, so roles, camera scopes, reasons and audit records are the
+API's and the CLI's exactly; the web package never imports the API (pyproject.toml's layering
+contract); see ``docs/ui.md``.
 """
 
 from vigil.web.site import mount_web

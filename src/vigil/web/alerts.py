@@ -21,7 +21,8 @@ MAX_COUNTED = 1000
 @router.get("/alerts/summary")
 @pages
 def summary(request: Request) -> Response:
-    """``{"pending": N, "newest": {"id", "camera", "at"} | null}`` for the cameras in scope."""
+    """``{"pending": N, "by_camera": {camera_id: N}, "newest": {"id", "camera", "at"} | null}``
+    for the cameras in scope."""
     session = signed_in(request)
     session.require("candidates.read")
     ctx, me = session.ctx, session.principal
@@ -34,9 +35,13 @@ def summary(request: Request) -> Response:
                                                                               limit=MAX_COUNTED)
         ]  # fmt: skip
     newest = max(pending, key=lambda c: c.occurred_at, default=None)
+    by_camera: dict[str, int] = {}
+    for c in pending:
+        by_camera[c.camera_id] = by_camera.get(c.camera_id, 0) + 1
     return JSONResponse(
         {
             "pending": len(pending),
+            "by_camera": by_camera,
             "newest": None
             if newest is None
             else {

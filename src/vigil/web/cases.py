@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -63,7 +63,7 @@ def add_item(
     session.check_csrf(csrf_token)
     if item_type not in ITEM_TYPES:
         raise InputError(f"item_type {item_type!r} is not one of {', '.join(ITEM_TYPES)}")
-    service.add_item(session.services, session.principal, case_id, item_type, item_id)  # type: ignore[arg-type]
+    service.add_item(session.services, session.principal, case_id, cast(service.ItemType, item_type), item_id)
     return RedirectResponse(f"/cases/{case_id}?notice=Added+{item_type}+to+the+case", status_code=303)
 
 

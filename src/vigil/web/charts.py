@@ -6,7 +6,7 @@ Every function returns SVG markup built only from numbers and escaped labels.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -115,17 +115,43 @@ def heatmap(
 
 @dataclass(frozen=True, slots=True)
 class PlanPoint:
+    """A camera on the site plan; ``state`` (running, offline, …) colours it and ``alerts`` (open
+    candidates) is shown beside it, where the page knows them."""
+
     camera_id: str
     label: str
     lat: float
     lon: float
+    state: str | None = None
+    alerts: int = 0
+
+
+SCALE_STEPS = (1, 2, 5)
+
+
+def scale_bar(metres_per_px: float, max_px: float) -> tuple[float, float]:
+    """The longest 1/2/5 × 10^n metre bar that fits in ``max_px``: ``(metres, pixels)``."""
+    best = (0.0, 0.0)
+    for exp in range(-1, 7):
+        for step in SCALE_STEPS:
+            metres = step * 10.0**exp
+            px = metres / metres_per_px
+            if px <= max_px and metres > best[0]:
+                best = (metres, px)
+    return best
 
 
 def site_plan(
-    cameras: Sequence[PlanPoint], path: Sequence[tuple[str, str]] = (), *, width: int = 640, height: int = 360
+    cameras: Sequence[PlanPoint],
+    path: Sequence[tuple[str, str]] = (),
+    *,
+    width: int = 640,
+    height: int = 360,
+    links: Mapping[str, str] | None = None,
 ) -> Markup:
     """Camera positions on a plain plane (local equirectangular projection, north up) and the
-    path between sightings: ``path`` is ``(camera_id, label)`` in time order."""
+    path between sightings: ``path`` is ``(camera_id, label)`` in time order. A camera with an
+    entry in ``links`` (camera id → URL) is a link (its live view)."""
     if not cameras:
         return _svg(
             width,
@@ -146,9 +172,7 @@ def site_plan(
         return width / 2 + (c.lon * k - cx) * scale, height / 2 - (c.lat - cy) * scale
 
     where = {c.camera_id: at(c) for c in cameras}
-    metres = span * 111_320
-    bar = 10 ** math.floor(math.log10(max(metres / 3, 1)))
-    bar_px = bar / 111_320 * scale
+    bar, bar_px = scale_bar(111_320 / scale, width / 4)
     body = [
         f'<rect width="{width}" height="{height}" class="plan"/>',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
@@ -158,8 +182,8 @@ def site_plan(
     if bar_px > 4:
         unit = f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m"
         body.append(
-            f'<line x1="16" x2="{16 + bar_px:.1f}" y1="{height - 16}" y2="{height - 16}" class="scale"/>'
-            f'<text x="16" y="{height - 22}" class="tick">{unit}</text>'
+            f'<line x1="16" x2="{16 + bar_px:.1f}" y1="{height - 16}" y2="{height - 16}" class="scale" '
+            f'data-testid="scale-bar"/><text x="16" y="{height - 22}" class="tick">{unit}</text>'
         )
     hops = [(where[c], label) for c, label in path if c in where]
     for i in range(1, len(hops)):
@@ -172,8 +196,24 @@ def site_plan(
     for c in cameras:
         x, y = where[c.camera_id]
         seen = any(cid == c.camera_id for cid, _ in path)
-        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" class="cam{" seen" if seen else ""}"/>')
+        href = (links or {}).get(c.camera_id)
+        if href is not None:
+            body.append(f'<a href="{escape(href)}" data-testid="plan-{escape(c.camera_id)}">')
+        state = f" state-{escape(c.state.replace(' ', '-'))}" if c.state else ""
+        said = [c.label, *([c.state] if c.state else []), *([f"{c.alerts} awaiting review"] if c.alerts else [])]
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" class="cam{" seen" if seen else ""}{state}">'
+            f"<title>{escape(', '.join(said))}</title></circle>"
+        )
         body.append(f'<text x="{x + 13:.1f}" y="{y + 4:.1f}" class="cam-label">{escape(c.label)}</text>')
+        if c.alerts:
+            body.append(
+                f'<circle cx="{x - 9:.1f}" cy="{y - 9:.1f}" r="8" class="alert-dot"/>'
+                f'<text x="{x - 9:.1f}" y="{y - 5:.1f}" class="alert-count" text-anchor="middle" '
+                f'data-testid="plan-alerts-{escape(c.camera_id)}">{c.alerts}</text>'
+            )
+        if href is not None:
+            body.append("</a>")
     for i, ((x, y), label) in enumerate(hops, 1):
         body.append(
             f'<text x="{x - 10:.1f}" y="{y - 14 - 12 * _stack(hops, i):.1f}" class="hop-label" '

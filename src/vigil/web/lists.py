@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from vigil.api.routers import watchlist as api_watchlist
 from vigil.core.clock import utcnow
-from vigil.services import hotlist
+from vigil.http.uploads import save_uploads
+from vigil.services import hotlist, watchlist
 from vigil.services.hotlist import HotlistEntryIn
+from vigil.services.watchlist import Enrolment, ReferenceImage
 from vigil.web.core import HOTLIST_MANAGE, HOTLIST_READ, WATCHLIST_MANAGE, WATCHLIST_READ, pages, render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -27,9 +31,7 @@ def lists(request: Request) -> Response:
     session.require(WATCHLIST_READ)
     ctx = session.ctx
     now = utcnow()
-    page = api_watchlist.list_watchlist(
-        ctx, session.audit, include_expired=True, expiring_within_days=None, limit=1000, offset=0
-    )
+    page = watchlist.subjects(ctx.services, session.principal, include_expired=True)
     can_hotlist = session.principal.can(HOTLIST_READ)
     plates = hotlist.entries(ctx.services, session.principal, include_expired=True).items if can_hotlist else []
     soon = sorted(
@@ -42,7 +44,7 @@ def lists(request: Request) -> Response:
         "lists.html",
         session,
         subjects=page.items,
-        state=page.watchlist,
+        state=watchlist.state(ctx.services),
         hotlist=plates,
         soon=soon,
         now=now,
@@ -69,23 +71,16 @@ def enrol_subject(
     provenance: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    """The API's enrolment: every image checked for one usable face, audited with the entry."""
+    """The watchlist service's enrolment: every image checked for one usable face, audited with the entry."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require(WATCHLIST_MANAGE)
-    out = api_watchlist.enrol(
-        session.ctx,
-        session.principal,
-        session.audit,
-        images=[i for i in images if i.filename],
-        subject_id=subject_id,
-        display_name=display_name,
-        legal_basis=legal_basis,
-        authorised_by=authorised_by,
-        expires=expires,
-        provenance=[provenance],
-    )
-    return RedirectResponse(f"/lists?notice=Enrolled+{out.subject.subject_id}", status_code=303)
+    services = session.ctx.services
+    enrolment = Enrolment(subject_id, display_name, legal_basis, authorised_by, expires, (provenance,))
+    uploads = [i for i in images if i.filename]
+    with tempfile.TemporaryDirectory(prefix="vigil-enrol-") as tmp:
+        saved = save_uploads(uploads, services.config.governance.max_upload_bytes, Path(tmp))
+        record = watchlist.enrol(services, session.principal, enrolment, [ReferenceImage(n, p) for n, p in saved])
+    return RedirectResponse(f"/lists?notice=Enrolled+{quote_plus(record.subject_id)}", status_code=303)
 
 
 @router.post("/lists/subjects/{subject_id}/remove")
@@ -93,9 +88,8 @@ def enrol_subject(
 def remove_subject(request: Request, subject_id: str, reason: FormStr = "", csrf_token: FormStr = "") -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    session.require(WATCHLIST_MANAGE)
-    api_watchlist.remove(subject_id, session.ctx, session.audit, reason=reason)
-    return RedirectResponse(f"/lists?notice=Removed+{subject_id}+and+its+images", status_code=303)
+    watchlist.remove(session.ctx.services, session.principal, subject_id, reason)
+    return RedirectResponse(f"/lists?notice=Removed+{quote_plus(subject_id)}+and+its+images", status_code=303)
 
 
 @router.post("/lists/hotlist")

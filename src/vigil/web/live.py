@@ -8,9 +8,12 @@ records are :class:`vigil.services.live.LiveView`'s.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from vigil.config.camera import CAMERA_ID_PATTERN
 from vigil.core.errors import NotFoundError
 from vigil.services.live import WATCH, LiveView
 from vigil.services.recorder import Recorder
@@ -28,6 +31,8 @@ def _live(session: WebSession) -> LiveView:
 
 def _camera(session: WebSession, camera_id: str) -> str:
     """The camera's display name, once the viewer may watch it (a refusal is recorded)."""
+    if not re.fullmatch(CAMERA_ID_PATTERN, camera_id):  # never a stranger's text in the audit log
+        raise NotFoundError(f"no camera {camera_id[:64]!r}: camera ids are lower case letters, digits, '-' and '_'")
     Recorder(session.ctx.store, session.principal).allow("media.read", camera_id=camera_id, object_type="camera",
                                                          object_id=camera_id, asked=WATCH)  # fmt: skip
     for cam in session.ctx.config.cameras:

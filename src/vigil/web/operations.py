@@ -14,6 +14,7 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.instants import check_instant
 from vigil.services import candidates, plate_search
+from vigil.services import cases as case_service
 from vigil.services import events as event_search
 from vigil.services import timeline as subject_timeline
 from vigil.services.candidates import CandidateView, Decision
@@ -128,7 +129,7 @@ def review(
         already_confirmed=me.username in confirmers,
         can_decide=me.can("candidates.decide"),
         fmr_text=None if current is None else fmr_words(current.false_match_rate, _watchlist_size(session)),
-        cases=ctx.store.governance.cases.list(limit=50) if me.can("cases.manage") else [],
+        cases=case_service.list_cases(session.services, me, limit=50) if me.can("cases.manage") else [],
         occurred=None if current is None else current.occurred_at,
     )
 

@@ -117,11 +117,24 @@ def overview(request: Request) -> Response:
             )
             day[cam.camera_id] = len(ctx.store.candidates.list(camera_id=cam.camera_id, since=since, limit=1000))
     positions = {c.id: c for c in ctx.config.cameras if c.position is not None and me.sees(c.id)}
-    plan = site_plan(
-        [PlanPoint(c.id, c.display_name, c.position.lat, c.position.lon) for c in positions.values() if c.position]
-    )
     stale_after = timedelta(seconds=30)
     now = utcnow()
+    health = {c.camera_id: c.health for c in found}
+
+    def state(cid: str) -> str:
+        h = health.get(cid)
+        if h is None:
+            return "no health yet"
+        return "offline" if now - h.updated_at > stale_after else h.state
+
+    plan = site_plan(
+        [
+            PlanPoint(c.id, c.display_name, c.position.lat, c.position.lon, state(c.id), pending.get(c.id, 0))
+            for c in positions.values()
+            if c.position
+        ],
+        links={cid: f"/live/{cid}" for cid in positions} if me.can("media.read") else None,
+    )
     return render(
         request,
         "overview.html",

@@ -14,6 +14,7 @@ published again and dropped by the server's duplicate window or the dispatchers'
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -32,11 +33,14 @@ from vigil.core.errors import NotFoundError
 from vigil.events import AnyEvent, CandidateRaised
 from vigil.governance.alerts import Alert, candidate_alert
 from vigil.store.facade import Store
+from vigil.workers.recovery import orphan_ended
 from vigil.workers.scale_lists import run_lists_publisher
 from vigil.workers.scale_wiring import masked, nats_settings, open_store_with_backoff, store_url
 
 log = logging.getLogger(__name__)
 
+ORPHANS_PAGE = 1000
+"""Open tracks of a camera ended with a stored reason per takeover (more: closed without one)."""
 CONSUMER = "indexer"
 """Durable consumer name every indexer shares."""
 
@@ -109,7 +113,8 @@ class Indexer:
         with self._lock:
             admitted = [d for d in sorted(batch, key=_epoch_order) if self._fence.admit(d)]
         fenced = len(batch) - len(admitted)
-        admitted = [d for d in admitted if self._entry_still_listed(d.event)]
+        expiry: dict[tuple[str, str], datetime | None] = {}  # one lookup per list entry per batch
+        admitted = [d for d in admitted if self._entry_still_listed(d.event, expiry)]
         if fenced:
             log.warning("indexer: refused %d events from a worker whose camera lease had moved on", fenced)
         new = self._store.events.add_batch(d.event for d in admitted)
@@ -127,12 +132,12 @@ class Indexer:
         # between its commit and the alert's ack): the alert must not be lost with it.
         if self._alerts is None or not candidates:
             return
-        alerts = [candidate_alert(self._store.candidates.get(c.event_id)) for c in candidates]
+        alerts = [candidate_alert(c) for c in self._store.candidates.get_many([c.event_id for c in candidates])]
         self._alerts(alerts)
         with self._lock:
             self.stats.alerts_published += len(alerts)
 
-    def _entry_still_listed(self, event: AnyEvent) -> bool:
+    def _entry_still_listed(self, event: AnyEvent, expiry: dict[tuple[str, str], datetime | None]) -> bool:
         """A candidate whose list entry was removed, or had expired when it was seen, is refused.
 
         A worker matches against its copy of the lists, which may lag a removal by up to the
@@ -141,13 +146,16 @@ class Indexer:
         """
         if not isinstance(event, CandidateRaised):
             return True
-        try:
-            if event.kind == "face":
-                expires_at = self._store.faces.get(event.list_entry_id).expires_at
-            else:
-                expires_at = self._store.plates.get_entry(event.list_entry_id).expires_at
-        except NotFoundError:
-            expires_at = None
+        key = (event.kind, event.list_entry_id)
+        if key not in expiry:
+            try:
+                if event.kind == "face":
+                    expiry[key] = self._store.faces.get(event.list_entry_id).expires_at
+                else:
+                    expiry[key] = self._store.plates.get_entry(event.list_entry_id).expires_at
+            except NotFoundError:
+                expiry[key] = None
+        expires_at = expiry[key]
         if expires_at is not None and expires_at > event.occurred_at:
             return True
         with self._lock:
@@ -165,8 +173,23 @@ class Indexer:
             takeovers, self._fence.takeovers = self._fence.takeovers, []
         for camera, since in takeovers:
             # The previous holder's open tracks will never see their track.ended: the worker
-            # died or lost the camera. End those last seen before the new lease began.
-            ended = self._store.tracks.end_orphans(camera, before=datetime.fromtimestamp(since, UTC))
+            # died or lost the camera. End those last seen before the new lease began, with a
+            # stored track.ended saying why (as the embedded mode does for a killed process).
+            before = datetime.fromtimestamp(since, UTC)
+            reason = (
+                f"orphaned: the worker holding camera {camera} lost its lease (taken over at "
+                f"{before.isoformat(timespec='seconds')}) without ending this track; ended by the indexer"
+            )
+            open_tracks = self._store.tracks.list(camera_id=camera, ended=False, limit=ORPHANS_PAGE)
+            ends = [
+                # A fixed id per track: several indexers that each see the takeover store one.
+                orphan_ended(self._store, t, before, reason, event_id=_orphan_id(t.track_id))
+                for t in open_tracks
+                if t.last_seen < before
+            ]
+            self._store.events.add_batch(ends)
+            # Beyond the page (or folded meanwhile): closed without an event, counted the same.
+            ended = [t.track_id for t in ends] + self._store.tracks.end_orphans(camera, before=before)
             if ended:
                 self.stats.orphans_ended += len(ended)
                 log.warning(
@@ -174,6 +197,10 @@ class Indexer:
                     camera,
                     len(ended),
                 )
+
+
+def _orphan_id(track_id: str) -> str:
+    return "orphan-end-" + hashlib.sha256(track_id.encode()).hexdigest()[:32]
 
 
 def _wire(alert: Alert) -> tuple[str, str, bytes]:

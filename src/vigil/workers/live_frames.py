@@ -74,6 +74,22 @@ class LiveFrames:
                 tracked=result.tracked,
             )
 
+    def publish_still(self, frame: Frame) -> None:
+        """A frame the motion gate skipped (nothing moved since the last analysed one): shown
+        with the last analysed frame's boxes, which still hold, so the view keeps its rate and
+        the tracked people's heads are still blurred. Ignored before the first analysed frame."""
+        with self._lock:
+            previous = self._frames.get(frame.camera_id)
+            if previous is None:
+                return
+            self._frames[frame.camera_id] = LiveFrame(
+                camera_id=frame.camera_id,
+                seq=previous.seq + 1,
+                at=time.monotonic(),
+                image=frame.image,
+                tracked=previous.tracked,
+            )
+
     def latest(self, camera_id: str) -> LiveFrame | None:
         with self._lock:
             return self._frames.get(camera_id)

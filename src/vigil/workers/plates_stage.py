@@ -46,7 +46,9 @@ from vigil.plates.platedet import PlateDetector
 from vigil.plates.reader import PlateRead, PlateReader
 from vigil.plates.text import plate_distance
 from vigil.plates.vote import VotedRead, vote
+from vigil.store.facade import Store
 from vigil.store.media import MediaStore, snapshot_path
+from vigil.store.policies import PLATE_MIN_CONFIDENCE
 from vigil.workers.stages import FrameStage, StageContext, StageInput
 
 log = logging.getLogger(__name__)
@@ -138,9 +140,12 @@ class PlatesStage:
         reader: PlateReader,
         hotlist: Callable[[], list[HotlistPlate]],
         media: MediaStore | None,
+        min_confidence: Callable[[], float] | None = None,
     ) -> None:
         self.camera_id = camera_id
         self._cfg = cfg
+        self._load_min_confidence = min_confidence or (lambda: cfg.min_confidence)
+        self._min_confidence = cfg.min_confidence
         self._reader = reader
         self._load_hotlist = hotlist
         self._hotlist: list[HotlistPlate] = []
@@ -308,8 +313,13 @@ class PlatesStage:
         now = time.monotonic()
         if now - self._hotlist_at >= HOTLIST_REFRESH_S:
             self._hotlist = self._load_hotlist()
+            self._min_confidence = self._load_min_confidence()
             self._hotlist_at = now
         return self._hotlist
+
+    def _min_confidence_now(self) -> float:
+        self._hotlist_now()  # reloaded together: the list and the bar a read must clear to match it
+        return self._min_confidence
 
     def _finalise(self, track_id: str) -> list[AnyEvent]:
         scan = self._scans.pop(track_id, None) is not None
@@ -317,7 +327,7 @@ class PlatesStage:
         if state is None or not state.reads or state.last_frame is None:
             return []
         voted = vote(state.reads)
-        if voted is None or voted.confidence < self._cfg.min_confidence:
+        if voted is None or voted.confidence < self._min_confidence_now():
             return []
         if self._seen_already(voted.text, state.last_frame.pts_s, scan):
             return []
@@ -535,4 +545,18 @@ def build_plates_stage(ctx: StageContext) -> FrameStage | None:
             return live()
         return store.plates.active_plates()
 
-    return PlatesStage(ctx.camera.id, cfg, reader, hotlist, ctx.media)
+    def min_confidence() -> float:
+        return plate_min_confidence(store, cfg)
+
+    return PlatesStage(ctx.camera.id, cfg, reader, hotlist, ctx.media, min_confidence)
+
+
+def plate_min_confidence(store: Store, cfg: PlatesConfig) -> float:
+    """The least voted-read confidence in force: the ``plates.min_confidence`` policy where set
+    (and no laxer than the config's), else the config's. A scale-out worker's ``store`` answers
+    from its lists replica."""
+    policy = store.governance.policies.get(PLATE_MIN_CONFIDENCE)
+    value = None if policy is None else policy.value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(float(value), cfg.min_confidence)
+    return cfg.min_confidence

@@ -30,6 +30,7 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import InputError
 from vigil.events import BoundingBox, RecordingProgress, TrackEnded
 from vigil.store.facade import Store
+from vigil.store.records import TrackRecord
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,31 @@ def recording_plan(store: Store, cam: CameraConfig, on_analysed: OnAnalysed) -> 
     )
 
 
+def orphan_ended(
+    store: Store, track: TrackRecord, at: datetime, reason: str, event_id: str | None = None
+) -> TrackEnded:
+    """The ``track.ended`` a track never got (its process died), saying why in ``end_reason``."""
+    last = store.events.search(track_id=track.track_id, newest_first=True, limit=1)
+    box = getattr(last[0], "box", None) if last else None
+    frame_index = getattr(last[0], "frame_index", 0) if last else 0
+    fixed_id = {} if event_id is None else {"event_id": event_id}
+    return TrackEnded(
+        **fixed_id,
+        camera_id=track.camera_id,
+        occurred_at=max(at, track.last_seen),
+        track_id=track.track_id,
+        class_name=track.class_name,
+        box=box if isinstance(box, BoundingBox) else BoundingBox(x1=0, y1=0, x2=0, y2=0),
+        confidence=track.best_confidence,
+        frame_index=int(frame_index),
+        first_seen=track.first_seen,
+        last_seen=track.last_seen,
+        n_observations=max(1, track.n_observations),
+        best_confidence=track.best_confidence,
+        end_reason=reason,
+    )
+
+
 def end_orphaned_tracks(store: Store, bus: EventBus, camera_id: str, now: datetime | None = None) -> int:
     """End every track of ``camera_id`` the store still holds open, saying why. Returns how many.
 
@@ -136,28 +162,11 @@ def end_orphaned_tracks(store: Store, bus: EventBus, camera_id: str, now: dateti
         if not open_tracks:
             return ended
         for track in open_tracks:
-            last = store.events.search(track_id=track.track_id, newest_first=True, limit=1)
-            box = getattr(last[0], "box", None) if last else None
-            frame_index = getattr(last[0], "frame_index", 0) if last else 0
-            bus.publish(
-                TrackEnded(
-                    camera_id=camera_id,
-                    occurred_at=max(at, track.last_seen),
-                    track_id=track.track_id,
-                    class_name=track.class_name,
-                    box=box if isinstance(box, BoundingBox) else BoundingBox(x1=0, y1=0, x2=0, y2=0),
-                    confidence=track.best_confidence,
-                    frame_index=int(frame_index),
-                    first_seen=track.first_seen,
-                    last_seen=track.last_seen,
-                    n_observations=max(1, track.n_observations),
-                    best_confidence=track.best_confidence,
-                    end_reason=(
-                        f"orphaned: the process analysing camera {camera_id} stopped without ending this track; "
-                        f"ended when the camera was started again at {at.isoformat(timespec='seconds')}"
-                    ),
-                )
+            reason = (
+                f"orphaned: the process analysing camera {camera_id} stopped without ending this track; "
+                f"ended when the camera was started again at {at.isoformat(timespec='seconds')}"
             )
+            bus.publish(orphan_ended(store, track, at, reason))
             ended += 1
         # The store folds the ended events as they arrive; wait for them before looking again.
         flush = getattr(bus, "flush", None)

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from vigil.camera.health import CameraHealthSnapshot
 from vigil.config import CameraConfig, VigilConfig
+from vigil.core.frame import Frame
 from vigil.events import CameraHealth
 from vigil.store.sink import EventSink
 from vigil.workers.camera_worker import CameraWorker, FrameHook
@@ -135,6 +137,7 @@ class Deployment:
         cameras: tuple[CameraConfig, ...] | None = None,
         *,
         on_frame: FrameHook | None = None,
+        on_gated: Callable[[Frame], None] | None = None,
         block_when_full: bool | None = None,
         health_interval_s: float = 2.0,
         features: frozenset[str] = frozenset(),
@@ -144,6 +147,7 @@ class Deployment:
         self._on_analysed = on_analysed
         self.cameras = tuple(c for c in (cameras if cameras is not None else cfg.cameras) if c.enabled)
         self._on_frame = on_frame
+        self._on_gated = on_gated
         self._block_when_full = block_when_full
         self._health_interval_s = health_interval_s
         self._features = features
@@ -185,7 +189,7 @@ class Deployment:
                     log.warning("camera %s: ended %d tracks left open by a run that did not shut down", cam.id, orphans)
             workers = [
                 CameraWorker(
-                    build_capture(cam, block_when_full=self._block_when_full),
+                    build_capture(cam, block_when_full=self._block_when_full, on_gated=self._on_gated),
                     CameraPipeline(
                         cam.id,
                         detector,

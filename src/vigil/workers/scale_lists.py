@@ -44,9 +44,9 @@ from vigil.recognise.gallery import GalleryEntry, GalleryMatch
 from vigil.store.facade import Store
 from vigil.store.faces import CalibrationRecord, FaceReferenceRow, FacesRepository, FaceSubjectRow
 from vigil.store.plates import PlatesRepository
-from vigil.store.policies import FACE_THRESHOLD, PolicyRecord, PolicyRepository
+from vigil.store.policies import FACE_THRESHOLD, PLATE_MIN_CONFIDENCE, PolicyRecord, PolicyRepository
 
-MATCHING_POLICIES = frozenset({FACE_THRESHOLD})
+MATCHING_POLICIES = frozenset({FACE_THRESHOLD, PLATE_MIN_CONFIDENCE})
 """Policies a worker's stages read: mirrored into the lists bucket with the lists."""
 
 log = logging.getLogger(__name__)

@@ -30,6 +30,7 @@ from vigil.bus.connection import NatsConnection
 from vigil.bus.jetstream import JetStreamBus, StreamOptions
 from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER, WORKER_HEADER, LeaseManager
 from vigil.bus.lists import ListsReplica
+from vigil.bus.objects import MediaBucket
 from vigil.bus.spool import FileSpool
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.errors import VigilError
@@ -41,6 +42,7 @@ from vigil.workers.pipeline import CameraPipeline, Detector
 from vigil.workers.runner import STAGE_BUILDERS, health_event
 from vigil.workers.scale_lists import replica_store
 from vigil.workers.scale_wiring import nats_settings, open_store_with_backoff, store_url
+from vigil.workers.shared_media import shared_media
 from vigil.workers.stages import StageContext, build_stages
 from vigil.workers.wiring import build_capture, build_detector, detector_class_ids, open_data_dir
 
@@ -176,6 +178,13 @@ class ScaleWorker:
         conn = NatsConnection.connect_with_backoff(nats_settings(cfg, f"vigil-worker-{self.worker_id}"), stop=stop)
         try:
             self._store = open_store_with_backoff(store_url(cfg), stop)
+            uploader = None
+            if cfg.scale.media == "nats":
+                # Snapshots and crops go to the shared bucket, so any API replica serves them.
+                bucket = MediaBucket(conn, cfg.scale.nats.replicas)
+                self._media, uploader = shared_media(
+                    self._media.root, cfg.data_dir / "media-cache", bucket, self._media.redactor
+                )
             self.lists = ListsReplica(
                 conn, max_staleness_s=cfg.scale.lists.max_staleness_s, replicas=cfg.scale.nats.replicas
             )
@@ -219,6 +228,8 @@ class ScaleWorker:
             leases.stop(release=True)
             self.lists.close()
             bus.close(timeout_s=30)
+            if uploader is not None:
+                uploader.close(timeout_s=30)
             return {
                 "published": bus.stats.published,
                 "acked": bus.stats.acked,

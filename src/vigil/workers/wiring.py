@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from vigil.bus.memory import InMemoryBus
@@ -9,6 +10,7 @@ from vigil.camera.capture import CameraCapture
 from vigil.camera.motion import MotionGate
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.classes import class_id
+from vigil.core.frame import Frame
 from vigil.detect.choice import ObjectDetector, open_detector
 from vigil.events import AnyEvent
 from vigil.governance.redactor import build_redactor
@@ -96,8 +98,11 @@ def open_spool(cfg: VigilConfig) -> EventSpool:
     return EventSpool(cfg.data_dir / "spool")
 
 
-def build_capture(cam: CameraConfig, *, block_when_full: bool | None = None) -> CameraCapture:
-    """A capture for one camera; recordings never drop frames, live cameras do when busy."""
+def build_capture(
+    cam: CameraConfig, *, block_when_full: bool | None = None, on_gated: Callable[[Frame], None] | None = None
+) -> CameraCapture:
+    """A capture for one camera; recordings never drop frames, live cameras do when busy.
+    ``on_gated`` sees each frame the motion gate skips (the live view)."""
     gate = (
         MotionGate(min_changed_fraction=cam.motion_gate.threshold, keepalive_s=cam.motion_gate.keepalive_s)
         if cam.motion_gate.enabled
@@ -111,6 +116,7 @@ def build_capture(cam: CameraConfig, *, block_when_full: bool | None = None) -> 
         read_timeout_s=cam.read_timeout_s,
         analysis_fps=cam.analysis_fps,
         motion_gate=gate,
+        on_gated=on_gated,
         block_when_full=block_when_full,
         backoff_initial_s=cam.reconnect_initial_s,
         backoff_max_s=cam.reconnect_max_s,

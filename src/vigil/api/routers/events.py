@@ -1,4 +1,4 @@
-"""Event search and tracks: every search needs a reason and is audited."""
+"""Events and tracks over HTTP: a thin door onto :mod:`vigil.services.events` (reasons, scope, audit)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reason, scoped_camera
+from vigil.api.deps import Ctx, CurrentPrincipal, ReasonQuery
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import EventPage, TrackOut, TrackPage
-from vigil.core.errors import NotFoundError
-from vigil.governance.roles import require
 from vigil.services import events
 from vigil.store.records import TrackRecord
 
@@ -22,10 +20,6 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 CameraQuery = Annotated[str | None, Query(min_length=1, max_length=128)]
 IdPath = Annotated[str, Path(min_length=1, max_length=128)]
 SEARCH_REASON = {"reason": "matrix test search"}
-
-
-def _next(offset: int, limit: int, n: int) -> int | None:
-    return offset + limit if n == limit else None
 
 
 @endpoint(
@@ -104,7 +98,6 @@ def _track(t: TrackRecord) -> TrackOut:
 def search_tracks(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     reason: ReasonQuery = None,
     camera_id: CameraQuery = None,
     class_name: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -112,16 +105,18 @@ def search_tracks(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> TrackPage:
-    why = need_reason(ctx, reason, "a track search")
-    camera = scoped_camera(principal, camera_id)
-    tracks = ctx.store.tracks.list(
-        camera_id=camera, class_name=class_name, since=since, limit=limit, offset=offset, newest_first=True
-    )
-    audit.record(
-        "tracks.search", object_type="tracks", camera_id=camera, reason=why, class_name=class_name, results=len(tracks)
+    page = events.tracks(
+        ctx.services,
+        principal,
+        reason=reason,
+        camera_id=camera_id,
+        class_name=class_name,
+        since=since,
+        limit=limit,
+        offset=offset,
     )
     return TrackPage(
-        items=[_track(t) for t in tracks], limit=limit, offset=offset, next_offset=_next(offset, limit, len(tracks))
+        items=[_track(t) for t in page.items], limit=page.limit, offset=page.offset, next_offset=page.next_offset
     )
 
 
@@ -133,10 +128,5 @@ def search_tracks(
     scope="camera",
     example=Example(path={"track_id": "{track}"}),
 )
-def get_track(track_id: IdPath, ctx: Ctx, principal: CurrentPrincipal, audit: Audit) -> TrackOut:
-    track = ctx.store.tracks.get(track_id)
-    if track is None:
-        raise NotFoundError(f"no track {track_id!r}")
-    require(principal, "tracks.read", track.camera_id)
-    audit.record("track.view", object_type="track", object_id=track_id, camera_id=track.camera_id)
-    return _track(track)
+def get_track(track_id: IdPath, ctx: Ctx, principal: CurrentPrincipal) -> TrackOut:
+    return _track(events.track(ctx.services, principal, track_id))

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -27,19 +26,17 @@ from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reaso
 from vigil.api.errors import ApiError
 from vigil.api.params import Instant
 from vigil.api.routing import Example, endpoint
-from vigil.config import VigilConfig
-from vigil.core.accountability import Authorisation, parse_expiry
 from vigil.core.clock import utcnow
-from vigil.core.errors import InputError, ModelMissingError, NotFoundError, PolicyError
-from vigil.faces import FacePipeline, read_image
+from vigil.core.errors import ImageRefusedError, ModelMissingError, NotFoundError
 from vigil.governance.redaction import redact_jpeg
 from vigil.governance.roles import require
 from vigil.governance.transparency import ReportContributor
-from vigil.governance.use_records import SubjectEnrolled, SubjectRemoved
+from vigil.http.uploads import save_uploads
+from vigil.services import Services, watchlist
 from vigil.services import timeline as subject_timeline
+from vigil.services.watchlist import Enrolment, ReferenceImage
 from vigil.store.facade import Store
-from vigil.store.faces import SUBJECT_ID_MAX, NewReference, SubjectRecord
-from vigil.workers.faces_stage import active_threshold, load_face_pipeline
+from vigil.store.faces import SUBJECT_ID_MAX, SubjectRecord
 
 router = APIRouter(prefix="/faces", tags=["faces"])
 SubjectPath = Annotated[str, Path(min_length=1, max_length=SUBJECT_ID_MAX)]
@@ -166,37 +163,8 @@ def _subject_out(s: SubjectRecord, now: datetime) -> SubjectOut:
     )
 
 
-def watchlist_state(store: Store, cfg: VigilConfig) -> WatchlistState:
-    size = store.faces.count()
-    in_force = active_threshold(store, cfg, None)
-    fmr = in_force.false_match_rate
-    return WatchlistState(
-        size=size,
-        cap=cfg.faces.watchlist_cap,
-        threshold=in_force.threshold,
-        calibrated=in_force.source == "calibration",
-        false_match_rate=fmr,
-        false_match_rate_per_search=None if fmr is None else 1.0 - (1.0 - fmr) ** size,
-    )
-
-
-_pipelines: dict[tuple[str, str], FacePipeline] = {}
-_pipeline_lock = threading.Lock()
-_analysis_lock = threading.Lock()
-
-
-def _pipeline(cfg: VigilConfig) -> FacePipeline:
-    """The deployment's face pipeline, loaded once per models dir and settings."""
-    key = (str(cfg.resolved_models_dir), cfg.faces.model_dump_json())
-    with _pipeline_lock:
-        pipe = _pipelines.get(key)
-        if pipe is None:
-            try:
-                pipe = load_face_pipeline(cfg)
-            except ModelMissingError as exc:
-                raise ApiError(503, "models_unavailable", str(exc).splitlines()[0]) from exc
-            _pipelines[key] = pipe
-        return pipe
+def watchlist_state(services: Services) -> WatchlistState:
+    return WatchlistState.model_validate(watchlist.state(services), from_attributes=True)
 
 
 def _image_error(message: str) -> ApiError:
@@ -216,53 +184,9 @@ def _image_error(message: str) -> ApiError:
     return ApiError(400, code, message)
 
 
-def _references(
-    ctx: ApiContext, uploads: list[UploadFile], provenance: list[str], workdir: FsPath
-) -> list[NewReference]:
-    """Save the uploads in ``workdir``, check every header, then find exactly one usable face in each."""
-    cfg = ctx.config.faces
+def _saved(ctx: ApiContext, uploads: list[UploadFile], workdir: FsPath) -> list[ReferenceImage]:
     limit = ctx.config.governance.max_upload_bytes
-    paths: list[tuple[FsPath, str]] = []
-    for i, upload in enumerate(uploads):
-        shown = _SAFE_NAME.sub("_", (upload.filename or f"image-{i + 1}").rsplit("/", 1)[-1]).lstrip(".")[:80]
-        shown = shown or f"image-{i + 1}"
-        data = upload.file.read(limit + 1)
-        if len(data) > limit:
-            raise ApiError(413, "payload_too_large", f"{shown}: images are limited to {limit} bytes")
-        folder = workdir / str(i)
-        folder.mkdir()
-        path = folder / shown
-        path.write_bytes(data)
-        paths.append((path, shown))
-
-    def refused(exc: InputError, path: FsPath, shown: str) -> ApiError:
-        return _image_error(str(exc).replace(str(path), shown).splitlines()[0])
-
-    for path, shown in paths:  # every header and decode first: no model work for a bad upload
-        try:
-            read_image(path, cfg.max_image_megapixels)
-        except InputError as exc:
-            raise refused(exc, path, shown) from exc
-    pipe = _pipeline(ctx.config)
-    refs: list[NewReference] = []
-    for i, (path, shown) in enumerate(paths):
-        try:
-            with _analysis_lock:  # one OpenCV network per process: not safe across threads
-                ref = pipe.reference(path)
-        except InputError as exc:
-            raise refused(exc, path, shown) from exc
-        refs.append(
-            NewReference(
-                source_name=shown,
-                image=ref.image,
-                embedding=ref.embedding,
-                provenance=provenance[i if len(provenance) > 1 else 0],
-                face_px=ref.face.verdict.face_px,
-                detector_score=ref.face.verdict.score,
-                face_box=ref.face.box,
-            )
-        )
-    return refs
+    return [ReferenceImage(name, path) for name, path in save_uploads(uploads, limit, workdir)]
 
 
 # -- watchlist ---------------------------------------------------------------------------------
@@ -271,7 +195,7 @@ def _references(
 @endpoint(router, "GET", "/watchlist", action="watchlist.read", scope="global")
 def list_watchlist(
     ctx: Ctx,
-    audit: Audit,
+    principal: CurrentPrincipal,
     include_expired: bool = True,
     expiring_within_days: Annotated[
         float | None, Query(gt=0, le=3650, description="Only unexpired entries expiring within this many days.")
@@ -281,24 +205,17 @@ def list_watchlist(
 ) -> WatchlistPage:
     """Enrolled subjects (by id) with their accountability fields, the cap and the calibrated
     false-match rate. ``expiring_within_days`` lists the entries about to expire, soonest first."""
+    page = watchlist.subjects(
+        ctx.services, principal, include_expired=include_expired, expiring_within_days=expiring_within_days,
+        limit=limit, offset=offset,
+    )  # fmt: skip
     now = utcnow()
-    subjects = ctx.store.faces.list(include_expired=include_expired and expiring_within_days is None, now=now)
-    if expiring_within_days is not None:
-        horizon = now + timedelta(days=expiring_within_days)
-        subjects = sorted((s for s in subjects if s.expires_at <= horizon), key=lambda s: s.expires_at)
-    page = subjects[offset : offset + limit]
-    audit.record(
-        "watchlist.list",
-        object_type="watchlist",
-        results=len(page),
-        expiring_within_days=expiring_within_days,
-    )
     return WatchlistPage(
-        items=[_subject_out(s, now) for s in page],
+        items=[_subject_out(s, now) for s in page.items],
         limit=limit,
         offset=offset,
-        next_offset=offset + limit if offset + limit < len(subjects) else None,
-        watchlist=watchlist_state(ctx.store, ctx.config),
+        next_offset=offset + limit if offset + limit < page.total else None,
+        watchlist=watchlist_state(ctx.services),
     )
 
 
@@ -318,7 +235,6 @@ def list_watchlist(
 def enrol(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    audit: Audit,
     images: Annotated[list[UploadFile], File(description="Reference image(s): exactly one usable face each.")],
     subject_id: Annotated[str, Form(min_length=1, max_length=SUBJECT_ID_MAX)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
@@ -332,55 +248,16 @@ def enrol(
     """Enrol a subject; you are recorded as the person who enrolled it. Every image must show
     exactly one usable face, or nothing is enrolled. The enrolment and its audit record are one
     transaction."""
-    now = utcnow()
-    cfg = ctx.config.faces
-    if not _SUBJECT_ID.fullmatch(subject_id.strip()):
-        raise InputError("subject_id is required: 1-128 characters, no '/', '\\' or NUL, not starting with '.'")
-    if not expires.strip():
-        raise PolicyError("expires is required: every watchlist entry needs an expiry date")
-    authorisation = Authorisation(legal_basis, authorised_by, principal.username, parse_expiry(expires))
-    authorisation.check(now, cfg.max_expiry_days)
-    if not display_name.strip():
-        raise InputError("display_name is required")
-    if not images:
-        raise InputError("at least one reference image is required (images)")
-    if len(images) > cfg.max_reference_images:
-        raise InputError(f"{len(images)} images given; at most {cfg.max_reference_images} per subject")
-    notes = [p for p in (provenance or []) if p.strip()]
-    if len(notes) not in (1, len(images)):
-        raise PolicyError(
-            f"provenance (where each image came from) is required: one for all images or one per image; "
-            f"got {len(notes)} for {len(images)}"
-        )
-    state = watchlist_state(ctx.store, ctx.config)
-    if state.size >= cfg.watchlist_cap:
-        raise PolicyError(
-            f"the watchlist holds {state.size} subjects, this deployment's cap ({cfg.watchlist_cap}); "
-            "remove or purge entries first"
-        )
-    try:
-        ctx.store.faces.get(subject_id.strip())
-    except NotFoundError:
-        pass
-    else:
-        raise ApiError(409, "conflict", f"subject {subject_id.strip()!r} is already enrolled; remove it first")
+    enrolment = Enrolment(subject_id, display_name, legal_basis, authorised_by, expires, tuple(provenance or ()))
     with tempfile.TemporaryDirectory(prefix="vigil-enrol-") as tmp:
-        refs = _references(ctx, images, notes, FsPath(tmp))
-    pipe = _pipeline(ctx.config)
-
-    record = ctx.store.faces.enrol(
-        subject_id=subject_id,
-        display_name=display_name,
-        authorisation=authorisation,
-        references=refs,
-        embedder=pipe.embedder.name,
-        media=ctx.media,
-        max_expiry_days=cfg.max_expiry_days,
-        cap=cfg.watchlist_cap,
-        now=now,
-        on_written=SubjectEnrolled(audit),
-    )
-    return EnrolOut(subject=_subject_out(record, now), watchlist=watchlist_state(ctx.store, ctx.config))
+        saved = _saved(ctx, images, FsPath(tmp))
+        try:
+            record = watchlist.enrol(ctx.services, principal, enrolment, saved)
+        except ImageRefusedError as exc:
+            raise _image_error(str(exc)) from exc
+        except ModelMissingError as exc:
+            raise ApiError(503, "models_unavailable", str(exc).splitlines()[0]) from exc
+    return EnrolOut(subject=_subject_out(record, utcnow()), watchlist=watchlist_state(ctx.services))
 
 
 @endpoint(
@@ -391,12 +268,12 @@ def enrol(
     scope="global",
     example=Example(json={"reason": "matrix purge"}),
 )
-def purge_expired(ctx: Ctx, audit: Audit, body: PurgeIn | None = None) -> PurgedOut:
+def purge_expired(ctx: Ctx, principal: CurrentPrincipal, body: PurgeIn | None = None) -> PurgedOut:
     """Delete every expired subject's images and embeddings (each removal audited with it)."""
-    counted: list[int] = []
-    hook = SubjectRemoved(audit, "watchlist.purge_expired", (body.reason if body else None) or None, counted)
-    ids = ctx.store.faces.purge_expired(ctx.media, on_written=hook)
-    return PurgedOut(subjects=len(ids), reference_images=sum(counted), subject_ids=ids)
+    purged = watchlist.purge_expired(ctx.services, principal, body.reason if body else None)
+    return PurgedOut(
+        subjects=len(purged.subject_ids), reference_images=purged.reference_images, subject_ids=purged.subject_ids
+    )
 
 
 @endpoint(
@@ -407,11 +284,9 @@ def purge_expired(ctx: Ctx, audit: Audit, body: PurgeIn | None = None) -> Purged
     scope="global",
     example=Example(path={"subject_id": EXAMPLE_SUBJECT}),
 )
-def show(subject_id: SubjectPath, ctx: Ctx, audit: Audit) -> SubjectOut:
+def show(subject_id: SubjectPath, ctx: Ctx, principal: CurrentPrincipal) -> SubjectOut:
     """Everything recorded about one subject (no embeddings)."""
-    record = ctx.store.faces.get(subject_id)
-    audit.record("watchlist.view", object_type="face_subject", object_id=subject_id)
-    return _subject_out(record, utcnow())
+    return _subject_out(watchlist.show(ctx.services, principal, subject_id), utcnow())
 
 
 @endpoint(
@@ -466,10 +341,9 @@ def reference_image(
     scope="global",
     example=Example(path={"subject_id": EXAMPLE_REMOVABLE}, query={"reason": "matrix removal"}),
 )
-def remove(subject_id: SubjectPath, ctx: Ctx, audit: Audit, reason: ReasonQuery = None) -> RemovedOut:
+def remove(subject_id: SubjectPath, ctx: Ctx, principal: CurrentPrincipal, reason: ReasonQuery = None) -> RemovedOut:
     """Remove a subject with its reference images and embeddings (a reason is required)."""
-    why = need_reason(ctx, reason, "removing a watchlist entry")
-    record = ctx.store.faces.remove(subject_id, ctx.media, on_written=SubjectRemoved(audit, "watchlist.remove", why))
+    record = watchlist.remove(ctx.services, principal, subject_id, reason)
     return RemovedOut(subject_id=record.subject_id, reference_images=len(record.references))
 
 
@@ -531,7 +405,7 @@ def faces_report_section(ctx: ApiContext) -> ReportContributor:
     cfg = ctx.config
 
     def section(store: Store, since: datetime, until: datetime) -> dict[str, float | int]:
-        state = watchlist_state(store, cfg)
+        state = watchlist.state_of(store, cfg)
         cands = store.governance.reports.counts(since, until)["candidates"]
         actions = store.governance.audit.counts_by_action(since=since, until=until)
         out: dict[str, float | int] = {
