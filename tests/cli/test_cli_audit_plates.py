@@ -127,7 +127,8 @@ def test_a_purge_of_plate_reads_by_hand_is_audited_by_count_like_retention(tmp_p
     (run,) = _audit(data, "retention.run")
     assert run.object_id == "plates" and run.detail["plate_reads"] == 2 and run.detail["plate_crops"] == 0
     assert "ABC123" not in json.dumps(run.detail)  # counts, never plates
-    assert run.actor.startswith("cli:")
+    # The retention job run by hand: no typed name, the OS account beside it.
+    assert run.actor == "system:retention" and run.detail["via"] == "cli" and run.detail["os_user"]
 
 
 def _vigil_as(token: str, args: list[str], data_dir: Path) -> Ran:

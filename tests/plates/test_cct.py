@@ -255,3 +255,35 @@ def test_a_tampered_installed_config_is_refused_at_load(installed_models_dir: Pa
     record_path.write_text(json.dumps(record))
     with pytest.raises(ModelError, match=r"max_plate_slots is 9, cct_xs_v2_global\.onnx has 10 slots$"):
         build_cct("cct", models, 1)
+
+
+class SceneLineOCR(LineOCR):
+    """PP-OCR stand-in with a scene text detector that finds nothing; counts the detector's runs."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.scene_calls = 0
+
+    def detect_scene_lines(self, image: np.ndarray) -> list[Quad]:
+        self.scene_calls += 1
+        return []
+
+    def recognise_many(self, images: list[np.ndarray]) -> list[TextLine]:
+        return [TextLine("", 0.0) for _ in images]
+
+
+@pytest.mark.parametrize(("p", "detector_runs"), [(0.85, 0), (0.75, 1)])
+def test_the_scene_text_detector_runs_only_when_the_rows_read_weakly(
+    monkeypatch: pytest.MonkeyPatch, p: float, detector_runs: int
+) -> None:
+    """``SCENE_TEXT_SKIP`` (0.8): a row the recogniser reads as a listed US layout at 0.85 is
+    enough; at 0.75 the 960-px detector looks for more rows."""
+    from vigil.plates.localise import PlateCandidate
+
+    row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
+    monkeypatch.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
+    ocr = SceneLineOCR()
+    reader = reader_with([slots_for("7ABC123", p=p)], [country("United States")], ocr)
+    (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
+    assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
+    assert ocr.scene_calls == detector_runs and ocr.calls == 0  # sure of every character: no closer read

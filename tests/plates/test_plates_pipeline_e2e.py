@@ -167,9 +167,10 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
 ) -> None:
     env = dict(os.environ, VIGIL_DATA_DIR=str(tmp_path / "data"), VIGIL_MODELS_DIR=str(installed_models_dir))
 
-    def vigil(*args: str) -> subprocess.CompletedProcess[str]:
+    def vigil(*args: str, signed_in: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "vigil.cli.main", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+        run_env = env if signed_in else {k: v for k, v in env.items() if k != "VIGIL_TOKEN"}
+        return subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=300, check=False)
 
     cfg = resolve_config(None, tmp_path / "data")
     with Store.for_config(cfg) as store:  # a supervisor's account, signed in as `vigil login` leaves it
@@ -179,20 +180,25 @@ def test_vigil_analyze_plates_reports_the_cost_and_the_hit(
     added = vigil("hotlist", "add", PLATE, "--reason", "SV-7", "--authorised-by", "Insp. Rao",
                   "--expires", (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d"))  # fmt: skip
     assert added.returncode == 0, added.stderr
-    run = vigil("analyze", str(scene_clip), "--plates", "--json", "--by", "PC Lee", "--reason", "SV-7 sighting")
+    # A search of footage for listed plates needs a signed-in reviewer and a reason.
+    refused = vigil("analyze", str(scene_clip), "--plates", "--json", "--reason", "SV-7 sighting", signed_in=False)
+    assert refused.returncode == 1 and "sign in first" in refused.stderr, refused.stderr
+    unreasoned = vigil("analyze", str(scene_clip), "--plates")
+    assert unreasoned.returncode == 1 and "needs a reason" in unreasoned.stderr, unreasoned.stderr
+    run = vigil("analyze", str(scene_clip), "--plates", "--json", "--reason", "SV-7 sighting")
     assert run.returncode == 0, run.stderr
     (plates,) = json.loads(run.stdout.strip().splitlines()[-1])["plates"]
     assert (plates["camera_id"], plates["vehicles_read"], plates["plates"], plates["hits"]) == ("gate", 1, 1, 1)
     assert 1 <= plates["max_frames_per_vehicle"] <= plates["reads_per_track"] == 4
     assert plates["ocr_calls"] >= plates["frames_read"] and plates["ms_per_vehicle_read"] > 0
-    table = vigil("analyze", str(scene_clip), "--plates", "--again")  # analysed once already
+    table = vigil("analyze", str(scene_clip), "--plates", "--again", "--reason", "SV-7 again")  # analysed before
     assert "Plates on gate" in table.stdout and "vigil candidates list" in table.stdout
     # A search of footage for listed plates is audited before it starts: who, what, why.
     with Store.open(f"sqlite:///{tmp_path / 'data' / 'vigil.db'}") as store:
-        named, unnamed = store.governance.audit.list(action="recording.search")
-    assert (named.actor, named.reason, named.detail["lists"]) == ("cli:PC Lee", "SV-7 sighting", ["hotlist"])
-    assert named.object_id == str(scene_clip.resolve()) and named.detail["via"] == "cli"
-    assert unnamed.actor == f"cli:{unnamed.detail['os_user']}" and unnamed.reason is None
+        first, again = store.governance.audit.list(action="recording.search")
+    assert (first.actor, first.reason, first.detail["lists"]) == ("lee", "SV-7 sighting", ["hotlist"])
+    assert first.object_id == str(scene_clip.resolve()) and first.detail["via"] == "cli" and first.detail["os_user"]
+    assert (again.actor, again.reason) == ("lee", "SV-7 again")
 
 
 CLOSE_UP = "car13"

@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vigil.cli import faces_cmd, governance_cmd, plates_cmd
-from vigil.cli.audit import CliAuditor
+from vigil.cli.identity import cli_actor
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.cli.render import print_plates_summary, print_summary
 from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import SourceOpenError
+from vigil.services import Services
+from vigil.services.rules import need_reason
 from vigil.store.facade import Store
 
 if TYPE_CHECKING:
@@ -77,10 +79,9 @@ def analyze(
         False, "--watchlist", help="Search the recording's people for enrolled watchlist subjects (candidates)."
     ),
     plates: bool = typer.Option(False, "--plates", help="Read vehicles' plates and check them against the hotlist."),
-    by: str | None = typer.Option(
-        None, "--by", help="Your name, recorded with a watchlist or plate search (default: your OS account)."
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why this recording is searched (required with --watchlist or --plates; recorded)."
     ),
-    reason: str | None = typer.Option(None, "--reason", help="Why this recording is searched (recorded)."),
     again: bool = typer.Option(
         False, "--again", help="Analyse a recording that was analysed completely before anew (its tracks twice)."
     ),
@@ -89,14 +90,15 @@ def analyze(
 ) -> None:
     """Analyse one recording with a progress bar and print the summary.
 
-    With --watchlist or --plates it is a search of footage for listed people or vehicles, so it
-    is written to the audit log before it starts (who, which recording, which lists, why)."""
+    With --watchlist or --plates it is a search of footage for listed people or vehicles: it needs
+    a signed-in reviewer (vigil login) and a reason, and is written to the audit log before it
+    starts (who, which recording, which lists, why)."""
     cfg = resolve_config(config, data_dir)
     features = frozenset({"faces"}) if watchlist else frozenset()
     if plates:
         features |= {"plates"}
     if features:
-        _audit_search(cfg, video, features, by, reason)
+        _audit_search(cfg, video, features, reason)
     started = utcnow()
     summary = _analyze(video, cfg, out, analysis_fps, motion_gate, quiet=False, features=features, again=again)
     plate_summaries = plates_cmd.run_summaries(cfg, summary, started) if plates else []
@@ -114,16 +116,23 @@ def analyze(
         raise typer.Exit(1)
 
 
-def _audit_search(cfg: VigilConfig, video: Path, features: frozenset[str], by: str | None, reason: str | None) -> None:
-    """One ``recording.search`` record for a retrospective watchlist or hotlist search."""
-    with Store.open(cfg.store_url) as store:
-        CliAuditor.of(by).record(
-            store,
-            "recording.search",
-            object_type="recording",
-            object_id=str(video.resolve())[-512:],
-            reason=(reason or "").strip() or None,
-            lists=sorted("watchlist" if f == "faces" else "hotlist" for f in features),
+def _audit_search(cfg: VigilConfig, video: Path, features: frozenset[str], reason: str | None) -> None:
+    """One ``recording.search`` record for a retrospective watchlist or hotlist search, by the
+    signed-in account (a refusal is recorded as ``access.denied``).
+
+    Raises:
+        AuthenticationError: nobody signed in.
+        AccessDeniedError: the account's role may not search recordings.
+        ReasonRequiredError: no reason.
+    """
+    lists = sorted("watchlist" if f == "faces" else "hotlist" for f in features)
+    with Store.for_config(cfg) as store:
+        services = Services.build(cfg, store)
+        recorder = services.recorder(cli_actor(services))
+        recorder.allow("recordings.search", object_type="recording", lists=lists)
+        why = need_reason(cfg, reason, "a search of a recording for listed people or vehicles")
+        recorder.read(
+            "recording.search", object_type="recording", object_id=str(video.resolve())[-512:], reason=why, lists=lists
         )
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from vigil.cli.audit import CliAuditor
+from vigil.cli.audit import os_account
 from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
@@ -26,16 +26,13 @@ from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
 from vigil.services import hotlist, plate_search
+from vigil.services.actor import system_actor_name
 from vigil.services.hotlist import HotlistEntryIn
+from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord
 from vigil.workers.plates_stage import build_plate_reader
-
-OptionalByOption = typer.Option(
-    None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
-)
-
 
 if TYPE_CHECKING:
     from vigil.workers.runner import RunSummary
@@ -215,10 +212,11 @@ def _delete_crop(media: MediaStore, rel: str) -> int:
 
 
 @plates_app.command("purge")
-def purge(
-    by: str | None = OptionalByOption, config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption
-) -> None:
-    """Delete reads that hit nothing and are older than retention, with their crops; audited by count."""
+def purge(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
+    """Delete reads that hit nothing and are older than retention, with their crops; audited by count.
+
+    Only what the retention policy no longer allows is deleted, so this is the retention job run
+    by hand: recorded as ``system:retention`` with the OS account that ran it (no typed name)."""
     cfg = resolve_config(config, data_dir)
     media = MediaStore(cfg.data_dir / "media")
     with Store.open(cfg.store_url) as store:
@@ -226,8 +224,14 @@ def purge(
         crops = sum(_delete_crop(media, r.crop) for r in gone if r.crop)
         # Recorded as the retention job records it (counts, never plates), so the transparency
         # report's deletions include purges run by hand.
-        CliAuditor.of(by).record(
-            store, "retention.run", object_type="task", object_id="plates", plate_reads=len(gone), plate_crops=crops
+        store.governance.audit.append(
+            AuditEntry(
+                actor=system_actor_name("retention"),
+                action="retention.run",
+                object_type="task",
+                object_id="plates",
+                detail={"via": "cli", "os_user": os_account(), "plate_reads": len(gone), "plate_crops": crops},
+            )
         )
     console.print(f"purged {len(gone)} read{'' if len(gone) == 1 else 's'} older than {cfg.plates.retention_hours:g} h")
 

@@ -42,6 +42,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "hotlist.read": _REVIEW,
     "hotlist.manage": frozenset({"supervisor", "admin"}),
     "plates.search": _REVIEW,
+    # Searching a recording for watchlist subjects or hotlist plates (`vigil analyze --watchlist /
+    # --plates`): it raises candidates about people and vehicles, so reviewers, with a reason.
+    "recordings.search": _REVIEW,
     # Crowd: aggregate counts, flows, alerts and occupancy heatmaps (no identities, and the heatmap
     # PNG is a bare grid, never drawn over a camera frame). Still operational, camera-scoped
     # monitoring, so footage roles within their cameras; auditors see crowd only through reports.

@@ -48,6 +48,13 @@ SceneText = Literal["always", "fallback", "never"]
 STRONG_READ = 0.9
 """A read scoring at least this is not read again closer."""
 
+SCENE_TEXT_SKIP = 0.8
+"""With the plate-trained recogniser, the 960-px scene text detector (``scene_text: fallback``;
+3/4 of a scene's time) is skipped when the morphological rows' best read, after its closer read,
+scores at least this. Chosen by 2-fold cross-validation on the US scenes
+(``bench/plates_scene_gate.py``; both folds chose 0.8): it skips the detector in two scenes of
+three and reads as many plates as running it on every scene."""
+
 MIN_PRESENCE = 0.9
 """A read character the recogniser is less sure than this is there at all is dropped (``drop_absent``).
 
@@ -128,8 +135,12 @@ CCT_MARGIN = (0.1, 0.1)
 box's width, height per side): it was trained on whole plates with a little border. Measured on
 the labelled US boxes (docs/plates.md)."""
 
-ROW_TO_PLATE = (0.06, 0.25)
-"""A character row found by the localisers widened to the plate box it stands for (per side)."""
+ROW_TO_PLATE = (-0.03, 0.15)
+"""A character row found by the localisers turned into the plate crop the recogniser reads (per
+side, fractions of the row's width and height; :data:`CCT_MARGIN` is added after). Chosen by
+2-fold cross-validation on the US scenes (``bench/plates_row_margin.py``; docs/plates.md): both
+folds chose the tightest width tried and 0.15 of the height in a first grid, and -0.03 of the
+width in a second; the wider crop before, (0.06, 0.25), took in plate frames and stickers."""
 
 
 class PlateBoxes(Protocol):
@@ -495,12 +506,24 @@ class PlateReader:
         if scene_text == "always":
             boxes += [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in self._text_rows(search, ox, oy)]
         reads = self._cct_boxes(image, boxes)
-        if scene_text == "fallback" and (not reads or reads[0].score < STRONG_READ):
+        closer: dict[int, PlateRead] = {}  # a read looked at closer once is not looked at again
+        best = self._cct_closer(image, reads, closer)
+        if scene_text == "fallback" and (not best or best[0].score < SCENE_TEXT_SKIP):
             text_boxes = [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in self._text_rows(search, ox, oy)]
             reads = sorted(reads + self._cct_boxes(image, text_boxes), key=lambda r: -r.score)
+            best = self._cct_closer(image, reads, closer)
+        return best
+
+    def _cct_closer(self, image: BGRImage, reads: list[PlateRead], done: dict[int, PlateRead]) -> list[PlateRead]:
+        """``reads`` (best first) with the best few the recogniser is unsure of read again closer by PP-OCR."""
         improved: list[PlateRead] = []
         for read in reads[: self.closer_reads]:
-            improved.append(self._closer(image, read) if read.least < self.second_opinion else read)
+            if read.least >= self.second_opinion:
+                improved.append(read)
+                continue
+            if id(read) not in done:
+                done[id(read)] = self._closer(image, read)
+            improved.append(done[id(read)])
         return sorted(improved + reads[self.closer_reads :], key=lambda r: -r.score)
 
     def _read_rows(self, image: BGRImage, rows: list[tuple[Box, BGRImage, Box, float]]) -> list[PlateRead]:
