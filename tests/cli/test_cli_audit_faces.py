@@ -306,7 +306,9 @@ def test_demo_enrolment_and_replacement_are_audited(cfg: VigilConfig, monkeypatc
     [removal] = _audit(cfg, "watchlist.remove")
     assert [r.object_id for r in enrolments] == [DEMO_SUBJECT, DEMO_SUBJECT]
     for record in [*enrolments, removal]:
-        _cli(record, "Demo Operator")
+        # The scripted job, beside the OS account that ran it: not an invented person's name.
+        assert record.actor == "system:demo"
+        assert record.detail["via"] == "cli" and record.detail["os_user"] == os_account()
     assert removal.reason and "demo" in removal.reason
 
 

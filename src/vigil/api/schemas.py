@@ -60,6 +60,11 @@ class HealthOut(BaseModel):
     reconnects: int
     analysed_fps: float
     last_error: str | None
+    age_s: float = Field(description="Seconds since this report.")
+    stale: bool = Field(
+        description="A live state (starting, running, reconnecting, stalled) not reported for 30 s: the "
+        "process analysing the camera was killed or hangs."
+    )
 
 
 class LeaseOut(BaseModel):

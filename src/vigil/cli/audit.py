@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError
+from vigil.services.actor import system_actor_name
 from vigil.store.audit import AuditEntry, AuditRecord, append_audit
 from vigil.store.facade import Store
 
@@ -75,6 +76,14 @@ class CliAuditor:
 
     name: str
     os_user: str
+    prefix: str = ACTOR_PREFIX
+
+    @classmethod
+    def job(cls, job: str) -> CliAuditor:
+        """A scripted job run from the command line (``vigil demo``): recorded as ``system:<job>``
+        beside the OS account that ran it, never under a person's typed name (a typed name is not an
+        identity, ACCOUNTABILITY.md)."""
+        return cls(job, os_account()[:MAX_NAME_CHARS], prefix=system_actor_name(""))
 
     @classmethod
     def of(cls, by: str | None = None) -> CliAuditor:
@@ -85,7 +94,7 @@ class CliAuditor:
 
     @property
     def actor(self) -> str:
-        return ACTOR_PREFIX + self.name
+        return self.prefix + self.name
 
     def entry(
         self,

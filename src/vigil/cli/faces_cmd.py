@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from vigil.cli.audit import CliAuditor, need_reason, person
+from vigil.cli.audit import CliAuditor, need_reason
 from vigil.cli.identity import signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
@@ -199,16 +199,6 @@ def _subject_dict(s: SubjectRecord, now: datetime) -> dict[str, object]:
             for r in s.references
         ],
     }
-
-
-ReaderOption = typer.Option(
-    None, "--by", help="Your name (recorded in the audit log; default: your operating-system account)."
-)
-
-
-def _reader(by: str | None) -> CliAuditor:
-    """Who reads: the person named with ``--by`` (checked), or the OS account when none is named."""
-    return CliAuditor.of(None if by is None else person(by))
 
 
 @watchlist_app.command("list")
@@ -431,7 +421,7 @@ def register(root: typer.Typer) -> None:
 
 DEMO_PORTRAIT = Path("samples/faces/astronaut.jpg")
 DEMO_SUBJECT = "demo-astronaut"
-DEMO_OPERATOR = "Demo Operator"
+DEMO_JOB = "demo"
 
 
 def compose_demo_clip(portrait: Path, background: Path, out: Path, *, frames: int = 60, side_px: int = 260) -> Path:
@@ -476,7 +466,8 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
         DEMO_PORTRAIT, Path("samples/people.mp4"), cfg.data_dir / "demo" / "constructed-watchlist.mp4"
     )
     expires = utcnow() + timedelta(days=min(30.0, cfg.faces.max_expiry_days))
-    auditor = CliAuditor.of(DEMO_OPERATOR)  # the demo's changes are audited like anyone's
+    # The demo's changes are audited like anyone's, as the scripted job they are (no invented person).
+    auditor = CliAuditor.job(DEMO_JOB)
     with Store.open(cfg.store_url) as store:
         with contextlib.suppress(NotFoundError):  # a previous demo run
             store.faces.remove(
@@ -491,7 +482,7 @@ def run_faces_demo(cfg: VigilConfig, analyze: Callable[[Path, frozenset[str]], o
             display_name="Eileen Collins (NASA portrait, demo)",
             images=[DEMO_PORTRAIT],
             provenance=["NASA, public domain, via scikit-image (samples/faces/README.md)"],
-            authorisation=Authorisation("DEMO-0001 demonstration only", "Demo Supervisor", DEMO_OPERATOR, expires),
+            authorisation=Authorisation("DEMO-0001 demonstration only", "Demo Supervisor", auditor.actor, expires),
             on_written=SubjectEnrolled(auditor),
         )
     say(f"1. enrolled {record.subject_id}: legal basis {record.legal_basis!r}, authorised by {record.authorised_by}, "

@@ -20,6 +20,7 @@ from vigil.cli.render import print_plates_summary, print_summary
 from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import ConfigError, StoreError, VigilError
+from vigil.services.cameras import STALE_AFTER_S, is_stale
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
 from vigil.store.records import HealthRecord
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 
 console = Console()
 err_console = Console(stderr=True)
-
-STALE_AFTER_S = 30.0
-"""Fifteen missed health reports (every 2 s): the process is gone or stuck, not busy."""
-LIVE_STATES = frozenset({"starting", "running", "reconnecting", "stalled"})
 
 
 def run(
@@ -171,11 +168,6 @@ def _lease_holders(cfg: VigilConfig) -> dict[str, Holder]:
         return {h.camera_id: h for h in read_holders(conn)}
     finally:
         conn.close()
-
-
-def is_stale(state: str, age_s: float, stale_after_s: float = STALE_AFTER_S) -> bool:
-    """A camera that claims to be live but has not reported for ``stale_after_s``."""
-    return state in LIVE_STATES and age_s > stale_after_s
 
 
 def _health_dict(r: HealthRecord, now: datetime, stale_after_s: float) -> dict[str, object]:

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from vigil.core.errors import NotFoundError
 from vigil.services.actor import Actor
 from vigil.services.context import Services
 from vigil.store.records import HealthRecord
+
+STALE_AFTER_S = 30.0
+"""Fifteen missed health reports (every 2 s): the process is gone or stuck, not busy."""
+LIVE_STATES = frozenset({"starting", "running", "reconnecting", "stalled"})
+"""States a camera reports while it is being analysed; only these can go stale."""
+
+
+def is_stale(state: str, age_s: float, stale_after_s: float = STALE_AFTER_S) -> bool:
+    """A camera that claims to be live but has not reported for ``stale_after_s`` (its process was
+    killed or hangs). The one rule behind ``vigil status``, the API's ``health.stale`` and the web
+    overview and site plan."""
+    return state in LIVE_STATES and age_s > stale_after_s
+
+
+def health_is_stale(h: HealthRecord, now: datetime, stale_after_s: float = STALE_AFTER_S) -> bool:
+    """:func:`is_stale` of a stored health report at ``now``."""
+    return is_stale(h.state, (now - h.updated_at).total_seconds(), stale_after_s)
 
 
 @dataclass(frozen=True, slots=True)

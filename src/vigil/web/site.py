@@ -117,7 +117,6 @@ def overview(request: Request) -> Response:
             )
             day[cam.camera_id] = len(ctx.store.candidates.list(camera_id=cam.camera_id, since=since, limit=1000))
     positions = {c.id: c for c in ctx.config.cameras if c.position is not None and me.sees(c.id)}
-    stale_after = timedelta(seconds=30)
     now = utcnow()
     health = {c.camera_id: c.health for c in found}
 
@@ -125,7 +124,7 @@ def overview(request: Request) -> Response:
         h = health.get(cid)
         if h is None:
             return "no health yet"
-        return "offline" if now - h.updated_at > stale_after else h.state
+        return "offline" if cameras.health_is_stale(h, now) else h.state
 
     plan = site_plan(
         [
@@ -145,7 +144,7 @@ def overview(request: Request) -> Response:
         day=day,
         can_review=can_review,
         show_footage=me.can("media.read"),
-        stale={c.camera_id: c.health is None or now - c.health.updated_at > stale_after for c in found},
+        stale={c.camera_id: c.health is None or cameras.health_is_stale(c.health, now) for c in found},
         plan=plan if positions else None,
     )
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path
 from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.routing import Example, endpoint
 from vigil.api.schemas import CameraOut, HealthOut, LeaseOut
+from vigil.core.clock import utcnow
 from vigil.http.leases import LeaseSnapshot
 from vigil.services import cameras
 from vigil.store.records import HealthRecord
@@ -22,6 +23,7 @@ CameraIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 def _health(h: HealthRecord | None) -> HealthOut | None:
     if h is None:
         return None
+    now = utcnow()
     return HealthOut(
         updated_at=h.updated_at,
         state=h.state,
@@ -31,6 +33,8 @@ def _health(h: HealthRecord | None) -> HealthOut | None:
         reconnects=h.reconnects,
         analysed_fps=h.analysed_fps,
         last_error=h.last_error,
+        age_s=round((now - h.updated_at).total_seconds(), 1),
+        stale=cameras.health_is_stale(h, now),
     )
 
 
