@@ -30,11 +30,21 @@ CAMERAS = ("gate-1", "gate-2", "gate-3", "gate-4")
 
 
 def _worker(urls: tuple[str, ...], worker_id: str) -> tuple[NatsConnection, LeaseManager]:
-    conn = NatsConnection(NatsSettings(servers=urls))
-    manager = LeaseManager(
-        conn, worker_id=worker_id, cameras=CAMERAS, ttl_s=4.0, renew_every_s=0.5, safety_margin_s=1.0, replicas=3
-    )
-    return conn, manager.start()
+    # A three-node cluster that has just started may still be electing its JetStream meta leader:
+    # the first bucket request can time out (seen in CI).
+    deadline = time.monotonic() + 30
+    while True:
+        conn = NatsConnection(NatsSettings(servers=urls))
+        manager = LeaseManager(
+            conn, worker_id=worker_id, cameras=CAMERAS, ttl_s=4.0, renew_every_s=0.5, safety_margin_s=1.0, replicas=3
+        )
+        try:
+            return conn, manager.start()
+        except Exception:
+            conn.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def _leases(base: str, token: str) -> dict[str, dict[str, Any]]:

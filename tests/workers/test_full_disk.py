@@ -75,7 +75,7 @@ def _events(db: Path) -> int:
 
 
 def test_full_disk_pauses_says_so_once_and_loses_nothing(
-    small_disk: Path, tmp_path: Path, people_clip: Path, cars_clip: Path, installed_models_dir: Path
+    small_disk: Path, tmp_path: Path, people_clip: Path, installed_models_dir: Path
 ) -> None:
     data = small_disk / "data"
     config = tmp_path / "cameras.yaml"
@@ -112,7 +112,10 @@ def test_full_disk_pauses_says_so_once_and_loses_nothing(
     # the spool (the reserve's room), and the next run stores them.
     before = _events(data / "vigil.db")
     config2 = tmp_path / "gate.yaml"
-    config2.write_text(yaml.safe_dump({"cameras": [{**camera, "id": "gate", "url": str(cars_clip)}]}))
+    # The people clip again under another camera id, at 5 frames/s: long enough that the run is
+    # still paused on the full disk when it is stopped (the short cars clip could end by itself
+    # first on a fast machine, and the SIGTERM then met an interpreter already shutting down).
+    config2.write_text(yaml.safe_dump({"cameras": [{**camera, "id": "gate", "analysis_fps": 5}]}))
     args = [sys.executable, "-m", "vigil.cli.main", "run", "--config", str(config2), "--json"]
     err2 = tmp_path / "run2.err"
     with err2.open("wb") as stderr:
@@ -121,6 +124,7 @@ def test_full_disk_pauses_says_so_once_and_loses_nothing(
     time.sleep(2)
     filler = _fill(small_disk)
     _wait_for(err2, "disk is full", proc, 300)
+    assert proc.poll() is None, "the run ended by itself before it could be stopped on a full disk"
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, err2.read_text()[-3000:]

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 import yaml
 
@@ -37,7 +38,7 @@ def test_kill_9_then_restart(tmp_path: Path, people_clip: Path, installed_models
     data = tmp_path / "data"
     db = data / "vigil.db"
     config = tmp_path / "cameras.yaml"
-    camera = {"id": "lobby", "url": str(people_clip), "analysis_fps": 2, "motion_gate": {"enabled": False}}
+    camera = {"id": "lobby", "url": str(people_clip), "analysis_fps": 5, "motion_gate": {"enabled": False}}
     config.write_text(yaml.safe_dump({"cameras": [camera]}))
     env = dict(os.environ, VIGIL_DATA_DIR=str(data), VIGIL_MODELS_DIR=str(installed_models_dir))
 
@@ -97,7 +98,13 @@ def test_kill_9_then_restart(tmp_path: Path, people_clip: Path, installed_models
     for track_id in open_before:
         assert reasons[track_id] and reasons[track_id].startswith("orphaned"), reasons[track_id]
     summary = json.loads(again.stdout.strip().splitlines()[-1])
-    assert summary["frames_analysed"] < 80  # 40 s at 2 fps from the start would be ~80
+    # Resumed, not restarted: the frames up to the checkpoint are not analysed again.
+    clip = cv2.VideoCapture(str(people_clip))
+    source_fps, source_frames = clip.get(cv2.CAP_PROP_FPS), clip.get(cv2.CAP_PROP_FRAME_COUNT)
+    clip.release()
+    whole_clip = source_frames / source_fps * 5  # analysed frames of the whole clip at 5 fps
+    skipped = resume_after / source_fps * 5  # those before the checkpoint
+    assert resume_after > 0 and summary["frames_analysed"] <= whole_clip - skipped + 2, (summary, whole_clip, skipped)
     # No track is stored twice: the resumed run starts tracks only after the checkpoint's frame.
     run_ids = {t.rsplit("-", 1)[0] for (t,) in _rows(db, "SELECT track_id FROM tracks")}
     assert len(run_ids) == 2
