@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from vigil.config import VigilConfig
 from vigil.core.clock import utcnow
 from vigil.core.errors import ConflictError, NotFoundError, PolicyError
 from vigil.core.ids import new_id
+from vigil.governance.use_records import EntryMaker
 from vigil.services.actor import Actor
 from vigil.services.context import Services
 from vigil.services.recorder import Recorder
@@ -52,21 +53,6 @@ CHANGE = "policy.change"
 _KEY = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+){0,5}")
 
 PolicyValue = bool | int | float | str | None
-
-
-class EntryMaker(Protocol):
-    """Builds an audit entry for the person acting (a :class:`Recorder`, or the CLI's auditor)."""
-
-    def entry(
-        self,
-        action: str,
-        *,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        camera_id: str | None = None,
-        reason: str | None = None,
-        **detail: Any,
-    ) -> AuditEntry: ...
 
 
 @dataclass(frozen=True, slots=True)
