@@ -3,9 +3,8 @@
 Per image (issue 22), with the installed default models (int8 CSRNet, the configured person
 detector with its precision, 3x3 tiles as ``crowd.count_tiles``):
 
-* ``d384``: CSRNet density at 384 px wide (the step before issue 22);
-* ``dnat``: CSRNet density at the frame's own width (at most ``--max-width``), and ``feat``: the
-  64-channel activation under its 1x1 output layer (float16), for fitting that layer;
+* ``d384``: CSRNet density at 384 px wide (the step before issue 22, and the near-people path);
+* ``dnat``: CSRNet density at the frame's own width (at most ``--max-width``);
 * ``boxes``: the tiled person boxes the product counts with;
 * ``points``: the labelled heads (frame pixels); ``ms_*``: the time of each part.
 
@@ -22,33 +21,28 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from vigil.config import VigilConfig
 from vigil.config.load import apply_env
 from vigil.crowd.dataset import head_points, list_images
 from vigil.crowd.density import prepare
+from vigil.crowd.evaluate import _read
 from vigil.crowd.tiling import tiled
 from vigil.workers.crowd_stage import build_tile_detector
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "crowd"
 CACHE = ROOT / "build" / "crowd-cache"
-FEATURE = "backend_10_relu"
 log = logging.getLogger("crowd_cache")
 
 
 def density_session(model: Path, threads: int) -> ort.InferenceSession:
-    """The installed CSRNet graph with the activation under its output layer as a second output."""
-    proto = onnx.load(str(model))
-    proto.graph.output.append(onnx.helper.make_tensor_value_info(FEATURE, onnx.TensorProto.FLOAT, None))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             target = folder / f"{item.image.stem}.npz"
             if target.exists():
                 continue
-            image = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
+            image = _read(item.image)
             h, w = image.shape[:2]
             t0 = time.perf_counter()
             d384 = session.run(["density"], {"image": prepare(image, 384)})[0]
             t1 = time.perf_counter()
-            dnat, feat = session.run(["density", FEATURE], {"image": prepare(image, min(w, args.max_width))})
+            dnat = session.run(["density"], {"image": prepare(image, min(w, args.max_width))})[0]
             t2 = time.perf_counter()
             boxes = detector(image)
             t3 = time.perf_counter()
@@ -87,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
                 frame=np.array([w, h]),
                 d384=d384[0, 0].astype(np.float32),
                 dnat=dnat[0, 0].astype(np.float32),
-                feat=feat[0].astype(np.float16),
                 boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
                 points=head_points(item.truth).astype(np.float32),
                 ms=np.array([(t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000]),

@@ -24,9 +24,11 @@ DEFAULT_DENSITY_INPUT_WIDTH = 1024
 """Widest CSRNet input: narrower frames run at their own width (docs/crowd.md, issue 22)."""
 DEFAULT_NEAR_WIDTH = 384
 """CSRNet input width for frames whose people are near (large): docs/crowd.md."""
-DEFAULT_NEAR_HEIGHT = 0.2
+DEFAULT_NEAR_HEIGHT = 0.25
 """Median person-box height, as a fraction of the frame height, above which people are near."""
-DEFAULT_BLEND_PEOPLE = (40.0, 150.0)
+DEFAULT_NEAR_RATIO = 2.0
+"""Full-resolution CSRNet sum over this many times the combined count: near people (texture, bodies)."""
+DEFAULT_BLEND_PEOPLE = (0.0, 40.0)
 """CSRNet sums over which the count moves from the combined count to the density sum."""
 DEFAULT_DENSITY_FLOOR = 0.03
 """People per CSRNet cell below which density is background in the combined count (docs/crowd.md)."""
@@ -188,6 +190,12 @@ class CrowdConfig(StrictModel):
         le=10.0,
         description="Median person-box height (fraction of the frame height) above which people are near and "
         "CSRNet runs at near_width (it over-counts large people at full resolution).",
+    )
+    near_ratio: float = Field(
+        default=DEFAULT_NEAR_RATIO,
+        gt=1.0,
+        le=1000.0,
+        description="A full-resolution CSRNet sum over near_ratio x the combined count also means near people.",
     )
     near_width: int = Field(
         default=DEFAULT_NEAR_WIDTH, ge=128, le=2048, multiple_of=8, description="CSRNet input width for near people."

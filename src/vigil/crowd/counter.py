@@ -4,17 +4,17 @@ The rule (issue 22; chosen by cross-validation on the training splits, docs/crow
 "Counting at the frame's own resolution"):
 
 1. Person boxes on the whole frame and on overlapping tiles (:mod:`vigil.crowd.tiling`).
-2. How near the people are is measured from those boxes: the median box height as a fraction
-   of the frame height. Near people (above :attr:`CountRule.near_height`) are what CSRNet
-   over-counts at full resolution, so such frames run CSRNet at :attr:`CountRule.near_width`;
-   other frames run it at their own width (at most ``crowd.density_input_width``), where far
-   heads are still several pixels wide.
-3. Two counts from the same map: ``combined`` (detections + density detection missed,
-   :func:`vigil.crowd.combine.split_density`) and ``density`` (the map's sum). Which one to
-   trust is measured on the frame too: CSRNet's own sum says how crowded it is. Below
-   :attr:`CountRule.blend_from` people the combined count is used, above
+2. How near the people are is measured: the median box height as a fraction of the frame
+   height (above :attr:`CountRule.near_height`), or, at full resolution, CSRNet's sum more than
+   :attr:`CountRule.near_ratio` times the combined count (detections + the density detection
+   missed, :func:`vigil.crowd.combine.split_density`): the two disagree because CSRNet fires on
+   large people and texture. Frames of near people, what detection is sure of, run CSRNet at
+   :attr:`CountRule.near_width` and count with the combined count, as before issue 22.
+3. Other frames run CSRNet at their own width (at most ``crowd.density_input_width``), where far
+   heads are still several pixels wide, and the count moves from the combined count to CSRNet's
+   sum as that sum grows: below :attr:`CountRule.blend_from` people the combined count, above
    :attr:`CountRule.blend_to` the density sum, linearly in between (detection saturates in
-   crowds, density over-fires on the few large people of sparse scenes).
+   crowds).
 
 A per-camera calibration (:mod:`vigil.crowd.calibration`) then scales the count by the rows
 its people are at (:attr:`FrameCount.placed`).
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from vigil.config.crowd import (
     DEFAULT_DENSITY_FLOOR,
     DEFAULT_HIDDEN_HEADS_PX,
     DEFAULT_NEAR_HEIGHT,
+    DEFAULT_NEAR_RATIO,
     DEFAULT_NEAR_WIDTH,
     CrowdConfig,
 )
@@ -55,6 +56,8 @@ class CountRule:
     """Median person-box height (fraction of the frame height) above which people are near."""
     near_width: int = DEFAULT_NEAR_WIDTH
     """CSRNet input width for frames of near people."""
+    near_ratio: float = DEFAULT_NEAR_RATIO
+    """A full-resolution CSRNet sum over this many times the combined count also means near people."""
     blend_from: float = DEFAULT_BLEND_PEOPLE[0]
     blend_to: float = DEFAULT_BLEND_PEOPLE[1]
 
@@ -69,6 +72,7 @@ class CountRule:
             crowd.hidden_heads_px,
             crowd.near_height,
             crowd.near_width,
+            crowd.near_ratio,
             crowd.blend_people[0],
             crowd.blend_people[1],
         )
@@ -79,6 +83,11 @@ class CountRule:
     def density_weight(self, density: float) -> float:
         """How much of the count is CSRNet's sum (0: the combined count only, 1: density only)."""
         return float(np.clip((density - self.blend_from) / (self.blend_to - self.blend_from), 0.0, 1.0))
+
+    def density_disagrees(self, density: float, combined: float) -> bool:
+        """CSRNet's full-resolution sum is far above the combined count: it fires on near people
+        (and texture), so the frame is counted as one of near people."""
+        return density > self.near_ratio * max(combined, 1.0)
 
     def people_are_near(self, boxes: FloatArray, frame_height: int) -> bool:
         if len(boxes) == 0:
@@ -127,13 +136,27 @@ def count_frame(image: BGRImage, detector: Detector, density: DensityEstimator, 
     height, width = int(image.shape[0]), int(image.shape[1])
     boxes = np.asarray(detector(image), dtype=np.float32).reshape(-1, 4)
     near = rule.people_are_near(boxes, height)
-    input_width = min(width, rule.near_width if near else density.input_width)
-    dmap = density.estimate(image, input_width=input_width)
+    if not near:
+        input_width = min(width, density.input_width)
+        counted = count_from_map(density.estimate(image, input_width=input_width), boxes, rule, input_width=input_width)
+        near = rule.density_disagrees(counted.density, counted.combined)
+    if near:
+        input_width = min(width, rule.near_width)
+        counted = count_from_map(
+            density.estimate(image, input_width=input_width), boxes, rule, near=True, input_width=input_width
+        )
+    return replace(counted, ms=(time.perf_counter() - started) * 1000.0)
+
+
+def count_from_map(
+    dmap: DensityMap, boxes: FloatArray, rule: CountRule, *, near: bool = False, input_width: int
+) -> FrameCount:
+    """The count of a frame from its person boxes and CSRNet map (``near``: the near-people path,
+    where the combined count is used alone)."""
     parts = split_density(dmap, boxes, rule.floor, rule.hidden_heads_px)
     combined = float(len(boxes)) + float(parts.residual.sum())
     dens = dmap.count
-    weight = rule.density_weight(dens)
+    weight = 0.0 if near else rule.density_weight(dens)
     count = (1.0 - weight) * combined + weight * dens
-    placed = placed_count(dmap, parts, boxes, weight, height)
-    ms = (time.perf_counter() - started) * 1000.0
-    return FrameCount(count, len(boxes), dens, combined, weight, input_width, placed, ms)
+    placed = placed_count(dmap, parts, boxes, weight, dmap.frame_height)
+    return FrameCount(count, len(boxes), dens, combined, weight, input_width, placed, 0.0)
