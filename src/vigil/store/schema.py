@@ -10,6 +10,7 @@ from vigil.store import (  # noqa: F401  (registers their tables)
     audit,
     auth,
     candidates,
+    clips,
     cases,
     crowd,
     dead_letters,
