@@ -7,6 +7,8 @@ person the pipeline was tracking in that frame, found or not (the live view's ru
 too small or too turned for YuNet is still covered. One search gives both copies a clip may
 have: every face blurred (what footage roles see), and, for a face candidate, the faces
 centred inside the candidate's own person box left clear (a supervisor's unredacted view).
+Where the first search blurred anything, the blurred frame is searched again (as the write-time
+redactor's second pass), since what is left beside a blurred box can still read as a face.
 Without YuNet every frame is blurred whole (fail closed).
 """
 
@@ -53,12 +55,17 @@ class ClipRedactor:
             whole = blur_all(image)
             return whole, (whole if keep else None)
         found = [*self._faces(image), *heads]
-        if not keep:
-            return blur_boxes(image, found, max_cells=FACE_CELLS), None
-        inside = [b for b in found if _centre_inside(b, keep)]
-        outside = [b for b in found if b not in inside]
+        outside = [b for b in found if not (keep and _centre_inside(b, keep))]
         kept = blur_boxes(image, outside, max_cells=FACE_CELLS)
-        return blur_boxes(kept, inside, max_cells=FACE_CELLS), kept
+        blurred = blur_boxes(kept, [b for b in found if b not in outside], max_cells=FACE_CELLS)
+        if found:
+            # A second search of the blurred frame: what is left of a face beside a blurred
+            # box (hair, a chin) can still read as one (the write-time redactor's two passes).
+            again = self._faces(blurred)
+            blurred = blur_boxes(blurred, again, max_cells=FACE_CELLS)
+            if keep:
+                kept = blur_boxes(kept, [b for b in again if not _centre_inside(b, keep)], max_cells=FACE_CELLS)
+        return blurred, (kept if keep else None)
 
 
 def build_clip_redactor(cfg: VigilConfig) -> ClipRedactor:

@@ -16,6 +16,7 @@ from vigil.store.candidates import CandidateRepository
 from vigil.store.clips import ClipRepository
 from vigil.store.crowd import CrowdRepository
 from vigil.store.engine import open_engine, writer
+from vigil.store.explore import ExploreRepository
 from vigil.store.faces import FacesRepository
 from vigil.store.governance import GovernanceStore
 from vigil.store.migrate import migrate as run_migrations
@@ -42,6 +43,7 @@ class Store:
         self.plates = PlatesRepository(sessions, write_sessions)
         self.crowd = CrowdRepository(sessions, write_sessions)
         self.clips = ClipRepository(sessions)
+        self.explore = ExploreRepository(sessions)
         self.governance = GovernanceStore(sessions, write_sessions)
 
     @classmethod

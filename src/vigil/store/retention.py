@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil.store.audit import AuditEntry, append_audit
 from vigil.store.auth import LoginAttemptRow
 from vigil.store.candidates import CandidateRow
-from vigil.store.clips import ClipRow
 from vigil.store.cases import CaseItemRow, CaseRow
+from vigil.store.clips import ClipRow
 from vigil.store.dead_letters import DeadLetterRow
 from vigil.store.logins import delete_idle
 from vigil.store.session import _transaction
@@ -102,8 +102,8 @@ class RetentionRepository:
             clip_ids: list[str] = []
             for clip_id, subject_type, subject_id, track, clip_media, kept_media, subject_at in clips:
                 cutoff = cutoffs.candidates_before if subject_type == "candidate" else cutoffs.events_before
-                held = subject_id in held_candidates or subject_id in held_events or (track and track in held_tracks)
-                if subject_at >= cutoff or held:
+                on_hold = subject_id in held_candidates | held_events or bool(track and track in held_tracks)
+                if subject_at >= cutoff or on_hold:
                     continue
                 clip_ids.append(str(clip_id))
                 media += [str(m) for m in (clip_media, kept_media) if m]

@@ -74,9 +74,10 @@ def encode_mp4(
             stream.time_base = TIME_BASE
             stream.codec_context.time_base = TIME_BASE
             stream.options = {"profile": "baseline", "preset": "veryfast", "crf": str(crf), "tune": "zerolatency"}
-            for image, t in zip(images, pts_s, strict=True):
-                if image.shape[:2] != (height, width):
-                    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+            for source, t in zip(images, pts_s, strict=True):
+                image: NDArray[np.uint8] = source
+                if source.shape[:2] != (height, width):
+                    image = np.asarray(cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA), np.uint8)
                 pts = max(last + 1, round((t - t0) * 1000))  # strictly rising, whatever the source did
                 last = pts
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")

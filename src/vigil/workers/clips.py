@@ -226,7 +226,9 @@ class ClipRecorder:
             self._queue.put(p, timeout=wait_s) if wait_s > 0 else self._queue.put_nowait(p)
         except queue.Full:
             self.dropped += 1
-            log.warning("clips: %d clips waiting to be encoded; the clip of %s is dropped", self.cfg.queue, p.subject_id)
+            log.warning(
+                "clips: %d clips waiting to be encoded; the clip of %s is dropped", self.cfg.queue, p.subject_id
+            )
 
     # -- the writer thread ----------------------------------------------------------------
 
@@ -276,7 +278,9 @@ class ClipRecorder:
         except (VigilError, ValueError) as exc:
             self.failed += 1
             if self.failed % 100 == 1:
-                log.warning("camera %s: clip of %s not stored (%d so far): %s", p.camera_id, p.subject_id, self.failed, exc)
+                log.warning(
+                    "camera %s: clip of %s not stored (%d so far): %s", p.camera_id, p.subject_id, self.failed, exc
+                )
             return
         finally:
             self.encode_s += time.perf_counter() - started
