@@ -264,7 +264,8 @@ class Deployment:
                 wall_s=wall_s,
                 events_published=sum(w.pipeline.events_emitted + w.progress_published for w in workers)
                 + published_health
-                + orphans_ended,
+                + orphans_ended
+                + (clips.stored if clips is not None else 0),
                 events_stored=sink.stored,
                 events_spooled=len(sink.abandoned),
                 events_dead_lettered=dead,
