@@ -111,7 +111,7 @@ def test_a_partition_dropped_under_a_writer_is_made_again(store: Store, pg_db: s
 def test_the_migration_moves_rows_of_the_unpartitioned_schema(pg_db: str) -> None:
     engine = open_engine(_url(pg_db))
     try:
-        migrate(engine, "0010")
+        migrate(engine, "0011")
         with engine.begin() as conn:
             conn.execute(
                 text(

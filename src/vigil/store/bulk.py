@@ -99,7 +99,7 @@ def add_many_postgres(
 ) -> list[AnyEvent]:
     """Store the (distinct-id) ``events`` in ``session``'s transaction; return those that were new.
 
-    ``partitioned``: ``events`` is time-partitioned (revision 0011), so its key is
+    ``partitioned``: ``events`` is time-partitioned (revision 0012), so its key is
     ``(event_id, occurred_at)`` (``store/partitions.py``).
     """
     raw: Any = session.connection().connection.driver_connection  # psycopg.Connection

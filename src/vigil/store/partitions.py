@@ -1,6 +1,6 @@
 """PostgreSQL time partitions of the high-volume tables (scale-out); SQLite keeps one table each.
 
-Which tables, and why these (``migrations/versions/0011_pg_time_partitions.py`` builds them):
+Which tables, and why these (``migrations/versions/0012_pg_time_partitions.py`` builds them):
 
 * ``events`` (every event verbatim; track updates and health are two thirds of it), by
   ``occurred_at``;
@@ -112,7 +112,7 @@ def partition_days(conn: Connection, spec: PartitionedTable) -> dict[date, str]:
 
 
 def is_partitioned(conn: Connection) -> bool:
-    """Whether this database's ``events`` is partitioned (PostgreSQL at revision 0011 or later)."""
+    """Whether this database's ``events`` is partitioned (PostgreSQL at revision 0012 or later)."""
     return bool(
         conn.execute(
             text(
@@ -126,7 +126,7 @@ def is_partitioned(conn: Connection) -> bool:
 class PartitionManager:
     """Makes sure the day partitions a batch needs exist; remembers the ones it has seen.
 
-    One per engine; thread-safe. On SQLite (or a PostgreSQL schema before 0011) it does nothing.
+    One per engine; thread-safe. On SQLite (or a PostgreSQL schema before 0012) it does nothing.
     """
 
     def __init__(self, engine: Engine) -> None:

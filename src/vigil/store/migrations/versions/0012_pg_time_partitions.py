@@ -6,8 +6,8 @@ partition keys (PostgreSQL requires it of a unique index on a partitioned table)
 stored are moved into the new tables, with a partition for each day they cover and for the
 coming week. SQLite keeps today's schema (this revision does nothing there).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 """
 
@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from alembic import op
 from sqlalchemy import Connection, text
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
