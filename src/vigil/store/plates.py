@@ -22,6 +22,7 @@ from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import new_id
 from vigil.events.plates import PlateReadEvent
 from vigil.plates.hotlist import HotlistPlate
+from vigil.store.cases import CaseItemRow, CaseRow
 from vigil.store.session import _check_aware, _transaction
 from vigil.store.tables import Base, UTCDateTime
 
@@ -304,15 +305,23 @@ class PlatesRepository:
             return int(session.scalar(select(func.count()).select_from(PlateReadRow)) or 0)
 
     def purge_reads(self, *, retention_hours: float, now: datetime | None = None) -> list[PlateReadRecord]:
-        """Delete reads that hit nothing and are older than retention; the deleted reads (to delete their crops)."""
+        """Delete reads that hit nothing and are older than retention, except those in a case on
+        legal hold; the deleted reads (to delete their crops)."""
         if retention_hours < 0:
             raise InputError(f"retention_hours must be >= 0, got {retention_hours}")
         _check_aware(now=now)
         now = now or utcnow()
         cutoff = now - timedelta(hours=retention_hours)
         with _transaction(self._write_sessions, "purging plate reads") as session:
+            held = (
+                select(CaseItemRow.item_id)
+                .join(CaseRow, CaseRow.case_id == CaseItemRow.case_id)
+                .where(CaseRow.legal_hold.is_(True), CaseItemRow.item_type.in_(("plate_read", "event")))
+            )
             rows = session.scalars(
-                select(PlateReadRow).where(PlateReadRow.hit.is_(False), PlateReadRow.occurred_at < cutoff)
+                select(PlateReadRow).where(
+                    PlateReadRow.hit.is_(False), PlateReadRow.occurred_at < cutoff, PlateReadRow.read_id.not_in(held)
+                )
             ).all()
             gone = [_read(r) for r in rows]
             if gone:

@@ -14,10 +14,10 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.instants import check_instant
 from vigil.services import candidates, plate_search
-from vigil.services import cases as case_service
 from vigil.services import events as event_search
 from vigil.services import timeline as subject_timeline
 from vigil.services.candidates import CandidateView, Decision
+from vigil.web.cases import cases_to_add_to
 from vigil.web.charts import PlanPoint, Series, heatmap, site_plan, time_series
 from vigil.web.core import (
     CROWD_READ,
@@ -138,7 +138,7 @@ def review(
         already_confirmed=me.username in confirmers,
         can_decide=me.can("candidates.decide"),
         fmr_text=fmr_words(current.false_match_rate, _watchlist_size(session)) if face and current else None,
-        cases=case_service.list_cases(session.services, me, limit=50) if me.can("cases.manage") else [],
+        cases=cases_to_add_to(session),
         occurred=None if current is None else current.occurred_at,
         undo_s=CONFIRM_UNDO_S,
     )
@@ -333,7 +333,9 @@ def plates(
         reason=reason or "",
         camera_id=camera or "",
         cameras=camera_choices(session),
+        names=camera_names(session),
         retention_hours=session.ctx.config.plates.retention_hours,
+        cases=cases_to_add_to(session),
     )
 
 
@@ -393,7 +395,8 @@ def crowd(request: Request, camera_id: str | None = None, hours: float = 24) -> 
                 if cfg
                 else []
             )
-            hm = heatmap(total.grid, total.frame_width, total.frame_height, polys, lines)
+            frame = f"/cameras/{camera}/latest" if me.can("media.read") and me.sees(camera) else None
+            hm = heatmap(total.grid, total.frame_width, total.frame_height, polys, lines, background=frame)
         alerts = ctx.store.crowd.alerts(camera, since=since)[-50:]
         line_totals = ctx.store.crowd.line_totals(camera, since=since)
     return render(
@@ -404,6 +407,7 @@ def crowd(request: Request, camera_id: str | None = None, hours: float = 24) -> 
         camera=camera,
         zones=zones,
         heatmap=hm,
+        heatmap_frame=hm is not None and me.can("media.read") and me.sees(camera),
         alerts=alerts,
         line_totals=line_totals,
         hours=hours,

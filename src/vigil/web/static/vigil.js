@@ -48,7 +48,7 @@
   var confirmForm = document.getElementById("confirm-form");
   var undo = null;
   if (confirmForm) {
-    var bar = confirmForm.querySelector("[data-testid=confirm-pending]");
+    var bar = document.querySelector("[data-testid=confirm-pending]");
     var barText = bar.querySelector("[data-undo-text]");
     var confirmButton = confirmForm.querySelector("button.primary");
     var waitS = Number(confirmForm.getAttribute("data-undo-s") || 5);
@@ -81,6 +81,90 @@
       }, 1000);
     }, true);
     bar.querySelector("[data-undo]").addEventListener("click", function () { undo(); });
+  }
+
+  // Case export: sent from here so the page can say it worked, save the zip and list the
+  // export in the history (without this script the browser downloads the zip itself).
+  document.querySelectorAll("form[data-export]").forEach(function (form) {
+    var done = form.querySelector("[data-testid=export-done]");
+    var failed = form.querySelector("[data-testid=export-failed]");
+    var button = form.querySelector("button");
+    form.addEventListener("submit", function (ev) {
+      if (!window.fetch || !window.Blob) return;
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+      var data = new FormData(form);
+      button.disabled = true;
+      button.classList.add("busy");
+      done.hidden = true;
+      failed.hidden = true;
+      fetch(form.action, { method: "POST", body: data, credentials: "same-origin" }).then(function (r) {
+        if (!r.ok || (r.headers.get("Content-Type") || "").indexOf("application/zip") !== 0) {
+          return r.text().then(function (text) {
+            var page = new DOMParser().parseFromString(text, "text/html");
+            var why = page.querySelector(".flash.error, main p");
+            throw new Error(why ? why.textContent.trim() : "the export failed (" + r.status + ")");
+          });
+        }
+        var name = (/filename="([^"]+)"/.exec(r.headers.get("Content-Disposition") || "") || [])[1] || "case.zip";
+        var files = r.headers.get("X-Export-Files") || "";
+        var sha = r.headers.get("X-Manifest-SHA256") || "";
+        return r.blob().then(function (blob) {
+          var url = URL.createObjectURL(blob);
+          var a = document.createElement("a");
+          a.href = url;
+          a.download = name;
+          document.body.append(a);
+          a.click();
+          a.remove();
+          setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+          done.textContent = "Exported " + name + ": " + files + " files, manifest SHA-256 " + sha.slice(0, 16) +
+            "…, saved to your downloads. The export is recorded in the audit log.";
+          done.hidden = false;
+          addHistoryRow(data, files, sha);
+          form.querySelector("input[name=reason]").value = "";
+        });
+      }).catch(function (err) {
+        failed.textContent = "Not exported: " + err.message;
+        failed.hidden = false;
+      }).finally(function () {
+        button.disabled = false;
+        button.classList.remove("busy");
+      });
+    }, true);
+  });
+
+  function addHistoryRow(data, files, sha) {
+    var section = document.querySelector("[data-testid=export-history]");
+    if (!section) return;
+    var body = section.querySelector("tbody");
+    if (!body) {
+      var empty = section.querySelector("[data-testid=no-exports]");
+      if (empty) empty.remove();
+      var table = document.createElement("table");
+      table.className = "data cards";
+      table.innerHTML = "<thead><tr><th>When (UTC)</th><th>By</th><th>Redacted</th><th>Files</th>" +
+        "<th>Manifest SHA-256</th><th>Reason</th></tr></thead><tbody></tbody>";
+      section.append(table);
+      body = table.querySelector("tbody");
+    }
+    var who = document.querySelector("[data-testid=whoami]");
+    var cells = [
+      ["When", new Date().toISOString().slice(0, 19).replace("T", " ")],
+      ["By", who ? who.firstChild.textContent.trim() : ""],
+      ["Redacted", data.get("unredacted") ? "unredacted" : "yes"],
+      ["Files", files],
+      ["Manifest", sha.slice(0, 16) + "…"],
+      ["Reason", data.get("reason") || ""],
+    ];
+    var row = document.createElement("tr");
+    cells.forEach(function (c) {
+      var td = document.createElement("td");
+      td.setAttribute("data-label", c[0]);
+      td.textContent = c[1];
+      row.append(td);
+    });
+    body.prepend(row);
   }
 
   // Review shortcuts: j/k next/previous, c confirm, u undo, r reject (focus the reason), Esc leave a field.
