@@ -221,7 +221,6 @@ def test_audit_log_newest_first_filtered_exported_with_routine_views_grouped(
         groups = page.locator("[data-testid=routine-group]").all_inner_texts()
         mine = [g for g in groups if "operator-1" in g and "media.view" in g and "Car park" in g]
         assert mine and max(int(g.split("\t")[4]) for g in mine) >= 30, groups
-        page.click("[data-testid=routine-groups] summary")
         page.screenshot(path=str(shots / "audit-grouped.png"), full_page=True)
 
         page.fill("[data-testid=audit-filters] input[name=actor]", "supervisor-1")
@@ -248,3 +247,73 @@ def test_audit_log_newest_first_filtered_exported_with_routine_views_grouped(
     from vigil.governance.witness import verify_store
 
     assert verify_store(live.store).ok  # grouping is presentation: the chain is as written
+
+
+PHONE = {"width": 390, "height": 844}
+ROLES = ("viewer", "operator", "supervisor", "auditor", "admin")
+
+
+def _pages(live: Live) -> dict[str, str]:
+    """Every page, with the ids a detail page needs taken from what the earlier tests stored."""
+    case = live.store.governance.cases.list(limit=1)
+    cand = live.store.candidates.list(status=None, kind="plate", limit=1)
+    snap = next(
+        t.snapshot for t in live.store.tracks.list(camera_id="cam-b", limit=50, newest_first=True) if t.snapshot
+    )
+    pages = {
+        "overview": "/",
+        "live": "/live",
+        "live-camera": "/live/cam-c",
+        "review": "/review",
+        "review-plate": f"/review?id={cand[0].candidate_id}&status={cand[0].status}" if cand else "/review",
+        "events": "/events?reason=incident+2291+review",
+        "media-view": f"/media/view?path={snap}",
+        "timeline": "/subjects/astro?reason=incident+2291+movements",
+        "plates": "/plates?plate=AB12CDE&reason=stolen+vehicle+SV-8812",
+        "crowd": "/crowd?camera_id=cam-c",
+        "lists": "/lists",
+        "cases": "/cases",
+        "calibration": "/calibration",
+        "transparency": "/transparency",
+        "audit": "/audit",
+        "policies": "/policies",
+        "users": "/users",
+    }
+    if case:
+        pages["case"] = f"/cases/{case[0].case_id}"
+    return pages
+
+
+def test_every_page_fits_a_phone_for_every_role_with_screenshots(browser: Any, live: Live, shots: Path) -> None:
+    """At 390x844 no page scrolls sideways (a wide table becomes cards or scrolls in its box),
+    for each role on every page it may open; each page is screenshotted at 1440x900 and 390x844."""
+    pages = _pages(live)
+    wide: dict[str, int] = {}
+    opened: dict[str, set[str]] = {}
+    desktop_done: set[str] = set()
+    for role in ROLES:
+        user = live.users[role]
+        with signed_in(browser, live, user, PHONE) as page:
+            for name, path in pages.items():
+                response = page.goto(path)
+                assert response is not None
+                if response.status == 403:
+                    continue  # not this role's page (the role tests check who may open what)
+                assert response.status == 200, (role, name, response.status)
+                page.wait_for_load_state("load")
+                width = int(page.evaluate("() => document.documentElement.scrollWidth"))
+                if width > PHONE["width"]:
+                    wide[f"{role}:{name}"] = width
+                opened.setdefault(name, set()).add(role)
+                page.screenshot(path=str(shots / f"phone-{role}-{name}.png"), full_page=True)
+        todo = [n for n in opened if role in opened[n] and n not in desktop_done]
+        if todo:
+            with signed_in(browser, live, user, DESKTOP) as page:
+                for name in todo:
+                    page.goto(pages[name])
+                    page.wait_for_load_state("load")
+                    page.screenshot(path=str(shots / f"desktop-{name}.png"), full_page=True)
+                    desktop_done.add(name)
+    assert wide == {}, f"pages wider than a {PHONE['width']} px phone: {wide}"
+    assert set(opened) == set(pages), set(pages) - set(opened)  # every page was walked by some role
+    assert opened["audit"] == {"auditor", "admin"} and "viewer" in opened["overview"]

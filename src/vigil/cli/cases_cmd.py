@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -104,7 +104,7 @@ def add_cmd(
     if item_type not in cases.ITEM_TYPES:
         raise InputError(f"item type {item_type!r} is not one of {', '.join(cases.ITEM_TYPES)}")
     with signed_in(config, data_dir) as (services, actor):
-        added = cases.add_item(services, actor, case_id, cast(cases.ItemType, item_type), item_id)
+        added = cases.add_item(services, actor, case_id, item_type, item_id)
     _print(added, as_json, f"added {item_type} to ")
 
 

@@ -32,6 +32,7 @@ rather than one row each. Presentation only: every record stays in the chain as 
 
 MAX_EXPORT = 100_000
 """Most records one CSV export holds (narrow the filters for more)."""
+EXPORT_BATCH = 10_000
 
 CSV_COLUMNS = ("seq", "at", "actor", "action", "object_type", "object_id", "camera_id", "reason", "detail", "hash")
 
@@ -129,9 +130,17 @@ def audit_csv(
     recorder = services.recorder(actor)
     recorder.allow("audit.read", object_type="audit")
     time_range(since, until)
-    records = services.store.governance.audit.list(
-        actor=by, action=action, object_id=object_id, since=since, until=until, limit=MAX_EXPORT, newest_first=True
-    )
+    records: list[AuditRecord] = []
+    before: int | None = None
+    while len(records) < MAX_EXPORT:
+        batch = services.store.governance.audit.list(
+            actor=by, action=action, object_id=object_id, since=since, until=until, newest_first=True,
+            limit=min(EXPORT_BATCH, MAX_EXPORT - len(records)), before_seq=before,
+        )  # fmt: skip
+        records += batch
+        if len(batch) < EXPORT_BATCH:
+            break
+        before = batch[-1].seq
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)

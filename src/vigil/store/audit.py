@@ -214,11 +214,15 @@ class AuditRepository:
         offset: int = 0,
         newest_first: bool = False,
         exclude_actions: Collection[str] = (),
+        before_seq: int | None = None,
     ) -> builtins.list[AuditRecord]:
         """Records matching every given filter, oldest first (``newest_first``: newest first),
-        less any whose action is in ``exclude_actions``."""
+        less any whose action is in ``exclude_actions``; ``before_seq`` pages back through the
+        chain stably while records are appended."""
         _check_page(limit, offset)
         stmt = self._filtered(select(AuditRow), actor, action, object_id, object_ids, since, until, exclude_actions)
+        if before_seq is not None:
+            stmt = stmt.where(AuditRow.seq < before_seq)
         order = AuditRow.seq.desc() if newest_first else AuditRow.seq
         stmt = stmt.order_by(order).limit(limit).offset(offset)
         with _transaction(self._sessions, "listing audit records") as session:
