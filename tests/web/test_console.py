@@ -165,7 +165,7 @@ def test_a_case_holds_candidates_plate_reads_tracks_and_events_and_keeps_its_exp
         assert "plate read" in rows[0] and "AB12CDE" in rows[0] and "Car park" in rows[0]
         assert "plate candidate" in rows[1] and "listed AB12CDE" in rows[1]
         assert "person track" in rows[2] and "Main entrance" in rows[2]
-        assert "crowd alert" in rows[3] and "Concourse" in rows[3]
+        assert "crowd alert" in rows[3] and "Concourse" in rows[3] and "over capacity · zone north" in rows[3]
         assert "Not exported yet" in page.inner_text("[data-testid=export-history]")
 
         page.fill("[data-testid=export] input[name=reason]", "disclosure to the prosecutor, ref P-2")

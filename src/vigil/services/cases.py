@@ -300,6 +300,11 @@ def _describe(services: Services, item_type: str, item_id: str) -> tuple[str, da
             raise NotFoundError(f"no event {item_id!r}")
         data: dict[str, Any] = e.model_dump()
         what = str(data.get("plate") or data.get("list_entry_id") or data.get("class_name") or data.get("kind") or "")
+        if data.get("type") == "crowd.alert":
+            what = (
+                f"{str(data['kind']).replace('_', ' ')} · {data['subject_type']} {data['subject_id']} · "
+                f"{data['value']:g} / {data['threshold']:g} {data['unit']}"
+            )
         media = data.get("crop") or data.get("snapshot") or data.get("probe_media")
         return str(data.get("type", "event")).replace("_", " ").replace(".", " "), e.occurred_at, what, media
     return "attachment", None, item_id.rsplit("/", 1)[-1], None
