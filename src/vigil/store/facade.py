@@ -13,8 +13,10 @@ from vigil.config import VigilConfig
 from vigil.store.audit import AUDIT_SIGNER_INFO
 from vigil.store.audit_keys import AuditSigner, audit_key_file, default_key_file
 from vigil.store.candidates import CandidateRepository
+from vigil.store.clips import ClipRepository
 from vigil.store.crowd import CrowdRepository
 from vigil.store.engine import open_engine, writer
+from vigil.store.explore import ExploreRepository
 from vigil.store.faces import FacesRepository
 from vigil.store.governance import GovernanceStore
 from vigil.store.migrate import migrate as run_migrations
@@ -40,6 +42,8 @@ class Store:
         self.faces = FacesRepository(sessions, write_sessions)
         self.plates = PlatesRepository(sessions, write_sessions)
         self.crowd = CrowdRepository(sessions, write_sessions)
+        self.clips = ClipRepository(sessions)
+        self.explore = ExploreRepository(sessions)
         self.governance = GovernanceStore(sessions, write_sessions)
 
     @classmethod

@@ -14,6 +14,7 @@ from vigil.store.audit import AuditEntry, append_audit
 from vigil.store.auth import LoginAttemptRow
 from vigil.store.candidates import CandidateRow
 from vigil.store.cases import CaseItemRow, CaseRow
+from vigil.store.clips import ClipRow
 from vigil.store.dead_letters import DeadLetterRow
 from vigil.store.logins import delete_idle
 from vigil.store.session import _transaction
@@ -85,7 +86,30 @@ class RetentionRepository:
                 for e, tr in events
                 if e not in held_events and e not in held_candidates and (tr is None or tr not in held_tracks)
             ]
+            # A clip shares its subject's fate: the subject's cutoff, and its hold (the candidate,
+            # the alert's event, or the track named in a case).
+            latest_cutoff = max(cutoffs.candidates_before, cutoffs.events_before)
+            clips = session.execute(
+                select(
+                    ClipRow.clip_id,
+                    ClipRow.subject_type,
+                    ClipRow.subject_id,
+                    ClipRow.track_id,
+                    ClipRow.media,
+                    ClipRow.media_kept,
+                    ClipRow.subject_at,
+                ).where(ClipRow.subject_at < latest_cutoff)
+            ).all()
+            clip_ids: list[str] = []
+            for clip_id, subject_type, subject_id, track, clip_media, kept_media, subject_at in clips:
+                cutoff = cutoffs.candidates_before if subject_type == "candidate" else cutoffs.events_before
+                on_hold = subject_id in held_candidates | held_events or bool(track and track in held_tracks)
+                if subject_at >= cutoff or on_hold:
+                    continue
+                clip_ids.append(str(clip_id))
+                media += [str(m) for m in (clip_media, kept_media) if m]
             counts = {
+                "clips": _delete_in(session, ClipRow.clip_id, clip_ids),
                 "tracks": _delete_in(session, TrackRow.track_id, track_ids),
                 "candidates": _delete_in(session, CandidateRow.candidate_id, cand_ids),
                 "events": _delete_in(session, EventRow.event_id, event_ids),

@@ -49,6 +49,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Cameras", "cameras.read"),
     ("/live", "Live", "media.read"),
     ("/review", "Review", "candidates.read"),
+    ("/explore", "Explore", "tracks.read"),
     ("/events", "Events", "events.read"),
     ("/plates", "Plates", PLATES_SEARCH),
     ("/crowd", "Crowd", CROWD_READ),
