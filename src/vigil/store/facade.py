@@ -20,6 +20,7 @@ from vigil.store.explore import ExploreRepository
 from vigil.store.faces import FacesRepository
 from vigil.store.governance import GovernanceStore
 from vigil.store.migrate import migrate as run_migrations
+from vigil.store.partitions import PartitionManager
 from vigil.store.plates import PlatesRepository
 from vigil.store.repositories import EventRepository, HealthRepository, TrackRepository
 
@@ -35,7 +36,9 @@ class Store:
         info = {AUDIT_SIGNER_INFO: audit_signer} if audit_signer is not None else {}
         sessions = sessionmaker(engine, expire_on_commit=False, info=info)
         write_sessions = sessionmaker(writer(engine), expire_on_commit=False, info=info)
-        self.events = EventRepository(sessions, write_sessions)
+        self.partitions = PartitionManager(engine)
+        """Day partitions of the high-volume tables (PostgreSQL; does nothing on SQLite)."""
+        self.events = EventRepository(sessions, write_sessions, self.partitions)
         self.tracks = TrackRepository(sessions)
         self.health = HealthRepository(sessions, write_sessions)
         self.candidates = CandidateRepository(sessions, write_sessions)
