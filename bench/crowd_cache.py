@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, default=1, help="every n-th image only (natural order)")
     parser.add_argument("--max-width", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--limit", type=int, default=None, help="at most this many images per set (after --stride)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     cfg = apply_env(VigilConfig())
@@ -58,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     session = density_session(model, args.threads)
     detector = tiled(build_tile_detector(cfg), cfg.crowd.count_tiles)
     for name in args.sets:
-        folder = CACHE / name
+        folder = args.cache / name
         folder.mkdir(parents=True, exist_ok=True)
-        items = list_images(DATA / name)[:: args.stride]
+        items = list_images(DATA / name)[:: args.stride][: args.limit]
         started, done = time.perf_counter(), 0
         for i, item in enumerate(items):
             target = folder / f"{item.image.stem}.npz"

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from crowd_cv import count_cached, load
+from crowd_cv import CACHE, count_cached, load
 from vigil.config.crowd import CrowdConfig
 from vigil.crowd.calibration import LabelledCount, fit_calibration
 from vigil.crowd.counter import CountRule
@@ -31,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--bands", type=int, default=1)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args(argv)
     rule = CountRule.from_config(CrowdConfig())
-    items = load([args.set])
+    items = load([args.set], args.cache)
     counts = [count_cached(it, rule) for it in items]
     truth = [it.truth for it in items]
     n = len(items)

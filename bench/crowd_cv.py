@@ -65,10 +65,10 @@ class Item:
     ms: NDArray[np.float64]
 
 
-def load(sets: Sequence[str]) -> list[Item]:
+def load(sets: Sequence[str], cache: Path = CACHE) -> list[Item]:
     items: list[Item] = []
     for name in sets:
-        files = sorted((CACHE / name).glob("*.npz"), key=lambda p: (len(p.stem), p.stem))
+        files = sorted((cache / name).glob("*.npz"), key=lambda p: (len(p.stem), p.stem))
         files = [f for f in files if not f.name.endswith(".tmp.npz")]
         for i, f in enumerate(files):
             z = np.load(f)
@@ -129,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args(argv)
-    items = load(args.sets)
+    items = load(args.sets, args.cache)
     print({s: sum(1 for it in items if it.set == s) for s in args.sets}, file=sys.stderr)
     n = len(items)
     # Sets weigh alike: each set's MAE relative to its mean true count (Part B's 124 people would

@@ -118,3 +118,17 @@ def test_live_density_runs_on_the_zones_only_and_the_calibration_scales_the_zone
     assert zone.density_count == pytest.approx(96 * 22 * 0.05, rel=0.05)  # 768 x 182 px of 0.05/cell
     doubled = _monitor(UniformDensity(0.05), CameraCalibration((2.0,))).observe(0.0, frame, [], no_boxes)
     assert {s.zone_id: s for s in doubled.samples}["low"].count == pytest.approx(2 * zone.count, abs=1)
+
+
+def test_installed_int8_csrnet_keeps_its_last_layers_float(installed_models_dir: Any) -> None:
+    """Recipe 3: dense crowds saturated the int8 ranges of the last back-end layers (docs/crowd.md)."""
+    import onnx
+
+    from vigil.models.quantize import CSRNET_FP32_NODES
+
+    graph = onnx.load(str(installed_models_dir / "csrnet" / "model-int8.onnx")).graph
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    convs = {n.name: n for n in graph.node if n.op_type == "Conv"}
+    for name in CSRNET_FP32_NODES:
+        assert convs[name].input[1] not in dequantized, name  # float weights
+    assert convs["backend_0_conv"].input[1] in dequantized  # the rest stays int8
