@@ -47,5 +47,6 @@ def test_counting_step_matches_golden(shared_data: Path, installed_models_dir: P
     assert result.errors.rmse == pytest.approx(golden["rmse"], abs=2 * tol)
     assert result.errors.bias == pytest.approx(golden["bias"], abs=2 * tol)
     # The step before issue 22 (CSRNet at 384 px, combined count) on the same images: never worse
-    # (the sparse photos all take the near path, which is that step, so they are equal).
-    assert result.errors.mae <= golden["before_mae"] + 1e-6
+    # (the sparse photos all take the near path, which is that step, so they are equal; the
+    # stored figures are rounded to 3 decimals).
+    assert result.errors.mae <= golden["before_mae"] + tol
