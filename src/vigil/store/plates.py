@@ -347,10 +347,10 @@ _READ_COLUMNS = ("read_id", "camera_id", "track_id", "occurred_at", "plate", "co
 
 
 def _held(session: Session) -> tuple[set[str], set[str]]:
-    """Read ids (held as events) and track ids in any case on legal hold."""
+    """Read ids (held as plate reads or as their events) and track ids in any case on legal hold."""
     rows = session.execute(
         select(CaseItemRow.item_type, CaseItemRow.item_id)
         .join(CaseRow, CaseRow.case_id == CaseItemRow.case_id)
-        .where(CaseRow.legal_hold.is_(True), CaseItemRow.item_type.in_(("event", "track")))
+        .where(CaseRow.legal_hold.is_(True), CaseItemRow.item_type.in_(("event", "plate_read", "track")))
     ).all()
-    return {str(i) for t, i in rows if t == "event"}, {str(i) for t, i in rows if t == "track"}
+    return {str(i) for t, i in rows if t in ("event", "plate_read")}, {str(i) for t, i in rows if t == "track"}

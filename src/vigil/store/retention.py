@@ -66,7 +66,8 @@ class RetentionRepository:
             held_by_type: dict[str, set[str]] = {}
             for item_type, item_id in held_rows:
                 held_by_type.setdefault(str(item_type), set()).add(str(item_id))
-            held_events = held_by_type.get("event", set())
+            # A plate read's event has the read's id: a held plate read keeps its event too.
+            held_events = held_by_type.get("event", set()) | held_by_type.get("plate_read", set())
             held_tracks = held_by_type.get("track", set())
             held_candidates = held_by_type.get("candidate", set())
             media: list[str] = []

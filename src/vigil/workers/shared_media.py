@@ -162,12 +162,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def shared_media(
-    root: Path, cache_root: Path, bucket: MediaBucket, redactor: ImageRedactor | None
+    root: Path,
+    cache_root: Path,
+    bucket: MediaBucket,
+    redactor: ImageRedactor | None,
+    *,
+    clip_redactor: FrameRedactor | None = None,
 ) -> tuple[SharedMediaStore, Uploader]:
     """A worker's media store: background uploads that unstage each file once stored; what a
     previous run left staged is queued first."""
     uploader = Uploader(bucket, root)
-    media = SharedMediaStore(root, cache_root, bucket, redactor=redactor, uploader=uploader)
+    media = SharedMediaStore(
+        root, cache_root, bucket, redactor=redactor, uploader=uploader, clip_redactor=clip_redactor
+    )
     uploader.on_stored = media.unstage  # before the first submit: nothing is queued yet
     # Files a previous run staged and did not upload (killed with its queue in memory): the
     # staging area holds nothing else, since every stored file is removed from it.
