@@ -170,3 +170,19 @@ def test_explore_fits_a_phone(browser: Any, live: Live, shots: Path) -> None:
         wait_playable(page, "video[data-testid=clip]")
         assert no_sideways_scroll(page) <= PHONE["width"]
         page.screenshot(path=str(shots / "phone-explore-detail.png"), full_page=True)
+
+
+def test_a_crowd_alert_found_in_explore_goes_into_a_case(browser: Any, live: Live) -> None:
+    with signed_in(browser, live, live.users["supervisor"]) as page:
+        page.goto("/cases")
+        page.fill("[data-testid=new-case] input[name=name]", "Concourse crush 2291")
+        page.fill("[data-testid=new-case] input[name=reason]", "Crowd safety review, ref 2291")
+        page.click("[data-testid=new-case] button")
+        page.wait_for_url(re.compile(r".*/cases/[^/?]+"))
+        page.goto("/explore?kind=crowd_alert")
+        page.locator("[data-kind=crowd_alert] a").first.click()
+        page.wait_for_url(re.compile(r".*/explore/crowd_alert/.+"))
+        assert "Over capacity" in page.inner_text("[data-testid=detail-title]")
+        page.locator("[data-testid=add-to-case] button").click()
+        page.wait_for_url(re.compile(r".*/cases/[^/?]+"))
+        assert "Added the" in page.content()
