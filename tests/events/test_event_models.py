@@ -46,7 +46,8 @@ def test_every_type_is_registered_with_version_1() -> None:
     core = {"track.started", "track.updated", "track.ended", "camera.health", "candidate.raised"}
     assert core <= set(EVENT_TYPES)
     # Feature events are named after their feature ("faces.…", "plates.…", "crowd.…").
-    assert all(t.split(".")[0] in {"track", "camera", "candidate", "faces", "plates", "crowd"} for t in EVENT_TYPES)
+    families = {"track", "camera", "candidate", "clip", "faces", "plates", "crowd"}
+    assert all(t.split(".")[0] in families for t in EVENT_TYPES)
     assert all(supported_versions(t) == (1,) for t in EVENT_TYPES)
 
 

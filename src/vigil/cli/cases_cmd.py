@@ -1,10 +1,11 @@
-"""``vigil cases list|show|hold|release|export``: cases from the command line, signed in as a
+"""``vigil cases list|show|add|hold|release|export|exports``: cases from the command line, signed in as a
 user account (``vigil login`` or ``VIGIL_TOKEN``), through :mod:`vigil.services.cases`: the same
 camera scope, reasons and audit records as the API and the web UI (``via: cli``)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,23 @@ def show_cmd(
         _print(cases.show(services, actor, case_id), as_json)
 
 
+@cases_app.command("add")
+def add_cmd(
+    case_id: str = typer.Argument(...),
+    item_type: str = typer.Argument(..., help=f"What to add: {', '.join(cases.ITEM_TYPES)}."),
+    item_id: str = typer.Argument(..., help="Its id (an event, track, candidate or plate read id)."),
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Add an event, track, candidate or plate read in your camera scope to a case (recorded as ``case.add_item``)."""
+    if item_type not in cases.ITEM_TYPES:
+        raise InputError(f"item type {item_type!r} is not one of {', '.join(cases.ITEM_TYPES)}")
+    with signed_in(config, data_dir) as (services, actor):
+        added = cases.add_item(services, actor, case_id, item_type, item_id)
+    _print(added, as_json, f"added {item_type} to ")
+
+
 @cases_app.command("hold")
 def hold_cmd(
     case_id: str = typer.Argument(...),
@@ -136,6 +154,29 @@ def export_cmd(
         package = cases.export(services, actor, case_id, reason=reason, unredacted=unredacted)
     out.write_bytes(package.data)
     console.print(f"wrote {out}: {package.files} files, manifest SHA-256 {package.manifest_sha256}", highlight=False)
+
+
+@cases_app.command("exports")
+def exports_cmd(
+    case_id: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json"),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """The case's export history, newest first (from its ``export.create`` audit records)."""
+    with signed_in(config, data_dir) as (services, actor):
+        found = cases.exports(services, actor, case_id)
+    if as_json:
+        print(json.dumps([{**asdict(e), "at": e.at.isoformat()} for e in found]))
+        return
+    if not found:
+        console.print(f"case {case_id} has not been exported")
+        return
+    table = Table("when (UTC)", "by", "redacted", "files", "manifest SHA-256", "reason")
+    for e in found:
+        table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.by, "yes" if e.redacted else "NO", str(e.files or ""),
+                      (e.manifest_sha256 or "")[:16], e.reason or "")  # fmt: skip
+    console.print(table)
 
 
 def register(root: typer.Typer) -> None:

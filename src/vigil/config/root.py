@@ -11,6 +11,7 @@ from vigil.config.api import ApiConfig
 from vigil.config.base import StrictModel
 from vigil.config.camera import CameraConfig
 from vigil.config.candidates import CandidatesConfig
+from vigil.config.clips import ClipsConfig
 from vigil.config.crowd import CrowdConfig
 from vigil.config.detector import DetectorConfig
 from vigil.config.faces import FacesConfig
@@ -48,6 +49,7 @@ class VigilConfig(StrictModel):
     faces: FacesConfig = Field(default_factory=FacesConfig)
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     crowd: CrowdConfig = Field(default_factory=CrowdConfig)
+    clips: ClipsConfig = Field(default_factory=ClipsConfig)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     scale: ScaleConfig = Field(default_factory=ScaleConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)

@@ -2,6 +2,7 @@
 
 from vigil.core.errors import EventDecodeError
 from vigil.events.candidates import CandidateFlag, CandidateKind, CandidateRaised
+from vigil.events.clips import ClipRecorded, ClipSubject
 from vigil.events.codec import event_from_dict, parse_event, supported_versions, to_json
 from vigil.events.models import (
     BoundingBox,
@@ -25,6 +26,8 @@ __all__ = [
     "CandidateFlag",
     "CandidateKind",
     "CandidateRaised",
+    "ClipRecorded",
+    "ClipSubject",
     "EventBase",
     "EventDecodeError",
     "RecordingProgress",

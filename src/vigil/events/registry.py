@@ -7,6 +7,7 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from vigil.events.candidates import CandidateRaised
+from vigil.events.clips import ClipRecorded
 from vigil.events.crowd import CROWD_EVENTS
 from vigil.events.faces import FACE_EVENTS
 from vigil.events.models import CameraHealth, EventBase, RecordingProgress, TrackEnded, TrackStarted, TrackUpdated
@@ -19,6 +20,7 @@ AnyEvent = Annotated[
     | CameraHealth
     | RecordingProgress
     | CandidateRaised
+    | ClipRecorded
     | FACE_EVENTS
     | PLATE_EVENTS
     | CROWD_EVENTS,

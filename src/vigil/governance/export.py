@@ -96,6 +96,7 @@ def build_case_package(
     """Assemble the zip in memory. Items that retention already removed are listed as missing."""
     events: list[dict[str, Any]] = []
     candidates: list[dict[str, Any]] = []
+    plate_reads: list[dict[str, Any]] = []
     media_paths: dict[str, bool] = {}  # path -> may stay unredacted (the adjudicated subject)
     attachments: list[str] = []
     missing: list[str] = []
@@ -124,13 +125,34 @@ def build_case_package(
             for p in (cand.probe_media, cand.reference_media):
                 if p:
                     media_paths[p] = media_paths.get(p, False) or cand.status == "confirmed"
+        elif item.item_type == "plate_read":
+            try:
+                read = store.plates.get_read(item.item_id)
+            except NotFoundError:
+                missing.append(f"plate_read:{item.item_id}")
+                continue
+            plate_reads.append(
+                {
+                    "read_id": read.read_id,
+                    "camera_id": read.camera_id,
+                    "track_id": read.track_id,
+                    "occurred_at": read.occurred_at.isoformat(),
+                    "plate": read.plate,
+                    "confidence": read.confidence,
+                    "region": read.region,
+                    "crop": read.crop,
+                    "hit": read.hit,
+                }
+            )
+            if read.crop:
+                media_paths[read.crop] = True  # the plate crop is the evidence itself
         elif item.item_type == "attachment":
             attachments.append(item.item_id)
 
     ids = {case.case_id, *(i.item_id for i in case.items)}
     extract = [audit_json(r) for r in store.governance.audit.list(object_ids=ids, limit=MAX_AUDIT_EXTRACT)]
     files: dict[str, bytes] = {
-        "events.json": _dump({"events": events, "candidates": candidates}),
+        "events.json": _dump({"events": events, "candidates": candidates, "plate_reads": plate_reads}),
         "audit.json": _dump({"records": extract}),
     }
     for rel, subject in media_paths.items():

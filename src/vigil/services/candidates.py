@@ -66,6 +66,10 @@ class CandidateView(BaseModel):
     decisions: list[DecisionView]
     confirmations: int = Field(description="Different accounts that confirmed it so far.")
     required_confirmations: int = Field(description="Different accounts that must confirm it (by kind).")
+    listed_plate: str | None = Field(
+        default=None,
+        description="For a plate candidate, the plate as the hotlist entry lists it (the read is `observed`).",
+    )
 
 
 class CandidatePage(BaseModel):
@@ -79,7 +83,7 @@ def required_confirmations(config: VigilConfig, kind: str) -> int:
     return config.candidates.confirmations_for(kind)
 
 
-def view(config: VigilConfig, c: CandidateRecord) -> CandidateView:
+def view(config: VigilConfig, c: CandidateRecord, listed_plate: str | None = None) -> CandidateView:
     decisions = [
         DecisionView(actor=d.actor, decision=d.decision, reason=d.reason, at=d.decided_at) for d in c.decisions
     ]
@@ -103,7 +107,23 @@ def view(config: VigilConfig, c: CandidateRecord) -> CandidateView:
         decisions=decisions,
         confirmations=len({d.actor for d in c.decisions if d.decision == "confirm"}),
         required_confirmations=required_confirmations(config, c.kind),
+        listed_plate=listed_plate,
     )
+
+
+def _listed_plates(services: Services, records: list[CandidateRecord]) -> dict[str, str]:
+    """Hotlist entry id -> listed plate, for the plate candidates among ``records`` (expired
+    entries too: a candidate outlives its entry's expiry)."""
+    wanted = {c.list_entry_id for c in records if c.kind == "plate"}
+    if not wanted:
+        return {}
+    entries = services.store.plates.list_entries(include_expired=True)
+    return {e.entry_id: e.plate for e in entries if e.entry_id in wanted}
+
+
+def _views(services: Services, records: list[CandidateRecord]) -> list[CandidateView]:
+    plates = _listed_plates(services, records)
+    return [view(services.config, c, plates.get(c.list_entry_id)) for c in records]
 
 
 def list_candidates(
@@ -133,7 +153,7 @@ def list_candidates(
     )
     rec.read("candidates.list", object_type="candidates", camera_id=camera_id, status=status, results=len(records))
     return CandidatePage(
-        items=[view(services.config, c) for c in records],
+        items=_views(services, records),
         limit=limit,
         offset=offset,
         next_offset=offset + limit if len(records) == limit else None,
@@ -151,7 +171,7 @@ def show(services: Services, actor: Actor, candidate_id: str) -> CandidateView:
     rec = services.recorder(actor)
     rec.allow("candidates.read", camera_id=record.camera_id, object_type="candidate", object_id=candidate_id)
     rec.read("candidate.view", object_type="candidate", object_id=candidate_id, camera_id=record.camera_id)
-    return view(services.config, record)
+    return _views(services, [record])[0]
 
 
 def decide(
@@ -205,7 +225,7 @@ def decide(
         required_confirmations=required,
         on_decided=audit,
     )
-    return view(services.config, record)
+    return _views(services, [record])[0]
 
 
 def confirm(services: Services, actor: Actor, candidate_id: str, reason: str | None = None) -> CandidateView:

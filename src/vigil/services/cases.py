@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from vigil.core.errors import InputError, NotFoundError, UploadError
 from vigil.core.ids import new_id
@@ -20,7 +21,8 @@ from vigil.services.context import Services
 from vigil.services.rules import need_reason
 from vigil.store.cases import CaseRecord
 
-ItemType = Literal["event", "track", "candidate"]
+ItemType = Literal["event", "track", "candidate", "plate_read"]
+ITEM_TYPES: tuple[ItemType, ...] = ("event", "track", "candidate", "plate_read")
 
 ATTACHMENT_TYPES = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 """Attachments (warrants, authorisations) are checked by content, not by name."""
@@ -104,11 +106,21 @@ def _item_camera(services: Services, item_type: ItemType, item_id: str) -> str |
         if track is None:
             raise NotFoundError(f"no track {item_id!r}")
         return track.camera_id
+    if item_type == "plate_read":
+        return store.plates.get_read(item_id).camera_id
     return store.candidates.get(item_id).camera_id
 
 
 def add_item(services: Services, actor: Actor, case_id: str, item_type: ItemType, item_id: str) -> CaseRecord:
-    """Add an event, track or candidate in the actor's scope to a case in its scope."""
+    """Add an event, track, candidate or plate read in the actor's scope to a case in its scope.
+
+    Raises:
+        InputError: an item type that is not one of :data:`ITEM_TYPES`.
+        NotFoundError: no such item (or retention removed it).
+        ConflictError: the item is in the case already.
+    """
+    if item_type not in ITEM_TYPES:
+        raise InputError(f"item type {item_type!r} is not one of {', '.join(ITEM_TYPES)}")
     _scoped(services, actor, "cases.manage", case_id)
     camera_id = _item_camera(services, item_type, item_id)
     recorder = services.recorder(actor)
@@ -221,3 +233,113 @@ def export(
         files=package.files,
         manifest_sha256=package.manifest_sha256,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseItemView:
+    """A case item as people read it: what it is, where, when and who or what it shows.
+
+    ``missing`` is True when retention removed what the item points at (the case keeps the
+    reference; the export lists it as missing).
+    """
+
+    item_type: str
+    item_id: str
+    kind: str
+    camera_id: str | None
+    camera: str | None
+    at: datetime | None
+    what: str
+    media: str | None
+    added_by: str
+    added_at: datetime
+    missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """One export of a case, as its ``export.create`` audit record holds it."""
+
+    at: datetime
+    by: str
+    reason: str | None
+    redacted: bool
+    files: int | None
+    manifest_sha256: str | None
+
+
+def _describe(services: Services, item_type: str, item_id: str) -> tuple[str, datetime | None, str, str | None]:
+    """(kind, when, what, media) of one item; raises NotFoundError when it is gone."""
+    store = services.store
+    if item_type == "candidate":
+        c = store.candidates.get(item_id)
+        if c.kind == "plate":
+            entry = next(
+                (e for e in store.plates.list_entries(include_expired=True) if e.entry_id == c.list_entry_id), None
+            )
+            listed = entry.plate if entry is not None else "a removed hotlist entry"
+            return (
+                "plate candidate",
+                c.occurred_at,
+                f"read {c.observed or '?'} · listed {listed} · {c.status}",
+                c.probe_media,
+            )
+        return "face candidate", c.occurred_at, f"{c.list_entry_id} · score {c.score:.3f} · {c.status}", c.probe_media
+    if item_type == "plate_read":
+        r = store.plates.get_read(item_id)
+        return "plate read", r.occurred_at, f"{r.plate} · confidence {r.confidence:.0%}", r.crop
+    if item_type == "track":
+        t = store.tracks.get(item_id)
+        if t is None:
+            raise NotFoundError(f"no track {item_id!r}")
+        span = int((t.last_seen - t.first_seen).total_seconds())
+        return f"{t.class_name} track", t.first_seen, f"seen for {span} s", t.snapshot
+    if item_type == "event":
+        e = store.events.get(item_id)
+        if e is None:
+            raise NotFoundError(f"no event {item_id!r}")
+        data: dict[str, Any] = e.model_dump()
+        what = str(data.get("plate") or data.get("list_entry_id") or data.get("class_name") or data.get("kind") or "")
+        if data.get("type") == "crowd.alert":
+            what = (
+                f"{str(data['kind']).replace('_', ' ')} · {data['subject_type']} {data['subject_id']} · "
+                f"{data['value']:g} / {data['threshold']:g} {data['unit']}"
+            )
+        media = data.get("crop") or data.get("snapshot") or data.get("probe_media")
+        return str(data.get("type", "event")).replace("_", " ").replace(".", " "), e.occurred_at, what, media
+    return "attachment", None, item_id.rsplit("/", 1)[-1], None
+
+
+def describe_items(services: Services, case: CaseRecord) -> list[CaseItemView]:
+    """The items of ``case`` (already shown to the actor by :func:`show`) described for reading."""
+    names = {c.id: c.display_name for c in services.config.cameras}
+    out: list[CaseItemView] = []
+    for i in case.items:
+        try:
+            kind, at, what, media = _describe(services, i.item_type, i.item_id)
+            missing = False
+        except NotFoundError:
+            kind, at, what, media, missing = i.item_type.replace("_", " "), None, "removed by retention", None, True
+        camera = None if i.camera_id is None else names.get(i.camera_id, i.camera_id)
+        out.append(CaseItemView(i.item_type, i.item_id, kind, i.camera_id, camera, at, what, media, i.added_by,
+                                i.added_at, missing))  # fmt: skip
+    return out
+
+
+def exports(services: Services, actor: Actor, case_id: str, *, limit: int = 100) -> list[ExportRecord]:
+    """The case's export history, newest first, from its ``export.create`` audit records (the
+    audit log is where an export is kept; the package itself is not stored)."""
+    _scoped(services, actor, "cases.read", case_id)
+    records = services.store.governance.audit.list(action="export.create", object_id=case_id, limit=10_000)
+    out = [
+        ExportRecord(
+            at=r.at,
+            by=r.actor,
+            reason=r.reason,
+            redacted=bool(r.detail.get("redacted", True)),
+            files=r.detail.get("files"),
+            manifest_sha256=r.detail.get("manifest_sha256"),
+        )
+        for r in records
+    ]
+    return out[::-1][:limit]

@@ -212,11 +212,53 @@ class AuditRepository:
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        newest_first: bool = False,
+        exclude_actions: Collection[str] = (),
+        before_seq: int | None = None,
     ) -> builtins.list[AuditRecord]:
-        """Records matching every given filter, oldest first."""
+        """Records matching every given filter, oldest first (``newest_first``: newest first),
+        less any whose action is in ``exclude_actions``; ``before_seq`` pages back through the
+        chain stably while records are appended."""
         _check_page(limit, offset)
+        stmt = self._filtered(select(AuditRow), actor, action, object_id, object_ids, since, until, exclude_actions)
+        if before_seq is not None:
+            stmt = stmt.where(AuditRow.seq < before_seq)
+        order = AuditRow.seq.desc() if newest_first else AuditRow.seq
+        stmt = stmt.order_by(order).limit(limit).offset(offset)
+        with _transaction(self._sessions, "listing audit records") as session:
+            return [_audit_record(row) for row in session.scalars(stmt)]
+
+    def moments(
+        self,
+        actions: Collection[str],
+        *,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100_000,
+    ) -> builtins.list[tuple[datetime, str, str, str | None]]:
+        """(at, action, actor, camera) of the records of ``actions``, newest first: what a
+        summary that counts them needs, without their content."""
+        stmt = self._filtered(
+            select(AuditRow.at, AuditRow.action, AuditRow.actor, AuditRow.camera_id), actor, None, None, None, since,
+            until, (),
+        ).where(AuditRow.action.in_(list(actions)))  # fmt: skip
+        stmt = stmt.order_by(AuditRow.seq.desc()).limit(limit)
+        with _transaction(self._sessions, "counting audit records") as session:
+            return [(at, str(a), str(who), cam) for at, a, who, cam in session.execute(stmt).all()]
+
+    @staticmethod
+    def _filtered(
+        stmt: Any,
+        actor: str | None,
+        action: str | None,
+        object_id: str | None,
+        object_ids: Collection[str] | None,
+        since: datetime | None,
+        until: datetime | None,
+        exclude_actions: Collection[str],
+    ) -> Any:
         _check_aware(since=since, until=until)
-        stmt = select(AuditRow)
         if actor is not None:
             stmt = stmt.where(AuditRow.actor == actor)
         if action is not None:
@@ -229,9 +271,9 @@ class AuditRepository:
             stmt = stmt.where(AuditRow.at >= since)
         if until is not None:
             stmt = stmt.where(AuditRow.at < until)
-        stmt = stmt.order_by(AuditRow.seq).limit(limit).offset(offset)
-        with _transaction(self._sessions, "listing audit records") as session:
-            return [_audit_record(row) for row in session.scalars(stmt)]
+        if exclude_actions:
+            stmt = stmt.where(AuditRow.action.not_in(list(exclude_actions)))
+        return stmt
 
     def counts_by_action(self, *, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
         _check_aware(since=since, until=until)

@@ -40,7 +40,7 @@ _INSERT_NEW = """
 INSERT INTO events (event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at)
 SELECT DISTINCT ON (event_id) event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at
 FROM vigil_event_stage
-ON CONFLICT (event_id) DO NOTHING
+ON CONFLICT ({key}) DO NOTHING
 RETURNING event_id
 """
 
@@ -94,18 +94,26 @@ class _TrackAgg:
     ended: bool = False
 
 
-def add_many_postgres(session: Session, events: Sequence[AnyEvent], stored_at: datetime) -> list[AnyEvent]:
-    """Store the (distinct-id) ``events`` in ``session``'s transaction; return those that were new."""
+def add_many_postgres(
+    session: Session, events: Sequence[AnyEvent], stored_at: datetime, *, partitioned: bool = False
+) -> list[AnyEvent]:
+    """Store the (distinct-id) ``events`` in ``session``'s transaction; return those that were new.
+
+    ``partitioned``: ``events`` is time-partitioned (revision 0012), so its key is
+    ``(event_id, occurred_at)`` (``store/partitions.py``).
+    """
     raw: Any = session.connection().connection.driver_connection  # psycopg.Connection
     try:
-        return _add(session, raw, events, stored_at)
+        return _add(session, raw, events, stored_at, partitioned)
     except BaseException:
         # The transaction rolls back, and with it a staging table created inside it.
         _STAGED.discard(raw)
         raise
 
 
-def _add(session: Session, raw: Any, events: Sequence[AnyEvent], stored_at: datetime) -> list[AnyEvent]:
+def _add(
+    session: Session, raw: Any, events: Sequence[AnyEvent], stored_at: datetime, partitioned: bool
+) -> list[AnyEvent]:
     with raw.cursor() as cur:
         if raw not in _STAGED:
             cur.execute(_STAGE_DDL)  # once per connection; ON COMMIT DELETE ROWS empties it
@@ -127,7 +135,7 @@ def _add(session: Session, raw: Any, events: Sequence[AnyEvent], stored_at: date
                         stored_at,
                     )
                 )
-        cur.execute(_INSERT_NEW)
+        cur.execute(_INSERT_NEW.format(key="event_id, occurred_at" if partitioned else "event_id"))
         new_ids = {row[0] for row in cur.fetchall()}
         new = [e for e in events if e.event_id in new_ids]
         _upsert_tracks(cur, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])

@@ -13,11 +13,14 @@ from vigil.config import VigilConfig
 from vigil.store.audit import AUDIT_SIGNER_INFO
 from vigil.store.audit_keys import AuditSigner, audit_key_file, default_key_file
 from vigil.store.candidates import CandidateRepository
+from vigil.store.clips import ClipRepository
 from vigil.store.crowd import CrowdRepository
 from vigil.store.engine import open_engine, writer
+from vigil.store.explore import ExploreRepository
 from vigil.store.faces import FacesRepository
 from vigil.store.governance import GovernanceStore
 from vigil.store.migrate import migrate as run_migrations
+from vigil.store.partitions import PartitionManager
 from vigil.store.plates import PlatesRepository
 from vigil.store.repositories import EventRepository, HealthRepository, TrackRepository
 
@@ -33,13 +36,17 @@ class Store:
         info = {AUDIT_SIGNER_INFO: audit_signer} if audit_signer is not None else {}
         sessions = sessionmaker(engine, expire_on_commit=False, info=info)
         write_sessions = sessionmaker(writer(engine), expire_on_commit=False, info=info)
-        self.events = EventRepository(sessions, write_sessions)
+        self.partitions = PartitionManager(engine)
+        """Day partitions of the high-volume tables (PostgreSQL; does nothing on SQLite)."""
+        self.events = EventRepository(sessions, write_sessions, self.partitions)
         self.tracks = TrackRepository(sessions)
         self.health = HealthRepository(sessions, write_sessions)
         self.candidates = CandidateRepository(sessions, write_sessions)
         self.faces = FacesRepository(sessions, write_sessions)
         self.plates = PlatesRepository(sessions, write_sessions)
         self.crowd = CrowdRepository(sessions, write_sessions)
+        self.clips = ClipRepository(sessions)
+        self.explore = ExploreRepository(sessions)
         self.governance = GovernanceStore(sessions, write_sessions)
 
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vigil.store.candidates import fold_candidates
+from vigil.store.clips import fold_clips
 from vigil.store.crowd import fold_crowd
 from vigil.store.faces import fold_faces
 from vigil.store.plates import fold_plates
@@ -19,3 +20,4 @@ def fold_features(session: Session, events: Sequence[Any]) -> None:
     fold_faces(session, events)
     fold_plates(session, events)
     fold_crowd(session, events)
+    fold_clips(session, events)

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 
 from vigil.core.errors import StoreError
 from vigil.store.engine import ensure_writable_dir
+from vigil.store.video import encode_mp4
 
 Box = tuple[float, float, float, float]
 """``(x1, y1, x2, y2)`` in pixels."""
@@ -38,6 +40,46 @@ class ImageRedactor(Protocol):
     def __call__(self, image: NDArray[np.uint8], keep: Sequence[Box] = ()) -> NDArray[np.uint8]:
         """A copy of ``image`` with every region blurred except those centred inside ``keep``."""
         ...
+
+
+class FrameRedactor(Protocol):
+    """Blurs every face in one clip frame; see :class:`vigil.governance.clip_redactor.ClipRedactor`."""
+
+    def __call__(
+        self, image: NDArray[np.uint8], heads: Sequence[Box], keep: Sequence[Box]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
+        """``(every face and head blurred, faces centred inside keep left clear or None)``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFrame:
+    """One frame of a clip to store.
+
+    Attributes:
+        image: (H, W, 3) uint8 BGR, as analysed.
+        pts_s: its presentation time (seconds).
+        heads: regions blurred whatever the face search finds (tracked people's heads).
+        keep: the candidate's own person box, whose faces the second copy keeps.
+    """
+
+    image: NDArray[np.uint8]
+    pts_s: float
+    heads: tuple[Box, ...] = ()
+    keep: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClip:
+    """What :meth:`MediaStore.save_clip` wrote."""
+
+    path: str
+    kept_path: str | None
+    frames: int
+    width: int
+    height: int
+    duration_s: float
+    bytes: int
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -60,6 +102,16 @@ def snapshot_path(camera_id: str, event_id: str, when: datetime) -> str:
     return f"snapshots/{camera}/{day}/{_safe_component(event_id, 'event id')}.jpg"
 
 
+def clip_path(camera_id: str, clip_id: str, when: datetime, *, kept: bool = False) -> str:
+    """``clips/<camera>/<YYYY-MM-DD>/<clip_id>.mp4`` (``….kept.mp4`` for the copy that keeps a
+    face candidate's own face)."""
+    if when.tzinfo is None:
+        raise ValueError(f"when must be timezone-aware, got naive {when.isoformat()}")
+    day = when.astimezone(UTC).strftime("%Y-%m-%d")
+    name = _safe_component(clip_id, "clip id") + (".kept" if kept else "")
+    return f"clips/{_safe_component(camera_id, 'camera id')}/{day}/{name}.mp4"
+
+
 class MediaStore:
     """Files under ``root``; every path given to it is relative and cannot escape ``root``.
 
@@ -67,10 +119,13 @@ class MediaStore:
         DataDirError: ``root`` cannot be created or written.
     """
 
-    def __init__(self, root: Path, redactor: ImageRedactor | None = None) -> None:
+    def __init__(
+        self, root: Path, redactor: ImageRedactor | None = None, *, clip_redactor: FrameRedactor | None = None
+    ) -> None:
         ensure_writable_dir(root)
         self.root = root.resolve()
         self.redactor = redactor
+        self.clip_redactor = clip_redactor
 
     def path_for(self, rel_path: str) -> Path:
         """The absolute path of ``rel_path``, to read it (a shared store fetches it first).
@@ -143,12 +198,15 @@ class MediaStore:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise StoreError(f"JPEG encoding failed for {rel_path!r}")
+        return self._write(path, encoded.tobytes())
+
+    def _write(self, path: Path, data: bytes) -> str:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(encoded.tobytes())
+                    fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, path)
@@ -158,6 +216,50 @@ class MediaStore:
         except OSError as exc:
             raise StoreError(f"cannot write media file {path}: {exc.strerror or exc}") from exc
         return path.relative_to(self.root).as_posix()
+
+    def save_clip(
+        self,
+        rel_path: str,
+        frames: Sequence[ClipFrame],
+        *,
+        kept_path: str | None = None,
+        keep_faces: str | None = None,
+        max_side: int = 1280,
+        crf: int = 26,
+    ) -> StoredClip:
+        """Redact each frame (every face and the given heads blurred) and store the clip as an
+        H.264 MP4 at ``rel_path``; with ``kept_path`` and ``keep_faces`` (why: ``"face candidate
+        <id>"``), also a copy whose faces centred in each frame's ``keep`` box stay clear.
+
+        Raises:
+            ValueError: bad path, no frames, or a kept copy without its reason.
+            StoreError: this store has no clip redactor, or encoding or writing failed.
+        """
+        if not frames:
+            raise ValueError(f"a clip needs at least one frame: {rel_path!r}")
+        if (kept_path is None) != (keep_faces is None or not keep_faces.strip()):
+            raise ValueError("a kept copy needs both its path and the reason it keeps a face")
+        if self.clip_redactor is None:
+            raise StoreError(f"not storing {rel_path!r}: clips must be redacted and this media store has no redactor")
+        path = self.checked_path(rel_path)
+        kept_abs = self.checked_path(kept_path) if kept_path is not None else None
+        blurred: list[NDArray[np.uint8]] = []
+        clear: list[NDArray[np.uint8]] = []
+        for f in frames:
+            out, kept = self.clip_redactor(f.image, f.heads, f.keep if kept_abs is not None else ())
+            blurred.append(out)
+            if kept_abs is not None:
+                clear.append(kept if kept is not None else out)
+        times = [f.pts_s for f in frames]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clip = encode_mp4(blurred, times, workdir=path.parent, max_side=max_side, crf=crf)
+        rel = self._write(path, clip.data)
+        kept_rel = None
+        if kept_abs is not None:
+            kept_rel = self._write(
+                kept_abs, encode_mp4(clear, times, workdir=path.parent, max_side=max_side, crf=crf).data
+            )
+        return StoredClip(rel, kept_rel, clip.frames, clip.width, clip.height, clip.duration_s, len(clip.data))
 
     def exists(self, rel_path: str) -> bool:
         """True if ``rel_path`` is a file under the root."""

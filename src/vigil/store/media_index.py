@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.store.candidates import CandidateRow
+from vigil.store.clips import ClipRow
 from vigil.store.session import _transaction
 from vigil.store.tables import TrackRow
 
@@ -18,7 +19,7 @@ class MediaIndexRepository:
 
     def owner(self, rel_path: str) -> tuple[str, str] | None:
         """``(camera_id, kind)`` of the record that references ``rel_path`` (kind: snapshot, probe,
-        reference), or None."""
+        reference, clip, clip_kept: the copy that keeps a face candidate's face), or None."""
         with _transaction(self._sessions, "finding a media file's owner") as session:
             camera = session.scalar(select(TrackRow.camera_id).where(TrackRow.snapshot == rel_path).limit(1))
             if camera is not None:
@@ -30,6 +31,13 @@ class MediaIndexRepository:
             ).first()
             if row is not None:
                 return str(row[0]), "probe" if row[1] == rel_path else "reference"
+            clip = session.execute(
+                select(ClipRow.camera_id, ClipRow.media)
+                .where(or_(ClipRow.media == rel_path, ClipRow.media_kept == rel_path))
+                .limit(1)
+            ).first()
+            if clip is not None:
+                return str(clip[0]), "clip" if clip[1] == rel_path else "clip_kept"
         return None
 
     def kept_faces(self, rel_path: str) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Index, String, Text, delete, func, select
+from sqlalchemy import Boolean, Float, Index, String, Text, delete, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from vigil.core.accountability import Authorisation
@@ -22,6 +22,8 @@ from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import new_id
 from vigil.events.plates import PlateReadEvent
 from vigil.plates.hotlist import HotlistPlate
+from vigil.store.cases import CaseItemRow, CaseRow
+from vigil.store.partitions import PLATE_MISSES, any_of, drop_expired, is_partitioned, lock_holds
 from vigil.store.session import _check_aware, _transaction
 from vigil.store.tables import Base, UTCDateTime
 
@@ -311,10 +313,44 @@ class PlatesRepository:
         now = now or utcnow()
         cutoff = now - timedelta(hours=retention_hours)
         with _transaction(self._write_sessions, "purging plate reads") as session:
+            conn = session.connection()
+            partitioned = conn.dialect.name == "postgresql" and is_partitioned(conn)
+            if partitioned:
+                lock_holds(conn)  # no hold may appear between the check and the drop
+            held_reads, held_tracks = _held(session)
+            gone: list[PlateReadRecord] = []
+            if partitioned:
+                # Misses are partitioned by day: a day wholly past retention goes in one DROP
+                # (its reads read first, for their crops), unless a legal hold names one of them.
+                def holds_any(c: Any, partition: str) -> bool:
+                    return any_of(c, partition, "read_id", held_reads) or any_of(c, partition, "track_id", held_tracks)
+
+                def collect(c: Any, partition: str) -> None:
+                    cols = ", ".join(_READ_COLUMNS)
+                    for r in c.execute(text(f'SELECT {cols} FROM "{partition}"')):
+                        fields = dict(zip(_READ_COLUMNS, r, strict=True))
+                        fields["occurred_at"] = fields["occurred_at"].astimezone(UTC)
+                        gone.append(PlateReadRecord(**fields))
+
+                drop_expired(conn, PLATE_MISSES, cutoff, holds_any, on_drop=collect)
             rows = session.scalars(
                 select(PlateReadRow).where(PlateReadRow.hit.is_(False), PlateReadRow.occurred_at < cutoff)
             ).all()
-            gone = [_read(r) for r in rows]
-            if gone:
-                session.execute(delete(PlateReadRow).where(PlateReadRow.read_id.in_([r.read_id for r in gone])))
-            return gone
+            kept = [r for r in rows if r.read_id not in held_reads and r.track_id not in held_tracks]
+            if kept:
+                session.execute(delete(PlateReadRow).where(PlateReadRow.read_id.in_([r.read_id for r in kept])))
+            return gone + [_read(r) for r in kept]
+
+
+_READ_COLUMNS = ("read_id", "camera_id", "track_id", "occurred_at", "plate", "confidence", "region", "crop", "hit")
+"""``PlateReadRecord``'s fields, in order, as ``plate_reads`` columns."""
+
+
+def _held(session: Session) -> tuple[set[str], set[str]]:
+    """Read ids (held as plate reads or as their events) and track ids in any case on legal hold."""
+    rows = session.execute(
+        select(CaseItemRow.item_type, CaseItemRow.item_id)
+        .join(CaseRow, CaseRow.case_id == CaseItemRow.case_id)
+        .where(CaseRow.legal_hold.is_(True), CaseItemRow.item_type.in_(("event", "plate_read", "track")))
+    ).all()
+    return {str(i) for t, i in rows if t in ("event", "plate_read")}, {str(i) for t, i in rows if t == "track"}

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.core.clock import utcnow
@@ -27,6 +28,7 @@ from vigil.events import (
 from vigil.store.bulk import add_many_postgres
 from vigil.store.feature_folds import fold_features
 from vigil.store.folding import fold_health, fold_tracks
+from vigil.store.partitions import PartitionManager
 from vigil.store.records import HealthRecord, TrackRecord
 from vigil.store.session import _check_aware, _check_page, _transaction
 from vigil.store.tables import CameraHealthRow, EventRow, TrackRow
@@ -40,11 +42,17 @@ class EventRepository:
         write_sessions: for writes (see :func:`vigil.store.engine.writer`); defaults to ``sessions``.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        write_sessions: sessionmaker[Session] | None = None,
+        partitions: PartitionManager | None = None,
+    ) -> None:
         self._sessions = sessions
         self._write_sessions = write_sessions or sessions
         bind = sessions.kw.get("bind")
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
+        self._partitions = partitions if partitions is not None or bind is None else PartitionManager(bind)
 
     def add_many(self, events: Iterable[AnyEvent]) -> int:
         """Store ``events`` and fold them into tracks/health, all in one transaction.
@@ -76,12 +84,36 @@ class EventRepository:
             return []
         if not self._postgres:
             return self._add_orm(unique.values())
+        self._ensure_partitions(unique.values())
         try:
-            with _transaction(self._write_sessions, f"storing {len(unique)} events") as session:
-                return add_many_postgres(session, builtins.list(unique.values()), utcnow())
+            return self._add_bulk(builtins.list(unique.values()))
+        except psycopg.errors.CheckViolation:
+            # A day's partition was dropped under us (retention in another process, which
+            # only drops days older than its cutoff): create it again and store.
+            if self._partitions is None:
+                raise
+            self._partitions.forget()
+            self._ensure_partitions(unique.values())
+            return self._add_bulk(builtins.list(unique.values()))
+
+    def _add_bulk(self, events: builtins.list[AnyEvent]) -> builtins.list[AnyEvent]:
+        try:
+            with _transaction(self._write_sessions, f"storing {len(events)} events") as session:
+                partitioned = self._partitions is not None and self._partitions.enabled
+                return add_many_postgres(session, events, utcnow(), partitioned=partitioned)
+        except psycopg.errors.CheckViolation:
+            raise
         except psycopg.Error as exc:
             detail = (str(exc).splitlines() or [""])[0]
-            raise StoreError(f"storing {len(unique)} events failed: {type(exc).__name__}: {detail}") from exc
+            raise StoreError(f"storing {len(events)} events failed: {type(exc).__name__}: {detail}") from exc
+
+    def _ensure_partitions(self, events: Iterable[AnyEvent]) -> None:
+        if self._partitions is not None:
+            try:
+                self._partitions.ensure(e.occurred_at for e in events)
+            except SQLAlchemyError as exc:
+                detail = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
+                raise StoreError(f"creating a day's partitions failed: {detail}") from exc
 
     def _add_orm(self, events: Iterable[AnyEvent]) -> builtins.list[AnyEvent]:
         unique: dict[str, AnyEvent] = {}
@@ -91,8 +123,10 @@ class EventRepository:
             return []
         stored_at = utcnow()
         rows = [_event_row(event, stored_at) for event in unique.values()]
+        self._ensure_partitions(unique.values())
+        partitioned = self._partitions is not None and self._partitions.enabled
         with _transaction(self._write_sessions, f"storing {len(rows)} events") as session:
-            stmt = _insert_ignoring_duplicates(session).returning(EventRow.event_id)
+            stmt = _insert_ignoring_duplicates(session, partitioned).returning(EventRow.event_id)
             new_ids = set(session.scalars(stmt, rows))
             new = [event for event in unique.values() if event.event_id in new_ids]
             fold_tracks(session, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])
@@ -264,12 +298,14 @@ class HealthRepository:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(session: Session) -> sqlite.Insert | postgresql.Insert:
+def _insert_ignoring_duplicates(session: Session, partitioned: bool = False) -> sqlite.Insert | postgresql.Insert:
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         return sqlite.insert(EventRow).on_conflict_do_nothing(index_elements=["event_id"])
     if dialect == "postgresql":
-        return postgresql.insert(EventRow).on_conflict_do_nothing(index_elements=["event_id"])
+        # Partitioned: the key includes the partition key (an event's time is part of its identity).
+        key = ["event_id", "occurred_at"] if partitioned else ["event_id"]
+        return postgresql.insert(EventRow).on_conflict_do_nothing(index_elements=key)
     raise StoreError(f"unsupported database dialect {dialect!r}; expected sqlite or postgresql")
 
 

@@ -11,6 +11,7 @@ from vigil.store import (  # noqa: F401  (registers their tables)
     auth,
     candidates,
     cases,
+    clips,
     crowd,
     dead_letters,
     faces,

@@ -9,11 +9,19 @@ from fastapi.responses import RedirectResponse, Response
 
 from vigil.core.errors import InputError
 from vigil.services import cases as service
-from vigil.web.core import pages, render, signed_in
+from vigil.store.cases import CaseRecord
+from vigil.web.core import WebSession, pages, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 FormStr = Annotated[str, Form()]
-ITEM_TYPES = ("event", "track", "candidate")
+ITEM_LABELS = {"candidate": "candidate", "event": "event", "track": "track", "plate_read": "plate read"}
+
+
+def cases_to_add_to(session: WebSession) -> list[CaseRecord]:
+    """The cases the viewer may add evidence to (for the "Add to case" forms of other pages)."""
+    if not session.principal.can("cases.manage"):
+        return []
+    return service.list_cases(session.services, session.principal, limit=50)
 
 
 @router.get("/cases")
@@ -36,6 +44,9 @@ def case(request: Request, case_id: str) -> Response:
         session,
         cases=None,
         case=found,
+        items=service.describe_items(session.services, found),
+        exports=service.exports(session.services, session.principal, case_id),
+        item_labels=ITEM_LABELS,
         can_export=session.principal.can("exports.create"),
         can_unredact=session.principal.can("exports.unredacted"),
     )
@@ -61,10 +72,11 @@ def add_item(
 ) -> Response:
     session = signed_in(request)
     session.check_csrf(csrf_token)
-    if item_type not in ITEM_TYPES:
-        raise InputError(f"item_type {item_type!r} is not one of {', '.join(ITEM_TYPES)}")
-    service.add_item(session.services, session.principal, case_id, cast(service.ItemType, item_type), item_id)
-    return RedirectResponse(f"/cases/{case_id}?notice=Added+{item_type}+to+the+case", status_code=303)
+    if item_type not in ITEM_LABELS:
+        raise InputError(f"item type {item_type!r} is not one of {', '.join(ITEM_LABELS.values())}")
+    service.add_item(session.services, session.principal, case_id, cast(service.ItemType, item_type), item_id.strip())
+    label = ITEM_LABELS[item_type].replace(" ", "+")
+    return RedirectResponse(f"/cases/{case_id}?notice=Added+the+{label}+to+the+case", status_code=303)
 
 
 @router.post("/cases/{case_id}/hold")
@@ -84,12 +96,18 @@ def hold(
 def export(
     request: Request, case_id: str, reason: FormStr = "", unredacted: FormStr = "", csrf_token: FormStr = ""
 ) -> Response:
-    """The case package (redacted unless a supervisor asks otherwise), as a download."""
+    """The case package (redacted unless a supervisor asks otherwise), as a download. The page's
+    script sends the form itself, saves the zip, says so and adds the export to the history
+    (the headers carry what it shows); without the script the browser simply downloads it."""
     session = signed_in(request)
     session.check_csrf(csrf_token)
     package = service.export(session.services, session.principal, case_id, reason=reason, unredacted=unredacted == "on")
     return Response(
         package.data,
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{package.filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{package.filename}"',
+            "X-Export-Files": str(package.files),
+            "X-Manifest-SHA256": package.manifest_sha256,
+        },
     )

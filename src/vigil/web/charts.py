@@ -34,6 +34,18 @@ class Series:
     """A horizontal line (e.g. the zone's capacity)."""
 
 
+def nice_ticks(top: float, *, most: int = 5, whole: bool = True) -> list[float]:
+    """Axis ticks from 0 to at least ``top`` at a 1/2/5 x 10^n step, at most ``most`` + 1 of
+    them, each distinct when printed (``whole``: counts, so the step is at least 1)."""
+    top = max(top, 1.0 if whole else 1e-9)
+    raw = top / most
+    step = next(m * 10.0**e for e in range(-9, 12) for m in (1, 2, 5) if m * 10.0**e >= raw)
+    if whole:
+        step = max(step, 1.0)
+    n = math.ceil(top / step - 1e-9)
+    return [i * step for i in range(n + 1)]
+
+
 def time_series(series: Sequence[Series], *, width: int = 360, height: int = 170, unit: str = "people") -> Markup:
     """Lines over time, one per series, with each series' limit dashed in its colour."""
     pad_l, pad_r, pad_t, pad_b = 44, 12, 12, 28
@@ -43,7 +55,8 @@ def time_series(series: Sequence[Series], *, width: int = 360, height: int = 170
         return _svg(width, height, [f'<text x="{width / 2}" y="{height / 2}" class="empty">no data</text>'], "no data")
     t0, t1 = min(times), max(times)
     t1 = t1 if t1 > t0 else t0 + 1
-    top = max([*values, 1.0]) * 1.1
+    ticks = nice_ticks(max([*values, 1.0]) * 1.05)
+    top = ticks[-1]
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
 
     def x(t: float) -> float:
@@ -53,10 +66,9 @@ def time_series(series: Sequence[Series], *, width: int = 360, height: int = 170
         return pad_t + h - v / top * h
 
     body = [f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" class="plot"/>']
-    for i in range(5):
-        v = top * i / 4
+    for v in ticks:
         body.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" class="grid"/>')
-        body.append(f'<text x="{pad_l - 6}" y="{y(v) + 4:.1f}" class="tick" text-anchor="end">{v:.0f}</text>')
+        body.append(f'<text x="{pad_l - 6}" y="{y(v) + 4:.1f}" class="tick" text-anchor="end">{v:g}</text>')
     for t, anchor in ((t0, "start"), (t1, "end")):
         stamp = datetime.fromtimestamp(t).strftime("%H:%M:%S")
         body.append(f'<text x="{x(t):.1f}" y="{height - 8}" class="tick" text-anchor="{anchor}">{stamp}</text>')
@@ -85,12 +97,19 @@ def heatmap(
     frame_height: int,
     polygons: Sequence[tuple[str, Sequence[tuple[float, float]]]] = (),
     lines: Sequence[tuple[str, tuple[float, float], tuple[float, float]]] = (),
+    background: str | None = None,
 ) -> Markup:
-    """The occupancy grid over the camera's frame, with its zones and counting lines."""
+    """The occupancy grid over the camera's frame, with its zones and counting lines;
+    ``background`` is the URL of a still of the camera's view drawn beneath (a same-site path)."""
     rows, cols = grid.shape
     top = float(grid.max()) if grid.size else 0.0
     cw, ch = frame_width / max(cols, 1), frame_height / max(rows, 1)
     body = [f'<rect width="{frame_width}" height="{frame_height}" class="frame"/>']
+    if background is not None and background.startswith("/"):
+        body.append(
+            f'<image href="{escape(background)}" x="0" y="0" width="{frame_width}" height="{frame_height}" '
+            'preserveAspectRatio="none" class="heat-frame" data-testid="heatmap-frame"/>'
+        )
     for r in range(rows):
         for c in range(cols):
             v = float(grid[r, c])

@@ -49,6 +49,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Cameras", "cameras.read"),
     ("/live", "Live", "media.read"),
     ("/review", "Review", "candidates.read"),
+    ("/explore", "Explore", "tracks.read"),
     ("/events", "Events", "events.read"),
     ("/plates", "Plates", PLATES_SEARCH),
     ("/crowd", "Crowd", CROWD_READ),
@@ -255,4 +256,5 @@ TEMPLATES.env.filters["ago"] = ago
 TEMPLATES.env.filters["num"] = lambda v: f"{v:.4g}" if isinstance(v, float) else v
 TEMPLATES.env.filters["one_in"] = one_in
 TEMPLATES.env.filters["utc"] = lambda d: "" if d is None else d.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+TEMPLATES.env.filters["people"] = lambda n: f"{n:.0f} {'person' if round(n) == 1 else 'people'}"
 TEMPLATES.env.filters["day"] = lambda d: "" if d is None else d.astimezone(UTC).strftime("%Y-%m-%d")

@@ -14,10 +14,10 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.instants import check_instant
 from vigil.services import candidates, plate_search
-from vigil.services import cases as case_service
 from vigil.services import events as event_search
 from vigil.services import timeline as subject_timeline
 from vigil.services.candidates import CandidateView, Decision
+from vigil.web.cases import cases_to_add_to
 from vigil.web.charts import PlanPoint, Series, heatmap, site_plan, time_series
 from vigil.web.core import (
     CROWD_READ,
@@ -75,6 +75,16 @@ def camera_choices(session: WebSession) -> list[tuple[str, str]]:
 # -- review -------------------------------------------------------------------------------------
 
 
+def _queue(session: WebSession, status: Status, camera: str | None) -> list[CandidateView]:
+    """The queue (newest first; listing it is audited as ``candidates.list``)."""
+    return candidates.list_candidates(session.ctx.services, session.principal, status=status, camera_id=camera,
+                                      limit=200).items  # fmt: skip
+
+
+def camera_names(session: WebSession) -> dict[str, str]:
+    return {c.id: c.display_name for c in session.ctx.config.cameras}
+
+
 @router.get("/review")
 @pages
 def review(
@@ -85,33 +95,30 @@ def review(
     session.require("candidates.read")
     ctx, me = session.ctx, session.principal
     camera = default_camera(session, camera_id)
-    page = candidates.list_candidates(ctx.services, me, status=status, camera_id=camera, limit=200)
-    items = page.items
+    items = _queue(session, status, camera)
     ids = [c.candidate_id for c in items]
     current_id = id or (ids[0] if ids else None)
     current: CandidateView | None = None
     subject: Any = None
+    vehicle: str | None = None
     if current_id is not None:
         current = candidates.show(ctx.services, me, current_id)
-        if current.kind == "face":
-            try:
+        try:
+            if current.kind == "face":
                 subject = ctx.store.faces.get(current.list_entry_id)
-            except NotFoundError:
-                subject = None
-        else:
-            subject = next(
-                (
-                    e
-                    for e in ctx.store.plates.list_entries(include_expired=True)
-                    if current.list_entry_id in (e.entry_id, e.plate)
-                ),
-                None,
-            )
+            else:
+                subject = ctx.store.plates.get_entry(current.list_entry_id)
+        except NotFoundError:
+            subject = None  # removed or purged since: the candidate still shows what it holds
+        if current.kind == "plate" and current.track_id:
+            track = ctx.store.tracks.get(current.track_id)
+            vehicle = None if track is None else track.snapshot
     pos = ids.index(current_id) if current_id in ids else -1
     prev_id = ids[pos - 1] if pos > 0 else None
     next_id = ids[pos + 1] if 0 <= pos < len(ids) - 1 else None
     required = 0 if current is None else current.required_confirmations
     confirmers = [] if current is None else [d.actor for d in current.decisions if d.decision == "confirm"]
+    face = current is not None and current.kind == "face"
     return render(
         request,
         "review.html",
@@ -120,17 +127,46 @@ def review(
         status=status,
         camera_id=camera or "",
         cameras=camera_choices(session),
+        names=camera_names(session),
         current=current,
         subject=subject,
+        vehicle=vehicle,
         prev_id=prev_id,
         next_id=next_id,
         required=required,
         confirmers=confirmers,
         already_confirmed=me.username in confirmers,
         can_decide=me.can("candidates.decide"),
-        fmr_text=None if current is None else fmr_words(current.false_match_rate, _watchlist_size(session)),
-        cases=case_service.list_cases(session.services, me, limit=50) if me.can("cases.manage") else [],
+        fmr_text=fmr_words(current.false_match_rate, _watchlist_size(session)) if face and current else None,
+        cases=cases_to_add_to(session),
         occurred=None if current is None else current.occurred_at,
+        undo_s=CONFIRM_UNDO_S,
+    )
+
+
+CONFIRM_UNDO_S = 5
+"""Seconds a confirmation waits, with an Undo, before it is sent (``static/vigil.js``)."""
+
+
+@router.get("/review/queue")
+@pages
+def review_queue(
+    request: Request, status: Status = "pending", camera_id: str | None = None, current: str | None = None
+) -> Response:
+    """The queue alone, for the review page to redraw in place when the pending set changes
+    (``static/vigil.js`` asks only when the summary's count or newest candidate changed)."""
+    session = signed_in(request)
+    session.require("candidates.read")
+    camera = default_camera(session, camera_id)
+    return render(
+        request,
+        "_review_queue.html",
+        session,
+        items=_queue(session, status, camera),
+        status=status,
+        camera_id=camera or "",
+        names=camera_names(session),
+        current_id=current,
     )
 
 
@@ -297,7 +333,9 @@ def plates(
         reason=reason or "",
         camera_id=camera or "",
         cameras=camera_choices(session),
+        names=camera_names(session),
         retention_hours=session.ctx.config.plates.retention_hours,
+        cases=cases_to_add_to(session),
     )
 
 
@@ -357,7 +395,8 @@ def crowd(request: Request, camera_id: str | None = None, hours: float = 24) -> 
                 if cfg
                 else []
             )
-            hm = heatmap(total.grid, total.frame_width, total.frame_height, polys, lines)
+            frame = f"/cameras/{camera}/latest" if me.can("media.read") and me.sees(camera) else None
+            hm = heatmap(total.grid, total.frame_width, total.frame_height, polys, lines, background=frame)
         alerts = ctx.store.crowd.alerts(camera, since=since)[-50:]
         line_totals = ctx.store.crowd.line_totals(camera, since=since)
     return render(
@@ -368,6 +407,7 @@ def crowd(request: Request, camera_id: str | None = None, hours: float = 24) -> 
         camera=camera,
         zones=zones,
         heatmap=hm,
+        heatmap_frame=hm is not None and me.can("media.read") and me.sees(camera),
         alerts=alerts,
         line_totals=line_totals,
         hours=hours,

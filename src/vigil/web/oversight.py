@@ -104,20 +104,36 @@ def audit_log(
     actor: str | None = None,
     action: str | None = None,
     object_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    routine: str = "grouped",
     offset: int = 0,
     verify: bool = False,
 ) -> Response:
-    """The hash-chained log (reading it is itself recorded), newest page last; verify on demand."""
+    """The hash-chained log, newest first (reading it is itself recorded); routine records
+    (:data:`vigil.services.oversight.ROUTINE_ACTIONS`) counted per actor, camera and hour
+    unless asked for one by one; verify on demand."""
     session = signed_in(request)
     session.require("audit.read")
+    start, end = parse_when(since, "from"), parse_when(until, "until")
+    grouped = routine != "each" and not action  # asking for one action shows its records
     page = oversight.audit_page(
         session.services,
         session.principal,
         by=actor or None,
         action=action or None,
         object_id=object_id or None,
+        since=start,
+        until=end,
         limit=100,
         offset=max(offset, 0),
+        newest_first=True,
+        exclude_actions=oversight.ROUTINE_ACTIONS if grouped else (),
+    )
+    groups = (
+        oversight.routine_groups(session.services, session.principal, by=actor or None, since=start, until=end)
+        if grouped and not object_id
+        else []
     )
     verdict = oversight.verify(session.services, session.principal) if verify else None
     query = {k: v for k, v in request.query_params.items() if k not in ("offset", "verify")}
@@ -126,9 +142,56 @@ def audit_log(
         "audit.html",
         session,
         page=page,
+        groups=groups[:MAX_GROUPS],
+        more_groups=max(0, len(groups) - MAX_GROUPS),
+        routine_total=sum(g.count for g in groups),
+        grouped=grouped,
+        routine_actions=oversight.ROUTINE_ACTIONS,
         verdict=verdict,
         query=query,
-        q={"actor": actor or "", "action": action or "", "object_id": object_id or ""},
+        names={c.id: c.display_name for c in session.ctx.config.cameras},
+        hour=timedelta(hours=1),
+        q={
+            "actor": actor or "",
+            "action": action or "",
+            "object_id": object_id or "",
+            "since": since or "",
+            "until": until or "",
+        },
+    )
+
+
+MAX_GROUPS = 50
+"""Routine groups shown above the log (the newest hours; the CSV has every record)."""
+
+
+@router.get("/audit.csv")
+@pages
+def audit_export(
+    request: Request,
+    actor: str | None = None,
+    action: str | None = None,
+    object_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Response:
+    """The filtered log as CSV, every record (routine ones too); recorded as ``audit.export``."""
+    session = signed_in(request)
+    session.require("audit.read")
+    text, _ = oversight.audit_csv(
+        session.services,
+        session.principal,
+        by=actor or None,
+        action=action or None,
+        object_id=object_id or None,
+        since=parse_when(since, "from"),
+        until=parse_when(until, "until"),
+    )
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="vigil-audit-{stamp}.csv"', "Cache-Control": "no-store"},
     )
 
 

@@ -16,7 +16,7 @@ from vigil.governance.auth import csrf_matches
 from vigil.http.cookies import clear_cookie, set_private_cookie
 from vigil.http.session import sign_in, sign_out
 from vigil.services import cameras
-from vigil.web import alerts, cases, flash, lists, live, operations, oversight, viewer
+from vigil.web import alerts, cases, explore, flash, lists, live, operations, oversight, viewer
 from vigil.web.charts import PlanPoint, site_plan
 from vigil.web.core import HERE, context_of, local_path, pages, render, signed_in
 
@@ -35,6 +35,7 @@ def mount_web(app: FastAPI) -> None:
         viewer.router,
         live.router,
         alerts.router,
+        explore.router,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

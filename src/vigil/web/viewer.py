@@ -18,7 +18,13 @@ from vigil.web.core import pages, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
-KIND_LABEL = {"snapshot": "Person snapshot", "probe": "Probe crop", "reference": "Enrolled reference"}
+KIND_LABEL = {
+    "snapshot": "Person snapshot",
+    "probe": "Probe crop",
+    "reference": "Enrolled reference",
+    "clip": "Event clip",
+    "clip_kept": "Event clip",
+}
 
 
 @router.get("/media/view")
@@ -55,5 +61,6 @@ def view_media(request: Request, path: str = "", unredacted: bool = False, reaso
         reason=why or "",
         can_unredact=can_unredact,
         clear_for_review=kind in ("probe", "reference"),
+        is_clip=kind in ("clip", "clip_kept"),
         min_reason=ctx.config.governance.min_reason_chars,
     )

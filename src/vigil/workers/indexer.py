@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 ORPHANS_PAGE = 1000
 """Open tracks of a camera ended with a stored reason per takeover (more: closed without one)."""
+PARTITIONS_EVERY_S = 3600.0
+"""How often an indexer makes sure the coming week's day partitions exist (PostgreSQL)."""
 CONSUMER = "indexer"
 """Durable consumer name every indexer shares."""
 
@@ -203,6 +205,15 @@ def _orphan_id(track_id: str) -> str:
     return "orphan-end-" + hashlib.sha256(track_id.encode()).hexdigest()[:32]
 
 
+def _create_partitions_ahead(store: Store) -> None:
+    # Ahead of the batches, so the create's brief lock on each parent never waits behind one;
+    # a batch for a day without a partition (a replayed spool) still creates its own.
+    try:
+        store.partitions.create_ahead(datetime.now(UTC))
+    except Exception as exc:  # the database is away: the batches retry, and so does this
+        log.warning("indexer: could not create the coming days' partitions: %s", str(exc).splitlines()[0])
+
+
 def _wire(alert: Alert) -> tuple[str, str, bytes]:
     key = alert.key or ""
     return alert.camera_id, key, json.dumps(alert.to_json(), sort_keys=True).encode()
@@ -232,7 +243,11 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
             lists_thread = run_lists_publisher(publisher, store, lists_stop)
             log.warning("indexer: consuming %s into %s", ", ".join(cfg.scale.nats.servers), masked(url))
             last = time.monotonic()
+            next_partitions = 0.0
             while not stop.wait(1.0):
+                if time.monotonic() >= next_partitions:
+                    next_partitions = time.monotonic() + PARTITIONS_EVERY_S
+                    _create_partitions_ahead(store)
                 if time.monotonic() - last >= report_every_s:
                     last = time.monotonic()
                     s = indexer.stats

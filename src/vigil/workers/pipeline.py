@@ -41,12 +41,14 @@ class FrameResult:
     Attributes:
         keep_regions: person boxes, in this frame, of tracks that raised a face candidate:
             the only places a stored scene frame may keep a face (every other face is blurred).
+        track_ids: for each row of ``tracked``, the track id used in events.
     """
 
     detections: Detections
     tracked: Detections
     events: list[AnyEvent] = field(default_factory=list)
     keep_regions: list[tuple[float, float, float, float]] = field(default_factory=list)
+    track_ids: tuple[str, ...] = ()
 
 
 class CameraPipeline:
@@ -107,7 +109,9 @@ class CameraPipeline:
             for b, tid in zip(tracked.xyxy, track_ids, strict=True)
             if tid in self._face_candidates
         ]
-        return FrameResult(detections=detections, tracked=tracked, events=events, keep_regions=keep)
+        return FrameResult(
+            detections=detections, tracked=tracked, events=events, keep_regions=keep, track_ids=track_ids
+        )
 
     def finish(self) -> list[AnyEvent]:
         """End every live track (end of recording, camera stopped or shutting down)."""

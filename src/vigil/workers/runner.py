@@ -24,9 +24,10 @@ from vigil.core.frame import Frame
 from vigil.events import CameraHealth
 from vigil.store.sink import EventSink
 from vigil.workers.camera_worker import CameraWorker, FrameHook
+from vigil.workers.clips import ClipRecorder
 from vigil.workers.crowd_stage import build_crowd_stage
 from vigil.workers.faces_stage import build_faces_stage
-from vigil.workers.pipeline import CameraPipeline
+from vigil.workers.pipeline import CameraPipeline, FrameResult
 from vigil.workers.plates_stage import build_plates_stage
 from vigil.workers.recovery import OnAnalysed, end_orphaned_tracks, recording_plan
 from vigil.workers.stages import StageBuilder, StageContext, build_stages
@@ -200,9 +201,12 @@ class Deployment:
                 orphans_ended += orphans
                 if orphans:
                     log.warning("camera %s: ended %d tracks left open by a run that did not shut down", cam.id, orphans)
+            # Clips of candidates and alerts come from each camera's ring of recent frames.
+            clips = ClipRecorder(cfg.clips, media, bus.publish) if cfg.clips.enabled else None
+            on_frame, on_gated = _with_clips(clips, self._on_frame, self._on_gated)
             workers = [
                 CameraWorker(
-                    build_capture(cam, block_when_full=self._block_when_full, on_gated=self._on_gated),
+                    build_capture(cam, block_when_full=self._block_when_full, on_gated=on_gated),
                     CameraPipeline(
                         cam.id,
                         detector,
@@ -216,7 +220,7 @@ class Deployment:
                         ),
                     ),
                     bus,
-                    on_frame=self._on_frame,
+                    on_frame=on_frame,
                     recording=plans[cam.id],
                     paused=sink.full,
                 )
@@ -253,6 +257,8 @@ class Deployment:
             for w in workers:
                 if not w.join(timeout_s=30):
                     log.warning("camera %s: worker did not finish within 30 s", w.capture.camera_id)
+            if clips is not None:
+                clips.close()  # the last clips are announced before the bus drains
             wall_s = time.perf_counter() - started
             for w in workers:
                 bus.publish(health_event(w.capture.health.snapshot(), usage.per_camera.get(w.capture.camera_id)))
@@ -277,7 +283,8 @@ class Deployment:
                 wall_s=wall_s,
                 events_published=sum(w.pipeline.events_emitted + w.progress_published for w in workers)
                 + published_health
-                + orphans_ended,
+                + orphans_ended
+                + (clips.stored if clips is not None else 0),
                 events_stored=sink.stored,
                 events_spooled=len(sink.abandoned),
                 events_dead_lettered=dead,
@@ -309,6 +316,27 @@ class Deployment:
 
 def _analysis_s(workers: list[CameraWorker]) -> dict[str, float]:
     return {w.capture.camera_id: w.analysis_s for w in workers}
+
+
+def _with_clips(
+    clips: ClipRecorder | None, on_frame: FrameHook | None, on_gated: Callable[[Frame], None] | None
+) -> tuple[FrameHook | None, Callable[[Frame], None] | None]:
+    """The frame hooks with the clip recorder's beside the caller's (the live view's)."""
+    if clips is None:
+        return on_frame, on_gated
+    recorder = clips
+
+    def frame_hook(frame: Frame, result: FrameResult) -> None:
+        recorder.on_frame(frame, result)
+        if on_frame is not None:
+            on_frame(frame, result)
+
+    def gated_hook(frame: Frame) -> None:
+        recorder.on_still(frame)
+        if on_gated is not None:
+            on_gated(frame)
+
+    return frame_hook, gated_hook
 
 
 def _mask_db_url(url: str) -> str:

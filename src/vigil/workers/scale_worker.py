@@ -38,6 +38,7 @@ from vigil.events import AnyEvent
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
 from vigil.workers.camera_worker import CameraWorker
+from vigil.workers.clips import ClipRecorder
 from vigil.workers.pipeline import CameraPipeline, Detector
 from vigil.workers.runner import STAGE_BUILDERS, health_event
 from vigil.workers.scale_lists import replica_store
@@ -115,6 +116,7 @@ class ScaleWorker:
         self._media: MediaStore | None = None
         self._publisher: FencedPublisher | None = None
         self._stage_store: Store | None = None
+        self._clips: ClipRecorder | None = None
         self.lists: ListsReplica | None = None
 
     # -- lease callbacks (helper threads) ------------------------------------------------------
@@ -137,7 +139,13 @@ class ScaleWorker:
                 self._media,
                 stages=stages,
             )
-            worker = CameraWorker(build_capture(cam), pipeline, self._publisher)
+            clips = self._clips
+            worker = CameraWorker(
+                build_capture(cam, on_gated=clips.on_still if clips is not None else None),
+                pipeline,
+                self._publisher,
+                on_frame=clips.on_frame if clips is not None else None,
+            )
         except VigilError as exc:  # one broken camera never stops the others
             log.error("camera %s: cannot start: %s", camera_id, exc)
             return
@@ -183,7 +191,11 @@ class ScaleWorker:
                 # Snapshots and crops go to the shared bucket, so any API replica serves them.
                 bucket = MediaBucket(conn, cfg.scale.nats.replicas)
                 self._media, uploader = shared_media(
-                    self._media.root, cfg.data_dir / "media-cache", bucket, self._media.redactor
+                    self._media.root,
+                    cfg.data_dir / "media-cache",
+                    bucket,
+                    self._media.redactor,
+                    clip_redactor=self._media.clip_redactor,
                 )
             self.lists = ListsReplica(
                 conn, max_staleness_s=cfg.scale.lists.max_staleness_s, replicas=cfg.scale.nats.replicas
@@ -214,6 +226,9 @@ class ScaleWorker:
                 on_release=self._release_camera,
             )
             self._publisher = FencedPublisher(bus, leases, self.worker_id)
+            # Clips go through the fenced publisher too: a camera this worker lost announces none.
+            if cfg.clips.enabled:
+                self._clips = ClipRecorder(cfg.clips, self._media, self._publisher.publish)
             leases.start()
             log.warning("worker %s: up, %d cameras configured", self.worker_id, len(self._cameras))
             next_health = time.monotonic() + self._health_interval_s
@@ -225,6 +240,10 @@ class ScaleWorker:
                     running = list(self._running.values())
                 for r in running:
                     self._publisher.publish(health_event(r.worker.capture.health.snapshot()))
+            if self._clips is not None:
+                # While the leases still hold: a clip announced after they are released would be
+                # fenced, leaving its file in the bucket with no record pointing at it.
+                self._clips.close()
             leases.stop(release=True)
             self.lists.close()
             bus.close(timeout_s=30)

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from vigil.bus.base import BusError
 from vigil.bus.objects import LazyMediaBucket, MediaBucket, Uploader
 from vigil.core.errors import StoreError
-from vigil.store.media import Box, ImageRedactor, MediaStore
+from vigil.store.media import Box, ClipFrame, FrameRedactor, ImageRedactor, MediaStore, StoredClip
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ class SharedMediaStore(MediaStore):
         *,
         redactor: ImageRedactor | None = None,
         uploader: Uploader | None = None,
+        clip_redactor: FrameRedactor | None = None,
     ) -> None:
-        super().__init__(root, redactor)
+        super().__init__(root, redactor, clip_redactor=clip_redactor)
         self._cache = MediaStore(cache_root)
         self._bucket = bucket
         self._uploader = uploader
@@ -71,17 +72,38 @@ class SharedMediaStore(MediaStore):
         keep_regions: Sequence[Box] = (),
     ) -> str:
         rel = super().save_jpeg(rel_path, image, quality, keep_faces=keep_faces, keep_regions=keep_regions)
+        self._share(rel)
+        return rel
+
+    def save_clip(
+        self,
+        rel_path: str,
+        frames: Sequence[ClipFrame],
+        *,
+        kept_path: str | None = None,
+        keep_faces: str | None = None,
+        max_side: int = 1280,
+        crf: int = 26,
+    ) -> StoredClip:
+        clip = super().save_clip(
+            rel_path, frames, kept_path=kept_path, keep_faces=keep_faces, max_side=max_side, crf=crf
+        )
+        for rel in (clip.path, clip.kept_path):
+            if rel is not None:
+                self._share(rel)
+        return clip
+
+    def _share(self, rel: str) -> None:
         if self._uploader is not None:
             self._uploader.submit(rel)
-            return rel
+            return
         try:
             self._b().put(rel, self.checked_path(rel).read_bytes())
         except (BusError, OSError, TimeoutError) as exc:
             # Kept locally (served by this process) rather than lost; said loudly.
             log.error("media %s: not stored in the shared bucket (%s); only this machine has it", rel, exc)
-            return rel
+            return
         self.unstage(rel)
-        return rel
 
     def path_for(self, rel_path: str) -> Path:
         local = self.checked_path(rel_path)
@@ -140,12 +162,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def shared_media(
-    root: Path, cache_root: Path, bucket: MediaBucket, redactor: ImageRedactor | None
+    root: Path,
+    cache_root: Path,
+    bucket: MediaBucket,
+    redactor: ImageRedactor | None,
+    *,
+    clip_redactor: FrameRedactor | None = None,
 ) -> tuple[SharedMediaStore, Uploader]:
     """A worker's media store: background uploads that unstage each file once stored; what a
     previous run left staged is queued first."""
     uploader = Uploader(bucket, root)
-    media = SharedMediaStore(root, cache_root, bucket, redactor=redactor, uploader=uploader)
+    media = SharedMediaStore(
+        root, cache_root, bucket, redactor=redactor, uploader=uploader, clip_redactor=clip_redactor
+    )
     uploader.on_stored = media.unstage  # before the first submit: nothing is queued yet
     # Files a previous run staged and did not upload (killed with its queue in memory): the
     # staging area holds nothing else, since every stored file is removed from it.

@@ -13,6 +13,7 @@ from vigil.core.classes import class_id
 from vigil.core.frame import Frame
 from vigil.detect.choice import ObjectDetector, open_detector
 from vigil.events import AnyEvent
+from vigil.governance.clip_redactor import build_clip_redactor
 from vigil.governance.redactor import build_redactor
 from vigil.models.install import require
 from vigil.store.engine import ensure_writable_dir
@@ -70,7 +71,7 @@ def open_data_dir(cfg: VigilConfig) -> MediaStore:
         ModelMissingError: YuNet, which finds the faces to blur, is not installed.
     """
     ensure_writable_dir(cfg.data_dir)
-    return MediaStore(cfg.data_dir / "media", redactor=build_redactor(cfg))
+    return MediaStore(cfg.data_dir / "media", redactor=build_redactor(cfg), clip_redactor=build_clip_redactor(cfg))
 
 
 def open_store(cfg: VigilConfig) -> Store:

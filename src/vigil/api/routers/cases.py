@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, UploadFile
 from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.errors import ApiError
 from vigil.api.routing import Example, endpoint
-from vigil.api.schemas import CaseIn, CaseItemIn, CaseOut, ExportIn, HoldIn
+from vigil.api.schemas import CaseExportOut, CaseIn, CaseItemIn, CaseOut, ExportIn, HoldIn
 from vigil.services import cases
 from vigil.store.cases import CaseRecord
 
@@ -61,7 +61,7 @@ def get_case(case_id: CaseIdPath, ctx: Ctx, principal: CurrentPrincipal) -> Case
     example=Example(path={"case_id": "{case}"}, json={"item_type": "track", "item_id": "{track}"}, ok=(200, 409)),
 )
 def add_case_item(case_id: CaseIdPath, body: CaseItemIn, ctx: Ctx, principal: CurrentPrincipal) -> CaseOut:
-    """Add an event, track or candidate (in your camera scope) to the case."""
+    """Add an event, track, candidate or plate read (in your camera scope) to the case."""
     return _out(cases.add_item(ctx.services, principal, case_id, body.item_type, body.item_id))
 
 
@@ -112,5 +112,25 @@ def export_case(case_id: CaseIdPath, body: ExportIn, ctx: Ctx, principal: Curren
     return Response(
         package.data,
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{package.filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{package.filename}"',
+            "X-Export-Files": str(package.files),
+            "X-Manifest-SHA256": package.manifest_sha256,
+        },
     )
+
+
+@endpoint(
+    router,
+    "GET",
+    "/{case_id}/exports",
+    action="cases.read",
+    scope="global",
+    example=Example(path={"case_id": "{case}"}),
+)
+def list_exports(case_id: CaseIdPath, ctx: Ctx, principal: CurrentPrincipal) -> list[CaseExportOut]:
+    """The case's export history, newest first: who, when, why, redacted or not, and the
+    manifest's SHA-256 (kept in the audit log; the package itself is not stored)."""
+    return [
+        CaseExportOut.model_validate(e, from_attributes=True) for e in cases.exports(ctx.services, principal, case_id)
+    ]

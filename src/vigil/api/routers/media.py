@@ -24,7 +24,12 @@ router = APIRouter(prefix="/media", tags=["media"])
     scope="camera",
     example=Example(path={"rel_path": "{snapshot}"}),
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}, "description": "The image (redacted unless asked otherwise)."}},
+    responses={
+        200: {
+            "content": {"image/jpeg": {}, "video/mp4": {}},
+            "description": "The image or clip (redacted unless asked otherwise).",
+        }
+    },
 )
 def get_media(
     rel_path: Annotated[str, Path(min_length=1, max_length=512)],
@@ -38,7 +43,8 @@ def get_media(
     stored (redacted at write time), or, for the track of a candidate (kept clear for review),
     redacted by the same redactor as it is served (the whole image where it cannot be built).
     A candidate's probe and reference images are shown to reviewers, since judging the match
-    needs them."""
+    needs them. A clip (``video/mp4``) was written with every face blurred and is served as
+    stored; ``unredacted=true`` serves the copy that keeps a face candidate's own face."""
     try:
         ctx.media.path_for(rel_path)
     except ValueError as exc:
@@ -51,9 +57,13 @@ def get_media(
     if kind in ("probe", "reference"):
         require(principal, "candidates.read", camera_id)
     why: str | None = None
+    if kind == "clip_kept" and not unredacted:
+        raise ApiError(403, "unredacted_only", "this copy keeps a face: ask for the clip unredacted, with a reason")
     if unredacted:
         require(principal, "media.unredacted", camera_id)
         why = need_reason(ctx, reason, "an unredacted view")
+    if kind in ("clip", "clip_kept"):
+        return _clip(ctx, audit, rel_path, camera_id, unredacted=unredacted, why=why)
     path = ctx.media.path_for(rel_path)
     try:
         data = path.read_bytes()
@@ -82,3 +92,27 @@ def get_media(
         redacted=not show_as_is,
     )
     return Response(body, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _clip(ctx: Ctx, audit: Audit, rel_path: str, camera_id: str, *, unredacted: bool, why: str | None) -> Response:
+    """A clip as stored: the copy with every face blurred, or (unredacted) the one that keeps
+    the face candidate's own face, where there is one."""
+    clip = ctx.store.clips.by_media(rel_path)
+    if clip is None:
+        raise NotFoundError("no such clip")
+    served = clip.media_kept if unredacted and clip.media_kept else clip.media
+    try:
+        body = ctx.media.path_for(served).read_bytes()
+    except OSError as exc:
+        raise NotFoundError("the clip is gone (retention may have removed it)") from exc
+    audit.record(
+        "media.view_unredacted" if unredacted else "media.view",
+        object_type="media",
+        object_id=served,
+        camera_id=camera_id,
+        reason=why,
+        kind="clip",
+        subject=clip.subject_id,
+        redacted=served == clip.media,
+    )
+    return Response(body, media_type="video/mp4", headers={"Cache-Control": "no-store"})

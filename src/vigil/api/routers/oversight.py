@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from vigil.api.deps import Ctx, CurrentPrincipal
 from vigil.api.params import Instant
@@ -27,8 +27,9 @@ def list_audit(
     until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    order: Literal["oldest", "newest"] = "oldest",
 ) -> AuditPage:
-    """Audit records, oldest first (reading the log is itself recorded)."""
+    """Audit records, oldest first unless ``order=newest`` (reading the log is itself recorded)."""
     page = oversight.audit_page(
         ctx.services,
         principal,
@@ -39,6 +40,7 @@ def list_audit(
         until=until,
         limit=limit,
         offset=offset,
+        newest_first=order == "newest",
     )
     return AuditPage(
         items=[AuditOut.model_validate(r, from_attributes=True) for r in page.items],
@@ -46,6 +48,31 @@ def list_audit(
         offset=page.offset,
         next_offset=page.next_offset,
     )
+
+
+@endpoint(
+    router,
+    "GET",
+    "/audit/export.csv",
+    action="audit.read",
+    scope="global",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The matching records, newest first."}},
+)
+def export_audit(
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    actor: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    action: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    object_id: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
+) -> Response:
+    """The matching audit records as CSV, newest first (at most 100,000); recorded as ``audit.export``."""
+    text, _ = oversight.audit_csv(
+        ctx.services, principal, by=actor, action=action, object_id=object_id, since=since, until=until
+    )
+    return Response(text, media_type="text/csv; charset=utf-8")
 
 
 @endpoint(router, "GET", "/audit/verify", action="audit.read", scope="global")

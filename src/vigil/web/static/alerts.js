@@ -66,6 +66,7 @@
       if (!r.ok) { setTimeout(poll, EVERY_MS * 4); return null; }
       return r.json().then(function (s) {
         newest = s.newest;
+        document.dispatchEvent(new CustomEvent("vigil:summary", { detail: s }));
         document.title = (s.pending > 0 ? "(" + s.pending + ") " : "") + baseTitle;
         document.querySelectorAll("[data-pending-camera]").forEach(function (el) {  // the overview's counts
           el.textContent = String(s.by_camera[el.getAttribute("data-pending-camera")] || 0);

@@ -1,0 +1,191 @@
+"""PostgreSQL time partitions (``store/partitions.py``), on the machine's real PostgreSQL.
+
+Day partitions created ahead and on demand, de-duplication by ``(event_id, occurred_at)``
+also across a partition boundary, rows of an older schema moved by the migration, retention
+by dropping whole days while a day holding a legally held row stays, and the lock that keeps
+a hold from appearing between the check and the drop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from vigil.events import AnyEvent
+from vigil.events.plates import PlateReadEvent
+from vigil.events.samples import track_lifecycle
+from vigil.store import Store, migrate, open_engine
+from vigil.store.audit import AuditEntry
+from vigil.store.partitions import CROWD_COUNTS, EVENTS, PLATE_MISSES, lock_holds, partition_days
+from vigil.store.retention import PurgeCutoffs
+
+pytestmark = pytest.mark.postgres
+
+MIDNIGHT = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture
+def store(pg_db: str) -> Iterator[Store]:
+    with Store.open(_url(pg_db)) as s:
+        yield s
+
+
+def _where(store: Store, table: str, key: str, value: str) -> list[str]:
+    with store.engine.connect() as conn:
+        sql = text(f"SELECT tableoid::regclass::text FROM {table} WHERE {key} = :v")
+        return [str(r) for r in conn.execute(sql, {"v": value}).scalars()]
+
+
+def _plate(at: datetime, *, hit: bool = False, crop: str | None = None) -> PlateReadEvent:
+    return PlateReadEvent(camera_id="cam", occurred_at=at, plate="AB123", confidence=0.9, n_reads=3, hit=hit, crop=crop)
+
+
+def test_tables_are_partitioned_by_day_with_the_time_in_the_key(store: Store) -> None:
+    with store.engine.connect() as conn:
+        strategies = dict(
+            conn.execute(
+                text("SELECT c.relname, t.partstrat FROM pg_partitioned_table t JOIN pg_class c ON c.oid = t.partrelid")
+            ).all()
+        )
+        keys = dict(
+            conn.execute(
+                text(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname IN "
+                    "('pk_events', 'pk_crowd_counts', 'pk_plate_reads') AND conrelid::regclass::text NOT LIKE '%\\_p%'"
+                )
+            ).all()
+        )
+        today = datetime.now(UTC).date()
+        for spec in (EVENTS, CROWD_COUNTS, PLATE_MISSES):
+            days = partition_days(conn, spec)
+            # Created ahead: yesterday to a week from now.
+            assert {today + timedelta(days=d) for d in range(-1, 8)} <= set(days), spec
+    assert strategies == {"events": "r", "crowd_counts": "r", "plate_reads": "l", "plate_reads_misses": "r"}
+    assert keys["pk_events"] == "PRIMARY KEY (event_id, occurred_at)"
+    assert keys["pk_crowd_counts"] == "PRIMARY KEY (event_id, zone_id, at)"
+    assert keys["pk_plate_reads"] == "PRIMARY KEY (read_id, hit, occurred_at)"
+
+
+def test_duplicates_across_a_partition_boundary_are_stored_once(store: Store) -> None:
+    # One track whose events straddle midnight: the last second of one day's partition and
+    # the first of the next (days far in the past: created on demand).
+    before = MIDNIGHT - timedelta(microseconds=1)
+    events: list[AnyEvent] = list(track_lifecycle(camera_id="cam", track_id="t-1", n_updates=2, start=before))
+    events += [_plate(before), _plate(MIDNIGHT)]
+    assert {e.occurred_at.date() for e in events} == {before.date(), MIDNIGHT.date()}
+
+    first = store.events.add_batch(events)
+    again = store.events.add_batch(events)  # a redelivered batch
+    halves = store.events.add_batch(events[::2]) + store.events.add_batch(events[1::2])  # split differently
+    via_orm = store.events.add_many(events)  # the portable path (embedded mode on PostgreSQL)
+    assert (len(first), len(again), len(halves), via_orm) == (len(events), 0, 0, 0)
+    assert store.events.count() == len(events)
+    assert store.plates.count_reads() == 2
+    start, end = events[0], events[3]
+    assert _where(store, "events", "event_id", start.event_id) == [f"events_p{before:%Y%m%d}"]
+    assert _where(store, "events", "event_id", end.event_id) == [f"events_p{MIDNIGHT:%Y%m%d}"]
+    assert _where(store, "plate_reads", "read_id", events[-1].event_id) == [f"plate_reads_misses_p{MIDNIGHT:%Y%m%d}"]
+    track = store.tracks.get("t-1")
+    assert track is not None and track.n_observations == end.n_observations  # folds not doubled
+
+
+def test_a_partition_dropped_under_a_writer_is_made_again(store: Store, pg_db: str) -> None:
+    day = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    store.events.add_batch(track_lifecycle(camera_id="cam", track_id="a", n_updates=1, start=day))
+    # Another process's retention drops the day; this store's cache still thinks it exists.
+    with psycopg.connect(pg_db, autocommit=True) as admin:
+        admin.execute(f"DROP TABLE events_p{day:%Y%m%d}")
+    late = track_lifecycle(camera_id="cam", track_id="b", n_updates=1, start=day)
+    assert len(store.events.add_batch(late)) == len(late)
+    assert _where(store, "events", "event_id", late[0].event_id) == [f"events_p{day:%Y%m%d}"]
+
+
+def test_the_migration_moves_rows_of_the_unpartitioned_schema(pg_db: str) -> None:
+    engine = open_engine(_url(pg_db))
+    try:
+        migrate(engine, "0011")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO events VALUES ('e1', 'track.started', 1, 'cam', '2025-05-05 10:00+00', 't', '{}',"
+                    " now()), ('e2', 'track.started', 1, 'cam', '2025-05-06 23:59:59+00', 't', '{}', now())"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO plate_reads VALUES ('r1', 'cam', NULL, '2025-05-05 10:00+00', 'AB1', 0.9, NULL, NULL,"
+                    " false), ('r2', 'cam', NULL, '2025-05-05 10:00+00', 'AB2', 0.9, NULL, NULL, true)"
+                )
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            where = dict(conn.execute(text("SELECT event_id, tableoid::regclass::text FROM events")).all())
+            reads = dict(conn.execute(text("SELECT read_id, tableoid::regclass::text FROM plate_reads")).all())
+    finally:
+        engine.dispose()
+    assert where == {"e1": "events_p20250505", "e2": "events_p20250506"}
+    assert reads == {"r1": "plate_reads_misses_p20250505", "r2": "plate_reads_hits"}
+
+
+def test_retention_drops_whole_days_but_not_a_day_holding_a_held_row(store: Store) -> None:
+    old, held_day, recent = (MIDNIGHT + timedelta(days=d, hours=10) for d in (0, 1, 9))
+    runs = {
+        name: track_lifecycle(camera_id="cam", track_id=name, n_updates=2, start=at)
+        for name, at in (("old", old), ("held", held_day), ("other", held_day), ("recent", recent))
+    }
+    for events in runs.values():
+        store.events.add_batch(events)
+    audit = AuditEntry(actor="sup", action="case.create")
+    case = store.governance.cases.create("warrant", reason="r", legal_hold=True, created_by="sup", audit=audit)
+    store.governance.cases.add_item(
+        case.case_id, item_type="track", item_id="held", camera_id="cam", added_by="sup", audit=audit
+    )
+    cutoff = MIDNIGHT + timedelta(days=5)
+    result = store.governance.retention.purge(
+        PurgeCutoffs(cutoff, cutoff, cutoff, cutoff, cutoff), actor="system:retention"
+    )
+
+    assert result.partitions_dropped == (f"events_p{old:%Y%m%d}",)
+    assert result.partitions_kept_for_holds == (f"events_p{held_day:%Y%m%d}",)
+    # The held day keeps exactly the held track's events; the other track of that day went row by row.
+    assert {e.track_id for e in store.events.search(limit=100)} == {"held", "recent"}  # type: ignore[union-attr]
+    assert result.counts["events"] == len(runs["old"]) + len(runs["other"])
+    [record] = store.governance.audit.list(action="retention.run")
+    assert record.detail["events"] == result.counts["events"]
+
+
+def test_plate_misses_go_by_the_day_and_hits_stay(store: Store) -> None:
+    day = MIDNIGHT + timedelta(hours=3)
+    miss, hit = _plate(day, crop="crops/plates/a.jpg"), _plate(day, hit=True, crop="crops/plates/b.jpg")
+    fresh = _plate(datetime.now(UTC) - timedelta(minutes=1))
+    store.events.add_batch([miss, hit, fresh])
+    gone = store.plates.purge_reads(retention_hours=24)
+    assert [(r.read_id, r.crop, r.occurred_at) for r in gone] == [(miss.event_id, miss.crop, miss.occurred_at)]
+    with store.engine.connect() as conn:
+        assert day.date() not in partition_days(conn, PLATE_MISSES)
+    assert store.plates.count_reads() == 2
+
+
+def test_no_hold_can_be_added_while_retention_holds_its_lock(store: Store, pg_db: str) -> None:
+    audit = AuditEntry(actor="sup", action="case.create")
+    case = store.governance.cases.create("c", reason="r", legal_hold=True, created_by="sup", audit=audit)
+    with store.engine.begin() as conn:
+        lock_holds(conn)
+        with psycopg.connect(pg_db, autocommit=True) as other:
+            other.execute("SET lock_timeout = '300ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute(
+                    "INSERT INTO case_items (case_id, item_type, item_id, added_by, added_at)"
+                    " VALUES (%s, 'event', 'x', 'sup', now())",
+                    (case.case_id,),
+                )
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("UPDATE cases SET legal_hold = false")
