@@ -87,9 +87,18 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
     cfg = CrowdConfig()
     assert cfg.count_tiles == DEFAULT_COUNT_TILES == 3
     assert cfg.density_floor == DEFAULT_DENSITY_FLOOR == DENSITY_FLOOR
-    assert cfg.density_input_width == 384
-    for bad in ({"count_tiles": 0}, {"count_tiles": 5}, {"density_floor": -0.1}, {"density_floor": 1.5}):
+    assert cfg.density_input_width == 1024 and cfg.near_width == 384
+    assert cfg.near_height == 0.25 and cfg.near_ratio == 2.0 and cfg.blend_people == (0.0, 40.0)
+    for bad in (
+        {"count_tiles": 0},
+        {"count_tiles": 5},
+        {"density_floor": -0.1},
+        {"density_floor": 1.5},
+        {"blend_people": [40, 10]},
+        {"near_ratio": 0.5},
+        {"near_width": 100},
+    ):
         with pytest.raises(ValidationError):
             CrowdConfig.model_validate(bad)
-    for field in ("count_tiles", "density_floor", "density_input_width"):
+    for field in ("count_tiles", "density_floor", "density_input_width", "near_height", "near_ratio", "blend_people"):
         assert CrowdConfig.model_fields[field].description

@@ -317,3 +317,25 @@ def test_every_page_fits_a_phone_for_every_role_with_screenshots(browser: Any, l
     assert wide == {}, f"pages wider than a {PHONE['width']} px phone: {wide}"
     assert set(opened) == set(pages), set(pages) - set(opened)  # every page was walked by some role
     assert opened["audit"] == {"auditor", "admin"} and "viewer" in opened["overview"]
+
+
+def test_overview_counts_update_in_place_and_the_plan_marks_raised_crowd_alerts(browser: Any, live: Live) -> None:
+    from vigil.core.clock import utcnow
+    from vigil.events import CandidateRaised
+
+    with signed_in(browser, live, live.users["operator"], DESKTOP) as page:
+        page.evaluate("() => { window.__notReloaded = true; }")
+        # The seeded over-capacity alert at the Concourse was raised and never cleared.
+        assert page.text_content("[data-testid=plan-crowd-cam-c]") == "1"
+        assert "over capacity · zone north (41 / 40)" in page.inner_text("[data-testid=crowd-open-cam-c]")
+        assert "crowd alert raised" in str(page.text_content("[data-testid=plan-cam-c] title"))
+        page.wait_for_timeout(1500)  # the first summary
+        day = int(page.inner_text("[data-testid=day-cam-a]"))
+        raised = CandidateRaised(camera_id="cam-a", occurred_at=utcnow(), kind="face", list_entry_id="astro",
+                                 track_id="cam-a-day-1", score=0.52, threshold=0.403)  # fmt: skip
+        live.store.events.add_many([raised])
+        page.wait_for_function(f"() => document.querySelector('[data-testid=day-cam-a]').textContent == '{day + 1}'",
+                               timeout=5000)  # fmt: skip
+        assert page.evaluate("() => window.__notReloaded === true")
+    live.store.candidates.decide(raised.event_id, actor="operator-1", decision="reject", reason="test entry",
+                                 required_confirmations=2)  # fmt: skip

@@ -113,6 +113,11 @@ def test_a_reason_lists_candidates_and_plates_and_the_clip_plays(browser: Any, l
             assert ("plate" in kinds_listed(page)) is found, pattern
         page.goto(f"/explore?plate=AB%3B--&reason={REASON.replace(' ', '+')}")
         assert "letters and digits" in page.content()
+        # The API's door onto the same service: the same items, personal ones only with a reason.
+        api = page.request.get("/api/explore", params={"plate": "AB12*", "reason": REASON}).json()
+        assert {i["kind"] for i in api["items"]} == {"plate"} and api["items"][0]["camera"] == "Car park"
+        routine = page.request.get("/api/explore").json()
+        assert set(routine["withheld_for_reason"]) == {"candidate", "plate"}
     searches = live.store.governance.audit.list(action="explore.search")
     assert any(r.reason == REASON for r in searches)
     views = live.store.governance.audit.list(action="explore.view")
@@ -170,3 +175,19 @@ def test_explore_fits_a_phone(browser: Any, live: Live, shots: Path) -> None:
         wait_playable(page, "video[data-testid=clip]")
         assert no_sideways_scroll(page) <= PHONE["width"]
         page.screenshot(path=str(shots / "phone-explore-detail.png"), full_page=True)
+
+
+def test_a_crowd_alert_found_in_explore_goes_into_a_case(browser: Any, live: Live) -> None:
+    with signed_in(browser, live, live.users["supervisor"]) as page:
+        page.goto("/cases")
+        page.fill("[data-testid=new-case] input[name=name]", "Concourse crush 2291")
+        page.fill("[data-testid=new-case] input[name=reason]", "Crowd safety review, ref 2291")
+        page.click("[data-testid=new-case] button")
+        page.wait_for_url(re.compile(r".*/cases/[^/?]+"))
+        page.goto("/explore?kind=crowd_alert")
+        page.locator("[data-kind=crowd_alert] a").first.click()
+        page.wait_for_url(re.compile(r".*/explore/crowd_alert/.+"))
+        assert "Over capacity" in page.inner_text("[data-testid=detail-title]")
+        page.locator("[data-testid=add-to-case] button").click()
+        page.wait_for_url(re.compile(r".*/cases/[^/?]+"))
+        assert "Added the" in page.content()

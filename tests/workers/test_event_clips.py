@@ -38,16 +38,8 @@ def _frames(path: Path) -> list[object]:
         return [fr.to_ndarray(format="bgr24") for fr in f.decode(video=0)]
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, installed_models_dir: Path) -> tuple[VigilConfig, Path]:
-    root = tmp_path_factory.mktemp("clips")
-    cfg = VigilConfig(
-        data_dir=root / "data",
-        models_dir=installed_models_dir,
-        cameras=(CameraConfig(id="door", name="Front door", url="door.mp4"),),
-        governance=GovernanceConfig(auth=AuthConfig(argon2_time_cost=1, argon2_memory_kib=1024)),
-    )
-    cfg.data_dir.mkdir(parents=True)
+def enrol_astronaut(cfg: VigilConfig) -> None:
+    """Enrol the public-domain portrait (with its authorisation) and a calibration in force."""
     with Store.open(cfg.store_url) as store:
         auth = Authorisation("WARRANT-42 (test)", "Sam Supervisor", "Olu Operator", utcnow() + timedelta(days=10))
         record = enrol_subject(cfg, store, subject_id="astro", display_name="Eileen Collins", images=[PORTRAIT],
@@ -61,6 +53,19 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, installed_models_dir: P
             ),
             floor=cfg.faces.threshold_floor,
         )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, installed_models_dir: Path) -> tuple[VigilConfig, Path]:
+    root = tmp_path_factory.mktemp("clips")
+    cfg = VigilConfig(
+        data_dir=root / "data",
+        models_dir=installed_models_dir,
+        cameras=(CameraConfig(id="door", name="Front door", url="door.mp4"),),
+        governance=GovernanceConfig(auth=AuthConfig(argon2_time_cost=1, argon2_memory_kib=1024)),
+    )
+    cfg.data_dir.mkdir(parents=True)
+    enrol_astronaut(cfg)
     clip = compose_demo_clip(PORTRAIT, REPO / "samples" / "people.mp4", root / "door.mp4", frames=90)
     analyze_recording(clip, cfg, features=frozenset({"faces"}))
     return cfg, cfg.data_dir / "media"

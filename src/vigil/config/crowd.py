@@ -20,8 +20,16 @@ from vigil.config.base import StrictModel
 CROWD_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Point = tuple[float, float]
 CountMethod = Literal["auto", "detection", "density"]
-DEFAULT_DENSITY_INPUT_WIDTH = 384
-"""CSRNet input width; docs/crowd.md (speed and accuracy per width)."""
+DEFAULT_DENSITY_INPUT_WIDTH = 1024
+"""Widest CSRNet input: narrower frames run at their own width (docs/crowd.md, issue 22)."""
+DEFAULT_NEAR_WIDTH = 384
+"""CSRNet input width for frames whose people are near (large): docs/crowd.md."""
+DEFAULT_NEAR_HEIGHT = 0.25
+"""Median person-box height, as a fraction of the frame height, above which people are near."""
+DEFAULT_NEAR_RATIO = 2.0
+"""Full-resolution CSRNet sum over this many times the combined count: near people (texture, bodies)."""
+DEFAULT_BLEND_PEOPLE = (0.0, 40.0)
+"""CSRNet sums over which the count moves from the combined count to the density sum."""
 DEFAULT_DENSITY_FLOOR = 0.03
 """People per CSRNet cell below which density is background in the combined count (docs/crowd.md)."""
 DEFAULT_COUNT_TILES = 3
@@ -174,7 +182,27 @@ class CrowdConfig(StrictModel):
         ge=128,
         le=2048,
         multiple_of=8,
-        description="Frames are scaled to this width for CSRNet (384: ~1/3 of the 512 px time, same combined MAE).",
+        description="Frames wider than this are scaled to it for CSRNet; narrower ones run at their own width.",
+    )
+    near_height: float = Field(
+        default=DEFAULT_NEAR_HEIGHT,
+        gt=0.0,
+        le=10.0,
+        description="Median person-box height (fraction of the frame height) above which people are near and "
+        "CSRNet runs at near_width (it over-counts large people at full resolution).",
+    )
+    near_ratio: float = Field(
+        default=DEFAULT_NEAR_RATIO,
+        gt=1.0,
+        le=1000.0,
+        description="A full-resolution CSRNet sum over near_ratio x the combined count also means near people.",
+    )
+    near_width: int = Field(
+        default=DEFAULT_NEAR_WIDTH, ge=128, le=2048, multiple_of=8, description="CSRNet input width for near people."
+    )
+    blend_people: tuple[float, float] = Field(
+        default=DEFAULT_BLEND_PEOPLE,
+        description="CSRNet sums [from, to] over which the count moves from the combined count to the density sum.",
     )
     density_floor: float = Field(
         default=DEFAULT_DENSITY_FLOOR,
@@ -214,6 +242,13 @@ class CrowdConfig(StrictModel):
     @property
     def density_model_file(self) -> str:
         return "model-int8.onnx" if self.density_precision == "int8" else "model.onnx"
+
+    @model_validator(mode="after")
+    def _blend(self) -> Self:
+        lo, hi = self.blend_people
+        if not 0 <= lo < hi:
+            raise ValueError(f"blend_people must be two numbers 0 <= from < to, got {list(self.blend_people)}")
+        return self
 
     @model_validator(mode="after")
     def _grid(self) -> Self:

@@ -125,8 +125,11 @@ class DensityEstimator:
         self._session = session
         self.input_width = input_width
 
-    def estimate(self, image: BGRImage, region: tuple[int, int, int, int] | None = None) -> DensityMap:
-        """Density map of one BGR frame, or of ``region`` ``(x0, y0, x1, y1)`` of it only.
+    def estimate(
+        self, image: BGRImage, region: tuple[int, int, int, int] | None = None, input_width: int | None = None
+    ) -> DensityMap:
+        """Density map of one BGR frame, or of ``region`` ``(x0, y0, x1, y1)`` of it only;
+        ``input_width`` instead of the estimator's own for this frame.
 
         A region runs at the scale the whole frame would (:func:`frame_scale`), so heads have
         the same size in pixels either way; it costs its share of the frame's pixels.
@@ -136,7 +139,7 @@ class DensityEstimator:
             ValueError: not a BGR image, or a region outside it or too small.
         """
         height, width = int(image.shape[0]), int(image.shape[1])
-        blob = prepare(image, self.input_width, region)
+        blob = prepare(image, input_width or self.input_width, region)
         x0, y0, x1, _ = region if region is not None else (0, 0, width, height)
         started = time.perf_counter()
         try:

@@ -18,8 +18,10 @@ from numpy.typing import NDArray
 from vigil.config.crowd import CrowdConfig, LineConfig, ZoneConfig
 from vigil.core.frame import BGRImage
 from vigil.crowd.alerts import AlertChange, AlertKind, AlertUnit, HysteresisAlert, WindowRate
+from vigil.crowd.calibration import CameraCalibration
 from vigil.crowd.combine import DensityParts, combined_count, density_count, split_density
-from vigil.crowd.density import DensityEstimator
+from vigil.crowd.counter import CountRule
+from vigil.crowd.density import DensityEstimator, DensityMap
 from vigil.crowd.geometry import FloatArray, check_in_frame, foot_points, points_in_polygon, polygon_mask
 from vigil.crowd.heatmap import HeatmapAccumulator
 from vigil.crowd.lines import LineCounter
@@ -84,6 +86,15 @@ class _ZoneState:
     mask: NDArray[np.bool_] | None = None  # on the density grid, built with the first density map
 
 
+def _boxes_in(boxes: FloatArray, dmap: DensityMap) -> NDArray[np.bool_]:
+    """Which boxes' centres lie in the region the density map covers."""
+    x0, y0 = dmap.origin
+    x1 = x0 + (dmap.region_width or dmap.frame_width)
+    y1 = y0 + dmap.density.shape[0] / dmap.cell_scale
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    return np.asarray((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1))
+
+
 class CrowdMonitor:
     """Crowd state of one camera.
 
@@ -92,6 +103,12 @@ class CrowdMonitor:
         zones: the camera's zones; lines: its counting lines.
         cfg: the ``crowd`` section.
         density: CSRNet, or None (then every zone counts by detection).
+        tile_detector: person boxes on tiles for the density step (far people).
+        calibration: the camera's count correction (``vigil crowd calibrate``), or None.
+
+    Where the camera has zones, CSRNet runs on the smallest rectangle holding them all (at the
+    whole frame's scale), not on the whole frame; the whole-frame count (``*``) then has
+    density only there.
     """
 
     def __init__(
@@ -102,10 +119,14 @@ class CrowdMonitor:
         cfg: CrowdConfig,
         density: DensityEstimator | None,
         tile_detector: Detector | None = None,
+        calibration: CameraCalibration | None = None,
     ) -> None:
         self.camera_key = camera_key
         self.cfg = cfg
         self._density = density
+        self._rule = CountRule.from_config(cfg)
+        self._near = False
+        self._calibration = calibration
         # Far, small people are missed by the 416 px whole-frame pass; at each density step the
         # tiles find them (docs/crowd.md), and they count until the next step like the density does.
         self._tile_detector = tile_detector
@@ -194,12 +215,21 @@ class CrowdMonitor:
         if self._density is not None and (
             self._last_density_s is None or t_s - self._last_density_s >= self.cfg.density_interval_s
         ):
-            dmap = self._density.estimate(image)
             boxes = np.asarray(person_boxes, dtype=np.float32).reshape(-1, 4)
             if self._tile_detector is not None and self.cfg.count_tiles > 1:
                 merged = merge_tile_boxes(boxes, tile_boxes(self._tile_detector, image, self.cfg.count_tiles))
                 self._extra_feet = foot_points(merged[len(boxes) :])
                 boxes = merged
+            near = self._rule.people_are_near(boxes, height)
+            region = self._zones_region(width, height)
+            if not near:
+                dmap = self._density.estimate(image, region=region, input_width=min(width, self._density.input_width))
+                parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
+                n_in = int(np.count_nonzero(_boxes_in(boxes, dmap))) if region is not None else len(boxes)
+                near = self._rule.density_disagrees(dmap.count, n_in + float(parts.residual.sum()))
+            if near:
+                dmap = self._density.estimate(image, region=region, input_width=min(width, self._rule.near_width))
+            self._near = near
             self._parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
             self._last_density_s = t_s
             self.density_runs += 1
@@ -243,6 +273,31 @@ class CrowdMonitor:
         self._heat_start_s = t_s
         return period
 
+    def _zone_factor(self, parts: DensityParts, mask: NDArray[np.bool_] | None, height: int) -> float:
+        """The calibration factor of a zone: its bands' factors weighted by where its density is
+        (the zone's middle row where it holds no density)."""
+        assert self._calibration is not None
+        total = parts.total if mask is None else np.where(mask, parts.total, 0.0)
+        by_row = total.sum(axis=1).astype(np.float64)
+        rows = ((np.arange(len(by_row)) + 0.5) / parts.cell_scale + parts.origin[1]) / height
+        if by_row.sum() <= 0:
+            inside = np.flatnonzero(mask.any(axis=1)) if mask is not None else np.arange(len(by_row))
+            middle = rows[inside].mean() if inside.size else 0.5
+            return float(self._calibration.factor_at(np.array([middle]))[0])
+        return float((self._calibration.factor_at(rows) * by_row).sum() / by_row.sum())
+
+    def _zones_region(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """The smallest pixel rectangle holding every zone (None: no zones, the whole frame)."""
+        if not self._zones:
+            return None
+        xy = np.array([p for zs in self._zones for p in zs.zone.polygon], dtype=np.float64)
+        x0, y0 = (int(max(0.0, np.floor(v))) for v in xy.min(axis=0))
+        x1 = int(min(width, np.ceil(xy[:, 0].max())))
+        y1 = int(min(height, np.ceil(xy[:, 1].max())))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None  # too small to run CSRNet on: the whole frame
+        return None if (x0, y0, x1, y1) == (0, 0, width, height) else (x0, y0, x1, y1)
+
     def _fresh_parts(self, t_s: float) -> DensityParts | None:
         if self._parts is None or self._last_density_s is None:
             return None
@@ -255,7 +310,7 @@ class CrowdMonitor:
     ) -> list[ZoneSample]:
         parts = self._fresh_parts(t_s)
         extra = self._extra_feet if parts is not None else np.zeros((0, 2), dtype=np.float32)
-        samples = [self._count(TOTAL_ZONE_ID, "auto", len(feet), parts, None, None, len(extra))]
+        samples = [self._count(TOTAL_ZONE_ID, "auto", len(feet), parts, None, None, len(extra), height)]
         for zs in self._zones:
             zone = zs.zone
             n_in = int(points_in_polygon(feet, zone.polygon).sum())
@@ -263,10 +318,10 @@ class CrowdMonitor:
             if parts is not None:
                 if zs.mask is None or zs.mask.shape != parts.total.shape:
                     h, w = parts.total.shape
-                    zs.mask = polygon_mask(zone.polygon, w, h, parts.cell_scale)
+                    zs.mask = polygon_mask(zone.polygon, w, h, parts.cell_scale, parts.origin)
                 mask = zs.mask
             n_extra = int(points_in_polygon(extra, zone.polygon).sum()) if len(extra) else 0
-            sample = self._count(zone.id, zone.count_method, n_in, parts, mask, zone.area_m2, n_extra)
+            sample = self._count(zone.id, zone.count_method, n_in, parts, mask, zone.area_m2, n_extra, height)
             samples.append(sample)
             zs.rate.add(t_s, float(sample.count))
             for alert, value in (
@@ -280,8 +335,8 @@ class CrowdMonitor:
                         alerts.append(change)
         return samples
 
-    @staticmethod
     def _count(
+        self,
         zone_id: str,
         method: str,
         n_det: int,
@@ -289,15 +344,21 @@ class CrowdMonitor:
         mask: NDArray[np.bool_] | None,
         area_m2: float | None,
         n_extra: int = 0,
+        height: int = 0,
     ) -> ZoneSample:
         dens = density_count(parts, mask) if parts is not None else None
         used: CountMethodUsed
         if parts is not None and method == "density":
             value, used = float(dens or 0.0), "density"
         elif parts is not None and method == "auto":
-            value, used = combined_count(n_det + n_extra, parts, mask), "combined"
+            # docs/crowd.md: the combined count where CSRNet sees few people, its sum in crowds.
+            weight = 0.0 if self._near else self._rule.density_weight(float(dens or 0.0))
+            value = (1.0 - weight) * combined_count(n_det + n_extra, parts, mask) + weight * float(dens or 0.0)
+            used = "combined"
         else:
             value, used = float(n_det), "detection"
+        if self._calibration is not None and parts is not None and height > 0:
+            value *= self._zone_factor(parts, mask, height)
         count = round(value)
         per_m2 = round(count / area_m2, 4) if area_m2 else None
         return ZoneSample(zone_id, count, n_det, round(dens, 2) if dens is not None else None, used, per_m2)

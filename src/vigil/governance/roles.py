@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # PNG is a bare grid, never drawn over a camera frame). Still operational, camera-scoped
     # monitoring, so footage roles within their cameras; auditors see crowd only through reports.
     "crowd.read": _FOOTAGE,
+    # A per-camera count correction changes what every later count of that camera says.
+    "crowd.calibrate": frozenset({"supervisor", "admin"}),
     "calibration.read": frozenset({"supervisor", "auditor", "admin"}),
     "calibration.set": frozenset({"supervisor", "admin"}),
     "cases.read": frozenset({"supervisor", "admin"}),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vigil.core.errors import NotFoundError
 from vigil.services.actor import Actor
 from vigil.services.context import Services
+from vigil.store.crowd import AlertRecord
 from vigil.store.records import HealthRecord
 
 STALE_AFTER_S = 30.0
@@ -64,3 +65,29 @@ def one(services: Services, actor: Actor, camera_id: str) -> CameraStatus:
     if camera is None:
         raise NotFoundError(f"no camera {camera_id!r}")
     return camera
+
+
+OPEN_ALERT_WINDOW_H = 24.0
+"""How far back an alert transition is looked for: one raised longer ago and never cleared is
+stale news, not an open alert on the site plan."""
+
+
+def open_crowd_alerts(
+    services: Services, actor: Actor, camera_ids: list[str], now: datetime, window_h: float = OPEN_ALERT_WINDOW_H
+) -> dict[str, list[AlertRecord]]:
+    """Crowd alerts still raised (their latest transition within ``window_h`` is ``raised``), by
+    camera, for the cameras in ``camera_ids`` that ``actor`` may read crowd data of (counts and
+    thresholds only: no personal data, so not recorded)."""
+    if not actor.can("crowd.read"):
+        return {}
+    out: dict[str, list[AlertRecord]] = {}
+    for camera_id in camera_ids:
+        if not actor.sees(camera_id):
+            continue
+        latest: dict[tuple[str, str, str], AlertRecord] = {}
+        for a in services.store.crowd.alerts(camera_id, since=now - timedelta(hours=window_h)):
+            latest[(a.kind, a.subject_type, a.subject_id)] = a  # oldest first: the last one wins
+        raised = [a for a in latest.values() if a.state == "raised"]
+        if raised:
+            out[camera_id] = raised
+    return out

@@ -8,9 +8,12 @@ audit record per connection, and every page load would open one.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from vigil.core.clock import utcnow
 from vigil.web.core import pages, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -21,27 +24,30 @@ MAX_COUNTED = 1000
 @router.get("/alerts/summary")
 @pages
 def summary(request: Request) -> Response:
-    """``{"pending": N, "by_camera": {camera_id: N}, "newest": {"id", "camera", "at"} | null}``
-    for the cameras in scope."""
+    """``{"pending": N, "by_camera": {camera_id: N}, "day_by_camera": {camera_id: N},
+    "newest": {"id", "camera", "at"} | null}`` for the cameras in scope (``day_by_camera``:
+    candidates of the last 24 hours, whatever their state)."""
     session = signed_in(request)
     session.require("candidates.read")
     ctx, me = session.ctx, session.principal
     names = {c.id: c.display_name for c in ctx.config.cameras}
-    if me.cameras is None:
-        pending = ctx.store.candidates.list(status="pending", limit=MAX_COUNTED)
-    else:
-        pending = [
-            c for cam in sorted(me.cameras) for c in ctx.store.candidates.list(status="pending", camera_id=cam,
-                                                                              limit=MAX_COUNTED)
-        ]  # fmt: skip
+    day_ago = utcnow() - timedelta(hours=24)
+    scope = [None] if me.cameras is None else sorted(me.cameras)
+    pending = [c for cam in scope for c in ctx.store.candidates.list(status="pending", camera_id=cam,
+                                                                     limit=MAX_COUNTED)]  # fmt: skip
+    day = [c for cam in scope for c in ctx.store.candidates.list(camera_id=cam, since=day_ago, limit=MAX_COUNTED)]
     newest = max(pending, key=lambda c: c.occurred_at, default=None)
     by_camera: dict[str, int] = {}
     for c in pending:
         by_camera[c.camera_id] = by_camera.get(c.camera_id, 0) + 1
+    day_by_camera: dict[str, int] = {}
+    for c in day:
+        day_by_camera[c.camera_id] = day_by_camera.get(c.camera_id, 0) + 1
     return JSONResponse(
         {
             "pending": len(pending),
             "by_camera": by_camera,
+            "day_by_camera": day_by_camera,
             "newest": None
             if newest is None
             else {

@@ -143,6 +143,8 @@ class PlanPoint:
     lon: float
     state: str | None = None
     alerts: int = 0
+    crowd_alerts: int = 0
+    """Crowd alerts still raised at the camera (over capacity, ...)."""
 
 
 SCALE_STEPS = (1, 2, 5)
@@ -219,7 +221,12 @@ def site_plan(
         if href is not None:
             body.append(f'<a href="{escape(href)}" data-testid="plan-{escape(c.camera_id)}">')
         state = f" state-{escape(c.state.replace(' ', '-'))}" if c.state else ""
-        said = [c.label, *([c.state] if c.state else []), *([f"{c.alerts} awaiting review"] if c.alerts else [])]
+        said = [
+            c.label,
+            *([c.state] if c.state else []),
+            *([f"{c.alerts} awaiting review"] if c.alerts else []),
+            *([f"{c.crowd_alerts} crowd alert{'s' if c.crowd_alerts > 1 else ''} raised"] if c.crowd_alerts else []),
+        ]
         body.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" class="cam{" seen" if seen else ""}{state}">'
             f"<title>{escape(', '.join(said))}</title></circle>"
@@ -229,7 +236,14 @@ def site_plan(
             body.append(
                 f'<circle cx="{x - 9:.1f}" cy="{y - 9:.1f}" r="8" class="alert-dot"/>'
                 f'<text x="{x - 9:.1f}" y="{y - 5:.1f}" class="alert-count" text-anchor="middle" '
-                f'data-testid="plan-alerts-{escape(c.camera_id)}">{c.alerts}</text>'
+                f'data-testid="plan-alerts-{escape(c.camera_id)}" data-pending-camera="{escape(c.camera_id)}">'
+                f"{c.alerts}</text>"
+            )
+        if c.crowd_alerts:
+            body.append(
+                f'<path d="M{x - 9:.1f},{y + 19:.1f} l9,-15 l9,15 z" class="crowd-alert"/>'
+                f'<text x="{x:.1f}" y="{y + 17:.1f}" class="alert-count" text-anchor="middle" '
+                f'data-testid="plan-crowd-{escape(c.camera_id)}">{c.crowd_alerts}</text>'
             )
         if href is not None:
             body.append("</a>")

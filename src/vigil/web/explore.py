@@ -13,11 +13,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from vigil.services import explore as explore_service
 from vigil.store.explore import EXPLORE_KINDS, ExploreKind
+from vigil.web.cases import cases_to_add_to
 from vigil.web.core import pages, render, signed_in
 from vigil.web.operations import camera_choices, parse_when
 
 router = APIRouter(include_in_schema=False)
 KindParam = Literal["track", "candidate", "plate", "crowd_alert"]
+CASE_ITEM = {"track": "track", "candidate": "candidate", "plate": "plate_read", "crowd_alert": "event"}
+"""What each kind is called as a case item (a crowd alert is its event)."""
 assert set(get_args(KindParam)) == set(EXPLORE_KINDS)
 
 
@@ -74,6 +77,8 @@ def explore_detail(request: Request, kind: KindParam, item_id: str, reason: str 
         carry=carry,
         labels=explore_service.KIND_LABEL,
         can_unredact=session.principal.can("media.unredacted") and session.principal.sees(found.item.row.camera_id),
+        cases=cases_to_add_to(session),
+        case_item_type=CASE_ITEM[kind],
     )
 
 

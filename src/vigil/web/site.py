@@ -127,9 +127,18 @@ def overview(request: Request) -> Response:
             return "no health yet"
         return "offline" if cameras.health_is_stale(h, now) else h.state
 
+    crowd_open = cameras.open_crowd_alerts(session.services, me, [c.camera_id for c in found], now)
     plan = site_plan(
         [
-            PlanPoint(c.id, c.display_name, c.position.lat, c.position.lon, state(c.id), pending.get(c.id, 0))
+            PlanPoint(
+                c.id,
+                c.display_name,
+                c.position.lat,
+                c.position.lon,
+                state(c.id),
+                pending.get(c.id, 0),
+                len(crowd_open.get(c.id, [])),
+            )
             for c in positions.values()
             if c.position
         ],
@@ -143,6 +152,7 @@ def overview(request: Request) -> Response:
         names={c.id: c.display_name for c in ctx.config.cameras},
         pending=pending,
         day=day,
+        crowd_open=crowd_open,
         can_review=can_review,
         show_footage=me.can("media.read"),
         stale={c.camera_id: c.health is None or cameras.health_is_stale(c.health, now) for c in found},

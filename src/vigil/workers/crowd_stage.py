@@ -19,6 +19,7 @@ from vigil.core.classes import class_id
 from vigil.core.errors import ConfigError, ModelMissingError
 from vigil.core.frame import BGRImage
 from vigil.crowd.alerts import AlertChange
+from vigil.crowd.calibration import CameraCalibration
 from vigil.crowd.density import DensityEstimator
 from vigil.crowd.geometry import FloatArray
 from vigil.crowd.monitor import CrowdMonitor, MonitorOutput, ZoneSample
@@ -186,7 +187,18 @@ def build_crowd_stage(ctx: StageContext) -> FrameStage | None:
             CrowdMonitor(*monitor_args, density=None).check_frame_size(*size)
     density = build_density(cfg, required=any(z.count_method == "density" for z in cam.zones))
     tiles = build_tile_detector(cfg) if density is not None and cfg.crowd.count_tiles > 1 else None
-    return CrowdStage(cam.id, CrowdMonitor(*monitor_args, density=density, tile_detector=tiles))
+    stored = ctx.store.crowd.active_calibration(cam.id)
+    calibration = CameraCalibration.from_json_dict(stored.correction) if stored is not None else None
+    if calibration is not None:
+        log.info(
+            "crowd: camera %s counts with calibration %s (%s)",
+            cam.id,
+            stored.calibration_id if stored else "",
+            calibration.factors,
+        )
+    return CrowdStage(
+        cam.id, CrowdMonitor(*monitor_args, density=density, tile_detector=tiles, calibration=calibration)
+    )
 
 
 def build_tile_detector(cfg: VigilConfig) -> Detector:

@@ -71,6 +71,9 @@
         document.querySelectorAll("[data-pending-camera]").forEach(function (el) {  // the overview's counts
           el.textContent = String(s.by_camera[el.getAttribute("data-pending-camera")] || 0);
         });
+        document.querySelectorAll("[data-day-camera]").forEach(function (el) {
+          el.textContent = String((s.day_by_camera || {})[el.getAttribute("data-day-camera")] || 0);
+        });
         var first = seen() === null;
         // What is pending when the tab first looks is not new; on the review page, a candidate
         // already in the queue on screen is in front of them.

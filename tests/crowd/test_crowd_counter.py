@@ -1,0 +1,120 @@
+"""The counting step's choices (vigil.crowd.counter): which CSRNet width, which count, and where
+the counted people are placed for a calibration — with a stand-in CSRNet whose output is known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vigil.crowd.calibration import CameraCalibration
+from vigil.crowd.counter import CountRule, count_frame
+from vigil.crowd.density import DensityEstimator
+
+
+class UniformDensity:
+    """CSRNet stand-in: every output cell holds ``per_cell`` people; records the input widths."""
+
+    def __init__(self, per_cell: float) -> None:
+        self.per_cell = per_cell
+        self.widths: list[int] = []
+
+    def run(self, output_names: Any, input_feed: dict[str, Any]) -> list[Any]:
+        _, _, h, w = input_feed["image"].shape
+        self.widths.append(int(w))
+        return [np.full((1, 1, h // 8, w // 8), self.per_cell, dtype=np.float32)]
+
+
+FRAME = np.zeros((768, 1024, 3), dtype=np.uint8)
+RULE = CountRule()  # the defaults: near above 0.25 of the height or 2x disagreement, blend 0-40
+
+
+def boxes(n: int, height: float) -> Any:
+    return lambda _image: np.array([[10 + 20 * i, 100, 28 + 20 * i, 100 + height] for i in range(n)], np.float32)
+
+
+def test_near_people_run_csrnet_small_and_count_by_the_combined_count() -> None:
+    session = UniformDensity(0.001)  # below the floor: no density counts
+    counted = count_frame(FRAME, boxes(5, 400), DensityEstimator(session, 1024), RULE)  # 400/768 > 0.25
+    assert session.widths == [384]
+    assert counted.input_width == 384 and counted.density_weight == 0.0
+    assert counted.count == pytest.approx(5.0)
+
+
+def test_far_crowd_runs_at_full_width_and_trusts_density_when_it_is_a_crowd() -> None:
+    session = UniformDensity(0.05)  # 128 x 96 cells x 0.05 = 614 people at 1024 px
+    counted = count_frame(FRAME, boxes(40, 60), DensityEstimator(session, 1024), RULE)
+    assert session.widths == [1024]
+    assert counted.density == pytest.approx(128 * 96 * 0.05, rel=1e-4)
+    assert counted.density_weight == 1.0 and counted.count == pytest.approx(counted.density)
+    assert counted.placed.total == pytest.approx(counted.count, rel=1e-4)
+
+
+class Blobs(UniformDensity):
+    """12 people of density on the cells of three small boxes (heads behind heads)."""
+
+    def run(self, output_names: Any, input_feed: dict[str, Any]) -> list[Any]:
+        _, _, h, w = input_feed["image"].shape
+        self.widths.append(int(w))
+        out = np.zeros((1, 1, h // 8, w // 8), np.float32)
+        if w == 1024:  # cells of the box (x 10-28, y 100-160): 12 people where detection sees one
+            out[0, 0, 13:17, 1:4] = 1.0
+        return [out]
+
+
+def test_density_far_above_the_combined_count_means_near_people_and_a_second_small_run() -> None:
+    session = Blobs(0.0)
+    counted = count_frame(FRAME, boxes(1, 60), DensityEstimator(session, 1024), RULE)
+    # At 1024 px: 12 density people against 1 detection + what lies outside its box: over 2x.
+    assert session.widths == [1024, 384]
+    assert counted.input_width == 384 and counted.density_weight == 0.0
+
+
+def test_blend_moves_from_combined_to_density_over_the_ramp() -> None:
+    rule = CountRule(blend_from=10, blend_to=30)
+    assert rule.density_weight(5) == 0.0 and rule.density_weight(20) == pytest.approx(0.5)
+    assert rule.density_weight(30) == 1.0
+    with pytest.raises(ValueError, match="blend range"):
+        CountRule(blend_from=30, blend_to=10)
+
+
+def test_placed_count_splits_people_by_rows_for_a_calibration() -> None:
+    session = UniformDensity(0.05)
+    counted = count_frame(FRAME, boxes(40, 60), DensityEstimator(session, 1024), RULE)
+    top_double = CameraCalibration((2.0, 1.0))
+    # Uniform density: half the people in each half of the frame.
+    assert top_double.apply(counted.placed) == pytest.approx(1.5 * counted.count, rel=1e-3)
+
+
+def _monitor(session: UniformDensity, calibration: CameraCalibration | None) -> Any:
+    from vigil.config import parse_config
+    from vigil.crowd.monitor import CrowdMonitor
+
+    cam = parse_config(
+        {
+            "cameras": [
+                {
+                    "id": "c",
+                    "url": "x.mp4",
+                    "zones": [{"id": "low", "polygon": [[0, 250], [768, 250], [768, 432], [0, 432]]}],
+                }
+            ]
+        }
+    ).cameras[0]
+    cfg = parse_config({}).crowd
+    return CrowdMonitor(
+        "cameras[0]", cam.zones, cam.lines, cfg, DensityEstimator(session, 1024), calibration=calibration
+    )
+
+
+def test_live_density_runs_on_the_zones_only_and_the_calibration_scales_the_zone() -> None:
+    frame = np.zeros((432, 768, 3), dtype=np.uint8)
+    no_boxes = np.zeros((0, 4), np.float32)
+    plain = UniformDensity(0.05)
+    out = _monitor(plain, None).observe(0.0, frame, [], no_boxes)
+    assert plain.widths == [768]  # the zone's rectangle at the frame's own scale, not the frame
+    zone = {s.zone_id: s for s in out.samples}["low"]
+    assert zone.density_count == pytest.approx(96 * 22 * 0.05, rel=0.05)  # 768 x 182 px of 0.05/cell
+    doubled = _monitor(UniformDensity(0.05), CameraCalibration((2.0,))).observe(0.0, frame, [], no_boxes)
+    assert {s.zone_id: s for s in doubled.samples}["low"].count == pytest.approx(2 * zone.count, abs=1)
