@@ -113,6 +113,11 @@ def test_a_reason_lists_candidates_and_plates_and_the_clip_plays(browser: Any, l
             assert ("plate" in kinds_listed(page)) is found, pattern
         page.goto(f"/explore?plate=AB%3B--&reason={REASON.replace(' ', '+')}")
         assert "letters and digits" in page.content()
+        # The API's door onto the same service: the same items, personal ones only with a reason.
+        api = page.request.get("/api/explore", params={"plate": "AB12*", "reason": REASON}).json()
+        assert {i["kind"] for i in api["items"]} == {"plate"} and api["items"][0]["camera"] == "Car park"
+        routine = page.request.get("/api/explore").json()
+        assert set(routine["withheld_for_reason"]) == {"candidate", "plate"}
     searches = live.store.governance.audit.list(action="explore.search")
     assert any(r.reason == REASON for r in searches)
     views = live.store.governance.audit.list(action="explore.view")

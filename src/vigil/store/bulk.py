@@ -53,7 +53,7 @@ _HEALTH_STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS vigil_health_stage (
     camera_id varchar(128), updated_at timestamptz, event_id varchar(64), frames_in integer,
     frames_analysed integer, frames_dropped integer, reconnects integer, analysed_fps float8, last_error text,
-    state varchar(32)
+    state varchar(32), cpu_share float8
 ) ON COMMIT DELETE ROWS
 """
 
@@ -86,13 +86,13 @@ ON CONFLICT (track_id) DO UPDATE SET
 
 _UPSERT_HEALTH = """
 INSERT INTO camera_health (camera_id, updated_at, event_id, frames_in, frames_analysed, frames_dropped,
-                           reconnects, analysed_fps, last_error, state)
+                           reconnects, analysed_fps, last_error, state, cpu_share)
 SELECT * FROM vigil_health_stage ORDER BY camera_id
 ON CONFLICT (camera_id) DO UPDATE SET
     updated_at = excluded.updated_at, event_id = excluded.event_id, frames_in = excluded.frames_in,
     frames_analysed = excluded.frames_analysed, frames_dropped = excluded.frames_dropped,
     reconnects = excluded.reconnects, analysed_fps = excluded.analysed_fps, last_error = excluded.last_error,
-    state = excluded.state
+    state = excluded.state, cpu_share = excluded.cpu_share
 WHERE camera_health.updated_at <= excluded.updated_at
 """
 
@@ -224,7 +224,7 @@ def _upsert_health(cur: Any, events: list[CameraHealth]) -> None:
         cur,
         "vigil_health_stage",
         ((c, x.occurred_at, x.event_id, x.frames_in, x.frames_analysed, x.frames_dropped, x.reconnects,
-          x.analysed_fps, x.last_error, x.state)
+          x.analysed_fps, x.last_error, x.state, x.cpu_share)
          for c, x in newest.items()),
     )  # fmt: skip
     cur.execute(_UPSERT_HEALTH)
