@@ -66,14 +66,14 @@ ON CONFLICT (track_id) DO UPDATE SET
 
 _UPSERT_HEALTH = """
 INSERT INTO camera_health (camera_id, updated_at, event_id, frames_in, frames_analysed, frames_dropped,
-                           reconnects, analysed_fps, last_error, state)
+                           reconnects, analysed_fps, last_error, state, cpu_share)
 SELECT * FROM unnest(%s::varchar[], %s::timestamptz[], %s::varchar[], %s::integer[], %s::integer[],
-                     %s::integer[], %s::integer[], %s::float8[], %s::text[], %s::varchar[])
+                     %s::integer[], %s::integer[], %s::float8[], %s::text[], %s::varchar[], %s::float8[])
 ON CONFLICT (camera_id) DO UPDATE SET
     updated_at = excluded.updated_at, event_id = excluded.event_id, frames_in = excluded.frames_in,
     frames_analysed = excluded.frames_analysed, frames_dropped = excluded.frames_dropped,
     reconnects = excluded.reconnects, analysed_fps = excluded.analysed_fps, last_error = excluded.last_error,
-    state = excluded.state
+    state = excluded.state, cpu_share = excluded.cpu_share
 WHERE camera_health.updated_at <= excluded.updated_at
 """
 
@@ -203,5 +203,6 @@ def _upsert_health(cur: Any, events: list[CameraHealth]) -> None:
             [x.analysed_fps for x in h],
             [x.last_error for x in h],
             [x.state for x in h],
+            [x.cpu_share for x in h],
         ),
     )
