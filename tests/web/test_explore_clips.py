@@ -135,11 +135,23 @@ def test_personal_detail_pages_need_the_searchs_reason(browser: Any, live: Live)
         assert page.locator("[data-testid=detail-title]").count() == 1
 
 
+def _clip_views(live: Live) -> int:
+    return sum(
+        r.detail.get("kind") == "clip" for r in live.store.governance.audit.list(action="media.view", limit=5000)
+    )
+
+
 def test_the_review_page_plays_the_candidates_clip(browser: Any, live: Live) -> None:
+    before = _clip_views(live)
     with signed_in(browser, live, live.users["operator"]) as page:
         page.goto("/review")
         state = wait_playable(page, "video[data-testid=clip]")
         assert state["error"] is None and state["ready"] >= 2, state
+        page.evaluate("() => document.querySelector('video[data-testid=clip]').play()")
+        page.wait_for_function("() => document.querySelector('video[data-testid=clip]').ended", timeout=30_000)
+    views = _clip_views(live) - before
+    print(f"media.view records for one clip played to the end: {views}")
+    assert 1 <= views <= 2  # the viewing is recorded, once, not per range request
 
 
 def test_a_viewer_gets_the_blurred_clip_and_a_supervisor_the_clear_one_with_a_reason(browser: Any, live: Live) -> None:
