@@ -109,6 +109,8 @@ class _Sub:
     handled: int = 0
     dead: DeadLetterStats = field(default_factory=DeadLetterStats)
     stop: bool = False
+    backoff: float = 0.2
+    """Delay before a message of a failed batch is redelivered (doubles while batches fail)."""
 
 
 async def ensure_streams(conn: NatsConnection, options: StreamOptions) -> None:
@@ -463,40 +465,59 @@ class JetStreamBus:
         return out
 
     async def _consume(self, sub: _Sub, spec: StreamSpec, psub: Any) -> None:
+        # Pipelined: while the handler stores batch N (the indexer: a PostgreSQL transaction),
+        # this loop already fetches and decodes batch N + 1. At most one batch per stream is
+        # being handled at a time, in fetch order, and a batch is acknowledged only after its
+        # handler returned, so "ack after commit" holds as before.
         loop = asyncio.get_running_loop()
-        backoff = 0.2
+        in_hand: asyncio.Task[None] | None = None
         while not (sub.stop or self._conn.closing):
+            deliveries = await self._fetch(sub, spec, psub)
+            if in_hand is not None:
+                await in_hand
+                in_hand = None
+            if deliveries:
+                future = loop.run_in_executor(sub.executor, sub.handler, [d for _, d in deliveries])
+                in_hand = asyncio.ensure_future(self._settle(sub, spec, deliveries, future))
+        if in_hand is not None:
+            await in_hand
+
+    async def _fetch(self, sub: _Sub, spec: StreamSpec, psub: Any) -> list[tuple[Msg, Delivery]]:
+        try:
+            msgs: list[Msg] = await psub.fetch(sub.batch, timeout=sub.max_wait_s)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except Exception as exc:  # disconnected, or the stream's leader is moving
+            log.debug("%s/%s: fetch failed: %s", sub.name, spec.name, exc)
+            await asyncio.sleep(0.2)
+            return []
+        deliveries: list[tuple[Msg, Delivery]] = []
+        for msg in msgs:
             try:
-                msgs: list[Msg] = await psub.fetch(sub.batch, timeout=sub.max_wait_s)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:  # disconnected, or the stream's leader is moving
-                log.debug("%s/%s: fetch failed: %s", sub.name, spec.name, exc)
-                await asyncio.sleep(0.2)
-                continue
-            deliveries: list[tuple[Msg, Delivery]] = []
-            for msg in msgs:
-                try:
-                    deliveries.append((msg, _delivery(msg)))
-                except EventDecodeError as exc:
-                    sub.dead = DeadLetterStats(sub.dead.count + 1, str(exc), (msg.headers or {}).get("Nats-Msg-Id"))
-                    log.error("%s/%s: dropped an unreadable message: %s", sub.name, spec.name, exc)
-                    await msg.term()
-            if not deliveries:
-                continue
-            try:
-                await loop.run_in_executor(sub.executor, sub.handler, [d for _, d in deliveries])
-            except Exception as exc:
-                log.warning(
-                    "%s/%s: a batch of %d failed (%s); retrying one by one", sub.name, spec.name, len(msgs), exc
-                )
-                await self._one_by_one(sub, deliveries, backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            backoff = 0.2
-            for msg, _ in deliveries:
-                await msg.ack()
-            sub.handled += len(deliveries)
+                deliveries.append((msg, _delivery(msg)))
+            except EventDecodeError as exc:
+                sub.dead = DeadLetterStats(sub.dead.count + 1, str(exc), (msg.headers or {}).get("Nats-Msg-Id"))
+                log.error("%s/%s: dropped an unreadable message: %s", sub.name, spec.name, exc)
+                await msg.term()
+        return deliveries
+
+    async def _settle(
+        self, sub: _Sub, spec: StreamSpec, deliveries: list[tuple[Msg, Delivery]], future: asyncio.Future[None]
+    ) -> None:
+        """Acknowledge a handled batch, or retry it message by message if the handler failed."""
+        try:
+            await future
+        except Exception as exc:
+            log.warning(
+                "%s/%s: a batch of %d failed (%s); retrying one by one", sub.name, spec.name, len(deliveries), exc
+            )
+            await self._one_by_one(sub, deliveries, sub.backoff)
+            sub.backoff = min(sub.backoff * 2, 5.0)
+            return
+        sub.backoff = 0.2
+        for msg, _ in deliveries:
+            await msg.ack()
+        sub.handled += len(deliveries)
 
     async def _one_by_one(self, sub: _Sub, deliveries: list[tuple[Msg, Delivery]], delay: float) -> None:
         loop = asyncio.get_running_loop()
