@@ -118,6 +118,12 @@ def test_a_reason_lists_candidates_and_plates_and_the_clip_plays(browser: Any, l
         assert {i["kind"] for i in api["items"]} == {"plate"} and api["items"][0]["camera"] == "Car park"
         routine = page.request.get("/api/explore").json()
         assert set(routine["withheld_for_reason"]) == {"candidate", "plate"}
+        # Paging by time: a full page says where the next, older one starts.
+        everything = page.request.get("/api/explore", params={"reason": REASON}).json()["items"]
+        first = page.request.get("/api/explore", params={"reason": REASON, "limit": 3}).json()
+        assert len(first["items"]) == 3 and first["next_until"] == everything[2]["at"]
+        rest = page.request.get("/api/explore", params={"reason": REASON, "until": first["next_until"]}).json()
+        assert [i["id"] for i in first["items"] + rest["items"]] == [i["id"] for i in everything]
     searches = live.store.governance.audit.list(action="explore.search")
     assert any(r.reason == REASON for r in searches)
     views = live.store.governance.audit.list(action="explore.view")

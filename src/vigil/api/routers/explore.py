@@ -77,6 +77,7 @@ def explore(
         "kinds": list(result.kinds),
         "withheld_for_reason": list(result.withheld_for_reason),
         "not_allowed": list(result.not_allowed),
+        "next_until": result.next_until.isoformat() if result.next_until else None,
     }
 
 
