@@ -8,7 +8,9 @@ import math
 import pytest
 
 from vigil.cli.render import box_usage_line
+from vigil.config import parse_config
 from vigil.workers.usage import UsageMeter, box_cpus, more_cameras
+from vigil.workers.wiring import detector_threads
 
 
 class Clocks:
@@ -80,3 +82,12 @@ def test_the_line_says_the_share_per_camera_and_the_estimate_only_for_live_camer
     line = box_usage_line(2, {"gate": 0.2, "lobby": 0.05})
     assert line == "25% of 2 CPUs (gate 20%, lobby 5%); about 6 more such cameras fit (straight-line estimate)"
     assert box_usage_line(2, {"clip": 0.97}, live=False) == "97% of 2 CPUs"
+
+
+def test_several_cameras_detect_on_one_thread_each_unless_threads_are_set() -> None:
+    cpus = box_cpus()
+    default = parse_config({})
+    assert detector_threads(default, cpus) == 1  # as many cameras as CPUs: side by side
+    assert detector_threads(default, max(0, cpus - 1)) == default.detector.threads  # fewer: the default
+    chosen = parse_config({"detector": {"threads": 2}})
+    assert detector_threads(chosen, cpus + 4) == 2  # set by the operator: kept

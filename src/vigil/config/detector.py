@@ -54,7 +54,13 @@ class DetectorConfig(StrictModel):
     confidence: float = Field(default=0.3, gt=0, lt=1, description="Minimum detection score.")
     nms_iou: float = Field(default=0.45, gt=0, lt=1, description="IoU above which boxes are merged.")
     classes: tuple[str, ...] = Field(default=DEFAULT_CLASSES, min_length=1, description="COCO classes kept.")
-    threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime intra-op threads.")
+    threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="ONNX Runtime intra-op threads per detection. Unset, `vigil run` with several cameras uses 1 "
+        "(cameras then detect side by side, one CPU each: ~1.6x more cameras per CPU, bench/cameras_per_box.py).",
+    )
     precision: Precision | None = Field(
         default=None,
         description="Graph precision; unset: the model's own default (yolox-nano fp32, the only one it has; "

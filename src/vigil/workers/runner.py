@@ -38,6 +38,7 @@ from vigil.workers.wiring import (
     build_detector,
     detector_class_ids,
     detector_model_path,
+    detector_threads,
     open_data_dir,
     open_spool,
     open_store,
@@ -179,7 +180,7 @@ class Deployment:
         media = open_data_dir(cfg)
         store = open_store(cfg)
         try:
-            detector = build_detector(cfg)
+            detector = build_detector(cfg, threads=detector_threads(cfg, len(self.cameras)))
             # Events a full disk kept from the store last time are stored first; then the
             # reserve that keeps room for this run's spool is made (store/spool.py).
             spool = open_spool(cfg)
