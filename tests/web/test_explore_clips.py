@@ -80,6 +80,12 @@ def test_explore_without_a_reason_shows_routine_events_with_camera_names(browser
         assert "Main entrance" in text and "Concourse" in text and "cam-a" not in text
         assert "Over capacity" in text
         page.screenshot(path=str(shots / "explore-viewer.png"), full_page=True)
+        # The raw event log names cameras too, and its tracks open their detail page.
+        page.goto("/events?reason=checking+the+entrance&camera_id=cam-a")
+        assert "Main entrance" in page.inner_text("[data-testid=event-results]")
+        page.locator("[data-testid=event-track]").first.click()
+        page.wait_for_url(re.compile(r".*/explore/track/.+"))
+        assert "Person" in page.inner_text("[data-testid=detail-title]")
     with signed_in(browser, live, live.users["operator"]) as page:
         page.goto("/explore")
         assert kinds_listed(page) == {"track", "crowd_alert"}

@@ -104,3 +104,29 @@ def test_a_stalled_camera_still_gets_its_clip_at_close(tmp_path: Path) -> None:
         rec.on_frame(_frame(i), _result([_candidate(i)] if i == 9 else None))
     rec.close()  # the camera stopped before the 5 s after: stored with what it had
     assert len(sink.events) == 1 and sink.events[0].frames == 6
+
+
+def test_every_tracked_persons_head_is_blurred_and_only_the_candidates_track_kept(tmp_path: Path) -> None:
+    seen: list[tuple[tuple[object, ...], tuple[object, ...]]] = []
+
+    def spy(image: np.ndarray, heads: object, keep: object) -> tuple[np.ndarray, np.ndarray | None]:
+        seen.append((tuple(heads), tuple(keep)))  # type: ignore[arg-type]
+        return image, (image if keep else None)
+
+    media = MediaStore(tmp_path / "media", clip_redactor=spy)
+    sink = _Collect()
+    rec = ClipRecorder(ClipsConfig(pre_s=1.0, post_s=0.0), media, sink)
+    people = Detections(xyxy=[[0, 0, 10, 40], [20, 0, 30, 40], [40, 0, 60, 20]], confidence=[0.9, 0.9, 0.9],
+                        class_id=[0, 0, 2], tracker_id=[1, 2, 3])  # fmt: skip
+    face = CandidateRaised(camera_id="door", occurred_at=T0, kind="face", list_entry_id="astro", score=0.9,
+                           track_id="door-r-2")  # fmt: skip
+    for i in range(3):
+        result = FrameResult(detections=people, tracked=people, events=[face] if i == 2 else [],
+                             track_ids=("door-r-1", "door-r-2", "door-r-3"))  # fmt: skip
+        rec.on_frame(_frame(i), result)
+    assert sink.done.wait(30)
+    rec.close()
+    assert sink.events[0].media_kept is not None
+    for heads, keep in seen:
+        assert len(heads) == 2  # both people, not the car
+        assert keep == ((20.0, 0.0, 30.0, 40.0),)  # the candidate's own person box only
