@@ -7,7 +7,8 @@ The web side only: each camera's frames are the bundled people clip (staggered p
 published into the in-process frame source at ``--fps``, as the camera workers of
 ``vigil run --serve`` would, without running the detector (its cost is bench/pipeline.py's).
 A server on a loopback port serves the UI; Debian's Chromium signs in as a viewer (frames
-redacted by the live profile) and as a supervisor (frames clear), opens ``/live`` and counts.
+redacted by the live profile, at the width each tile asks for) and as a supervisor (frames
+clear), opens ``/live`` and counts.
 """
 
 from __future__ import annotations

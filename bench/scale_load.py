@@ -170,13 +170,20 @@ def _publisher(urls: list[str], mix: dict[str, Any], cameras: int, rate: float, 
     asyncio.run(main())
 
 
-def _start_indexer(workdir: Path, urls: tuple[str, ...], db_url: str, batch: int) -> subprocess.Popen[bytes]:
+def _start_indexer(
+    workdir: Path, urls: tuple[str, ...], db_url: str, batch: int, src: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """The real ``vigil indexer``; ``src``: run another checkout's ``src`` (the baseline) instead."""
     cfg = workdir / "indexer.yaml"
     servers = ", ".join(f'"{u}"' for u in urls)
     cfg.write_text(f"scale:\n  indexer_batch: {batch}\n  nats:\n    servers: [{servers}]\n")
     env = {**os.environ, "VIGIL_STORE_URL": db_url, "VIGIL_DATA_DIR": str(workdir / "data")}
+    cmd = [VIGIL]
+    if src is not None:  # PYTHONPATH comes before the editable install of this checkout
+        env["PYTHONPATH"] = str(src)
+        cmd = [sys.executable, "-c", "import sys; from vigil.cli.main import main; sys.exit(main())"]
     log = open(workdir / "indexer.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([VIGIL, "-v", "indexer", "-c", str(cfg)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen([*cmd, "-v", "indexer", "-c", str(cfg)], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _stored(db_dsn: str) -> int:
@@ -201,8 +208,8 @@ class Env:
         self.indexer: subprocess.Popen[bytes] | None = None
         self.entry_added = False
 
-    def start_indexer(self, batch: int = 2000) -> None:
-        self.indexer = _start_indexer(self.workdir, self.nats.urls, self.db_url, batch)
+    def start_indexer(self, batch: int = 2000, src: Path | None = None) -> None:
+        self.indexer = _start_indexer(self.workdir, self.nats.urls, self.db_url, batch, src)
 
     def stop_indexer(self) -> None:
         if self.indexer is not None:
@@ -300,7 +307,12 @@ def _bytes_per_row(env: Env) -> dict[str, float]:
         rows = c.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
         out = {}
         for table in ("events", "tracks"):
-            size = c.execute(f"SELECT pg_total_relation_size('{table}')").fetchone()[0]  # type: ignore[index]
+            # A partitioned table's size is its partitions' (the parent itself holds nothing).
+            size = c.execute(
+                "SELECT coalesce((SELECT sum(pg_total_relation_size(relid))::bigint"
+                " FROM pg_partition_tree(%s::regclass)), pg_total_relation_size(%s::regclass))",
+                (table, table),
+            ).fetchone()[0]  # type: ignore[index]
             n = c.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
             out[table] = round(size / max(n, 1), 1)
         out["events_rows"] = rows
@@ -311,16 +323,52 @@ def _bytes_per_row(env: Env) -> dict[str, float]:
 
 
 def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
-    """A backlog of ``--events``, then one indexer stores it: events/s and CPU per event."""
+    """A backlog of ``--events``, then one indexer stores it: events/s and CPU per event.
+
+    With ``--baseline-src DIR`` (another checkout's ``src``, e.g. ``git archive`` of an older
+    commit) both indexers store the same kind of backlog, alternating, ``--rounds`` times each,
+    and the ratio of their CPU per event is reported: on a shared machine only a comparison
+    inside one run means anything.
+    """
+    if args.baseline_src is None:
+        return _throughput_once(args, mix, None)
+    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
+    for _ in range(args.rounds):
+        for which, src in (("baseline", args.baseline_src), ("this", None)):
+            runs[which].append(_throughput_once(args, mix, src))
+            note(f"{which}: {json.dumps(runs[which][-1])}")
+
+    def best(key: str, which: str) -> float:
+        return max(float(r[key]) for r in runs[which])
+
+    return {
+        "baseline_src": str(args.baseline_src),
+        "runs": runs,
+        "best_events_per_cpu_s": {w: best("events_per_cpu_s", w) for w in runs},
+        "best_indexer_events_per_s_wall": {w: best("indexer_events_per_s_wall", w) for w in runs},
+        "indexer_cpu_ms_per_1000_events_min": {
+            w: min(r["cpu_ms_per_1000_events"]["indexer"] for r in runs[w]) for w in runs
+        },
+        "this_over_baseline_events_per_cpu_s": round(
+            best("events_per_cpu_s", "this") / best("events_per_cpu_s", "baseline"), 2
+        ),
+        "this_over_baseline_wall": round(
+            best("indexer_events_per_s_wall", "this") / best("indexer_events_per_s_wall", "baseline"), 2
+        ),
+    }
+
+
+def _throughput_once(args: argparse.Namespace, mix: dict[str, Any], src: Path | None) -> dict[str, Any]:
     env = Env()
     try:
-        env.start_indexer(args.batch)
+        env.start_indexer(args.batch, src)
         env.wait_ready()
         env.stop_indexer()  # publish first, so the publisher does not compete for the 2 cores
         pub = _publish(env, mix, cameras=args.cameras, rate=0, total=args.events)
         pub.join()
         published = pub.result_queue.get()  # type: ignore[attr-defined]
-        env.start_indexer(args.batch)
+        load = load_average()
+        env.start_indexer(args.batch, src)
         env.wait_ready()
         meter = CpuMeter(env)
         t0 = time.monotonic()
@@ -335,6 +383,7 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
             "stored": stored,
             "indexer_events_per_s_wall": round(stored / max(time.monotonic() - t0, 1e-9)),
             "wall_s": round(wall, 1),
+            "load_average": [load, load_average()],
             "cpu_s": cpu,
             "cpu_ms_per_1000_events": {k: round(v / stored * 1e6, 1) for k, v in cpu.items()},
             "events_per_cpu_s": round(stored / max(total_cpu, 1e-9)),
@@ -581,6 +630,7 @@ def main() -> int:
         p.add_argument("--json", action="store_true")
         if name == "throughput":
             p.add_argument("--events", type=int, default=200_000)
+            p.add_argument("--baseline-src", type=Path, help="another checkout's src/ to compare against")
         if name == "sync":
             p.add_argument("--events", type=int, default=10_000)
         if name in ("latency", "drain"):
@@ -592,8 +642,8 @@ def main() -> int:
             p.add_argument("--seconds", type=float, default=60)
         if name == "drain":
             p.add_argument("--outage-s", type=float, default=600)
-        if name in ("leases", "sync"):
-            p.add_argument("--rounds", type=int, default=3)
+        if name in ("leases", "sync", "throughput"):
+            p.add_argument("--rounds", type=int, default=1 if name == "throughput" else 3)
         if name == "leases":
             p.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()

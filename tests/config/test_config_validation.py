@@ -52,7 +52,7 @@ def test_defaults_are_sane() -> None:
     assert 0 < cam.motion_gate.threshold < 0.05
     assert cam.position is None
     assert cam.display_name == "front-door"
-    assert cfg.detector.model == "yolov4-tiny"
+    assert cfg.detector.model == "yolox-nano"
     assert "person" in cfg.detector.classes
     assert cfg.detector.input_size % 32 == 0
     assert 0 < cfg.detector.confidence < cfg.tracker.activation_threshold < 1

@@ -27,6 +27,7 @@ from vigil.store import Store
 pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 CAMERAS = ("gate-1", "gate-2", "gate-3", "gate-4")
+PASSWORD = "correct horse battery"
 
 
 def _worker(urls: tuple[str, ...], worker_id: str) -> tuple[NatsConnection, LeaseManager]:
@@ -53,6 +54,21 @@ def _leases(base: str, token: str) -> dict[str, dict[str, Any]]:
     return {c["camera_id"]: c["lease"] for c in r.json()}
 
 
+def _overview(base: str) -> str:
+    """The Cameras page (``/``) as the admin sees it, signed in through the API's login."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        r = client.post("/api/auth/login", json={"username": "root", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        page = client.get("/")
+        assert page.status_code == 200, page.text[:500]
+        return page.text
+
+
+def _lease_cell(page: str, camera: str) -> str:
+    start = page.index(f'data-testid="lease-{camera}"')
+    return page[start : page.index("</dd>", start)]
+
+
 def _without_beat(leases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {c: {k: v for k, v in lease.items() if k != "heartbeat_expires_at"} for c, lease in leases.items()}
 
@@ -72,7 +88,7 @@ def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreac
     )
     with Store.open(url) as store:
         ctx = ApiContext.build(cfg, store, poll_alerts=False)
-        admin = ctx.auth.add_user("root", "correct horse battery", "admin", None, actor="test")
+        admin = ctx.auth.add_user("root", PASSWORD, "admin", None, actor="test")
         token = ctx.auth.issue_token(principal_of(admin, "session"), "test", 1)[0]
         assert ctx.leases is not None
         ctx.leases.close()
@@ -94,6 +110,12 @@ def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreac
                 assert lease["worker_alive"] is True and lease["epoch"] > 0 and lease["error"] is None
                 assert started.timestamp() - 2 <= datetime.fromisoformat(lease["held_since"]).timestamp()
                 assert datetime.fromisoformat(lease["heartbeat_expires_at"]) > started
+            # The Cameras page shows the same holder, its epoch and its heartbeat.
+            page = _overview(api2)
+            for camera, lease in first.items():
+                cell = _lease_cell(page, camera)
+                assert f"<code>{lease['worker']}</code>" in cell and f"epoch {lease['epoch']}" in cell, cell
+                assert "heartbeat current" in cell, cell
 
             # worker-2 dies (no release): its heartbeat lapses, then worker-1 takes its cameras.
             conn2, manager2 = workers.pop()
@@ -122,6 +144,8 @@ def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreac
             assert lease["error"].startswith("lease holders unknown: NATS"), lease
             assert took < 10, f"a request waited {took:.1f} s for an unreachable NATS"
             print(f"NATS down: answered in {took:.2f} s with {lease['error']!r}")
+            cell = _lease_cell(_overview(api1), "gate-1")
+            assert "unknown" in cell and "lease holders unknown: NATS" in cell, cell
     finally:
         for conn, manager in workers:
             manager.stop(release=False)

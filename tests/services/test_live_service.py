@@ -13,12 +13,16 @@ import numpy as np
 import pytest
 
 from vigil.config import VigilConfig
+from vigil.config.redaction import RedactionConfig
 from vigil.core.clock import utcnow
 from vigil.core.detections import Detections
 from vigil.core.errors import AccessDeniedError
 from vigil.core.frame import Frame
+from vigil.faces import YuNetDetector
+from vigil.governance.redactor import search_scales
 from vigil.governance.roles import Principal
-from vigil.services.live import LiveView, live_redactor, person_heads
+from vigil.models.install import require as require_model
+from vigil.services.live import LiveView, live_redactor, person_heads, served_width, shrink
 from vigil.store import Store
 from vigil.workers.live_frames import LiveFrames
 from vigil.workers.pipeline import FrameResult
@@ -26,6 +30,7 @@ from vigil.workers.pipeline import FrameResult
 REPO = Path(__file__).resolve().parents[2]
 VIEWER = Principal("u1", "door-viewer", "viewer", frozenset({"door"}))
 SUPERVISOR = Principal("u2", "supervisor-1", "supervisor", None)
+VIEWER_ALL = Principal("u3", "viewer-1", "viewer", None)
 FACE = (620, 53, 683, 132)  # where the portrait's face lands in the scene below
 
 
@@ -122,3 +127,65 @@ def test_no_frame_no_watch(view: tuple[LiveView, Store]) -> None:
     live, store = view
     assert live.frame(SUPERVISOR, "yard") is None  # in scope, but no frame from it yet
     assert store.governance.audit.list(action="live.watch") == []
+
+
+PHOTOS = ("knn/test/obama_and_biden.jpg", "knn/test/kit_with_rose.jpg", "deepface/unlabelled/selfie-many-people.jpg")
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
+
+
+@pytest.mark.parametrize("width", [384, None], ids=["grid-tile", "full-frame"])
+def test_real_faces_in_a_served_frame_are_blurred_at_any_served_width(
+    tmp_path: Path, installed_models_dir: Path, shared_data: Path, width: int | None
+) -> None:
+    """Real photos of people published as live frames: in the JPEG a viewer gets (shrunk to a
+    grid tile, or whole), YuNet at every write-time search scale finds none of the faces it
+    finds in the same pixels unredacted, and those pixels changed."""
+    cfg = VigilConfig(data_dir=tmp_path / "data", models_dir=installed_models_dir)
+    frames = LiveFrames()
+    nobody = Detections()  # no person tracked: the live YuNet pass alone must find every face
+    for i, name in enumerate(PHOTOS):
+        photo = cv2.imread(str(shared_data / "faces" / name))
+        frames.publish(Frame(f"cam-{i}", 0, 0.0, utcnow(), photo), FrameResult(detections=nobody, tracked=nobody))
+    detector = YuNetDetector(require_model(installed_models_dir, "yunet"), score_threshold=0.6, nms_iou=0.3)
+    with Store.open(cfg.store_url) as store:
+        live = LiveView(store, frames, live_redactor(cfg))
+        for i, name in enumerate(PHOTOS):
+            clear = live.frame(SUPERVISOR, f"cam-{i}", width)
+            shown = live.frame(VIEWER_ALL, f"cam-{i}", width)
+            assert shown is not None and clear is not None
+            as_is = cv2.imdecode(np.frombuffer(clear.jpeg, np.uint8), 1)
+            served = cv2.imdecode(np.frombuffer(shown.jpeg, np.uint8), 1)
+            assert as_is.shape == served.shape and (width is None or as_is.shape[1] == width)
+            scales = search_scales(*as_is.shape[:2], RedactionConfig())
+            faces = [b for s in scales for b, p in zip(*_found(detector, as_is, s), strict=True) if p >= 0.8]
+            assert faces, f"{name}: no face to test against"
+            left = [b for s in scales for b in _found(detector, served, s)[0]]
+            for face in faces:
+                assert not any(_iou(face, b) > 0.3 for b in left), f"{name} at {width}: a face is still found"
+                x1, y1, x2, y2 = (max(0, round(float(v))) for v in face)
+                diff = np.abs(as_is[y1:y2, x1:x2].astype(np.int16) - served[y1:y2, x1:x2].astype(np.int16))
+                assert diff.mean() > 8, f"{name} at {width}: the face's pixels are barely changed"
+        live.close()
+
+
+def _found(detector: YuNetDetector, image: np.ndarray, scale: float) -> tuple[list[np.ndarray], list[float]]:
+    got = detector.detect_scaled(image, scale)
+    return list(got.boxes), [float(s) for s in got.scores]
+
+
+def test_served_width_rounds_up_to_a_few_widths_and_never_enlarges() -> None:
+    assert [served_width(w, 768) for w in (None, 0, 200, 360, 384, 385, 700, 5000)] == [
+        768, 768, 320, 384, 384, 480, 768, 768
+    ]  # fmt: skip
+    assert served_width(1000, 1920) == 1280 and served_width(3000, 3840) == 3840
+    image = np.zeros((432, 768, 3), np.uint8)
+    person = Detections(xyxy=[[100, 40, 200, 400]], confidence=[0.9], class_id=[0], tracker_id=[1])
+    small, boxes = shrink(image, person, 384)
+    assert small.shape == (216, 384, 3) and boxes.xyxy.tolist() == [[50, 20, 100, 200]]
+    assert shrink(image, person, 768)[0] is image

@@ -16,6 +16,7 @@ import pytest
 
 from vigil.core.errors import StoreError
 from vigil.events import AnyEvent, TrackUpdated
+from vigil.events.crowd import CrowdZoneCount, ZoneCount
 from vigil.events.samples import camera_health, track_lifecycle
 from vigil.store import Store
 
@@ -44,13 +45,23 @@ def _workload(seed: int) -> list[AnyEvent]:
         events += life
     for i in range(40):
         events.append(camera_health(camera_id=f"cam-{i % 4}", occurred_at=T0 + timedelta(seconds=rng.randint(0, 90))))
+    for i in range(20):  # crowd samples: COPY-ed rows on the bulk path, ORM rows on the other
+        zones = tuple(
+            ZoneCount(zone_id=f"z{z}", count=rng.randint(0, 9), detection_count=rng.randint(0, 9), method="detection")
+            for z in range(rng.randint(0, 3))
+        )
+        total = ZoneCount(zone_id="*", count=i, detection_count=i, density_count=i + 0.5, method="density")
+        events.append(
+            CrowdZoneCount(camera_id=f"cam-{i % 4}", occurred_at=T0 + timedelta(seconds=i), total=total, zones=zones)
+        )
     return events
 
 
 def _snapshot(store: Store) -> tuple[object, ...]:
     tracks = sorted(store.tracks.list(limit=10_000), key=lambda t: t.track_id)
     health = [(h.camera_id, h.updated_at, h.event_id, h.frames_in) for h in store.health.list()]
-    return store.events.count(), tracks, health
+    crowd = [store.crowd.series(f"cam-{k}") for k in range(4)]
+    return store.events.count(), tracks, health, crowd
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -45,3 +45,10 @@ def test_one_person_many_people() -> None:
 def test_scale_bar_is_a_round_distance_that_fits() -> None:
     metres, px = scale_bar(metres_per_px=5.0, max_px=160)
     assert (metres, px) == (500.0, 100.0)
+
+
+def test_a_label_near_the_right_edge_is_drawn_left_of_its_camera() -> None:
+    from vigil.web.charts import PlanPoint, site_plan
+
+    svg = str(site_plan([PlanPoint("w", "West gate", 51.5, -0.2), PlanPoint("e", "Main entrance", 51.5, -0.1)]))
+    assert re.search(r'text-anchor="end">Main entrance<', svg) and not re.search(r'text-anchor="end">West gate<', svg)

@@ -337,5 +337,11 @@ def test_overview_counts_update_in_place_and_the_plan_marks_raised_crowd_alerts(
         page.wait_for_function(f"() => document.querySelector('[data-testid=day-cam-a]').textContent == '{day + 1}'",
                                timeout=5000)  # fmt: skip
         assert page.evaluate("() => window.__notReloaded === true")
+        page.goto("/crowd?camera_id=cam-c")  # the heatmap over the camera's still; y ticks never repeat
+        assert page.get_attribute("[data-testid=heatmap-frame]", "href") == "/cameras/cam-c/latest"
+        for chart in page.locator("[data-testid^=zone-] svg").all():
+            ticks = chart.locator("text.tick[text-anchor=end]").all_text_contents()
+            numbers = [t for t in ticks if t.isdigit()]
+            assert len(numbers) == len(set(numbers)) >= 2, ticks
     live.store.candidates.decide(raised.event_id, actor="operator-1", decision="reject", reason="test entry",
                                  required_confirmations=2)  # fmt: skip

@@ -80,6 +80,12 @@ def test_explore_without_a_reason_shows_routine_events_with_camera_names(browser
         assert "Main entrance" in text and "Concourse" in text and "cam-a" not in text
         assert "Over capacity" in text
         page.screenshot(path=str(shots / "explore-viewer.png"), full_page=True)
+        # The raw event log names cameras too, and its tracks open their detail page.
+        page.goto("/events?reason=checking+the+entrance&camera_id=cam-a")
+        assert "Main entrance" in page.inner_text("[data-testid=event-results]")
+        page.locator("[data-testid=event-track]").first.click()
+        page.wait_for_url(re.compile(r".*/explore/track/.+"))
+        assert "Person" in page.inner_text("[data-testid=detail-title]")
     with signed_in(browser, live, live.users["operator"]) as page:
         page.goto("/explore")
         assert kinds_listed(page) == {"track", "crowd_alert"}
@@ -113,6 +119,17 @@ def test_a_reason_lists_candidates_and_plates_and_the_clip_plays(browser: Any, l
             assert ("plate" in kinds_listed(page)) is found, pattern
         page.goto(f"/explore?plate=AB%3B--&reason={REASON.replace(' ', '+')}")
         assert "letters and digits" in page.content()
+        # The API's door onto the same service: the same items, personal ones only with a reason.
+        api = page.request.get("/api/explore", params={"plate": "AB12*", "reason": REASON}).json()
+        assert {i["kind"] for i in api["items"]} == {"plate"} and api["items"][0]["camera"] == "Car park"
+        routine = page.request.get("/api/explore").json()
+        assert set(routine["withheld_for_reason"]) == {"candidate", "plate"}
+        # Paging by time: a full page says where the next, older one starts.
+        everything = page.request.get("/api/explore", params={"reason": REASON}).json()["items"]
+        first = page.request.get("/api/explore", params={"reason": REASON, "limit": 3}).json()
+        assert len(first["items"]) == 3 and first["next_until"] == everything[2]["at"]
+        rest = page.request.get("/api/explore", params={"reason": REASON, "until": first["next_until"]}).json()
+        assert [i["id"] for i in first["items"] + rest["items"]] == [i["id"] for i in everything]
     searches = live.store.governance.audit.list(action="explore.search")
     assert any(r.reason == REASON for r in searches)
     views = live.store.governance.audit.list(action="explore.view")
@@ -130,11 +147,23 @@ def test_personal_detail_pages_need_the_searchs_reason(browser: Any, live: Live)
         assert page.locator("[data-testid=detail-title]").count() == 1
 
 
+def _clip_views(live: Live) -> int:
+    return sum(
+        r.detail.get("kind") == "clip" for r in live.store.governance.audit.list(action="media.view", limit=5000)
+    )
+
+
 def test_the_review_page_plays_the_candidates_clip(browser: Any, live: Live) -> None:
+    before = _clip_views(live)
     with signed_in(browser, live, live.users["operator"]) as page:
         page.goto("/review")
         state = wait_playable(page, "video[data-testid=clip]")
         assert state["error"] is None and state["ready"] >= 2, state
+        page.evaluate("() => document.querySelector('video[data-testid=clip]').play()")
+        page.wait_for_function("() => document.querySelector('video[data-testid=clip]').ended", timeout=30_000)
+    views = _clip_views(live) - before
+    print(f"media.view records for one clip played to the end: {views}")
+    assert 1 <= views <= 2  # the viewing is recorded, once, not per range request
 
 
 def test_a_viewer_gets_the_blurred_clip_and_a_supervisor_the_clear_one_with_a_reason(browser: Any, live: Live) -> None:

@@ -156,3 +156,41 @@ def test_retention_removes_the_clip_with_its_candidate_unless_on_legal_hold(
         assert not any(f.exists() for f in files), "both copies removed"
         assert store.events.get(clip.clip_id) is None
     assert report.counts["clips"] == 1
+
+
+def test_a_crowd_alerts_clip_of_real_bystanders_shows_no_face(
+    tmp_path: Path, shared_data: Path, installed_models_dir: Path
+) -> None:
+    """A stage recording with large frontal faces (the write-time redaction suite's Hamilton clip)
+    and a zone whose capacity is one: the over-capacity alert keeps a clip of people nobody
+    enrolled, and the outsider's detectors find no face in any of its frames, while they find
+    faces in the same recording before anything is stored."""
+    video = shared_data / "faces" / "knn" / "clip" / "short_hamilton_clip.mp4"
+    with av.open(str(video)) as f:
+        w, h = f.streams.video[0].width, f.streams.video[0].height
+        source = [fr.to_ndarray(format="bgr24") for i, fr in enumerate(f.decode(video=0)) if i % 30 == 0]
+    cfg = VigilConfig.model_validate(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "models_dir": str(installed_models_dir),
+            "crowd": {"enabled": True, "sample_interval_s": 1, "alerts": {"min_duration_s": 0}},
+            "cameras": [
+                {"id": "stage", "url": str(video), "analysis_fps": 3,
+                 "zones": [{"id": "all", "polygon": [[0, 0], [w, 0], [w, h], [0, h]], "capacity": 1}]},
+            ],
+        }
+    )  # fmt: skip
+    cfg.data_dir.mkdir(parents=True)
+    analyze_recording(video, cfg, analysis_fps=3, features=frozenset({"crowd"}))
+    with Store.open(cfg.store_url) as store:
+        alerts = list(store.events.search(type="crowd.alert", limit=10))
+        clips = store.clips.for_subjects([a.event_id for a in alerts])
+    assert clips, "the over-capacity alert kept a clip"
+    attack = FaceAttack(installed_models_dir / "yunet" / "face_detection_yunet_2023mar_int8bq.onnx")
+    assert sum(bool(attack.faces(img)) for img in source) >= 3, "the attack finds the faces in the source"  # type: ignore[arg-type]
+    for clip in clips.values():
+        assert clip.subject_type == "crowd_alert" and clip.media_kept is None
+        frames = _frames(cfg.data_dir / "media" / clip.media)
+        assert len(frames) == clip.frames >= 10
+        found = [f for i, img in enumerate(frames) for f in attack.faces(img, f"frame {i}")]  # type: ignore[arg-type]
+        assert found == [], f"faces in the clip: {found[:5]}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -87,6 +88,18 @@ def test_run_several_cameras_then_sigterm_loses_nothing(
 
         wait_for(cameras_working, 120, "every good camera to analyse frames while the broken one retries")
         assert proc.poll() is None, "the run ended by itself"
+        # While it runs, `vigil status` says what each camera uses of the box and what more fits.
+        status = subprocess.run(
+            [sys.executable, "-m", "vigil.cli.main", "status", "--config", str(config_path)],
+            capture_output=True, text=True, env={**env, "COLUMNS": "220"}, timeout=60, check=False,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        use = re.search(r"(\d) running cameras? use (\d+)% of the box's CPUs; about (\d+) more", status.stdout)
+        assert use is not None, status.stdout
+        # The broken camera is never running; a live one may be between reconnects at that moment.
+        assert 1 <= int(use[1]) <= 4 and 0 < int(use[2]) <= 100, status.stdout
+        shares = {c: h["cpu_share"] for c, h in health(db_path).items()}
+        assert all(0 < shares[c] <= 1 for c in ("rtsp-tcp", "rtsp-udp", "http")), shares
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
@@ -101,6 +114,11 @@ def test_run_several_cameras_then_sigterm_loses_nothing(
     assert set(per_camera) == {"file", "rtsp-tcp", "rtsp-udp", "http", "broken"}
     for cam in ("file", "rtsp-tcp", "rtsp-udp", "http"):
         assert per_camera[cam]["frames_analysed"] > 0, per_camera[cam]
+        assert 0 < per_camera[cam]["cpu_share"] < 1, per_camera[cam]
+    # The whole run's CPU, shared out by analysis time: the parts add up to the box's share.
+    box = summary["box"]
+    assert box["cpus"] >= 1 and 0 < box["cpu_share"] <= 1 and box["more_cameras_estimate"] >= 0
+    assert sum(c["cpu_share"] for c in per_camera.values()) == pytest.approx(box["cpu_share"], abs=0.01)
     broken = per_camera["broken"]
     assert broken["frames_decoded"] == 0
     assert broken["reconnects"] >= 2

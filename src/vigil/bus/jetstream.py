@@ -20,6 +20,7 @@ import asyncio
 import bisect
 import contextlib
 import functools
+import json
 import logging
 import threading
 import time
@@ -109,6 +110,8 @@ class _Sub:
     handled: int = 0
     dead: DeadLetterStats = field(default_factory=DeadLetterStats)
     stop: bool = False
+    backoff: float = 0.2
+    """Delay before a message of a failed batch is redelivered (doubles while batches fail)."""
 
 
 async def ensure_streams(conn: NatsConnection, options: StreamOptions) -> None:
@@ -463,40 +466,59 @@ class JetStreamBus:
         return out
 
     async def _consume(self, sub: _Sub, spec: StreamSpec, psub: Any) -> None:
+        # Pipelined: while the handler stores batch N (the indexer: a PostgreSQL transaction),
+        # this loop already fetches and decodes batch N + 1. At most one batch per stream is
+        # being handled at a time, in fetch order, and a batch is acknowledged only after its
+        # handler returned, so "ack after commit" holds as before.
         loop = asyncio.get_running_loop()
-        backoff = 0.2
+        in_hand: asyncio.Task[None] | None = None
         while not (sub.stop or self._conn.closing):
+            deliveries = await self._fetch(sub, spec, psub)
+            if in_hand is not None:
+                await in_hand
+                in_hand = None
+            if deliveries:
+                future = loop.run_in_executor(sub.executor, sub.handler, [d for _, d in deliveries])
+                in_hand = asyncio.ensure_future(self._settle(sub, spec, deliveries, future))
+        if in_hand is not None:
+            await in_hand
+
+    async def _fetch(self, sub: _Sub, spec: StreamSpec, psub: Any) -> list[tuple[Msg, Delivery]]:
+        try:
+            msgs: list[Msg] = await _pull(psub, sub.batch, sub.max_wait_s)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except Exception as exc:  # disconnected, or the stream's leader is moving
+            log.debug("%s/%s: fetch failed: %s", sub.name, spec.name, exc)
+            await asyncio.sleep(0.2)
+            return []
+        deliveries: list[tuple[Msg, Delivery]] = []
+        for msg in msgs:
             try:
-                msgs: list[Msg] = await psub.fetch(sub.batch, timeout=sub.max_wait_s)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:  # disconnected, or the stream's leader is moving
-                log.debug("%s/%s: fetch failed: %s", sub.name, spec.name, exc)
-                await asyncio.sleep(0.2)
-                continue
-            deliveries: list[tuple[Msg, Delivery]] = []
-            for msg in msgs:
-                try:
-                    deliveries.append((msg, _delivery(msg)))
-                except EventDecodeError as exc:
-                    sub.dead = DeadLetterStats(sub.dead.count + 1, str(exc), (msg.headers or {}).get("Nats-Msg-Id"))
-                    log.error("%s/%s: dropped an unreadable message: %s", sub.name, spec.name, exc)
-                    await msg.term()
-            if not deliveries:
-                continue
-            try:
-                await loop.run_in_executor(sub.executor, sub.handler, [d for _, d in deliveries])
-            except Exception as exc:
-                log.warning(
-                    "%s/%s: a batch of %d failed (%s); retrying one by one", sub.name, spec.name, len(msgs), exc
-                )
-                await self._one_by_one(sub, deliveries, backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            backoff = 0.2
-            for msg, _ in deliveries:
-                await msg.ack()
-            sub.handled += len(deliveries)
+                deliveries.append((msg, _delivery(msg)))
+            except EventDecodeError as exc:
+                sub.dead = DeadLetterStats(sub.dead.count + 1, str(exc), (msg.headers or {}).get("Nats-Msg-Id"))
+                log.error("%s/%s: dropped an unreadable message: %s", sub.name, spec.name, exc)
+                await msg.term()
+        return deliveries
+
+    async def _settle(
+        self, sub: _Sub, spec: StreamSpec, deliveries: list[tuple[Msg, Delivery]], future: asyncio.Future[None]
+    ) -> None:
+        """Acknowledge a handled batch, or retry it message by message if the handler failed."""
+        try:
+            await future
+        except Exception as exc:
+            log.warning(
+                "%s/%s: a batch of %d failed (%s); retrying one by one", sub.name, spec.name, len(deliveries), exc
+            )
+            await self._one_by_one(sub, deliveries, sub.backoff)
+            sub.backoff = min(sub.backoff * 2, 5.0)
+            return
+        sub.backoff = 0.2
+        for msg, _ in deliveries:
+            await msg.ack()
+        sub.handled += len(deliveries)
 
     async def _one_by_one(self, sub: _Sub, deliveries: list[tuple[Msg, Delivery]], delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -525,6 +547,59 @@ class JetStreamBus:
             for t in sub.tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(t, timeout=sub.max_wait_s + 2)
+
+
+_TERMINAL = frozenset({"404", "408", "409"})
+"""Pull-request statuses after which no more messages come for it (no messages, expired, …)."""
+
+
+async def _pull(psub: Any, batch: int, timeout: float) -> list[Msg]:
+    """One pull request for up to ``batch`` messages, waiting at most ``timeout`` seconds.
+
+    What ``PullSubscription.fetch`` does, without its per-message cost: nats-py awaits every
+    message with a task of its own (named by ``uuid4``) under ``wait_for``, a fifth of the
+    indexer's consuming loop. This takes whatever the connection already parsed into the
+    subscription's queue without waiting, and waits only when the queue is empty. It reads
+    nats-py's subscription queue (``_sub._pending_queue``, as ``fetch`` itself does) and keeps
+    its pending-bytes count; another nats-py falls back to ``fetch``.
+    """
+    sub: Any = getattr(psub, "_sub", None)
+    queue = getattr(sub, "_pending_queue", None)
+    if queue is None or not hasattr(sub, "_pending_size") or not hasattr(psub, "_nms"):
+        fetched: list[Msg] = await psub.fetch(batch, timeout=timeout)
+        return fetched
+    msgs: list[Msg] = []
+
+    def take(msg: Msg) -> str | None:
+        sub._pending_size -= len(msg.data)
+        status: str | None = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            msgs.append(msg)
+        return status
+
+    while not queue.empty() and len(msgs) < batch:
+        take(queue.get_nowait())  # left by an earlier request; a status there is stale
+    if len(msgs) >= batch:
+        return msgs
+    request = {"batch": batch - len(msgs), "expires": int(timeout * 1e9)}
+    await psub._nc.publish(psub._nms, json.dumps(request).encode(), psub._deliver)
+    deadline = time.monotonic() + timeout
+    while len(msgs) < batch:
+        if queue.empty():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                msg = await asyncio.wait_for(queue.get(), remaining)
+            except TimeoutError:
+                break
+        else:
+            msg = queue.get_nowait()
+        if take(msg) in _TERMINAL:
+            break
+    if not msgs:
+        raise nats.errors.TimeoutError
+    return msgs
 
 
 async def _make_queue() -> asyncio.Queue[_Out | None]:

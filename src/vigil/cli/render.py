@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from vigil.events.plates import PlateReadSummary
+from vigil.workers.usage import more_cameras
 
 if TYPE_CHECKING:
     from vigil.workers.runner import RunSummary
@@ -26,6 +28,8 @@ def print_summary(console: Console, s: RunSummary) -> None:
     table.add_row("analysed frames/s", f"{s.analysed_fps:.1f}")
     if s.video_duration_s:
         table.add_row("speed vs real time", f"{s.video_duration_s / s.wall_s:.1f}x")
+    if s.usage is not None and s.usage.window_s > 0:
+        table.add_row("CPU used", box_usage_line(s.usage.cpus, s.usage.per_camera, live=not s.video_duration_s))
     people = s.tracks.get("person", 0)
     vehicles = sum(n for c, n in s.tracks.items() if c != "person")
     detail = ", ".join(f"{c}: {n}" for c, n in sorted(s.tracks.items())) or "none"
@@ -59,3 +63,15 @@ def print_plates_summary(console: Console, p: PlateReadSummary) -> None:
     hits = str(p.hits) + (" — to review: vigil candidates list --kind plate --status pending" if p.hits else "")
     table.add_row("hotlist hits", hits)
     console.print(table)
+
+
+def box_usage_line(cpus: int, per_camera: Mapping[str, float], *, live: bool = True) -> str:
+    """``37% of 2 CPUs (cam1 20%, cam2 17%); about 3 more such cameras fit`` (the estimate only for
+    live cameras: a recording is analysed as fast as the CPUs go, so it always fills them)."""
+    total = sum(per_camera.values())
+    parts = ", ".join(f"{cam} {share:.0%}" for cam, share in per_camera.items())
+    line = f"{total:.0%} of {cpus} CPU{'s' if cpus != 1 else ''}" + (f" ({parts})" if len(per_camera) > 1 else "")
+    more = more_cameras(len(per_camera), total) if live else None
+    if more is not None:
+        line += f"; about {more} more such camera{'s' if more != 1 else ''} fit (straight-line estimate)"
+    return line

@@ -24,6 +24,7 @@ from vigil.services.cameras import STALE_AFTER_S, is_stale
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
 from vigil.store.records import HealthRecord
+from vigil.workers.usage import more_cameras
 
 if TYPE_CHECKING:
     from vigil.bus.leases import Holder
@@ -126,7 +127,18 @@ def status(
         if integrity is not None and not integrity.ok:
             raise typer.Exit(1)
         return
-    columns = ["camera", "state", "frames in", "analysed", "dropped", "reconnects", "fps", "updated", "last error"]
+    columns = [
+        "camera",
+        "state",
+        "frames in",
+        "analysed",
+        "dropped",
+        "reconnects",
+        "fps",
+        "CPU",
+        "updated",
+        "last error",
+    ]
     if holders is not None:
         columns += ["worker", "held since"]
     table = Table(*columns)
@@ -144,13 +156,38 @@ def status(
             str(r.frames_dropped),
             str(r.reconnects),
             f"{r.analysed_fps:.1f}",
+            "" if r.cpu_share is None else f"{r.cpu_share:.0%}",
             f"{age:.0f} s ago",
             r.last_error or "",
             *lease,
         )
     console.print(table)
+    if holders is None:  # one box runs every camera: say how much of it they use
+        line = _usage_line(records, now, stale_after_s)
+        if line:
+            console.print(line, highlight=False)
     if integrity is not None and not integrity.ok:
         raise typer.Exit(1)
+
+
+def _usage_line(records: list[HealthRecord], now: datetime, stale_after_s: float) -> str | None:
+    """What the running cameras use of the box, from their last health reports."""
+    shares = {
+        r.camera_id: r.cpu_share
+        for r in records
+        if r.state == "running"
+        and r.cpu_share is not None
+        and not is_stale(r.state, (now - r.updated_at).total_seconds(), stale_after_s)
+    }
+    if not shares:
+        return None
+    total = sum(shares.values())
+    n = len(shares)
+    line = f"{n} running camera{'s' if n != 1 else ''} use {total:.0%} of the box's CPUs"
+    more = more_cameras(n, total)
+    if more is not None:
+        line += f"; about {more} more such camera{'s' if more != 1 else ''} fit (straight-line estimate)"
+    return line
 
 
 def _lease_holders(cfg: VigilConfig) -> dict[str, Holder]:

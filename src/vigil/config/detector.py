@@ -43,22 +43,28 @@ DETECTOR_MODELS: dict[str, DetectorChoice] = {
 class DetectorConfig(StrictModel):
     """The COCO person and vehicle detector on ONNX Runtime."""
 
-    # Still YOLOv4-tiny: YOLOX-Nano is more accurate on COCO val (tests/golden/detection.json) and
-    # faster, but it scores a car filling the frame at 0.45 (YOLOv4-tiny 0.79), under
-    # tracker.activation_threshold 0.5, so the plates e2e tests read nothing; see docs/detectors.md.
+    # YOLOX-Nano: more accurate on COCO val (tests/golden/detection.json), ~1.3-2x faster than
+    # YOLOv4-tiny int8, and finds the vehicle in 93% of the openalpr close-ups at 0.5 against 63%
+    # (bench/detector_thresholds.py); see docs/detectors.md.
     model: DetectorModelName = Field(
-        default="yolov4-tiny",
-        description="Installed detector model: yolov4-tiny (default), yolox-nano or picodet-s-416 (optional).",
+        default="yolox-nano",
+        description="Installed detector model: yolox-nano (default), yolov4-tiny or picodet-s-416 (optional).",
     )
     input_size: int = Field(default=416, ge=128, le=1280, multiple_of=32, description="Network input, px.")
     confidence: float = Field(default=0.3, gt=0, lt=1, description="Minimum detection score.")
     nms_iou: float = Field(default=0.45, gt=0, lt=1, description="IoU above which boxes are merged.")
     classes: tuple[str, ...] = Field(default=DEFAULT_CLASSES, min_length=1, description="COCO classes kept.")
-    threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime intra-op threads.")
+    threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="ONNX Runtime intra-op threads per detection. Unset, `vigil run` with several cameras uses 1 "
+        "(cameras then detect side by side, one CPU each: ~1.6x more cameras per CPU, bench/cameras_per_box.py).",
+    )
     precision: Precision | None = Field(
         default=None,
-        description="Graph precision; unset: the model's own default (yolov4-tiny int8, quantised at install, "
-        "~1.7x faster, 98.6% of fp32 boxes; yolox-nano fp32, the only one it has).",
+        description="Graph precision; unset: the model's own default (yolox-nano fp32, the only one it has; "
+        "yolov4-tiny int8, quantised at install, ~1.7x faster, 98.6% of fp32 boxes).",
     )
 
     @property

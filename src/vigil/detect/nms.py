@@ -46,7 +46,7 @@ def batched_nms(
     Args:
         xyxy: ``(N, 4)`` boxes.
         scores: ``(N,)`` scores.
-        class_ids: ``(N,)`` class ids.
+        class_ids: ``(N,)`` class ids (or family ids: boxes of one family then suppress each other).
         iou_threshold: as in :func:`nms`.
 
     Returns:

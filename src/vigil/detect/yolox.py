@@ -21,27 +21,28 @@ from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
 from vigil.detect.onnx_session import make_session
 from vigil.detect.yolo import check_detector_args
-from vigil.detect.yolo_decode import to_detections
+from vigil.detect.yolo_decode import Candidates, to_detections
 from vigil.detect.yolox_decode import YOLOX_STRIDES, decode_yolox, expected_rows
 
 PAD_VALUE = 114
 """Grey of the letterbox border, as YOLOX was trained (``yolox.data.data_augment.preproc``)."""
 
 
-def letterbox(image: BGRImage, input_size: int) -> tuple[NDArray[np.float32], float]:
+def letterbox(image: BGRImage, input_size: int, shrink: float = 1.0) -> tuple[NDArray[np.float32], float]:
     """YOLOX input: keep the aspect ratio, paste at the top-left of a grey square, BGR, 0-255.
 
     Args:
         image: ``(H, W, 3)`` uint8 BGR.
         input_size: network input side S.
+        shrink: the image fills this share of the side that limits it (1: all of it).
 
     Returns:
-        The ``(1, 3, S, S)`` float32 blob and the scale ``r = min(S / H, S / W)`` applied.
+        The ``(1, 3, S, S)`` float32 blob and the scale ``r = shrink * min(S / H, S / W)`` applied.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 BGR image, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
-    scale = min(input_size / height, input_size / width)
+    scale = shrink * min(input_size / height, input_size / width)
     new_w, new_h = max(1, int(width * scale)), max(1, int(height * scale))
     canvas = np.full((input_size, input_size, 3), PAD_VALUE, dtype=np.uint8)
     canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
@@ -132,11 +133,20 @@ class YoloxDetector:
         height, width = image.shape[:2]
         if height == 0 or width == 0:
             return Detections.empty()
-        blob, scale = letterbox(image, self.input_size)
+        candidates = self.candidates(image)
+        return to_detections(candidates, width, height, self.nms_iou, self._class_ids)
+
+    def candidates(self, image: BGRImage, shrink: float = 1.0) -> Candidates:
+        """One forward pass: the image letterboxed at ``shrink`` of the input, decoded, before NMS.
+
+        ``shrink`` < 1 is for measuring (``bench/large_object_pass.py``: a second, shrunk look at
+        frames holding a frame-sized object did not pay on held-out close-ups, so detect() does not).
+        """
+        height, width = image.shape[:2]
+        blob, scale = letterbox(image, self.input_size, shrink)
         (out,) = self._session.run(None, {self._input: blob})
         rows = np.asarray(out, dtype=np.float32)[0]
-        candidates = decode_yolox(rows, self.input_size, scale, width, height, self.confidence)
-        return to_detections(candidates, width, height, self.nms_iou, self._class_ids)
+        return decode_yolox(rows, self.input_size, scale, width, height, self.confidence)
 
 
 def onnx_file(model_path: Path) -> Path:

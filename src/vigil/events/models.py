@@ -151,6 +151,12 @@ class CameraHealth(EventBase):
     last_error: str | None = Field(default=None, max_length=2000)
     state: CameraState
     analysed_fps: float = Field(ge=0.0, description="Recent analysed frames per second.")
+    cpu_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Share of the box's CPUs this camera used recently (vigil.workers.usage); None: not measured.",
+    )
 
     @field_validator("analysed_fps", mode="after")
     @classmethod

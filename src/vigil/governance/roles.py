@@ -45,9 +45,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Searching a recording for watchlist subjects or hotlist plates (`vigil analyze --watchlist /
     # --plates`): it raises candidates about people and vehicles, so reviewers, with a reason.
     "recordings.search": _REVIEW,
-    # Crowd: aggregate counts, flows, alerts and occupancy heatmaps (no identities, and the heatmap
-    # PNG is a bare grid, never drawn over a camera frame). Still operational, camera-scoped
-    # monitoring, so footage roles within their cameras; auditors see crowd only through reports.
+    # Crowd: aggregate counts, flows, alerts and occupancy heatmaps (no identities: the heatmap
+    # PNG is a bare grid; the web page lays it over the camera's latest still only for roles with
+    # media.read, and that still comes blurred from the audited media endpoint). Still operational,
+    # camera-scoped monitoring, so footage roles within their cameras; auditors see crowd only
+    # through reports.
     "crowd.read": _FOOTAGE,
     # A per-camera count correction changes what every later count of that camera says.
     "crowd.calibrate": frozenset({"supervisor", "admin"}),

@@ -83,6 +83,8 @@ class ExploreResult:
     not_allowed: tuple[ExploreKind, ...] = ()
     """Kinds this role may not read."""
     reason: str | None = None
+    next_until: datetime | None = None
+    """The time of the oldest item when the page is full: ask again with ``until`` = this for older ones."""
 
 
 def _title(row: ExploreRow) -> str:
@@ -176,6 +178,7 @@ def explore(
         withheld_for_reason=withheld,
         not_allowed=tuple(k for k in asked if k not in allowed),
         reason=why,
+        next_until=items[-1].row.at if items and len(items) == limit else None,
     )
 
 

@@ -2,11 +2,16 @@
 viewer's role may see them, and every watch recorded (who, which camera, from when to when).
 
 Frames come from a :class:`~vigil.workers.live_frames.FrameSource` and are never written:
-the JPEG of a camera's newest frame is kept in memory (one redacted and one clear copy at
-most) so that many viewers of one camera cost one encoding.
+the JPEG of a camera's newest frame is kept in memory (one redacted and one clear copy per
+served width at most) so that many viewers of one camera cost one encoding.
+
+A page asks for the width it shows a frame at (``width``, rounded up to one of
+:data:`SERVED_WIDTHS`): the frame is shrunk to that width *before* redaction, so a grid tile
+costs a quarter of a full frame's pixels, and what is searched for faces is exactly what is
+served (a face is judged at the size the viewer gets it). A frame is never enlarged.
 
 Redaction uses the one :class:`~vigil.governance.redactor.Redactor` with a profile a live
-frame rate allows (:func:`live_redactor`): YuNet at the frame's own size, plus the head of
+frame rate allows (:func:`live_redactor`): YuNet at the served size, plus the head of
 every person the pipeline is tracking in that frame, so a face too small for YuNet at that
 size is still covered. The full write-time profile
 (five scales and a Haar cascade, a second or more per frame here) is for what is kept.
@@ -23,7 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import cv2
@@ -59,6 +64,31 @@ HEAD_SHARE = 0.25
 HEAD_ABOVE = 0.05
 PERSON = COCO_NAMES.index("person")
 JPEG_QUALITY = 80
+SERVED_WIDTHS = (320, 384, 480, 640, 960, 1280, 1920)
+"""The widths a frame is served at: the width a page asks for is rounded up to the next of
+these (a 16-camera grid on a 1920 px screen: 384), so one camera has a few cached copies at
+most, whatever its viewers' windows; wider than the largest (or no width) is the frame as it is."""
+
+
+def served_width(asked: int | None, frame_width: int) -> int:
+    """The width a frame ``frame_width`` wide is served at when a page asks for ``asked``
+    pixels: the next of :data:`SERVED_WIDTHS` up, never wider than the frame itself."""
+    if asked is None or asked <= 0:
+        return frame_width
+    for width in SERVED_WIDTHS:
+        if width >= asked:
+            return min(width, frame_width)
+    return frame_width
+
+
+def shrink(image: NDArray[np.uint8], tracked: Detections, width: int) -> tuple[NDArray[np.uint8], Detections]:
+    """``image`` and its tracked boxes scaled to ``width`` (the image as it is when not wider)."""
+    h, w = image.shape[:2]
+    if width >= w:
+        return image, tracked
+    scale = width / w
+    small = np.asarray(cv2.resize(image, (width, max(1, round(h * scale))), interpolation=cv2.INTER_AREA), np.uint8)
+    return small, replace(tracked, xyxy=tracked.xyxy * np.float32(scale))
 
 
 def person_heads(tracked: Detections) -> list[RegionBox]:
@@ -122,8 +152,8 @@ class LiveView:
     source: FrameSource | None
     redact: LiveRedact
     idle_s: float = WATCH_IDLE_S
-    _encoded: dict[tuple[str, bool], Encoded] = field(default_factory=dict)
-    _locks: dict[tuple[str, bool], threading.Lock] = field(default_factory=dict)
+    _encoded: dict[tuple[str, bool, int], Encoded] = field(default_factory=dict)
+    _locks: dict[tuple[str, bool, int], threading.Lock] = field(default_factory=dict)
     _watches: dict[tuple[str, str], _Watch] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
     _reaper: threading.Thread | None = None
@@ -134,9 +164,10 @@ class LiveView:
         """True when this process has a frame source (the pipeline runs beside the server)."""
         return self.source is not None
 
-    def frame(self, actor: Actor, camera_id: str) -> Encoded | None:
-        """The newest frame of ``camera_id`` for ``actor``: faces blurred unless the role may
-        see footage unredacted. None while the camera has produced no frame.
+    def frame(self, actor: Actor, camera_id: str, width: int | None = None) -> Encoded | None:
+        """The newest frame of ``camera_id`` for ``actor``, ``width`` pixels wide at most
+        (rounded up by :func:`served_width`): faces blurred unless the role may see footage
+        unredacted. None while the camera has produced no frame.
 
         Raises:
             AccessDeniedError: the role may not see footage, or the camera is out of scope
@@ -148,19 +179,22 @@ class LiveView:
         latest = None if self.source is None else self.source.latest(camera_id)
         if latest is None:
             return None  # nothing shown, so nothing watched
-        encoded = self._encode(latest, clear)
+        encoded = self._encode(latest, clear, served_width(width, latest.image.shape[1]))
         self._touch(actor, camera_id, clear)
         return encoded
 
-    def _encode(self, latest: LiveFrame, clear: bool) -> Encoded:
-        key = (latest.camera_id, clear)
+    def _encode(self, latest: LiveFrame, clear: bool, width: int) -> Encoded:
+        key = (latest.camera_id, clear, width)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # many viewers of one camera: the first encodes, the rest reuse it
             done = self._encoded.get(key)
             if done is None or done.seq != latest.seq:
-                image = latest.image if clear else self.redact(latest.image, latest.tracked)
-                drawn = draw_tracks(image, latest.tracked, COCO_NAMES)
+                # Shrunk first: redaction costs by the pixel, and finds faces at the size served.
+                image, tracked = shrink(latest.image, latest.tracked, width)
+                if not clear:
+                    image = self.redact(image, tracked)
+                drawn = draw_tracks(image, tracked, COCO_NAMES)
                 ok, data = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                 if not ok:  # pragma: no cover - encoding a valid array does not fail
                     raise ValueError("a live frame could not be encoded")

@@ -2,24 +2,29 @@
 
 The portable path (:meth:`EventRepository.add_many` on SQLite) inserts with
 ``INSERT … ON CONFLICT DO NOTHING RETURNING`` and folds tracks through the ORM, a round trip
-per track: about 1,600 events/s on PostgreSQL here. This path does the same in four
-statements whatever the batch size, with the same results:
+per track: about 1,600 events/s on PostgreSQL here. This path does the same in a fixed number
+of statements whatever the batch size, with the same results:
 
 1. ``COPY`` the batch into a per-connection temporary table (cleared at commit);
-2. ``INSERT INTO events SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id``:
-   the ids that were new (a redelivered event is skipped, exactly as before);
-3. one upsert of the ``tracks`` rows, aggregated per track in Python first, with the fold's
-   rules written in SQL (a ``track.ended`` summary wins; after it, updates change nothing);
-4. one upsert of ``camera_health`` that never lets an older snapshot overwrite a newer one.
+2. ``INSERT INTO events SELECT … ON CONFLICT (event_id[, occurred_at]) DO NOTHING RETURNING
+   event_id``: the ids that were new (a redelivered event is skipped, exactly as before);
+3. one upsert of the ``tracks`` rows, aggregated per track in Python first and ``COPY``-ed to a
+   staging table, with the fold's rules written in SQL (a ``track.ended`` summary wins; after
+   it, updates change nothing);
+4. one upsert of ``camera_health`` (staged the same way) that never lets an older snapshot
+   overwrite a newer one;
+5. ``COPY`` of the new crowd samples' rows into ``crowd_counts``.
 
-Feature events (candidates, faces, plates, crowd) are few and go through their own folds, in
-the same transaction.
+Staging by ``COPY`` instead of ``unnest`` of array parameters: psycopg builds array parameters
+in Python, ``COPY`` rows in C (the arrays were a sixth of the indexer's time). Other feature
+events (candidates, faces, plates, crowd lines and alerts) are few and go through their own
+folds, in the same transaction.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,12 +32,28 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vigil.events import AnyEvent, CameraHealth, TrackEnded, TrackEvent, TrackStarted, TrackUpdated
+from vigil.events.crowd import CrowdZoneCount
 from vigil.store.feature_folds import fold_features
 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS vigil_event_stage (
     event_id varchar(64), type varchar(64), schema_version integer, camera_id varchar(128),
     occurred_at timestamptz, track_id varchar(128), payload jsonb, stored_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+
+_TRACK_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS vigil_track_stage (
+    track_id varchar(128), camera_id varchar(128), class_name varchar(64), first_seen timestamptz,
+    last_seen timestamptz, n_observations integer, best_confidence float8, snapshot varchar(512), ended boolean
+) ON COMMIT DELETE ROWS
+"""
+
+_HEALTH_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS vigil_health_stage (
+    camera_id varchar(128), updated_at timestamptz, event_id varchar(64), frames_in integer,
+    frames_analysed integer, frames_dropped integer, reconnects integer, analysed_fps float8, last_error text,
+    state varchar(32), cpu_share float8
 ) ON COMMIT DELETE ROWS
 """
 
@@ -47,8 +68,7 @@ RETURNING event_id
 _UPSERT_TRACKS = """
 INSERT INTO tracks (track_id, camera_id, class_name, first_seen, last_seen, n_observations,
                     best_confidence, snapshot, ended)
-SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
-                     %s::integer[], %s::float8[], %s::varchar[], %s::boolean[])
+SELECT * FROM vigil_track_stage ORDER BY track_id
 ON CONFLICT (track_id) DO UPDATE SET
     class_name = CASE WHEN tracks.ended AND NOT excluded.ended THEN tracks.class_name ELSE excluded.class_name END,
     first_seen = CASE WHEN excluded.ended THEN excluded.first_seen WHEN tracks.ended THEN tracks.first_seen
@@ -66,14 +86,13 @@ ON CONFLICT (track_id) DO UPDATE SET
 
 _UPSERT_HEALTH = """
 INSERT INTO camera_health (camera_id, updated_at, event_id, frames_in, frames_analysed, frames_dropped,
-                           reconnects, analysed_fps, last_error, state)
-SELECT * FROM unnest(%s::varchar[], %s::timestamptz[], %s::varchar[], %s::integer[], %s::integer[],
-                     %s::integer[], %s::integer[], %s::float8[], %s::text[], %s::varchar[])
+                           reconnects, analysed_fps, last_error, state, cpu_share)
+SELECT * FROM vigil_health_stage ORDER BY camera_id
 ON CONFLICT (camera_id) DO UPDATE SET
     updated_at = excluded.updated_at, event_id = excluded.event_id, frames_in = excluded.frames_in,
     frames_analysed = excluded.frames_analysed, frames_dropped = excluded.frames_dropped,
     reconnects = excluded.reconnects, analysed_fps = excluded.analysed_fps, last_error = excluded.last_error,
-    state = excluded.state
+    state = excluded.state, cpu_share = excluded.cpu_share
 WHERE camera_health.updated_at <= excluded.updated_at
 """
 
@@ -116,7 +135,8 @@ def _add(
 ) -> list[AnyEvent]:
     with raw.cursor() as cur:
         if raw not in _STAGED:
-            cur.execute(_STAGE_DDL)  # once per connection; ON COMMIT DELETE ROWS empties it
+            for ddl in (_STAGE_DDL, _TRACK_STAGE_DDL, _HEALTH_STAGE_DDL):
+                cur.execute(ddl)  # once per connection; ON COMMIT DELETE ROWS empties them
             _STAGED.add(raw)
         with cur.copy(
             "COPY vigil_event_stage (event_id, type, schema_version, camera_id, occurred_at, track_id, payload,"
@@ -140,8 +160,28 @@ def _add(
         new = [e for e in events if e.event_id in new_ids]
         _upsert_tracks(cur, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])
         _upsert_health(cur, [e for e in new if isinstance(e, CameraHealth)])
-    fold_features(session, new)
+        # Crowd samples are a tenth of all events and several rows each: COPY, not the ORM
+        # (the rows are new: their events were just inserted). The same rows fold_crowd adds.
+        samples = [e for e in new if isinstance(e, CrowdZoneCount)]
+        _copy_rows(
+            cur,
+            "crowd_counts (event_id, zone_id, camera_id, at, count, detection_count, density_count, method,"
+            " density_per_m2)",
+            (
+                (e.event_id, z.zone_id, e.camera_id, e.occurred_at, z.count, z.detection_count, z.density_count,
+                 z.method, z.density_per_m2)
+                for e in samples
+                for z in (e.total, *e.zones)
+            ),
+        )  # fmt: skip
+    fold_features(session, [e for e in new if not isinstance(e, CrowdZoneCount)])
     return new
+
+
+def _copy_rows(cur: Any, target: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    with cur.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _upsert_tracks(cur: Any, events: list[TrackEvent]) -> None:
@@ -163,22 +203,14 @@ def _upsert_tracks(cur: Any, events: list[TrackEvent]) -> None:
             agg.last_seen = max(agg.last_seen, e.occurred_at)
             agg.n += 1
             agg.best = max(agg.best, e.confidence)
-    ids = sorted(aggs)  # a fixed order: two indexers upserting the same tracks cannot deadlock
-    a = [aggs[i] for i in ids]
-    cur.execute(
-        _UPSERT_TRACKS,
-        (
-            ids,
-            [x.camera_id for x in a],
-            [x.class_name for x in a],
-            [x.first_seen for x in a],
-            [x.last_seen for x in a],
-            [x.n for x in a],
-            [x.best for x in a],
-            [x.snapshot for x in a],
-            [x.ended for x in a],
-        ),
-    )
+    # Upserted in track id order: two indexers upserting the same tracks cannot deadlock.
+    _copy_rows(
+        cur,
+        "vigil_track_stage",
+        ((i, x.camera_id, x.class_name, x.first_seen, x.last_seen, x.n, x.best, x.snapshot, x.ended)
+         for i, x in aggs.items()),
+    )  # fmt: skip
+    cur.execute(_UPSERT_TRACKS)
 
 
 def _upsert_health(cur: Any, events: list[CameraHealth]) -> None:
@@ -188,20 +220,11 @@ def _upsert_health(cur: Any, events: list[CameraHealth]) -> None:
     for e in events:
         if e.camera_id not in newest or e.occurred_at >= newest[e.camera_id].occurred_at:
             newest[e.camera_id] = e
-    ids = sorted(newest)
-    h = [newest[i] for i in ids]
-    cur.execute(
-        _UPSERT_HEALTH,
-        (
-            ids,
-            [x.occurred_at for x in h],
-            [x.event_id for x in h],
-            [x.frames_in for x in h],
-            [x.frames_analysed for x in h],
-            [x.frames_dropped for x in h],
-            [x.reconnects for x in h],
-            [x.analysed_fps for x in h],
-            [x.last_error for x in h],
-            [x.state for x in h],
-        ),
-    )
+    _copy_rows(
+        cur,
+        "vigil_health_stage",
+        ((c, x.occurred_at, x.event_id, x.frames_in, x.frames_analysed, x.frames_dropped, x.reconnects,
+          x.analysed_fps, x.last_error, x.state, x.cpu_share)
+         for c, x in newest.items()),
+    )  # fmt: skip
+    cur.execute(_UPSERT_HEALTH)

@@ -108,3 +108,4 @@ def fold_health(session: Session, events: Sequence[CameraHealth]) -> None:
         row.analysed_fps = event.analysed_fps
         row.last_error = event.last_error
         row.state = event.state
+        row.cpu_share = event.cpu_share

@@ -39,3 +39,4 @@ class HealthRecord:
     analysed_fps: float
     last_error: str | None
     state: str
+    cpu_share: float | None = None

@@ -355,4 +355,5 @@ def _health_record(row: CameraHealthRow) -> HealthRecord:
         analysed_fps=row.analysed_fps,
         last_error=row.last_error,
         state=row.state,
+        cpu_share=row.cpu_share,
     )

@@ -115,5 +115,6 @@ class CameraHealthRow(Base):
     frames_dropped: Mapped[int] = mapped_column(Integer)
     reconnects: Mapped[int] = mapped_column(Integer)
     analysed_fps: Mapped[float] = mapped_column(Float)
+    cpu_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(32))

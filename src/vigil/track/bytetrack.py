@@ -1,7 +1,10 @@
-"""ByteTrack from Roboflow's ``trackers``, one instance per class.
+"""ByteTrack from Roboflow's ``trackers``, one instance per class family.
 
 ByteTrack is class-agnostic; running one tracker per class keeps a person box from
-ever inheriting a car's id when the two overlap, and keeps counts by class honest.
+ever inheriting a car's id when the two overlap, and keeps counts by class honest. Classes a
+detector wavers between for one object (car, bus, truck: :data:`vigil.core.classes.FAMILIES`)
+share one tracker, so a vehicle called a car in one frame and a truck in the next stays one
+track; each detection keeps the class it was given (the lifecycle votes the track's label).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from vigil.config.tracker import TrackerConfig
+from vigil.core.classes import family_id
 from vigil.core.detections import Detections
 
 # ``trackers`` expresses its lost-track budget in 30 fps frames, whatever the real rate.
@@ -36,9 +40,10 @@ class ObjectTracker:
                 minimum_iou_threshold=config.min_iou,
                 high_conf_det_threshold=max(config.activation_threshold, 0.5),
             )
-            for cid in class_ids
+            for cid in sorted({family_id(c) for c in class_ids})
         }
-        # (class id, that tracker's local id) -> id unique within this ObjectTracker
+        self._class_ids = np.asarray(sorted(set(class_ids)), dtype=np.int64)
+        # (family id, that tracker's local id) -> id unique within this ObjectTracker
         self._ids: dict[tuple[int, int], int] = {}
 
     def update(self, detections: Detections, t_s: float) -> Detections:
@@ -52,8 +57,10 @@ class ObjectTracker:
             The detections that belong to confirmed tracks, with ``tracker_id`` set (>= 1).
         """
         parts: list[Detections] = []
+        families = np.fromiter((family_id(int(c)) for c in detections.class_id), np.int64, len(detections))
+        wanted = np.isin(detections.class_id, self._class_ids)
         for cid, tracker in self._trackers.items():
-            mine = detections.select(detections.class_id == cid)
+            mine = detections.select((families == cid) & wanted)
             sv_dets = sv.Detections(
                 xyxy=mine.xyxy.astype(np.float32),
                 confidence=mine.confidence.astype(np.float32),
@@ -72,7 +79,7 @@ class ObjectTracker:
                 Detections(
                     xyxy=np.asarray(out.xyxy)[keep],
                     confidence=np.asarray(conf)[keep],
-                    class_id=np.full(int(keep.sum()), cid, dtype=np.int64),
+                    class_id=np.asarray(out.class_id, dtype=np.int64)[keep],
                     tracker_id=global_ids,
                 )
             )

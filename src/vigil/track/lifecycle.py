@@ -23,7 +23,12 @@ _SNAPSHOT_MARGIN = 0.1  # share of the box added on each side, so the crop shows
 
 @dataclass(slots=True)
 class TrackState:
-    """What is known about one live track."""
+    """What is known about one live track.
+
+    ``class_id`` is the class the track's detections were most often called, weighted by their
+    confidence (a vehicle may be called a car in one frame and a truck in the next: one track
+    follows the family, see :mod:`vigil.track.bytetrack`).
+    """
 
     key: int
     class_id: int
@@ -38,6 +43,12 @@ class TrackState:
     best_score: float = -1.0
     best_crop: BGRImage | None = field(default=None, repr=False)
     last_reported_s: float = 0.0
+    class_votes: dict[int, float] = field(default_factory=dict, repr=False)
+
+    def vote(self, cid: int, confidence: float) -> None:
+        """Count one observation's class; the label is the class with the most confidence so far."""
+        self.class_votes[cid] = self.class_votes.get(cid, 0.0) + confidence
+        self.class_id = max(self.class_votes, key=lambda c: (self.class_votes[c], c == self.class_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +119,7 @@ class TrackLifecycle:
                     frame_index=frame.index,
                     last_reported_s=t_s,
                 )
+                state.vote(int(tracked.class_id[i]), conf)
                 self._live[key] = state
                 self._consider_snapshot(state, frame, box, conf)
                 changes.append(TrackChange("started", state, at))
@@ -115,6 +127,7 @@ class TrackLifecycle:
             state.last_seen, state.last_seen_s = at, t_s
             state.box, state.confidence, state.frame_index = box, conf, frame.index
             state.n_observations += 1
+            state.vote(int(tracked.class_id[i]), conf)
             self._consider_snapshot(state, frame, box, conf)
             if t_s - state.last_reported_s >= self._update_interval_s:
                 state.last_reported_s = t_s

@@ -231,7 +231,14 @@ def site_plan(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" class="cam{" seen" if seen else ""}{state}">'
             f"<title>{escape(', '.join(said))}</title></circle>"
         )
-        body.append(f'<text x="{x + 13:.1f}" y="{y + 4:.1f}" class="cam-label">{escape(c.label)}</text>')
+        # Labels right of the dot, or left of it where they would run off the plan (the phone's
+        # larger bold type is ~15 units a character).
+        if x + 16 + 15 * len(c.label) > width:
+            body.append(
+                f'<text x="{x - 13:.1f}" y="{y + 4:.1f}" class="cam-label" text-anchor="end">{escape(c.label)}</text>'
+            )
+        else:
+            body.append(f'<text x="{x + 13:.1f}" y="{y + 4:.1f}" class="cam-label">{escape(c.label)}</text>')
         if c.alerts:
             body.append(
                 f'<circle cx="{x - 9:.1f}" cy="{y - 9:.1f}" r="8" class="alert-dot"/>'

@@ -49,6 +49,14 @@ def explore_page(
         reason=reason or None,
     )
     carry = urlencode({"reason": result.reason}) if result.reason else ""
+    older = None
+    if result.next_until is not None:
+        query = [("kind", k) for k in kind] + [
+            (name, value)
+            for name, value in (("camera_id", camera_id), ("since", since), ("plate", plate), ("reason", reason))
+            if value
+        ]
+        older = "?" + urlencode([*query, ("until", result.next_until.isoformat())])
     return render(
         request,
         "explore.html",
@@ -59,6 +67,7 @@ def explore_page(
         kinds=[(k, explore_service.KIND_LABEL[k], k in kinds) for k in EXPLORE_KINDS],
         labels=explore_service.KIND_LABEL,
         carry=carry,
+        older=older,
         min_reason=session.ctx.config.governance.min_reason_chars,
     )
 

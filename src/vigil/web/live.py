@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from vigil.config.camera import CAMERA_ID_PATTERN
@@ -64,12 +64,14 @@ def camera(request: Request, camera_id: str) -> Response:
 
 @router.get("/live/{camera_id}/frame.jpg")
 @pages
-def frame(request: Request, camera_id: str) -> Response:
-    """The camera's newest analysed frame (204 while there is none); ``X-Frame-Seq`` counts
-    frames, ``X-Frame-Age`` is its age in seconds."""
+def frame(request: Request, camera_id: str, w: int | None = Query(None, ge=1, le=8192)) -> Response:
+    """The camera's newest analysed frame (204 while there is none), at most ``w`` pixels wide
+    (the width the page shows it at; rounded up to a served width, see
+    :func:`vigil.services.live.served_width`); ``X-Frame-Seq`` counts frames, ``X-Frame-Age``
+    is its age in seconds."""
     session = signed_in(request)
     _camera(session, camera_id)
-    got = _live(session).frame(session.principal, camera_id)
+    got = _live(session).frame(session.principal, camera_id, w)
     if got is None:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     return Response(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -144,11 +145,15 @@ def overview(request: Request) -> Response:
         ],
         links={cid: f"/live/{cid}" for cid in positions} if me.can("media.read") else None,
     )
+    # Scale-out: the worker holding each camera, as the API's ``lease`` field (same snapshot).
+    snap = ctx.leases.snapshot() if ctx.leases is not None else None
+    leases = None if snap is None else {c.camera_id: snap.lease(c.camera_id, time.time()) for c in found}
     return render(
         request,
         "overview.html",
         session,
         cameras=found,
+        leases=leases,
         names={c.id: c.display_name for c in ctx.config.cameras},
         pending=pending,
         day=day,

@@ -110,11 +110,13 @@ class ClipRecorder:
     def on_frame(self, frame: Frame, result: FrameResult) -> None:
         people: dict[str, Box] = {}
         heads: list[Box] = []
-        for box, cls, tid in zip(
-            result.tracked.xyxy.tolist(), result.tracked.class_id.tolist(), result.track_ids, strict=False
+        ids = result.track_ids
+        for i, (box, cls) in enumerate(
+            zip(result.tracked.xyxy.tolist(), result.tracked.class_id.tolist(), strict=True)
         ):
             if int(cls) != PERSON:
                 continue
+            tid = ids[i] if i < len(ids) else f"#{i}"  # every tracked head is blurred, named or not
             x1, y1, x2, y2 = (float(v) for v in box)
             people[tid] = (x1, y1, x2, y2)
             h = y2 - y1

@@ -144,10 +144,12 @@ class CameraPipeline:
             "frame_index": st.frame_index,
         }
         if change.kind == "started":
-            self.tracks_by_class[class_name] += 1
             return TrackStarted.model_validate(common)
         if change.kind == "updated":
             return TrackUpdated.model_validate(common)
+        # Counted when it ends, under the class it was most often called (a vehicle seen as a
+        # car and then a truck is one track, one count).
+        self.tracks_by_class[class_name] += 1
         event_id = new_id()
         snapshot = self._save_snapshot(event_id, change)
         return TrackEnded.model_validate(

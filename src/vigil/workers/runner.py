@@ -8,6 +8,7 @@ which drains every queued event into the store before the store is closed.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -30,12 +31,14 @@ from vigil.workers.pipeline import CameraPipeline, FrameResult
 from vigil.workers.plates_stage import build_plates_stage
 from vigil.workers.recovery import OnAnalysed, end_orphaned_tracks, recording_plan
 from vigil.workers.stages import StageBuilder, StageContext, build_stages
+from vigil.workers.usage import Usage, UsageMeter
 from vigil.workers.wiring import (
     build_bus,
     build_capture,
     build_detector,
     detector_class_ids,
     detector_model_path,
+    detector_threads,
     open_data_dir,
     open_spool,
     open_store,
@@ -62,6 +65,8 @@ class CameraSummary:
     last_error: str | None
     analysis_errors: int
     tracks: dict[str, int]
+    cpu_share: float | None = None
+    """Share of the box's CPUs this camera used over the run (:mod:`vigil.workers.usage`)."""
 
 
 @dataclass(slots=True)
@@ -78,6 +83,8 @@ class RunSummary:
     tracks: dict[str, int] = field(default_factory=dict)
     annotated: str | None = None
     video_duration_s: float | None = None
+    usage: Usage | None = None
+    """The box's CPUs and the share the run used, for the whole run."""
 
     @property
     def frames_decoded(self) -> int:
@@ -109,13 +116,19 @@ class RunSummary:
             "annotated": self.annotated,
             "per_camera": [asdict(c) for c in self.cameras],
         }
+        if self.usage is not None:
+            out["box"] = {
+                "cpus": self.usage.cpus,
+                "cpu_share": round(self.usage.box_share, 3),
+                "more_cameras_estimate": self.usage.more_cameras(),
+            }
         if self.video_duration_s:
             out["video_duration_s"] = round(self.video_duration_s, 2)
             out["realtime_factor"] = round(self.video_duration_s / self.wall_s, 2) if self.wall_s else None
         return out
 
 
-def health_event(snap: CameraHealthSnapshot) -> CameraHealth:
+def health_event(snap: CameraHealthSnapshot, cpu_share: float | None = None) -> CameraHealth:
     return CameraHealth(
         camera_id=snap.camera_id,
         occurred_at=snap.taken_at,
@@ -126,6 +139,7 @@ def health_event(snap: CameraHealthSnapshot) -> CameraHealth:
         last_error=snap.last_error[:2000] if snap.last_error else None,
         state=snap.state,
         analysed_fps=round(snap.analysed_fps, 3),
+        cpu_share=None if cpu_share is None else round(min(1.0, max(0.0, cpu_share)), 4),
     )
 
 
@@ -166,7 +180,7 @@ class Deployment:
         media = open_data_dir(cfg)
         store = open_store(cfg)
         try:
-            detector = build_detector(cfg)
+            detector = build_detector(cfg, threads=detector_threads(cfg, len(self.cameras)))
             # Events a full disk kept from the store last time are stored first; then the
             # reserve that keeps room for this run's spool is made (store/spool.py).
             spool = open_spool(cfg)
@@ -214,6 +228,10 @@ class Deployment:
                 for cam in cameras
             ]
             started = time.perf_counter()
+            # What each camera uses of the box: recent (health, vigil status) and whole-run (summary).
+            recent, whole = UsageMeter(window_s=10.0), UsageMeter(window_s=math.inf)
+            whole.sample(_analysis_s(workers))
+            recent.sample(_analysis_s(workers))
             for w in workers:
                 w.start()
                 log.info("camera %s: started (%s)", w.capture.camera_id, w.capture.display_url)
@@ -226,9 +244,11 @@ class Deployment:
                 next_health_at += self._health_interval_s
                 if sink.full.is_set():
                     continue  # the queue may be full too: never block the loop that hears SIGTERM
+                shares = recent.sample(_analysis_s(workers)).per_camera
                 for w in workers:
-                    bus.publish(health_event(w.capture.health.snapshot()))
+                    bus.publish(health_event(w.capture.health.snapshot(), shares.get(w.capture.camera_id)))
                     published_health += 1
+            usage = whole.sample(_analysis_s(workers))
             for w in workers:
                 w.stop()
             if sink.full.is_set():
@@ -242,7 +262,7 @@ class Deployment:
                 clips.close()  # the last clips are announced before the bus drains
             wall_s = time.perf_counter() - started
             for w in workers:
-                bus.publish(health_event(w.capture.health.snapshot()))
+                bus.publish(health_event(w.capture.health.snapshot(), usage.per_camera.get(w.capture.camera_id)))
                 published_health += 1
             if sink.full.is_set():
                 sink.abandon()
@@ -255,7 +275,7 @@ class Deployment:
                     path,
                 )
             dead = sum(s.count for s in bus.dead_letters().values())
-            summaries = [self._summary(w) for w in workers]
+            summaries = [self._summary(w, usage.per_camera.get(w.capture.camera_id)) for w in workers]
             tracks: Counter[str] = Counter()
             for w in workers:
                 tracks.update(w.pipeline.tracks_by_class)
@@ -271,12 +291,13 @@ class Deployment:
                 events_dead_lettered=dead,
                 store_url=_mask_db_url(cfg.store_url),
                 tracks=dict(tracks),
+                usage=usage,
             )
         finally:
             store.close()
 
     @staticmethod
-    def _summary(w: CameraWorker) -> CameraSummary:
+    def _summary(w: CameraWorker, cpu_share: float | None) -> CameraSummary:
         snap = w.capture.health.snapshot()
         return CameraSummary(
             camera_id=snap.camera_id,
@@ -290,7 +311,12 @@ class Deployment:
             last_error=snap.last_error,
             analysis_errors=w.analysis_errors,
             tracks=dict(w.pipeline.tracks_by_class),
+            cpu_share=None if cpu_share is None else round(cpu_share, 4),
         )
+
+
+def _analysis_s(workers: list[CameraWorker]) -> dict[str, float]:
+    return {w.capture.camera_id: w.analysis_s for w in workers}
 
 
 def _with_clips(

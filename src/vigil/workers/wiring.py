@@ -21,6 +21,7 @@ from vigil.store.facade import Store
 from vigil.store.integrity import require_sound
 from vigil.store.media import MediaStore
 from vigil.store.spool import EventSpool
+from vigil.workers.usage import box_cpus
 
 
 def build_detector(
@@ -51,6 +52,16 @@ def build_detector(
         class_ids=detector_class_ids(cfg) if class_ids is None else class_ids,
         threads=threads or cfg.detector.threads,
     )
+
+
+def detector_threads(cfg: VigilConfig, cameras: int) -> int:
+    """ONNX Runtime threads for a run of ``cameras`` cameras: ``detector.threads`` when set;
+    unset, 1 when there are at least as many cameras as CPUs (their detections run side by side,
+    one CPU each, which on 2 CPUs served ~1.6x more cameras per CPU second than 2 threads each:
+    docs/detectors.md), else the default (one camera may use 2 CPUs for one frame)."""
+    if "threads" in cfg.detector.model_fields_set or cameras < box_cpus():
+        return cfg.detector.threads
+    return 1
 
 
 def detector_model_path(cfg: VigilConfig) -> Path:

@@ -69,7 +69,12 @@
         document.dispatchEvent(new CustomEvent("vigil:summary", { detail: s }));
         document.title = (s.pending > 0 ? "(" + s.pending + ") " : "") + baseTitle;
         document.querySelectorAll("[data-pending-camera]").forEach(function (el) {  // the overview's counts
-          el.textContent = String(s.by_camera[el.getAttribute("data-pending-camera")] || 0);
+          var n = s.by_camera[el.getAttribute("data-pending-camera")] || 0;
+          el.textContent = String(n);
+          if (el instanceof SVGElement) {  // the site plan's dot: hidden at 0
+            el.setAttribute("visibility", n ? "visible" : "hidden");
+            if (el.previousElementSibling) el.previousElementSibling.setAttribute("visibility", n ? "visible" : "hidden");
+          }
         });
         document.querySelectorAll("[data-day-camera]").forEach(function (el) {
           el.textContent = String((s.day_by_camera || {})[el.getAttribute("data-day-camera")] || 0);

@@ -1,6 +1,8 @@
 // Live view: each <img data-live="URL"> shows the camera's newest frame, asked for again as
 // soon as the last one has arrived (at most every 250 ms), while the page is visible. Frames
-// come as blobs, so an old one is freed as the next replaces it. No library, nothing external.
+// come as blobs, so an old one is freed as the next replaces it. Each asks for the width it is
+// shown at (device pixels), so a grid tile gets (and the server redacts) a tile-size frame, not
+// the camera's full one. No library, nothing external.
 (function () {
   "use strict";
   var MIN_GAP_MS = 250;
@@ -26,7 +28,10 @@
     function tick() {
       if (document.hidden) { next(500); return; }
       var started = Date.now();
-      fetch(url, { cache: "no-store", credentials: "same-origin" }).then(function (r) {
+      var box = img.parentNode && img.parentNode.clientWidth;
+      var wide = Math.round((box || 0) * (window.devicePixelRatio || 1));
+      var asked = wide > 0 ? url + (url.indexOf("?") < 0 ? "?" : "&") + "w=" + wide : url;
+      fetch(asked, { cache: "no-store", credentials: "same-origin" }).then(function (r) {
         if (r.status === 204) { show(tile, "no frame yet", "grey"); next(1000); return null; }
         if (r.status === 403 || r.status === 404 || r.status === 401) {
           stopped = true;
