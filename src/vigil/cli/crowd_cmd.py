@@ -167,7 +167,9 @@ def eval_cmd(
             raise InputError(f"camera {camera!r} has no crowd calibration; fit one with vigil crowd calibrate")
     detector: PersonDetector | None = None
     if chosen in ("auto", "detection", "combined"):
-        yolo = build_detector(cfg, class_ids=(0,), input_size=input_size)  # COCO person
+        from vigil.workers.crowd_stage import counting_config
+
+        yolo = build_detector(counting_config(cfg), class_ids=(0,), input_size=input_size)  # COCO person
 
         def detector(image: BGRImage) -> FloatArray:
             return yolo.detect(image).xyxy
@@ -227,17 +229,17 @@ def calibrate_cmd(
         cfg = services.config
         crowd_calibration.known_camera(services, camera)
         crowd_calibration.read_frames(frames)  # bad input: one line before any model is loaded
-        from vigil.workers.crowd_stage import build_density
+        from vigil.workers.crowd_stage import build_density, counting_config
 
-        yolo = build_detector(cfg, class_ids=(0,))
+        yolo = build_detector(counting_config(cfg), class_ids=(0,))
         persons = tiled(lambda image: yolo.detect(image).xyxy, cfg.crowd.count_tiles)
         density = build_density(cfg, required=True)
         assert density is not None
         rule = CountRule.from_config(cfg.crowd)
         settings: dict[str, object] = {
             "rule": rule.to_json_dict(),
-            "detector": cfg.detector.model,
-            "detector_precision": cfg.detector.precision,
+            "detector": counting_config(cfg).detector.model,
+            "detector_precision": counting_config(cfg).detector.model_file,
             "density_precision": cfg.crowd.density_precision,
             "density_input_width": cfg.crowd.density_input_width,
             "count_tiles": cfg.crowd.count_tiles,

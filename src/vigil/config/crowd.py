@@ -16,6 +16,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from vigil.config.base import StrictModel
+from vigil.config.detector import DetectorModelName
 
 CROWD_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Point = tuple[float, float]
@@ -190,6 +191,11 @@ class CrowdConfig(StrictModel):
         le=10.0,
         description="Median person-box height (fraction of the frame height) above which people are near and "
         "CSRNet runs at near_width (it over-counts large people at full resolution).",
+    )
+    count_detector: DetectorModelName | None = Field(
+        default="yolov4-tiny",
+        description="Person detector of the counting step (tiles), at its own default precision; the counting "
+        "rule was chosen with yolov4-tiny (docs/crowd.md). None: the pipeline's detector.model.",
     )
     near_ratio: float = Field(
         default=DEFAULT_NEAR_RATIO,

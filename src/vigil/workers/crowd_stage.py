@@ -201,9 +201,18 @@ def build_crowd_stage(ctx: StageContext) -> FrameStage | None:
     )
 
 
+def counting_config(cfg: VigilConfig) -> VigilConfig:
+    """``cfg`` with ``crowd.count_detector`` (at its own default precision) as the detector: what the
+    counting step detects people with (``vigil crowd eval``/``calibrate`` and the live density step)."""
+    model = cfg.crowd.count_detector
+    if model is None or model == cfg.detector.model:
+        return cfg
+    return cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"model": model, "precision": None})})
+
+
 def build_tile_detector(cfg: VigilConfig) -> Detector:
     """Person boxes on tiles for the density step (its own session: it runs at the density rate)."""
-    yolo = build_detector(cfg, class_ids=(class_id("person"),), threads=cfg.crowd.threads)
+    yolo = build_detector(counting_config(cfg), class_ids=(class_id("person"),), threads=cfg.crowd.threads)
 
     def persons(image: BGRImage) -> FloatArray:
         return yolo.detect(image).xyxy
