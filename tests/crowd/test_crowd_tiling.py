@@ -102,3 +102,15 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
             CrowdConfig.model_validate(bad)
     for field in ("count_tiles", "density_floor", "density_input_width", "near_height", "near_ratio", "blend_people"):
         assert CrowdConfig.model_fields[field].description
+
+
+def test_counting_detects_with_the_detector_the_rule_was_chosen_with() -> None:
+    from vigil.config import VigilConfig
+    from vigil.workers.crowd_stage import counting_config
+
+    cfg = VigilConfig()
+    assert cfg.crowd.count_detector == "yolov4-tiny"
+    assert counting_config(cfg).detector.model == "yolov4-tiny"
+    assert counting_config(cfg).detector.model_file == "model-int8.onnx"  # its own default precision
+    unpinned = cfg.model_copy(update={"crowd": cfg.crowd.model_copy(update={"count_detector": None})})
+    assert counting_config(unpinned).detector.model == cfg.detector.model
