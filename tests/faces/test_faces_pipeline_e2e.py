@@ -88,8 +88,12 @@ def test_candidate_for_subject_and_nothing_kept_of_bystanders(
     files = sorted(p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file())
     refs = [f for f in files if f.startswith("faces/references/")]
     probes = [f for f in files if f.startswith("faces/probes/")]
+    # The candidate's event clip (issue 20): its blurred copy and the copy with only the
+    # candidate's own face clear; no clip of anyone else (nobody else raised anything).
+    clip = store.clips.for_subjects([c.candidate_id]).get(c.candidate_id)
+    assert clip is not None and clip.media_kept is not None
     others = [f for f in files if not f.startswith(("snapshots/", "faces/references/", "faces/probes/"))]
-    assert others == []
+    assert others == sorted([clip.media, clip.media_kept])
     assert len(refs) == 1 and probes == [c.probe_media]
     outside = [p for p in deployment.data_dir.rglob("*") if p.is_file() and media not in p.parents]
     # Beside the database: the audit signing key and its signed head (no personal data), and the
