@@ -42,6 +42,8 @@ class TrackState:
     best_confidence: float = 0.0
     best_score: float = -1.0
     best_crop: BGRImage | None = field(default=None, repr=False)
+    best_crop_box: tuple[float, float, float, float] | None = None
+    """The tracked box in ``best_crop``'s own pixels (the crop adds a margin around it)."""
     last_reported_s: float = 0.0
     class_votes: dict[int, float] = field(default_factory=dict, repr=False)
 
@@ -70,14 +72,21 @@ def _snapshot_score(box: tuple[float, float, float, float], confidence: float, w
 
 def crop_with_margin(image: BGRImage, box: tuple[float, float, float, float]) -> BGRImage:
     """Copy the box plus a margin out of the image (clipped to the frame)."""
+    return crop_and_box(image, box)[0]
+
+
+def crop_and_box(
+    image: BGRImage, box: tuple[float, float, float, float]
+) -> tuple[BGRImage, tuple[float, float, float, float]]:
+    """:func:`crop_with_margin` and the box in the crop's own pixels."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = box
     mx, my = (x2 - x1) * _SNAPSHOT_MARGIN, (y2 - y1) * _SNAPSHOT_MARGIN
     xa, ya = max(0, int(x1 - mx)), max(0, int(y1 - my))
     xb, yb = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
     if xb <= xa or yb <= ya:
-        return np.zeros((1, 1, 3), dtype=np.uint8)
-    return image[ya:yb, xa:xb].copy()
+        return np.zeros((1, 1, 3), dtype=np.uint8), (0.0, 0.0, 1.0, 1.0)
+    return image[ya:yb, xa:xb].copy(), (x1 - xa, y1 - ya, x2 - xa, y2 - ya)
 
 
 class TrackLifecycle:
@@ -151,7 +160,7 @@ class TrackLifecycle:
         score = _snapshot_score(box, conf, frame.width, frame.height)
         if score > state.best_score:
             state.best_score = score
-            state.best_crop = crop_with_margin(frame.image, box)
+            state.best_crop, state.best_crop_box = crop_and_box(frame.image, box)
 
 
 def seconds(delta: timedelta) -> float:

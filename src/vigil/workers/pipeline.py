@@ -13,16 +13,33 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from vigil.config.tracker import TrackerConfig
+from vigil.core.classes import COCO_NAMES
 from vigil.core.detections import Detections
 from vigil.core.errors import VigilError
 from vigil.core.frame import BGRImage, Frame
 from vigil.core.ids import new_id
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised, TrackEnded, TrackStarted, TrackUpdated
+from vigil.governance.redaction import RegionBox, blur_boxes
+from vigil.governance.redactor import FACE_CELLS
 from vigil.store.media import MediaStore, snapshot_path
 from vigil.track import ObjectTracker, TrackChange, TrackLifecycle
 from vigil.workers.stages import FrameStage, StageInput
 
 log = logging.getLogger(__name__)
+
+PERSON = COCO_NAMES.index("person")
+HEAD_SHARE = 0.25
+"""The top quarter of a person's box is their head (the live view's and the clips' rule)."""
+HEAD_SIDE = 0.1
+"""Share of the box's width added on each side of the head region."""
+
+
+def bystander_head(box: tuple[float, float, float, float]) -> RegionBox:
+    """The head region of a person snapshot: from the crop's top (the margin above the box,
+    where a head cut by the box's edge is) down to the top quarter of the box."""
+    x1, y1, x2, y2 = box
+    side = HEAD_SIDE * (x2 - x1)
+    return (x1 - side, 0.0, x2 + side, y1 + HEAD_SHARE * (y2 - y1))
 
 
 class Detector(Protocol):
@@ -172,6 +189,11 @@ class CameraPipeline:
         self._face_candidates.discard(track_id)
         if self._media is None or crop is None or crop.size <= 3:
             return None
+        if not candidate and change.track.class_id == PERSON and change.track.best_crop_box is not None:
+            # A bystander's head is blurred whether or not a face detector finds a face in it:
+            # a face cut by the crop's edge, turned away or a few pixels tall can escape the
+            # write-time search and still be recognisable (the clip and live view's rule).
+            crop = blur_boxes(crop, [bystander_head(change.track.best_crop_box)], max_cells=FACE_CELLS)
         rel = snapshot_path(self.camera_id, event_id, change.at)
         try:
             # Every face is blurred at write time (by the media store's redactor), unless this
