@@ -52,7 +52,12 @@ def test_kill_9_then_restart(tmp_path: Path, people_clip: Path, installed_models
         while time.monotonic() < deadline:
             if db.exists():
                 try:
-                    progress = _rows(db, "SELECT count(*) FROM events WHERE type = 'camera.recording'")[0][0]
+                    # A checkpoint past the first frame (the first one may say frame 0).
+                    progress = _rows(
+                        db,
+                        "SELECT count(*) FROM events WHERE type = 'camera.recording'"
+                        " AND json_extract(payload, '$.last_frame_index') > 0",
+                    )[0][0]
                     live = _rows(db, "SELECT count(*) FROM tracks WHERE ended = 0")[0][0]
                     # ...and has reported its health at least once (every 2 s), so the status
                     # below has a "running" report to show as stale.
