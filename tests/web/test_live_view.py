@@ -152,6 +152,7 @@ def test_live_grid_near_live_scoped_and_audited(
             page.goto("/live/door")
             wait_until(lambda: frames_shown(page, "door") >= 2, 30, "the single-camera view")
             page.screenshot(path=str(shots / "live-camera.png"))
+
             # The viewer's page closed: its watch ends once no frame is asked for (8 s); the
             # supervisor is still watching the door when the server stops.
             # Both idle ends (the viewer's door and the supervisor's yard, 8 s after leaving the grid)
