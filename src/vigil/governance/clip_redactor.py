@@ -65,14 +65,18 @@ class ClipRedactor:
         keep: Sequence[RegionBox],
         camera_id: str | None = None,
     ) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
-        if self._plates is not None and (self._plate_policy is None or self._plate_policy(camera_id)):
-            image = blur_boxes(image, self._plates(image), max_cells=FACE_CELLS)
         if self._faces is None:
             whole = blur_all(image)
             return whole, (whole if keep else None)
+        plates: list[RegionBox] = []
+        if self._plates is not None and (self._plate_policy is None or self._plate_policy(camera_id)):
+            plates = self._plates(image)
+        # Faces are searched in the frame as given (a plate box over part of a face would hide
+        # it from the search) and blurred last, over the plates.
         found = [*self._faces(image), *heads]
         outside = [b for b in found if not (keep and _centre_inside(b, keep))]
-        kept = blur_boxes(image, outside, max_cells=FACE_CELLS)
+        base = blur_boxes(image, plates, max_cells=FACE_CELLS) if plates else image
+        kept = blur_boxes(base, outside, max_cells=FACE_CELLS)
         blurred = blur_boxes(kept, [b for b in found if b not in outside], max_cells=FACE_CELLS)
         if found:
             # A second search of the blurred frame: what is left of a face beside a blurred

@@ -216,22 +216,26 @@ class Redactor:
         """A copy of ``image`` ((H, W, 3) or (H, W) uint8) with every region found blurred,
         except those whose centre lies inside one of ``keep`` (a face candidate's person box
         in a scene frame). Plates, where policy says for ``camera_id``, are searched once in
-        the image as given and blurred first; the faces are then searched in that image, so a
-        face a plate box cut through is found and blurred whole, last."""
+        the image as given. The first face search is of the image as given too (a plate box
+        pixelated over part of a face hides it from the search, not from a person), and the
+        faces are blurred last, over the plates, so no plate's blocks are left on a face."""
         started = time.perf_counter()
         out = image
         blurred: list[RegionBox] = []
         kept: list[RegionBox] = []
+        plates: list[RegionBox] = []
         if self._plates is not None and self.blurs_plates(camera_id):
-            plates = self._plates(image)
-            kept.extend(b for b in plates if keep and _centre_inside(b, keep))
-            blurred.extend(b for b in plates if b not in kept)
-            out = blur_boxes(out, blurred, max_cells=FACE_CELLS) if blurred else out
-        for _ in range(self._passes):
+            found_plates = self._plates(image)
+            kept.extend(b for b in found_plates if keep and _centre_inside(b, keep))
+            plates = [b for b in found_plates if b not in kept]
+        for i in range(self._passes):
             found = [box for finder in self._finders for box in finder(out)]
             new_kept = [b for b in found if keep and _centre_inside(b, keep)]
             new = [b for b in found if b not in new_kept]
             kept.extend(k for k in new_kept if k not in kept)
+            if i == 0 and plates:
+                out = blur_boxes(out, plates, max_cells=FACE_CELLS)
+                blurred.extend(plates)
             if not new:
                 break
             out = blur_boxes(out, new, max_cells=FACE_CELLS)
