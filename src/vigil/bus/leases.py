@@ -37,6 +37,7 @@ import random
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -182,7 +183,11 @@ class LeaseManager:
         self._tasks: list[Any] = []
         self.renewals = 0
         self.renewal_failures = 0
+        self.reclaims = 0
+        """Cameras claimed again after this worker's own lease on them had lapsed."""
         self._lapse_timer: asyncio.TimerHandle | None = None
+        self._callbacks: dict[str, deque[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
+        self._callbacks_lock = threading.Lock()
 
     # -- the worker's view ------------------------------------------------------------------
 
@@ -297,8 +302,33 @@ class LeaseManager:
         if lost is not None:
             self._callback(self._on_lose, camera, lost)
 
-    def _callback(self, fn: Callable[..., None], *args: Any) -> None:
-        threading.Thread(target=fn, args=args, name=f"lease-{args[0]}", daemon=True).start()
+    def _callback(self, fn: Callable[..., None], camera: str, *args: Any) -> None:
+        """Run ``fn(camera, *args)`` off the loop; one camera's callbacks run in order.
+
+        A camera that lapses and is claimed again at once gets ``on_lose`` then ``on_gain``:
+        run on two free threads, the gain could start the new analysis before the loss
+        stopped the old one, and the loss would then stop the new one.
+        """
+        with self._callbacks_lock:
+            queued = self._callbacks.get(camera)
+            if queued is not None:  # a thread is already running this camera's callbacks
+                queued.append((fn, (camera, *args)))
+                return
+            self._callbacks[camera] = deque([(fn, (camera, *args))])
+        threading.Thread(target=self._run_callbacks, args=(camera,), name=f"lease-{camera}", daemon=True).start()
+
+    def _run_callbacks(self, camera: str) -> None:
+        while True:
+            with self._callbacks_lock:
+                queued = self._callbacks[camera]
+                if not queued:
+                    del self._callbacks[camera]
+                    return
+                fn, args = queued.popleft()
+            try:
+                fn(*args)
+            except Exception:  # a failing callback must not stop the camera's next ones
+                log.exception("camera %s: lease callback %s failed", camera, getattr(fn, "__name__", fn))
 
     async def _run(self) -> None:
         while not self._stop:
@@ -315,7 +345,13 @@ class LeaseManager:
         expires_at = self._clock() + self._ttl
         beat = {"expires_at": expires_at, "host": socket.gethostname(), "cameras": len(self._mine)}
         try:
-            await asyncio.wait_for(self._kv.put(f"wrk.{self.worker_id}", json.dumps(beat).encode()), self._renew)
+            # A renewal that answers late still counts (validity runs from when it was *sent*),
+            # so wait for it as long as it could still be of use, not only one tick: on a starved
+            # machine or a busy R3 cluster a put can take longer than renew_every_s.
+            await asyncio.wait_for(
+                self._kv.put(f"wrk.{self.worker_id}", json.dumps(beat).encode()),
+                max(self._renew, self._ttl - self._margin),
+            )
         except Exception as exc:
             self.renewal_failures += 1
             log.warning("worker %s: heartbeat not renewed: %s", self.worker_id, exc)
@@ -352,8 +388,12 @@ class LeaseManager:
         seen = self._cams.get(camera)
         if seen is None:
             return None
-        if seen.holder.worker == self.worker_id and camera in self._mine:
-            return False
+        if seen.holder.worker == self.worker_id:
+            # The key names this worker. Held only if this worker holds it now; otherwise the
+            # claim is dead (this worker's lease lapsed, or a claim was granted just as it
+            # lapsed, or a release failed) although this worker's heartbeat is current again,
+            # which keeps every other worker off it: this worker must claim it again or let go.
+            return False if camera in self._mine else seen
         beat = self._beats.get(seen.holder.worker)
         if beat is not None:
             return seen if beat.expires_at < now else False
@@ -373,10 +413,11 @@ class LeaseManager:
             await self._delete(camera)
             return
         want = target - len(mine)
-        if want <= 0:
-            return
         order = [c for c in self._cameras if c not in mine]
         random.shuffle(order)  # workers starting together spread over different cameras
+        with self._lock:
+            lapsed = {c for c, s in self._cams.items() if s.holder.worker == self.worker_id and c not in self._mine}
+        order.sort(key=lambda c: c not in lapsed)  # this worker's own lapsed claims first: fewer moves
         for camera in order:
             if want <= 0 or self._stop or self._draining:
                 break
@@ -386,10 +427,19 @@ class LeaseManager:
                 continue
             if await self._claim(camera, state if isinstance(state, _Seen) else None):
                 want -= 1
+        # Lapsed claims beyond this worker's share: delete them, so others may claim them now.
+        with self._lock:
+            leftover = [(c, s.revision) for c, s in self._cams.items() if c in lapsed and c not in self._mine]
+        for camera, revision in leftover:
+            if self._stop or self._draining:
+                break
+            await self._let_go(camera, revision)
 
     async def _claim(self, camera: str, expired: _Seen | None) -> bool:
         assert self._kv is not None
         key = f"cam.{camera_token(camera)}"
+        if expired is not None and expired.holder.worker != self.worker_id and await self._beat_is_current(expired):
+            return False
         since = self._clock()
         value = json.dumps({"worker": self.worker_id, "since": since}).encode()
         try:
@@ -406,10 +456,52 @@ class LeaseManager:
                 return False  # our own heartbeat lapsed meanwhile: the claim lapses with it
             self._mine[camera] = holder
             self._cams[camera] = _Seen(holder, int(revision), time.monotonic())
-        what = "took over from " + expired.holder.worker if expired is not None else "claimed"
+        if expired is None:
+            what = "claimed"
+        elif expired.holder.worker == self.worker_id:
+            what = f"claimed again after its lease lapsed (was epoch {expired.revision})"
+            self.reclaims += 1
+        else:
+            what = "took over from " + expired.holder.worker
         log.warning("camera %s: %s (epoch %d)", camera, what, revision)
         self._callback(self._on_gain, camera, int(revision))
         return True
+
+    async def _beat_is_current(self, expired: _Seen) -> bool:
+        """Read the holder's heartbeat itself before taking a camera over.
+
+        The watch can be behind (an ordered consumer that missed heartbeats is re-created
+        only after a few seconds): taking over on its word alone would move a camera away
+        from a live worker.
+        """
+        assert self._kv is not None
+        worker = expired.holder.worker
+        try:
+            entry = await self._kv.get(f"wrk.{worker}")
+        except nats.js.errors.KeyNotFoundError:
+            return False
+        if not entry.value:
+            return False
+        d = json.loads(entry.value)
+        beat = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
+        if beat.expires_at < self._clock():
+            return False
+        with self._lock:
+            self._beats[worker] = beat  # the watch had not delivered it yet
+        log.debug("camera %s: %s's heartbeat is current after all; not taken over", expired.holder.camera_id, worker)
+        return True
+
+    async def _let_go(self, camera: str, revision: int) -> None:
+        """Delete this worker's lapsed claim on ``camera`` (it is not analysing it)."""
+        assert self._kv is not None
+        try:
+            await self._kv.delete(f"cam.{camera_token(camera)}", last=revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return  # someone took it already
+        except Exception as exc:  # retried at the next tick
+            log.debug("camera %s: lapsed claim not deleted yet: %s", camera, exc)
+            return
+        log.warning("camera %s: its lapsed lease released (epoch %d); others may claim it", camera, revision)
 
     async def _delete(self, camera: str) -> None:
         assert self._kv is not None

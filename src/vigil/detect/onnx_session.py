@@ -9,11 +9,13 @@ import onnxruntime as ort
 from vigil.core.errors import ModelError
 
 
-def make_session(path: Path, threads: int) -> ort.InferenceSession:
+def make_session(path: Path, threads: int, graph: bytes | None = None) -> ort.InferenceSession:
     """Open ``path`` on the CPU provider.
 
     Args:
         path: an ``.onnx`` file.
+        graph: the serialised graph to run instead of the file's bytes (an edited copy of it,
+            e.g. with a free input size); ``path`` still names it in errors.
         threads: intra-op threads (one frame's convolutions); inter-op is 1 because YOLO
             graphs are a chain with no parallel branches worth a second pool.
 
@@ -31,7 +33,8 @@ def make_session(path: Path, threads: int) -> ort.InferenceSession:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: they surface as ModelError below anyway
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        source: str | bytes = str(path) if graph is None else graph
+        return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph/... exceptions
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX Runtime cannot load {path}: {first}") from exc
