@@ -84,9 +84,10 @@ class PlateRegions:
     the plate detector's boxes (where given) and the plate-like character rows, each grown by
     ``margin`` of its size on every side (a frame, a bolt, the edge of a character)."""
 
-    def __init__(self, detector: PlateDetector | None, margin: float) -> None:
+    def __init__(self, detector: PlateDetector | None, margin: float, *, one_scale_up_to_px: int = 0) -> None:
         self._detector = detector
         self._margin = margin
+        self._one_scale_up_to = one_scale_up_to_px
 
     @property
     def uses_detector(self) -> bool:
@@ -99,7 +100,10 @@ class PlateRegions:
         if self._detector is not None:
             boxes.extend(p.box for p in self._detector.detect(image))
         tallest = ROW_MAX_HEIGHT * image.shape[0]
-        for cand in find_plate_candidates(image, ROW_CANDIDATES, ROW_MIN_PX):
+        # The half-size search finds plates too large for the row filters; in an image this
+        # narrow (a live grid tile) no plate is that large, and it would double the cost.
+        scales = (1.0,) if image.shape[1] <= self._one_scale_up_to else (1.0, 0.5)
+        for cand in find_plate_candidates(image, ROW_CANDIDATES, ROW_MIN_PX, scales=scales):
             shaped = ROW_ASPECT[0] <= cand.width / max(cand.height, 1.0) <= ROW_ASPECT[1] and cand.height < tallest
             if cand.score >= ROW_MIN_SCORE or shaped:
                 boxes.append(plate_box_from_row(cand.box))
