@@ -220,6 +220,11 @@ def test_the_installed_recogniser_reads_real_plates(installed_models_dir: Path, 
     right = sum(r.text.replace("O", "0") == i.plate.replace("O", "0") for r, i in zip(reads, sample, strict=True))
     assert right >= 10, [(r.text, i.plate) for r, i in zip(reads, sample, strict=True)]
     assert sum(r.country == "United States" for r in reads) >= 10
+    # Both graphs' threads wait without spinning (small graphs, shared cores: docs/plates.md).
+    for graph in (cct, cct._partner):
+        assert graph is not None
+        options = graph._session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_v1_is_the_fallback_and_neither_installed_names_the_command(

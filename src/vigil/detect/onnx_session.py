@@ -9,13 +9,16 @@ import onnxruntime as ort
 from vigil.core.errors import ModelError
 
 
-def make_session(path: Path, threads: int) -> ort.InferenceSession:
+def make_session(path: Path, threads: int, *, spin: bool = True) -> ort.InferenceSession:
     """Open ``path`` on the CPU provider.
 
     Args:
         path: an ``.onnx`` file.
         threads: intra-op threads (one frame's convolutions); inter-op is 1 because YOLO
             graphs are a chain with no parallel branches worth a second pool.
+        spin: whether idle intra-op threads spin while waiting for work (ONNX Runtime's default).
+            Off for small graphs run many times a second (the plate recogniser), where spinning
+            burns the shared cores between short runs.
 
     Raises:
         ModelError: the file is missing or ONNX Runtime cannot load it.
@@ -30,6 +33,8 @@ def make_session(path: Path, threads: int) -> ort.InferenceSession:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: they surface as ModelError below anyway
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph/... exceptions
