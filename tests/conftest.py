@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,24 @@ def pytest_configure(config: pytest.Config) -> None:
     # One model directory for the whole run (the Makefile exports the same), so CLI tests that
     # run in subprocesses find the models that the session fixture installed.
     os.environ.setdefault("VIGIL_MODELS_DIR", str(REPO_ROOT / "vigil-data" / "models"))
+
+
+@pytest.fixture(autouse=True)
+def _no_nats_connection_left_open() -> Iterator[None]:
+    """Fail a test that leaves a NATS connection open: it would keep a thread reconnecting to
+    its (stopped) servers for the rest of the run, burning CPU and flooding later tests' logs."""
+    yield
+    module = sys.modules.get("vigil.bus.connection")
+    if module is None:
+        return
+    deadline = time.monotonic() + 5.0  # a server thread may still be closing its own
+    while (left := module.NatsConnection.open_connections()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for conn in left:
+        conn.close()
+    if left:
+        names = ", ".join(f"{c.settings.name} ({', '.join(c.settings.servers)})" for c in left)
+        pytest.fail(f"{len(left)} NATS connection(s) left open by this test: {names}")
 
 
 @pytest.fixture(scope="session")

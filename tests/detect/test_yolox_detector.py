@@ -18,18 +18,19 @@ from vigil.core.geometry import box_iou
 from vigil.detect.nms import batched_nms
 from vigil.detect.yolo import YoloDetector
 from vigil.detect.yolo_decode import to_detections
-from vigil.detect.yolox import PAD_VALUE, YoloxDetector, letterbox
+from vigil.detect.yolox import PAD_VALUE, RECT_MULTIPLE, YoloxDetector, letterbox
 from vigil.detect.yolox_decode import decode_yolox, expected_rows
 
 
-def reference_decode(rows: NDArray[np.float32], size: int, scale: float, conf: float) -> list[tuple[float, ...]]:
+def reference_decode(
+    rows: NDArray[np.float32], hw: tuple[int, int], scale: float, conf: float
+) -> list[tuple[float, ...]]:
     """The decoding as PROVENANCE.md words it, one row at a time: (x1, y1, x2, y2, score, class)."""
     out: list[tuple[float, ...]] = []
     index = 0
     for stride in (8, 16, 32):
-        side = size // stride
-        for row in range(side):
-            for col in range(side):
+        for row in range(hw[0] // stride):
+            for col in range(hw[1] // stride):
                 tx, ty, tw, th, obj, *probs = rows[index].tolist()
                 index += 1
                 cls = int(np.argmax(probs))
@@ -61,17 +62,22 @@ def test_letterbox_keeps_the_aspect_ratio_top_left(vtest_frame: NDArray[np.uint8
 def test_decoder_matches_a_row_by_row_reading_of_real_output(
     yolox_path: Path, real_frames: list[tuple[str, NDArray[np.uint8]]]
 ) -> None:
+    """Read at the frame's rectangle (what detect() runs) and at the square: both row orders."""
     detector = YoloxDetector(yolox_path, confidence=0.3)
+    assert detector.free_size
     session = detector._session
-    compared = 0
-    for label, image in real_frames[:6]:
+    compared, rectangles = 0, 0
+    for index, (label, image) in enumerate(real_frames[:6]):
         height, width = image.shape[:2]
-        blob, scale = letterbox(image, 416)
+        square = index % 2 == 1
+        blob, scale = letterbox(image, 416, multiple=None if square else RECT_MULTIPLE)
+        hw = (blob.shape[2], blob.shape[3])
+        rectangles += hw[0] != hw[1]
         (raw,) = session.run(None, {session.get_inputs()[0].name: blob})
         rows = np.asarray(raw, dtype=np.float32)[0]
-        assert rows.shape == (expected_rows(416), 85)
-        got = decode_yolox(rows, 416, scale, width, height, 0.3)
-        want = reference_decode(rows, 416, scale, 0.3)
+        assert rows.shape == (expected_rows(hw), 85)
+        got = decode_yolox(rows, hw, scale, width, height, 0.3)
+        want = reference_decode(rows, hw, scale, 0.3)
         assert len(want) == got.score.size, label
         if not want:
             continue
@@ -83,12 +89,45 @@ def test_decoder_matches_a_row_by_row_reading_of_real_output(
         np.testing.assert_allclose(got.score, ref[:, 4], atol=1e-5, err_msg=label)
         np.testing.assert_array_equal(got.class_id, ref[:, 5].astype(np.int64), err_msg=label)
         compared += len(want)
-        # And the detector's own output is exactly this, suppressed and clipped.
         final = to_detections(got, width, height, 0.45)
-        again = detector.detect(image)
-        np.testing.assert_allclose(again.xyxy, final.xyxy, atol=1e-3)
         assert len(batched_nms(final.xyxy, final.confidence, final.class_id, 0.45)) == len(final)
+        if not square:  # the detector's own output is exactly this, suppressed and clipped
+            np.testing.assert_allclose(detector.detect(image).xyxy, final.xyxy, atol=1e-3)
     assert compared >= 30, "too few candidates for the comparison to mean anything"
+    assert rectangles >= 2
+
+
+def test_a_frame_runs_at_its_letterbox_rectangle(vtest_frame: NDArray[np.uint8]) -> None:
+    blob, scale = letterbox(vtest_frame, 416, multiple=RECT_MULTIPLE)
+    assert blob.shape == (1, 3, 320, 416)  # 768x576 -> 416x312 of picture, 8 grey rows
+    assert np.all(blob[0, :, 312:, :] == PAD_VALUE) and blob[0, :, :312].std() > 20
+    square, square_scale = letterbox(vtest_frame, 416)
+    assert scale == square_scale
+    np.testing.assert_array_equal(blob[0], square[0, :, :320])
+    wide, _ = letterbox(np.zeros((720, 1280, 3), np.uint8), 416, multiple=RECT_MULTIPLE)
+    tall, _ = letterbox(np.zeros((1280, 720, 3), np.uint8), 416, multiple=RECT_MULTIPLE)
+    assert wide.shape == (1, 3, 256, 416) and tall.shape == (1, 3, 416, 256)
+
+
+def test_the_rectangle_finds_what_the_square_finds(
+    yolox_path: Path, real_frames: list[tuple[str, NDArray[np.uint8]]]
+) -> None:
+    """Only grey rows are left out, so the boxes at the tracker's threshold are the same ones."""
+    detector = YoloxDetector(yolox_path, confidence=0.5, class_ids=[0, 2])
+    rect_n, matched = 0, 0
+    for _label, image in real_frames:
+        rect = detector.detect(image)
+        detector.free_size = False
+        try:
+            square = detector.detect(image)
+        finally:
+            detector.free_size = True
+        rect_n += len(rect)
+        if len(rect) and len(square):
+            matched += int((box_iou(rect.xyxy, square.xyxy).max(axis=1) >= 0.7).sum())
+    print(f"{matched} of {rect_n} boxes found at the rectangle match a square box at IoU >= 0.7")
+    assert rect_n >= 20
+    assert matched / rect_n >= 0.9
 
 
 def test_finds_the_people_on_a_street_frame(yolox_path: Path, vtest_frame: NDArray[np.uint8]) -> None:

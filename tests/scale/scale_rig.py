@@ -253,4 +253,4 @@ def api_replica(cfg: object, url: str) -> Iterator[str]:
             yield f"http://127.0.0.1:{server.config.port}"
         finally:
             server.should_exit = True
-            thread.join(10)
+            thread.join(30)  # its shutdown closes the replica's NATS connections

@@ -28,6 +28,9 @@ pytestmark = [pytest.mark.nats, pytest.mark.postgres]
 
 CAMERAS = ("gate-1", "gate-2", "gate-3", "gate-4")
 PASSWORD = "correct horse battery"
+# Lease timing for a loaded 2-core CI box running a three-node R3 cluster: a renewal may take
+# seconds there. (Takeover times are measured in test_leases.py and test_faults.py, not here.)
+TTL_S, RENEW_S, MARGIN_S = 8.0, 1.0, 2.0
 
 
 def _worker(urls: tuple[str, ...], worker_id: str) -> tuple[NatsConnection, LeaseManager]:
@@ -37,7 +40,13 @@ def _worker(urls: tuple[str, ...], worker_id: str) -> tuple[NatsConnection, Leas
     while True:
         conn = NatsConnection(NatsSettings(servers=urls))
         manager = LeaseManager(
-            conn, worker_id=worker_id, cameras=CAMERAS, ttl_s=4.0, renew_every_s=0.5, safety_margin_s=1.0, replicas=3
+            conn,
+            worker_id=worker_id,
+            cameras=CAMERAS,
+            ttl_s=TTL_S,
+            renew_every_s=RENEW_S,
+            safety_margin_s=MARGIN_S,
+            replicas=3,
         )
         try:
             return conn, manager.start()
@@ -73,6 +82,20 @@ def _without_beat(leases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
     return {c: {k: v for k, v in lease.items() if k != "heartbeat_expires_at"} for c, lease in leases.items()}
 
 
+def _disagreement(first: dict[str, dict[str, Any]], second: dict[str, dict[str, Any]], page: str) -> str | None:
+    """Why two replicas' leases and the Cameras page do not show the same holders (None: they do)."""
+    if {v["worker"] for v in first.values()} != {"worker-1", "worker-2"}:
+        return f"not both workers: {first}"
+    if _without_beat(first) != _without_beat(second):
+        return f"replica 1: {first}; replica 2: {second}"
+    for camera, lease in first.items():
+        cell = _lease_cell(page, camera)
+        shown = f"<code>{lease['worker']}</code>" in cell and f"epoch {lease['epoch']}" in cell
+        if not (shown and "heartbeat current" in cell):
+            return f"API: {lease}; page: {cell}"
+    return None
+
+
 def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreachable(
     nats_cluster3: NatsCluster, pg_db: str
 ) -> None:
@@ -91,7 +114,7 @@ def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreac
         admin = ctx.auth.add_user("root", PASSWORD, "admin", None, actor="test")
         token = ctx.auth.issue_token(principal_of(admin, "session"), "test", 1)[0]
         assert ctx.leases is not None
-        ctx.leases.close()
+        ctx.close_connections()
     started = datetime.now(UTC)
     workers = [_worker(nats_cluster3.urls, w) for w in ("worker-1", "worker-2")]
     try:
@@ -101,21 +124,26 @@ def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreac
                 held = [v for v in _leases(api1, token).values() if v["state"] == "held"]
                 return len(held) == 4 and {v["worker"] for v in held} == {"worker-1", "worker-2"}
 
-            wait_for(fair_share, 30, "both workers to hold cameras, as the API shows it")
-            time.sleep(2.5)  # past the replicas' 2 s cache: both read the same bucket
-            first, second = _leases(api1, token), _leases(api2, token)
-            # Any replica answers the same (but for the heartbeat, renewed every 0.5 s).
-            assert _without_beat(first) == _without_beat(second)
+            wait_for(fair_share, 90, "both workers to hold cameras, as the API shows it")
+            # Any replica answers the same (but for the heartbeat, renewed every second), and the
+            # Cameras page shows the same holder, its epoch and its heartbeat. Each replica
+            # caches for 2 s, and on a loaded box a lease may still move (a renewal that came too
+            # late, then the claim again): read both replicas and the page together until one
+            # round agrees, and fail with the last disagreement if none does within the bound.
+            deadline = time.monotonic() + 60
+            while True:
+                first, second = _leases(api1, token), _leases(api2, token)
+                page = _overview(api2)
+                mismatch = _disagreement(first, second, page)
+                if mismatch is None:
+                    break
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the replicas and the page did not agree within 60 s: {mismatch}")
+                time.sleep(0.5)
             for lease in first.values():
                 assert lease["worker_alive"] is True and lease["epoch"] > 0 and lease["error"] is None
                 assert started.timestamp() - 2 <= datetime.fromisoformat(lease["held_since"]).timestamp()
                 assert datetime.fromisoformat(lease["heartbeat_expires_at"]) > started
-            # The Cameras page shows the same holder, its epoch and its heartbeat.
-            page = _overview(api2)
-            for camera, lease in first.items():
-                cell = _lease_cell(page, camera)
-                assert f"<code>{lease['worker']}</code>" in cell and f"epoch {lease['epoch']}" in cell, cell
-                assert "heartbeat current" in cell, cell
 
             # worker-2 dies (no release): its heartbeat lapses, then worker-1 takes its cameras.
             conn2, manager2 = workers.pop()
@@ -124,7 +152,7 @@ def test_the_api_shows_each_cameras_lease_holder_and_says_so_when_nats_is_unreac
             lost = sorted(c for c, v in first.items() if v["worker"] == "worker-2")
             wait_for(
                 lambda: all(_leases(api2, token)[c]["worker"] == "worker-1" for c in lost),
-                20,
+                TTL_S + 50,  # the TTL, a tick, the replica's cache, and a loaded box
                 "worker-1 to take over worker-2's cameras in the API",
             )
             after = _leases(api2, token)

@@ -139,6 +139,38 @@ def test_a_worker_that_cannot_renew_stops_before_anyone_else_may_claim(
     b.stop()
 
 
+def test_workers_that_lost_their_leases_while_nats_stalled_claim_again_once_it_answers(
+    nats_node: NatsCluster, connect: Callable[[], NatsConnection]
+) -> None:
+    """NATS stops answering for longer than the TTL (the server is frozen, as on a starved
+    machine): every worker stops its cameras; once NATS answers again the cameras are claimed
+    again, with newer epochs, and shared fairly. Their keys still name the workers that
+    lapsed, whose heartbeats are current again: nobody may treat them as held."""
+    import os
+    import signal
+
+    ra, rb = Recorder(), Recorder()
+    a = _manager(connect(), "wa", ra).start()
+    b = _manager(connect(), "wb", rb).start()
+    assert _wait(lambda: len(a.held()) == 3 and len(b.held()) == 3, 15)
+    before = {c: h.epoch for c, h in {**a.held(), **b.held()}.items()}
+    [node] = nats_node.nodes
+    assert node.process is not None
+    os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        assert _wait(lambda: not a.held() and not b.held(), 10)  # both stopped within the TTL
+        assert _wait(lambda: a.epoch("cam-0") is None and b.epoch("cam-0") is None, 1)
+        time.sleep(1.0)
+    finally:
+        os.kill(node.process.pid, signal.SIGCONT)
+    assert _wait(lambda: len(a.held()) == 3 and len(b.held()) == 3, 30), (a.held(), b.held())
+    assert set(a.held()).isdisjoint(b.held())
+    for cam, holder in {**a.held(), **b.held()}.items():
+        assert holder.epoch > before[cam]  # claimed anew: the lapsed epoch stays fenced
+    a.stop()
+    b.stop()
+
+
 async def _never(*_args: object, **_kwargs: object) -> int:
     import asyncio
 

@@ -98,6 +98,7 @@ def test_a_workers_snapshot_is_served_by_every_replica_and_retention_removes_it_
             assert isinstance(ctx.media, SharedMediaStore)
             admin = ctx.auth.add_user("root", "correct horse battery", "admin", None, actor="test")
             token = ctx.auth.issue_token(principal_of(admin, "session"), "test", 1)[0]
+            ctx.close_connections()
         auth = {"Authorization": f"Bearer {token}"}
         with api_replica(cfg1, db) as api1, api_replica(cfg2, db) as api2:
             for base in (api1, api2):  # neither replica's disk ever had the file
@@ -109,7 +110,10 @@ def test_a_workers_snapshot_is_served_by_every_replica_and_retention_removes_it_
             # Retention, run from replica 1's machine: the object goes, replica 2's cache too.
             with Store.open(db) as store:
                 ctx1 = ApiContext.build(cfg1, store, poll_alerts=False)
-                assert ctx1.media.delete(rel) is True
+                try:
+                    assert ctx1.media.delete(rel) is True
+                finally:
+                    ctx1.close_connections()
             r = httpx.get(f"{api2}/api/media/{rel}", headers=auth, timeout=30)
             assert r.status_code == 404, r.text
             assert not (tmp_path / "api-2" / "media-cache" / rel).exists()
@@ -132,3 +136,4 @@ def test_an_unreachable_nats_serves_nothing_and_answers_at_once(tmp_path: Path) 
     again = time.monotonic() - t0
     assert first < 5 and again < 0.1, (first, again)  # the failure is remembered for a while
     assert media.exists("snapshots/gate-1/x.jpg") is False
+    media.close()

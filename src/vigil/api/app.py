@@ -183,9 +183,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
             executor.shutdown(wait=False, cancel_futures=True)
             if ctx.dispatcher is not None:
                 ctx.dispatcher.close()
-            if ctx.leases is not None:
-                # Off the event loop: closing stops the NATS connection's own loop.
-                await asyncio.to_thread(ctx.leases.close)
+            # Off the event loop: closing stops each NATS connection's own loop.
+            await asyncio.to_thread(ctx.close_connections)
 
     app = FastAPI(
         title="Vigil",

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_open: set[NatsConnection] = set()
+_open_lock = threading.Lock()
+
 
 @dataclass(frozen=True, slots=True)
 class NatsSettings:
@@ -74,6 +77,15 @@ class NatsConnection:
             self._stop_loop()
             raise
         self.js: JetStreamContext = self.nc.jetstream(timeout=5.0)
+        with _open_lock:
+            _open.add(self)
+
+    @staticmethod
+    def open_connections() -> list[NatsConnection]:
+        """Connections of this process not closed yet (each keeps a thread and reconnects
+        for ever if its servers go away: the test suite checks that none is left behind)."""
+        with _open_lock:
+            return list(_open)
 
     @classmethod
     def connect_with_backoff(
@@ -104,7 +116,8 @@ class NatsConnection:
 
         async def on_disconnected() -> None:
             self.disconnected_at = time.monotonic()
-            log.warning("NATS: disconnected from %s", _masked(s.servers))
+            if not self.closing:  # closing disconnects too: nothing to report
+                log.warning("NATS: disconnected from %s", _masked(s.servers))
 
         async def on_reconnected() -> None:
             self.reconnects += 1
@@ -172,6 +185,8 @@ class NatsConnection:
             return
         self._closed = True
         self.closing = True
+        with _open_lock:
+            _open.discard(self)
         try:
             self.call(self.nc.close(), timeout_s=10)
         except Exception as exc:  # closing a dead connection: nothing left to lose

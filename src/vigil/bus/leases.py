@@ -37,6 +37,7 @@ import random
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,30 +107,41 @@ def read_assignments(conn: NatsConnection, *, timeout_s: float = 30.0) -> tuple[
     return conn.call(_read_bucket(conn), timeout_s=timeout_s)
 
 
-async def _read_bucket(conn: NatsConnection) -> tuple[list[Holder], dict[str, Beat]]:
+async def _read_bucket(conn: NatsConnection, bucket: str = BUCKET) -> tuple[list[Holder], dict[str, Beat]]:
+    """Every key's latest value in one pass: a watch delivers them as one stream of messages
+    (its initial values, up to a marker), where listing the keys and then getting each is one
+    request-reply per key: 60,000 of them for 60,000 cameras (``LeaseBench`` measures both)."""
     try:
-        kv = await conn.js.key_value(BUCKET)
-        # Filtered key listing needs nats-server 2.10; list all and sort the keys here.
-        keys = await kv.keys()
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
+        kv = await conn.js.key_value(bucket)
+    except nats.js.errors.BucketNotFoundError:
         return [], {}
     holders, beats = [], {}
-    for key in keys:
-        if not key.startswith(("cam.", "wrk.")):
-            continue
-        try:
-            entry = await kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
-            continue  # released meanwhile
-        if not entry.value:
-            continue
-        d = json.loads(entry.value)
-        if key.startswith("cam."):
-            holders.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision or 0), float(d["since"])))
-        else:
-            worker = key[4:]
-            beats[worker] = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
+    watcher: Any = await kv.watchall()
+    try:
+        while (entry := await watcher.updates(timeout=10)) is not None:
+            key: str = entry.key
+            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value or not key.startswith(("cam.", "wrk.")):
+                continue  # released
+            d = json.loads(entry.value)
+            if key.startswith("cam."):
+                holders.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision), float(d["since"])))
+            else:
+                worker = key[4:]
+                beats[worker] = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
+    finally:
+        with contextlib.suppress(Exception):  # the server drops an idle watch by itself
+            await watcher.stop()
     return sorted(holders, key=lambda h: h.camera_id), beats
+
+
+async def _read_bucket_key_by_key(conn: NatsConnection, bucket: str) -> int:
+    """The previous read (list the keys, then one get per key), kept for ``LeaseBench``."""
+    kv = await conn.js.key_value(bucket)
+    n = 0
+    for key in await kv.keys():
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            n += bool((await kv.get(key)).value)
+    return n
 
 
 class LeaseManager:
@@ -182,7 +194,11 @@ class LeaseManager:
         self._tasks: list[Any] = []
         self.renewals = 0
         self.renewal_failures = 0
+        self.reclaims = 0
+        """Cameras claimed again after this worker's own lease on them had lapsed."""
         self._lapse_timer: asyncio.TimerHandle | None = None
+        self._callbacks: dict[str, deque[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
+        self._callbacks_lock = threading.Lock()
 
     # -- the worker's view ------------------------------------------------------------------
 
@@ -297,8 +313,33 @@ class LeaseManager:
         if lost is not None:
             self._callback(self._on_lose, camera, lost)
 
-    def _callback(self, fn: Callable[..., None], *args: Any) -> None:
-        threading.Thread(target=fn, args=args, name=f"lease-{args[0]}", daemon=True).start()
+    def _callback(self, fn: Callable[..., None], camera: str, *args: Any) -> None:
+        """Run ``fn(camera, *args)`` off the loop; one camera's callbacks run in order.
+
+        A camera that lapses and is claimed again at once gets ``on_lose`` then ``on_gain``:
+        run on two free threads, the gain could start the new analysis before the loss
+        stopped the old one, and the loss would then stop the new one.
+        """
+        with self._callbacks_lock:
+            queued = self._callbacks.get(camera)
+            if queued is not None:  # a thread is already running this camera's callbacks
+                queued.append((fn, (camera, *args)))
+                return
+            self._callbacks[camera] = deque([(fn, (camera, *args))])
+        threading.Thread(target=self._run_callbacks, args=(camera,), name=f"lease-{camera}", daemon=True).start()
+
+    def _run_callbacks(self, camera: str) -> None:
+        while True:
+            with self._callbacks_lock:
+                queued = self._callbacks[camera]
+                if not queued:
+                    del self._callbacks[camera]
+                    return
+                fn, args = queued.popleft()
+            try:
+                fn(*args)
+            except Exception:  # a failing callback must not stop the camera's next ones
+                log.exception("camera %s: lease callback %s failed", camera, getattr(fn, "__name__", fn))
 
     async def _run(self) -> None:
         while not self._stop:
@@ -315,7 +356,13 @@ class LeaseManager:
         expires_at = self._clock() + self._ttl
         beat = {"expires_at": expires_at, "host": socket.gethostname(), "cameras": len(self._mine)}
         try:
-            await asyncio.wait_for(self._kv.put(f"wrk.{self.worker_id}", json.dumps(beat).encode()), self._renew)
+            # A renewal that answers late still counts (validity runs from when it was *sent*),
+            # so wait for it as long as it could still be of use, not only one tick: on a starved
+            # machine or a busy R3 cluster a put can take longer than renew_every_s.
+            await asyncio.wait_for(
+                self._kv.put(f"wrk.{self.worker_id}", json.dumps(beat).encode()),
+                max(self._renew, self._ttl - self._margin),
+            )
         except Exception as exc:
             self.renewal_failures += 1
             log.warning("worker %s: heartbeat not renewed: %s", self.worker_id, exc)
@@ -352,8 +399,12 @@ class LeaseManager:
         seen = self._cams.get(camera)
         if seen is None:
             return None
-        if seen.holder.worker == self.worker_id and camera in self._mine:
-            return False
+        if seen.holder.worker == self.worker_id:
+            # The key names this worker. Held only if this worker holds it now; otherwise the
+            # claim is dead (this worker's lease lapsed, or a claim was granted just as it
+            # lapsed, or a release failed) although this worker's heartbeat is current again,
+            # which keeps every other worker off it: this worker must claim it again or let go.
+            return False if camera in self._mine else seen
         beat = self._beats.get(seen.holder.worker)
         if beat is not None:
             return seen if beat.expires_at < now else False
@@ -373,10 +424,11 @@ class LeaseManager:
             await self._delete(camera)
             return
         want = target - len(mine)
-        if want <= 0:
-            return
         order = [c for c in self._cameras if c not in mine]
         random.shuffle(order)  # workers starting together spread over different cameras
+        with self._lock:
+            lapsed = {c for c, s in self._cams.items() if s.holder.worker == self.worker_id and c not in self._mine}
+        order.sort(key=lambda c: c not in lapsed)  # this worker's own lapsed claims first: fewer moves
         for camera in order:
             if want <= 0 or self._stop or self._draining:
                 break
@@ -386,10 +438,19 @@ class LeaseManager:
                 continue
             if await self._claim(camera, state if isinstance(state, _Seen) else None):
                 want -= 1
+        # Lapsed claims beyond this worker's share: delete them, so others may claim them now.
+        with self._lock:
+            leftover = [(c, s.revision) for c, s in self._cams.items() if c in lapsed and c not in self._mine]
+        for camera, revision in leftover:
+            if self._stop or self._draining:
+                break
+            await self._let_go(camera, revision)
 
     async def _claim(self, camera: str, expired: _Seen | None) -> bool:
         assert self._kv is not None
         key = f"cam.{camera_token(camera)}"
+        if expired is not None and expired.holder.worker != self.worker_id and await self._beat_is_current(expired):
+            return False
         since = self._clock()
         value = json.dumps({"worker": self.worker_id, "since": since}).encode()
         try:
@@ -406,10 +467,52 @@ class LeaseManager:
                 return False  # our own heartbeat lapsed meanwhile: the claim lapses with it
             self._mine[camera] = holder
             self._cams[camera] = _Seen(holder, int(revision), time.monotonic())
-        what = "took over from " + expired.holder.worker if expired is not None else "claimed"
+        if expired is None:
+            what = "claimed"
+        elif expired.holder.worker == self.worker_id:
+            what = f"claimed again after its lease lapsed (was epoch {expired.revision})"
+            self.reclaims += 1
+        else:
+            what = "took over from " + expired.holder.worker
         log.warning("camera %s: %s (epoch %d)", camera, what, revision)
         self._callback(self._on_gain, camera, int(revision))
         return True
+
+    async def _beat_is_current(self, expired: _Seen) -> bool:
+        """Read the holder's heartbeat itself before taking a camera over.
+
+        The watch can be behind (an ordered consumer that missed heartbeats is re-created
+        only after a few seconds): taking over on its word alone would move a camera away
+        from a live worker.
+        """
+        assert self._kv is not None
+        worker = expired.holder.worker
+        try:
+            entry = await self._kv.get(f"wrk.{worker}")
+        except nats.js.errors.KeyNotFoundError:
+            return False
+        if not entry.value:
+            return False
+        d = json.loads(entry.value)
+        beat = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
+        if beat.expires_at < self._clock():
+            return False
+        with self._lock:
+            self._beats[worker] = beat  # the watch had not delivered it yet
+        log.debug("camera %s: %s's heartbeat is current after all; not taken over", expired.holder.camera_id, worker)
+        return True
+
+    async def _let_go(self, camera: str, revision: int) -> None:
+        """Delete this worker's lapsed claim on ``camera`` (it is not analysing it)."""
+        assert self._kv is not None
+        try:
+            await self._kv.delete(f"cam.{camera_token(camera)}", last=revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return  # someone took it already
+        except Exception as exc:  # retried at the next tick
+            log.debug("camera %s: lapsed claim not deleted yet: %s", camera, exc)
+            return
+        log.warning("camera %s: its lapsed lease released (epoch %d); others may claim it", camera, revision)
 
     async def _delete(self, camera: str) -> None:
         assert self._kv is not None
@@ -459,6 +562,16 @@ class LeaseBench:
 
         create_s = await write_all(update=False)
         renew_s = [await write_all(update=True) for _ in range(rounds)]
+        # What the API and `vigil status` do to show every holder: read the whole bucket.
+        read_watch_s, read_keys_s = [], []
+        for _ in range(2):
+            started = time.perf_counter()
+            holders, _beats = await _read_bucket(self._conn, "VIGIL_LEASE_BENCH")
+            read_watch_s.append(time.perf_counter() - started)
+            assert len(holders) == self.n, len(holders)
+            started = time.perf_counter()
+            assert await _read_bucket_key_by_key(self._conn, "VIGIL_LEASE_BENCH") == self.n
+            read_keys_s.append(time.perf_counter() - started)
         await js.delete_key_value("VIGIL_LEASE_BENCH")
         del kv
         best = min(renew_s)
@@ -468,5 +581,9 @@ class LeaseBench:
                 "claim_all_s": round(create_s, 2),
                 "renew_all_s": [round(s, 2) for s in renew_s],
                 "achieved_cas_updates_per_s": round(self.n / best),
+            },
+            "read_all_holders_s": {
+                "one_watch": [round(s, 2) for s in read_watch_s],
+                "keys_then_get_each": [round(s, 2) for s in read_keys_s],
             },
         }

@@ -6,6 +6,7 @@ at the top of that thread's loop, logged, and recorded in its :class:`CameraHeal
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -243,7 +244,8 @@ class CameraCapture:
                     if self._on_gated is not None:
                         self._on_gated(frame)
                     continue
-                if not self._put(frame):
+                moved = self._gate.last_motion_box if self._gate is not None else None
+                if not self._put(frame if moved is None else dataclasses.replace(frame, motion_box=moved)):
                     return False
             return not self._stop.is_set()
         finally:

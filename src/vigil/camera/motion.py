@@ -56,6 +56,10 @@ class MotionGate:
         self._last_passed_pts_s: float | None = None
         self.last_changed_fraction = 0.0
         """Changed-pixel fraction of the latest frame (for tuning and health pages)."""
+        self.last_motion_box: tuple[float, float, float, float] | None = None
+        """Where the latest frame changed: the box around its changed pixels (lone specks left
+        out), ``x1, y1, x2, y2`` as shares of the frame's width and height; None when nothing
+        (or everything: the first frame) changed."""
 
     def _small_grey(self, image: BGRImage) -> NDArray[np.uint8]:
         h, w = image.shape[:2]
@@ -72,12 +76,16 @@ class MotionGate:
         if self._background is None or self._background.shape != grey.shape:
             self._background = grey.astype(np.float32)
             self.last_changed_fraction = 1.0
+            self.last_motion_box = None
             return True
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._background))
-        changed = int(np.count_nonzero(diff > self.pixel_threshold))
+        mask = (diff > self.pixel_threshold).astype(np.uint8)
+        changed = int(np.count_nonzero(mask))
         self.last_changed_fraction = changed / diff.size
         cv2.accumulateWeighted(grey, self._background, self.background_alpha)
-        return self.last_changed_fraction > self.min_changed_fraction
+        moved = self.last_changed_fraction > self.min_changed_fraction
+        self.last_motion_box = _changed_box(mask) if moved else None
+        return moved
 
     def should_analyse(self, image: BGRImage, pts_s: float) -> bool:
         """True if the frame at ``pts_s`` seconds moved, or the keepalive is due."""
@@ -96,3 +104,18 @@ class MotionGate:
         """Forget the background (call after a reconnect: the view may have changed)."""
         self._background = None
         self._last_passed_pts_s = None
+        self.last_motion_box = None
+
+
+_SPECK = np.ones((3, 3), np.uint8)
+
+
+def _changed_box(mask: NDArray[np.uint8]) -> tuple[float, float, float, float] | None:
+    """The box around a change mask's pixels after an opening (lone changed pixels are noise)."""
+    opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _SPECK)
+    points = cv2.findNonZero(opened)
+    if points is None:
+        points = cv2.findNonZero(mask)
+    x, y, w, h = cv2.boundingRect(points)
+    height, width = mask.shape
+    return (x / width, y / height, (x + w) / width, (y + h) / height)

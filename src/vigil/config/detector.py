@@ -61,6 +61,12 @@ class DetectorConfig(StrictModel):
         description="ONNX Runtime intra-op threads per detection. Unset, `vigil run` with several cameras uses 1 "
         "(cameras then detect side by side, one CPU each: ~1.6x more cameras per CPU, bench/cameras_per_box.py).",
     )
+    motion_regions: bool = Field(
+        default=True,
+        description="On frames where the motion gate saw change in part of the view, detect in a crop around "
+        "the motion and the live tracks (whole frame every 2 s, and when the crop would be most of it); "
+        "yolox-nano only (bench/motion_regions.py).",
+    )
     precision: Precision | None = Field(
         default=None,
         description="Graph precision; unset: the model's own default (yolox-nano fp32, the only one it has; "

@@ -24,6 +24,8 @@ class Frame:
         captured_at: wall-clock UTC time the frame was decoded (for files: start time
             of the analysis plus ``pts_s``, so recordings get stable timestamps).
         image: ``(H, W, 3)`` uint8 BGR pixels.
+        motion_box: where the capture's motion gate saw this frame change (``x1, y1, x2, y2``
+            as shares of the width and height); None: not known (no gate, a keepalive frame).
     """
 
     camera_id: str
@@ -31,6 +33,7 @@ class Frame:
     pts_s: float
     captured_at: datetime
     image: BGRImage
+    motion_box: tuple[float, float, float, float] | None = None
 
     @property
     def width(self) -> int:

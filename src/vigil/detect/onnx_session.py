@@ -9,11 +9,13 @@ import onnxruntime as ort
 from vigil.core.errors import ModelError
 
 
-def make_session(path: Path, threads: int, *, spin: bool = True) -> ort.InferenceSession:
+def make_session(path: Path, threads: int, graph: bytes | None = None, *, spin: bool = True) -> ort.InferenceSession:
     """Open ``path`` on the CPU provider.
 
     Args:
         path: an ``.onnx`` file.
+        graph: the serialised graph to run instead of the file's bytes (an edited copy of it,
+            e.g. with a free input size); ``path`` still names it in errors.
         threads: intra-op threads (one frame's convolutions); inter-op is 1 because YOLO
             graphs are a chain with no parallel branches worth a second pool.
         spin: whether idle intra-op threads spin while waiting for work (ONNX Runtime's default).
@@ -36,7 +38,8 @@ def make_session(path: Path, threads: int, *, spin: bool = True) -> ort.Inferenc
     if not spin:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        source: str | bytes = str(path) if graph is None else graph
+        return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph/... exceptions
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX Runtime cannot load {path}: {first}") from exc

@@ -21,26 +21,35 @@ YOLOX_STRIDES = (8, 16, 32)
 """The feature-map strides of every YOLOX model (P3-P5), in output order."""
 
 
-def expected_rows(input_size: int, strides: tuple[int, ...] = YOLOX_STRIDES) -> int:
-    """Grid cells over all maps for a square ``input_size`` input (3549 at 416)."""
-    return sum((input_size // s) ** 2 for s in strides)
+InputSize = int | tuple[int, int]
+"""A square input side S, or a ``(height, width)`` input (a free-size graph's rectangle)."""
 
 
-@lru_cache(maxsize=8)
-def _grid(input_size: int, strides: tuple[int, ...]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+def _hw(input_size: InputSize) -> tuple[int, int]:
+    return (input_size, input_size) if isinstance(input_size, int) else input_size
+
+
+def expected_rows(input_size: InputSize, strides: tuple[int, ...] = YOLOX_STRIDES) -> int:
+    """Grid cells over all maps for an ``input_size`` input (3549 at 416x416, 2730 at 320x416)."""
+    height, width = _hw(input_size)
+    return sum((height // s) * (width // s) for s in strides)
+
+
+@lru_cache(maxsize=64)
+def _grid(input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     cells: list[NDArray[np.float32]] = []
     steps: list[NDArray[np.float32]] = []
     for s in strides:
-        side = input_size // s
-        rows, cols = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+        rows_n, cols_n = input_hw[0] // s, input_hw[1] // s
+        rows, cols = np.meshgrid(np.arange(rows_n), np.arange(cols_n), indexing="ij")
         cells.append(np.column_stack([cols.ravel(), rows.ravel()]).astype(np.float32))
-        steps.append(np.full((side * side, 1), s, dtype=np.float32))
+        steps.append(np.full((rows_n * cols_n, 1), s, dtype=np.float32))
     return np.concatenate(cells), np.concatenate(steps)
 
 
 def decode_yolox(
     rows: NDArray[np.float32],
-    input_size: int,
+    input_size: InputSize,
     scale: float,
     image_w: int,
     image_h: int,
@@ -51,7 +60,7 @@ def decode_yolox(
 
     Args:
         rows: ``(N, 5 + C)`` float32, N = :func:`expected_rows` (checked by the caller at load).
-        input_size: the square network input side S.
+        input_size: the network input: a square side S, or ``(height, width)``.
         scale: the letterbox factor ``r = min(S / h, S / w)`` the image was resized by.
         image_w: image width in pixels.
         image_h: image height in pixels.
@@ -74,7 +83,7 @@ def decode_yolox(
     if not keep.any():
         return Candidates.empty()
     picked, cell = picked[keep], cell[keep]
-    grid, stride = _grid(input_size, strides)
+    grid, stride = _grid(_hw(input_size), strides)
     centre = (picked[:, :2] + grid[cell]) * stride[cell]
     # Clipped so that a degenerate net cannot make inf boxes (they are clipped to the image anyway).
     size = np.exp(np.clip(picked[:, 2:4], -20.0, 20.0)) * stride[cell]

@@ -90,6 +90,13 @@ class AppContext:
             live=LiveView(store, frames, live_redactor(config) if frames is not None else _blur_whole),
         )
 
+    def close_connections(self) -> None:
+        """Close the NATS connections of a scale-out API (the leases view, the media bucket);
+        each would otherwise keep reconnecting for as long as the process lives."""
+        if self.leases is not None:
+            self.leases.close()
+        self.media.close()
+
 
 ApiContext = AppContext
 """The name the API has always used for it."""

@@ -80,11 +80,16 @@ def run(
     config: VigilConfig, store: Store, *, media: MediaStore | None = None, now: datetime | None = None
 ) -> RetentionReport:
     """One retention run: core data, then every feature's task; recorded by counts."""
-    return run_retention(
-        store,
-        media or media_store(config, None),
-        config.governance.retention,
-        now=now,
-        actor=ACTOR,
-        tasks=feature_tasks(config),
-    )
+    chosen = media if media is not None else media_store(config, None)
+    try:
+        return run_retention(
+            store,
+            chosen,
+            config.governance.retention,
+            now=now,
+            actor=ACTOR,
+            tasks=feature_tasks(config),
+        )
+    finally:
+        if chosen is not media:
+            chosen.close()  # the one opened here (a shared media store's NATS connection)

@@ -127,6 +127,10 @@ class MediaStore:
         self.redactor = redactor
         self.clip_redactor = clip_redactor
 
+    def close(self) -> None:
+        """Release what the store holds open (files on disk: nothing; a shared store: its
+        NATS connection)."""
+
     def path_for(self, rel_path: str) -> Path:
         """The absolute path of ``rel_path``, to read it (a shared store fetches it first).
 

@@ -18,6 +18,7 @@ from vigil.core.detections import Detections
 from vigil.core.errors import VigilError
 from vigil.core.frame import BGRImage, Frame
 from vigil.core.ids import new_id
+from vigil.detect.regions import RegionChooser
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised, TrackEnded, TrackStarted, TrackUpdated
 from vigil.governance.redaction import RegionBox, blur_boxes
 from vigil.governance.redactor import FACE_CELLS
@@ -80,9 +81,13 @@ class CameraPipeline:
         class_ids: tuple[int, ...],
         media: MediaStore | None,
         stages: Sequence[FrameStage] = (),
+        regions: RegionChooser | None = None,
     ) -> None:
         self.camera_id = camera_id
         self._detector = detector
+        # Motion-region detection (detector.motion_regions): only for a detector that can crop.
+        self.regions = regions if hasattr(detector, "detect_region") else None
+        self._live_xyxy = Detections.empty().xyxy
         self._tracker = ObjectTracker(tracker_config, analysis_fps, class_ids)
         self._lifecycle = TrackLifecycle(tracker_config.lost_track_s, tracker_config.update_interval_s)
         self._media = media
@@ -101,8 +106,15 @@ class CameraPipeline:
 
     def process(self, frame: Frame) -> FrameResult:
         """Analyse one frame and return its detections, tracks and events."""
-        detections = self._detector.detect(frame.image)
+        region = None
+        if self.regions is not None:
+            region = self.regions.choose(frame.width, frame.height, frame.pts_s, frame.motion_box, self._live_xyxy)
+        if region is None:
+            detections = self._detector.detect(frame.image)
+        else:
+            detections = self._detector.detect_region(frame.image, region)  # type: ignore[attr-defined]
         tracked = self._tracker.update(detections, frame.pts_s)
+        self._live_xyxy = tracked.xyxy
         changes = self._lifecycle.observe(frame, tracked)
         track_ids = tuple(self._track_id(int(k)) for k in tracked.tracker_id)
         # The stages run before the track events are built: a track that ends with a face

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from vigil.camera.health import CameraHealthSnapshot
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.frame import Frame
+from vigil.detect.regions import RegionChooser
 from vigil.events import CameraHealth
 from vigil.store.sink import EventSink
 from vigil.workers.camera_worker import CameraWorker, FrameHook
@@ -219,6 +220,7 @@ class Deployment:
                             StageContext(cfg=cfg, camera=cam, store=store, media=media, features=self._features),
                             STAGE_BUILDERS,
                         ),
+                        regions=RegionChooser() if cfg.detector.motion_regions else None,
                     ),
                     bus,
                     on_frame=on_frame,

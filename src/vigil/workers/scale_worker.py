@@ -34,6 +34,7 @@ from vigil.bus.objects import MediaBucket
 from vigil.bus.spool import FileSpool
 from vigil.config import CameraConfig, VigilConfig
 from vigil.core.errors import VigilError
+from vigil.detect.regions import RegionChooser
 from vigil.events import AnyEvent
 from vigil.store.facade import Store
 from vigil.store.media import MediaStore
@@ -138,6 +139,7 @@ class ScaleWorker:
                 detector_class_ids(self.cfg),
                 self._media,
                 stages=stages,
+                regions=RegionChooser() if self.cfg.detector.motion_regions else None,
             )
             clips = self._clips
             worker = CameraWorker(

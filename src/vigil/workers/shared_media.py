@@ -55,6 +55,12 @@ class SharedMediaStore(MediaStore):
         self._bucket = bucket
         self._uploader = uploader
 
+    def close(self) -> None:
+        """Close the connection this store opened itself (an API's lazy bucket); a worker's
+        bucket runs on the worker's own connection, which the worker closes."""
+        if isinstance(self._bucket, LazyMediaBucket):
+            self._bucket.close()
+
     def _b(self) -> MediaBucket:
         return self._bucket.bucket() if isinstance(self._bucket, LazyMediaBucket) else self._bucket
 
