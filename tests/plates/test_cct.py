@@ -325,7 +325,11 @@ def test_the_scene_text_detector_is_skipped_only_above_the_gate(
     row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
     monkeypatch.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
     ocr = SceneLineOCR()
-    reader = reader_with([slots_for("7ABC123", p=p)], [country("United States")], ocr)
+    # One read of the row, then the chosen plate read again from its CHOSEN_VIEWS (3 crops).
+    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
     (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
     assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
+    assert read.read_box is not None
     assert ocr.scene_calls == detector_runs and ocr.calls == 0  # sure of every character: no closer read
+    assert [b[0] for b in session.batches] == [1, 3]
