@@ -188,13 +188,18 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="detector.threads (default: the config's default)")
+    parser.add_argument("--variants", default=",".join(MODELS), help=f"comma-separated, of: {', '.join(MODELS)}")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    chosen = tuple(v.strip() for v in args.variants.split(","))
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown or BASELINE not in chosen:
+        raise SystemExit(f"--variants: unknown {unknown} or no {BASELINE!r}; choose from {list(VARIANTS)}")
     machine = machine_info()
     note(f"CPU: {machine['cpu_model']}, {machine['cpus']} cpus, load {machine['load_avg_at_start']}")
     servers = [start_server(clip) for clip in CLIPS if clip.is_file()]
     runs: list[dict[str, Any]] = []
-    served: dict[str, int] = dict.fromkeys(MODELS, 0)
+    served: dict[str, int] = dict.fromkeys(chosen, 0)
 
     def step(model: str, n: int) -> bool:
         urls = [servers[i % len(servers)][1] for i in range(n)]
@@ -228,13 +233,13 @@ def main() -> None:
     try:
         if args.fixed:
             for _ in range(args.repeat):
-                for model in MODELS:
+                for model in chosen:
                     step(model, args.fixed)
         else:
-            going = set(MODELS)
+            going = set(chosen)
             n = args.start
             while going and n <= args.max_cameras:
-                for model in [m for m in MODELS if m in going]:
+                for model in [m for m in chosen if m in going]:
                     if not step(model, n):
                         going.discard(model)
                 n += 1
@@ -243,14 +248,14 @@ def main() -> None:
             proc.kill()
             proc.wait()
     by_cpu: dict[str, float | None] = {}
-    for model in MODELS:
+    for model in chosen:
         figures = [r["cameras_by_cpu_time"] for r in runs if r["model"] == model and r["cameras_by_cpu_time"]]
         by_cpu[model] = round(statistics.median(figures), 2) if figures else None
     title = f"cameras at {args.fps:g} analysed fps ({machine['cpu_model']}, {machine['cpus']} cpus)"
     table = Table(title=title + (", stages on" if args.stages else ""))
     for column in ("detector", "served in real time", "by CPU time (median)", f"x vs {BASELINE} (CPU time)"):
         table.add_column(column, justify="right")
-    for model in MODELS:
+    for model in chosen:
         base, mine = by_cpu[BASELINE], by_cpu[model]
         table.add_row(
             model,

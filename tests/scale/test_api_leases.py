@@ -185,3 +185,61 @@ def test_the_embedded_mode_has_no_lease_field(tmp_path: Any) -> None:
     with Store.open(f"sqlite:///{tmp_path / 'v.db'}") as store:
         ctx = ApiContext.build(cfg, store, poll_alerts=False)
         assert ctx.leases is None
+
+
+def test_the_lease_view_follows_a_big_bucket_by_watching_it(nats_node: NatsCluster) -> None:
+    """An API replica answers from a watch kept open, not a read of the whole bucket per request
+    period: with 3,000 cameras and 50 ms allowed per read (a full read of 3,000 keys takes longer
+    than that here), it still shows every holder, then each change as it happens."""
+    import asyncio
+    import json
+
+    from vigil.bus.leases import open_bucket
+    from vigil.bus.subjects import camera_token
+    from vigil.http.leases import LeaseView
+
+    n = 3000
+    conn = NatsConnection(NatsSettings(servers=nats_node.urls))
+    view = LeaseView(NatsSettings(servers=nats_node.urls), cache_s=0.0, retry_after_s=0.2, read_timeout_s=0.05)
+    try:
+
+        async def fill() -> None:
+            kv = await open_bucket(conn)
+            await kv.put("wrk.w1", json.dumps({"expires_at": time.time() + 600, "host": "h", "cameras": n}).encode())
+            for start in range(0, n, 500):
+                value = json.dumps({"worker": "w1", "since": time.time()}).encode()
+                await asyncio.gather(
+                    *(kv.create(f"cam.{camera_token(f'c{i}')}", value) for i in range(start, start + 500))
+                )
+
+        conn.call(fill(), timeout_s=120)
+        took = wait_for(lambda: len(view.snapshot().holders) == n, 60, f"the view to show all {n} holders")
+        print(f"{n} holders visible after {took:.1f} s")
+        snap = view.snapshot()
+        assert snap.error is None and snap.beats["w1"].cameras == n
+        assert snap.lease("c7", time.time()).worker == "w1"
+
+        async def move_and_release() -> None:
+            kv = await conn.js.key_value("VIGIL_LEASES")
+            entry = await kv.get("cam.c7")
+            await kv.update("cam.c7", json.dumps({"worker": "w2", "since": time.time()}).encode(), last=entry.revision)
+            await kv.delete("cam.c8")
+
+        conn.call(move_and_release())
+        wait_for(
+            lambda: (
+                view.snapshot().lease("c7", time.time()).worker == "w2"
+                and view.snapshot().lease("c8", time.time()).state == "unassigned"
+            ),
+            10,
+            "the view to show a takeover and a release",
+        )
+        timings = []
+        for _ in range(20):
+            t0 = time.monotonic()
+            assert len(view.snapshot().holders) == n - 1
+            timings.append(time.monotonic() - t0)
+        assert max(timings) < 1.0, timings  # from memory: no bucket read per snapshot
+    finally:
+        view.close()
+        conn.close()

@@ -115,23 +115,36 @@ async def _read_bucket(conn: NatsConnection, bucket: str = BUCKET) -> tuple[list
         kv = await conn.js.key_value(bucket)
     except nats.js.errors.BucketNotFoundError:
         return [], {}
-    holders, beats = [], {}
+    holders: dict[str, Holder] = {}
+    beats: dict[str, Beat] = {}
     watcher: Any = await kv.watchall()
     try:
         while (entry := await watcher.updates(timeout=10)) is not None:
-            key: str = entry.key
-            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value or not key.startswith(("cam.", "wrk.")):
-                continue  # released
-            d = json.loads(entry.value)
-            if key.startswith("cam."):
-                holders.append(Holder(camera_from_token(key[4:]), d["worker"], int(entry.revision), float(d["since"])))
-            else:
-                worker = key[4:]
-                beats[worker] = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
+            apply_entry(entry, holders, beats)
     finally:
         with contextlib.suppress(Exception):  # the server drops an idle watch by itself
             await watcher.stop()
-    return sorted(holders, key=lambda h: h.camera_id), beats
+    return sorted(holders.values(), key=lambda h: h.camera_id), beats
+
+
+def apply_entry(entry: Any, holders: dict[str, Holder], beats: dict[str, Beat]) -> None:
+    """Fold one entry of the leases bucket (a value or a deletion) into holders by camera and
+    heartbeats by worker."""
+    key: str = entry.key
+    if key.startswith("cam."):
+        camera = camera_from_token(key[4:])
+        if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+            holders.pop(camera, None)  # released
+        else:
+            d = json.loads(entry.value)
+            holders[camera] = Holder(camera, d["worker"], int(entry.revision), float(d["since"]))
+    elif key.startswith("wrk."):
+        worker = key[4:]
+        if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+            beats.pop(worker, None)
+        else:
+            d = json.loads(entry.value)
+            beats[worker] = Beat(worker, float(d["expires_at"]), d.get("host", ""), int(d["cameras"]))
 
 
 async def _read_bucket_key_by_key(conn: NatsConnection, bucket: str) -> int:
