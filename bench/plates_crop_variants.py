@@ -8,6 +8,8 @@ every US scene once with the default reader, remembers the plate box the recogni
 its best read, reads that box again with each crop variant in ``VARIANTS`` (v2 and v1), and
 records, for each way of combining them in ``RULES``, the fitted text. ``--analyse`` chooses a
 rule on one fold (even / odd scenes in label order: most exact) and scores it on the other.
+The rule "today (v2, base crop)" is the reader before ``CHOSEN_VIEWS`` (2026-12-06): the rules
+are computed from the plate box, so the comparison holds on a reader that already re-reads.
 
     .venv/bin/python bench/plates_crop_variants.py [N] [OUT]
     .venv/bin/python bench/plates_crop_variants.py --analyse [OUT]
