@@ -137,6 +137,40 @@ def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
     assert both.partner_name == "plates-cct-v1" and len(v1.batches) == 1
 
 
+def test_several_views_of_one_plate_are_averaged_over_views_and_graphs() -> None:
+    # Three crops of one plate: v2 reads 'B' first in two of them (0.6) and '8' in one (0.9); v1
+    # leans to '8' (0.7) in all three. Averaged over the views, then the two graphs: '8' wins,
+    # where v2 on the first view alone reads 'B'.
+    v2 = FakeSession(
+        [
+            slots_for("B951283", p=0.6, second={0: "8"}),
+            slots_for("B951283", p=0.6, second={0: "8"}),
+            slots_for("8951283", p=0.9, second={0: "B"}),
+        ],
+        [country("United States"), country("United States"), country("Brazil", p=0.5)],
+    )
+    v1 = FakeSession([slots_for("8951283", slots=9, p=0.7, second={0: "B"})] * 3)
+    partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
+    both = CctRecogniser(
+        v2,
+        name="plates-cct",
+        alphabet=ALPHABET,
+        pad_char="_",
+        height=64,
+        width=128,
+        region_output="region",
+        regions=REGIONS,
+        partner=partner,
+    )
+    empty = np.zeros((0, 0, 3), np.uint8)
+    read = both.read_views([plate_image(), plate_image(), empty, plate_image()])
+    assert (read.text, read.country) == ("8951283", "United States")
+    # '8' in slot 0: v2 (0.4 + 0.4 + 0.9) / 3, v1 0.7, then their mean.
+    assert read.alternatives[0, PLATE_INDEX["8"]] == pytest.approx((1.7 / 3 + 0.7) / 2, rel=1e-3)
+    assert v2.batches == [(3, 64, 128, 3)] and v1.batches == [(3, 64, 128, 3)]  # the empty view left out
+    assert both.read_views([empty]).text == ""
+
+
 def test_a_strict_grammar_fixes_only_what_the_recogniser_found_likely() -> None:
     # Brazil LLLDLDD: slot 3 read 'I' where a digit belongs; the recogniser's second choice is '1'.
     text = "ABCI234"
@@ -220,6 +254,11 @@ def test_the_installed_recogniser_reads_real_plates(installed_models_dir: Path, 
     right = sum(r.text.replace("O", "0") == i.plate.replace("O", "0") for r, i in zip(reads, sample, strict=True))
     assert right >= 10, [(r.text, i.plate) for r, i in zip(reads, sample, strict=True)]
     assert sum(r.country == "United States" for r in reads) >= 10
+    # Both graphs' threads wait without spinning (small graphs, shared cores: docs/plates.md).
+    for graph in (cct, cct._partner):
+        assert graph is not None
+        options = graph._session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_v1_is_the_fallback_and_neither_installed_names_the_command(
@@ -286,7 +325,11 @@ def test_the_scene_text_detector_is_skipped_only_above_the_gate(
     row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
     monkeypatch.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
     ocr = SceneLineOCR()
-    reader = reader_with([slots_for("7ABC123", p=p)], [country("United States")], ocr)
+    # One read of the row, then the chosen plate read again from its CHOSEN_VIEWS (3 crops).
+    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
     (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
     assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
+    assert read.read_box is not None
     assert ocr.scene_calls == detector_runs and ocr.calls == 0  # sure of every character: no closer read
+    assert [b[0] for b in session.batches] == [1, 3]

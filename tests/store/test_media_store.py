@@ -117,9 +117,16 @@ class _Recording:
 
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[int, ...], tuple[tuple[float, float, float, float], ...]]] = []
+        self.cameras: list[str | None] = []
 
-    def __call__(self, image: np.ndarray, keep: Sequence[tuple[float, float, float, float]] = ()) -> np.ndarray:  # type: ignore[type-arg]
+    def __call__(
+        self,
+        image: np.ndarray,  # type: ignore[type-arg]
+        keep: Sequence[tuple[float, float, float, float]] = (),
+        camera_id: str | None = None,
+    ) -> np.ndarray:  # type: ignore[type-arg]
         self.calls.append((image.shape, tuple(keep)))
+        self.cameras.append(camera_id)
         return image.copy()
 
 
@@ -128,6 +135,9 @@ def test_every_write_is_redacted_unless_a_reason_is_given(tmp_path: Path) -> Non
     media = MediaStore(tmp_path / "media", redactor=redactor)
     media.save_jpeg("snapshots/a.jpg", _image())
     assert len(redactor.calls) == 1
+    media.save_jpeg("snapshots/gate/b.jpg", _image(), camera_id="gate")
+    assert redactor.cameras == [None, "gate"]  # the camera's plate policy reaches the redactor
+    redactor.calls.pop()
     media.save_jpeg("faces/references/r.jpg", _image(), keep_regions=[(1, 2, 3, 4)])
     assert redactor.calls[-1][1] == ((1, 2, 3, 4),)
     media.save_jpeg("faces/probes/p.jpg", _image(), keep_faces="face candidate c-1")

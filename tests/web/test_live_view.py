@@ -140,6 +140,8 @@ def test_live_grid_near_live_scoped_and_audited(
             img = page.locator("[data-testid=live-door] img")
             assert img.evaluate("i => i.naturalWidth") > 0
             assert page.inner_text("[data-testid=live-door] [data-live-state]") == "live"
+            # The default policy blurs plates as well as faces, and the tile says so.
+            assert page.inner_text("[data-testid=live-door] [data-testid=blurred]") == "Faces and plates blurred"
             page.screenshot(path=str(shots / "live-grid-viewer.png"))
             refused = page.request.get("/live/yard/frame.jpg")
             assert refused.status == 403

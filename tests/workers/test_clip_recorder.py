@@ -109,8 +109,13 @@ def test_a_stalled_camera_still_gets_its_clip_at_close(tmp_path: Path) -> None:
 def test_every_tracked_persons_head_is_blurred_and_only_the_candidates_track_kept(tmp_path: Path) -> None:
     seen: list[tuple[tuple[object, ...], tuple[object, ...]]] = []
 
-    def spy(image: np.ndarray, heads: object, keep: object) -> tuple[np.ndarray, np.ndarray | None]:
+    cameras: set[str | None] = set()
+
+    def spy(
+        image: np.ndarray, heads: object, keep: object, camera_id: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         seen.append((tuple(heads), tuple(keep)))  # type: ignore[arg-type]
+        cameras.add(camera_id)
         return image, (image if keep else None)
 
     media = MediaStore(tmp_path / "media", clip_redactor=spy)
@@ -127,6 +132,7 @@ def test_every_tracked_persons_head_is_blurred_and_only_the_candidates_track_kep
     assert sink.done.wait(30)
     rec.close()
     assert sink.events[0].media_kept is not None
+    assert cameras == {"door"}  # the clip's camera, whose plate policy applies
     for heads, keep in seen:
         assert len(heads) == 2  # both people, not the car
         assert keep == ((20.0, 0.0, 30.0, 40.0),)  # the candidate's own person box only

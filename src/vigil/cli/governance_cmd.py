@@ -1,4 +1,4 @@
-"""``vigil serve``, ``vigil users …``, ``vigil tokens …``, ``vigil audit verify`` and ``vigil retention run``."""
+"""``vigil serve``, ``vigil users …``, ``vigil tokens …``, ``vigil audit verify|export`` and ``vigil retention run``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +20,10 @@ from vigil.cli.audit import os_account
 from vigil.cli.identity import cli_actor, saved_token, signed_in
 from vigil.cli.options import ConfigOption, DataDirOption, resolve_config
 from vigil.config import VigilConfig
-from vigil.core.errors import PolicyError, VigilError
+from vigil.core.errors import InputError, PolicyError, VigilError
 from vigil.governance.roles import ROLES, check_role
 from vigil.governance.witness import export_witness, verify_store
-from vigil.services import retention, users
+from vigil.services import oversight, retention, users
 from vigil.services.context import Services
 from vigil.store.facade import Store
 from vigil.store.integrity import quick_check
@@ -258,6 +259,49 @@ def audit_verify(
         console.print(f"[bold red]audit log broken[/]{where}: {verdict.problem}", highlight=False)
     if not verdict.ok:
         raise typer.Exit(2)
+
+
+def _when(value: str | None, what: str) -> datetime | None:
+    """An ISO 8601 time from the command line (UTC where it names no zone)."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{what}: not an ISO 8601 time ({value!r}); e.g. 2026-12-06 or 2026-12-06T14:00Z") from exc
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@audit_app.command("export")
+def audit_export(
+    csv_out: Path = typer.Option(..., "--csv", help="Where to write the CSV ('-': standard output).", dir_okay=False),
+    by: str | None = typer.Option(None, "--actor", help="Only this actor's records."),
+    action: str | None = typer.Option(None, "--action", help="Only this action (e.g. media.view_unredacted)."),
+    object_id: str | None = typer.Option(None, "--object", help="Only records about this object id."),
+    since: str | None = typer.Option(None, "--since", help="From this time (ISO 8601; UTC unless it says)."),
+    until: str | None = typer.Option(None, "--until", help="Until this time (ISO 8601; UTC unless it says)."),
+    force: bool = typer.Option(False, "--force", help="Replace --csv if it exists."),
+    config: Path | None = ConfigOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """The filtered audit log as CSV, newest first, every record (routine ones too): the same
+    export as the web UI's "Download CSV" (``services.oversight.audit_csv``), recorded as
+    ``audit.export`` with the filters. Needs a signed-in account with ``audit.read``."""
+    to_stdout = str(csv_out) == "-"
+    if not to_stdout and csv_out.exists() and not force:
+        raise InputError(f"{csv_out} exists; choose another --csv or add --force")
+    if not to_stdout and not csv_out.parent.is_dir():
+        raise InputError(f"{csv_out.parent} is not a folder; create it or choose another --csv")
+    start, end = _when(since, "--since"), _when(until, "--until")
+    with signed_in(config, data_dir) as (services, actor):
+        text, count = oversight.audit_csv(
+            services, actor, by=by, action=action, object_id=object_id, since=start, until=end
+        )
+    if to_stdout:
+        print(text, end="")
+        return
+    csv_out.write_text(text, encoding="utf-8")
+    err_console.print(f"wrote {csv_out}: {count} records", highlight=False)
 
 
 @checkpoint_app.command("export")

@@ -58,6 +58,11 @@ class CameraConfig(StrictModel):
             "misses); unset: the plates section's."
         ),
     )
+    blur_plates: bool | None = Field(
+        default=None,
+        description="Blur plates in this camera's images (overrides governance.redaction.plates; "
+        "false for an ANPR camera whose every plate is the subject, where the law allows).",
+    )
     position: Position | None = Field(default=None, description="Camera location, if known.")
     zones: Zones = Field(default=(), description="Crowd zones (polygons in frame pixels); see config/crowd.py.")
     lines: Lines = Field(default=(), description="Crowd counting lines (frame pixels); see config/crowd.py.")

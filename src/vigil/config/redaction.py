@@ -44,3 +44,15 @@ class RedactionConfig(StrictModel):
         le=4096,
         description="Large images are also searched shrunk to this long side (faces that fill the image).",
     )
+    plates: bool = Field(
+        default=True,
+        description="Blur vehicle plates by region in stored snapshots, served images, the live view and "
+        "event clips (a bystander's registration is personal data); per camera: cameras[].blur_plates. "
+        "A plate candidate's own plate crop stays clear for the unredacted view.",
+    )
+    plate_margin: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="Each plate box is grown by this fraction of its size on every side.",
+    )

@@ -9,7 +9,7 @@ import onnxruntime as ort
 from vigil.core.errors import ModelError
 
 
-def make_session(path: Path, threads: int, graph: bytes | None = None) -> ort.InferenceSession:
+def make_session(path: Path, threads: int, graph: bytes | None = None, *, spin: bool = True) -> ort.InferenceSession:
     """Open ``path`` on the CPU provider.
 
     Args:
@@ -18,6 +18,9 @@ def make_session(path: Path, threads: int, graph: bytes | None = None) -> ort.In
             e.g. with a free input size); ``path`` still names it in errors.
         threads: intra-op threads (one frame's convolutions); inter-op is 1 because YOLO
             graphs are a chain with no parallel branches worth a second pool.
+        spin: whether idle intra-op threads spin while waiting for work (ONNX Runtime's default).
+            Off for small graphs run many times a second (the plate recogniser), where spinning
+            burns the shared cores between short runs.
 
     Raises:
         ModelError: the file is missing or ONNX Runtime cannot load it.
@@ -32,6 +35,8 @@ def make_session(path: Path, threads: int, graph: bytes | None = None) -> ort.In
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: they surface as ModelError below anyway
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         source: str | bytes = str(path) if graph is None else graph
         return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])

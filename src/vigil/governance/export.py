@@ -13,7 +13,7 @@ from typing import Any
 
 from vigil.core.clock import utcnow
 from vigil.core.errors import NotFoundError
-from vigil.governance.redaction import RedactionRegistry, redact_for_viewing
+from vigil.governance.redaction import RedactionRegistry, for_camera, redact_for_viewing
 from vigil.store.audit import AuditRecord
 from vigil.store.candidates import CandidateRecord
 from vigil.store.cases import CaseRecord
@@ -81,7 +81,7 @@ def _redacted(rel: str, data: bytes, store: Store, media: MediaStore, redaction:
     owner = index.owner(rel)
     if not regions and owner is not None and owner[1] == "snapshot" and not index.kept_faces(rel):
         return data
-    return redact_for_viewing(data, media.redactor, regions)
+    return redact_for_viewing(data, for_camera(media.redactor, owner[0] if owner else None), regions)
 
 
 def build_case_package(

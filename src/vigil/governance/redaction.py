@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -103,6 +104,21 @@ def redact_jpeg(data: bytes, regions: Sequence[RegionBox] | None, quality: int =
 
 FaceBlur = Callable[[NDArray[np.uint8]], NDArray[np.uint8]]
 """The deployment's redactor as a function: a copy of the image with every face blurred."""
+
+
+class ImageBlur(Protocol):
+    """The deployment's redactor as the media store holds it (faces; plates by camera policy)."""
+
+    def __call__(
+        self, image: NDArray[np.uint8], keep: Sequence[RegionBox] = (), camera_id: str | None = None
+    ) -> NDArray[np.uint8]: ...
+
+
+def for_camera(redactor: ImageBlur | None, camera_id: str | None) -> FaceBlur | None:
+    """``redactor`` applied with ``camera_id``'s plate policy (None stays None: blur it all)."""
+    if redactor is None:
+        return None
+    return lambda image: redactor(image, (), camera_id)
 
 
 def redact_for_viewing(

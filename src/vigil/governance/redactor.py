@@ -30,6 +30,7 @@ from vigil.config import VigilConfig
 from vigil.config.redaction import RedactionConfig
 from vigil.core.errors import ModelError
 from vigil.faces import YuNetDetector
+from vigil.governance.plate_regions import build_plate_regions, plates_blurred, plates_wanted
 from vigil.governance.redaction import RegionBox, blur_boxes
 from vigil.models.install import require
 
@@ -184,27 +185,57 @@ def _centre_inside(box: RegionBox, keep: Sequence[RegionBox]) -> bool:
 
 
 class Redactor:
-    """Finds regions with each finder and blurs them all (faces now; plates where policy says)."""
+    """Finds regions with each finder and blurs them all: faces always, and plates where policy
+    says (``plates``, asked per camera through ``plate_policy``; see
+    :mod:`vigil.governance.plate_regions`)."""
 
-    def __init__(self, finders: Sequence[RegionFinder], passes: int = PASSES) -> None:
+    def __init__(
+        self,
+        finders: Sequence[RegionFinder],
+        passes: int = PASSES,
+        *,
+        plates: RegionFinder | None = None,
+        plate_policy: Callable[[str | None], bool] | None = None,
+    ) -> None:
         if not finders:
             raise ValueError("a redactor needs at least one region finder")
         self._finders = tuple(finders)
         self._passes = passes
+        self._plates = plates
+        self._plate_policy = plate_policy
 
-    def redact(self, image: NDArray[np.uint8], *, keep: Sequence[RegionBox] = ()) -> Redacted:
+    def blurs_plates(self, camera_id: str | None = None) -> bool:
+        """Whether plates are blurred in ``camera_id``'s images (None: an image of no known camera)."""
+        if self._plates is None:
+            return False
+        return True if self._plate_policy is None else self._plate_policy(camera_id)
+
+    def redact(
+        self, image: NDArray[np.uint8], *, keep: Sequence[RegionBox] = (), camera_id: str | None = None
+    ) -> Redacted:
         """A copy of ``image`` ((H, W, 3) or (H, W) uint8) with every region found blurred,
         except those whose centre lies inside one of ``keep`` (a face candidate's person box
-        in a scene frame)."""
+        in a scene frame). Plates, where policy says for ``camera_id``, are searched once in
+        the image as given. The first face search is of the image as given too (a plate box
+        pixelated over part of a face hides it from the search, not from a person), and the
+        faces are blurred last, over the plates, so no plate's blocks are left on a face."""
         started = time.perf_counter()
         out = image
         blurred: list[RegionBox] = []
         kept: list[RegionBox] = []
-        for _ in range(self._passes):
+        plates: list[RegionBox] = []
+        if self._plates is not None and self.blurs_plates(camera_id):
+            found_plates = self._plates(image)
+            kept.extend(b for b in found_plates if keep and _centre_inside(b, keep))
+            plates = [b for b in found_plates if b not in kept]
+        for i in range(self._passes):
             found = [box for finder in self._finders for box in finder(out)]
             new_kept = [b for b in found if keep and _centre_inside(b, keep)]
             new = [b for b in found if b not in new_kept]
             kept.extend(k for k in new_kept if k not in kept)
+            if i == 0 and plates:
+                out = blur_boxes(out, plates, max_cells=FACE_CELLS)
+                blurred.extend(plates)
             if not new:
                 break
             out = blur_boxes(out, new, max_cells=FACE_CELLS)
@@ -213,18 +244,27 @@ class Redactor:
             out if out is not image else image.copy(), tuple(blurred), tuple(kept), time.perf_counter() - started
         )
 
-    def __call__(self, image: NDArray[np.uint8], keep: Sequence[RegionBox] = ()) -> NDArray[np.uint8]:
+    def __call__(
+        self, image: NDArray[np.uint8], keep: Sequence[RegionBox] = (), camera_id: str | None = None
+    ) -> NDArray[np.uint8]:
         """The redacted image (what :class:`~vigil.store.media.MediaStore` calls before writing)."""
-        return self.redact(image, keep=keep).image
+        return self.redact(image, keep=keep, camera_id=camera_id).image
 
 
 def build_redactor(cfg: VigilConfig) -> Redactor:
     """The deployment's write-time redactor: faces (YuNet from the models directory, and
-    OpenCV's Haar frontal cascade).
+    OpenCV's Haar frontal cascade), and plates where ``governance.redaction.plates`` or a
+    camera's ``blur_plates`` says (:mod:`vigil.governance.plate_regions`).
 
     Raises:
-        ModelMissingError: YuNet is not installed (it names the install command). Nothing is
-            stored unredacted instead: the run refuses to start.
+        ModelMissingError: YuNet is not installed (it names the install command), or the plate
+            detector was chosen (``plates.localiser: platedet``) and is not. Nothing is stored
+            unredacted instead: the run refuses to start.
     """
     red = cfg.governance.redaction
-    return Redactor([FaceRegions(require(cfg.resolved_models_dir, "yunet"), red), HaarFaceRegions(red)])
+    plates = build_plate_regions(cfg) if plates_wanted(cfg) else None
+    return Redactor(
+        [FaceRegions(require(cfg.resolved_models_dir, "yunet"), red), HaarFaceRegions(red)],
+        plates=plates,
+        plate_policy=lambda camera_id: plates_blurred(cfg, camera_id),
+    )

@@ -25,7 +25,7 @@ from vigil.store.media import MediaStore
 from vigil.workers.live_frames import FrameSource
 
 
-def _blur_whole(image: NDArray[np.uint8], _tracked: Detections) -> NDArray[np.uint8]:
+def _blur_whole(image: NDArray[np.uint8], _tracked: Detections, _camera_id: str) -> NDArray[np.uint8]:
     return blur_all(image)
 
 

@@ -146,6 +146,24 @@ class CctRecogniser:
             out[i] = self._decode(plates[row], None if regions is None else regions[row])
         return out
 
+    def read_views(self, views: Sequence[BGRImage]) -> CctRead:
+        """One plate read from several crops of it (``views``): per-slot probabilities averaged
+        over the views, then with the partner graph's (averaged the same way), as :meth:`read`
+        does for one crop; the country from the region head's averaged scores. Empty views are
+        left out; none usable reads as ''."""
+        usable = [v for v in views if v.size and v.shape[0] >= 2 and v.shape[1] >= 2]
+        if not usable:
+            return CctRead("", 0.0, np.zeros((0, 36), np.float32))
+        plates, regions = self.probabilities(usable)
+        slots = plates.mean(axis=0)
+        if self._partner is not None:
+            other, _ = self._partner.probabilities(usable)
+            n = min(slots.shape[0], other.shape[1])
+            if other.shape[2] == slots.shape[1]:
+                slots = slots.copy()
+                slots[:n] = (slots[:n] + other[:, :n].mean(axis=0)) / 2
+        return self._decode(slots, None if regions is None else regions.mean(axis=0))
+
     def probabilities(self, crops: Sequence[BGRImage]) -> tuple[Probs, Probs | None]:
         """The graph's raw outputs for non-empty crops: per-slot ``(N, slots, classes)`` and, with a
         region head, ``(N, regions)``."""

@@ -82,6 +82,8 @@ class PlateRead:
         country_confidence: the region head's probability for it.
         reader: which recogniser made the read (``cct`` model name, or ``ppocr``).
         least: probability of its least sure character (plate-trained recogniser; 1 otherwise).
+        read_box: the box the plate-trained recogniser read (before :data:`CCT_MARGIN`), frame
+            pixels; None for PP-OCR's reads and plate crops.
     """
 
     text: str
@@ -97,6 +99,7 @@ class PlateRead:
     country_confidence: float = 0.0
     reader: str = "ppocr"
     least: float = 1.0
+    read_box: Box | None = None
 
 
 _DATE_OR_TIME = re.compile(r"\d{1,4}\s*[-/:.]\s*\d{1,2}\s*[-/:.]\s*\d{1,4}")
@@ -142,6 +145,16 @@ side, fractions of the row's width and height; :data:`CCT_MARGIN` is added after
 2-fold cross-validation on the US scenes (``bench/plates_row_margin.py``; docs/plates.md): both
 folds chose the tightest width tried and 0.15 of the height in a first grid, and -0.03 of the
 width in a second; the wider crop before, (0.06, 0.25), took in plate frames and stickers."""
+
+
+CHOSEN_VIEWS: tuple[tuple[float, float], ...] = (CCT_MARGIN, (0.05, 0.05), (0.15, 0.2))
+"""A scene's chosen plate (read by the plate-trained recogniser from a localiser's row) is read
+again from crops with these margins (per side, fractions of the read box's width and height), by
+v2 and v1, all their per-slot probabilities averaged (``CctRecogniser.read_views``). The rows are
+ranked on v2's read alone (cheaper, and averaging v1 in ranked worse, see ``_cct_boxes``); only
+the text of the plate chosen changes. Chosen by 2-fold cross-validation on the US scenes
+(``bench/plates_crop_variants.py``, docs/plates.md): fold 0 chose v2 + v1 on today's crop alone,
+fold 1 these three crops; held out, 96 → 96 and 95 → 96 exact; this one did better held out."""
 
 
 class PlateBoxes(Protocol):
@@ -370,11 +383,29 @@ class PlateReader:
             shown.append(image[py1:py2, px1:px2].copy())
         self.ocr_calls += 1
         reads = [
-            self._from_cct(r, crop, box, weight)
-            for r, crop, (_, box, weight) in zip(self._cct.read(crops, with_partner=False), shown, boxes, strict=True)
+            replace(self._from_cct(r, crop, box, weight), read_box=plate)
+            for r, crop, (plate, box, weight) in zip(
+                self._cct.read(crops, with_partner=False), shown, boxes, strict=True
+            )
             if r.text
         ]
         return sorted(reads, key=lambda r: -r.score)
+
+    def _read_chosen(self, image: BGRImage, read: PlateRead) -> PlateRead:
+        """A chosen plate read again from several crops by both graphs (:data:`CHOSEN_VIEWS`)."""
+        if self._cct is None or read.read_box is None or read.reader == "ppocr":
+            return read
+        ih, iw = image.shape[:2]
+        views = []
+        for margin in CHOSEN_VIEWS:
+            x1, y1, x2, y2 = _clip(_expand(read.read_box, *margin), iw, ih)
+            views.append(image[y1:y2, x1:x2])
+        self.ocr_calls += 1
+        again = self._cct.read_views(views)
+        if not again.text:
+            return read
+        out = self._from_cct(again, read.crop, read.box)
+        return replace(out, score=read.score, read_box=read.read_box)
 
     def read_crop(self, plate: BGRImage) -> PlateRead | None:
         """Read an image that is already one plate.
@@ -429,7 +460,7 @@ class PlateReader:
                 out.append(read)
             if len(out) >= max_reads:
                 break
-        return out
+        return [self._read_chosen(image, read) for read in out]
 
     def _read_detected(self, image: BGRImage, roi: Box | None) -> list[PlateRead]:
         """Each of the plate detector's best boxes read as a plate crop (the whole search when none reads)."""

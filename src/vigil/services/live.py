@@ -40,6 +40,7 @@ from vigil.core.classes import COCO_NAMES
 from vigil.core.clock import utcnow
 from vigil.core.detections import Detections
 from vigil.core.errors import ModelError
+from vigil.governance.plate_regions import PlateRegions, plates_blurred, plates_wanted
 from vigil.governance.redaction import RegionBox, blur_all
 from vigil.governance.redactor import FaceRegions, Redactor
 from vigil.models.install import require as require_model
@@ -59,6 +60,9 @@ LIVE_SCALES = (1.0,)
 """YuNet's search scales on a live frame: the frame as it is (~0.09 s for 768x432 on a busy
 2-core machine; x2 costs five times that, too slow for two frames a second). Faces too small
 for YuNet at that size are covered by the heads of tracked people (:func:`person_heads`)."""
+LIVE_PLATE_ONE_SCALE_PX = 640
+"""Live frames served this wide or narrower are searched for plate rows at one scale (a grid
+tile: 18 ms instead of 45 ms at 384 px here, load ~20; docs/redaction.md)."""
 HEAD_SHARE = 0.25
 """The top quarter of a tracked person's box is blurred as their head, whatever YuNet finds."""
 HEAD_ABOVE = 0.05
@@ -103,23 +107,31 @@ def person_heads(tracked: Detections) -> list[RegionBox]:
     return heads
 
 
-LiveRedact = Callable[[NDArray[np.uint8], Detections], NDArray[np.uint8]]
-"""Given a live frame and its tracked boxes, the frame with every face blurred."""
+LiveRedact = Callable[[NDArray[np.uint8], Detections, str], NDArray[np.uint8]]
+"""Given a live frame, its tracked boxes and its camera, the frame with every face blurred
+(and every plate, where the camera's policy says)."""
 
 
 def live_redactor(cfg: VigilConfig) -> LiveRedact:
     """The live profile of the deployment's redactor; where YuNet is missing, every frame is
-    blurred whole (fail closed)."""
+    blurred whole (fail closed). Plates, where policy says, are found by the character-row
+    search at the served size (the plate detector, where chosen, costs ~0.5 s a frame here:
+    too slow for a live rate; docs/redaction.md)."""
     red = cfg.governance.redaction
     try:
         faces = FaceRegions(require_model(cfg.resolved_models_dir, "yunet"), red, scales=LIVE_SCALES)
     except ModelError as exc:
         log.warning("live view: faces cannot be found, so frames are blurred whole for viewers: %s", exc)
-        return lambda image, _tracked: blur_all(image)
+        return lambda image, _tracked, _camera: blur_all(image)
+    plates = None
+    if plates_wanted(cfg):
+        plates = PlateRegions(None, red.plate_margin, one_scale_up_to_px=LIVE_PLATE_ONE_SCALE_PX)
 
-    def redact(image: NDArray[np.uint8], tracked: Detections) -> NDArray[np.uint8]:
+    def redact(image: NDArray[np.uint8], tracked: Detections, camera_id: str) -> NDArray[np.uint8]:
         heads = person_heads(tracked)
-        return Redactor([faces, lambda _img: heads], passes=1)(image)
+        return Redactor(
+            [faces, lambda _img: heads], passes=1, plates=plates, plate_policy=lambda cam: plates_blurred(cfg, cam)
+        )(image, camera_id=camera_id)
 
     return redact
 
@@ -193,7 +205,7 @@ class LiveView:
                 # Shrunk first: redaction costs by the pixel, and finds faces at the size served.
                 image, tracked = shrink(latest.image, latest.tracked, width)
                 if not clear:
-                    image = self.redact(image, tracked)
+                    image = self.redact(image, tracked, latest.camera_id)
                 drawn = draw_tracks(image, tracked, COCO_NAMES)
                 ok, data = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                 if not ok:  # pragma: no cover - encoding a valid array does not fail

@@ -37,16 +37,20 @@ class ImageRedactor(Protocol):
     """Blurs every face (and whatever else policy names) in an image; see
     :class:`vigil.governance.redactor.Redactor`."""
 
-    def __call__(self, image: NDArray[np.uint8], keep: Sequence[Box] = ()) -> NDArray[np.uint8]:
-        """A copy of ``image`` with every region blurred except those centred inside ``keep``."""
+    def __call__(
+        self, image: NDArray[np.uint8], keep: Sequence[Box] = (), camera_id: str | None = None
+    ) -> NDArray[np.uint8]:
+        """A copy of ``image`` with every region blurred except those centred inside ``keep``
+        (plates too where ``camera_id``'s policy says)."""
         ...
 
 
 class FrameRedactor(Protocol):
-    """Blurs every face in one clip frame; see :class:`vigil.governance.clip_redactor.ClipRedactor`."""
+    """Blurs every face (and plates where policy says) in one clip frame; see
+    :class:`vigil.governance.clip_redactor.ClipRedactor`."""
 
     def __call__(
-        self, image: NDArray[np.uint8], heads: Sequence[Box], keep: Sequence[Box]
+        self, image: NDArray[np.uint8], heads: Sequence[Box], keep: Sequence[Box], camera_id: str | None = None
     ) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
         """``(every face and head blurred, faces centred inside keep left clear or None)``."""
         ...
@@ -170,12 +174,14 @@ class MediaStore:
         *,
         keep_faces: str | None = None,
         keep_regions: Sequence[Box] = (),
+        camera_id: str | None = None,
     ) -> str:
         """Redact ``image`` ((H, W, 3) uint8 BGR, or (H, W) grey) and encode it as JPEG at ``rel_path``.
 
         ``keep_faces`` is the reason the image may keep all its faces (``"face candidate <id>"``);
         without one, every face is blurred first, except faces centred inside ``keep_regions``
-        (an enrolled subject's face in a group photo). Written to a temporary file in the same
+        (an enrolled subject's face in a group photo); plates are blurred where ``camera_id``'s
+        policy says (the deployment's for None). Written to a temporary file in the same
         directory and renamed, so readers never see a half-written file.
 
         Returns:
@@ -198,7 +204,7 @@ class MediaStore:
         if keep_faces is None:
             if self.redactor is None:
                 raise StoreError(f"not storing {rel_path!r}: it must be redacted and this media store has no redactor")
-            image = self.redactor(image, keep_regions)
+            image = self.redactor(image, keep_regions, camera_id)
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise StoreError(f"JPEG encoding failed for {rel_path!r}")
@@ -230,6 +236,7 @@ class MediaStore:
         keep_faces: str | None = None,
         max_side: int = 1280,
         crf: int = 26,
+        camera_id: str | None = None,
     ) -> StoredClip:
         """Redact each frame (every face and the given heads blurred) and store the clip as an
         H.264 MP4 at ``rel_path``; with ``kept_path`` and ``keep_faces`` (why: ``"face candidate
@@ -250,7 +257,7 @@ class MediaStore:
         blurred: list[NDArray[np.uint8]] = []
         clear: list[NDArray[np.uint8]] = []
         for f in frames:
-            out, kept = self.clip_redactor(f.image, f.heads, f.keep if kept_abs is not None else ())
+            out, kept = self.clip_redactor(f.image, f.heads, f.keep if kept_abs is not None else (), camera_id)
             blurred.append(out)
             if kept_abs is not None:
                 clear.append(kept if kept is not None else out)

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from vigil.config.camera import CAMERA_ID_PATTERN
 from vigil.core.errors import NotFoundError
+from vigil.governance.plate_regions import what_is_blurred
 from vigil.services.live import WATCH, LiveView
 from vigil.services.recorder import Recorder
 from vigil.web.core import WebSession, pages, render, signed_in
@@ -48,7 +49,8 @@ def grid(request: Request) -> Response:
     session = signed_in(request)
     session.require("media.read")
     me = session.principal
-    cameras = [(c.id, c.display_name) for c in session.ctx.config.cameras if c.enabled and me.sees(c.id)]
+    cfg = session.ctx.config
+    cameras = [(c.id, c.display_name, what_is_blurred(cfg, c.id)) for c in cfg.cameras if c.enabled and me.sees(c.id)]
     return render(request, "live.html", session, cameras=cameras, running=_live(session).running,
                   clear=me.can("media.unredacted"))  # fmt: skip
 
@@ -59,7 +61,8 @@ def camera(request: Request, camera_id: str) -> Response:
     session = signed_in(request)
     name = _camera(session, camera_id)
     return render(request, "live_camera.html", session, camera_id=camera_id, name=name,
-                  running=_live(session).running, clear=session.principal.can("media.unredacted"))  # fmt: skip
+                  running=_live(session).running, clear=session.principal.can("media.unredacted"),
+                  blurred=what_is_blurred(session.ctx.config, camera_id))  # fmt: skip
 
 
 @router.get("/live/{camera_id}/frame.jpg")

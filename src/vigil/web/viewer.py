@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from vigil.core.errors import InputError, NotFoundError
+from vigil.governance.plate_regions import what_is_blurred
 from vigil.services.rules import need_reason
 from vigil.web.core import pages, render, signed_in
 
@@ -62,5 +63,6 @@ def view_media(request: Request, path: str = "", unredacted: bool = False, reaso
         can_unredact=can_unredact,
         clear_for_review=kind in ("probe", "reference"),
         is_clip=kind in ("clip", "clip_kept"),
+        blurred=what_is_blurred(ctx.config, camera_id),
         min_reason=ctx.config.governance.min_reason_chars,
     )

@@ -276,6 +276,7 @@ class ClipRecorder:
                 keep_faces=f"face candidate {p.subject_id}" if keep else None,
                 max_side=self.cfg.max_side_px,
                 crf=self.cfg.crf,
+                camera_id=p.camera_id,
             )
         except (VigilError, ValueError) as exc:
             self.failed += 1

@@ -211,7 +211,10 @@ class CameraPipeline:
             # Every face is blurred at write time (by the media store's redactor), unless this
             # person raised a face candidate: then the reviewer needs to see who it was.
             return self._media.save_jpeg(
-                rel, crop, keep_faces=f"face candidate on track {track_id}" if candidate else None
+                rel,
+                crop,
+                keep_faces=f"face candidate on track {track_id}" if candidate else None,
+                camera_id=self.camera_id,
             )
         except VigilError as exc:
             # A full disk must not stop detection; the event is still stored, without media.

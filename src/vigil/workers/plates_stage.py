@@ -474,6 +474,9 @@ def build_plate_reader(
     )
 
 
+CCT_SPIN = False
+"""Whether the CCT recogniser's ONNX Runtime threads spin while idle (see :func:`make_session`)."""
+
 CCT_MODELS = {"cct": ("plates-cct", "plates-cct-v1"), "cct-v1": ("plates-cct-v1",)}
 """Installed models tried for each recogniser choice, in order: CCT-XS v1 is v2's fallback."""
 
@@ -509,7 +512,9 @@ def build_cct(recogniser: str, models_dir: Path, threads: int) -> CctRecogniser 
 def _load_cct(name: str, model_dir: Path, threads: int, partner: CctRecogniser | None = None) -> CctRecogniser:
     contract = check_plate_ocr(*plate_ocr_files(model_dir))
     return CctRecogniser(
-        make_session(contract.onnx_path, threads),
+        # Small graphs, a few ms a run: threads that spin between runs only burn the shared cores
+        # (bench/plates_cct_threads.py, docs/plates.md: same reads, 0.73x the time on a loaded box).
+        make_session(contract.onnx_path, threads, spin=CCT_SPIN),
         name=name,
         alphabet=contract.alphabet,
         pad_char=contract.pad_char,

@@ -76,8 +76,11 @@ class SharedMediaStore(MediaStore):
         *,
         keep_faces: str | None = None,
         keep_regions: Sequence[Box] = (),
+        camera_id: str | None = None,
     ) -> str:
-        rel = super().save_jpeg(rel_path, image, quality, keep_faces=keep_faces, keep_regions=keep_regions)
+        rel = super().save_jpeg(
+            rel_path, image, quality, keep_faces=keep_faces, keep_regions=keep_regions, camera_id=camera_id
+        )
         self._share(rel)
         return rel
 
@@ -90,9 +93,16 @@ class SharedMediaStore(MediaStore):
         keep_faces: str | None = None,
         max_side: int = 1280,
         crf: int = 26,
+        camera_id: str | None = None,
     ) -> StoredClip:
         clip = super().save_clip(
-            rel_path, frames, kept_path=kept_path, keep_faces=keep_faces, max_side=max_side, crf=crf
+            rel_path,
+            frames,
+            kept_path=kept_path,
+            keep_faces=keep_faces,
+            max_side=max_side,
+            crf=crf,
+            camera_id=camera_id,
         )
         for rel in (clip.path, clip.kept_path):
             if rel is not None:

@@ -10,7 +10,7 @@ from vigil.api.deps import Audit, Ctx, CurrentPrincipal, ReasonQuery, need_reaso
 from vigil.api.errors import ApiError
 from vigil.api.routing import Example, endpoint
 from vigil.core.errors import NotFoundError
-from vigil.governance.redaction import redact_for_viewing
+from vigil.governance.redaction import for_camera, redact_for_viewing
 from vigil.governance.roles import require
 
 router = APIRouter(prefix="/media", tags=["media"])
@@ -80,7 +80,7 @@ def get_media(
         # the same redactor runs as it is served, once per file version (ViewCache).
         body = ctx.services.viewed.get(
             (rel_path, stat.st_size, stat.st_mtime_ns),
-            lambda: redact_for_viewing(data, ctx.media.redactor, regions),
+            lambda: redact_for_viewing(data, for_camera(ctx.media.redactor, camera_id), regions),
         )
     audit.record(
         "media.view_unredacted" if unredacted else "media.view",
