@@ -2,7 +2,8 @@
 
 Day partitions created ahead and on demand, de-duplication by ``(event_id, occurred_at)``
 also across a partition boundary, rows of an older schema moved by the migration, retention
-by dropping whole days while a day holding a legally held row stays, and the lock that keeps
+by dropping whole days while a day holding a legally held row stays (events, plate misses,
+crowd counts), and the lock that keeps
 a hold from appearing between the check and the drop.
 """
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from vigil.events import AnyEvent
+from vigil.events.crowd import CrowdLineCounts, CrowdZoneCount, LineCount, ZoneCount
 from vigil.events.plates import PlateReadEvent
 from vigil.events.samples import track_lifecycle
 from vigil.store import Store, migrate, open_engine
@@ -189,3 +191,69 @@ def test_no_hold_can_be_added_while_retention_holds_its_lock(store: Store, pg_db
                 )
             with pytest.raises(psycopg.errors.LockNotAvailable):
                 other.execute("UPDATE cases SET legal_hold = false")
+
+
+def _crowd(at: datetime, zones: int = 2) -> CrowdZoneCount:
+    def zone(zone_id: str) -> ZoneCount:
+        return ZoneCount(zone_id=zone_id, count=4, detection_count=4, method="detection")
+
+    return CrowdZoneCount(
+        camera_id="cam", occurred_at=at, total=zone("*"), zones=tuple(zone(f"z{i}") for i in range(zones))
+    )
+
+
+def test_crowd_counts_retention_drops_whole_days_keeps_held_and_recent_rows(store: Store) -> None:
+    now = MIDNIGHT + timedelta(days=10, hours=12)
+    cutoff = now - timedelta(days=5)  # day 5, 12:00
+    samples = {
+        "old": _crowd(MIDNIGHT + timedelta(hours=10)),  # day 0: its day goes whole
+        "held": _crowd(MIDNIGHT + timedelta(days=1, hours=9)),  # day 1: named by a case on legal hold
+        "held_day_other": _crowd(MIDNIGHT + timedelta(days=1, hours=11)),
+        "boundary_old": _crowd(cutoff - timedelta(hours=6)),  # the cutoff's own day: row by row
+        "boundary_recent": _crowd(cutoff + timedelta(hours=6)),
+        "recent": _crowd(now - timedelta(hours=1)),
+    }
+    lines = {
+        "old": CrowdLineCounts(
+            camera_id="cam",
+            occurred_at=cutoff - timedelta(minutes=1),
+            period_start=cutoff - timedelta(minutes=6),
+            lines=(LineCount(line_id="gate", in_count=3, out_count=1),),
+        ),
+        "recent": CrowdLineCounts(
+            camera_id="cam",
+            occurred_at=cutoff + timedelta(minutes=4),
+            period_start=cutoff - timedelta(minutes=1),
+            lines=(LineCount(line_id="gate", in_count=2, out_count=0),),
+        ),
+    }
+    assert len(store.events.add_batch([*samples.values(), *lines.values()])) == len(samples) + len(lines)
+    audit = AuditEntry(actor="sup", action="case.create")
+    case = store.governance.cases.create("crowd", reason="r", legal_hold=True, created_by="sup", audit=audit)
+    store.governance.cases.add_item(
+        case.case_id, item_type="event", item_id=samples["held"].event_id, camera_id="cam", added_by="sup", audit=audit
+    )
+    day = {name: f"crowd_counts_p{s.occurred_at:%Y%m%d}" for name, s in samples.items()}
+
+    gone = store.crowd.purge_aggregates(retention_days=5, now=now)
+
+    assert gone.partitions_dropped == (day["old"],)
+    assert gone.partitions_kept_for_holds == (day["held"],)
+    # 3 rows (total + 2 zones) per sample: old (dropped), held_day_other and boundary_old (row by row).
+    assert gone.counts == {"crowd_counts": 9, "crowd_line_counts": 1, "crowd_heatmaps": 0}
+    with store.engine.connect() as conn:
+        where = {
+            str(e): str(p)
+            for e, p in conn.execute(text("SELECT DISTINCT event_id, tableoid::regclass::text FROM crowd_counts"))
+        }
+        line_ids = set(conn.execute(text("SELECT event_id FROM crowd_line_counts")).scalars())
+        days = partition_days(conn, CROWD_COUNTS)
+    ids = {name: s.event_id for name, s in samples.items()}
+    assert where == {ids[n]: day[n] for n in ("held", "boundary_recent", "recent")}
+    assert line_ids == {lines["recent"].event_id}
+    assert day["old"] not in days.values() and {day["held"], day["boundary_old"], day["recent"]} <= set(days.values())
+    # Crowd retention touches crowd aggregates only: the events themselves follow events_days.
+    assert store.events.count() == len(samples) + len(lines)
+    # A second run finds nothing more.
+    again = store.crowd.purge_aggregates(retention_days=5, now=now)
+    assert (again.counts["crowd_counts"], again.partitions_dropped) == (0, ())

@@ -1,5 +1,6 @@
 """``vigil retention run`` runs the retention service without the web app, and deletes what the
-features' tasks say (non-hit plate reads past retention), recorded by count as system:retention."""
+features' tasks say (non-hit plate reads past retention, crowd aggregates past theirs), recorded by
+count as system:retention."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import text
+
 from vigil.config import VigilConfig
+from vigil.events.crowd import CrowdHeatmap, CrowdZoneCount, ZoneCount
 from vigil.events.plates import PlateReadEvent
+from vigil.services import retention
 from vigil.store import Store
+from vigil.store.audit import AuditEntry
 
 RUN_AND_LIST_MODULES = """
 import sys
@@ -53,3 +59,48 @@ def test_retention_run_deletes_by_count_without_importing_the_web_app(tmp_path: 
     plates = [r for r in runs if r.object_id == "plates"]
     assert [r.actor for r in plates] == ["system:retention"] and plates[0].detail["plate_reads"] == 1
     assert "AB12CDE" not in json.dumps([r.detail for r in runs])
+
+
+def test_crowd_aggregates_past_their_retention_go_held_and_recent_ones_stay(tmp_path: Path) -> None:
+    # The embedded store (SQLite, one table per kind): the same task `vigil retention run` runs.
+    cfg = VigilConfig(data_dir=tmp_path / "data", crowd={"retention_days": 30})
+    now = datetime.now(UTC)
+
+    def sample(age: timedelta) -> CrowdZoneCount:
+        total = ZoneCount(zone_id="*", count=7, detection_count=7, method="detection")
+        zone = total.model_copy(update={"zone_id": "z1"})
+        return CrowdZoneCount(camera_id="cam-a", occurred_at=now - age, total=total, zones=(zone,))
+
+    def grid(age: timedelta) -> CrowdHeatmap:
+        end = now - age
+        return CrowdHeatmap(
+            camera_id="cam-a",
+            occurred_at=end,
+            period_start=end - timedelta(minutes=5),
+            cols=2,
+            rows=1,
+            frames=3,
+            frame_width=64,
+            frame_height=36,
+            cells=(1, 2),
+        )
+
+    old, held, recent = sample(timedelta(days=31)), sample(timedelta(days=40)), sample(timedelta(days=29))
+    old_grid, recent_grid = grid(timedelta(days=31)), grid(timedelta(days=1))
+    with Store.open(cfg.store_url) as store:
+        store.events.add_many([old, held, recent, old_grid, recent_grid])
+        audit = AuditEntry(actor="sup", action="case.create")
+        case = store.governance.cases.create("crowd", reason="r", legal_hold=True, created_by="sup", audit=audit)
+        store.governance.cases.add_item(
+            case.case_id, item_type="event", item_id=held.event_id, camera_id="cam-a", added_by="sup", audit=audit
+        )
+        report = retention.run(cfg, store, now=now)
+        with store.engine.connect() as conn:
+            counts = set(conn.execute(text("SELECT event_id FROM crowd_counts")).scalars())
+            grids = set(conn.execute(text("SELECT event_id FROM crowd_heatmaps")).scalars())
+        [task] = [r for r in store.governance.audit.list(limit=100) if r.object_id == "crowd"]
+    assert counts == {held.event_id, recent.event_id}
+    assert grids == {recent_grid.event_id}
+    assert report.counts["crowd.crowd_counts"] == 2 and report.counts["crowd.crowd_heatmaps"] == 1
+    assert report.counts["crowd.crowd_partitions_dropped"] == 0  # SQLite: one table, rows only
+    assert task.actor == "system:retention" and task.detail["crowd_counts"] == 2

@@ -237,6 +237,13 @@ class CrowdConfig(StrictModel):
     )
     heatmap_interval_s: float = Field(default=300.0, ge=1, le=86_400, description="Heatmap accumulation period.")
     heatmap_cells: tuple[int, int] = Field(default=(64, 36), description="Heatmap grid, columns × rows.")
+    retention_days: float = Field(
+        default=90,
+        gt=0,
+        le=3650,
+        description="Zone counts, line counts and heatmaps older than this are deleted by retention (on PostgreSQL "
+        "whole days of zone counts are dropped). Aggregates only; crowd alerts and their clips follow events.",
+    )
     threads: int = Field(default=2, ge=1, le=64, description="ONNX Runtime threads for CSRNet.")
     density_precision: Literal["int8", "fp32"] = Field(
         default="int8",

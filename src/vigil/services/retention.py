@@ -4,12 +4,14 @@ scheduler, without the web app.
 Core data (events, tracks, snapshots, candidates, dead letters, login attempts) is purged by
 :func:`vigil.governance.retention.run_retention`; the features' own data by the tasks here
 (non-hit plate reads past ``plates.retention_hours`` with their crops, expired hotlist entries,
-expired watchlist subjects with their images). Items of a case on legal hold are kept. Every
-run is recorded as ``retention.run`` by ``system:retention``, by counts, never by content.
+expired watchlist subjects with their images, crowd aggregates past ``crowd.retention_days``).
+Items of a case on legal hold are kept. Every run is recorded as ``retention.run`` by
+``system:retention``, by counts, never by content.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +27,7 @@ from vigil.store.faces import SubjectRecord
 from vigil.store.media import MediaStore
 
 ACTOR = system_actor_name("retention")
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -49,6 +52,26 @@ class PlatesRetention:
 
 
 @dataclass(slots=True)
+class CrowdRetention:
+    """Zone counts, line counts and heatmaps older than ``crowd.retention_days`` (aggregates only)."""
+
+    retention_days: float
+    name: str = "crowd"
+
+    def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
+        gone = store.crowd.purge_aggregates(retention_days=self.retention_days, now=now)
+        if gone.partitions_dropped or gone.partitions_kept_for_holds:
+            log.warning(
+                "retention: dropped %d day partitions of crowd_counts (%s); kept %d holding held rows (%s)",
+                len(gone.partitions_dropped),
+                ", ".join(gone.partitions_dropped) or "none",
+                len(gone.partitions_kept_for_holds),
+                ", ".join(gone.partitions_kept_for_holds) or "none",
+            )
+        return {**gone.counts, "crowd_partitions_dropped": len(gone.partitions_dropped)}
+
+
+@dataclass(slots=True)
 class WatchlistRetention:
     """Expired watchlist subjects lose their images and embeddings."""
 
@@ -67,6 +90,7 @@ class WatchlistRetention:
 FEATURE_TASKS: list[Callable[[VigilConfig], RetentionTask]] = [
     lambda config: PlatesRetention(config.plates.retention_hours),
     lambda _config: WatchlistRetention(),
+    lambda config: CrowdRetention(config.crowd.retention_days),
 ]
 """The features' retention tasks, each built from the deployment's config."""
 

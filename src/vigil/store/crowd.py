@@ -7,7 +7,13 @@
 * ``crowd_calibrations``: per-camera count corrections fitted from labelled frames (every fit
   is kept; the newest active one applies), written with its audit record in one transaction.
 
-Migrations: ``migrations/versions/0005_crowd.py``, ``0007_crowd_calibrations.py``.
+Migrations: ``migrations/versions/0005_crowd.py``, ``0007_crowd_calibrations.py``; on PostgreSQL
+``crowd_counts`` is partitioned by day (``0012_pg_time_partitions.py``, ``store/partitions.py``).
+
+Retention (:meth:`CrowdRepository.purge_aggregates`, ``crowd.retention_days``): zone counts,
+line counts and heatmaps older than the cutoff go; on PostgreSQL a day of zone counts wholly
+before it is dropped in one statement. Rows of an event a case on legal hold names stay (and
+keep their day's partition). Alerts are left to the events' retention (their clips follow it).
 """
 
 from __future__ import annotations
@@ -15,16 +21,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Boolean, Float, Index, Integer, String, func, select, update
+from sqlalchemy import Boolean, Float, Index, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from vigil.core.errors import NotFoundError
+from vigil.core.clock import utcnow
+from vigil.core.errors import InputError, NotFoundError
 from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount
+from vigil.store.cases import CaseItemRow, CaseRow
+from vigil.store.partitions import CROWD_COUNTS, any_of, drop_expired, is_partitioned, lock_holds
 from vigil.store.session import _check_aware, _transaction
 from vigil.store.tables import Base, PayloadJSON, UTCDateTime
 
@@ -286,12 +295,84 @@ class NewCalibration:
     fit: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class CrowdPurge:
+    """What a crowd retention run deleted: rows by table (counts only) and day partitions dropped."""
+
+    counts: dict[str, int]
+    partitions_dropped: tuple[str, ...] = ()
+    """PostgreSQL: day partitions of ``crowd_counts`` dropped whole (their rows are in ``counts``)."""
+    partitions_kept_for_holds: tuple[str, ...] = ()
+    """Partitions old enough to drop kept because they hold a row of an event on legal hold."""
+
+
+def _rows(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class CrowdRepository:
     """Queries of the crowd feature (its rows are written by :func:`fold_crowd`)."""
 
     def __init__(self, sessions: sessionmaker[Session], write_sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._write_sessions = write_sessions
+
+    def purge_aggregates(self, *, retention_days: float, now: datetime | None = None) -> CrowdPurge:
+        """Delete zone counts, line counts and heatmaps older than ``retention_days`` (one transaction).
+
+        Rows of an event that a case on legal hold names are kept. On PostgreSQL, each day
+        partition of ``crowd_counts`` wholly before the cutoff is dropped whole unless it holds
+        such a row; the remaining old rows (the boundary day, a held day) go row by row.
+        """
+        if retention_days <= 0:
+            raise InputError(f"retention_days must be > 0, got {retention_days}")
+        _check_aware(now=now)
+        cutoff = (now or utcnow()) - timedelta(days=retention_days)
+        with _transaction(self._write_sessions, "purging crowd aggregates") as session:
+            conn = session.connection()
+            partitioned = conn.dialect.name == "postgresql" and is_partitioned(conn)
+            if partitioned:
+                lock_holds(conn)  # no hold may appear between the check and the drop
+            held = {
+                str(i)
+                for i in session.scalars(
+                    select(CaseItemRow.item_id)
+                    .join(CaseRow, CaseRow.case_id == CaseItemRow.case_id)
+                    .where(CaseRow.legal_hold.is_(True), CaseItemRow.item_type == "event")
+                )
+            }
+            dropped_rows = 0
+            dropped: tuple[str, ...] = ()
+            kept: tuple[str, ...] = ()
+            if partitioned:
+                result = drop_expired(
+                    conn, CROWD_COUNTS, cutoff, lambda c, partition: any_of(c, partition, "event_id", held)
+                )
+                dropped_rows, dropped, kept = result.rows, result.dropped, result.kept_for_holds
+            held_list = sorted(held)
+            counts = {
+                "crowd_counts": dropped_rows
+                + _rows(
+                    session.execute(
+                        delete(CrowdCountRow).where(CrowdCountRow.at < cutoff, CrowdCountRow.event_id.not_in(held_list))
+                    )
+                ),
+                "crowd_line_counts": _rows(
+                    session.execute(
+                        delete(CrowdLineCountRow).where(
+                            CrowdLineCountRow.period_end < cutoff, CrowdLineCountRow.event_id.not_in(held_list)
+                        )
+                    )
+                ),
+                "crowd_heatmaps": _rows(
+                    session.execute(
+                        delete(CrowdHeatmapRow).where(
+                            CrowdHeatmapRow.period_end < cutoff, CrowdHeatmapRow.event_id.not_in(held_list)
+                        )
+                    )
+                ),
+            }
+        return CrowdPurge(counts=counts, partitions_dropped=dropped, partitions_kept_for_holds=kept)
 
     def cameras(self) -> list[str]:
         """Cameras with any crowd count stored."""
