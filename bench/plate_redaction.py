@@ -8,10 +8,12 @@ For each scene (``../shared/data/plates/us``, one labelled plate each) an outsid
 its best effort) reads the source and the image with its plates blurred, JPEG-encoded, as the
 default policy stores it (plates found by the character-row search, ``plates.localiser:
 morphology``) and as a deployment that chose the plate detector stores it (``plates.localiser:
-platedet``: its boxes and the rows). A plate counts as *readable* when a read lies within one
-edit (a confusable swap counts half) of the labelled text. Also timed: each plate finder per
-768x432 frame (a scene shrunk to it) against one YOLO detection of that frame in the same process
-(the ratio carries across machines).
+platedet``: its boxes and the rows), and as the thorough profile stores snapshots and case
+exports (the rows and the PP-OCR scene text detector's lines, no AGPL model). A plate counts as
+*readable* when a read lies within one edit (a confusable swap counts half) of the labelled text.
+Also timed: each plate finder per 768x432 frame (a scene shrunk to it) against one YOLO detection
+of that frame in the same process (the ratio carries across machines), and what the thorough
+profile adds over the fast one per frame.
 """
 
 from __future__ import annotations
@@ -55,7 +57,11 @@ def main() -> None:
         base = {"models_dir": models, "data_dir": tmp}
         rows_cfg = VigilConfig(**base)
         det_cfg = VigilConfig(**base, plates={"localiser": "platedet"})
-        finders = {"rows (default)": build_plate_regions(rows_cfg), "platedet+rows": build_plate_regions(det_cfg)}
+        finders = {
+            "rows (default)": build_plate_regions(rows_cfg),
+            "platedet+rows": build_plate_regions(det_cfg),
+            "thorough (stored)": build_plate_regions(rows_cfg, "thorough"),
+        }
         outsider = build_plate_reader(det_cfg.plates, models, localiser="platedet")
         detector = build_detector(rows_cfg)
         labels = sorted(SCENES.glob("*.txt"))
@@ -91,6 +97,7 @@ def main() -> None:
                     still[key].append(name)
             print(f"{n}/{len(labels)} {name}: " + ", ".join(f"{k} {len(v)}" for k, v in still.items()), file=sys.stderr)
     det_med = statistics.median(det_ms)
+    added = [t - f for t, f in zip(finder_ms["thorough (stored)"], finder_ms["rows (default)"], strict=True)]
     result: dict[str, Any] = {
         "scenes": len(labels),
         "read_in_source": source_read,
@@ -99,6 +106,9 @@ def main() -> None:
         "finder_ms_768x432_median": {k: round(statistics.median(v), 1) for k, v in finder_ms.items()},
         "detection_ms_768x432_median": round(det_med, 1),
         "ratio_to_detection": {k: round(statistics.median(v) / det_med, 2) for k, v in finder_ms.items()},
+        # What the thorough profile adds to each stored image over the fast one, frame by frame.
+        "thorough_added_ms_768x432_median": round(statistics.median(added), 1),
+        "thorough_added_ratio_to_detection": round(statistics.median(added) / det_med, 2),
         "machine": machine_info(),
     }
     print(f"scenes {len(labels)}; outsider reads {source_read} labelled plates in the source")
@@ -108,6 +118,10 @@ def main() -> None:
             f"{result['finder_ms_768x432_median'][key]} ms per 768x432 frame "
             f"({result['ratio_to_detection'][key]}x one detection, {det_med:.1f} ms)"
         )
+    print(
+        f"thorough profile adds {result['thorough_added_ms_768x432_median']} ms per stored 768x432 frame "
+        f"({result['thorough_added_ratio_to_detection']}x one detection)"
+    )
     print(f"CPU: {result['machine']['cpu_model']}; load {result['machine']['load_avg_at_start']}")
     if args.json:
         emit_json(result)

@@ -262,7 +262,8 @@ def build_redactor(cfg: VigilConfig) -> Redactor:
             unredacted instead: the run refuses to start.
     """
     red = cfg.governance.redaction
-    plates = build_plate_regions(cfg) if plates_wanted(cfg) else None
+    # Stills are kept and exported: the thorough plate finder (the live view and clips: fast).
+    plates = build_plate_regions(cfg, "thorough") if plates_wanted(cfg) else None
     return Redactor(
         [FaceRegions(require(cfg.resolved_models_dir, "yunet"), red), HaarFaceRegions(red)],
         plates=plates,
