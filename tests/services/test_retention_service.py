@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from vigil.config import VigilConfig
-from vigil.events.crowd import CrowdHeatmap, CrowdZoneCount, ZoneCount
+from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdZoneCount, ZoneCount
 from vigil.events.plates import PlateReadEvent
 from vigil.services import retention
 from vigil.store import Store
@@ -61,7 +61,7 @@ def test_retention_run_deletes_by_count_without_importing_the_web_app(tmp_path: 
     assert "AB12CDE" not in json.dumps([r.detail for r in runs])
 
 
-def test_crowd_aggregates_past_their_retention_go_held_and_recent_ones_stay(tmp_path: Path) -> None:
+def test_crowd_aggregates_and_alerts_past_their_retention_go_held_and_recent_ones_stay(tmp_path: Path) -> None:
     # The embedded store (SQLite, one table per kind): the same task `vigil retention run` runs.
     cfg = VigilConfig(data_dir=tmp_path / "data", crowd={"retention_days": 30})
     now = datetime.now(UTC)
@@ -85,22 +85,42 @@ def test_crowd_aggregates_past_their_retention_go_held_and_recent_ones_stay(tmp_
             cells=(1, 2),
         )
 
+    def alert(age: timedelta) -> CrowdAlert:
+        at = now - age
+        return CrowdAlert(
+            camera_id="cam-a",
+            occurred_at=at,
+            kind="over_capacity",
+            subject_type="zone",
+            subject_id="z1",
+            state="raised",
+            value=70,
+            threshold=60,
+            unit="people",
+            since=at - timedelta(seconds=10),
+        )
+
     old, held, recent = sample(timedelta(days=31)), sample(timedelta(days=40)), sample(timedelta(days=29))
     old_grid, recent_grid = grid(timedelta(days=31)), grid(timedelta(days=1))
+    # Alerts follow governance.retention.events_days (default 30), like their clips.
+    old_alert, held_alert, recent_alert = (alert(timedelta(days=d)) for d in (31, 45, 29))
     with Store.open(cfg.store_url) as store:
-        store.events.add_many([old, held, recent, old_grid, recent_grid])
+        store.events.add_many([old, held, recent, old_grid, recent_grid, old_alert, held_alert, recent_alert])
         audit = AuditEntry(actor="sup", action="case.create")
         case = store.governance.cases.create("crowd", reason="r", legal_hold=True, created_by="sup", audit=audit)
-        store.governance.cases.add_item(
-            case.case_id, item_type="event", item_id=held.event_id, camera_id="cam-a", added_by="sup", audit=audit
-        )
+        for item in (held, held_alert):
+            store.governance.cases.add_item(
+                case.case_id, item_type="event", item_id=item.event_id, camera_id="cam-a", added_by="sup", audit=audit
+            )
         report = retention.run(cfg, store, now=now)
         with store.engine.connect() as conn:
             counts = set(conn.execute(text("SELECT event_id FROM crowd_counts")).scalars())
             grids = set(conn.execute(text("SELECT event_id FROM crowd_heatmaps")).scalars())
+            alerts = set(conn.execute(text("SELECT event_id FROM crowd_alerts")).scalars())
         [task] = [r for r in store.governance.audit.list(limit=100) if r.object_id == "crowd"]
     assert counts == {held.event_id, recent.event_id}
     assert grids == {recent_grid.event_id}
+    assert alerts == {held_alert.event_id, recent_alert.event_id} and report.counts["crowd_alerts"] == 1
     assert report.counts["crowd.crowd_counts"] == 2 and report.counts["crowd.crowd_heatmaps"] == 1
     assert report.counts["crowd.crowd_partitions_dropped"] == 0  # SQLite: one table, rows only
     assert task.actor == "system:retention" and task.detail["crowd_counts"] == 2

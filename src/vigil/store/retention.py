@@ -16,6 +16,7 @@ from vigil.store.auth import LoginAttemptRow
 from vigil.store.candidates import CandidateRow
 from vigil.store.cases import CaseItemRow, CaseRow
 from vigil.store.clips import ClipRow
+from vigil.store.crowd import CrowdAlertRow
 from vigil.store.dead_letters import DeadLetterRow
 from vigil.store.logins import delete_idle
 from vigil.store.partitions import EVENTS, DropResult, any_of, drop_expired, is_partitioned, lock_holds
@@ -135,6 +136,14 @@ class RetentionRepository:
                 "tracks": _delete_in(session, TrackRow.track_id, track_ids),
                 "candidates": _delete_in(session, CandidateRow.candidate_id, cand_ids),
                 "events": dropped.rows + _delete_in(session, EventRow.event_id, event_ids),
+                # A crowd alert is an event (held as one); its clip already follows this cutoff.
+                "crowd_alerts": _rowcount(
+                    session.execute(
+                        delete(CrowdAlertRow).where(
+                            CrowdAlertRow.at < cutoffs.events_before, CrowdAlertRow.event_id.not_in(sorted(held_events))
+                        )
+                    )
+                ),
                 "dead_letters": _rowcount(
                     session.execute(delete(DeadLetterRow).where(DeadLetterRow.created_at < cutoffs.dead_letters_before))
                 ),
