@@ -22,7 +22,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 from numpy.typing import NDArray
 
 from vigil.core.classes import COCO_NAMES
@@ -234,6 +233,10 @@ def free_size_graph(path: Path) -> tuple[bytes | None, list[int | str] | None]:
         when the file is not a graph with one 4-D input and one 3-D output (then it is opened
         as it is, and the checks that follow name what is wrong with it).
     """
+    # Imported here: the CLI imports this module for its commands' choices, and onnx (protobuf
+    # and all) must not load for a command that never opens a detector.
+    import onnx
+
     try:
         model = onnx.load(str(path))
     except Exception:  # onnx's decode errors; make_session then names the unloadable file
