@@ -11,6 +11,7 @@ config layer), never from a command line: a URL with a password would show in ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -73,6 +74,14 @@ class NatsConnection:
         self.disconnected_at: float | None = None
         try:
             self.nc: Client = self.call(self._connect(), timeout_s=settings.connect_timeout_s * 3 + 5)
+        except TimeoutError:
+            # One round of connecting gave no answer in time (seen in CI: nats-py's close of a
+            # client that never connected can hang): unreachable, in the same one line.
+            self._stop_loop()
+            raise BusUnavailableError(
+                f"NATS is not reachable at {_masked(settings.servers)}: no answer within "
+                f"{settings.connect_timeout_s * 3 + 5:.1f} s"
+            ) from None
         except BaseException:
             self._stop_loop()
             raise
@@ -231,7 +240,9 @@ async def _connect_once(options: dict[str, Any]) -> Client:
         if failure or time.monotonic() > deadline:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await nc.close()
+            # Closing a client that never connected can wait on nats-py's own retry loop: bounded.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.close(), 1.0)
             raise failure[0] if failure else nats.errors.NoServersError()
         await asyncio.sleep(0.02)
     task.result()
