@@ -11,7 +11,6 @@ Items of a case on legal hold are kept. Every run is recorded as ``retention.run
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,9 +24,9 @@ from vigil.services.context import media_store
 from vigil.store.facade import Store
 from vigil.store.faces import SubjectRecord
 from vigil.store.media import MediaStore
+from vigil.store.partitions import log_drops
 
 ACTOR = system_actor_name("retention")
-log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -60,14 +59,7 @@ class CrowdRetention:
 
     def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
         gone = store.crowd.purge_aggregates(retention_days=self.retention_days, now=now)
-        if gone.partitions_dropped or gone.partitions_kept_for_holds:
-            log.warning(
-                "retention: dropped %d day partitions of crowd_counts (%s); kept %d holding held rows (%s)",
-                len(gone.partitions_dropped),
-                ", ".join(gone.partitions_dropped) or "none",
-                len(gone.partitions_kept_for_holds),
-                ", ".join(gone.partitions_kept_for_holds) or "none",
-            )
+        log_drops("crowd_counts", gone.partitions_dropped, gone.partitions_kept_for_holds)
         return {**gone.counts, "crowd_partitions_dropped": len(gone.partitions_dropped)}
 
 

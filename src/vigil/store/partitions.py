@@ -205,6 +205,25 @@ class DropResult:
     """Partitions old enough to drop that hold a row under legal hold (purged row by row)."""
 
 
+def log_drops(table: str, dropped: Iterable[str], kept_for_holds: Iterable[str]) -> None:
+    """One warning naming the partitions of ``table`` a retention run dropped and those it kept for holds.
+
+    A warning, not info: dropping a partition deletes a whole range of rows in one statement, and an
+    operator reading the log should see which ranges went (the audit record keeps counts only).
+    """
+    dropped, kept = tuple(dropped), tuple(kept_for_holds)
+    if not dropped and not kept:
+        return
+    log.warning(
+        "retention: dropped %d partitions of %s (%s); kept %d holding held rows (%s)",
+        len(dropped),
+        table,
+        ", ".join(dropped) or "none",
+        len(kept),
+        ", ".join(kept) or "none",
+    )
+
+
 HeldCheck = Callable[[Connection, str], bool]
 """Whether the named partition holds a row under legal hold."""
 
