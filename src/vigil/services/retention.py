@@ -18,9 +18,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from vigil.config import VigilConfig
+from vigil.core.clock import utcnow
 from vigil.governance.retention import RetentionReport, RetentionTask, run_retention
 from vigil.services.actor import system_actor_name
 from vigil.services.context import media_store
+from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
 from vigil.store.faces import SubjectRecord
 from vigil.store.media import MediaStore
@@ -90,6 +92,30 @@ FEATURE_TASKS: list[Callable[[VigilConfig], RetentionTask]] = [
 def feature_tasks(config: VigilConfig) -> list[RetentionTask]:
     """The features' retention tasks for this deployment."""
     return [make(config) for make in FEATURE_TASKS]
+
+
+def run_plates_by_hand(config: VigilConfig, store: Store, *, detail: dict[str, str]) -> dict[str, int]:
+    """The plates task of the retention job, run by hand (``vigil plates purge``); audited as a run.
+
+    The same task and the same media store as :func:`run`, so crops in the scale-out bucket go too,
+    and recorded by counts (never plates) with ``detail`` (who ran it, how) beside them.
+    """
+    task = PlatesRetention(config.plates.retention_hours)
+    media = media_store(config, None)
+    try:
+        counts = task.run(store, media, utcnow())
+    finally:
+        media.close()
+    store.governance.audit.append(
+        AuditEntry(
+            actor=ACTOR,
+            action="retention.run",
+            object_type="task",
+            object_id=task.name,
+            detail={**detail, **counts},
+        )
+    )
+    return counts
 
 
 def run(
