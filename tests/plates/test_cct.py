@@ -113,14 +113,9 @@ def test_one_batch_for_many_crops_and_one_by_one_for_a_fixed_batch_graph() -> No
     assert fixed.batches == [(1, 64, 128, 3), (1, 64, 128, 3)]
 
 
-def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
-    # v2 leans to 'B' in the first slot (0.6), v1 (9 slots, no region head) is sure of '8' (0.9).
-    v2 = FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")])
-    v1 = FakeSession([slots_for("8951283", slots=9, p=0.9, second={0: "B"})])
-    partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
-    alone = recogniser(FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")]))
-    assert alone.read([plate_image()])[0].text == "B951283"
-    both = CctRecogniser(
+def with_partner(v2: FakeSession, partner: CctRecogniser) -> CctRecogniser:
+    """The v2 recogniser (region head) with ``partner`` as its second graph."""
+    return CctRecogniser(
         v2,
         name="plates-cct",
         alphabet=ALPHABET,
@@ -131,6 +126,16 @@ def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
         regions=REGIONS,
         partner=partner,
     )
+
+
+def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
+    # v2 leans to 'B' in the first slot (0.6), v1 (9 slots, no region head) is sure of '8' (0.9).
+    v2 = FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")])
+    v1 = FakeSession([slots_for("8951283", slots=9, p=0.9, second={0: "B"})])
+    partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
+    alone = recogniser(FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")]))
+    assert alone.read([plate_image()])[0].text == "B951283"
+    both = with_partner(v2, partner)
     (read,) = both.read([plate_image()])
     assert (read.text, read.country) == ("8951283", "United States")
     assert read.least == pytest.approx(0.65)  # (0.4 + 0.9) / 2
@@ -151,17 +156,7 @@ def test_several_views_of_one_plate_are_averaged_over_views_and_graphs() -> None
     )
     v1 = FakeSession([slots_for("8951283", slots=9, p=0.7, second={0: "B"})] * 3)
     partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
-    both = CctRecogniser(
-        v2,
-        name="plates-cct",
-        alphabet=ALPHABET,
-        pad_char="_",
-        height=64,
-        width=128,
-        region_output="region",
-        regions=REGIONS,
-        partner=partner,
-    )
+    both = with_partner(v2, partner)
     empty = np.zeros((0, 0, 3), np.uint8)
     read = both.read_views([plate_image(), plate_image(), empty, plate_image()])
     assert (read.text, read.country) == ("8951283", "United States")

@@ -233,7 +233,7 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
     url = store_url(cfg)
     conn = NatsConnection.connect_with_backoff(nats_settings(cfg, "vigil-indexer"), stop=stop)
     try:
-        store = open_store_with_backoff(url, stop)
+        store = open_store_with_backoff(url, stop, partition_hours=cfg.store.partition_hours)
         try:
             bus = JetStreamBus(conn, streams=StreamOptions(replicas=cfg.scale.nats.replicas))
             indexer = Indexer(store, alerts=lambda alerts: publish_alerts(conn, [_wire(a) for a in alerts]))

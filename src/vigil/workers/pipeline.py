@@ -86,7 +86,7 @@ class CameraPipeline:
         self.camera_id = camera_id
         self._detector = detector
         # Motion-region detection (detector.motion_regions): only for a detector that can crop.
-        self.regions = regions if hasattr(detector, "detect_region") else None
+        self.regions = regions if hasattr(detector, "detect_regions") else None
         self._live_xyxy = Detections.empty().xyxy
         self._tracker = ObjectTracker(tracker_config, analysis_fps, class_ids)
         self._lifecycle = TrackLifecycle(tracker_config.lost_track_s, tracker_config.update_interval_s)
@@ -106,13 +106,15 @@ class CameraPipeline:
 
     def process(self, frame: Frame) -> FrameResult:
         """Analyse one frame and return its detections, tracks and events."""
-        region = None
+        crops = None
         if self.regions is not None:
-            region = self.regions.choose(frame.width, frame.height, frame.pts_s, frame.motion_box, self._live_xyxy)
-        if region is None:
+            crops = self.regions.choose(
+                frame.width, frame.height, frame.pts_s, frame.motion_box, self._live_xyxy, frame.motion_parts
+            )
+        if crops is None:
             detections = self._detector.detect(frame.image)
         else:
-            detections = self._detector.detect_region(frame.image, region)  # type: ignore[attr-defined]
+            detections = self._detector.detect_regions(frame.image, crops)  # type: ignore[attr-defined]
         tracked = self._tracker.update(detections, frame.pts_s)
         self._live_xyxy = tracked.xyxy
         changes = self._lifecycle.observe(frame, tracked)
