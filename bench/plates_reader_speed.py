@@ -6,8 +6,9 @@ falls on both alike:
 * a plate read: the labelled plate box (10 % margin) read by the CCT graph alone, by the whole
   default ``read_crop`` (second opinion included where it is asked), and by PP-OCRv6's ``read_crop``.
 
-``cct_before`` is the default reader with PP-OCR's sessions as rapidocr makes them (memory arena
-off, idle threads spinning: the reader until 2026-12-06), to give the session change its ratio.
+``cct_before`` is the default reader as it was until 2026-12-06: PP-OCR's sessions as rapidocr
+makes them (memory arena off, idle threads spinning) and the 960-px scene text pass on every
+scene (no ``SCENE_TEXT_SURE`` gate), to give this round's changes their ratio.
 Each read is preceded by an untimed 50 ms pause, so that one reader's spinning threads do not
 run into the next reader's timing (within one reader they do, as in the product).
 
@@ -74,6 +75,7 @@ def main() -> int:
         "ppocr": build_plate_reader(PlatesConfig(recogniser="ppocr"), models_dir()),
     }
     readers["cct_before"]._ocr = RapidTextEngine(threads=PlatesConfig().threads, own_sessions=False)
+    readers["cct_before"].scene_text_sure = 1.01
     cct_graph = readers["cct"]._cct  # the graph alone, for the per-plate figure
     assert cct_graph is not None
     first = read_image(items[0].image)

@@ -39,8 +39,9 @@ class TextRecogniser(Protocol):
 class SceneTextEngine(Protocol):
     """Optional extras of an OCR engine: text lines of a whole scene, and batched recognition."""
 
-    def detect_scene_lines(self, image: BGRImage) -> list[Quad]:
-        """Text lines of a whole frame, found at a resolution fit for small plates."""
+    def detect_scene_lines(self, image: BGRImage, max_side: int | None = None) -> list[Quad]:
+        """Text lines of a whole frame, found at a resolution fit for small plates (or at up to
+        ``max_side`` pixels on the long side where the caller asks for a cheaper pass)."""
         ...
 
     def recognise_many(self, images: list[BGRImage]) -> list[TextLine]:
@@ -95,7 +96,7 @@ class RapidTextEngine:
         self._spin = OCR_SPIN if spin is None else spin
         self._scene_side = scene_det_max_side
         self._engine: Any = self._make(det_max_side)
-        self._scene_engine: Any = None
+        self._scene_engines: dict[int, Any] = {}
         self._charset: list[str] = []
         self._fold: PlateFold | None = None
         # One engine serves several cameras; rapidocr mutates its flags per call.
@@ -133,12 +134,15 @@ class RapidTextEngine:
             return []
         return [np.asarray(b, dtype=np.float32).reshape(4, 2) for b in boxes]
 
-    def detect_scene_lines(self, image: BGRImage) -> list[Quad]:
-        """Text lines of a whole frame, the detector run at up to ``scene_det_max_side`` pixels."""
+    def detect_scene_lines(self, image: BGRImage, max_side: int | None = None) -> list[Quad]:
+        """Text lines of a whole frame, the detector run at up to ``scene_det_max_side`` pixels
+        (or ``max_side``: one more detector session per side asked for)."""
+        side = self._scene_side if max_side is None else max_side
         with self._lock:
-            if self._scene_engine is None:
-                self._scene_engine = self._make(self._scene_side)
-            out = self._scene_engine(image, use_det=True, use_cls=False, use_rec=False)
+            engine = self._scene_engines.get(side)
+            if engine is None:
+                engine = self._scene_engines[side] = self._make(side)
+            out = engine(image, use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(out, "boxes", None)
         if boxes is None or len(boxes) == 0:
             return []
