@@ -16,6 +16,7 @@ from vigil.store.candidates import CandidateRepository
 from vigil.store.clips import ClipRepository
 from vigil.store.crowd import CrowdRepository
 from vigil.store.engine import open_engine, writer
+from vigil.store.epochs import EpochRepository
 from vigil.store.explore import ExploreRepository
 from vigil.store.faces import FacesRepository
 from vigil.store.governance import GovernanceStore
@@ -46,6 +47,8 @@ class Store:
         self.plates = PlatesRepository(sessions, write_sessions)
         self.crowd = CrowdRepository(sessions, write_sessions)
         self.clips = ClipRepository(sessions)
+        self.epochs = EpochRepository(sessions, write_sessions)
+        """The newest lease epoch per camera (the scale-out indexer's fence)."""
         self.explore = ExploreRepository(sessions)
         self.governance = GovernanceStore(sessions, write_sessions)
 
