@@ -6,10 +6,31 @@ between ``samples/people.mp4`` and the Intel one-by-one clip. ``vigil run`` anal
 at ``analysis_fps`` (default 5) with the default config otherwise (motion gate on; faces, plates
 and crowd stages off unless ``--stages``), then gets SIGTERM. Only the ``--seconds`` after every
 camera has analysed its first frame count (start-up is left out): from the ``camera_health``
-counters, frames analysed and frames dropped because the analysis was busy. N grows from
-``--start`` until more than 1% of the frames due for analysis are dropped (or a camera analysed
-nothing); the last N that kept up is the figure. Both detectors are measured in the same run,
-alternating at each N, so that the neighbours' load hits both alike.
+counters, each camera's frames decoded, analysed and dropped because the analysis was busy,
+over the seconds between its first and last report. A camera is *due* ``min(fps, clip fps)``
+sampled frames a second; *missed* are the frames dropped plus the sampled share of the frames
+it did not decode at the stream's rate (decoding that falls behind loses frames before the
+sampler, where the drop counter does not see them: at load 25 under ``nice``, 40 cameras
+analysed 61 frames in 5 s, about a tenth of what the gate passes, and reported no drop).
+A step at N cameras *keeps up* when at most 1% of the due frames are missed and every camera
+analysed. Frames the motion gate skips are served, not
+missed. All cameras of one clip pull one shared stream, so they see the same scene at the same
+time (their bursts coincide: the hard case); a 40 s window (``--seconds 40``) holds a whole loop
+of ``people.mp4`` (40.1 s), so the verdict does not depend on where in that clip it began.
+
+The search, per detector (each has its own start, ``--start yolov4-tiny=6,yolox-nano=16``, so
+that an idle 2-core box is measured in about 15-25 minutes): galloping from the start, N x 1.5
+(rounded up) while it keeps up (halving while it does not), then bisection between the largest N
+that kept up and the smallest that fell behind, until they are neighbours. The largest N that
+kept up is then run once more (``--confirm``, default 1): a lucky window does not make the
+figure; if the re-run falls behind, the next smaller N is confirmed instead. The real-time
+figure is the confirmed N. Bisection assumes that a box which keeps up at N keeps up at every
+smaller N (true up to noise: past capacity the analysis queue overflows within seconds, so 1%
+of the due frames is a clear line; at 2 cameras on a busy box decoding lost 0-0.6 frames in
+20 s). Detectors take turns step by step, so the
+neighbours' load hits both alike; ``--budget-min`` stops the search where it is and reports the
+bounds reached. Peak memory per camera is the slope of ``vigil run``'s peak RSS over the
+cameras of every step (least squares), the intercept the process's own.
 
 A second figure, for machines Vigil does not have to itself (the team's shared 2-core box, where
 at load 10 no detector keeps even one camera in real time under ``nice``): cameras by CPU time,
@@ -18,7 +39,8 @@ the cameras served (share of the due frames analysed) per share of the CPUs Vigi
 the straight-line estimate ``vigil status`` gives, and compares detectors on the same CPU; it
 ignores bursts, so the real-time figure on an idle box is the one to plan with.
 
-Run: ``nice -n 10 .venv/bin/python bench/cameras_per_box.py [--seconds 40] [--start 1] [--json]``,
+Run (idle box): ``OMP_NUM_THREADS=1 .venv/bin/python bench/cameras_per_box.py --variants yolov4-tiny,yolox-nano
+--start yolov4-tiny=6,yolox-nano=16 --seconds 40 [--budget-min 16] [--stages] [--json]``,
 or ``--fixed N --repeat R`` to run N cameras per detector R times, taking turns (no search).
 (needs ``/usr/bin/python3`` with GStreamer's RTSP server, see ``../shared/docs/TESTING.md``).
 """
@@ -37,9 +59,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import yaml
 from rich.table import Table
 
@@ -59,6 +83,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 MODELS = tuple(VARIANTS)
 BASELINE = "yolov4-tiny"
 MAX_DROPPED = 0.01
+COUNTERS = ("frames_analysed", "frames_dropped", "frames_in")
 
 
 def free_port() -> int:
@@ -67,7 +92,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(clip: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(clip: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     """One shared, looping, real-time RTSP server for ``clip``; every camera of that clip pulls it."""
     port = free_port()
     args = ["/usr/bin/python3", str(SERVER), "--clip", str(clip), "--port", str(port), "--path", "/cam"]
@@ -77,7 +102,9 @@ def start_server(clip: Path) -> tuple[subprocess.Popen[bytes], str]:
     if not ready or proc.stdout.readline().strip() != b"READY":
         proc.kill()
         raise SystemExit(f"RTSP server for {clip} did not start")
-    return proc, f"rtsp://127.0.0.1:{port}/cam"
+    with av.open(str(clip)) as container:
+        clip_fps = float(container.streams.video[0].average_rate or 25)
+    return proc, f"rtsp://127.0.0.1:{port}/cam", clip_fps
 
 
 def health(db_path: Path) -> dict[str, dict[str, Any]]:
@@ -138,12 +165,23 @@ def run_cameras(
         summary: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
         summary["peak_rss_mib"] = round(peak_kib / 1024, 1)
         summary["window"] = {
-            cam: {k: end[cam][k] - start.get(cam, {}).get(k, 0) for k in ("frames_analysed", "frames_dropped")}
+            cam: {
+                k: end[cam][k] - start.get(cam, {}).get(k, 0)
+                for k in ("frames_analysed", "frames_dropped", "frames_in")
+            }
+            | {"seconds": _seconds(start.get(cam, {}).get("updated_at"), end[cam]["updated_at"])}
             for cam in end
         }
         # Vigil's own CPU share over the last 10 s of the window (camera_health.cpu_share, summed).
         summary["window_cpu_share"] = sum(h.get("cpu_share") or 0.0 for h in end.values())
         return summary
+
+
+def _seconds(start: str | None, end: str) -> float:
+    """Seconds between two ``camera_health.updated_at`` values (0 when the first is missing)."""
+    if start is None:
+        return 0.0
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _peak_kib(pid: int) -> int:
@@ -153,32 +191,124 @@ def _peak_kib(pid: int) -> int:
     return 0
 
 
-def cpu_estimate(summary: dict[str, Any], cameras: int) -> float | None:
+def cpu_estimate(summary: dict[str, Any], cameras: int, clip_fps: list[float], fps: float) -> float | None:
     """Cameras the box would serve if Vigil had all its CPUs: the cameras served (the share of
     due frames analysed) per share of the CPUs Vigil used. On a shared machine, where Vigil does
     not get the CPUs, this is the figure that compares detectors; it ignores bursts."""
     share = summary.get("window_cpu_share") or 0.0
-    _, rate = verdict(summary, cameras)
+    _, rate = verdict(summary, cameras, clip_fps, fps)
     return round(cameras * (1.0 - rate) / share, 2) if share > 0 else None
 
 
-def verdict(summary: dict[str, Any], cameras: int) -> tuple[bool, float]:
-    """Whether every camera kept up in the measured window (at most 1% of the frames due for
-    analysis dropped, each camera analysed some), and the drop rate."""
+def verdict(summary: dict[str, Any], cameras: int, clip_fps: list[float], fps: float) -> tuple[bool, float]:
+    """Whether every camera kept up in the measured window, and the share of due frames missed.
+
+    A camera is due ``min(fps, clip fps)`` sampled frames per second of the window (timed by its
+    health reports). Missed: frames dropped because the analysis was busy, and frames that never
+    reached the sampler because decoding fell behind the camera (fewer decoded than the stream's
+    rate over the window; counted in sampled frames). Keeps up: at most 1% missed, and every
+    camera analysed something.
+    """
     window = summary["window"]
-    analysed = sum(c["frames_analysed"] for c in window.values())
-    dropped = sum(c["frames_dropped"] for c in window.values())
-    rate = dropped / (analysed + dropped) if analysed + dropped else 1.0
-    every = len(window) == cameras and all(c["frames_analysed"] > 0 for c in window.values())
+    due = missed = 0.0
+    for i in range(cameras):
+        cam = window.get(f"cam{i}")
+        if cam is None or cam["seconds"] <= 0:  # not reporting, or not before the window began
+            return False, 1.0
+        sampled_share = min(1.0, fps / clip_fps[i])
+        due += cam["seconds"] * clip_fps[i] * sampled_share
+        missed += cam["frames_dropped"] + max(0.0, cam["seconds"] * clip_fps[i] - cam["frames_in"]) * sampled_share
+    rate = missed / due if due else 1.0
+    every = all(c["frames_analysed"] > 0 for c in window.values())
     return rate <= MAX_DROPPED and every, rate
+
+
+class Search:
+    """One detector's search for the most cameras kept in real time (see the module's docstring)."""
+
+    def __init__(self, start: int, max_cameras: int, confirm: int) -> None:
+        self.max_cameras = max_cameras
+        self.kept = 0
+        """Largest N that kept up (0: none yet)."""
+        self.fell = max_cameras + 1
+        """Smallest N that fell behind (``max_cameras + 1``: none yet)."""
+        self.next: int | None = max(1, min(start, max_cameras))
+        self._confirm_left = confirm
+        self._confirming = False
+        self.confirmed: int | None = None
+        """The figure: the largest N that kept up, run again; None while searching."""
+
+    def record(self, n: int, ok: bool) -> None:
+        """Take the verdict of a step at ``n`` cameras and choose the next step (None: done)."""
+        if self._confirming:
+            if ok:
+                self._confirm_left -= 1
+                if self._confirm_left <= 0:
+                    self.confirmed, self.next = n, None
+                return
+            # The re-run fell behind: that N is not the figure; confirm the next smaller one.
+            self.fell = min(self.fell, n)
+            self.kept = min(self.kept, n - 1)
+            self.next = self.kept if self.kept > 0 else None
+            if self.next is None:
+                self.confirmed = 0
+            return
+        if ok:
+            self.kept = max(self.kept, n)
+        else:
+            self.fell = min(self.fell, n)
+        if self.fell <= self.kept:  # noise: a larger N kept up where a smaller one fell behind
+            self.kept = self.fell - 1
+        if self.fell - self.kept > 1:
+            if self.fell > self.max_cameras:
+                self.next = min(self.max_cameras, max(n + 1, -(-n * 3 // 2)))
+            elif self.kept == 0:
+                self.next = max(1, n // 2) if n > 1 else None
+            else:
+                self.next = (self.kept + self.fell) // 2
+            if self.next is not None and self.next not in range(self.kept + 1, self.fell):
+                self.next = None
+            if self.next is not None:
+                return
+        if self.kept == 0:
+            self.confirmed, self.next = 0, None
+        elif self._confirm_left > 0:
+            self._confirming, self.next = True, self.kept
+        else:
+            self.confirmed, self.next = self.kept, None
+
+
+def parse_starts(text: str, chosen: tuple[str, ...]) -> dict[str, int]:
+    """``--start``: one N for every detector, or ``name=N`` pairs (the rest start at 1)."""
+    if "=" not in text:
+        return dict.fromkeys(chosen, int(text))
+    starts = dict.fromkeys(chosen, 1)
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if name.strip() not in chosen or not value.strip().isdigit() or int(value) < 1:
+            raise SystemExit(f"--start: {item!r} is not NAME=N with N >= 1 for a chosen variant ({', '.join(chosen)})")
+        starts[name.strip()] = int(value)
+    return starts
+
+
+def memory_per_camera(points: list[tuple[int, float]]) -> tuple[float, float] | None:
+    """Least-squares slope (MiB per camera) and intercept of peak RSS over cameras."""
+    if len({n for n, _ in points}) < 2:
+        return None
+    mean_n = statistics.fmean(n for n, _ in points)
+    mean_m = statistics.fmean(m for _, m in points)
+    slope = sum((n - mean_n) * (m - mean_m) for n, m in points) / sum((n - mean_n) ** 2 for n, _ in points)
+    return round(slope, 1), round(mean_m - slope * mean_n, 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--fps", type=float, default=5.0)
-    parser.add_argument("--start", type=int, default=1)
-    parser.add_argument("--max-cameras", type=int, default=24)
+    parser.add_argument("--start", default="1", help="first N: one for all, or NAME=N,NAME=N per variant")
+    parser.add_argument("--max-cameras", type=int, default=64)
+    parser.add_argument("--confirm", type=int, default=1, help="re-runs of the largest N that kept up")
+    parser.add_argument("--budget-min", type=float, default=0, help="stop searching after this many minutes")
     parser.add_argument("--stages", action="store_true", help="faces, plates and crowd stages on")
     parser.add_argument(
         "--fixed",
@@ -200,12 +330,17 @@ def main() -> None:
     servers = [start_server(clip) for clip in CLIPS if clip.is_file()]
     runs: list[dict[str, Any]] = []
     served: dict[str, int] = dict.fromkeys(chosen, 0)
+    starts = parse_starts(args.start, chosen)
+    searches = {m: Search(starts[m], args.max_cameras, args.confirm) for m in chosen}
 
     def step(model: str, n: int) -> bool:
         urls = [servers[i % len(servers)][1] for i in range(n)]
+        began = time.monotonic()
         summary = run_cameras(model, urls, args.seconds, args.fps, args.stages, args.threads)
-        ok, rate = verdict(summary, n)
-        by_cpu = cpu_estimate(summary, n)
+        cam_fps = [servers[i % len(servers)][2] for i in range(n)]
+        ok, rate = verdict(summary, n, cam_fps, args.fps)
+        by_cpu = cpu_estimate(summary, n, cam_fps, args.fps)
+        lost = sum(max(0.0, c["seconds"] * cam_fps[int(k[3:])] - c["frames_in"]) for k, c in summary["window"].items())
         runs.append(
             {
                 "model": model,
@@ -213,21 +348,24 @@ def main() -> None:
                 "kept_up": ok,
                 "dropped_rate": round(rate, 4),
                 "window_frames_analysed": sum(c["frames_analysed"] for c in summary["window"].values()),
+                "window_frames_dropped": sum(c["frames_dropped"] for c in summary["window"].values()),
+                "window_frames_not_decoded": round(lost, 1),
+                "window_s": round(statistics.fmean(c["seconds"] for c in summary["window"].values()), 1),
                 "frames_gated": summary["frames_gated"],
                 "peak_rss_mib": summary["peak_rss_mib"],
                 "box": summary.get("box"),
                 "window_cpu_share": round(summary["window_cpu_share"], 4),
                 "cameras_by_cpu_time": by_cpu,
                 "load_avg": [round(x, 2) for x in load_average()],
+                "step_s": round(time.monotonic() - began, 1),
             }
         )
         note(
-            f"{model}: {n} camera(s): dropped {rate:.1%}, peak {summary['peak_rss_mib']} MiB, "
+            f"{model}: {n} camera(s): missed {rate:.1%} (not decoded {lost:.0f} frames), "
+            f"peak {summary['peak_rss_mib']} MiB, "
             f"Vigil CPU {summary['window_cpu_share']:.0%} of {machine['cpus']} (cameras by CPU time {by_cpu}), "
             f"load {load_average()[0]:.1f}, {'kept up' if ok else 'fell behind'}"
         )
-        if ok:
-            served[model] = max(served[model], n)
         return ok
 
     try:
@@ -236,32 +374,50 @@ def main() -> None:
                 for model in chosen:
                     step(model, args.fixed)
         else:
-            going = set(chosen)
-            n = args.start
-            while going and n <= args.max_cameras:
-                for model in [m for m in chosen if m in going]:
-                    if not step(model, n):
-                        going.discard(model)
-                n += 1
+            began = time.monotonic()
+            while any(searches[m].next is not None for m in chosen):
+                if args.budget_min and time.monotonic() - began > 60 * args.budget_min:
+                    note(f"--budget-min {args.budget_min:g} reached: reporting the bounds so far")
+                    break
+                for model in chosen:
+                    n = searches[model].next
+                    if n is not None:
+                        searches[model].record(n, step(model, n))
     finally:
-        for proc, _url in servers:
+        for proc, _url, _fps in servers:
             proc.kill()
             proc.wait()
+    bounds: dict[str, list[int]] = {}
+    memory: dict[str, tuple[float, float] | None] = {}
+    for model in chosen:
+        mine = [r for r in runs if r["model"] == model]
+        if args.fixed:
+            served[model] = max((r["cameras"] for r in mine if r["kept_up"]), default=0)
+        else:
+            search = searches[model]
+            served[model] = search.confirmed if search.confirmed is not None else search.kept
+            bounds[model] = [search.kept, search.fell]
+        memory[model] = memory_per_camera([(r["cameras"], r["peak_rss_mib"]) for r in mine])
     by_cpu: dict[str, float | None] = {}
     for model in chosen:
         figures = [r["cameras_by_cpu_time"] for r in runs if r["model"] == model and r["cameras_by_cpu_time"]]
         by_cpu[model] = round(statistics.median(figures), 2) if figures else None
     title = f"cameras at {args.fps:g} analysed fps ({machine['cpu_model']}, {machine['cpus']} cpus)"
     table = Table(title=title + (", stages on" if args.stages else ""))
-    for column in ("detector", "served in real time", "by CPU time (median)", f"x vs {BASELINE} (CPU time)"):
+    columns = ("detector", "served in real time", f"x vs {BASELINE}", "by CPU time (median)", "x (CPU time)")
+    for column in (*columns, "MiB per camera (+ process)"):
         table.add_column(column, justify="right")
     for model in chosen:
         base, mine = by_cpu[BASELINE], by_cpu[model]
+        unconfirmed = not args.fixed and searches[model].confirmed is None
+        mem = memory[model]
         table.add_row(
             model,
-            str(served[model]),
+            f"{served[model]}" + (f" (not confirmed; fell behind at {bounds[model][1]})" if unconfirmed else ""),
+            f"{served[model] / served[BASELINE]:.2f}" if served[BASELINE] else "-",
             "-" if mine is None else f"{mine:.1f}",
             f"{mine / base:.2f}" if base and mine else "-",
+            "-" if mem is None else f"{mem[0]:.0f} (+{mem[1]:.0f})",
         )
     out_console.print(table)
     if args.json:
@@ -269,6 +425,8 @@ def main() -> None:
             {
                 "machine": machine,
                 "served": served,
+                "bounds": bounds,
+                "peak_mib_per_camera": memory,
                 "by_cpu_time": by_cpu,
                 "stages": args.stages,
                 "threads": args.threads or None,

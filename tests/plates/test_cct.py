@@ -113,14 +113,9 @@ def test_one_batch_for_many_crops_and_one_by_one_for_a_fixed_batch_graph() -> No
     assert fixed.batches == [(1, 64, 128, 3), (1, 64, 128, 3)]
 
 
-def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
-    # v2 leans to 'B' in the first slot (0.6), v1 (9 slots, no region head) is sure of '8' (0.9).
-    v2 = FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")])
-    v1 = FakeSession([slots_for("8951283", slots=9, p=0.9, second={0: "B"})])
-    partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
-    alone = recogniser(FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")]))
-    assert alone.read([plate_image()])[0].text == "B951283"
-    both = CctRecogniser(
+def with_partner(v2: FakeSession, partner: CctRecogniser) -> CctRecogniser:
+    """The v2 recogniser (region head) with ``partner`` as its second graph."""
+    return CctRecogniser(
         v2,
         name="plates-cct",
         alphabet=ALPHABET,
@@ -131,6 +126,16 @@ def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
         regions=REGIONS,
         partner=partner,
     )
+
+
+def test_a_partner_graphs_probabilities_are_averaged_slot_by_slot() -> None:
+    # v2 leans to 'B' in the first slot (0.6), v1 (9 slots, no region head) is sure of '8' (0.9).
+    v2 = FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")])
+    v1 = FakeSession([slots_for("8951283", slots=9, p=0.9, second={0: "B"})])
+    partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
+    alone = recogniser(FakeSession([slots_for("B951283", p=0.6, second={0: "8"})], [country("United States")]))
+    assert alone.read([plate_image()])[0].text == "B951283"
+    both = with_partner(v2, partner)
     (read,) = both.read([plate_image()])
     assert (read.text, read.country) == ("8951283", "United States")
     assert read.least == pytest.approx(0.65)  # (0.4 + 0.9) / 2
@@ -151,17 +156,7 @@ def test_several_views_of_one_plate_are_averaged_over_views_and_graphs() -> None
     )
     v1 = FakeSession([slots_for("8951283", slots=9, p=0.7, second={0: "B"})] * 3)
     partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
-    both = CctRecogniser(
-        v2,
-        name="plates-cct",
-        alphabet=ALPHABET,
-        pad_char="_",
-        height=64,
-        width=128,
-        region_output="region",
-        regions=REGIONS,
-        partner=partner,
-    )
+    both = with_partner(v2, partner)
     empty = np.zeros((0, 0, 3), np.uint8)
     read = both.read_views([plate_image(), plate_image(), empty, plate_image()])
     assert (read.text, read.country) == ("8951283", "United States")
@@ -302,9 +297,11 @@ class SceneLineOCR(LineOCR):
     def __init__(self) -> None:
         super().__init__("")
         self.scene_calls = 0
+        self.sides: list[int | None] = []
 
-    def detect_scene_lines(self, image: np.ndarray) -> list[Quad]:
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None) -> list[Quad]:
         self.scene_calls += 1
+        self.sides.append(max_side)
         return []
 
     def recognise_many(self, images: list[np.ndarray]) -> list[TextLine]:
@@ -333,3 +330,20 @@ def test_the_scene_text_detector_is_skipped_only_above_the_gate(
     assert read.read_box is not None
     assert ocr.scene_calls == detector_runs and ocr.calls == 0  # sure of every character: no closer read
     assert [b[0] for b in session.batches] == [1, 3]
+
+
+@pytest.mark.parametrize(("p", "side"), [(0.9, 640), (0.84, None)])
+def test_the_scene_text_detector_runs_smaller_where_the_rows_are_sure(p: float, side: int | None) -> None:
+    """``SCENE_TEXT_SURE``: a row read scoring 0.9 (>= 0.85) has the detector look for more rows
+    at 640 px; at 0.84 it looks at the engine's own side (960 px in the product)."""
+    from vigil.plates.localise import PlateCandidate
+
+    row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
+    ocr = SceneLineOCR()
+    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
+        (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
+    assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
+    assert ocr.sides == [side]

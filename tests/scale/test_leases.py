@@ -13,6 +13,9 @@ import pytest
 from vigil.bus.connection import NatsConnection, NatsSettings
 from vigil.bus.leases import LeaseManager
 from vigil.deploy.nats_server import NatsCluster
+from vigil.events import AnyEvent
+from vigil.events.samples import camera_health
+from vigil.workers.scale_worker import FencedPublisher
 
 pytestmark = pytest.mark.nats
 
@@ -56,6 +59,16 @@ def connect(nats_node: NatsCluster) -> Iterator[Callable[[], NatsConnection]]:
     yield make
     for c in opened:
         c.close()
+
+
+class SentEvents:
+    """Stands in for the JetStream bus under a :class:`FencedPublisher`: what went out, with its epoch."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def publish(self, event: AnyEvent, headers: dict[str, str]) -> None:
+        self.sent.append((event.camera_id, headers["Vigil-Lease-Epoch"]))
 
 
 def _manager(conn: NatsConnection, name: str, rec: Recorder, cameras: list[str] = CAMERAS) -> LeaseManager:
@@ -154,6 +167,9 @@ def test_workers_that_lost_their_leases_while_nats_stalled_claim_again_once_it_a
     b = _manager(connect(), "wb", rb).start()
     assert _wait(lambda: len(a.held()) == 3 and len(b.held()) == 3, 15)
     before = {c: h.epoch for c, h in {**a.held(), **b.held()}.items()}
+    sent = SentEvents()
+    fenced = FencedPublisher(sent, a, "wa")  # type: ignore[arg-type]
+    runs_before = {cam: fenced.for_run(epoch) for cam, epoch in before.items() if cam in a.held()}
     [node] = nats_node.nodes
     assert node.process is not None
     os.kill(node.process.pid, signal.SIGSTOP)
@@ -167,6 +183,15 @@ def test_workers_that_lost_their_leases_while_nats_stalled_claim_again_once_it_a
     assert set(a.held()).isdisjoint(b.held())
     for cam, holder in {**a.held(), **b.held()}.items():
         assert holder.epoch > before[cam]  # claimed anew: the lapsed epoch stays fenced
+    # A run stopped by the lapse may still be finishing a frame when its camera is claimed again:
+    # what it publishes now must not go out under the new epoch; the new run's events do.
+    for cam, run in runs_before.items():
+        run.publish(camera_health(camera_id=cam))
+    assert sent.sent == [] and fenced.fenced == len(runs_before) == 3
+    assert set(runs_before) & set(a.held())  # it claimed its own cameras again, so this was a real risk
+    for cam, holder in a.held().items():
+        fenced.for_run(holder.epoch).publish(camera_health(camera_id=cam))
+    assert sorted(sent.sent) == sorted((cam, str(h.epoch)) for cam, h in a.held().items())
     a.stop()
     b.stop()
 

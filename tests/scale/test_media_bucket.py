@@ -137,3 +137,51 @@ def test_an_unreachable_nats_serves_nothing_and_answers_at_once(tmp_path: Path) 
     assert first < 5 and again < 0.1, (first, again)  # the failure is remembered for a while
     assert media.exists("snapshots/gate-1/x.jpg") is False
     media.close()
+
+
+def test_a_plate_purge_by_hand_deletes_the_crops_in_the_shared_bucket(
+    nats_node: NatsCluster, pg_db: str, tmp_path: Path
+) -> None:
+    """``vigil plates purge`` is the retention job's plates task run by hand: on a scale-out
+    deployment a crop lives in the bucket (no machine's disk), and it must go with its read."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from vigil.cli.main import app
+    from vigil.events.plates import PlateReadEvent
+
+    db = pg_db.replace("postgresql://", "postgresql+psycopg://", 1)
+    conn = NatsConnection(NatsSettings(servers=nats_node.urls))
+    try:
+        bucket = MediaBucket(conn)
+        old = datetime.now(UTC) - timedelta(hours=48)
+        reads = [
+            PlateReadEvent(
+                camera_id="gate-1",
+                occurred_at=old,
+                plate=plate,
+                confidence=0.9,
+                n_reads=3,
+                crop=f"crops/gate-1/{plate}.jpg",
+            )
+            for plate in ("ABC123", "XYZ789")
+        ]
+        for r in reads:
+            assert r.crop is not None
+            bucket.put(r.crop, b"\xff\xd8 a plate crop")
+        with Store.open(db) as store:
+            store.events.add_many(reads)
+        cfg = _cfg(tmp_path, "ops", nats_node.urls, db)
+        path = tmp_path / "deploy.yaml"
+        path.write_text(
+            yaml.safe_dump(cfg.model_dump(mode="json", exclude={"data_dir"}) | {"data_dir": str(cfg.data_dir)})
+        )
+        result = CliRunner().invoke(app, ["plates", "purge", "--config", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "purged 2 reads" in result.output
+        assert [bucket.get(r.crop) for r in reads if r.crop] == [None, None]
+        with Store.open(db) as store:
+            (run,) = store.governance.audit.list(action="retention.run")
+        assert run.detail["plate_reads"] == 2 and run.detail["plate_crops"] == 2 and run.detail["via"] == "cli"
+    finally:
+        conn.close()

@@ -244,14 +244,20 @@ class CameraCapture:
                     if self._on_gated is not None:
                         self._on_gated(frame)
                     continue
-                moved = self._gate.last_motion_box if self._gate is not None else None
-                if not self._put(frame if moved is None else dataclasses.replace(frame, motion_box=moved)):
+                if not self._put(self._with_motion(frame)):
                     return False
             return not self._stop.is_set()
         finally:
             with self._source_lock:
                 self._source = None
             source.close()
+
+    def _with_motion(self, frame: Frame) -> Frame:
+        """``frame`` with where the gate saw it change (the motion-region crops follow it)."""
+        gate = self._gate
+        if gate is None or gate.last_motion_box is None:
+            return frame
+        return dataclasses.replace(frame, motion_box=gate.last_motion_box, motion_parts=gate.last_motion_parts)
 
     def _put(self, frame: Frame) -> bool:
         """Queue ``frame``; False if stop was requested while waiting for room."""

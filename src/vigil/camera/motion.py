@@ -60,6 +60,10 @@ class MotionGate:
         """Where the latest frame changed: the box around its changed pixels (lone specks left
         out), ``x1, y1, x2, y2`` as shares of the frame's width and height; None when nothing
         (or everything: the first frame) changed."""
+        self.last_motion_parts: tuple[tuple[float, float, float, float], ...] = ()
+        """The boxes of the separate changed places inside ``last_motion_box`` (its connected
+        parts, at most ``MAX_PARTS``: more and it is the one box), same units; empty when
+        ``last_motion_box`` is None."""
 
     def _small_grey(self, image: BGRImage) -> NDArray[np.uint8]:
         h, w = image.shape[:2]
@@ -77,6 +81,7 @@ class MotionGate:
             self._background = grey.astype(np.float32)
             self.last_changed_fraction = 1.0
             self.last_motion_box = None
+            self.last_motion_parts = ()
             return True
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._background))
         mask = (diff > self.pixel_threshold).astype(np.uint8)
@@ -84,7 +89,7 @@ class MotionGate:
         self.last_changed_fraction = changed / diff.size
         cv2.accumulateWeighted(grey, self._background, self.background_alpha)
         moved = self.last_changed_fraction > self.min_changed_fraction
-        self.last_motion_box = _changed_box(mask) if moved else None
+        self.last_motion_box, self.last_motion_parts = _changed_boxes(mask) if moved else (None, ())
         return moved
 
     def should_analyse(self, image: BGRImage, pts_s: float) -> bool:
@@ -105,17 +110,32 @@ class MotionGate:
         self._background = None
         self._last_passed_pts_s = None
         self.last_motion_box = None
+        self.last_motion_parts = ()
 
 
 _SPECK = np.ones((3, 3), np.uint8)
 
 
-def _changed_box(mask: NDArray[np.uint8]) -> tuple[float, float, float, float] | None:
-    """The box around a change mask's pixels after an opening (lone changed pixels are noise)."""
+MAX_PARTS = 16
+"""More separate changed places than this (rain, leaves, a crowd) are kept as one box."""
+
+ShareBox = tuple[float, float, float, float]
+
+
+def _changed_boxes(mask: NDArray[np.uint8]) -> tuple[ShareBox, tuple[ShareBox, ...]]:
+    """The box around a change mask's pixels after an opening (lone changed pixels are noise),
+    and the boxes of its connected parts."""
     opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _SPECK)
-    points = cv2.findNonZero(opened)
-    if points is None:
-        points = cv2.findNonZero(mask)
-    x, y, w, h = cv2.boundingRect(points)
+    if not opened.any():
+        opened = mask
     height, width = mask.shape
-    return (x / width, y / height, (x + w) / width, (y + h) / height)
+    scale = np.asarray([width, height, width, height], dtype=np.float64)
+    points = cv2.findNonZero(opened)
+    x, y, w, h = cv2.boundingRect(points)
+    whole = (x / width, y / height, (x + w) / width, (y + h) / height)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if count - 1 > MAX_PARTS or count <= 2:  # label 0 is the background
+        return whole, (whole,)
+    xywh = stats[1:, :4].astype(np.float64)
+    parts = np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]) / scale
+    return whole, tuple((float(a), float(b), float(c), float(d)) for a, b, c, d in parts)

@@ -25,12 +25,9 @@ from vigil.plates.eval import check_folder, evaluate
 from vigil.plates.formats import check_regions, formats_with
 from vigil.plates.reader import PlateReader
 from vigil.plates.text import parse_plate
-from vigil.services import hotlist, plate_search
-from vigil.services.actor import system_actor_name
+from vigil.services import hotlist, plate_search, retention
 from vigil.services.hotlist import HotlistEntryIn
-from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
-from vigil.store.media import MediaStore
 from vigil.store.plates import HotlistEntryRecord
 from vigil.workers.plates_stage import build_plate_reader
 
@@ -203,37 +200,19 @@ def search(
         console.print(f"more than {limit} reads: narrow --since/--until or raise --limit")
 
 
-def _delete_crop(media: MediaStore, rel: str) -> int:
-    """1 when the crop file was deleted; a path outside the media root is never deleted."""
-    try:
-        return int(media.delete(rel))
-    except ValueError:
-        return 0
-
-
 @plates_app.command("purge")
 def purge(config: Path | None = ConfigOption, data_dir: Path | None = DataDirOption) -> None:
-    """Delete reads that hit nothing and are older than retention, with their crops; audited by count.
+    """Delete reads that hit nothing and are older than retention (with their crops) and expired
+    hotlist entries; audited by count.
 
-    Only what the retention policy no longer allows is deleted, so this is the retention job run
-    by hand: recorded as ``system:retention`` with the OS account that ran it (no typed name)."""
+    Only what the retention policy no longer allows is deleted, so this is the retention job's plates
+    task run by hand (the same service): recorded as ``system:retention`` with the OS account that ran
+    it (no typed name)."""
     cfg = resolve_config(config, data_dir)
-    media = MediaStore(cfg.data_dir / "media")
     with Store.open(cfg.store_url) as store:
-        gone = store.plates.purge_reads(retention_hours=cfg.plates.retention_hours)
-        crops = sum(_delete_crop(media, r.crop) for r in gone if r.crop)
-        # Recorded as the retention job records it (counts, never plates), so the transparency
-        # report's deletions include purges run by hand.
-        store.governance.audit.append(
-            AuditEntry(
-                actor=system_actor_name("retention"),
-                action="retention.run",
-                object_type="task",
-                object_id="plates",
-                detail={"via": "cli", "os_user": os_account(), "plate_reads": len(gone), "plate_crops": crops},
-            )
-        )
-    console.print(f"purged {len(gone)} read{'' if len(gone) == 1 else 's'} older than {cfg.plates.retention_hours:g} h")
+        counts = retention.run_plates_by_hand(cfg, store, detail={"via": "cli", "os_user": os_account()})
+    n = counts["plate_reads"]
+    console.print(f"purged {n} read{'' if n == 1 else 's'} older than {cfg.plates.retention_hours:g} h")
 
 
 @plates_app.command("eval")

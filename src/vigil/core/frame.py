@@ -26,6 +26,8 @@ class Frame:
         image: ``(H, W, 3)`` uint8 BGR pixels.
         motion_box: where the capture's motion gate saw this frame change (``x1, y1, x2, y2``
             as shares of the width and height); None: not known (no gate, a keepalive frame).
+        motion_parts: the separate changed places inside ``motion_box`` (same units); empty
+            when ``motion_box`` is None.
     """
 
     camera_id: str
@@ -34,6 +36,7 @@ class Frame:
     captured_at: datetime
     image: BGRImage
     motion_box: tuple[float, float, float, float] | None = None
+    motion_parts: tuple[tuple[float, float, float, float], ...] = ()
 
     @property
     def width(self) -> int:

@@ -178,21 +178,43 @@ class YoloxDetector:
         return to_detections(candidates, width, height, self.nms_iou, self._class_ids)
 
     def detect_region(self, image: BGRImage, region: PixelBox) -> Detections:
-        """Detect in the ``region`` of ``image`` only, as a whole-frame look would see it there.
+        """Detect in the ``region`` of ``image`` only, as a whole-frame look would see it there
+        (:meth:`detect_regions` with one region)."""
+        return self.detect_regions(image, (region,))
 
-        The crop is cut from the whole frame's letterboxed input, its edges moved out to the
+    def detect_regions(self, image: BGRImage, regions: Sequence[PixelBox]) -> Detections:
+        """Detect in the ``regions`` of ``image`` only, as a whole-frame look would see them.
+
+        Each crop is cut from the whole frame's letterboxed input, its edges moved out to the
         largest stride's grid: the network sees the very pixels, on the very cell grid, that it
-        sees in a whole-frame look, so an object well inside the crop gets the same box, and the
-        cost follows the crop's area (free-size graph). Boxes are in the whole image's pixels.
-        A fixed-size graph detects the whole frame instead (a crop would cost as much).
+        sees in a whole-frame look, so an object well inside a crop gets the same box, and the
+        cost follows the crops' area (free-size graph). One inference call per crop: crops of
+        different sizes would have to be padded to one to share a call, and a batch of frames
+        measured no faster per image than one at a time (``bench/detector_batching.py``). Boxes
+        from every crop go through one NMS (crops may overlap on the grid), in the whole image's
+        pixels. A fixed-size graph detects the whole frame instead (a crop would cost as much).
         """
         height, width = image.shape[:2]
-        x1, y1, x2, y2 = region
-        if not self.free_size or height == 0 or width == 0:
+        if not self.free_size or height == 0 or width == 0 or not regions:
             return self.detect(image)
-        if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
-            raise ValueError(f"region {region} is not inside the {width}x{height} image")
+        for x1, y1, x2, y2 in regions:
+            if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+                raise ValueError(f"region {(x1, y1, x2, y2)} is not inside the {width}x{height} image")
         blob, scale = letterbox(image, self.input_size, multiple=RECT_MULTIPLE)
+        found = [self._crop_candidates(blob, region, scale, width, height) for region in regions]
+        merged = Candidates(
+            cxcywh=np.concatenate([c.cxcywh for c in found]),
+            score=np.concatenate([c.score for c in found]),
+            class_id=np.concatenate([c.class_id for c in found]),
+        )
+        return to_detections(merged, width, height, self.nms_iou, self._class_ids)
+
+    def _crop_candidates(
+        self, blob: NDArray[np.float32], region: PixelBox, scale: float, width: int, height: int
+    ) -> Candidates:
+        """One crop of the letterboxed ``blob`` through the network: candidates clipped to the
+        crop, normalised to the whole ``width`` x ``height`` image."""
+        x1, y1, x2, y2 = region
         step = RECT_MULTIPLE
         left, top = int(x1 * scale) // step * step, int(y1 * scale) // step * step
         right = min(blob.shape[3], -(-int(np.ceil(x2 * scale)) // step) * step)
@@ -201,13 +223,19 @@ class YoloxDetector:
         (out,) = self._session.run(None, {self._input: crop})
         rows = np.asarray(out, dtype=np.float32)[0]
         crop_w, crop_h = right - left, bottom - top
-        # Decoded in the crop's input pixels (scale 1), then moved and scaled back to the image.
+        # Decoded in the crop's input pixels (scale 1), clipped to the crop as a look at the crop
+        # alone would be, then moved and scaled to the image.
         found = decode_yolox(rows, (crop_h, crop_w), 1.0, crop_w, crop_h, self.confidence)
-        dets = to_detections(found, crop_w, crop_h, self.nms_iou, self._class_ids)
-        if len(dets):
-            moved = (dets.xyxy + np.asarray([left, top, left, top], dtype=np.float32)) / np.float32(scale)
-            dets.xyxy = np.clip(moved, 0, [width, height, width, height]).astype(np.float32)
-        return dets
+        if not found.score.size:
+            return found
+        size = np.asarray([crop_w, crop_h], dtype=np.float32)
+        centre, half = found.cxcywh[:, :2] * size, found.cxcywh[:, 2:] * size / 2
+        lo = np.clip(centre - half, 0, size)
+        hi = np.clip(centre + half, 0, size)
+        offset = np.asarray([left, top], dtype=np.float32)
+        per_image = np.asarray([width, height], dtype=np.float32) * np.float32(scale)
+        cxcywh = np.concatenate([((lo + hi) / 2 + offset) / per_image, (hi - lo) / per_image], axis=1)
+        return Candidates(cxcywh=cxcywh.astype(np.float32), score=found.score, class_id=found.class_id)
 
     def candidates(self, image: BGRImage, shrink: float = 1.0) -> Candidates:
         """One forward pass: the image letterboxed at ``shrink`` of the input, decoded, before NMS.

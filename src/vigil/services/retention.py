@@ -11,7 +11,6 @@ Items of a case on legal hold are kept. Every run is recorded as ``retention.run
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,15 +18,17 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from vigil.config import VigilConfig
+from vigil.core.clock import utcnow
 from vigil.governance.retention import RetentionReport, RetentionTask, run_retention
 from vigil.services.actor import system_actor_name
 from vigil.services.context import media_store
+from vigil.store.audit import AuditEntry
 from vigil.store.facade import Store
 from vigil.store.faces import SubjectRecord
 from vigil.store.media import MediaStore
+from vigil.store.partitions import log_drops
 
 ACTOR = system_actor_name("retention")
-log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -60,14 +61,7 @@ class CrowdRetention:
 
     def run(self, store: Store, media: MediaStore, now: datetime) -> dict[str, int]:
         gone = store.crowd.purge_aggregates(retention_days=self.retention_days, now=now)
-        if gone.partitions_dropped or gone.partitions_kept_for_holds:
-            log.warning(
-                "retention: dropped %d day partitions of crowd_counts (%s); kept %d holding held rows (%s)",
-                len(gone.partitions_dropped),
-                ", ".join(gone.partitions_dropped) or "none",
-                len(gone.partitions_kept_for_holds),
-                ", ".join(gone.partitions_kept_for_holds) or "none",
-            )
+        log_drops("crowd_counts", gone.partitions_dropped, gone.partitions_kept_for_holds)
         return {**gone.counts, "crowd_partitions_dropped": len(gone.partitions_dropped)}
 
 
@@ -98,6 +92,30 @@ FEATURE_TASKS: list[Callable[[VigilConfig], RetentionTask]] = [
 def feature_tasks(config: VigilConfig) -> list[RetentionTask]:
     """The features' retention tasks for this deployment."""
     return [make(config) for make in FEATURE_TASKS]
+
+
+def run_plates_by_hand(config: VigilConfig, store: Store, *, detail: dict[str, str]) -> dict[str, int]:
+    """The plates task of the retention job, run by hand (``vigil plates purge``); audited as a run.
+
+    The same task and the same media store as :func:`run`, so crops in the scale-out bucket go too,
+    and recorded by counts (never plates) with ``detail`` (who ran it, how) beside them.
+    """
+    task = PlatesRetention(config.plates.retention_hours)
+    media = media_store(config, None)
+    try:
+        counts = task.run(store, media, utcnow())
+    finally:
+        media.close()
+    store.governance.audit.append(
+        AuditEntry(
+            actor=ACTOR,
+            action="retention.run",
+            object_type="task",
+            object_id=task.name,
+            detail={**detail, **counts},
+        )
+    )
+    return counts
 
 
 def run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +18,9 @@ from vigil.store.clips import ClipRow
 from vigil.store.crowd import CrowdAlertRow
 from vigil.store.dead_letters import DeadLetterRow
 from vigil.store.logins import delete_idle
-from vigil.store.partitions import EVENTS, DropResult, any_of, drop_expired, is_partitioned, lock_holds
+from vigil.store.partitions import EVENTS, DropResult, any_of, drop_expired, is_partitioned, lock_holds, log_drops
 from vigil.store.session import _transaction
 from vigil.store.tables import EventRow, TrackRow
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +153,7 @@ class RetentionRepository:
             }
 
             append_audit(session, AuditEntry(actor=actor, action="retention.run", detail=dict(counts)))
-        if dropped.dropped or dropped.kept_for_holds:
-            log.warning(
-                "retention: dropped %d day partitions of events (%s); kept %d holding held rows (%s)",
-                len(dropped.dropped),
-                ", ".join(dropped.dropped) or "none",
-                len(dropped.kept_for_holds),
-                ", ".join(dropped.kept_for_holds) or "none",
-            )
+        log_drops("events", dropped.dropped, dropped.kept_for_holds)
         return PurgeResult(
             counts=counts,
             media_paths=tuple(media),

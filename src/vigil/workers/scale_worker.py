@@ -66,13 +66,20 @@ class FencedPublisher:
         self._worker = worker_id
         self.fenced = 0
 
-    def publish(self, event: AnyEvent) -> None:
+    def publish(self, event: AnyEvent, *, epoch_started: int | None = None) -> None:
+        """Publish under the camera's current epoch; with ``epoch_started``, only if that is still it.
+
+        A camera run passes the epoch it was started under (:meth:`for_run`): after a lapse the worker
+        may claim the camera again under a newer epoch while the stopped run is still finishing a frame,
+        and that frame's events must not go out as the new lease's.
+        """
         epoch = self._leases.epoch(event.camera_id)
-        if epoch is None:
+        if epoch is None or (epoch_started is not None and epoch != epoch_started):
             self.fenced += 1
             if self.fenced <= 5 or self.fenced % 1000 == 0:
+                why = "no valid lease" if epoch is None else f"started under epoch {epoch_started}, lease now {epoch}"
                 log.warning(
-                    "camera %s: %s not published: no valid lease (%d so far)", event.camera_id, event.type, self.fenced
+                    "camera %s: %s not published: %s (%d so far)", event.camera_id, event.type, why, self.fenced
                 )
             return
         holder = self._leases.held().get(event.camera_id)
@@ -90,6 +97,30 @@ class FencedPublisher:
 
     def flush(self, timeout_s: float) -> bool:
         return self._bus.flush(timeout_s)
+
+    def close(self, timeout_s: float) -> None:
+        """The worker closes the underlying bus itself."""
+
+    def for_run(self, epoch: int) -> RunPublisher:
+        """The bus one camera run sees: it publishes only while the lease is still ``epoch``."""
+        return RunPublisher(self, epoch)
+
+
+class RunPublisher:
+    """One camera run's :class:`EventBus`: a :class:`FencedPublisher` bound to the run's epoch."""
+
+    def __init__(self, fenced: FencedPublisher, epoch: int) -> None:
+        self._fenced = fenced
+        self.epoch = epoch
+
+    def publish(self, event: AnyEvent) -> None:
+        self._fenced.publish(event, epoch_started=self.epoch)
+
+    def subscribe(self, handler: EventHandler, *, name: str) -> None:
+        raise NotImplementedError("a worker only publishes")
+
+    def flush(self, timeout_s: float) -> bool:
+        return self._fenced.flush(timeout_s)
 
     def close(self, timeout_s: float) -> None:
         """The worker closes the underlying bus itself."""
@@ -145,7 +176,7 @@ class ScaleWorker:
             worker = CameraWorker(
                 build_capture(cam, on_gated=clips.on_still if clips is not None else None),
                 pipeline,
-                self._publisher,
+                self._publisher.for_run(epoch),
                 on_frame=clips.on_frame if clips is not None else None,
             )
         except VigilError as exc:  # one broken camera never stops the others
@@ -187,7 +218,7 @@ class ScaleWorker:
         self._detector = build_detector(cfg)
         conn = NatsConnection.connect_with_backoff(nats_settings(cfg, f"vigil-worker-{self.worker_id}"), stop=stop)
         try:
-            self._store = open_store_with_backoff(store_url(cfg), stop)
+            self._store = open_store_with_backoff(store_url(cfg), stop, partition_hours=cfg.store.partition_hours)
             uploader = None
             if cfg.scale.media == "nats":
                 # Snapshots and crops go to the shared bucket, so any API replica serves them.
