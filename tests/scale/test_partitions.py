@@ -10,7 +10,7 @@ a hold from appearing between the check and the drop.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -33,6 +33,8 @@ from vigil.store.partitions import (
     lock_holds,
     partition_days,
     partition_ranges,
+    slot_of,
+    slots_of,
 )
 from vigil.store.retention import PurgeCutoffs
 
@@ -330,3 +332,17 @@ def test_a_partition_size_that_does_not_divide_a_day_is_one_clear_error(tmp_path
     with pytest.raises(ValidationError) as err:
         VigilConfig.model_validate({"data_dir": str(tmp_path), "store": {"partition_hours": 5}})
     assert "partition_hours" in str(err.value)
+
+
+def test_the_slots_of_a_batch_are_those_of_each_instant() -> None:
+    # slots_of dedupes by UTC hour first (the indexer's hot path); it must agree with slot_of
+    # per instant, also for offsets that are not whole hours and a microsecond before a slot.
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+    start = datetime(2026, 3, 1, 22, 59, 59, 999_999, tzinfo=UTC)
+    instants = [(start + timedelta(minutes=17 * i, microseconds=i)).astimezone(zones[i % 3]) for i in range(400)] + [
+        start,
+        start + timedelta(microseconds=1),
+    ]
+    for hours in (1, 2, 3, 6, 24):
+        assert slots_of(instants, hours) == {slot_of(t, hours) for t in instants}
+    assert slots_of([], 24) == set()

@@ -106,6 +106,19 @@ def slot_of(instant: datetime, hours: int) -> datetime:
     return t.replace(hour=t.hour - t.hour % hours, minute=0, second=0, microsecond=0)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+
+
+def slots_of(instants: Iterable[datetime], hours: int) -> set[datetime]:
+    """The slots holding (aware) ``instants``: :func:`slot_of` of each distinct UTC hour.
+
+    Every write asks this for every event of its batch: ``slot_of`` per event was 3 % of the
+    indexer's samples, the hour index (integer arithmetic, exact) is a fifth of its cost.
+    """
+    return {slot_of(_EPOCH + h * _HOUR, hours) for h in {(t - _EPOCH) // _HOUR for t in instants}}
+
+
 def ahead_for(hours: int) -> timedelta:
     """How far ahead of now partitions are kept ready: a week of days; a day of smaller ones (the
     indexer creates ahead every hour, and a week of hourly partitions would be 168 tables each)."""
@@ -209,7 +222,7 @@ class PartitionManager:
 
     def ensure(self, instants: Iterable[datetime]) -> None:
         """Create every table's partitions for each slot of ``instants`` that is not covered."""
-        slots = {slot_of(t, self.hours) for t in instants}
+        slots = slots_of(instants, self.hours)
         if not slots or not self.enabled:
             return
         with self._lock:
