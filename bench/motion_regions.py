@@ -3,18 +3,19 @@ missed or late tracks, and what it saves.
 
 Every clip goes through ``analyze_recording()`` once per variant with the default config (motion
 gate on) and YOLOX-Nano: with ``detector.motion_regions`` off (every analysed frame detected
-whole: the reference) and on, with at most ``max_crops`` crops per frame (``--crops 1,4``: one
-crop around all the motion and live tracks, or up to four around separate places; used where
-the crops together are under ``max_share`` of the frame, the whole frame every
-``full_every_s``). A reference track is
+whole: the reference) and on, per variant ``CROPS:EVERY`` (``--variants 1:1,4:1,1:2``): at most
+``max_crops`` crops per frame (1: one crop around all the motion and live tracks; 4: up to four
+around separate places; used where the crops together are under ``max_share`` of the frame,
+the whole frame every ``full_every_s``), and detection on every ``detect_every``-th analysed
+frame while everything that moved is inside a live track (the tracks carry over the others). A reference track is
 *found* when a track of the same class overlaps it in time, *late* by how much later the first
 such track starts, *missed* when none does. Saving: CPU seconds of the process (decoding,
 detection, tracking, the store), off over on, in the same process; and the share of frames
 cropped, their mean area (all crops of a frame) and crops per cropped frame. ``--clips`` picks
 clips by name (to choose on some and check on the others).
 
-Run: ``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/motion_regions.py [--rounds 2] [--crops 1,4]
-[--clips people,one-by-one] [--json]``
+Run: ``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/motion_regions.py [--rounds 2]
+[--variants 1:1,4:1,1:2] [--clips people,one-by-one] [--json]``
 """
 
 from __future__ import annotations
@@ -46,14 +47,14 @@ CLIPS = {
 }
 
 CHOOSERS: list[RegionChooser] = []
-MAX_CROPS = [RegionPolicy().max_crops]
+VARIANT = [RegionPolicy()]
 
 
 class CountingChooser(RegionChooser):
     """The runner's chooser, kept so that the bench can read its counts, with the variant's crops."""
 
     def __init__(self) -> None:
-        super().__init__(dataclasses.replace(RegionPolicy(), max_crops=MAX_CROPS[0]))
+        super().__init__(VARIANT[0])
         CHOOSERS.append(self)
 
 
@@ -77,12 +78,16 @@ def analyse(clip: Path, regions: bool) -> tuple[list[Track], int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="rounds of every variant per clip (CPU seconds: median)")
-    parser.add_argument("--crops", default="1", help="comma-separated max_crops variants, e.g. 1,4")
+    parser.add_argument("--variants", default="1:1", help="comma-separated MAX_CROPS:DETECT_EVERY, e.g. 1:1,4:1,1:2")
     parser.add_argument("--clips", default="", help="comma-separated parts of clip names (default: all)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     quiet_logs()
-    variants = [int(c) for c in args.crops.split(",")]
+    variants = [v.strip() for v in args.variants.split(",")]
+    policies = {
+        v: dataclasses.replace(RegionPolicy(), max_crops=int(v.split(":")[0]), detect_every=int(v.split(":")[1]))
+        for v in variants
+    }
     wanted = [c.strip() for c in args.clips.split(",") if c.strip()]
     runner_module.RegionChooser = CountingChooser  # type: ignore[misc]
     results: dict[str, Any] = {}
@@ -95,14 +100,14 @@ def main() -> None:
         with av.open(str(clip)) as container:
             fps = float(container.streams.video[0].average_rate or 10)
         off_cpu: list[float] = []
-        on_cpu: dict[int, list[float]] = {k: [] for k in variants}
-        got: dict[int, tuple[list[Track], int, RegionChooser]] = {}
+        on_cpu: dict[str, list[float]] = {k: [] for k in variants}
+        got: dict[str, tuple[list[Track], int, RegionChooser]] = {}
         for round_ in range(args.rounds):
-            note(f"{name}: round {round_ + 1}, whole frames then motion regions (max crops {args.crops})")
+            note(f"{name}: round {round_ + 1}, whole frames then motion regions ({args.variants})")
             ref, ref_frames, cpu = analyse(clip, regions=False)
             off_cpu.append(cpu)
             for k in variants:
-                MAX_CROPS[0] = k
+                VARIANT[0] = policies[k]
                 CHOOSERS.clear()
                 tracks, frames, cpu = analyse(clip, regions=True)
                 on_cpu[k].append(cpu)
@@ -113,7 +118,8 @@ def main() -> None:
             looked = chooser.crops + chooser.full
             results[f"{name} @{k}"] = compare(ref, tracks, fps) | {
                 "clip": name,
-                "max_crops": k,
+                "variant": k,
+                "skipped": chooser.skipped,
                 "frames_analysed": [ref_frames, frames],
                 "cropped_share": round(chooser.crops / looked, 3) if looked else None,
                 "crop_area_mean": round(chooser.crop_area / chooser.crops, 3) if chooser.crops else None,
@@ -125,7 +131,7 @@ def main() -> None:
     table = Table(title="motion regions against whole frames (yolox-nano, gate on, 1 thread)")
     for column in (
         "clip",
-        "max crops",
+        "crops:every",
         "tracks ref/regions",
         "missed",
         "late >1 s",
@@ -133,6 +139,7 @@ def main() -> None:
         "cropped",
         "crop area",
         "crops/frame",
+        "skipped",
         "CPU s",
         "x",
     ):
@@ -140,7 +147,7 @@ def main() -> None:
     for r in results.values():
         table.add_row(
             r["clip"],
-            str(r["max_crops"]),
+            r["variant"],
             f"{r['reference_tracks']} / {r['gated_tracks']}",
             str(r["missed"]),
             str(r["late_over_1s"]),
@@ -148,6 +155,7 @@ def main() -> None:
             f"{r['cropped_share']:.0%}",
             f"{r['crop_area_mean']}",
             f"{r['crops_per_frame']}",
+            str(r["skipped"]),
             f"{r['cpu_s'][0]} -> {r['cpu_s'][1]}",
             f"{r['saving']}x",
         )

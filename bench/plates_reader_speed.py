@@ -6,6 +6,12 @@ falls on both alike:
 * a plate read: the labelled plate box (10 % margin) read by the CCT graph alone, by the whole
   default ``read_crop`` (second opinion included where it is asked), and by PP-OCRv6's ``read_crop``.
 
+``cct_before`` is the default reader as it was until 2026-12-06: PP-OCR's sessions as rapidocr
+makes them (memory arena off, idle threads spinning) and the 960-px scene text pass on every
+scene (no ``SCENE_TEXT_SURE`` gate), to give this round's changes their ratio.
+Each read is preceded by an untimed 50 ms pause, so that one reader's spinning threads do not
+run into the next reader's timing (within one reader they do, as in the product).
+
 Prints JSON with the CPU model, ONNX Runtime threads, the load average before and after (the
 machine is shared: say so when it was busy) and peak RSS.
 
@@ -29,10 +35,12 @@ from benchlib import models_dir
 from vigil.config.plates import PlatesConfig
 from vigil.plates.eval import FOUND_IOU, load_labels, read_image
 from vigil.plates.localise import box_iou
+from vigil.plates.ocr import RapidTextEngine
 from vigil.workers.plates_stage import build_plate_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "plates" / "us"
+PAUSE_S = 0.05
 
 
 def cpu_model() -> str:
@@ -63,20 +71,29 @@ def main() -> int:
     load_before = os.getloadavg()
     readers = {
         "cct": build_plate_reader(PlatesConfig(), models_dir()),
+        "cct_before": build_plate_reader(PlatesConfig(), models_dir()),
         "ppocr": build_plate_reader(PlatesConfig(recogniser="ppocr"), models_dir()),
     }
+    readers["cct_before"]._ocr = RapidTextEngine(threads=PlatesConfig().threads, own_sessions=False)
+    readers["cct_before"].scene_text_sure = 1.01
     cct_graph = readers["cct"]._cct  # the graph alone, for the per-plate figure
     assert cct_graph is not None
     first = read_image(items[0].image)
     for reader in readers.values():
         reader.read_scene(first)  # load every model once
     scene: dict[str, list[float]] = {k: [] for k in readers}
-    plate: dict[str, list[float]] = {"cct_graph": [], "cct_read_crop": [], "ppocr_read_crop": []}
+    plate: dict[str, list[float]] = {
+        "cct_graph": [],
+        "cct_read_crop": [],
+        "cct_before_read_crop": [],
+        "ppocr_read_crop": [],
+    }
     exact = dict.fromkeys(readers, 0)
     found = dict.fromkeys(readers, 0)
     for item in items:
         image = read_image(item.image)
         for name, reader in readers.items():
+            time.sleep(PAUSE_S)
             t0 = time.perf_counter()
             reads = reader.read_scene(image)
             scene[name].append(1000.0 * (time.perf_counter() - t0))
@@ -90,12 +107,15 @@ def main() -> int:
         for name, read in (
             ("cct_graph", lambda c=crop: cct_graph.read([c])),
             ("cct_read_crop", lambda c=crop: readers["cct"].read_crop(c)),
+            ("cct_before_read_crop", lambda c=crop: readers["cct_before"].read_crop(c)),
             ("ppocr_read_crop", lambda c=crop: readers["ppocr"].read_crop(c)),
         ):
+            time.sleep(PAUSE_S)
             t0 = time.perf_counter()
             read()
             plate[name].append(1000.0 * (time.perf_counter() - t0))
     base = statistics.fmean(scene["ppocr"])
+    before = statistics.fmean(scene["cct_before"])
     out: dict[str, object] = {
         "n": len(items),
         "cpu": cpu_model(),
@@ -103,12 +123,20 @@ def main() -> int:
         "onnxruntime_threads": PlatesConfig().threads,
         "scene": {
             name: stats(v)
-            | {"ratio_to_ppocr": round(statistics.fmean(v) / base, 3), "exact": exact[name], "found": found[name]}
+            | {
+                "ratio_to_ppocr": round(statistics.fmean(v) / base, 3),
+                "ratio_to_cct_before": round(statistics.fmean(v) / before, 3),
+                "exact": exact[name],
+                "found": found[name],
+            }
             for name, v in scene.items()
         },
         "plate": {name: stats(v) for name, v in plate.items()},
         "plate_ratio_cct_to_ppocr": round(
             statistics.fmean(plate["cct_read_crop"]) / statistics.fmean(plate["ppocr_read_crop"]), 3
+        ),
+        "plate_ratio_cct_to_cct_before": round(
+            statistics.fmean(plate["cct_read_crop"]) / statistics.fmean(plate["cct_before_read_crop"]), 3
         ),
         "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

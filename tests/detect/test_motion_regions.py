@@ -80,6 +80,26 @@ def test_places_far_apart_are_separate_crops_up_to_max_crops() -> None:
     assert (chooser.crops, chooser.full, chooser.crop_calls) == (3, 1, 6)
 
 
+def test_stable_tracks_are_detected_every_kth_frame_only_while_nothing_else_moves() -> None:
+    w, h = 800, 600
+    chooser = RegionChooser(RegionPolicy(margin=0.05, max_share=0.6, full_every_s=2.0, detect_every=3))
+    walker = np.asarray([[400, 300, 480, 420]], np.float32)
+    on_walker = (0.5, 0.5, 0.6, 0.7)
+    assert chooser.choose(w, h, 0.0, None, NO_TRACKS) is None  # a whole look first
+    # Tracked and moving only where the track is: two frames carried, the third detected.
+    assert [chooser.skip(w, h, t, on_walker, walker) for t in (0.2, 0.4, 0.6, 0.8)] == [True, True, False, True]
+    assert not chooser.skip(w, h, 1.0, on_walker, NO_TRACKS)  # nothing tracked
+    assert not chooser.skip(w, h, 1.2, (0.0, 0.0, 0.2, 0.2), walker)  # something moved elsewhere
+    parts = (on_walker, (0.0, 0.0, 0.05, 0.05))
+    assert not chooser.skip(w, h, 1.4, (0.0, 0.0, 0.6, 0.7), walker, parts)  # one part elsewhere
+    assert not chooser.skip(w, h, 1.6, None, walker)  # a keepalive frame
+    assert not chooser.skip(w, h, 2.2, on_walker, walker)  # a whole look is due
+    assert chooser.skipped == 3
+    assert not RegionChooser().skip(w, h, 0.2, on_walker, walker)  # detect_every 1: never
+    with pytest.raises(ValueError, match="detect_every"):
+        RegionPolicy(detect_every=0)
+
+
 def test_the_gate_reports_separate_changed_places(vtest_frame: NDArray[np.uint8]) -> None:
     gate = MotionGate(keepalive_s=None)
     gate.should_analyse(vtest_frame, 0.0)

@@ -297,9 +297,11 @@ class SceneLineOCR(LineOCR):
     def __init__(self) -> None:
         super().__init__("")
         self.scene_calls = 0
+        self.sides: list[int | None] = []
 
-    def detect_scene_lines(self, image: np.ndarray) -> list[Quad]:
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None) -> list[Quad]:
         self.scene_calls += 1
+        self.sides.append(max_side)
         return []
 
     def recognise_many(self, images: list[np.ndarray]) -> list[TextLine]:
@@ -328,3 +330,20 @@ def test_the_scene_text_detector_is_skipped_only_above_the_gate(
     assert read.read_box is not None
     assert ocr.scene_calls == detector_runs and ocr.calls == 0  # sure of every character: no closer read
     assert [b[0] for b in session.batches] == [1, 3]
+
+
+@pytest.mark.parametrize(("p", "side"), [(0.9, 640), (0.84, None)])
+def test_the_scene_text_detector_runs_smaller_where_the_rows_are_sure(p: float, side: int | None) -> None:
+    """``SCENE_TEXT_SURE``: a row read scoring 0.9 (>= 0.85) has the detector look for more rows
+    at 640 px; at 0.84 it looks at the engine's own side (960 px in the product)."""
+    from vigil.plates.localise import PlateCandidate
+
+    row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
+    ocr = SceneLineOCR()
+    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
+        (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
+    assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
+    assert ocr.sides == [side]

@@ -58,6 +58,48 @@ def test_a_stale_epoch_is_refused_after_the_takeover_and_its_open_tracks_are_end
     assert end.n_observations == orphan.n_observations and end.last_seen == orphan.last_seen
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'v.db'}"
+    else:
+        url = request.getfixturevalue("pg_db").replace("postgresql://", "postgresql+psycopg://", 1)
+    with Store.open(url) as s:
+        yield s
+
+
+def test_an_indexer_started_after_a_takeover_still_ends_the_orphans(any_store: Store) -> None:
+    # The first indexer stores the old holder's open track, then dies; the takeover happens
+    # while none runs. The next indexer has never seen epoch 5 in memory; the store has.
+    old = track_lifecycle(camera_id="cam", track_id="cam-old-1", n_updates=3, start=T0)[:-1]
+    Indexer(any_store).handle([_d(e, epoch=5, since=T0) for e in old])
+    takeover = T0 + timedelta(seconds=20)
+    new = track_lifecycle(camera_id="cam", track_id="cam-new-1", n_updates=1, start=takeover + timedelta(seconds=1))
+    restarted = Indexer(any_store)
+    restarted.handle([_d(e, epoch=9, since=takeover) for e in new])
+    orphan = any_store.tracks.get("cam-old-1")
+    assert orphan is not None and orphan.ended and restarted.stats.orphans_ended == 1
+    assert any_store.epochs.newest() == {"cam": (9, pytest.approx(takeover.timestamp()))}
+
+
+def test_an_indexer_started_after_a_takeover_refuses_the_old_holder_at_once(any_store: Store) -> None:
+    # One indexer saw the takeover and stored it; a second (or the same, restarted) meets the
+    # old holder's late events first, before any of the new holder's: they are still refused.
+    takeover = T0 + timedelta(seconds=20)
+    first = Indexer(any_store)
+    first.handle([_d(e, epoch=5, since=T0) for e in track_lifecycle(camera_id="cam", track_id="a", start=T0)])
+    first.handle(
+        [_d(e, epoch=9, since=takeover) for e in track_lifecycle(camera_id="cam", track_id="b", start=takeover)]
+    )
+    zombie = track_lifecycle(camera_id="cam", track_id="z", n_updates=1, start=takeover + timedelta(seconds=2))
+    second = Indexer(any_store)
+    second.handle([_d(e, epoch=5) for e in zombie])
+    assert second.stats.fenced == len(zombie) and any_store.tracks.get("z") is None
+    # A stored epoch never goes down (two indexers, the later one with the older news).
+    any_store.epochs.raise_to({"cam": (7, T0.timestamp())})
+    assert any_store.epochs.newest()["cam"][0] == 9
+
+
 def test_a_candidate_for_a_removed_or_expired_entry_is_refused(store: Store) -> None:
     auth = Authorisation("warrant 9", "Insp. Lee", "operator", T0 + timedelta(days=2))
     [entry] = store.plates.add_entries([NewHotlistEntry("AB12CDE", auth)], max_days=30, now=T0)

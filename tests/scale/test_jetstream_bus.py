@@ -9,11 +9,12 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from nats.aio.msg import Msg
 
 from vigil.bus import EventBus
 from vigil.bus.base import BusAuthError, BusUnavailableError
 from vigil.bus.connection import NatsConnection, NatsSettings
-from vigil.bus.jetstream import Delivery, JetStreamBus
+from vigil.bus.jetstream import Delivery, JetStreamBus, _ack_metadata
 from vigil.bus.subjects import camera_from_token, camera_token, subject_for
 from vigil.deploy.nats_server import NatsCluster, free_port
 from vigil.events import CameraHealth
@@ -59,11 +60,13 @@ def test_every_event_is_consumed_once_and_a_republished_id_is_dropped(conn: Nats
     bus: EventBus = JetStreamBus(conn)
     assert isinstance(bus, JetStreamBus)
     got: list[str] = []
+    deliveries: list[Delivery] = []
     lock = threading.Lock()
 
     def handle(batch: Sequence[Delivery]) -> None:
         with lock:
             got.extend(d.event.event_id for d in batch)
+            deliveries.extend(batch)
 
     bus.subscribe_batch(handle, name="indexer")
     events = _events(2000)
@@ -78,7 +81,27 @@ def test_every_event_is_consumed_once_and_a_republished_id_is_dropped(conn: Nats
     assert len(got) == 2000
     assert got == [e.event_id for e in events]  # one stream, one publisher: in order
     assert bus.stats.acked == 2300
+    # What the reply subjects say (read without nats-py's Msg.metadata): stream, sequence, time.
+    assert {d.stream for d in deliveries} == {"VIGIL_HEALTH"}
+    assert [d.stream_seq for d in deliveries] == list(range(1, 2001))
+    assert {d.num_delivered for d in deliveries} == {1}
+    assert all(abs((datetime.now(UTC) - d.stored_at).total_seconds()) < 60 for d in deliveries)
+    # Every message acknowledged on its own (the acks of a batch go out in one write).
+    assert _wait(lambda: conn.call(conn.js.consumer_info("VIGIL_HEALTH", "indexer")).num_ack_pending == 0, 10)
+    info = conn.call(conn.js.consumer_info("VIGIL_HEALTH", "indexer"))
+    assert info.ack_floor is not None and info.ack_floor.stream_seq == 2000
+    assert info.num_redelivered == 0
     bus.close(5)
+
+
+def test_a_reply_subject_reads_as_nats_py_reads_it() -> None:
+    v1 = "$JS.ACK.VIGIL_TRACKS.indexer.3.12345.12340.1733519400123456789.100"
+    v2 = "$JS.ACK.hub.ACCHASH.VIGIL_TRACKS.indexer.3.12345.12340.1733519400123456789.100.r4nd"
+    for reply in (v1, v2, v2.rsplit(".", 1)[0]):
+        meta = Msg(_client=None, reply=reply).metadata  # type: ignore[arg-type]
+        assert _ack_metadata(reply) == (meta.stream, meta.sequence.stream, meta.timestamp, meta.num_delivered)
+    for other in (None, "", "_INBOX.abc", "$JS.ACK.too.short", "$JS.ACK.S.c.x.1.1.1.1"):
+        assert _ack_metadata(other) is None
 
 
 def test_a_second_consumer_with_the_same_name_shares_the_work(conn: NatsConnection, nats_node: NatsCluster) -> None:

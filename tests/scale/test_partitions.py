@@ -10,19 +10,32 @@ a hold from appearing between the check and the drop.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 
+from vigil.config import VigilConfig
 from vigil.events import AnyEvent
 from vigil.events.crowd import CrowdLineCounts, CrowdZoneCount, LineCount, ZoneCount
 from vigil.events.plates import PlateReadEvent
 from vigil.events.samples import track_lifecycle
 from vigil.store import Store, migrate, open_engine
 from vigil.store.audit import AuditEntry
-from vigil.store.partitions import CROWD_COUNTS, EVENTS, PLATE_MISSES, lock_holds, partition_days
+from vigil.store.partitions import (
+    CROWD_COUNTS,
+    EVENTS,
+    PLATE_MISSES,
+    PartitionedTable,
+    lock_holds,
+    partition_days,
+    partition_ranges,
+    slot_of,
+    slots_of,
+)
 from vigil.store.retention import PurgeCutoffs
 
 pytestmark = pytest.mark.postgres
@@ -257,3 +270,79 @@ def test_crowd_counts_retention_drops_whole_days_keeps_held_and_recent_rows(stor
     # A second run finds nothing more.
     again = store.crowd.purge_aggregates(retention_days=5, now=now)
     assert (again.counts["crowd_counts"], again.partitions_dropped) == (0, ())
+
+
+def _ranges(store: Store, spec: PartitionedTable, day: datetime) -> list[tuple[int, int, str]]:
+    """``spec``'s partitions within ``day`` as (first hour, hours, name)."""
+    with store.engine.connect() as conn:
+        parts = partition_ranges(conn, spec)
+    return [
+        (int((p.start - day) / timedelta(hours=1)), int((p.end - p.start) / timedelta(hours=1)), p.name)
+        for p in parts
+        if day <= p.start < day + timedelta(days=1)
+    ]
+
+
+def test_hourly_partitions_are_made_on_demand_and_retention_drops_them_by_the_hour(pg_db: str) -> None:
+    with Store.open(_url(pg_db), partition_hours=1) as store:
+        # A month on (past the day partitions the migration made ahead), the indexer's hourly call:
+        later = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=30)
+        store.partitions.create_ahead(later + timedelta(minutes=20))
+        with store.engine.connect() as conn:
+            parts = [p for p in partition_ranges(conn, EVENTS) if p.start >= later - timedelta(days=1)]
+        # The previous day to a day from then, hour by hour.
+        assert [p.start for p in parts] == [later + timedelta(hours=h) for h in range(-24, 25)]
+        assert {p.end - p.start for p in parts} == {timedelta(hours=1)}
+        one, two = _plate(MIDNIGHT + timedelta(hours=1, minutes=10)), _plate(MIDNIGHT + timedelta(hours=2, minutes=10))
+        assert len(store.events.add_batch([one, two])) == 2
+        assert _where(store, "plate_reads", "read_id", one.event_id) == [f"plate_reads_misses_p{MIDNIGHT:%Y%m%d}h01"]
+        assert [(h, n) for h, n, _ in _ranges(store, PLATE_MISSES, MIDNIGHT)] == [(1, 1), (2, 1)]
+
+        # 24 h retention at 02:30 the next day: 01:00-02:00 goes whole; 02:00-03:00 is the
+        # cutoff's own hour, so its read goes row by row and the partition stays.
+        gone = store.plates.purge_reads(retention_hours=24, now=MIDNIGHT + timedelta(days=1, hours=2, minutes=30))
+        assert sorted(r.read_id for r in gone) == sorted([one.event_id, two.event_id])
+        assert [(h, n) for h, n, _ in _ranges(store, PLATE_MISSES, MIDNIGHT)] == [(2, 1)]
+        assert store.plates.count_reads() == 0
+
+
+def test_a_changed_partition_size_fills_only_what_the_old_partitions_leave(pg_db: str) -> None:
+    day2 = MIDNIGHT + timedelta(days=1)
+    with Store.open(_url(pg_db)) as daily:
+        daily.events.add_batch([_plate(MIDNIGHT + timedelta(hours=9))])
+    with Store.open(_url(pg_db), partition_hours=1) as hourly:
+        inside = _plate(MIDNIGHT + timedelta(hours=20))  # the day partition covers it: nothing new
+        five = _plate(day2 + timedelta(hours=5, minutes=30))
+        assert len(hourly.events.add_batch([inside, five])) == 2
+        assert _where(hourly, "plate_reads", "read_id", inside.event_id) == [f"plate_reads_misses_p{MIDNIGHT:%Y%m%d}"]
+        assert [(h, n) for h, n, _ in _ranges(hourly, PLATE_MISSES, day2)] == [(5, 1)]
+    with Store.open(_url(pg_db), partition_hours=24) as daily_again:
+        # A day with an hourly partition in it: the rest of the day, around it, no overlap error.
+        late = [_plate(day2 + timedelta(hours=h, minutes=1)) for h in (0, 5, 23)]
+        assert len(daily_again.events.add_batch(late)) == 3
+        assert _ranges(daily_again, PLATE_MISSES, day2) == [
+            (0, 5, f"plate_reads_misses_p{day2:%Y%m%d}h00"),
+            (5, 1, f"plate_reads_misses_p{day2:%Y%m%d}h05"),
+            (6, 18, f"plate_reads_misses_p{day2:%Y%m%d}h06"),
+        ]
+        assert daily_again.plates.count_reads() == 6
+
+
+def test_a_partition_size_that_does_not_divide_a_day_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as err:
+        VigilConfig.model_validate({"data_dir": str(tmp_path), "store": {"partition_hours": 5}})
+    assert "partition_hours" in str(err.value)
+
+
+def test_the_slots_of_a_batch_are_those_of_each_instant() -> None:
+    # slots_of dedupes by UTC hour first (the indexer's hot path); it must agree with slot_of
+    # per instant, also for offsets that are not whole hours and a microsecond before a slot.
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+    start = datetime(2026, 3, 1, 22, 59, 59, 999_999, tzinfo=UTC)
+    instants = [(start + timedelta(minutes=17 * i, microseconds=i)).astimezone(zones[i % 3]) for i in range(400)] + [
+        start,
+        start + timedelta(microseconds=1),
+    ]
+    for hours in (1, 2, 3, 6, 24):
+        assert slots_of(instants, hours) == {slot_of(t, hours) for t in instants}
+    assert slots_of([], 24) == set()

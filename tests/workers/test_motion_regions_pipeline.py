@@ -41,9 +41,11 @@ def test_the_people_clip_is_mostly_detected_in_crops_with_the_same_tracks(
     cropped = _tracks(people_clip, installed_models_dir, tmp_path / "regions", regions=True)
     (chooser,) = choosers
     looked = chooser.crops + chooser.full
-    print(f"whole {whole}, regions {cropped}: {chooser.crops} of {looked} frames cropped")
-    # Measured: 86% of 146 analysed frames cropped, mean crop 38% of the frame; person 2 both ways.
-    assert looked >= 100
+    print(f"whole {whole}, regions {cropped}: {chooser.crops} of {looked} frames cropped, {chooser.skipped} carried")
+    # Measured: 146 analysed frames; with detect_every 2, 55 carried by the tracks and 78% of the
+    # rest cropped (86% of all with detect_every 1), mean crop 38% of the frame; person 2 both ways.
+    assert looked + chooser.skipped >= 100
+    assert chooser.skipped >= 30 if chooser.policy.detect_every > 1 else chooser.skipped == 0
     assert chooser.crops / looked >= 0.6
     assert chooser.crop_area / chooser.crops <= 0.6
     assert whole == cropped == {"person": 2}

@@ -25,6 +25,14 @@ class StoreConfig(StrictModel):
     """Where events go. Empty url: SQLite file ``vigil.db`` under the data directory."""
 
     url: str | None = Field(default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://host/db.")
+    partition_hours: Literal[1, 2, 3, 4, 6, 8, 12, 24] = Field(
+        default=24,
+        description=(
+            "PostgreSQL: the size of the time partitions of events, crowd counts and plate misses. Retention"
+            " drops whole partitions; at tens of thousands of cameras a day is terabytes, so smaller ones make"
+            " the boundary cheap. Changing it is safe: new partitions fill only what old ones leave uncovered."
+        ),
+    )
 
 
 class BusConfig(StrictModel):

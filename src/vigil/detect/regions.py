@@ -36,12 +36,16 @@ class RegionPolicy:
         max_crops: at most this many crops per frame; places whose grown boxes overlap are one
             crop, and past ``max_crops`` the two crops whose union adds least area are joined.
             The crops together must be at most ``max_share`` of the frame.
+        detect_every: with tracks live and every changed place inside a live track's box (grown
+            by ``margin``: nothing new moved), detect on only every this-many-th analysed frame;
+            the tracks carry over the frames between (1: detect every analysed frame).
     """
 
     margin: float = 0.08
     max_share: float = 0.6
     full_every_s: float = 2.0
     max_crops: int = 1
+    detect_every: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.margin < 1:
@@ -52,6 +56,8 @@ class RegionPolicy:
             raise ValueError(f"full_every_s must be > 0 seconds, got {self.full_every_s}")
         if self.max_crops < 1:
             raise ValueError(f"max_crops must be >= 1, got {self.max_crops}")
+        if self.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
 
 
 class RegionChooser:
@@ -68,6 +74,50 @@ class RegionChooser:
         """Sum over cropped frames of the crops' share of the frame's area."""
         self.crop_calls = 0
         """Crops detected in (several per frame with ``max_crops`` > 1)."""
+        self.skipped = 0
+        """Frames not detected: the tracks carried over them (``detect_every`` > 1)."""
+        self._skipped_in_row = 0
+
+    def skip(
+        self,
+        width: int,
+        height: int,
+        pts_s: float,
+        motion_box: tuple[float, float, float, float] | None,
+        tracked_xyxy: NDArray[np.float32],
+        motion_parts: Sequence[tuple[float, float, float, float]] = (),
+    ) -> bool:
+        """Whether this frame needs no detection: tracks are live, everything that changed is
+        inside them, fewer than ``detect_every - 1`` frames in a row were skipped, and no
+        whole-frame look is due. Arguments as in :meth:`choose`."""
+        last = self._last_full_pts_s
+        if (
+            self.policy.detect_every <= 1
+            or motion_box is None
+            or not len(tracked_xyxy)
+            or self._skipped_in_row >= self.policy.detect_every - 1
+            or last is None
+            or pts_s < last
+            or pts_s - last >= self.policy.full_every_s
+        ):
+            self._skipped_in_row = 0
+            return False
+        scale = np.asarray([width, height, width, height], dtype=np.float64)
+        places = np.asarray(list(motion_parts) or [motion_box], dtype=np.float64).reshape(-1, 4) * scale
+        pad = self.policy.margin * max(width, height)
+        tracks = np.asarray(tracked_xyxy, dtype=np.float64).reshape(-1, 4) + np.asarray([-pad, -pad, pad, pad])
+        inside = (
+            (places[:, None, 0] >= tracks[None, :, 0])
+            & (places[:, None, 1] >= tracks[None, :, 1])
+            & (places[:, None, 2] <= tracks[None, :, 2])
+            & (places[:, None, 3] <= tracks[None, :, 3])
+        )
+        if not inside.any(axis=1).all():
+            self._skipped_in_row = 0
+            return False
+        self._skipped_in_row += 1
+        self.skipped += 1
+        return True
 
     def choose(
         self,

@@ -39,8 +39,9 @@ class TextRecogniser(Protocol):
 class SceneTextEngine(Protocol):
     """Optional extras of an OCR engine: text lines of a whole scene, and batched recognition."""
 
-    def detect_scene_lines(self, image: BGRImage) -> list[Quad]:
-        """Text lines of a whole frame, found at a resolution fit for small plates."""
+    def detect_scene_lines(self, image: BGRImage, max_side: int | None = None) -> list[Quad]:
+        """Text lines of a whole frame, found at a resolution fit for small plates (or at up to
+        ``max_side`` pixels on the long side where the caller asks for a cheaper pass)."""
         ...
 
     def recognise_many(self, images: list[BGRImage]) -> list[TextLine]:
@@ -48,14 +49,54 @@ class SceneTextEngine(Protocol):
         ...
 
 
+OCR_SPIN = False
+"""Whether the PP-OCR sessions' idle intra-op threads spin (ONNX Runtime's and rapidocr's default).
+
+Off: a scene runs the text detector, the recogniser and the CCT graphs one after another, each
+with its own thread pool, on cores other stages and cameras share; a pool that spins after its
+run takes the cores the next one needs. Same boxes and reads either way
+(``bench/plates_reader_speed.py``, docs/plates.md)."""
+
+
+def _own_session(holder: Any, threads: int, spin: bool) -> None:
+    """Replace the ONNX Runtime session inside rapidocr's ``holder`` (its detector or recogniser)
+    by one with the CPU memory arena on (rapidocr turns it off: every run of a 960-px frame then
+    allocates its activations afresh) and spinning as ``spin`` says. Same graph, same numbers."""
+    import onnxruntime as ort  # rapidocr has loaded it already
+
+    inner = holder.session  # rapidocr's OrtInferSession
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    path = inner.session._model_path  # the file rapidocr opened (its own wheel's model)
+    inner.session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+
+
 class RapidTextEngine:
     """rapidocr's PP-OCRv6 detector and recogniser, sharing one ONNX Runtime thread budget."""
 
-    def __init__(self, threads: int = 2, det_max_side: int = 320, scene_det_max_side: int = 960) -> None:
+    def __init__(
+        self,
+        threads: int = 2,
+        det_max_side: int = 320,
+        scene_det_max_side: int = 960,
+        *,
+        own_sessions: bool = True,
+        spin: bool | None = None,
+    ) -> None:
         self._threads = threads
+        # own_sessions False keeps rapidocr's sessions as it makes them (the reader before
+        # 2026-12-06; bench/plates_reader_speed.py compares the two in one process).
+        self._own = own_sessions
+        self._spin = OCR_SPIN if spin is None else spin
         self._scene_side = scene_det_max_side
         self._engine: Any = self._make(det_max_side)
-        self._scene_engine: Any = None
+        self._scene_engines: dict[int, Any] = {}
         self._charset: list[str] = []
         self._fold: PlateFold | None = None
         # One engine serves several cameras; rapidocr mutates its flags per call.
@@ -65,7 +106,7 @@ class RapidTextEngine:
         try:
             from rapidocr import RapidOCR  # heavy: loads ONNX Runtime sessions lazily
 
-            return RapidOCR(
+            engine: Any = RapidOCR(
                 params={
                     "Global.log_level": "error",
                     "Global.use_cls": False,
@@ -76,8 +117,11 @@ class RapidTextEngine:
                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 }
             )
+            if self._own:
+                _own_session(engine._load_det_model(), self._threads, self._spin)
         except Exception as exc:  # rapidocr raises plain Exceptions on bad model files
             raise ModelError(f"rapidocr could not load its models: {exc}") from exc
+        return engine
 
     def recognise(self, image: BGRImage) -> TextLine:
         return self.recognise_many([image])[0]
@@ -90,12 +134,15 @@ class RapidTextEngine:
             return []
         return [np.asarray(b, dtype=np.float32).reshape(4, 2) for b in boxes]
 
-    def detect_scene_lines(self, image: BGRImage) -> list[Quad]:
-        """Text lines of a whole frame, the detector run at up to ``scene_det_max_side`` pixels."""
+    def detect_scene_lines(self, image: BGRImage, max_side: int | None = None) -> list[Quad]:
+        """Text lines of a whole frame, the detector run at up to ``scene_det_max_side`` pixels
+        (or ``max_side``: one more detector session per side asked for)."""
+        side = self._scene_side if max_side is None else max_side
         with self._lock:
-            if self._scene_engine is None:
-                self._scene_engine = self._make(self._scene_side)
-            out = self._scene_engine(image, use_det=True, use_cls=False, use_rec=False)
+            engine = self._scene_engines.get(side)
+            if engine is None:
+                engine = self._scene_engines[side] = self._make(side)
+            out = engine(image, use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(out, "boxes", None)
         if boxes is None or len(boxes) == 0:
             return []
@@ -113,6 +160,8 @@ class RapidTextEngine:
         with self._lock:
             rec = self._engine._load_rec_model()
             if self._fold is None:
+                if self._own:
+                    _own_session(rec, self._threads, self._spin)
                 self._charset = list(rec.postprocess_op.character)
                 self._fold = plate_fold(self._charset)
             _, height, width = rec.rec_image_shape

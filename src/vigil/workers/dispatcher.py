@@ -77,7 +77,7 @@ def run_dispatcher(cfg: VigilConfig, stop: threading.Event, *, report_every_s: f
     url = store_url(cfg)
     conn = NatsConnection.connect_with_backoff(nats_settings(cfg, "vigil-dispatcher"), stop=stop)
     try:
-        store = open_store_with_backoff(url, stop)
+        store = open_store_with_backoff(url, stop, partition_hours=cfg.store.partition_hours)
         try:
             replicas = cfg.scale.nats.replicas
             conn.call(ensure_streams(conn, StreamOptions(replicas=replicas)), timeout_s=60)

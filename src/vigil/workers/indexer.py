@@ -74,10 +74,12 @@ class EpochFence:
     (also when they arrive late, from its spool) and are stored.
     """
 
-    def __init__(self) -> None:
-        self._newest: dict[str, tuple[int, float]] = {}
+    def __init__(self, newest: dict[str, tuple[int, float]] | None = None) -> None:
+        self._newest: dict[str, tuple[int, float]] = dict(newest or {})
         self.takeovers: list[tuple[str, float]] = []
         """(camera, since) of every newer epoch seen after an older one: tracks to end."""
+        self.raised: dict[str, tuple[int, float]] = {}
+        """Cameras whose newest epoch rose since the last :meth:`Indexer` persist (to store)."""
 
     def admit(self, d: Delivery) -> bool:
         raw_epoch = d.headers.get(EPOCH_HEADER)
@@ -88,7 +90,7 @@ class EpochFence:
         camera = d.event.camera_id
         newest = self._newest.get(camera)
         if newest is None or epoch > newest[0]:
-            self._newest[camera] = (epoch, since)
+            self._newest[camera] = self.raised[camera] = (epoch, since)
             if newest is not None:
                 self.takeovers.append((camera, since))
             return True
@@ -109,7 +111,9 @@ class Indexer:
         self._alerts = alerts
         self.stats = IndexerStats()
         self._lock = threading.Lock()
-        self._fence = EpochFence()
+        # From the stored epochs, so a takeover that happened while this indexer was down (or
+        # that another indexer saw first) is still recognised (store/epochs.py).
+        self._fence = EpochFence(store.epochs.newest())
 
     def handle(self, batch: Sequence[Delivery]) -> None:
         with self._lock:
@@ -121,6 +125,7 @@ class Indexer:
             log.warning("indexer: refused %d events from a worker whose camera lease had moved on", fenced)
         new = self._store.events.add_batch(d.event for d in admitted)
         self._end_orphans()
+        self._persist_epochs()
         self._publish_alerts([d.event for d in admitted if isinstance(d.event, CandidateRaised)])
         with self._lock:
             self.stats.batches += 1
@@ -170,35 +175,57 @@ class Indexer:
         )
         return False
 
+    def _persist_epochs(self) -> None:
+        # After the orphans are ended: a crash before this makes the next start see the
+        # takeover again (ending orphans is idempotent); one after it has nothing left to do.
+        with self._lock:
+            raised, self._fence.raised = self._fence.raised, {}
+        try:
+            self._store.epochs.raise_to(raised)
+        except BaseException:
+            with self._lock:
+                self._fence.raised = {**raised, **self._fence.raised}
+            raise
+
     def _end_orphans(self) -> None:
         with self._lock:
             takeovers, self._fence.takeovers = self._fence.takeovers, []
-        for camera, since in takeovers:
-            # The previous holder's open tracks will never see their track.ended: the worker
-            # died or lost the camera. End those last seen before the new lease began, with a
-            # stored track.ended saying why (as the embedded mode does for a killed process).
-            before = datetime.fromtimestamp(since, UTC)
-            reason = (
-                f"orphaned: the worker holding camera {camera} lost its lease (taken over at "
-                f"{before.isoformat(timespec='seconds')}) without ending this track; ended by the indexer"
+        for i, (camera, since) in enumerate(takeovers):
+            try:
+                self._end_orphans_of(camera, since)
+            except BaseException:
+                # The batch is redelivered (the store failed); the fence has already moved on,
+                # so keep what is left to end for the next batch rather than forget it.
+                with self._lock:
+                    self._fence.takeovers = takeovers[i:] + self._fence.takeovers
+                raise
+
+    def _end_orphans_of(self, camera: str, since: float) -> None:
+        # The previous holder's open tracks will never see their track.ended: the worker
+        # died or lost the camera. End those last seen before the new lease began, with a
+        # stored track.ended saying why (as the embedded mode does for a killed process).
+        before = datetime.fromtimestamp(since, UTC)
+        reason = (
+            f"orphaned: the worker holding camera {camera} lost its lease (taken over at "
+            f"{before.isoformat(timespec='seconds')}) without ending this track; ended by the indexer"
+        )
+        open_tracks = self._store.tracks.list(camera_id=camera, ended=False, limit=ORPHANS_PAGE)
+        ends = [
+            # A fixed id per track: several indexers that each see the takeover store one.
+            orphan_ended(self._store, t, before, reason, event_id=_orphan_id(t.track_id))
+            for t in open_tracks
+            if t.last_seen < before
+        ]
+        self._store.events.add_batch(ends)
+        # Beyond the page (or folded meanwhile): closed without an event, counted the same.
+        ended = [t.track_id for t in ends] + self._store.tracks.end_orphans(camera, before=before)
+        if ended:
+            self.stats.orphans_ended += len(ended)
+            log.warning(
+                "camera %s: ended %d tracks orphaned by the previous lease holder (reason: lease moved)",
+                camera,
+                len(ended),
             )
-            open_tracks = self._store.tracks.list(camera_id=camera, ended=False, limit=ORPHANS_PAGE)
-            ends = [
-                # A fixed id per track: several indexers that each see the takeover store one.
-                orphan_ended(self._store, t, before, reason, event_id=_orphan_id(t.track_id))
-                for t in open_tracks
-                if t.last_seen < before
-            ]
-            self._store.events.add_batch(ends)
-            # Beyond the page (or folded meanwhile): closed without an event, counted the same.
-            ended = [t.track_id for t in ends] + self._store.tracks.end_orphans(camera, before=before)
-            if ended:
-                self.stats.orphans_ended += len(ended)
-                log.warning(
-                    "camera %s: ended %d tracks orphaned by the previous lease holder (reason: lease moved)",
-                    camera,
-                    len(ended),
-                )
 
 
 def _orphan_id(track_id: str) -> str:
@@ -233,7 +260,7 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
     url = store_url(cfg)
     conn = NatsConnection.connect_with_backoff(nats_settings(cfg, "vigil-indexer"), stop=stop)
     try:
-        store = open_store_with_backoff(url, stop)
+        store = open_store_with_backoff(url, stop, partition_hours=cfg.store.partition_hours)
         try:
             bus = JetStreamBus(conn, streams=StreamOptions(replicas=cfg.scale.nats.replicas))
             indexer = Indexer(store, alerts=lambda alerts: publish_alerts(conn, [_wire(a) for a in alerts]))

@@ -6,6 +6,7 @@ threads, buses or how it is deployed. The caller publishes the events it returns
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -88,6 +89,7 @@ class CameraPipeline:
         # Motion-region detection (detector.motion_regions): only for a detector that can crop.
         self.regions = regions if hasattr(detector, "detect_regions") else None
         self._live_xyxy = Detections.empty().xyxy
+        self._last: FrameResult | None = None
         self._tracker = ObjectTracker(tracker_config, analysis_fps, class_ids)
         self._lifecycle = TrackLifecycle(tracker_config.lost_track_s, tracker_config.update_interval_s)
         self._media = media
@@ -107,6 +109,14 @@ class CameraPipeline:
     def process(self, frame: Frame) -> FrameResult:
         """Analyse one frame and return its detections, tracks and events."""
         crops = None
+        # With faces, plates or crowd on every analysed frame is detected: what fewer looks at a
+        # track would cost them is not measured.
+        if self.regions is not None and self._last is not None and not self._stages:
+            moved = (frame.width, frame.height, frame.pts_s, frame.motion_box, self._live_xyxy, frame.motion_parts)
+            if self.regions.skip(*moved):
+                # Nothing moved but the tracked objects: they carry over this frame (their last
+                # boxes; the tracker sees the next detected frame).
+                return dataclasses.replace(self._last, detections=Detections.empty(), events=[])
         if self.regions is not None:
             crops = self.regions.choose(
                 frame.width, frame.height, frame.pts_s, frame.motion_box, self._live_xyxy, frame.motion_parts
@@ -140,9 +150,10 @@ class CameraPipeline:
             for b, tid in zip(tracked.xyxy, track_ids, strict=True)
             if tid in self._face_candidates
         ]
-        return FrameResult(
+        self._last = FrameResult(
             detections=detections, tracked=tracked, events=events, keep_regions=keep, track_ids=track_ids
         )
+        return self._last
 
     def finish(self) -> list[AnyEvent]:
         """End every live track (end of recording, camera stopped or shutting down)."""
@@ -151,6 +162,7 @@ class CameraPipeline:
         self._note_face_candidates(stage_events)
         events = [self._to_event(c) for c in changes] + stage_events
         self._face_candidates.clear()
+        self._last = None
         self.events_emitted += len(events)
         return events
 

@@ -59,7 +59,9 @@ def _is_auth_failure(exc: StoreError) -> bool:
     return "password authentication failed" in text or ("role" in text and "does not exist" in text)
 
 
-def open_store_with_backoff(url: str, stop: threading.Event, *, max_wait_s: float = 30.0) -> Store:
+def open_store_with_backoff(
+    url: str, stop: threading.Event, *, max_wait_s: float = 30.0, partition_hours: int = 24
+) -> Store:
     """Open (and migrate) the store, retrying an unreachable database with backoff.
 
     A refused login is not retried: it is one clear error.
@@ -70,7 +72,7 @@ def open_store_with_backoff(url: str, stop: threading.Event, *, max_wait_s: floa
     delay = 0.5
     while True:
         try:
-            return Store.open(url)
+            return Store.open(url, partition_hours=partition_hours)
         except StoreError as exc:
             if _is_auth_failure(exc) or stop.is_set():
                 raise

@@ -218,7 +218,7 @@ class ScaleWorker:
         self._detector = build_detector(cfg)
         conn = NatsConnection.connect_with_backoff(nats_settings(cfg, f"vigil-worker-{self.worker_id}"), stop=stop)
         try:
-            self._store = open_store_with_backoff(store_url(cfg), stop)
+            self._store = open_store_with_backoff(store_url(cfg), stop, partition_hours=cfg.store.partition_hours)
             uploader = None
             if cfg.scale.media == "nats":
                 # Snapshots and crops go to the shared bucket, so any API replica serves them.
