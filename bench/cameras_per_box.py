@@ -79,11 +79,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "yolov4-tiny 1 thread": {"model": "yolov4-tiny", "threads": 1},
     "yolox-nano whole frames": {"model": "yolox-nano", "motion_regions": False},
     "yolox-nano": {"model": "yolox-nano"},
+    # Cameras that hold 0.4 s of frames while their analysis is busy (cameras[].queue_s before
+    # issue 23's run: 2 frames at 5 fps), not 2 s: a track's snapshot redaction then drops frames.
+    "yolov4-tiny queue 0.4 s": {"model": "yolov4-tiny", "threads": 2, "queue_s": 0.4},
+    "yolox-nano queue 0.4 s": {"model": "yolox-nano", "queue_s": 0.4},
 }
 MODELS = tuple(VARIANTS)
 BASELINE = "yolov4-tiny"
 MAX_DROPPED = 0.01
 COUNTERS = ("frames_analysed", "frames_dropped", "frames_in")
+QUEUE_S = [0.0]
+"""``cameras[].queue_s`` for every camera (0: the config's default); ``--queue-s``."""
 
 
 def free_port() -> int:
@@ -131,9 +137,12 @@ def run_cameras(
     with tempfile.TemporaryDirectory(prefix="vigil-cpb-") as tmp:
         cameras = [
             {"id": f"cam{i}", "url": url, "analysis_fps": fps, "open_timeout_s": 10, "read_timeout_s": 10}
+            | ({"queue_s": QUEUE_S[0]} if QUEUE_S[0] else {})
+            | ({"queue_s": VARIANTS[model]["queue_s"]} if "queue_s" in VARIANTS[model] else {})
             for i, url in enumerate(urls)
         ]
-        detector: dict[str, Any] = VARIANTS[model] | ({"threads": threads} if threads else {})
+        detector: dict[str, Any] = {k: v for k, v in VARIANTS[model].items() if k != "queue_s"}
+        detector |= {"threads": threads} if threads else {}
         config: dict[str, Any] = {"detector": detector, "cameras": cameras}
         if stages:
             config |= {"faces": {"enabled": True}, "plates": {"enabled": True}, "crowd": {"enabled": True}}
@@ -319,8 +328,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="detector.threads (default: the config's default)")
     parser.add_argument("--variants", default=",".join(MODELS), help=f"comma-separated, of: {', '.join(MODELS)}")
+    parser.add_argument("--queue-s", type=float, default=0.0, help="cameras[].queue_s (default: the config's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    QUEUE_S[0] = args.queue_s
     chosen = tuple(v.strip() for v in args.variants.split(","))
     unknown = [v for v in chosen if v not in VARIANTS]
     if unknown or BASELINE not in chosen:

@@ -44,6 +44,15 @@ class CameraConfig(StrictModel):
     enabled: bool = True
     rtsp_transport: Literal["tcp", "udp"] = Field(default="tcp", description="RTSP lower transport.")
     analysis_fps: float = Field(default=5.0, gt=0, le=60, description="Frames analysed per second.")
+    queue_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        description="Seconds of frames (at analysis_fps, at least 2) a live camera holds while its analysis is "
+        "busy; further frames are dropped. Rides out a stall, such as a track's snapshot being redacted when "
+        "it ends (~0.7 s CPU for a 120x300 person), at the cost of that much latency (0.4 s dropped frames at "
+        "2 cameras: bench/cameras_per_box.py, docs/detectors.md).",
+    )
     open_timeout_s: float = Field(default=10.0, gt=0, le=300)
     read_timeout_s: float = Field(default=10.0, gt=0, le=300, description="A stream silent this long has stalled.")
     reconnect_initial_s: float = Field(default=1.0, gt=0, le=60)

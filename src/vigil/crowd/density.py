@@ -116,7 +116,7 @@ class DensityEstimator:
     Args:
         session: an ONNX Runtime session of the model built by ``vigil models install`` (``csrnet``).
         input_width: frames wider than this are scaled down to it first; narrower ones run at
-            their own size (:func:`frame_scale`; docs/crowd.md, "Fine-tuned density").
+            their own size (:func:`frame_scale`; docs/crowd.md, "Counting at the frame's own resolution").
     """
 
     def __init__(self, session: TensorSession, input_width: int = DEFAULT_DENSITY_INPUT_WIDTH) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,6 +128,7 @@ def build_capture(
         open_timeout_s=cam.open_timeout_s,
         read_timeout_s=cam.read_timeout_s,
         analysis_fps=cam.analysis_fps,
+        queue_size=max(2, math.ceil(cam.queue_s * cam.analysis_fps - 1e-9)),
         motion_gate=gate,
         on_gated=on_gated,
         block_when_full=block_when_full,
