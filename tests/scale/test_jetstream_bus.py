@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from nats.aio.msg import Msg
+from pydantic import ValidationError
 
 from vigil.bus import EventBus
 from vigil.bus.base import BusAuthError, BusUnavailableError
 from vigil.bus.connection import NatsConnection, NatsSettings
-from vigil.bus.jetstream import Delivery, JetStreamBus, _ack_metadata
+from vigil.bus.jetstream import STREAMS, Delivery, JetStreamBus, _ack_metadata
 from vigil.bus.subjects import camera_from_token, camera_token, subject_for
+from vigil.config.scale import ScaleConfig
 from vigil.deploy.nats_server import NatsCluster, free_port
 from vigil.events import CameraHealth
 from vigil.events.samples import camera_health
@@ -131,6 +133,35 @@ def test_a_second_consumer_with_the_same_name_shares_the_work(conn: NatsConnecti
         b.close(5)
     finally:
         other.close()
+
+
+def test_a_deployment_that_grew_raises_the_indexers_shared_ack_bound(conn: NatsConnection) -> None:
+    """The durable consumer outlives its processes: binding with a larger bound (more indexers)
+    updates it on the real server, rather than leaving the one it was created with."""
+    first = JetStreamBus(conn)
+    first.subscribe_batch(lambda batch: None, name="indexer", batch=10, max_ack_pending=100)
+    first.close(5)
+
+    def bound() -> set[int]:
+        async def read() -> set[int]:
+            return {
+                (await conn.js.consumer_info(spec.name, "indexer")).config.max_ack_pending or 0
+                for spec in STREAMS
+                if spec.holds_events
+            }
+
+        return conn.call(read(), timeout_s=10)
+
+    assert bound() == {100}
+    grown = JetStreamBus(conn)
+    grown.subscribe_batch(lambda batch: None, name="indexer", batch=10, max_ack_pending=740_000)
+    assert bound() == {740_000}
+    grown.close(5)
+
+
+def test_an_ack_bound_below_two_batches_is_one_clear_error() -> None:
+    with pytest.raises(ValidationError, match=r"indexer_max_ack_pending \(8000\) must be at least twice indexer_batch"):
+        ScaleConfig(indexer_batch=5000, indexer_max_ack_pending=8000)
 
 
 def test_a_failing_handler_gets_the_batch_again_and_nothing_is_lost(conn: NatsConnection) -> None:

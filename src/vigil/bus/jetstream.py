@@ -287,11 +287,14 @@ class JetStreamBus:
         batch: int = 500,
         max_wait_s: float = 0.2,
         streams: Sequence[str] | None = None,
+        max_ack_pending: int = 20_000,
     ) -> None:
         """Deliver batches of up to ``batch`` events from each stream to ``handler``.
 
         ``name`` is the durable consumer name: processes using the same name share the work.
         ``streams`` limits it to some streams (default: every stream of events).
+        ``max_ack_pending`` bounds the unacknowledged events of the durable consumer, shared by
+        every process bound to it; a consumer created earlier with another bound is updated.
         """
         with self._lock:
             if self._closed:
@@ -304,7 +307,7 @@ class JetStreamBus:
         sub = _Sub(
             name, handler, batch, max_wait_s, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bus-{name}")
         )
-        psubs = self._conn.call(self._bind(name, wanted))
+        psubs = self._conn.call(self._bind(name, wanted, max_ack_pending))
         for spec, psub in zip(wanted, psubs, strict=True):
             sub.tasks.append(self._conn.call(_start(self._consume(sub, spec, psub))))
         self._subs.append(sub)
@@ -451,7 +454,7 @@ class JetStreamBus:
 
     # -- loop side: consuming ----------------------------------------------------------------
 
-    async def _bind(self, name: str, specs: Sequence[StreamSpec]) -> list[Any]:
+    async def _bind(self, name: str, specs: Sequence[StreamSpec], max_ack_pending: int) -> list[Any]:
         out = []
         for spec in specs:
             config = api.ConsumerConfig(
@@ -459,10 +462,23 @@ class JetStreamBus:
                 ack_policy=api.AckPolicy.EXPLICIT,
                 ack_wait=30.0,
                 max_deliver=-1,  # a store outage must never turn events into dead letters
-                max_ack_pending=20_000,
+                max_ack_pending=max_ack_pending,
                 deliver_policy=api.DeliverPolicy.ALL,
             )
-            out.append(await self._conn.js.pull_subscribe("", durable=name, stream=spec.name, config=config))
+            psub = await self._conn.js.pull_subscribe("", durable=name, stream=spec.name, config=config)
+            # pull_subscribe binds to an existing durable as it is: a deployment that grew to more
+            # indexers raises the shared bound here (the server updates it in place).
+            info = await self._conn.js.consumer_info(spec.name, name)
+            if info.config.max_ack_pending != max_ack_pending:
+                await self._conn.js.add_consumer(spec.name, info.config.evolve(max_ack_pending=max_ack_pending))
+                log.warning(
+                    "consumer %s on %s: max_ack_pending %s -> %d",
+                    name,
+                    spec.name,
+                    info.config.max_ack_pending,
+                    max_ack_pending,
+                )
+            out.append(psub)
         return out
 
     async def _consume(self, sub: _Sub, spec: StreamSpec, psub: Any) -> None:

@@ -81,9 +81,28 @@ class ScaleConfig(StrictModel):
     lists: ListsConfig = Field(default_factory=ListsConfig)
     spool_max_mb: int = Field(default=256, ge=1, le=1_000_000, description="Worker's edge spool bound on disk.")
     indexer_batch: int = Field(default=2000, ge=1, le=50_000, description="Events per indexer transaction.")
+    indexer_max_ack_pending: int = Field(
+        default=20_000,
+        ge=2,
+        le=10_000_000,
+        description=(
+            "Unacknowledged events the indexers' durable consumer allows per stream, shared by every"
+            " indexer on it: each holds up to two batches, so give it at least indexers x 2 x indexer_batch"
+            " (20,000: five indexers at 2,000). An existing consumer is updated to it at an indexer's start."
+        ),
+    )
     dispatcher_parallel: int = Field(
         default=4, ge=1, le=64, description="Alerts one dispatcher delivers at once (a slow receiver holds one)."
     )
     media: Literal["nats", "disk"] = Field(
         default="nats", description="Where workers put snapshots and crops: JetStream Object Store or local disk."
     )
+
+    @model_validator(mode="after")
+    def _ack_pending_holds_two_batches(self) -> ScaleConfig:
+        if self.indexer_max_ack_pending < 2 * self.indexer_batch:
+            raise ValueError(
+                f"indexer_max_ack_pending ({self.indexer_max_ack_pending}) must be at least twice indexer_batch "
+                f"({self.indexer_batch}): an indexer holds up to two batches unacknowledged"
+            )
+        return self

@@ -264,7 +264,12 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
         try:
             bus = JetStreamBus(conn, streams=StreamOptions(replicas=cfg.scale.nats.replicas))
             indexer = Indexer(store, alerts=lambda alerts: publish_alerts(conn, [_wire(a) for a in alerts]))
-            bus.subscribe_batch(indexer.handle, name=CONSUMER, batch=cfg.scale.indexer_batch)
+            bus.subscribe_batch(
+                indexer.handle,
+                name=CONSUMER,
+                batch=cfg.scale.indexer_batch,
+                max_ack_pending=cfg.scale.indexer_max_ack_pending,
+            )
             lists_stop = threading.Event()
             publisher = ListsPublisher(conn, cfg.scale.nats.replicas)
             lists_thread = run_lists_publisher(publisher, store, lists_stop)
