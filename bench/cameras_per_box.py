@@ -338,13 +338,20 @@ def main() -> None:
         raise SystemExit(f"--variants: unknown {unknown} or no {BASELINE!r}; choose from {list(VARIANTS)}")
     machine = machine_info()
     note(f"CPU: {machine['cpu_model']}, {machine['cpus']} cpus, load {machine['load_avg_at_start']}")
-    servers = [start_server(clip) for clip in CLIPS if clip.is_file()]
+    clips = CLIPS
+    servers = [start_server(clip) for clip in clips if clip.is_file()]
     runs: list[dict[str, Any]] = []
     served: dict[str, int] = dict.fromkeys(chosen, 0)
     starts = parse_starts(args.start, chosen)
     searches = {m: Search(starts[m], args.max_cameras, args.confirm) for m in chosen}
 
     def step(model: str, n: int) -> bool:
+        # Fresh servers for every step: a shared stream torn down by 24 clients at once stopped
+        # serving new ones (the next steps got no frames from it).
+        for proc, _url, _fps in servers:
+            proc.kill()
+            proc.wait()
+        servers[:] = [start_server(clip) for clip in clips if clip.is_file()]
         urls = [servers[i % len(servers)][1] for i in range(n)]
         began = time.monotonic()
         summary = run_cameras(model, urls, args.seconds, args.fps, args.stages, args.threads)
