@@ -14,9 +14,11 @@ sampler, where the drop counter does not see them: at load 25 under ``nice``, 40
 analysed 61 frames in 5 s, about a tenth of what the gate passes, and reported no drop).
 A step at N cameras *keeps up* when at most 1% of the due frames are missed and every camera
 analysed. Frames the motion gate skips are served, not
-missed. All cameras of one clip pull one shared stream, so they see the same scene at the same
-time (their bursts coincide: the hard case); a 40 s window (``--seconds 40``) holds a whole loop
-of ``people.mp4`` (40.1 s), so the verdict does not depend on where in that clip it began.
+missed. Every camera pulls its own stream (fresh servers each step: a shared stream left by 24
+clients at once crashed GStreamer's server), all started together, so the cameras of one clip
+see the same scene at the same time (their bursts coincide: the hard case); a 40 s window
+(``--seconds 40``) holds a whole loop of ``people.mp4`` (40.1 s), so the verdict does not depend
+on where in that clip it began.
 
 The search, per detector (each has its own start, ``--start yolov4-tiny=6,yolox-nano=16``, so
 that an idle 2-core box is measured in about 15-25 minutes): galloping from the start, N x 1.5
@@ -99,10 +101,10 @@ def free_port() -> int:
 
 
 def start_server(clip: Path) -> tuple[subprocess.Popen[bytes], str, float]:
-    """One shared, looping, real-time RTSP server for ``clip``; every camera of that clip pulls it."""
+    """A looping, real-time RTSP server for ``clip``; every camera of that clip pulls its own stream."""
     port = free_port()
     args = ["/usr/bin/python3", str(SERVER), "--clip", str(clip), "--port", str(port), "--path", "/cam"]
-    proc = subprocess.Popen([*args, "--realtime", "--loop", "--shared"], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([*args, "--realtime", "--loop"], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 15)
     if not ready or proc.stdout.readline().strip() != b"READY":
