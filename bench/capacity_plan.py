@@ -28,18 +28,21 @@ class Measured:
     """The measured inputs (defaults: the figures in docs/scale-out.md and docs/benchmarks.md)."""
 
     cameras: int = 60_000
-    indexer_us: float = 101.0
-    """Indexer CPU per stored event (`scale_load.py throughput`, the worse of two runs)."""
-    postgres_us: float = 30.0
-    """PostgreSQL CPU per stored event (same runs)."""
-    nats_us: float = 8.8
-    """NATS server CPU per event, R1 (same runs)."""
+    indexer_us: float = 116.0
+    """Indexer CPU per stored event (`scale_load.py throughput`, idle box, 2026-12-06 22:26: the worst
+    of this stop's runs, 90-116 µs)."""
+    postgres_us: float = 41.0
+    """PostgreSQL CPU per stored event (the same run)."""
+    nats_us: float = 11.8
+    """NATS server CPU per event, R1 (the same run)."""
     row_bytes: float = 860.0
     """Bytes per stored `events` row with its indexes (same runs)."""
     message_bytes: float = 400.0
     """Bytes per event on the bus (the mix's JSON; `scale_load.py throughput`)."""
     cameras_per_core: float = 2.5
-    """Cameras one core analyses at 5 frames/s (docs/benchmarks.md; issue 23 raises it)."""
+    """Cameras one core serves in real time at 5 analysed frames/s: YOLOX-Nano kept 5 live cameras on
+    the idle 2-core box (docs/detectors.md, `cameras_per_box.py`), limited by snapshot stalls, not
+    by the CPUs (by CPU time 38 cameras per box, 19 per core)."""
     cores_per_worker_box: int = 16
     heartbeat_s: float = 3.0
     """A worker's lease heartbeat period (one KV write per worker, not per camera)."""
