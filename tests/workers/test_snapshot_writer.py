@@ -21,11 +21,14 @@ import cv2
 import numpy as np
 import pytest
 from face_attack import FaceAttack
+from rich.console import Console
 
+from vigil.cli.render import print_summary
 from vigil.config import VigilConfig
 from vigil.core.frame import BGRImage
 from vigil.events import AnyEvent, BoundingBox, TrackEnded
 from vigil.store.media import MediaStore, snapshot_path
+from vigil.workers.runner import RunSummary
 from vigil.workers.snapshots import PendingSnapshot, SnapshotWriter
 from vigil.workers.wiring import open_data_dir
 
@@ -235,3 +238,19 @@ def test_one_cameras_failures_do_not_stop_the_writer(
     assert by_id[refused.event.event_id].snapshot is None
     assert by_id[good.event.event_id].snapshot is not None
     assert bus.missing == [] and sum(bus.faces.values()) == 0
+
+
+def test_the_run_summary_tells_the_operator_which_snapshots_were_not_written() -> None:
+    summary = RunSummary(
+        cameras=[],
+        wall_s=1.0,
+        events_published=9,
+        events_stored=9,
+        events_dead_lettered=0,
+        store_url="sqlite://",
+        snapshots={"written": 5, "failed": 1, "skipped": {"writer busy": 3}, "write_s": 4.2},
+    )
+    console = Console(width=160, record=True)
+    print_summary(console, summary)
+    assert "5 written, 1 failed, not written: 3 writer busy" in console.export_text()
+    assert summary.to_json_dict()["snapshots"]["skipped"] == {"writer busy": 3}
