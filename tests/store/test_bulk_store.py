@@ -7,6 +7,7 @@ upserts) and once through ``add_many`` (SQLite, the ORM folds); every table must
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,32 @@ def test_bulk_path_matches_the_orm_path(seed: int, pg_database_url: str, tmp_pat
         new_ref = sum(ref.events.add_many(b) for b in batches)
         assert new_pg == new_ref == len(events)
         assert _snapshot(pg) == _snapshot(ref)
+    # The bulk path reads the columns out of the stored payload in SQL: they must be what the
+    # ORM path writes from the event's fields (a track id only for track events).
+    assert _columns(pg_database_url.replace("postgresql+psycopg://", "postgresql://")) == _columns_sqlite(
+        tmp_path / "ref.db"
+    )
+
+
+_COLUMNS = "SELECT event_id, type, schema_version, camera_id, occurred_at, track_id FROM events ORDER BY event_id"
+
+
+def _columns(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return [(*r[:4], r[4].astimezone(UTC), r[5]) for r in conn.execute(_COLUMNS).fetchall()]
+
+
+def _columns_sqlite(path: Path) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(_COLUMNS).fetchall()
+    return [(*r[:4], _aware(r[4]), r[5]) for r in rows]
+
+
+def _aware(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def test_a_bad_event_rolls_back_the_whole_bulk_batch(pg_database_url: str) -> None:

@@ -36,10 +36,7 @@ from vigil.events.crowd import CrowdZoneCount
 from vigil.store.feature_folds import fold_features
 
 _STAGE_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS vigil_event_stage (
-    event_id varchar(64), type varchar(64), schema_version integer, camera_id varchar(128),
-    occurred_at timestamptz, track_id varchar(128), payload jsonb, stored_at timestamptz
-) ON COMMIT DELETE ROWS
+CREATE TEMP TABLE IF NOT EXISTS vigil_payload_stage (payload jsonb) ON COMMIT DELETE ROWS
 """
 
 _TRACK_STAGE_DDL = """
@@ -59,11 +56,22 @@ CREATE TEMP TABLE IF NOT EXISTS vigil_health_stage (
 
 _INSERT_NEW = """
 INSERT INTO events (event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at)
-SELECT DISTINCT ON (event_id) event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at
-FROM vigil_event_stage
+SELECT DISTINCT ON (event_id) * FROM (
+    SELECT payload->>'event_id' AS event_id, payload->>'type' AS type,
+           (payload->>'schema_version')::integer AS schema_version, payload->>'camera_id' AS camera_id,
+           (payload->>'occurred_at')::timestamptz AS occurred_at,
+           CASE WHEN payload->>'type' IN ('track.started', 'track.updated', 'track.ended')
+                THEN payload->>'track_id' END AS track_id,
+           payload, %s::timestamptz AS stored_at
+    FROM vigil_payload_stage
+) AS staged
 ON CONFLICT ({key}) DO NOTHING
 RETURNING event_id
 """
+"""The columns are read from the payload by PostgreSQL (in C) rather than formatted per row in
+Python: the payload is the validated event's own JSON, so they are the event's fields (the
+times carry their offset, ``Z``, so the session's time zone plays no part), and a track id only
+for track events, as the ORM path stores it."""
 
 _UPSERT_TRACKS = """
 INSERT INTO tracks (track_id, camera_id, class_name, first_seen, last_seen, n_observations,
@@ -138,24 +146,14 @@ def _add(
             for ddl in (_STAGE_DDL, _TRACK_STAGE_DDL, _HEALTH_STAGE_DDL):
                 cur.execute(ddl)  # once per connection; ON COMMIT DELETE ROWS empties them
             _STAGED.add(raw)
-        with cur.copy(
-            "COPY vigil_event_stage (event_id, type, schema_version, camera_id, occurred_at, track_id, payload,"
-            " stored_at) FROM STDIN"
-        ) as copy:
-            for e in events:
-                copy.write_row(
-                    (
-                        e.event_id,
-                        e.type,
-                        e.schema_version,
-                        e.camera_id,
-                        e.occurred_at,
-                        e.track_id if isinstance(e, TrackEvent) else None,
-                        e.model_dump_json(),
-                        stored_at,
-                    )
-                )
-        cur.execute(_INSERT_NEW.format(key="event_id, occurred_at" if partitioned else "event_id"))
+        # One block for the whole batch: the payloads are compact JSON, which never holds a raw
+        # newline, tab or carriage return (JSON escapes them), so COPY's text format needs only
+        # its escape character doubled. A row per event through ``write_row`` cost a tenth of
+        # the indexer's CPU.
+        block = "\n".join([e.model_dump_json() for e in events]).replace("\\", "\\\\") + "\n"
+        with cur.copy("COPY vigil_payload_stage (payload) FROM STDIN") as copy:
+            copy.write(block.encode())
+        cur.execute(_INSERT_NEW.format(key="event_id, occurred_at" if partitioned else "event_id"), (stored_at,))
         new_ids = {row[0] for row in cur.fetchall()}
         new = [e for e in events if e.event_id in new_ids]
         _upsert_tracks(cur, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])
