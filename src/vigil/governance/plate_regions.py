@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vigil.config import VigilConfig
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.governance.redaction import RegionBox
 from vigil.models.install import require
 from vigil.plates.localise import find_plate_candidates

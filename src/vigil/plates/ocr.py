@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import cv2
@@ -17,6 +18,7 @@ from numpy.typing import NDArray
 
 from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
+from vigil.core.onnx_session import make_session
 from vigil.plates.ctc import PlateFold, StepSummary, TextLine, decode_greedy, plate_fold, summarise
 
 log = logging.getLogger(__name__)
@@ -96,21 +98,12 @@ cheaper than several over its parts."""
 
 def _own_session(holder: Any, threads: int, spin: bool) -> None:
     """Replace the ONNX Runtime session inside rapidocr's ``holder`` (its detector or recogniser)
-    by one with the CPU memory arena on (rapidocr turns it off: every run of a 960-px frame then
-    allocates its activations afresh) and spinning as ``spin`` says. Same graph, same numbers."""
-    import onnxruntime as ort  # rapidocr has loaded it already
-
+    by one from :func:`make_session`: the CPU memory arena on (rapidocr turns it off: every run
+    of a 960-px frame then allocates its activations afresh) and spinning as ``spin`` says. Same
+    graph, same numbers."""
     inner = holder.session  # rapidocr's OrtInferSession
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    if not spin:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    path = inner.session._model_path  # the file rapidocr opened (its own wheel's model)
-    inner.session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    path = Path(inner.session._model_path)  # the file rapidocr opened (its own wheel's model)
+    inner.session = make_session(path, threads, spin=spin)
 
 
 class RapidTextEngine:
