@@ -170,7 +170,8 @@ def run_cameras(
         end = health(db_path)
         peak_kib = _peak_kib(proc.pid)
         proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=120)
+        # Shutdown writes the snapshots still queued (workers/snapshots.py: up to 64, ~1 s each).
+        stdout, stderr = proc.communicate(timeout=300)
         if proc.returncode != 0:
             raise SystemExit(f"vigil run failed ({proc.returncode}): {stderr.strip().splitlines()[-1:]}")
         summary: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
@@ -375,13 +376,18 @@ def main() -> None:
                 "peak_rss_mib": summary["peak_rss_mib"],
                 "box": summary.get("box"),
                 "window_cpu_share": round(summary["window_cpu_share"], 4),
+                # The box's snapshot writer over the whole run: snapshots it had no room for are
+                # the price of not stalling the cameras (workers/snapshots.py).
+                "snapshots": summary.get("snapshots"),
                 "cameras_by_cpu_time": by_cpu,
                 "load_avg": [round(x, 2) for x in load_average()],
                 "step_s": round(time.monotonic() - began, 1),
             }
         )
+        snaps = summary.get("snapshots") or {}
         note(
             f"{model}: {n} camera(s): missed {rate:.1%} (not decoded {lost:.0f} frames), "
+            f"snapshots {snaps.get('written', '-')} written, {sum((snaps.get('skipped') or {}).values())} skipped, "
             f"peak {summary['peak_rss_mib']} MiB, "
             f"Vigil CPU {summary['window_cpu_share']:.0%} of {machine['cpus']} (cameras by CPU time {by_cpu}), "
             f"load {load_average()[0]:.1f}, {'kept up' if ok else 'fell behind'}"

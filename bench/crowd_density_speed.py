@@ -24,12 +24,12 @@ from typing import Any
 
 from benchlib import SHARED_DATA, emit_json, machine_info, models_dir, note
 from vigil.config import VigilConfig
+from vigil.core.onnx_session import make_session
 from vigil.crowd.combine import combined_count, split_density
 from vigil.crowd.dataset import count_errors, head_points, list_images
 from vigil.crowd.density import DensityEstimator
 from vigil.crowd.evaluate import _read
 from vigil.crowd.tiling import tiled
-from vigil.detect.onnx_session import make_session
 from vigil.detect.yolo import YoloDetector
 
 PRECISIONS = ("fp32", "int8")
@@ -40,7 +40,7 @@ import sys
 from pathlib import Path
 import numpy as np
 from vigil.crowd.density import DensityEstimator
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 model, width, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 if model != "-":
     DensityEstimator(make_session(Path(model), threads), width).estimate(np.zeros((768, 1024, 3), np.uint8))

@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from benchlib import SHARED_DATA, models_dir
+from vigil.core.onnx_session import make_session
 from vigil.crowd.combine import combined_count, split_density
 from vigil.crowd.dataset import count_errors, head_points, list_images
 from vigil.crowd.density import DensityEstimator, DensityMap
 from vigil.crowd.evaluate import _read
 from vigil.crowd.tiling import merge_tile_boxes, tile_origins
-from vigil.detect.onnx_session import make_session
 from vigil.detect.yolo import YoloDetector
 
 CONFS = (0.25, 0.3)

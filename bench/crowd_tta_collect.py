@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from benchlib import SHARED_DATA, models_dir
+from vigil.core.onnx_session import make_session
 from vigil.crowd.dataset import head_points, list_images
 from vigil.crowd.density import DensityEstimator
 from vigil.crowd.evaluate import _read
 from vigil.crowd.tiling import tile_origins
-from vigil.detect.onnx_session import make_session
 from vigil.detect.yolo import YoloDetector
 
 

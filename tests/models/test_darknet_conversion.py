@@ -11,7 +11,7 @@ import onnx
 import pytest
 
 from vigil.core.errors import ModelError
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.detect.yolo_decode import YOLO_METADATA_KEY, candidates_from_rows, decode_heads, parse_metadata
 from vigil.models.darknet import convert_darknet
 

@@ -35,6 +35,13 @@ def print_summary(console: Console, s: RunSummary) -> None:
     detail = ", ".join(f"{c}: {n}" for c, n in sorted(s.tracks.items())) or "none"
     table.add_row("tracks", f"{people} people, {vehicles} vehicles ({detail})")
     table.add_row("events stored", str(s.events_stored))
+    if s.snapshots:
+        # Snapshots the writer had no room for (or failed to write): their tracks are stored
+        # without one, so an operator should hear how many (workers/snapshots.py).
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(s.snapshots["skipped"].items()))
+        failed = s.snapshots["failed"]
+        line = f"{s.snapshots['written']} written" + (f", {failed} failed" if failed else "")
+        table.add_row("snapshots", line + (f", [yellow]not written: {skipped}[/]" if skipped else ""))
     if s.events_dead_lettered:
         table.add_row("events NOT stored", f"[red]{s.events_dead_lettered}[/]")
     table.add_row("store", s.store_url)

@@ -22,7 +22,7 @@ from vigil.core.classes import COCO_NAMES
 from vigil.core.detections import Detections
 from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.detect.yolo import check_detector_args
 from vigil.detect.yolo_decode import Candidates, to_detections
 from vigil.detect.yolox import onnx_file

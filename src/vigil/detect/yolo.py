@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from vigil.core.detections import Detections
 from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.detect.yolo_decode import decode_heads, parse_metadata, to_detections
 
 MODEL_FILE = "model.onnx"

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from vigil.bus.base import EventBus
 from vigil.camera.capture import CameraCapture
 from vigil.core.clock import utcnow
+from vigil.core.errors import VigilError
 from vigil.core.frame import Frame
 from vigil.core.ids import new_id
 from vigil.events import RecordingProgress
 from vigil.workers.pipeline import CameraPipeline, FrameResult
 from vigil.workers.recovery import RecordingPlan
+from vigil.workers.snapshots import SnapshotWriter, write_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class CameraWorker:
         recording: RecordingPlan | None = None,
         progress_interval_s: float = 2.0,
         paused: threading.Event | None = None,
+        snapshots: SnapshotWriter | None = None,
     ) -> None:
         self.capture = capture
         self.pipeline = pipeline
@@ -54,6 +57,7 @@ class CameraWorker:
         self.frames_skipped = 0
         self.progress_published = 0
         self._paused = paused
+        self._snapshots = snapshots
         self._stopping = threading.Event()
         self.analysis_errors = 0
         self.analysis_s = 0.0
@@ -91,6 +95,7 @@ class CameraWorker:
             # Whatever ended the stream, the open tracks end too: nothing is left dangling.
             for event in self.pipeline.finish():
                 self._bus.publish(event)
+            self._hand_over_snapshots()
             if self._recording is not None:
                 finished = self.capture.health.snapshot().state == "finished"
                 self._publish_progress(finished=finished)
@@ -125,6 +130,21 @@ class CameraWorker:
             )
         )
 
+    def _hand_over_snapshots(self) -> None:
+        """Deferred snapshots go to the box's writer, which publishes their ``track.ended``
+        once written (never waiting here); without a writer they are written here."""
+        for job in self.pipeline.take_snapshots():
+            if self._snapshots is not None:
+                self._snapshots.submit(job, self._bus.publish)
+                continue
+            media = self.pipeline.media
+            try:
+                event = write_snapshot(media, job) if media is not None else job.event
+            except VigilError as exc:
+                log.warning("camera %s: snapshot not saved: %s", self.capture.camera_id, exc)
+                event = job.event
+            self._bus.publish(event)
+
     def _analyse(self, frame: Frame) -> None:
         started = time.perf_counter()
         try:
@@ -138,6 +158,7 @@ class CameraWorker:
             self.analysis_s += time.perf_counter() - started
         for event in result.events:
             self._bus.publish(event)
+        self._hand_over_snapshots()
         self.capture.frame_analysed()
         if self._on_frame is not None:
             self._on_frame(frame, result)

@@ -18,13 +18,13 @@ from vigil.config import CameraConfig, VigilConfig
 from vigil.core.classes import class_id
 from vigil.core.errors import ConfigError, ModelMissingError
 from vigil.core.frame import BGRImage
+from vigil.core.onnx_session import make_session
 from vigil.crowd.alerts import AlertChange
 from vigil.crowd.calibration import CameraCalibration
 from vigil.crowd.density import DensityEstimator
 from vigil.crowd.geometry import FloatArray
 from vigil.crowd.monitor import CrowdMonitor, MonitorOutput, ZoneSample
 from vigil.crowd.tiling import Detector
-from vigil.detect.onnx_session import make_session
 from vigil.events import AnyEvent
 from vigil.events.crowd import CrowdAlert, CrowdHeatmap, CrowdLineCounts, CrowdZoneCount, LineCount, ZoneCount
 from vigil.models.install import require

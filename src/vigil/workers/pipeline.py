@@ -21,10 +21,10 @@ from vigil.core.frame import BGRImage, Frame
 from vigil.core.ids import new_id
 from vigil.detect.regions import RegionChooser
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised, TrackEnded, TrackStarted, TrackUpdated
-from vigil.governance.redaction import RegionBox, blur_boxes
-from vigil.governance.redactor import FACE_CELLS
+from vigil.governance.redaction import RegionBox
 from vigil.store.media import MediaStore, snapshot_path
 from vigil.track import ObjectTracker, TrackChange, TrackLifecycle
+from vigil.workers.snapshots import PendingSnapshot, write_snapshot
 from vigil.workers.stages import FrameStage, StageInput
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class CameraPipeline:
         media: MediaStore | None,
         stages: Sequence[FrameStage] = (),
         regions: RegionChooser | None = None,
+        defer_snapshots: bool = False,
     ) -> None:
         self.camera_id = camera_id
         self._detector = detector
@@ -99,12 +100,20 @@ class CameraPipeline:
         self.tracks_by_class: Counter[str] = Counter()
         self.events_emitted = 0
         self.snapshots_failed = 0
+        # Live cameras hand snapshots to the box's writer (workers/snapshots.py): redacting one
+        # here stalls the camera. Their track.ended events wait in take_snapshots() meanwhile.
+        self._defer_snapshots = defer_snapshots
+        self._pending: list[PendingSnapshot] = []
         # Live tracks that raised a face candidate: their snapshot keeps its faces for review.
         self._face_candidates: set[str] = set()
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self._detector.class_names
+
+    @property
+    def media(self) -> MediaStore | None:
+        return self._media
 
     def process(self, frame: Frame) -> FrameResult:
         """Analyse one frame and return its detections, tracks and events."""
@@ -143,7 +152,7 @@ class CameraPipeline:
             for stage in self._stages:
                 stage_events.extend(stage.process(inp))
         self._note_face_candidates(stage_events)
-        events = [self._to_event(c) for c in changes] + stage_events
+        events = [e for c in changes if (e := self._to_event(c)) is not None] + stage_events
         self.events_emitted += len(events)
         keep = [
             (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
@@ -160,11 +169,18 @@ class CameraPipeline:
         changes = self._lifecycle.close_all()
         stage_events = [e for stage in self._stages for e in stage.finish()]
         self._note_face_candidates(stage_events)
-        events = [self._to_event(c) for c in changes] + stage_events
+        events = [e for c in changes if (e := self._to_event(c)) is not None] + stage_events
         self._face_candidates.clear()
         self._last = None
         self.events_emitted += len(events)
         return events
+
+    def take_snapshots(self) -> list[PendingSnapshot]:
+        """The snapshots (with their ``track.ended`` events) deferred since the last call, for
+        the writer; empty unless ``defer_snapshots``. Their events are in no ``FrameResult``."""
+        out, self._pending = self._pending, []
+        self.events_emitted += len(out)
+        return out
 
     def _note_face_candidates(self, events: Sequence[AnyEvent]) -> None:
         for e in events:
@@ -174,7 +190,8 @@ class CameraPipeline:
     def _track_id(self, key: int) -> str:
         return f"{self.camera_id}-{self._run}-{key}"
 
-    def _to_event(self, change: TrackChange) -> AnyEvent:
+    def _to_event(self, change: TrackChange) -> AnyEvent | None:
+        """The event for ``change``; None for a ``track.ended`` deferred with its snapshot."""
         st = change.track
         class_name = self.class_names[st.class_id]
         common = {
@@ -194,8 +211,7 @@ class CameraPipeline:
         # car and then a truck is one track, one count).
         self.tracks_by_class[class_name] += 1
         event_id = new_id()
-        snapshot = self._save_snapshot(event_id, change)
-        return TrackEnded.model_validate(
+        ended = TrackEnded.model_validate(
             {
                 **common,
                 "event_id": event_id,
@@ -203,37 +219,45 @@ class CameraPipeline:
                 "last_seen": st.last_seen,
                 "n_observations": st.n_observations,
                 "best_confidence": min(1.0, st.best_confidence),
-                "snapshot": snapshot,
+                "snapshot": None,
             }
         )
+        job = self._snapshot_job(ended, change)
+        if job is None:
+            return ended
+        if self._defer_snapshots:
+            self._pending.append(job)
+            return None
+        return self._write_now(job)
 
-    def _save_snapshot(self, event_id: str, change: TrackChange) -> str | None:
+    def _snapshot_job(self, ended: TrackEnded, change: TrackChange) -> PendingSnapshot | None:
+        """What to write for ``change``'s snapshot (None: nothing to write). The crop is
+        released from the track here: it lives only until it is written."""
         crop = change.track.best_crop
-        change.track.best_crop = None  # the crop lives only until it is written
-        track_id = self._track_id(change.track.key)
+        change.track.best_crop = None
+        track_id = ended.track_id
         candidate = track_id in self._face_candidates
         self._face_candidates.discard(track_id)
         if self._media is None or crop is None or crop.size <= 3:
             return None
-        if not candidate and change.track.class_id == PERSON and change.track.best_crop_box is not None:
-            # A bystander's head is blurred whether or not a face detector finds a face in it:
-            # a face cut by the crop's edge, turned away or a few pixels tall can escape the
-            # write-time search and still be recognisable (the clip and live view's rule).
-            crop = blur_boxes(crop, [bystander_head(change.track.best_crop_box)], max_cells=FACE_CELLS)
-        rel = snapshot_path(self.camera_id, event_id, change.at)
+        box = change.track.best_crop_box
+        bystander = not candidate and change.track.class_id == PERSON and box is not None
+        return PendingSnapshot(
+            event=ended,
+            crop=crop,
+            rel_path=snapshot_path(self.camera_id, ended.event_id, change.at),
+            keep_faces=f"face candidate on track {track_id}" if candidate else None,
+            head=bystander_head(box) if bystander and box is not None else None,
+        )
+
+    def _write_now(self, job: PendingSnapshot) -> TrackEnded:
+        assert self._media is not None
         try:
-            # Every face is blurred at write time (by the media store's redactor), unless this
-            # person raised a face candidate: then the reviewer needs to see who it was.
-            return self._media.save_jpeg(
-                rel,
-                crop,
-                keep_faces=f"face candidate on track {track_id}" if candidate else None,
-                camera_id=self.camera_id,
-            )
+            return write_snapshot(self._media, job)
         except VigilError as exc:
             # A full disk must not stop detection; the event is still stored, without media.
             # One line for the first failure and every hundredth, not one per track.
             self.snapshots_failed += 1
             if self.snapshots_failed % 100 == 1:
                 log.warning("camera %s: snapshot not saved (%d so far): %s", self.camera_id, self.snapshots_failed, exc)
-            return None
+            return job.event

@@ -32,7 +32,7 @@ from vigil.config.plates import PlatesConfig
 from vigil.core.errors import ModelMissingError, VigilError
 from vigil.core.frame import Frame
 from vigil.core.ids import new_id
-from vigil.detect.onnx_session import make_session
+from vigil.core.onnx_session import make_session
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised
 from vigil.events.candidates import CandidateFlag
 from vigil.events.plates import PlateReadEvent, PlateReadSummary

@@ -31,6 +31,7 @@ from vigil.workers.faces_stage import build_faces_stage
 from vigil.workers.pipeline import CameraPipeline, FrameResult
 from vigil.workers.plates_stage import build_plates_stage
 from vigil.workers.recovery import OnAnalysed, end_orphaned_tracks, recording_plan
+from vigil.workers.snapshots import SnapshotWriter
 from vigil.workers.stages import StageBuilder, StageContext, build_stages
 from vigil.workers.usage import Usage, UsageMeter
 from vigil.workers.wiring import (
@@ -86,6 +87,8 @@ class RunSummary:
     video_duration_s: float | None = None
     usage: Usage | None = None
     """The box's CPUs and the share the run used, for the whole run."""
+    snapshots: dict[str, Any] = field(default_factory=dict)
+    """The live cameras' snapshot writer: written, failed, skipped by reason, seconds spent."""
 
     @property
     def frames_decoded(self) -> int:
@@ -117,6 +120,8 @@ class RunSummary:
             "annotated": self.annotated,
             "per_camera": [asdict(c) for c in self.cameras],
         }
+        if self.snapshots:
+            out["snapshots"] = self.snapshots
         if self.usage is not None:
             out["box"] = {
                 "cpus": self.usage.cpus,
@@ -206,6 +211,12 @@ class Deployment:
             # Clips of candidates and alerts come from each camera's ring of recent frames.
             clips = ClipRecorder(cfg.clips, media, bus.publish) if cfg.clips.enabled else None
             on_frame, on_gated = _with_clips(clips, self._on_frame, self._on_gated)
+            # Live cameras' snapshots are redacted and written by one writer thread, not on the
+            # cameras' analysis threads (a stall there drops frames; workers/snapshots.py). A
+            # recording keeps writing on its own thread: nothing is dropped while it waits, and
+            # its progress records must follow its events.
+            live = [cam for cam in cameras if plans[cam.id] is None]
+            snapshots = SnapshotWriter(media) if live else None
             workers = [
                 CameraWorker(
                     build_capture(cam, block_when_full=self._block_when_full, on_gated=on_gated),
@@ -221,11 +232,13 @@ class Deployment:
                             STAGE_BUILDERS,
                         ),
                         regions=RegionChooser() if cfg.detector.motion_regions else None,
+                        defer_snapshots=plans[cam.id] is None,
                     ),
                     bus,
                     on_frame=on_frame,
                     recording=plans[cam.id],
                     paused=sink.full,
+                    snapshots=snapshots if plans[cam.id] is None else None,
                 )
                 for cam in cameras
             ]
@@ -260,6 +273,8 @@ class Deployment:
             for w in workers:
                 if not w.join(timeout_s=30):
                     log.warning("camera %s: worker did not finish within 30 s", w.capture.camera_id)
+            if snapshots is not None:
+                snapshots.close()  # every queued snapshot written and its track.ended published
             if clips is not None:
                 clips.close()  # the last clips are announced before the bus drains
             wall_s = time.perf_counter() - started
@@ -294,6 +309,7 @@ class Deployment:
                 store_url=_mask_db_url(cfg.store_url),
                 tracks=dict(tracks),
                 usage=usage,
+                snapshots=_snapshot_stats(snapshots),
             )
         finally:
             store.close()
@@ -315,6 +331,20 @@ class Deployment:
             tracks=dict(w.pipeline.tracks_by_class),
             cpu_share=None if cpu_share is None else round(cpu_share, 4),
         )
+
+
+def _snapshot_stats(writer: SnapshotWriter | None) -> dict[str, Any]:
+    if writer is None:
+        return {}
+    skipped: Counter[str] = Counter()
+    for (_camera, reason), n in writer.skipped.items():
+        skipped[reason] += n
+    return {
+        "written": writer.written,
+        "failed": sum(writer.failed.values()),
+        "skipped": dict(skipped),
+        "write_s": round(writer.write_s, 2),
+    }
 
 
 def _analysis_s(workers: list[CameraWorker]) -> dict[str, float]:

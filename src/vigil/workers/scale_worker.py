@@ -45,6 +45,7 @@ from vigil.workers.runner import STAGE_BUILDERS, health_event
 from vigil.workers.scale_lists import replica_store
 from vigil.workers.scale_wiring import nats_settings, open_store_with_backoff, store_url
 from vigil.workers.shared_media import shared_media
+from vigil.workers.snapshots import SnapshotWriter
 from vigil.workers.stages import StageContext, build_stages
 from vigil.workers.wiring import build_capture, build_detector, detector_class_ids, open_data_dir
 
@@ -149,6 +150,7 @@ class ScaleWorker:
         self._publisher: FencedPublisher | None = None
         self._stage_store: Store | None = None
         self._clips: ClipRecorder | None = None
+        self._snapshots: SnapshotWriter | None = None
         self.lists: ListsReplica | None = None
 
     # -- lease callbacks (helper threads) ------------------------------------------------------
@@ -171,6 +173,7 @@ class ScaleWorker:
                 self._media,
                 stages=stages,
                 regions=RegionChooser() if self.cfg.detector.motion_regions else None,
+                defer_snapshots=self._snapshots is not None,
             )
             clips = self._clips
             worker = CameraWorker(
@@ -178,6 +181,7 @@ class ScaleWorker:
                 pipeline,
                 self._publisher.for_run(epoch),
                 on_frame=clips.on_frame if clips is not None else None,
+                snapshots=self._snapshots,
             )
         except VigilError as exc:  # one broken camera never stops the others
             log.error("camera %s: cannot start: %s", camera_id, exc)
@@ -206,6 +210,9 @@ class ScaleWorker:
         running.worker.stop()
         if not running.worker.join(timeout_s=20):
             log.warning("camera %s: did not stop within 20 s; releasing anyway", camera_id)
+        # Its last track.ended events wait for their snapshots: published while it is still ours.
+        if self._snapshots is not None and not self._snapshots.flush(camera_id, timeout_s=20):
+            log.warning("camera %s: snapshots not all written within 20 s; releasing anyway", camera_id)
         assert self._publisher is not None
         self._publisher.publish(health_event(running.worker.capture.health.snapshot()))
         log.warning("camera %s: handed over", camera_id)
@@ -259,6 +266,8 @@ class ScaleWorker:
                 on_release=self._release_camera,
             )
             self._publisher = FencedPublisher(bus, leases, self.worker_id)
+            # Snapshots are redacted and written off the cameras' analysis threads (workers/snapshots.py).
+            self._snapshots = SnapshotWriter(self._media)
             # Clips go through the fenced publisher too: a camera this worker lost announces none.
             if cfg.clips.enabled:
                 self._clips = ClipRecorder(cfg.clips, self._media, self._publisher.publish)
@@ -278,6 +287,7 @@ class ScaleWorker:
                 # fenced, leaving its file in the bucket with no record pointing at it.
                 self._clips.close()
             leases.stop(release=True)
+            self._snapshots.close()  # each released camera's were flushed; nothing is left
             self.lists.close()
             bus.close(timeout_s=30)
             if uploader is not None:
