@@ -123,3 +123,22 @@ def test_a_bad_event_rolls_back_the_whole_bulk_batch(pg_database_url: str) -> No
         assert pg.events.count() == 0
         assert pg.tracks.list() == []
         assert len(pg.events.add_batch(good)) == 4  # the connection is usable again
+
+
+def test_text_that_copy_escapes_is_stored_verbatim(pg_database_url: str) -> None:
+    # The payloads go to PostgreSQL as one COPY block in text format, where a backslash is the
+    # escape character and a newline ends a row: JSON's own escapes and non-ASCII text must
+    # come back exactly as the event had them.
+    _reset_pg_schema(pg_database_url)
+    odd = 'C:\\cams\\n1 said "stalled"\nthen\ttab \\\\ é 監視 🚀 \\u0041'
+    events = [
+        camera_health(camera_id="cam-\\1", occurred_at=T0, last_error=odd, state="stalled"),
+        *track_lifecycle(camera_id="cam-\\1", track_id='cam-\\1-run-"1"', start=T0),
+    ]
+    with Store.open(pg_database_url) as pg:
+        assert len(pg.events.add_batch(events)) == len(events)
+        for e in events:
+            assert pg.events.get(e.event_id) == e
+        health = pg.health.list()
+        assert [(h.camera_id, h.last_error) for h in health] == [("cam-\\1", odd)]
+        assert [t.track_id for t in pg.tracks.list()] == ['cam-\\1-run-"1"']
