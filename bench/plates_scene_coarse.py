@@ -124,7 +124,7 @@ def analyse(out: Path) -> None:
     records = data["records"]
     folds = [records[0::2], records[1::2]]
     print(f"{len(records)} scenes, {data['cpu']}, load average {data['load']}, peak RSS {data['peak_rss_mib']} MiB")
-    names = [BEFORE, OWN] + [_name(*g) for g in GRID]
+    names = [n for n in [BEFORE, OWN] + [_name(*g) for g in GRID] if n in records[0]]
     base = _score(records, BEFORE)
     for name in names:
         e, f, ms, det = _score(records, name)

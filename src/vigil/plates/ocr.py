@@ -69,9 +69,10 @@ run takes the cores the next one needs. Same boxes and reads either way
 SCENE_COARSE = 0.0
 """Off (0): the scene text detector reads the whole frame at its side. Tried (``> 0``): the detector
 first runs over the whole frame at this fraction of its side, and the full-resolution pass only
-where that coarse pass, or the caller's ``seeds``, saw text. It took a scene to about 0.75 of its
-time but lost plates (docs/plates.md, ``bench/plates_scene_coarse.py``), so it stays off; the
-settings below are the ones it was measured with."""
+where that coarse pass, or the caller's ``seeds``, saw text. With narrow windows a scene took 0.75
+of its time but lost plates (85 scenes: 76 → 71 exact); with windows wide enough for the boxes
+not to move (``SCENE_COARSE_MARGIN`` 128) it saved nothing (0.97) and still lost 4 of 222
+(docs/plates.md, ``bench/plates_scene_coarse.py``). So it stays off."""
 
 SCENE_COARSE_THRESHOLD = 0.01
 """A coarse-pass pixel whose text probability exceeds this marks a region for the full pass (far
@@ -86,7 +87,7 @@ pass sees only part of a small plate's characters."""
 SCENE_SEED_GROW = 1.0
 """A seed (a morphological row: the characters themselves) is widened by this many of its heights."""
 
-SCENE_COARSE_MARGIN = 64
+SCENE_COARSE_MARGIN = 128
 """...and by at least this many pixels of the full pass's input: the detector's boxes near a
 window's edge depend on the context beyond it (a line 30–60 px from the edge came out several
 pixels larger, and was read differently)."""
