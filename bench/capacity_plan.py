@@ -4,7 +4,7 @@ Every input is a figure measured on these machines and named with where it was m
 plan is arithmetic on them, so when a figure moves (a faster indexer, more cameras per core) the
 table and the diagram are made again from this script instead of being edited by hand:
 
-    .venv/bin/python bench/capacity_plan.py [--cameras 60000] [--indexer-us 101] \\
+    .venv/bin/python bench/capacity_plan.py [--cameras 60000] [--indexer-us 60.8] \\
         [--cameras-per-core 2.5] [--plot docs/img/capacity-plan.png]
 
 It prints the markdown table docs/scale-out.md carries and, with ``--plot``, draws the
@@ -28,12 +28,12 @@ class Measured:
     """The measured inputs (defaults: the figures in docs/scale-out.md and docs/benchmarks.md)."""
 
     cameras: int = 60_000
-    indexer_us: float = 116.0
-    """Indexer CPU per stored event (`scale_load.py throughput`, idle box, 2026-12-06 22:26: the worst
-    of this stop's runs, 90-116 µs)."""
-    postgres_us: float = 41.0
+    indexer_us: float = 60.8
+    """Indexer CPU per stored event, steady (its start excluded; `scale_load.py throughput`, idle box,
+    2026-12-07 01:56, after the fourth round of docs/scale-out.md)."""
+    postgres_us: float = 70.3
     """PostgreSQL CPU per stored event (the same run)."""
-    nats_us: float = 11.8
+    nats_us: float = 15.3
     """NATS server CPU per event, R1 (the same run)."""
     row_bytes: float = 860.0
     """Bytes per stored `events` row with its indexes (same runs)."""

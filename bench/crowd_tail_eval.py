@@ -7,6 +7,7 @@ This bench:
 
 * ``boxes``: caches the tiled person boxes of those images (the product's counting detector and
   precision, ``crowd.count_tiles``), the only other input of the counting rule;
+* ``rampcv``: chooses the ramp by CV on each fold's tuned maps (stock gate), stock alike;
 * ``score``: runs each tail (the stock layers, and each fold's) on the cached features and counts
   every image with the product's rule (:func:`bench.crowd_cv.count_cached`: near-people gate,
   0-40 ramp), per set, MAE / bias, stock and tuned side by side.
@@ -16,6 +17,7 @@ held-out check; for the other folds' images it is the train-fold figure.
 
     nice -n 15 .venv/bin/python bench/crowd_tail_eval.py boxes --sets train mall_dev shanghaitech_b_train
     nice -n 15 .venv/bin/python bench/crowd_tail_eval.py score --cv build/crowd-train/w1024/cv-TAG
+    nice -n 15 .venv/bin/python bench/crowd_tail_eval.py rampcv --cv build/crowd-train/w1024/cv-TAG
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ def _tail_map(model: object, path: Path, first_stock: bool = False) -> np.ndarra
         return np.asarray(model(x)[0, 0].numpy(), np.float32)  # type: ignore[operator]
 
 
+RAMPS_TUNED = (*RAMPS, (0.0, 1.0))
+"""bench/crowd_cv.py's ramps and (0, 1): the density sum alone for every frame off the near path
+(a tuned map need not lean on the combined count)."""
+
 Row = tuple[str, int, bool, float, float, float, int]
 """One image under one tail: set, true count, near (gated), near-path count, density sum, combined count, fold."""
 
@@ -91,7 +97,7 @@ def _choose_ramp(rows: list[Row], mean_truth: dict[str, float]) -> tuple[float, 
     """The ramp (``blend_people``) with the lowest mean over sets of MAE / mean true count on ``rows``
     (set, truth, near, near count, density, combined, fold): gated (near) frames do not depend on it."""
     best: tuple[float, tuple[float, float]] | None = None
-    for ramp in RAMPS:
+    for ramp in RAMPS_TUNED:
         per: dict[str, list[float]] = {}
         for name, truth, near, near_count, dens, comb, _ in rows:
             pred = near_count if near else blend(dens, comb, *ramp)

@@ -51,10 +51,10 @@ DET_MS = [0.0]
 def _timed_detector() -> None:
     inner = ocr.RapidTextEngine.detect_scene_lines
 
-    def wrapper(self: ocr.RapidTextEngine, image: Any) -> Any:
+    def wrapper(self: ocr.RapidTextEngine, *args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
         try:
-            return inner(self, image)
+            return inner(self, *args, **kwargs)
         finally:
             DET_MS[0] += 1000 * (time.perf_counter() - t0)
 

@@ -299,7 +299,7 @@ class SceneLineOCR(LineOCR):
         self.scene_calls = 0
         self.sides: list[int | None] = []
 
-    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None) -> list[Quad]:
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None, seeds: object = ()) -> list[Quad]:
         self.scene_calls += 1
         self.sides.append(max_side)
         return []

@@ -27,7 +27,7 @@ class SceneFakeOCR:
     def detect_lines(self, image: np.ndarray) -> list[Quad]:
         return []
 
-    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None) -> list[Quad]:
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None, seeds: object = ()) -> list[Quad]:
         return [np.array([[100, 200], [220, 200], [220, 230], [100, 230]], np.float32)]
 
     def recognise_many(self, images: list[np.ndarray]) -> list[TextLine]:
@@ -74,7 +74,7 @@ class CountingSceneOCR(SceneFakeOCR):
         super().__init__()
         self.scene_calls = 0
 
-    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None) -> list[Quad]:
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None, seeds: object = ()) -> list[Quad]:
         self.scene_calls += 1
         return super().detect_scene_lines(image)
 
@@ -102,7 +102,7 @@ class TwoLinesOCR(SceneFakeOCR):
         super().__init__()
         self.conf = {40: ("7ABC123", plate), 32: ("5551234", phone)}
 
-    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None) -> list[Quad]:
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None, seeds: object = ()) -> list[Quad]:
         return [
             np.array([[300, 50], [360, 50], [360, 65], [300, 65]], np.float32),  # 15 px high
             np.array([[100, 200], [220, 200], [220, 240], [100, 240]], np.float32),  # 40 px high

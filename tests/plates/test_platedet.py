@@ -133,7 +133,7 @@ class RegionOCR:
     def detect_lines(self, image: np.ndarray) -> list[Any]:
         return []
 
-    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None) -> list[Any]:
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None, seeds: object = ()) -> list[Any]:
         self.searched.append(image.shape[:2])
         h, w = image.shape[:2]
         return [np.array([[w * 0.3, h * 0.4], [w * 0.7, h * 0.4], [w * 0.7, h * 0.6], [w * 0.3, h * 0.6]], np.float32)]

@@ -7,6 +7,7 @@ upserts) and once through ``add_many`` (SQLite, the ORM folds); every table must
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,32 @@ def test_bulk_path_matches_the_orm_path(seed: int, pg_database_url: str, tmp_pat
         new_ref = sum(ref.events.add_many(b) for b in batches)
         assert new_pg == new_ref == len(events)
         assert _snapshot(pg) == _snapshot(ref)
+    # The bulk path reads the columns out of the stored payload in SQL: they must be what the
+    # ORM path writes from the event's fields (a track id only for track events).
+    assert _columns(pg_database_url.replace("postgresql+psycopg://", "postgresql://")) == _columns_sqlite(
+        tmp_path / "ref.db"
+    )
+
+
+_COLUMNS = "SELECT event_id, type, schema_version, camera_id, occurred_at, track_id FROM events ORDER BY event_id"
+
+
+def _columns(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return [(*r[:4], r[4].astimezone(UTC), r[5]) for r in conn.execute(_COLUMNS).fetchall()]
+
+
+def _columns_sqlite(path: Path) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(_COLUMNS).fetchall()
+    return [(*r[:4], _aware(r[4]), r[5]) for r in rows]
+
+
+def _aware(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def test_a_bad_event_rolls_back_the_whole_bulk_batch(pg_database_url: str) -> None:
@@ -96,3 +123,22 @@ def test_a_bad_event_rolls_back_the_whole_bulk_batch(pg_database_url: str) -> No
         assert pg.events.count() == 0
         assert pg.tracks.list() == []
         assert len(pg.events.add_batch(good)) == 4  # the connection is usable again
+
+
+def test_text_that_copy_escapes_is_stored_verbatim(pg_database_url: str) -> None:
+    # The payloads go to PostgreSQL as one COPY block in text format, where a backslash is the
+    # escape character and a newline ends a row: JSON's own escapes and non-ASCII text must
+    # come back exactly as the event had them.
+    _reset_pg_schema(pg_database_url)
+    odd = 'C:\\cams\\n1 said "stalled"\nthen\ttab \\\\ é 監視 🚀 \\u0041'
+    events = [
+        camera_health(camera_id="cam-\\1", occurred_at=T0, last_error=odd, state="stalled"),
+        *track_lifecycle(camera_id="cam-\\1", track_id='cam-\\1-run-"1"', start=T0),
+    ]
+    with Store.open(pg_database_url) as pg:
+        assert len(pg.events.add_batch(events)) == len(events)
+        for e in events:
+            assert pg.events.get(e.event_id) == e
+        health = pg.health.list()
+        assert [(h.camera_id, h.last_error) for h in health] == [("cam-\\1", odd)]
+        assert [t.track_id for t in pg.tracks.list()] == ['cam-\\1-run-"1"']

@@ -101,7 +101,8 @@ class CrowdHeatmap(EventBase):
     def _shape(self) -> Self:
         if len(self.cells) != self.cols * self.rows:
             raise ValueError(f"cells has {len(self.cells)} values; expected cols × rows = {self.cols * self.rows}")
-        if any(c < 0 for c in self.cells):
+        # min() in C: a generator over a heatmap's cells was 2 % of the indexer's decoding.
+        if min(self.cells, default=0) < 0:
             raise ValueError("cells must be >= 0")
         return self
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -126,10 +125,11 @@ class TrackEnded(_TrackEventBase):
     def _relative_snapshot(cls, value: str | None) -> str | None:
         # Events may be replayed from another machine: an absolute path or `..` would point
         # outside that machine's media root.
-        if value is not None:
-            path = PurePosixPath(value)
-            if not value or path.is_absolute() or ".." in path.parts or "\\" in value:
-                raise ValueError(f"snapshot must be a relative media path without '..', got {value!r}")
+        # The string test is what ``PurePosixPath`` would decide (absolute: a leading "/";
+        # ".." as a part: a "/"-separated component), without building a path per event
+        # (13 us of the indexer's decode of every track.ended).
+        if value is not None and (not value or value[0] == "/" or ".." in value.split("/") or "\\" in value):
+            raise ValueError(f"snapshot must be a relative media path without '..', got {value!r}")
         return value
 
     @model_validator(mode="after")

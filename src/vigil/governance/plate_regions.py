@@ -183,6 +183,8 @@ def build_plate_regions(cfg: VigilConfig, profile: Profile = "fast") -> PlateReg
         detector = PlateDetector(make_session(path, cfg.plates.threads), confidence=DETECTOR_CONFIDENCE)
     text_lines: TextLines | None = None
     if profile == "thorough":
-        engine = RapidTextEngine(threads=cfg.plates.threads, scene_det_max_side=TEXT_DET_MAX_SIDE)
+        # The whole frame at full resolution, not the plates reader's coarse-first pass: what
+        # redaction blurs was measured with it (docs/redaction.md), and a missed line is exposed.
+        engine = RapidTextEngine(threads=cfg.plates.threads, scene_det_max_side=TEXT_DET_MAX_SIDE, coarse=0)
         text_lines = engine.detect_scene_lines
     return PlateRegions(detector, cfg.governance.redaction.plate_margin, text_lines=text_lines)

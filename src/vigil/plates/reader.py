@@ -305,16 +305,22 @@ class PlateReader:
         return [self._ocr.recognise(im) for im in images]
 
     def _text_rows(
-        self, search: BGRImage, ox: int, oy: int, max_side: int | None = None
+        self,
+        search: BGRImage,
+        ox: int,
+        oy: int,
+        max_side: int | None = None,
+        seeds: list[tuple[Box, BGRImage, Box, float]] | None = None,
     ) -> list[tuple[Box, BGRImage, Box, float]]:
         """Plate-shaped text lines found by the OCR text detector on the whole search region
-        (at up to ``max_side`` pixels on the long side where given, else the engine's own side)."""
+        (at up to ``max_side`` pixels on the long side where given, else the engine's own side).
+        ``seeds``: the morphological rows (frame pixels), where the detector looks closely even
+        if its coarse pass saw no text there."""
         assert isinstance(self._ocr, SceneTextEngine)
         self.ocr_calls += 1
         out: list[tuple[Box, BGRImage, Box, float]] = []
-        quads = (
-            self._ocr.detect_scene_lines(search) if max_side is None else self._ocr.detect_scene_lines(search, max_side)
-        )
+        near = [(r[0] - ox, r[1] - oy, r[2] - ox, r[3] - oy) for r, _, _, _ in seeds or []]
+        quads = self._ocr.detect_scene_lines(search, max_side, near)
         for quad in quads:
             x1, y1 = (float(v) for v in quad.min(axis=0))
             x2, y2 = (float(v) for v in quad.max(axis=0))
@@ -533,12 +539,13 @@ class PlateReader:
         if self._cct is not None:
             return self._read_region_cct(image, rows, search, ox, oy, scene_text)
         if scene_text == "always":
-            rows.extend(self._text_rows(search, ox, oy))
+            rows.extend(self._text_rows(search, ox, oy, None, rows))
         reads = self._read_rows(image, rows)
         # The scene text detector is the costliest step (a 960-px pass); the morphological rows
         # are cheap. By default it runs only when they gave no strong read.
         if scene_text == "fallback" and (not reads or reads[0].score < STRONG_READ):
-            reads = sorted(reads + self._read_rows(image, self._text_rows(search, ox, oy)), key=lambda r: -r.score)
+            found = self._read_rows(image, self._text_rows(search, ox, oy, None, rows))
+            reads = sorted(reads + found, key=lambda r: -r.score)
         improved: list[PlateRead] = []
         for read in reads[: self.closer_reads]:
             improved.append(self._closer(image, read) if read.score < STRONG_READ else read)
@@ -556,13 +563,14 @@ class PlateReader:
         """The localisers' rows read as plates by the plate-trained recogniser; PP-OCR for the unsure."""
         boxes = [(_expand(row, *ROW_TO_PLATE), plate, weight) for row, _, plate, weight in rows]
         if scene_text == "always":
-            boxes += [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in self._text_rows(search, ox, oy)]
+            found = self._text_rows(search, ox, oy, None, rows)
+            boxes += [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in found]
         reads = self._cct_boxes(image, boxes)
         closer: dict[int, PlateRead] = {}  # a read looked at closer once is not looked at again
         best = self._cct_closer(image, reads, closer)
         if scene_text == "fallback" and (not best or best[0].score < SCENE_TEXT_SKIP):
             side = SCENE_TEXT_SURE_SIDE if best and best[0].score >= self.scene_text_sure else None
-            found = self._text_rows(search, ox, oy, side)
+            found = self._text_rows(search, ox, oy, side, rows)
             text_boxes = [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in found]
             reads = sorted(reads + self._cct_boxes(image, text_boxes), key=lambda r: -r.score)
             best = self._cct_closer(image, reads, closer)

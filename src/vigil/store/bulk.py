@@ -5,70 +5,113 @@ The portable path (:meth:`EventRepository.add_many` on SQLite) inserts with
 per track: about 1,600 events/s on PostgreSQL here. This path does the same in a fixed number
 of statements whatever the batch size, with the same results:
 
-1. ``COPY`` the batch into a per-connection temporary table (cleared at commit);
-2. ``INSERT INTO events SELECT … ON CONFLICT (event_id[, occurred_at]) DO NOTHING RETURNING
-   event_id``: the ids that were new (a redelivered event is skipped, exactly as before);
-3. one upsert of the ``tracks`` rows, aggregated per track in Python first and ``COPY``-ed to a
-   staging table, with the fold's rules written in SQL (a ``track.ended`` summary wins; after
-   it, updates change nothing);
-4. one upsert of ``camera_health`` (staged the same way) that never lets an older snapshot
-   overwrite a newer one;
-5. ``COPY`` of the new crowd samples' rows into ``crowd_counts``.
+1. ``COPY`` the validated events' JSON (``model_dump_json``), one row each, as one block into a
+   per-connection temporary table of ``jsonb`` (cleared at commit);
+2. one statement (data-modifying CTEs) that
+   - inserts into ``events``, the columns read from each payload by PostgreSQL, ``ON CONFLICT
+     (event_id[, occurred_at]) DO NOTHING RETURNING``: only the new events go on (a redelivered
+     event is skipped, exactly as before), and their ids come back;
+   - upserts one ``tracks`` row per track of the new track events, with the fold's rules in
+     SQL (the latest ``track.ended`` summary wins; otherwise running totals; after an end,
+     updates change nothing), in track id order (two indexers cannot deadlock);
+   - upserts ``camera_health`` with each camera's newest snapshot, never over a newer one;
+   - inserts the new crowd samples' rows into ``crowd_counts`` (the whole frame and each zone).
 
-Staging by ``COPY`` instead of ``unnest`` of array parameters: psycopg builds array parameters
-in Python, ``COPY`` rows in C (the arrays were a sixth of the indexer's time). Other feature
-events (candidates, faces, plates, crowd lines and alerts) are few and go through their own
-folds, in the same transaction.
+Why in SQL: in Python the same work (a tuple per row through ``write_row``, the aggregation per
+track, a dict per camera) was a quarter of the indexer's CPU; PostgreSQL does it in C from the
+payloads it parses anyway (``tests/store/test_bulk_store.py`` checks every table against the
+ORM path). Other feature events (candidates, faces, plates, crowd lines and alerts) are few and
+go through their own folds, in the same transaction.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from vigil.events import AnyEvent, CameraHealth, TrackEnded, TrackEvent, TrackStarted, TrackUpdated
-from vigil.events.crowd import CrowdZoneCount
+from vigil.events import AnyEvent
 from vigil.store.feature_folds import fold_features
 
 _STAGE_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS vigil_event_stage (
-    event_id varchar(64), type varchar(64), schema_version integer, camera_id varchar(128),
-    occurred_at timestamptz, track_id varchar(128), payload jsonb, stored_at timestamptz
-) ON COMMIT DELETE ROWS
-"""
-
-_TRACK_STAGE_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS vigil_track_stage (
-    track_id varchar(128), camera_id varchar(128), class_name varchar(64), first_seen timestamptz,
-    last_seen timestamptz, n_observations integer, best_confidence float8, snapshot varchar(512), ended boolean
-) ON COMMIT DELETE ROWS
-"""
-
-_HEALTH_STAGE_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS vigil_health_stage (
-    camera_id varchar(128), updated_at timestamptz, event_id varchar(64), frames_in integer,
-    frames_analysed integer, frames_dropped integer, reconnects integer, analysed_fps float8, last_error text,
-    state varchar(32), cpu_share float8
-) ON COMMIT DELETE ROWS
+CREATE TEMP TABLE IF NOT EXISTS vigil_payload_stage (payload jsonb) ON COMMIT DELETE ROWS
 """
 
 _INSERT_NEW = """
-INSERT INTO events (event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at)
-SELECT DISTINCT ON (event_id) event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at
-FROM vigil_event_stage
-ON CONFLICT ({key}) DO NOTHING
-RETURNING event_id
+WITH new AS (
+    INSERT INTO events (event_id, type, schema_version, camera_id, occurred_at, track_id, payload, stored_at)
+    SELECT DISTINCT ON (event_id) * FROM (
+        SELECT payload->>'event_id' AS event_id, payload->>'type' AS type,
+               (payload->>'schema_version')::integer AS schema_version, payload->>'camera_id' AS camera_id,
+               (payload->>'occurred_at')::timestamptz AS occurred_at,
+               CASE WHEN payload->>'type' IN ('track.started', 'track.updated', 'track.ended')
+                    THEN payload->>'track_id' END AS track_id,
+               payload, %s::timestamptz AS stored_at
+        FROM vigil_payload_stage
+    ) AS staged
+    ON CONFLICT ({key}) DO NOTHING
+    RETURNING event_id, type, track_id, occurred_at, payload
+), obs AS (
+    SELECT event_id, track_id, occurred_at, payload, type = 'track.ended' AS ended FROM new WHERE track_id IS NOT NULL
+), ends AS (
+    -- A track.ended carries the tracker's summary of the whole track: the latest one wins.
+    SELECT DISTINCT ON (track_id) track_id, payload->>'camera_id' AS camera_id, payload->>'class_name' AS class_name,
+           (payload->>'first_seen')::timestamptz AS first_seen, (payload->>'last_seen')::timestamptz AS last_seen,
+           (payload->>'n_observations')::integer AS n, (payload->>'best_confidence')::float8 AS best,
+           payload->>'snapshot' AS snapshot, true AS ended
+    FROM obs WHERE ended
+    ORDER BY track_id, occurred_at DESC, event_id DESC
+), live AS (
+    -- Starts and updates of tracks that did not end in this batch, folded into running totals.
+    SELECT track_id, (array_agg(payload->>'camera_id' ORDER BY occurred_at, event_id))[1] AS camera_id,
+           (array_agg(payload->>'class_name' ORDER BY occurred_at DESC, event_id DESC))[1] AS class_name,
+           min(occurred_at) AS first_seen, max(occurred_at) AS last_seen, count(*)::integer AS n,
+           max((payload->>'confidence')::float8) AS best, NULL::varchar AS snapshot, false AS ended
+    FROM obs WHERE NOT ended AND track_id NOT IN (SELECT track_id FROM ends)
+    GROUP BY track_id
+), folded AS (
+    {upsert_tracks}
+), health AS (
+    -- The newest snapshot per camera; an older one never overwrites a newer (_UPSERT_HEALTH).
+    SELECT * FROM (
+        SELECT DISTINCT ON (payload->>'camera_id') payload->>'camera_id' AS camera_id, occurred_at AS updated_at,
+               event_id, (payload->>'frames_in')::integer AS frames_in,
+               (payload->>'frames_analysed')::integer AS frames_analysed,
+               (payload->>'frames_dropped')::integer AS frames_dropped, (payload->>'reconnects')::integer AS reconnects,
+               (payload->>'analysed_fps')::float8 AS analysed_fps, payload->>'last_error' AS last_error,
+               payload->>'state' AS state, (payload->>'cpu_share')::float8 AS cpu_share
+        FROM new WHERE type = 'camera.health'
+        ORDER BY payload->>'camera_id', occurred_at DESC, event_id DESC
+    ) AS h ORDER BY camera_id
+), health_folded AS (
+    {upsert_health}
+), crowd AS (
+    -- One row per zone and sample, the whole frame ('*') included: the rows fold_crowd adds.
+    INSERT INTO crowd_counts (event_id, zone_id, camera_id, at, count, detection_count, density_count, method,
+                              density_per_m2)
+    SELECT n.event_id, z->>'zone_id', n.payload->>'camera_id', n.occurred_at, (z->>'count')::integer,
+           (z->>'detection_count')::integer, (z->>'density_count')::float8, z->>'method',
+           (z->>'density_per_m2')::float8
+    FROM new AS n
+    CROSS JOIN LATERAL (
+        SELECT n.payload->'total' AS z UNION ALL SELECT jsonb_array_elements(n.payload->'zones')
+    ) AS zones
+    WHERE n.type = 'crowd.zone_count'
+)
+SELECT event_id FROM new
 """
+"""The columns are read from the payload by PostgreSQL (in C) rather than formatted per row in
+Python: the payload is the validated event's own JSON, so they are the event's fields (the
+times carry their offset, ``Z``, so the session's time zone plays no part), and a track id only
+for track events, as the ORM path stores it."""
 
 _UPSERT_TRACKS = """
 INSERT INTO tracks (track_id, camera_id, class_name, first_seen, last_seen, n_observations,
                     best_confidence, snapshot, ended)
-SELECT * FROM vigil_track_stage ORDER BY track_id
+SELECT * FROM (SELECT * FROM ends UNION ALL SELECT * FROM live) AS t ORDER BY track_id
 ON CONFLICT (track_id) DO UPDATE SET
     class_name = CASE WHEN tracks.ended AND NOT excluded.ended THEN tracks.class_name ELSE excluded.class_name END,
     first_seen = CASE WHEN excluded.ended THEN excluded.first_seen WHEN tracks.ended THEN tracks.first_seen
@@ -87,7 +130,7 @@ ON CONFLICT (track_id) DO UPDATE SET
 _UPSERT_HEALTH = """
 INSERT INTO camera_health (camera_id, updated_at, event_id, frames_in, frames_analysed, frames_dropped,
                            reconnects, analysed_fps, last_error, state, cpu_share)
-SELECT * FROM vigil_health_stage ORDER BY camera_id
+SELECT * FROM health
 ON CONFLICT (camera_id) DO UPDATE SET
     updated_at = excluded.updated_at, event_id = excluded.event_id, frames_in = excluded.frames_in,
     frames_analysed = excluded.frames_analysed, frames_dropped = excluded.frames_dropped,
@@ -97,20 +140,15 @@ WHERE camera_health.updated_at <= excluded.updated_at
 """
 
 
+_STORE_PLAIN = _INSERT_NEW.format(key="event_id", upsert_tracks=_UPSERT_TRACKS, upsert_health=_UPSERT_HEALTH)
+_STORE_PARTITIONED = _INSERT_NEW.format(
+    key="event_id, occurred_at", upsert_tracks=_UPSERT_TRACKS, upsert_health=_UPSERT_HEALTH
+)
+_FOLDED_IN_SQL = frozenset({"track.started", "track.updated", "track.ended", "camera.health", "crowd.zone_count"})
+"""Event types the statement above folds; the others go to their features' folds."""
+
 _STAGED: weakref.WeakSet[Any] = weakref.WeakSet()
 """Connections that already have the staging table (temporary tables live per connection)."""
-
-
-@dataclass(slots=True)
-class _TrackAgg:
-    camera_id: str
-    class_name: str
-    first_seen: datetime
-    last_seen: datetime
-    n: int
-    best: float
-    snapshot: str | None = None
-    ended: bool = False
 
 
 def add_many_postgres(
@@ -135,96 +173,18 @@ def _add(
 ) -> list[AnyEvent]:
     with raw.cursor() as cur:
         if raw not in _STAGED:
-            for ddl in (_STAGE_DDL, _TRACK_STAGE_DDL, _HEALTH_STAGE_DDL):
-                cur.execute(ddl)  # once per connection; ON COMMIT DELETE ROWS empties them
+            cur.execute(_STAGE_DDL)  # once per connection; ON COMMIT DELETE ROWS empties it
             _STAGED.add(raw)
-        with cur.copy(
-            "COPY vigil_event_stage (event_id, type, schema_version, camera_id, occurred_at, track_id, payload,"
-            " stored_at) FROM STDIN"
-        ) as copy:
-            for e in events:
-                copy.write_row(
-                    (
-                        e.event_id,
-                        e.type,
-                        e.schema_version,
-                        e.camera_id,
-                        e.occurred_at,
-                        e.track_id if isinstance(e, TrackEvent) else None,
-                        e.model_dump_json(),
-                        stored_at,
-                    )
-                )
-        cur.execute(_INSERT_NEW.format(key="event_id, occurred_at" if partitioned else "event_id"))
+        # One block for the whole batch: the payloads are compact JSON, which never holds a raw
+        # newline, tab or carriage return (JSON escapes them), so COPY's text format needs only
+        # its escape character doubled. A row per event through ``write_row`` cost a tenth of
+        # the indexer's CPU.
+        block = "\n".join([e.model_dump_json() for e in events]).replace("\\", "\\\\") + "\n"
+        with cur.copy("COPY vigil_payload_stage (payload) FROM STDIN") as copy:
+            copy.write(block.encode())
+        cur.execute(_STORE_PARTITIONED if partitioned else _STORE_PLAIN, (stored_at,))
         new_ids = {row[0] for row in cur.fetchall()}
         new = [e for e in events if e.event_id in new_ids]
-        _upsert_tracks(cur, [e for e in new if isinstance(e, TrackStarted | TrackUpdated | TrackEnded)])
-        _upsert_health(cur, [e for e in new if isinstance(e, CameraHealth)])
-        # Crowd samples are a tenth of all events and several rows each: COPY, not the ORM
-        # (the rows are new: their events were just inserted). The same rows fold_crowd adds.
-        samples = [e for e in new if isinstance(e, CrowdZoneCount)]
-        _copy_rows(
-            cur,
-            "crowd_counts (event_id, zone_id, camera_id, at, count, detection_count, density_count, method,"
-            " density_per_m2)",
-            (
-                (e.event_id, z.zone_id, e.camera_id, e.occurred_at, z.count, z.detection_count, z.density_count,
-                 z.method, z.density_per_m2)
-                for e in samples
-                for z in (e.total, *e.zones)
-            ),
-        )  # fmt: skip
-    fold_features(session, [e for e in new if not isinstance(e, CrowdZoneCount)])
+    # Every other feature event (candidates, faces, plates, crowd lines and alerts) is rare.
+    fold_features(session, [e for e in new if e.type not in _FOLDED_IN_SQL])
     return new
-
-
-def _copy_rows(cur: Any, target: str, rows: Iterable[tuple[Any, ...]]) -> None:
-    with cur.copy(f"COPY {target} FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _upsert_tracks(cur: Any, events: list[TrackEvent]) -> None:
-    if not events:
-        return
-    aggs: dict[str, _TrackAgg] = {}
-    for e in sorted(events, key=lambda ev: ev.occurred_at):
-        agg = aggs.get(e.track_id)
-        if isinstance(e, TrackEnded):
-            aggs[e.track_id] = _TrackAgg(
-                e.camera_id, e.class_name, e.first_seen, e.last_seen, e.n_observations, e.best_confidence,
-                e.snapshot, ended=True,
-            )  # fmt: skip
-        elif agg is None:
-            aggs[e.track_id] = _TrackAgg(e.camera_id, e.class_name, e.occurred_at, e.occurred_at, 1, e.confidence)
-        elif not agg.ended:
-            agg.class_name = e.class_name
-            agg.first_seen = min(agg.first_seen, e.occurred_at)
-            agg.last_seen = max(agg.last_seen, e.occurred_at)
-            agg.n += 1
-            agg.best = max(agg.best, e.confidence)
-    # Upserted in track id order: two indexers upserting the same tracks cannot deadlock.
-    _copy_rows(
-        cur,
-        "vigil_track_stage",
-        ((i, x.camera_id, x.class_name, x.first_seen, x.last_seen, x.n, x.best, x.snapshot, x.ended)
-         for i, x in aggs.items()),
-    )  # fmt: skip
-    cur.execute(_UPSERT_TRACKS)
-
-
-def _upsert_health(cur: Any, events: list[CameraHealth]) -> None:
-    if not events:
-        return
-    newest: dict[str, CameraHealth] = {}
-    for e in events:
-        if e.camera_id not in newest or e.occurred_at >= newest[e.camera_id].occurred_at:
-            newest[e.camera_id] = e
-    _copy_rows(
-        cur,
-        "vigil_health_stage",
-        ((c, x.occurred_at, x.event_id, x.frames_in, x.frames_analysed, x.frames_dropped, x.reconnects,
-          x.analysed_fps, x.last_error, x.state, x.cpu_share)
-         for c, x in newest.items()),
-    )  # fmt: skip
-    cur.execute(_UPSERT_HEALTH)
