@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--queue-s", type=float, default=2.0)
+    parser.add_argument("--stages", action="store_true", help="faces, plates and crowd on (their time is 'other')")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.child:
@@ -231,7 +232,10 @@ def main() -> None:
             ]
             variant = {k: v for k, v in VARIANTS[args.model].items() if k != "queue_s"}
             path = Path(tmp) / "cameras.yaml"
-            path.write_text(yaml.safe_dump({"detector": variant, "cameras": cameras}))
+            config: dict[str, Any] = {"detector": variant, "cameras": cameras}
+            if args.stages:
+                config |= {"faces": {"enabled": True}, "plates": {"enabled": True}, "crowd": {"enabled": True}}
+            path.write_text(yaml.safe_dump(config))
             trace_path = Path(tmp) / "trace.json"
             env = dict(os.environ, VIGIL_DATA_DIR=str(Path(tmp) / "data"), VIGIL_MODELS_DIR=str(models_dir()))
             cmd = [sys.executable, __file__, "--child", str(path), "--trace", str(trace_path)]
@@ -273,6 +277,7 @@ def main() -> None:
         "cameras": args.cameras,
         "seconds": args.seconds,
         "snapshots_off": args.snapshots_off,
+        "stages": args.stages,
         "run_frames_analysed": summary["frames_analysed"],
         "run_frames_dropped": summary["frames_dropped"],
         "run_snapshots": summary.get("snapshots"),
