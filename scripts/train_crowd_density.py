@@ -371,6 +371,9 @@ def cv(args: argparse.Namespace) -> None:
     init = stock_tail(args.model)
     out_dir = CACHE / f"w{args.width}" / f"cv-{args.tag}"
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The images this run saw (a cache still filling holds more later): benches that score the fold
+    # tails take exactly these, so a "train-fold" image is one the tail was trained on.
+    (out_dir / "samples.txt").write_text("".join(f"{s.dataset}/{s.stem}\n" for s in samples), encoding="utf-8")
     report: dict[str, Any] = {
         "hp": hp,
         "sets": args.sets,
