@@ -19,7 +19,7 @@ from vigil.plates.ctc import TextLine
 from vigil.plates.eval import load_labels, read_image
 from vigil.plates.formats import fit_region
 from vigil.plates.ocr import Quad
-from vigil.plates.reader import PlateReader
+from vigil.plates.reader import CROP_BORDERS, PlateReader, _with_border
 from vigil.plates.text import PLATE_CHARS, PLATE_INDEX
 from vigil.workers.plates_stage import build_cct, build_plate_reader
 
@@ -182,7 +182,28 @@ def test_a_strict_grammar_fixes_only_what_the_recogniser_found_likely() -> None:
 
 
 def reader_with(plates: list[np.ndarray], regions: list[np.ndarray] | None, ocr: object) -> PlateReader:
-    return PlateReader(ocr, ("us",), cct=recogniser(FakeSession(plates, regions), regions=regions is not None))  # type: ignore[arg-type]
+    """A reader whose recogniser gives each of ``plates`` (and ``regions``) for every view of a crop."""
+    views = len(CROP_BORDERS)
+    per_view = regions and [r for r in regions for _ in range(views)]
+    session = FakeSession([p for p in plates for _ in range(views)], per_view)
+    return PlateReader(ocr, ("us",), cct=recogniser(session, regions=regions is not None))  # type: ignore[arg-type]
+
+
+def test_a_crop_is_read_with_and_without_a_border_in_one_batch() -> None:
+    # The crop as it is reads 'B' first (0.6), the bordered crop '8' (0.9): averaged, '8' wins.
+    session = FakeSession(
+        [slots_for("B951283", p=0.6, second={0: "8"}), slots_for("8951283", p=0.9, second={0: "B"})],
+        [country("United States")] * 2,
+    )
+    read = PlateReader(LineOCR("X"), ("us",), cct=recogniser(session)).read_crop(plate_image())  # type: ignore[arg-type]
+    assert CROP_BORDERS == (0.0, 0.05)
+    assert read is not None and read.text == "8951283"
+    (shape,) = session.batches
+    assert shape == (2, 64, 128, 3)  # both views, one call
+    bordered = _with_border(plate_image(), 0.05)
+    h, w = plate_image().shape[:2]
+    assert bordered.shape[:2] == (h + 2 * max(1, round(0.05 * h)), w + 2 * max(1, round(0.05 * w)))
+    assert _with_border(plate_image(), 0.0).shape == plate_image().shape
 
 
 class LineOCR:

@@ -1,0 +1,240 @@
+"""Reading one plate crop under a few cheap variants and voting: data for a 2-fold choice.
+
+``read_crop`` (cropped plates; detector boxes) reads a crop once with v2 + v1 averaged, and asks
+PP-OCR when the least sure character is below ``SECOND_OPINION``. This reads every US crop and
+every labelled US scene box (10 % margin, as the plate-trained recogniser reads a found plate)
+under each variant in ``VARIANTS`` (border added or trimmed, a small rotation, contrast), keeps
+v2's and v1's per-slot probabilities and v2's country scores for each, and PP-OCR's read of the
+crop as it is. ``--analyse`` combines them offline: for each rule (which variants, v1 or not,
+the second-opinion threshold) the read as ``read_crop`` would make it; a rule is chosen on one
+fold (even / odd images in label order, crops and boxes pooled: most exact) and scored on the
+other. Nothing here is used by the product.
+
+    .venv/bin/python bench/plates_crop_views.py [OUT]
+    .venv/bin/python bench/plates_crop_views.py --analyse [OUT]
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchlib import SHARED_DATA, models_dir
+from vigil.config.plates import PlatesConfig
+from vigil.core.frame import BGRImage
+from vigil.plates.eval import load_labels, read_image
+from vigil.plates.reader import CCT_MARGIN, PlateReader, _clip, _expand
+from vigil.workers.plates_stage import build_plate_reader
+
+DEFAULT_OUT = Path("/tmp/plates_crop_views.pkl")
+
+
+def _border(img: BGRImage, f: float) -> BGRImage:
+    h, w = img.shape[:2]
+    py, px = max(1, round(f * h)), max(1, round(f * w))
+    return np.asarray(cv2.copyMakeBorder(img, py, py, px, px, cv2.BORDER_REPLICATE), dtype=np.uint8)
+
+
+def _trim(img: BGRImage, f: float) -> BGRImage:
+    h, w = img.shape[:2]
+    py, px = round(f * h), round(f * w)
+    return img[py : h - py, px : w - px]
+
+
+def _rotate(img: BGRImage, deg: float) -> BGRImage:
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+    return np.asarray(cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE), dtype=np.uint8)
+
+
+def _clahe(img: BGRImage) -> BGRImage:
+    lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB)
+    lab[:, :, 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(2, 4)).apply(lab[:, :, 0])
+    return np.asarray(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), dtype=np.uint8)
+
+
+def _stretch(img: BGRImage) -> BGRImage:
+    lo, hi = np.percentile(img, (2, 98))
+    if hi - lo < 8:
+        return img
+    return np.asarray(np.clip((img.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255), dtype=np.uint8)
+
+
+VARIANTS: dict[str, Any] = {
+    "base": lambda im: im,
+    "border5": lambda im: _border(im, 0.05),
+    "border10": lambda im: _border(im, 0.10),
+    "trim4": lambda im: _trim(im, 0.04),
+    "rot+3": lambda im: _rotate(im, 3.0),
+    "rot-3": lambda im: _rotate(im, -3.0),
+    "clahe": _clahe,
+    "stretch": _stretch,
+}
+
+
+def _items() -> list[tuple[str, str, BGRImage]]:
+    """(set, truth, crop) for every US crop and every labelled US scene box with the reader's margin."""
+    out: list[tuple[str, str, BGRImage]] = []
+    _, crops = load_labels(SHARED_DATA / "plates" / "crops")
+    out += [("crops", c.plate, read_image(c.image)) for c in crops]
+    _, scenes = load_labels(SHARED_DATA / "plates" / "us")
+    for s in scenes:
+        image = read_image(s.image)
+        assert s.box is not None
+        x1, y1, x2, y2 = _clip(_expand(s.box, *CCT_MARGIN), image.shape[1], image.shape[0])
+        out.append(("boxes", s.plate, image[y1:y2, x1:x2].copy()))
+    return out
+
+
+def collect(out: Path) -> None:
+    reader = build_plate_reader(PlatesConfig(), models_dir())
+    cct = reader._cct
+    assert cct is not None and cct._partner is not None
+    rows: list[dict[str, Any]] = []
+    items = _items()
+    t0 = time.perf_counter()
+    for k, (name, truth, crop) in enumerate(items):
+        row: dict[str, Any] = {"set": name, "truth": truth, "views": {}}
+        for vname, fn in VARIANTS.items():
+            view = fn(crop)
+            p2, r2 = cct.probabilities([view])
+            p1, _ = cct._partner.probabilities([view])
+            row["views"][vname] = (p2[0], None if r2 is None else r2[0], p1[0])
+        other = reader._read_crop_ppocr(crop)
+        row["ppocr"] = None if other is None else replace(other, crop=None)
+        row["shape"] = crop.shape[:2]
+        rows.append(row)
+        if k % 50 == 0:
+            print(f"{k}/{len(items)} {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    out.write_bytes(pickle.dumps(rows))
+    print(f"wrote {len(rows)} rows to {out}")
+
+
+def _read(reader: PlateReader, row: dict[str, Any], views: tuple[str, ...], v1: bool, second: float) -> str:
+    """The text ``read_crop`` would give with ``views`` averaged (v2, and v1 averaged in)."""
+    cct = reader._cct
+    assert cct is not None
+    p2 = np.mean([row["views"][v][0] for v in views], axis=0)
+    reg = row["views"][views[0]][1]
+    if reg is not None:
+        reg = np.mean([row["views"][v][1] for v in views], axis=0)
+    slots = p2
+    if v1:
+        p1 = np.mean([row["views"][v][2] for v in views], axis=0)
+        n = min(p2.shape[0], p1.shape[0])
+        slots = p2.copy()
+        slots[:n] = (p2[:n] + p1[:n]) / 2
+    first = cct._decode(slots, reg)
+    h, w = row["shape"]
+    box = (0.0, 0.0, float(w), float(h))
+    read = reader._from_cct(first, np.zeros((1, 1, 3), np.uint8), box) if first.text else None
+    if read is None or first.least < second:
+        other = row["ppocr"]
+        if other is not None and (read is None or other.score > read.score):
+            return str(other.text)
+    return read.text if read else ""
+
+
+def analyse(out: Path, max_views: int = 99) -> None:
+    rows = pickle.loads(out.read_bytes())
+    reader = build_plate_reader(PlatesConfig(), models_dir())
+    names = list(VARIANTS)
+    rules: list[tuple[tuple[str, ...], bool, float]] = []
+    subsets: list[tuple[str, ...]] = []
+    for r in (1, 2, 3):
+        subsets += [c for c in itertools.combinations(names, r) if r < 3 or "base" in c]
+    subsets.append(tuple(names))
+    for s in [s for s in subsets if len(s) <= max_views]:
+        for v1 in (True, False):
+            for second in (0.6, 0.5, 0.7):
+                rules.append((s, v1, second))
+    # per rule: correct flags per row
+    right: dict[int, np.ndarray[Any, Any]] = {}
+    for k, rule in enumerate(rules):
+        right[k] = np.array([_read(reader, row, *rule) == row["truth"] for row in rows])
+    sets = np.array([r["set"] for r in rows])
+    index = np.zeros(len(rows), int)
+    for name in ("crops", "boxes"):
+        m = sets == name
+        index[m] = np.arange(m.sum())
+    fold = index % 2
+    today = rules.index((("base",), True, 0.6))
+
+    def score(k: int, mask: np.ndarray[Any, Any]) -> int:
+        return int(right[k][mask].sum())
+
+    crops, boxes = sets == "crops", sets == "boxes"
+    print(f"{len(rows)} rows; today's rule: crops {score(today, crops)}, boxes {score(today, boxes)}")
+    ranked = sorted(range(len(rules)), key=lambda k: -int(right[k].sum()))
+    print("top rules on the whole (for reading only, not for choosing):")
+    for k in ranked[:15]:
+        s, v1, second = rules[k]
+        print(
+            f"  {'+'.join(s):45s} v1={v1!s:5s} t={second} crops {score(k, sets == 'crops')}"
+            f" boxes {score(k, sets == 'boxes')} f0 {score(k, fold == 0)} f1 {score(k, fold == 1)}"
+        )
+    for f in (0, 1):
+        train, test = fold == f, fold != f
+        best = max(range(len(rules)), key=lambda k: (score(k, train), k == today, -len(rules[k][0])))
+        s, v1, second = rules[best]
+        print(
+            f"fold {f} chose {'+'.join(s)} v1={v1} t={second}: train {score(best, train)}"
+            f" (today {score(today, train)}); held out {score(best, test)} (today {score(today, test)});"
+            f" held-out crops {score(best, test & crops)} (today {score(today, test & crops)}),"
+            f" boxes {score(best, test & boxes)} (today {score(today, test & boxes)})"
+        )
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args and args[0] == "--speed":
+        speed(int(args[1]) if len(args) > 1 else 376)
+    elif args and args[0] == "--analyse":
+        views = int(args[2]) if len(args) > 2 else 99
+        analyse(Path(args[1]) if len(args) > 1 else DEFAULT_OUT, views)
+    else:
+        collect(Path(args[0]) if args else DEFAULT_OUT)
+
+
+def speed(limit: int) -> None:
+    """Per-plate time of the CCT graphs (v2 + v1) on 1, 2 and 3 views, interleaved per crop."""
+    import platform
+    import resource
+
+    reader = build_plate_reader(PlatesConfig(), models_dir())
+    cct = reader._cct
+    assert cct is not None
+    items = [crop for name, _, crop in _items() if name == "crops"][:limit]
+    ways = {
+        "1 view (today)": ("base",),
+        "2 views (base + border5)": ("base", "border5"),
+        "3 views (base + border10 + rot+3)": ("base", "border10", "rot+3"),
+    }
+    times: dict[str, list[float]] = {k: [] for k in ways}
+    for crop in items * 2:
+        for way, names in ways.items():
+            t0 = time.perf_counter()
+            cct.read_views([VARIANTS[n](crop) for n in names])
+            times[way].append(1000 * (time.perf_counter() - t0))
+    base = float(np.median(times["1 view (today)"]))
+    print(f"CPU {platform.processor() or platform.machine()}; load {os.getloadavg()}")
+    for way, ts in times.items():
+        med = float(np.median(ts))
+        print(
+            f"{way:36s} mean {np.mean(ts):6.1f}  median {med:6.1f}  p95 {np.percentile(ts, 95):6.1f} ms"
+            f"  ratio (median) {med / base:.2f}"
+        )
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
