@@ -8,10 +8,16 @@ v2's and v1's per-slot probabilities and v2's country scores for each, and PP-OC
 crop as it is. ``--analyse`` combines them offline: for each rule (which variants, v1 or not,
 the second-opinion threshold) the read as ``read_crop`` would make it; a rule is chosen on one
 fold (even / odd images in label order, crops and boxes pooled: most exact) and scored on the
-other. Nothing here is used by the product.
+other. ``--scenes`` reads every US scene with the default reader and keeps the probabilities of
+its chosen plate's read box under each of ``SCENE_VIEWS`` (margins, a turn, contrast);
+``--analyse-scenes`` chooses the views averaged for the chosen plate the same 2-fold way (today:
+``CHOSEN_VIEWS``). ``--speed`` times a plate read each way in one process. Nothing here is used
+by the product.
 
     .venv/bin/python bench/plates_crop_views.py [OUT]
-    .venv/bin/python bench/plates_crop_views.py --analyse [OUT]
+    .venv/bin/python bench/plates_crop_views.py --analyse [OUT] [MAX_VIEWS]
+    .venv/bin/python bench/plates_crop_views.py --scenes [OUT] ; --analyse-scenes [OUT]
+    .venv/bin/python bench/plates_crop_views.py --speed [N]
 """
 
 from __future__ import annotations
@@ -194,9 +200,90 @@ def analyse(out: Path, max_views: int = 99) -> None:
         )
 
 
+# Scenes: the chosen plate's read box cut with a margin (per side, fractions of the box), then a
+# transform; the first three are today's CHOSEN_VIEWS.
+SCENE_VIEWS: dict[str, tuple[tuple[float, float], str]] = {
+    "m10": ((0.1, 0.1), "base"),
+    "m05": ((0.05, 0.05), "base"),
+    "m15x20": ((0.15, 0.2), "base"),
+    "m10 rot+3": ((0.1, 0.1), "rot+3"),
+    "m10 rot-3": ((0.1, 0.1), "rot-3"),
+    "m10 clahe": ((0.1, 0.1), "clahe"),
+    "m20x30": ((0.2, 0.3), "base"),
+    "m00": ((0.0, 0.0), "base"),
+    "m25x10": ((0.25, 0.1), "base"),
+}
+TODAY_SCENE = ("m10", "m05", "m15x20")
+
+
+def collect_scenes(out: Path) -> None:
+    """Every US scene read by the default reader; its chosen plate's views' probabilities kept."""
+    reader = build_plate_reader(PlatesConfig(), models_dir())
+    cct = reader._cct
+    assert cct is not None and cct._partner is not None
+    _, scenes = load_labels(SHARED_DATA / "plates" / "us")
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for k, item in enumerate(scenes):
+        image = read_image(item.image)
+        read = next(iter(reader.read_scene(image)), None)
+        row: dict[str, Any] = {"truth": item.plate, "text": read.text if read else "", "views": {}}
+        if read is not None and read.read_box is not None and read.reader != "ppocr":
+            ih, iw = image.shape[:2]
+            for vname, (margin, how) in SCENE_VIEWS.items():
+                x1, y1, x2, y2 = _clip(_expand(read.read_box, *margin), iw, ih)
+                view = VARIANTS[how](image[y1:y2, x1:x2])
+                p2, r2 = cct.probabilities([view])
+                p1, _ = cct._partner.probabilities([view])
+                row["views"][vname] = (p2[0], None if r2 is None else r2[0], p1[0])
+        rows.append(row)
+        if k % 20 == 0:
+            print(f"{k}/{len(scenes)} {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    out.write_bytes(pickle.dumps(rows))
+    print(f"wrote {len(rows)} scenes to {out}")
+
+
+def _scene_text(reader: PlateReader, row: dict[str, Any], views: tuple[str, ...]) -> str:
+    if not row["views"]:
+        return str(row["text"])
+    cct = reader._cct
+    assert cct is not None
+    p2 = np.mean([row["views"][v][0] for v in views], axis=0)
+    reg = np.mean([row["views"][v][1] for v in views], axis=0)
+    p1 = np.mean([row["views"][v][2] for v in views], axis=0)
+    n = min(p2.shape[0], p1.shape[0])
+    slots = p2.copy()
+    slots[:n] = (p2[:n] + p1[:n]) / 2
+    again = cct._decode(slots, reg)
+    return reader._cct_fit(again).text if again.text else str(row["text"])
+
+
+def analyse_scenes(out: Path) -> None:
+    rows = pickle.loads(out.read_bytes())
+    reader = build_plate_reader(PlatesConfig(), models_dir())
+    extra = [v for v in SCENE_VIEWS if v not in TODAY_SCENE]
+    subsets: list[tuple[str, ...]] = [TODAY_SCENE, ("m10",)]
+    subsets += [TODAY_SCENE + c for r in (1, 2) for c in itertools.combinations(extra, r)]
+    subsets += [("m10", v) for v in extra] + [tuple(SCENE_VIEWS)]
+    right = {s: np.array([_scene_text(reader, r, s) == r["truth"] for r in rows]) for s in subsets}
+    fold = np.arange(len(rows)) % 2
+    same = sum(_scene_text(reader, r, TODAY_SCENE) == r["text"] for r in rows)
+    print(f"{len(rows)} scenes; today's rule reproduces the reader's text in {same}; exact {right[TODAY_SCENE].sum()}")
+    for s in sorted(subsets, key=lambda s: -int(right[s].sum()))[:12]:
+        print(f"  {' + '.join(s):55s} {right[s].sum()} ({right[s][fold == 0].sum()} + {right[s][fold == 1].sum()})")
+    for f in (0, 1):
+        best = max(subsets, key=lambda s: (int(right[s][fold == f].sum()), s == TODAY_SCENE, -len(s)))
+        held = right[best][fold != f].sum()
+        print(f"fold {f} chose {' + '.join(best)}; held out {held} (today {right[TODAY_SCENE][fold != f].sum()})")
+
+
 def main() -> None:
     args = sys.argv[1:]
-    if args and args[0] == "--speed":
+    if args and args[0] == "--scenes":
+        collect_scenes(Path(args[1]) if len(args) > 1 else Path("/tmp/plates_scene_views.pkl"))
+    elif args and args[0] == "--analyse-scenes":
+        analyse_scenes(Path(args[1]) if len(args) > 1 else Path("/tmp/plates_scene_views.pkl"))
+    elif args and args[0] == "--speed":
         speed(int(args[1]) if len(args) > 1 else 376)
     elif args and args[0] == "--analyse":
         views = int(args[2]) if len(args) > 2 else 99
@@ -206,33 +293,51 @@ def main() -> None:
 
 
 def speed(limit: int) -> None:
-    """Per-plate time of the CCT graphs (v2 + v1) on 1, 2 and 3 views, interleaved per crop."""
+    """Per-plate time, interleaved per crop in one process: the CCT graphs (v2 + v1) on 1, 2 and 3
+    views of a crop; ``read_crop`` as before (one view) and now (``CROP_BORDERS``), PP-OCR's second
+    opinion included; and a scene's chosen plate read from 3 views (before) and 4 (``CHOSEN_VIEWS``)."""
     import platform
     import resource
+
+    from vigil.plates import reader as reader_mod
 
     reader = build_plate_reader(PlatesConfig(), models_dir())
     cct = reader._cct
     assert cct is not None
-    items = [crop for name, _, crop in _items() if name == "crops"][:limit]
+    items = _items()
+    crops = [crop for name, _, crop in items if name == "crops"][:limit]
+    boxes = [crop for name, _, crop in items if name == "boxes"][:limit]
     ways = {
-        "1 view (today)": ("base",),
-        "2 views (base + border5)": ("base", "border5"),
-        "3 views (base + border10 + rot+3)": ("base", "border10", "rot+3"),
+        "CCT, 1 view (before)": ("base",),
+        "CCT, 2 views (base + border5, now)": ("base", "border5"),
+        "CCT, 3 views (base + border10 + rot+3)": ("base", "border10", "rot+3"),
     }
-    times: dict[str, list[float]] = {k: [] for k in ways}
-    for crop in items * 2:
+    times: dict[str, list[float]] = {k: [] for k in [*ways, "read_crop before", "read_crop now"]}
+    for crop in crops * 2:
         for way, names in ways.items():
             t0 = time.perf_counter()
             cct.read_views([VARIANTS[n](crop) for n in names])
             times[way].append(1000 * (time.perf_counter() - t0))
-    base = float(np.median(times["1 view (today)"]))
+        for label, borders in (("read_crop before", (0.0,)), ("read_crop now", (0.0, 0.05))):
+            reader_mod.CROP_BORDERS = borders
+            t0 = time.perf_counter()
+            reader.read_crop(crop)
+            times[label].append(1000 * (time.perf_counter() - t0))
+    chosen: dict[str, list[float]] = {"chosen plate, 3 views (before)": [], "chosen plate, 4 views (now)": []}
+    for box in boxes * 2:
+        for label, views in zip(chosen, (3, 4), strict=True):
+            t0 = time.perf_counter()
+            cct.read_views([box, VARIANTS["trim4"](box), VARIANTS["border5"](box), VARIANTS["rot+3"](box)][:views])
+            chosen[label].append(1000 * (time.perf_counter() - t0))
     print(f"CPU {platform.processor() or platform.machine()}; load {os.getloadavg()}")
-    for way, ts in times.items():
-        med = float(np.median(ts))
-        print(
-            f"{way:36s} mean {np.mean(ts):6.1f}  median {med:6.1f}  p95 {np.percentile(ts, 95):6.1f} ms"
-            f"  ratio (median) {med / base:.2f}"
-        )
+    for table in (times, chosen):
+        base = float(np.median(next(iter(table.values()))))
+        for way, ts in table.items():
+            med = float(np.median(ts))
+            print(
+                f"{way:42s} mean {np.mean(ts):6.1f}  median {med:6.1f}  p95 {np.percentile(ts, 95):6.1f} ms"
+                f"  ratio (median) {med / base:.2f}  (mean) {np.mean(ts) / np.mean(next(iter(table.values()))):.2f}"
+            )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -19,7 +19,7 @@ from vigil.plates.ctc import TextLine
 from vigil.plates.eval import load_labels, read_image
 from vigil.plates.formats import fit_region
 from vigil.plates.ocr import Quad
-from vigil.plates.reader import CROP_BORDERS, PlateReader, _with_border
+from vigil.plates.reader import CHOSEN_VIEWS, CROP_BORDERS, PlateReader, _turned, _with_border
 from vigil.plates.text import PLATE_CHARS, PLATE_INDEX
 from vigil.workers.plates_stage import build_cct, build_plate_reader
 
@@ -206,6 +206,18 @@ def test_a_crop_is_read_with_and_without_a_border_in_one_batch() -> None:
     assert _with_border(plate_image(), 0.0).shape == plate_image().shape
 
 
+def test_a_turned_view_keeps_its_size_and_turns_counter_clockwise() -> None:
+    image = np.full((40, 120, 3), 255, np.uint8)
+    image[18:22, 10:110] = 0  # a level dark bar through the centre
+    assert _turned(image, 0.0) is image
+    turned = _turned(image, 3.0)
+    assert turned.shape == image.shape
+    # Counter-clockwise: the bar's right end rises (smaller y), its left end falls.
+    right = np.flatnonzero(turned[:, 100, 0] < 128).mean()
+    left = np.flatnonzero(turned[:, 20, 0] < 128).mean()
+    assert right < 20 < left
+
+
 class LineOCR:
     """PP-OCR stand-in: reads every line as ``text``; counts its calls."""
 
@@ -343,14 +355,14 @@ def test_the_scene_text_detector_is_skipped_only_above_the_gate(
     row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
     monkeypatch.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
     ocr = SceneLineOCR()
-    # One read of the row, then the chosen plate read again from its CHOSEN_VIEWS (3 crops).
-    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    # One read of the row, then the chosen plate read again from its CHOSEN_VIEWS (4 crops).
+    session = FakeSession([slots_for("7ABC123", p=p)] * 5, [country("United States")] * 5)
     reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
     (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
     assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
     assert read.read_box is not None
     assert ocr.scene_calls == detector_runs and ocr.calls == 0  # sure of every character: no closer read
-    assert [b[0] for b in session.batches] == [1, 3]
+    assert [b[0] for b in session.batches] == [1, len(CHOSEN_VIEWS)] == [1, 4]
 
 
 @pytest.mark.parametrize(("p", "side"), [(0.9, 640), (0.84, None)])
@@ -361,7 +373,7 @@ def test_the_scene_text_detector_runs_smaller_where_the_rows_are_sure(p: float, 
 
     row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
     ocr = SceneLineOCR()
-    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    session = FakeSession([slots_for("7ABC123", p=p)] * 5, [country("United States")] * 5)
     reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
