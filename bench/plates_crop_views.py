@@ -11,12 +11,13 @@ fold (even / odd images in label order, crops and boxes pooled: most exact) and 
 other. ``--scenes`` reads every US scene with the default reader and keeps the probabilities of
 its chosen plate's read box under each of ``SCENE_VIEWS`` (margins, a turn, contrast);
 ``--analyse-scenes`` chooses the views averaged for the chosen plate the same 2-fold way (today:
-``CHOSEN_VIEWS``). ``--speed`` times a plate read each way in one process. Nothing here is used
+``CHOSEN_VIEWS``); ``--refine`` tries cutting them around the morphological row that best overlaps the
+read instead (crop refinement). ``--speed`` times a plate read each way in one process. Nothing here is used
 by the product.
 
     .venv/bin/python bench/plates_crop_views.py [OUT]
     .venv/bin/python bench/plates_crop_views.py --analyse [OUT] [MAX_VIEWS]
-    .venv/bin/python bench/plates_crop_views.py --scenes [OUT] ; --analyse-scenes [OUT]
+    .venv/bin/python bench/plates_crop_views.py --scenes [OUT] ; --analyse-scenes [OUT] ; --refine [OUT]
     .venv/bin/python bench/plates_crop_views.py --speed [N]
 """
 
@@ -213,7 +214,7 @@ SCENE_VIEWS: dict[str, tuple[tuple[float, float], str]] = {
     "m00": ((0.0, 0.0), "base"),
     "m25x10": ((0.25, 0.1), "base"),
 }
-TODAY_SCENE = ("m10", "m05", "m15x20")
+TODAY_SCENE = ("m10", "m05", "m15x20")  # CHOSEN_VIEWS before the turned view was added (2026-12-07)
 
 
 def collect_scenes(out: Path) -> None:
@@ -228,6 +229,9 @@ def collect_scenes(out: Path) -> None:
         image = read_image(item.image)
         read = next(iter(reader.read_scene(image)), None)
         row: dict[str, Any] = {"truth": item.plate, "text": read.text if read else "", "views": {}}
+        row["image"], row["label_box"] = item.image.name, item.box
+        row["read_box"] = read.read_box if read else None
+        row["box"] = read.box if read else None
         if read is not None and read.read_box is not None and read.reader != "ppocr":
             ih, iw = image.shape[:2]
             for vname, (margin, how) in SCENE_VIEWS.items():
@@ -277,12 +281,79 @@ def analyse_scenes(out: Path) -> None:
         print(f"fold {f} chose {' + '.join(best)}; held out {held} (today {right[TODAY_SCENE][fold != f].sum()})")
 
 
+def refine_scenes(out: Path) -> None:
+    """Crop refinement before the chosen plate is read again: the morphological localiser run
+    on the chosen read's neighbourhood, its row that best overlaps the read's box taken as the
+    new row (when the overlap is at least ``t``), and the chosen views cut around it instead of
+    (or as well as) the read box. Uses the scenes collected by ``--scenes``; 2-fold as above."""
+    from vigil.plates.localise import box_iou, find_plate_candidates
+    from vigil.plates.reader import CHOSEN_VIEWS, ROW_TO_PLATE, _turned
+
+    rows = pickle.loads(out.read_bytes())
+    reader = build_plate_reader(PlatesConfig(), models_dir())
+    cct = reader._cct
+    assert cct is not None
+    folder = SHARED_DATA / "plates" / "us"
+
+    def views_of(image: BGRImage, box: Any) -> list[BGRImage]:
+        ih, iw = image.shape[:2]
+        out_views = []
+        for mx, my, deg in CHOSEN_VIEWS:
+            x1, y1, x2, y2 = _clip(_expand(box, mx, my), iw, ih)
+            out_views.append(_turned(image[y1:y2, x1:x2], deg))
+        return out_views
+
+    def text_of(views: list[BGRImage], fallback: str) -> str:
+        again = cct.read_views(views)
+        return reader._cct_fit(again).text if again.text else fallback
+
+    rules = ["today", *[f"{how} t{t}" for how in ("replace", "add") for t in (0.2, 0.4, 0.6)]]
+    right: dict[str, list[bool]] = {r: [] for r in rules}
+    for row in rows:
+        truth = row["truth"]
+        if row["read_box"] is None or not row["views"]:
+            for r in rules:
+                right[r].append(row["text"] == truth)
+            continue
+        image = read_image(folder / row["image"])
+        ih, iw = image.shape[:2]
+        base_views = views_of(image, row["read_box"])
+        today = text_of(base_views, row["text"])
+        right["today"].append(today == truth)
+        ox, oy, x2, y2 = _clip(_expand(row["read_box"], 0.1, 0.3), iw, ih)
+        cands = find_plate_candidates(image[oy:y2, ox:x2], 8, 8)
+        best, best_iou = None, 0.0
+        for c in cands:
+            frame_row = (c.box[0] + ox, c.box[1] + oy, c.box[2] + ox, c.box[3] + oy)
+            iou = box_iou(frame_row, row["box"])
+            if iou > best_iou:
+                best, best_iou = frame_row, iou
+        refined = views_of(image, _expand(best, *ROW_TO_PLATE)) if best is not None else None
+        for how in ("replace", "add"):
+            for t in (0.2, 0.4, 0.6):
+                if refined is None or best_iou < t:
+                    text = today
+                else:
+                    text = text_of(refined if how == "replace" else base_views + refined, row["text"])
+                right[f"{how} t{t}"].append(text == truth)
+    fold = np.arange(len(rows)) % 2
+    arr = {r: np.array(v) for r, v in right.items()}
+    for r in rules:
+        print(f"  {r:14s} {arr[r].sum()} ({arr[r][fold == 0].sum()} + {arr[r][fold == 1].sum()})")
+    for f in (0, 1):
+        best_rule = max(rules, key=lambda r: (int(arr[r][fold == f].sum()), r == "today"))
+        held, today_held = arr[best_rule][fold != f].sum(), arr["today"][fold != f].sum()
+        print(f"fold {f} chose {best_rule}; held out {held} (today {today_held})")
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args and args[0] == "--scenes":
         collect_scenes(Path(args[1]) if len(args) > 1 else Path("/tmp/plates_scene_views.pkl"))
     elif args and args[0] == "--analyse-scenes":
         analyse_scenes(Path(args[1]) if len(args) > 1 else Path("/tmp/plates_scene_views.pkl"))
+    elif args and args[0] == "--refine":
+        refine_scenes(Path(args[1]) if len(args) > 1 else Path("/tmp/plates_scene_views.pkl"))
     elif args and args[0] == "--speed":
         speed(int(args[1]) if len(args) > 1 else 376)
     elif args and args[0] == "--analyse":
