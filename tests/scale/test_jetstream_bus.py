@@ -159,9 +159,11 @@ def test_a_deployment_that_grew_raises_the_indexers_shared_ack_bound(conn: NatsC
     grown.close(5)
 
 
-def test_an_ack_bound_below_two_batches_is_one_clear_error() -> None:
-    with pytest.raises(ValidationError, match=r"indexer_max_ack_pending \(8000\) must be at least twice indexer_batch"):
-        ScaleConfig(indexer_batch=5000, indexer_max_ack_pending=8000)
+def test_an_ack_bound_below_an_indexers_batches_is_one_clear_error() -> None:
+    with pytest.raises(ValidationError, match=r"indexer_max_ack_pending \(8000\) must be at least 2 x indexer_batch"):
+        ScaleConfig(indexer_batch=5000, indexer_max_ack_pending=8000, indexer_parallel=1)
+    with pytest.raises(ValidationError, match=r"indexer_max_ack_pending \(12000\) must be at least 3 x indexer_batch"):
+        ScaleConfig(indexer_batch=5000, indexer_max_ack_pending=12000)
 
 
 def test_a_failing_handler_gets_the_batch_again_and_nothing_is_lost(conn: NatsConnection) -> None:
