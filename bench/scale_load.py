@@ -440,7 +440,7 @@ def _throughput_once(
 def latency(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     env = Env()
     try:
-        env.start_indexer(args.batch)
+        env.start_indexer(args.batch, parallel=args.parallel)
         env.wait_ready()
         total = int(args.rate * args.seconds)
         pub = _publish(env, mix, cameras=args.cameras, rate=args.rate, total=total)
@@ -459,6 +459,7 @@ def latency(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
         return {
             "mode": "latency",
             "rate": args.rate,
+            "indexer_parallel": args.parallel,
             "achieved_publish_rate": round(published["published"] / published["publish_s"]),
             "stored": len(rows),
             "p50_s": round(q[49], 3),
@@ -683,6 +684,8 @@ def main() -> int:
             p.add_argument("--events", type=int, default=10_000)
         if name in ("latency", "drain"):
             p.add_argument("--rate", type=float, default=5000)
+        if name == "latency":
+            p.add_argument("--parallel", type=int, help="scale.indexer_parallel (default: the checkout's)")
         if name == "alerts":
             p.add_argument("--rate", type=float, default=30, help="candidates/s (60,000 cameras: about 30)")
             p.add_argument("--parallel", type=int, default=4, help="scale.dispatcher_parallel")
