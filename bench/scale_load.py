@@ -351,15 +351,18 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     commit) both indexers store the same kind of backlog, alternating, ``--rounds`` times each,
     and the ratio of their CPU per event is reported: on a shared machine only a comparison
     inside one run means anything. ``--baseline-parallel N`` compares this checkout at
-    ``scale.indexer_parallel`` N (the baseline) against ``--parallel`` (or its default).
+    ``scale.indexer_parallel`` N (the baseline) against ``--parallel`` (or its default), and
+    ``--baseline-batch N`` at batch N against ``--batch``.
     """
-    if args.baseline_src is None and args.baseline_parallel is None:
+    if args.baseline_src is None and args.baseline_parallel is None and args.baseline_batch is None:
         return _throughput_once(args, mix, None, args.parallel)
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
     for _ in range(args.rounds):
         for which, src in (("baseline", args.baseline_src), ("this", None)):
             parallel = args.parallel if which == "this" else args.baseline_parallel
-            runs[which].append(_throughput_once(args, mix, src, parallel))
+            batch = args.batch if which == "this" or args.baseline_batch is None else args.baseline_batch
+            one = argparse.Namespace(**{**vars(args), "batch": batch})
+            runs[which].append(_throughput_once(one, mix, src, parallel))
             note(f"{which}: {json.dumps(runs[which][-1])}")
 
     def best(key: str, which: str) -> float:
@@ -368,6 +371,7 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     return {
         "baseline_src": str(args.baseline_src),
         "parallel": {"baseline": args.baseline_parallel, "this": args.parallel},
+        "batch": {"baseline": args.baseline_batch or args.batch, "this": args.batch},
         "runs": runs,
         "best_events_per_cpu_s": {w: best("events_per_cpu_s", w) for w in runs},
         "best_indexer_events_per_s_wall": {w: best("indexer_events_per_s_wall", w) for w in runs},
@@ -680,6 +684,7 @@ def main() -> int:
             p.add_argument(
                 "--baseline-parallel", type=int, help="compare against this scale.indexer_parallel (same checkout)"
             )
+            p.add_argument("--baseline-batch", type=int, help="compare against this --batch (same checkout)")
         if name == "sync":
             p.add_argument("--events", type=int, default=10_000)
         if name in ("latency", "drain"):
