@@ -2,6 +2,7 @@
 
     python bench/scale_load.py mix --db RUN/vigil.db --video-s S --cameras N   # -> bench/event_mix.json
     python bench/scale_load.py throughput --events 200000                      # sustained events/s
+    python bench/scale_load.py throughput --parallel 2 --baseline-parallel 1   # the setting, A/B in one run
     python bench/scale_load.py latency --rate 5000 --seconds 60                # publish→stored p50/p99
     python bench/scale_load.py drain --rate 2000 --outage-s 600                # backlog drain rate
     python bench/scale_load.py leases --cameras 60000                          # KV renewals for 60k cameras
@@ -171,12 +172,21 @@ def _publisher(urls: list[str], mix: dict[str, Any], cameras: int, rate: float, 
 
 
 def _start_indexer(
-    workdir: Path, urls: tuple[str, ...], db_url: str, batch: int, src: Path | None = None
+    workdir: Path,
+    urls: tuple[str, ...],
+    db_url: str,
+    batch: int,
+    src: Path | None = None,
+    parallel: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """The real ``vigil indexer``; ``src``: run another checkout's ``src`` (the baseline) instead."""
+    """The real ``vigil indexer``; ``src``: run another checkout's ``src`` (the baseline) instead.
+
+    ``parallel``: ``scale.indexer_parallel`` (None: the checkout's default; older ones lack it).
+    """
     cfg = workdir / "indexer.yaml"
     servers = ", ".join(f'"{u}"' for u in urls)
-    cfg.write_text(f"scale:\n  indexer_batch: {batch}\n  nats:\n    servers: [{servers}]\n")
+    extra = f"  indexer_parallel: {parallel}\n" if parallel is not None else ""
+    cfg.write_text(f"scale:\n  indexer_batch: {batch}\n{extra}  nats:\n    servers: [{servers}]\n")
     env = {**os.environ, "VIGIL_STORE_URL": db_url, "VIGIL_DATA_DIR": str(workdir / "data")}
     cmd = [VIGIL]
     if src is not None:  # PYTHONPATH comes before the editable install of this checkout
@@ -208,8 +218,8 @@ class Env:
         self.indexer: subprocess.Popen[bytes] | None = None
         self.entry_added = False
 
-    def start_indexer(self, batch: int = 2000, src: Path | None = None) -> None:
-        self.indexer = _start_indexer(self.workdir, self.nats.urls, self.db_url, batch, src)
+    def start_indexer(self, batch: int = 2000, src: Path | None = None, parallel: int | None = None) -> None:
+        self.indexer = _start_indexer(self.workdir, self.nats.urls, self.db_url, batch, src, parallel)
 
     def stop_indexer(self) -> None:
         if self.indexer is not None:
@@ -340,14 +350,19 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     With ``--baseline-src DIR`` (another checkout's ``src``, e.g. ``git archive`` of an older
     commit) both indexers store the same kind of backlog, alternating, ``--rounds`` times each,
     and the ratio of their CPU per event is reported: on a shared machine only a comparison
-    inside one run means anything.
+    inside one run means anything. ``--baseline-parallel N`` compares this checkout at
+    ``scale.indexer_parallel`` N (the baseline) against ``--parallel`` (or its default), and
+    ``--baseline-batch N`` at batch N against ``--batch``.
     """
-    if args.baseline_src is None:
-        return _throughput_once(args, mix, None)
+    if args.baseline_src is None and args.baseline_parallel is None and args.baseline_batch is None:
+        return _throughput_once(args, mix, None, args.parallel)
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
     for _ in range(args.rounds):
         for which, src in (("baseline", args.baseline_src), ("this", None)):
-            runs[which].append(_throughput_once(args, mix, src))
+            parallel = args.parallel if which == "this" else args.baseline_parallel
+            batch = args.batch if which == "this" or args.baseline_batch is None else args.baseline_batch
+            one = argparse.Namespace(**{**vars(args), "batch": batch})
+            runs[which].append(_throughput_once(one, mix, src, parallel))
             note(f"{which}: {json.dumps(runs[which][-1])}")
 
     def best(key: str, which: str) -> float:
@@ -355,6 +370,8 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "baseline_src": str(args.baseline_src),
+        "parallel": {"baseline": args.baseline_parallel, "this": args.parallel},
+        "batch": {"baseline": args.baseline_batch or args.batch, "this": args.batch},
         "runs": runs,
         "best_events_per_cpu_s": {w: best("events_per_cpu_s", w) for w in runs},
         "best_indexer_events_per_s_wall": {w: best("indexer_events_per_s_wall", w) for w in runs},
@@ -375,10 +392,12 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _throughput_once(args: argparse.Namespace, mix: dict[str, Any], src: Path | None) -> dict[str, Any]:
+def _throughput_once(
+    args: argparse.Namespace, mix: dict[str, Any], src: Path | None, parallel: int | None = None
+) -> dict[str, Any]:
     env = Env()
     try:
-        env.start_indexer(args.batch, src)
+        env.start_indexer(args.batch, src, parallel)
         env.wait_ready()
         env.stop_indexer()  # publish first, so the publisher does not compete for the 2 cores
         pub = _publish(env, mix, cameras=args.cameras, rate=0, total=args.events)
@@ -387,7 +406,7 @@ def _throughput_once(args: argparse.Namespace, mix: dict[str, Any], src: Path | 
         load = load_average()
         log_size = (env.workdir / "indexer.log").stat().st_size
         t_start = time.monotonic()
-        env.start_indexer(args.batch, src)
+        env.start_indexer(args.batch, src, parallel)
         # Measured from the moment this process consumes, not from its start: the start (the
         # CLI's imports, the schema check, binding the consumers) costs seconds of CPU, which
         # an earlier version of this benchmark counted into the per-event figure (0.5-3 s of
@@ -425,7 +444,7 @@ def _throughput_once(args: argparse.Namespace, mix: dict[str, Any], src: Path | 
 def latency(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     env = Env()
     try:
-        env.start_indexer(args.batch)
+        env.start_indexer(args.batch, parallel=args.parallel)
         env.wait_ready()
         total = int(args.rate * args.seconds)
         pub = _publish(env, mix, cameras=args.cameras, rate=args.rate, total=total)
@@ -444,6 +463,7 @@ def latency(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
         return {
             "mode": "latency",
             "rate": args.rate,
+            "indexer_parallel": args.parallel,
             "achieved_publish_rate": round(published["published"] / published["publish_s"]),
             "stored": len(rows),
             "p50_s": round(q[49], 3),
@@ -660,10 +680,17 @@ def main() -> int:
         if name == "throughput":
             p.add_argument("--events", type=int, default=200_000)
             p.add_argument("--baseline-src", type=Path, help="another checkout's src/ to compare against")
+            p.add_argument("--parallel", type=int, help="scale.indexer_parallel (default: the checkout's)")
+            p.add_argument(
+                "--baseline-parallel", type=int, help="compare against this scale.indexer_parallel (same checkout)"
+            )
+            p.add_argument("--baseline-batch", type=int, help="compare against this --batch (same checkout)")
         if name == "sync":
             p.add_argument("--events", type=int, default=10_000)
         if name in ("latency", "drain"):
             p.add_argument("--rate", type=float, default=5000)
+        if name == "latency":
+            p.add_argument("--parallel", type=int, help="scale.indexer_parallel (default: the checkout's)")
         if name == "alerts":
             p.add_argument("--rate", type=float, default=30, help="candidates/s (60,000 cameras: about 30)")
             p.add_argument("--parallel", type=int, default=4, help="scale.dispatcher_parallel")

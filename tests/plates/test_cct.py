@@ -19,7 +19,7 @@ from vigil.plates.ctc import TextLine
 from vigil.plates.eval import load_labels, read_image
 from vigil.plates.formats import fit_region
 from vigil.plates.ocr import Quad
-from vigil.plates.reader import PlateReader
+from vigil.plates.reader import CHOSEN_VIEWS, CROP_BORDERS, PlateReader, _turned, _with_border
 from vigil.plates.text import PLATE_CHARS, PLATE_INDEX
 from vigil.workers.plates_stage import build_cct, build_plate_reader
 
@@ -182,7 +182,40 @@ def test_a_strict_grammar_fixes_only_what_the_recogniser_found_likely() -> None:
 
 
 def reader_with(plates: list[np.ndarray], regions: list[np.ndarray] | None, ocr: object) -> PlateReader:
-    return PlateReader(ocr, ("us",), cct=recogniser(FakeSession(plates, regions), regions=regions is not None))  # type: ignore[arg-type]
+    """A reader whose recogniser gives each of ``plates`` (and ``regions``) for every view of a crop."""
+    views = len(CROP_BORDERS)
+    per_view = regions and [r for r in regions for _ in range(views)]
+    session = FakeSession([p for p in plates for _ in range(views)], per_view)
+    return PlateReader(ocr, ("us",), cct=recogniser(session, regions=regions is not None))  # type: ignore[arg-type]
+
+
+def test_a_crop_is_read_with_and_without_a_border_in_one_batch() -> None:
+    # The crop as it is reads 'B' first (0.6), the bordered crop '8' (0.9): averaged, '8' wins.
+    session = FakeSession(
+        [slots_for("B951283", p=0.6, second={0: "8"}), slots_for("8951283", p=0.9, second={0: "B"})],
+        [country("United States")] * 2,
+    )
+    read = PlateReader(LineOCR("X"), ("us",), cct=recogniser(session)).read_crop(plate_image())  # type: ignore[arg-type]
+    assert CROP_BORDERS == (0.0, 0.05)
+    assert read is not None and read.text == "8951283"
+    (shape,) = session.batches
+    assert shape == (2, 64, 128, 3)  # both views, one call
+    bordered = _with_border(plate_image(), 0.05)
+    h, w = plate_image().shape[:2]
+    assert bordered.shape[:2] == (h + 2 * max(1, round(0.05 * h)), w + 2 * max(1, round(0.05 * w)))
+    assert _with_border(plate_image(), 0.0).shape == plate_image().shape
+
+
+def test_a_turned_view_keeps_its_size_and_turns_counter_clockwise() -> None:
+    image = np.full((40, 120, 3), 255, np.uint8)
+    image[18:22, 10:110] = 0  # a level dark bar through the centre
+    assert _turned(image, 0.0) is image
+    turned = _turned(image, 3.0)
+    assert turned.shape == image.shape
+    # Counter-clockwise: the bar's right end rises (smaller y), its left end falls.
+    right = np.flatnonzero(turned[:, 100, 0] < 128).mean()
+    left = np.flatnonzero(turned[:, 20, 0] < 128).mean()
+    assert right < 20 < left
 
 
 class LineOCR:
@@ -322,14 +355,14 @@ def test_the_scene_text_detector_is_skipped_only_above_the_gate(
     row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
     monkeypatch.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])
     ocr = SceneLineOCR()
-    # One read of the row, then the chosen plate read again from its CHOSEN_VIEWS (3 crops).
-    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    # One read of the row, then the chosen plate read again from its CHOSEN_VIEWS (4 crops).
+    session = FakeSession([slots_for("7ABC123", p=p)] * 5, [country("United States")] * 5)
     reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
     (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
     assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
     assert read.read_box is not None
     assert ocr.scene_calls == detector_runs and ocr.calls == 0  # sure of every character: no closer read
-    assert [b[0] for b in session.batches] == [1, 3]
+    assert [b[0] for b in session.batches] == [1, len(CHOSEN_VIEWS)] == [1, 4]
 
 
 @pytest.mark.parametrize(("p", "side"), [(0.9, 640), (0.84, None)])
@@ -340,7 +373,7 @@ def test_the_scene_text_detector_runs_smaller_where_the_rows_are_sure(p: float, 
 
     row = PlateCandidate((300.0, 100.0, 418.5, 124.0), 7, 1.0)
     ocr = SceneLineOCR()
-    session = FakeSession([slots_for("7ABC123", p=p)] * 4, [country("United States")] * 4)
+    session = FakeSession([slots_for("7ABC123", p=p)] * 5, [country("United States")] * 5)
     reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [row])

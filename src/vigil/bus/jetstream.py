@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import contextlib
 import functools
 import json
@@ -152,6 +153,8 @@ class _Sub:
     stop: bool = False
     backoff: float = 0.2
     """Delay before a message of a failed batch is redelivered (doubles while batches fail)."""
+    parallel: int = 1
+    """Batches of one stream in the handler at once (``subscribe_batch``)."""
 
 
 async def ensure_streams(conn: NatsConnection, options: StreamOptions) -> None:
@@ -328,6 +331,7 @@ class JetStreamBus:
         max_wait_s: float = 0.2,
         streams: Sequence[str] | None = None,
         max_ack_pending: int = 20_000,
+        parallel: int = 1,
     ) -> None:
         """Deliver batches of up to ``batch`` events from each stream to ``handler``.
 
@@ -335,6 +339,10 @@ class JetStreamBus:
         ``streams`` limits it to some streams (default: every stream of events).
         ``max_ack_pending`` bounds the unacknowledged events of the durable consumer, shared by
         every process bound to it; a consumer created earlier with another bound is updated.
+        ``parallel``: batches of one stream handled at once. Above 1, ``handler`` runs for every
+        stream at once (a thread per batch in hand), so it must be thread-safe, and a stream's
+        batches may finish out of fetch order (each is acknowledged when its own handler
+        returned); by default one thread handles every stream's batches in turn, one at a time.
         """
         with self._lock:
             if self._closed:
@@ -344,8 +352,16 @@ class JetStreamBus:
         wanted = (
             [s for s in STREAMS if s.name in streams] if streams is not None else [s for s in STREAMS if s.holds_events]
         )
+        if parallel < 1:
+            raise ValueError(f"parallel must be at least 1, not {parallel}")
+        threads = len(wanted) * parallel if parallel > 1 else 1
         sub = _Sub(
-            name, handler, batch, max_wait_s, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bus-{name}")
+            name,
+            handler,
+            batch,
+            max_wait_s,
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"bus-{name}"),
+            parallel=parallel,
         )
         psubs = self._conn.call(self._bind(name, wanted, max_ack_pending))
         for spec, psub in zip(wanted, psubs, strict=True):
@@ -523,21 +539,21 @@ class JetStreamBus:
 
     async def _consume(self, sub: _Sub, spec: StreamSpec, psub: Any) -> None:
         # Pipelined: while the handler stores batch N (the indexer: a PostgreSQL transaction),
-        # this loop already fetches and decodes batch N + 1. At most one batch per stream is
-        # being handled at a time, in fetch order, and a batch is acknowledged only after its
-        # handler returned, so "ack after commit" holds as before.
+        # this loop already fetches and decodes batch N + 1. At most ``sub.parallel`` batches
+        # per stream are being handled at a time (the indexer: each in its own transaction on
+        # its own connection, as several indexers sharing the consumer would), and a batch is
+        # acknowledged only after its own handler returned, so "ack after commit" holds as before.
         loop = asyncio.get_running_loop()
-        in_hand: asyncio.Task[None] | None = None
+        in_hand: collections.deque[asyncio.Future[None]] = collections.deque()
         while not (sub.stop or self._conn.closing):
             deliveries = await self._fetch(sub, spec, psub)
-            if in_hand is not None:
-                await in_hand
-                in_hand = None
+            while in_hand and (in_hand[0].done() or len(in_hand) >= sub.parallel):
+                await in_hand.popleft()
             if deliveries:
                 future = loop.run_in_executor(sub.executor, sub.handler, [d for _, d in deliveries])
-                in_hand = asyncio.ensure_future(self._settle(sub, spec, deliveries, future))
-        if in_hand is not None:
-            await in_hand
+                in_hand.append(asyncio.ensure_future(self._settle(sub, spec, deliveries, future)))
+        while in_hand:
+            await in_hand.popleft()
 
     async def _fetch(self, sub: _Sub, spec: StreamSpec, psub: Any) -> list[tuple[Msg, Delivery]]:
         try:

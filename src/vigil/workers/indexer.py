@@ -221,7 +221,8 @@ class Indexer:
         # Beyond the page (or folded meanwhile): closed without an event, counted the same.
         ended = [t.track_id for t in ends] + self._store.tracks.end_orphans(camera, before=before)
         if ended:
-            self.stats.orphans_ended += len(ended)
+            with self._lock:  # batches of several streams are handled at once (indexer_parallel)
+                self.stats.orphans_ended += len(ended)
             log.warning(
                 "camera %s: ended %d tracks orphaned by the previous lease holder (reason: lease moved)",
                 camera,
@@ -290,6 +291,7 @@ def run_indexer(cfg: VigilConfig, stop: threading.Event, *, report_every_s: floa
                 name=CONSUMER,
                 batch=cfg.scale.indexer_batch,
                 max_ack_pending=cfg.scale.indexer_max_ack_pending,
+                parallel=cfg.scale.indexer_parallel,
             )
             lists_stop = threading.Event()
             publisher = ListsPublisher(conn, cfg.scale.nats.replicas)
