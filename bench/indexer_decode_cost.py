@@ -13,6 +13,9 @@ ids, the five headers a leased worker's event carries), alternating rounds of
   hand the fields the bulk store reads, then build the model without validation. Kept here as
   the evidence for not adopting it: it costs more than pydantic-core's single pass;
 - ``message``: headers + ``parse_event``, old (nats-py's headers) vs new;
+- ``copy``: the bulk store's ``COPY`` block of the decoded events, as before
+  (``model_dump_json`` per event, joined as ``str``, encoded) and as ``store/bulk.py:
+  copy_block`` builds it (the serializer's bytes joined); the same bytes (checked);
 - ``wire``: the whole per-message work of the consuming loop short of the indexer's own: the
   protocol bytes of the 2,000 deliveries (``HMSG`` frames, fed in 32 KiB reads) through nats-py's
   parser into a subscription's queue, then each taken off it and decoded (``parse_event``).
@@ -44,6 +47,7 @@ from benchlib import emit_json, load_average, machine_info
 from vigil.bus.headers import install
 from vigil.events import parse_event
 from vigil.events.models import BoundingBox, TrackUpdated
+from vigil.store.bulk import copy_block
 
 MIX = Path(__file__).with_name("event_mix.json")
 
@@ -171,6 +175,12 @@ def main() -> None:
             parse_event(queue.get_nowait().data)
         assert sub._received == len(msgs)
 
+    events = [parse_event(data) for _, data, _ in msgs]
+
+    def copy_before() -> bytes:
+        return ("\n".join([e.model_dump_json() for e in events]).replace("\\", "\\\\") + "\n").encode()
+
+    assert copy_block(events) == copy_before()
     loop = asyncio.new_event_loop()
     n, nu = len(msgs), len(updates)
     variants: dict[str, Callable[[], float]] = {
@@ -180,6 +190,8 @@ def main() -> None:
         "decode_pydantic_track_updated": lambda: _cpu_us(lambda: [parse_event(d) for d in updates], nu),
         "message_old": lambda: _cpu_us(lambda: loop.run_until_complete(message(plain)), n),
         "message_new": lambda: _cpu_us(lambda: loop.run_until_complete(message(fast)), n),
+        "copy_old": lambda: _cpu_us(copy_before, n),
+        "copy_new": lambda: _cpu_us(lambda: copy_block(events), n),
         "wire_old": lambda: _cpu_us(lambda: loop.run_until_complete(through_wire(plain)), n),
         "wire_new": lambda: _cpu_us(lambda: loop.run_until_complete(through_wire(fast)), n),
     }
@@ -206,6 +218,7 @@ def main() -> None:
         "headers_new_over_old": round(best["headers_vigil"] / best["headers_nats_py"], 3),
         "message_new_over_old": round(best["message_new"] / best["message_old"], 3),
         "wire_new_over_old": round(best["wire_new"] / best["wire_old"], 3),
+        "copy_new_over_old": round(best["copy_new"] / best["copy_old"], 3),
         **{
             f"fast_{name}_over_pydantic": round(
                 best[f"decode_fast_{name}_track_updated"] / best["decode_pydantic_track_updated"], 3
