@@ -3,6 +3,7 @@
     python bench/scale_load.py mix --db RUN/vigil.db --video-s S --cameras N   # -> bench/event_mix.json
     python bench/scale_load.py throughput --events 200000                      # sustained events/s
     python bench/scale_load.py throughput --parallel 2 --baseline-parallel 1   # the setting, A/B in one run
+    python bench/scale_load.py throughput --lease-headers --baseline-ref main  # this checkout against main's src
     python bench/scale_load.py latency --rate 5000 --seconds 60                # publish→stored p50/p99
     python bench/scale_load.py drain --rate 2000 --outage-s 600                # backlog drain rate
     python bench/scale_load.py leases --cameras 60000                          # KV renewals for 60k cameras
@@ -136,9 +137,18 @@ class EventFactory:
 # -- processes ------------------------------------------------------------------------------
 
 
-def _publisher(urls: list[str], mix: dict[str, Any], cameras: int, rate: float, total: int, out: Any) -> None:
-    """Publish ``total`` events (``rate`` per second, 0: as fast as acks allow); report to ``out``."""
+def _publisher(
+    urls: list[str], mix: dict[str, Any], cameras: int, rate: float, total: int, out: Any, lease_headers: bool = False
+) -> None:
+    """Publish ``total`` events (``rate`` per second, 0: as fast as acks allow); report to ``out``.
+
+    ``lease_headers``: every event also carries the four headers a leased worker stamps
+    (``workers/scale_worker.py``; epoch 1 for every camera), so the indexer parses five headers
+    per message and runs its epoch fence, as for a real worker's events.
+    """
     import nats
+
+    from vigil.bus.leases import EPOCH_HEADER, PUBLISHED_HEADER, SINCE_HEADER, WORKER_HEADER
 
     factory = EventFactory(mix, candidate_rate=0.0005)
     rng = random.Random(7)
@@ -149,6 +159,7 @@ def _publisher(urls: list[str], mix: dict[str, Any], cameras: int, rate: float, 
         started = time.perf_counter()
         pending: list[asyncio.Future[Any]] = []
         acked = 0
+        since = f"{time.time():.6f}"
         for i in range(total):
             if rate > 0:
                 due = started + i / rate
@@ -157,7 +168,13 @@ def _publisher(urls: list[str], mix: dict[str, Any], cameras: int, rate: float, 
                     await asyncio.sleep(delay)
             etype = rng.choices(factory.types, factory.weights)[0]
             eid, subject, data = factory.make(etype, f"cam-{rng.randrange(cameras):05d}", datetime.now(UTC))
-            pending.append(await js.publish_async(subject, data, headers={"Nats-Msg-Id": eid}))
+            headers = {"Nats-Msg-Id": eid}
+            if lease_headers:
+                headers[EPOCH_HEADER] = "1"
+                headers[SINCE_HEADER] = since
+                headers[WORKER_HEADER] = "bench-worker"
+                headers[PUBLISHED_HEADER] = f"{time.time():.6f}"
+            pending.append(await js.publish_async(subject, data, headers=headers))
             if len(pending) >= 2000:
                 await asyncio.gather(*pending)
                 acked += len(pending)
@@ -264,10 +281,13 @@ class Env:
         self.tmp.cleanup()
 
 
-def _publish(env: Env, mix: dict[str, Any], *, cameras: int, rate: float, total: int) -> mp.Process:
+def _publish(
+    env: Env, mix: dict[str, Any], *, cameras: int, rate: float, total: int, lease_headers: bool = False
+) -> mp.Process:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    proc = ctx.Process(target=_publisher, args=(list(env.nats.urls), mix, cameras, rate, total, q))
+    args = (list(env.nats.urls), mix, cameras, rate, total, q, lease_headers)
+    proc = ctx.Process(target=_publisher, args=args)
     proc.start()
     proc.result_queue = q  # type: ignore[attr-defined]
     return proc
@@ -354,6 +374,10 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     ``scale.indexer_parallel`` N (the baseline) against ``--parallel`` (or its default), and
     ``--baseline-batch N`` at batch N against ``--batch``.
     """
+    if args.baseline_ref is not None:
+        if args.baseline_src is not None:
+            raise SystemExit("give --baseline-src or --baseline-ref, not both")
+        args.baseline_src = _archived_src(args.baseline_ref)
     if args.baseline_src is None and args.baseline_parallel is None and args.baseline_batch is None:
         return _throughput_once(args, mix, None, args.parallel)
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
@@ -370,6 +394,8 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "baseline_src": str(args.baseline_src),
+        "baseline_ref": args.baseline_ref,
+        "lease_headers": args.lease_headers,
         "parallel": {"baseline": args.baseline_parallel, "this": args.parallel},
         "batch": {"baseline": args.baseline_batch or args.batch, "this": args.batch},
         "runs": runs,
@@ -392,6 +418,24 @@ def throughput(args: argparse.Namespace, mix: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _archived_src(ref: str) -> Path:
+    """``src/`` of git ``ref`` of this repository, unpacked into a temporary directory."""
+    out = Path(tempfile.mkdtemp(prefix="vigil-baseline-"))
+    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", ref, "src"], capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline-ref {ref}: git archive failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
+    note(f"baseline: {ref} ({_rev(ref)}) unpacked into {out}/src")
+    return out / "src"
+
+
+def _rev(ref: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", ref], check=False, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "?"
+
+
 def _throughput_once(
     args: argparse.Namespace, mix: dict[str, Any], src: Path | None, parallel: int | None = None
 ) -> dict[str, Any]:
@@ -400,7 +444,7 @@ def _throughput_once(
         env.start_indexer(args.batch, src, parallel)
         env.wait_ready()
         env.stop_indexer()  # publish first, so the publisher does not compete for the 2 cores
-        pub = _publish(env, mix, cameras=args.cameras, rate=0, total=args.events)
+        pub = _publish(env, mix, cameras=args.cameras, rate=0, total=args.events, lease_headers=args.lease_headers)
         pub.join()
         published = pub.result_queue.get()  # type: ignore[attr-defined]
         load = load_average()
@@ -680,6 +724,12 @@ def main() -> int:
         if name == "throughput":
             p.add_argument("--events", type=int, default=200_000)
             p.add_argument("--baseline-src", type=Path, help="another checkout's src/ to compare against")
+            p.add_argument("--baseline-ref", help="compare against this git ref's src/ (git archive into a temp dir)")
+            p.add_argument(
+                "--lease-headers",
+                action="store_true",
+                help="events carry a leased worker's four headers (the indexer parses and fences them)",
+            )
             p.add_argument("--parallel", type=int, help="scale.indexer_parallel (default: the checkout's)")
             p.add_argument(
                 "--baseline-parallel", type=int, help="compare against this scale.indexer_parallel (same checkout)"

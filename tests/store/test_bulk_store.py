@@ -16,10 +16,11 @@ import psycopg
 import pytest
 
 from vigil.core.errors import StoreError
-from vigil.events import AnyEvent, TrackUpdated
+from vigil.events import AnyEvent, TrackUpdated, parse_event, to_json
 from vigil.events.crowd import CrowdZoneCount, ZoneCount
 from vigil.events.samples import camera_health, track_lifecycle
 from vigil.store import Store
+from vigil.store.bulk import copy_block
 
 pytestmark = pytest.mark.postgres
 
@@ -142,3 +143,17 @@ def test_text_that_copy_escapes_is_stored_verbatim(pg_database_url: str) -> None
         health = pg.health.list()
         assert [(h.camera_id, h.last_error) for h in health] == [("cam-\\1", odd)]
         assert [t.track_id for t in pg.tracks.list()] == ['cam-\\1-run-"1"']
+
+
+def test_copy_block_is_model_dump_json_exactly() -> None:
+    # copy_block asks each event's serializer for bytes (skipping model_dump_json's decode and
+    # the block's encode); the stored payloads must be those model_dump_json gave.
+    odd = 'C:\\cams\\n1 said "stalled"\nthen\ttab \\\\ é 監視 🚀 \\u0041'
+    events = [
+        *_workload(3),
+        camera_health(camera_id="cam-\\1", occurred_at=T0, last_error=odd, state="stalled"),
+        *track_lifecycle(camera_id="cam-\\1", track_id='cam-\\1-run-"1"', start=T0),
+    ]
+    events += [parse_event(to_json(e)) for e in events]  # as the indexer has them: decoded from the bus
+    expected = ("\n".join(e.model_dump_json() for e in events).replace("\\", "\\\\") + "\n").encode()
+    assert copy_block(events) == expected

@@ -24,6 +24,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from vigil.bus.base import BusAuthError, BusUnavailableError
+from vigil.bus.headers import install as install_header_parser
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,7 @@ class NatsConnection:
 
 async def _connect_once(options: dict[str, Any]) -> Client:
     nc = Client()
+    install_header_parser(nc)  # every delivered event's headers: bus/headers.py
     connected = asyncio.Event()
     failure: list[BaseException] = []
     user_error_cb = options["error_cb"]
