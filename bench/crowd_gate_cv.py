@@ -209,6 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         help=f"C values to choose from: the ratio test only from C combined people (0: today's; lead: {MIN_COMBINED})",
     )
     parser.add_argument(
+        "--fixed",
+        type=float,
+        nargs=6,
+        metavar=("A", "R", "SRC", "LO", "HI", "C"),
+        default=None,
+        help="only score this rule per fold (a diagnostic: nothing is chosen), stock and out-of-fold tails",
+    )
+    parser.add_argument(
         "--near",
         choices=("cached", "int8"),
         default="cached",
@@ -240,6 +248,17 @@ def main(argv: list[str] | None = None) -> int:
             log.info("near path int8 - cached, %s: mean %.3f, mean |.| %.3f", s, mean, spread)
         rows.near = rows.near + moved
     grid_c = tuple(args.min_combined_grid)
+    if args.fixed:  # a diagnostic: one rule, chosen by the reader, each image by its out-of-fold tail
+        rule = (args.fixed[0], args.fixed[1], int(args.fixed[2]), *args.fixed[3:])
+        for tail_label, which in (("default_tail", np.zeros(len(rows.truth), np.int64)), ("tuned_oof", rows.fold + 1)):
+            pred = predict(rows, which, rule)  # type: ignore[arg-type]
+            for s in args.sets:
+                per = [
+                    float(np.abs(pred - rows.truth)[(rows.set == s) & (rows.fold == k)].mean())
+                    for k in range(args.folds)
+                ]
+                log.info("fixed %s %s %s: mean %.3f, per fold %s", rule, tail_label, s, np.mean(per), np.round(per, 2))
+        return 0
     n = len(rows.truth)
     stock = np.zeros(n, np.int64)
     oof = rows.fold + 1  # each image's own fold tail: the one that never saw it
