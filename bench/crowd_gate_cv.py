@@ -30,6 +30,7 @@ that did not see it): the rule that would ship with the final tail.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -52,8 +53,12 @@ from vigil.crowd.density import DensityMap
 BOXES = tcd.CACHE / "boxes"
 RAMPS_ALL = (*RAMPS, (0.0, 1.0))
 """bench/crowd_cv.py's ramps and (0, 1): the density sum alone off the near path."""
-DEFAULT = (0.25, 2.0, 0, 0.0, 40.0)
-"""Today's rule: gate (0.25, 2) on the stock map (source 0), ramp (0, 40)."""
+DEFAULT = (0.25, 2.0, 0, 0.0, 40.0, 0.0)
+"""Today's rule: gate (0.25, 2) on the stock map (source 0), ramp (0, 40), ratio test at any count."""
+MIN_COMBINED = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0)
+"""``--min-combined-grid`` default, fixed before the clean run (session 4): the ratio test only when
+the gate map's combined count is at least C (0 = today's rule). 15 is on it because session 3 found
+it, on the same images: the clean part is that each fold chooses C on its training folds only."""
 log = logging.getLogger("crowd_gate_cv")
 
 
@@ -143,17 +148,17 @@ def collect(cv: Path, sets: Sequence[str], folds: int, model: Path) -> Rows:
     )
 
 
-Params = tuple[float, float, int, float, float]
-"""(a, R, gate source: 0 stock / 1 the counting tail, lo, hi)."""
+Params = tuple[float, float, int, float, float, float]
+"""(a, R, gate source: 0 stock / 1 the counting tail, lo, hi, C: the ratio test from C combined people)."""
 
 
 def predict(rows: Rows, tail: NDArray[np.int64], p: Params) -> NDArray[np.float64]:
     """Each image's count with the tail ``tail[i]`` (row of ``rows.dens``) and rule ``p``."""
-    a, r, src, lo, hi = p
+    a, r, src, lo, hi, c = p
     i = np.arange(len(tail))
     dens, comb = rows.dens[tail, i], rows.comb[tail, i]
     gd, gc = (rows.dens[0], rows.comb[0]) if src == 0 else (dens, comb)
-    near = (rows.size > a) | (gd > r * np.maximum(gc, 1.0))
+    near = (rows.size > a) | ((gd > r * np.maximum(gc, 1.0)) & (gc >= c))
     g = np.clip((dens - lo) / (hi - lo), 0.0, 1.0)
     return np.where(near, rows.near, (1.0 - g) * comb + g * dens)
 
@@ -168,18 +173,23 @@ def per_set(rows: Rows, pred: NDArray[np.float64], mask: NDArray[np.bool_]) -> d
 
 
 def choose(
-    rows: Rows, tail: NDArray[np.int64], mask: NDArray[np.bool_], sources: Sequence[int], criterion: Sequence[str]
+    rows: Rows,
+    tail: NDArray[np.int64],
+    mask: NDArray[np.bool_],
+    sources: Sequence[int],
+    criterion: Sequence[str],
+    grid_c: Sequence[float] = (0.0,),
 ) -> Params:
     """The rule with the lowest mean over ``criterion`` sets of MAE / mean true count on ``mask``."""
     scale = {s: float(rows.truth[rows.set == s].mean()) for s in criterion}
     best: tuple[float, Params] | None = None
     for a, r in NEAR:
         for src in sources:
-            for lo, hi in RAMPS_ALL:
-                p = (a, r, src, float(lo), float(hi))
+            for (lo, hi), c in itertools.product(RAMPS_ALL, grid_c):
+                p = (a, r, src, float(lo), float(hi), float(c))
                 err = np.abs(predict(rows, tail, p) - rows.truth)
                 score = float(np.mean([err[mask & (rows.set == s)].mean() / scale[s] for s in criterion]))
-                if best is None or score < best[0]:
+                if best is None or score < best[0]:  # ties keep the earlier (smaller C: today's rule)
                     best = (score, p)
     assert best is not None
     return best[1]
@@ -191,6 +201,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", nargs="+", default=["train", "shanghaitech_b_train", "mall_dev"])
     parser.add_argument("--criterion", nargs="+", default=None, help="sets the rule is chosen on (default: --sets)")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--min-combined-grid",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help=f"C values to choose from: the ratio test only from C combined people (0: today's; lead: {MIN_COMBINED})",
+    )
+    parser.add_argument(
+        "--fixed",
+        type=float,
+        nargs=6,
+        metavar=("A", "R", "SRC", "LO", "HI", "C"),
+        default=None,
+        help="only score this rule per fold (a diagnostic: nothing is chosen), stock and out-of-fold tails",
+    )
+    parser.add_argument(
+        "--near",
+        choices=("cached", "int8"),
+        default="cached",
+        help="near-path counts: the cached stock fp32 maps, or the product's int8 CSRNet at 384 px "
+        "(near_int8.npz, bench/crowd_near_int8.py)",
+    )
     parser.add_argument("--model", type=Path, default=tcd.ROOT / "vigil-data" / "models" / "csrnet" / "model.onnx")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
@@ -202,6 +234,31 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = collect(args.cv, args.sets, args.folds, args.model)
         np.savez(cached, **{k: np.asarray(getattr(rows, k)) for k in Rows.__dataclass_fields__})
+    if args.near == "int8":
+        with np.load(args.cv / "near_int8.npz") as z:
+            product = dict(zip((str(k) for k in z["key"]), (float(v) for v in z["near"]), strict=True))
+        keys = [f"{s}/{t}" for s, t in zip(rows.set, rows.stem, strict=True)]
+        missing = [k for k in keys if k not in product]
+        if missing:
+            raise SystemExit(f"near_int8.npz lacks {len(missing)} images (first {missing[0]}); run crowd_near_int8.py")
+        moved = np.array([product[k] for k in keys]) - rows.near
+        for s in sorted(set(rows.set.tolist())):
+            m = rows.set == s
+            mean, spread = moved[m].mean(), np.abs(moved[m]).mean()
+            log.info("near path int8 - cached, %s: mean %.3f, mean |.| %.3f", s, mean, spread)
+        rows.near = rows.near + moved
+    grid_c = tuple(args.min_combined_grid)
+    if args.fixed:  # a diagnostic: one rule, chosen by the reader, each image by its out-of-fold tail
+        rule = (args.fixed[0], args.fixed[1], int(args.fixed[2]), *args.fixed[3:])
+        for tail_label, which in (("default_tail", np.zeros(len(rows.truth), np.int64)), ("tuned_oof", rows.fold + 1)):
+            pred = predict(rows, which, rule)  # type: ignore[arg-type]
+            for s in args.sets:
+                per = [
+                    float(np.abs(pred - rows.truth)[(rows.set == s) & (rows.fold == k)].mean())
+                    for k in range(args.folds)
+                ]
+                log.info("fixed %s %s %s: mean %.3f, per fold %s", rule, tail_label, s, np.mean(per), np.round(per, 2))
+        return 0
     n = len(rows.truth)
     stock = np.zeros(n, np.int64)
     oof = rows.fold + 1  # each image's own fold tail: the one that never saw it
@@ -212,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         fold: dict[str, object] = {"fold": k}
         for label, tail, p in (
             ("default", stock, DEFAULT),
-            ("stock", stock, choose(rows, stock, tr, (0,), criterion)),
-            ("tuned", tuned, choose(rows, tuned, tr, (0, 1), criterion)),
+            ("stock", stock, choose(rows, stock, tr, (0,), criterion, grid_c)),
+            ("tuned", tuned, choose(rows, tuned, tr, (0, 1), criterion, grid_c)),
             ("tuned_default_rule", tuned, DEFAULT),
         ):
             pred = predict(rows, tail, p)
@@ -227,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         ("tuned_oof", oof, (0, 1)),
         ("tuned_oof_gate_tuned", oof, (1,)),
     ):
-        p = choose(rows, tail, everything, sources, criterion)
+        p = choose(rows, tail, everything, sources, criterion, grid_c)
         pooled[label] = {"rule": p, "all": per_set(rows, predict(rows, tail, p), everything)}
     pooled["default"] = {"rule": DEFAULT, "all": per_set(rows, predict(rows, stock, DEFAULT), everything)}
     report["pooled"] = pooled
@@ -239,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                 for s in args.sets
             }
             log.info("mean over folds, %s %s: %s", label, split, means)
-    out = args.cv / "gate_cv_report.json"
+    suffix = ("" if grid_c == (0.0,) else "-c") + ("" if args.near == "cached" else "-int8")
+    report["min_combined_grid"], report["near"] = list(grid_c), args.near
+    out = args.cv / f"gate_cv_report{suffix}.json"
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     log.info("wrote %s", out)
     return 0

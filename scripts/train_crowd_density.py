@@ -269,6 +269,7 @@ def train_tail(
     torch.manual_seed(seed)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     rng = np.random.default_rng(seed)
+    flips = np.random.default_rng(seed + 1000)  # its own stream: the image order stays as without flips
     model = _torch_tail(init)
     head = model[hp["freeze"] :]
     frozen = model[: hp["freeze"]] if hp["freeze"] else None
@@ -301,8 +302,12 @@ def train_tail(
         for s in order:
             if s.path not in gts:
                 gts[s.path] = gt_density(s, hp["sigma"])
-            y = torch.from_numpy(gts[s.path])[None, None]
-            pred = head(x_of(s))
+            y, x = torch.from_numpy(gts[s.path])[None, None], x_of(s)
+            if hp["flip"] and flips.random() < 0.5:
+                # With freeze >= 1 this mirrors the kept stock features, not the photo: the stock
+                # layers before are not mirror-symmetric, so it is an augmentation of its own kind.
+                x, y = x.flip(-1), y.flip(-1)
+            pred = head(x)
             pixel = ((pred - y) ** 2).sum()
             count = (pred.sum() - y.sum()).abs()
             # A set's weight scales its images' loss: Mall's counts are 4x smaller than Part B's, so
@@ -351,6 +356,7 @@ DEFAULT_HP: dict[str, Any] = {
     "count_weight": 0.1,
     "per_set_epoch": {"mall_dev": 100},
     "set_weight": {},
+    "flip": False,
 }
 
 
