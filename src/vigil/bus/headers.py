@@ -6,7 +6,7 @@ per line it decodes the name and tests each of its characters for whitespace wit
 4–6 µs per message here, as much as validating the event itself. The names are always the same
 few, so this parser remembers what each raw name decoded to (or that it is skipped) and does
 the per-line work only for the value. :func:`install` puts it on one client; the rules are
-nats-py 2.16's exactly (``tests/scale/test_headers.py`` compares the two on odd input), so
+nats-py 2.16's exactly (``tests/bus/test_headers.py`` compares the two on odd input), so
 nothing downstream can tell which parsed a message.
 """
 
