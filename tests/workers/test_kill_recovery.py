@@ -35,21 +35,21 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def _looped(clip: Path, out: Path, times: int) -> Path:
-    """``clip`` played ``times`` times over, as one recording."""
-    source = cv2.VideoCapture(str(clip))
-    fps = source.get(cv2.CAP_PROP_FPS)
-    frames = []
-    while True:
-        ok, frame = source.read()
-        if not ok:
-            break
-        frames.append(frame)
-    source.release()
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    """``clip`` played ``times`` times over, as one recording (frame by frame: never all in memory)."""
+    writer: cv2.VideoWriter | None = None
     for _ in range(times):
-        for frame in frames:
+        source = cv2.VideoCapture(str(clip))
+        while True:
+            ok, frame = source.read()
+            if not ok:
+                break
+            if writer is None:
+                height, width = frame.shape[:2]
+                fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+                writer = cv2.VideoWriter(str(out), fourcc, source.get(cv2.CAP_PROP_FPS), (width, height))
             writer.write(frame)
+        source.release()
+    assert writer is not None, clip
     writer.release()
     return out
 
