@@ -71,6 +71,20 @@ def test_density_far_above_the_combined_count_means_near_people_and_a_second_sma
     assert counted.input_width == 384 and counted.density_weight == 0.0
 
 
+def test_ratio_test_waits_for_near_min_people_combined_people() -> None:
+    # Below crowd.near_min_people combined people a density far above the combined count is read
+    # as people detection missed (Mall's small, occluded people), not as near people.
+    session = Blobs(0.0)
+    rule = CountRule(near_min_people=15)
+    counted = count_frame(FRAME, boxes(1, 60), DensityEstimator(session, 1024), rule)
+    assert session.widths == [1024]
+    assert counted.input_width == 1024 and counted.combined < 15
+    assert rule.density_disagrees(40.0, 15.0) and not rule.density_disagrees(40.0, 14.9)
+    assert CountRule().density_disagrees(40.0, 1.0)  # the default (0): the test at any count
+    with pytest.raises(ValueError, match="near_min_people"):
+        CountRule(near_min_people=-1)
+
+
 def test_blend_moves_from_combined_to_density_over_the_ramp() -> None:
     rule = CountRule(blend_from=10, blend_to=30)
     assert rule.density_weight(5) == 0.0 and rule.density_weight(20) == pytest.approx(0.5)

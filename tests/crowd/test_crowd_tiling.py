@@ -97,10 +97,20 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
         {"blend_people": [40, 10]},
         {"near_ratio": 0.5},
         {"near_width": 100},
+        {"near_min_people": -1},
+        {"near_min_people": float("nan")},
     ):
         with pytest.raises(ValidationError):
             CrowdConfig.model_validate(bad)
-    for field in ("count_tiles", "density_floor", "density_input_width", "near_height", "near_ratio", "blend_people"):
+    for field in (
+        "count_tiles",
+        "density_floor",
+        "density_input_width",
+        "near_height",
+        "near_ratio",
+        "near_min_people",
+        "blend_people",
+    ):
         assert CrowdConfig.model_fields[field].description
 
 

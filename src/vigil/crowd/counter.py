@@ -33,6 +33,7 @@ from vigil.config.crowd import (
     DEFAULT_DENSITY_FLOOR,
     DEFAULT_HIDDEN_HEADS_PX,
     DEFAULT_NEAR_HEIGHT,
+    DEFAULT_NEAR_MIN_PEOPLE,
     DEFAULT_NEAR_RATIO,
     DEFAULT_NEAR_WIDTH,
     CrowdConfig,
@@ -60,8 +61,12 @@ class CountRule:
     """A full-resolution CSRNet sum over this many times the combined count also means near people."""
     blend_from: float = DEFAULT_BLEND_PEOPLE[0]
     blend_to: float = DEFAULT_BLEND_PEOPLE[1]
+    near_min_people: float = DEFAULT_NEAR_MIN_PEOPLE
+    """The :attr:`near_ratio` test applies only from this many combined people (0: always)."""
 
     def __post_init__(self) -> None:
+        if not self.near_min_people >= 0:
+            raise ValueError(f"near_min_people must be >= 0, got {self.near_min_people}")
         if not 0 <= self.blend_from < self.blend_to:
             raise ValueError(f"blend range must satisfy 0 <= from < to, got {self.blend_from}, {self.blend_to}")
 
@@ -75,6 +80,7 @@ class CountRule:
             crowd.near_ratio,
             crowd.blend_people[0],
             crowd.blend_people[1],
+            crowd.near_min_people,
         )
 
     def to_json_dict(self) -> dict[str, float]:
@@ -86,8 +92,9 @@ class CountRule:
 
     def density_disagrees(self, density: float, combined: float) -> bool:
         """CSRNet's full-resolution sum is far above the combined count: it fires on near people
-        (and texture), so the frame is counted as one of near people."""
-        return density > self.near_ratio * max(combined, 1.0)
+        (and texture), so the frame is counted as one of near people. Not below
+        :attr:`near_min_people` combined people, where the gap is people detection missed."""
+        return combined >= self.near_min_people and density > self.near_ratio * max(combined, 1.0)
 
     def people_are_near(self, boxes: FloatArray, frame_height: int) -> bool:
         if len(boxes) == 0:

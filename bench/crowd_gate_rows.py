@@ -1,0 +1,195 @@
+"""Per-image quantities of the near-people gate on the product's own path, then the gate's C by CV (issue 22).
+
+``collect`` runs, once per image, what :func:`vigil.crowd.counter.count_frame` runs with the default
+config (tiled int8 YOLOv4-tiny person boxes, the installed int8 CSRNet at the frame's own width up to
+``crowd.density_input_width`` and at ``crowd.near_width``), and keeps every quantity the gate reads
+or counts with, so any gate setting can be scored later without a model:
+
+* ``truth`` (labelled heads), ``size`` (median person-box height / frame height),
+* ``dens`` and ``comb`` (CSRNet's full-resolution sum and the combined count there),
+* ``full`` (the count off the near path: the ``blend_people`` ramp between them),
+* ``near`` (the near path's count: the combined count with CSRNet at ``near_width``),
+* ``ms`` (the whole collection per image, both CSRNet runs included).
+
+Unlike ``bench/crowd_gate_cv.py`` (fp32 front end, the full-resolution map standing in on the near
+path for Part B and Mall), these are the product's numbers: the rule's count here is what
+``vigil crowd eval`` prints for each image (``collect --check N`` compares the first N).
+
+``cv`` chooses ``crowd.near_min_people`` (C: the ratio test applies only from C combined people) from
+a grid fixed before the rows were collected, per fold on the other four folds (five contiguous blocks
+of each set in natural order, as ``scripts/train_crowd_density.folds_of``; sets pooled, each set's
+MAE over its mean true count, ties to the smaller C), the rest of the rule at its defaults, and
+reports train and validation MAE per fold and set beside today's rule (C = 0).
+
+    P="nice -n 10 .venv/bin/python bench/crowd_gate_rows.py"
+    OMP_NUM_THREADS=1 $P collect --threads 1 --sets train mall_dev     # beside the next one: two cores
+    OMP_NUM_THREADS=1 $P collect --threads 1 --sets shanghaitech_b_train
+    .venv/bin/python bench/crowd_gate_rows.py cv [--json]
+
+Rows go to ``build/crowd-gate/SET.npz`` (saved every 20 images; a rerun resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from benchlib import REPO_ROOT, SHARED_DATA, machine_info, models_dir
+from vigil.config import VigilConfig
+from vigil.config.crowd import CrowdConfig
+from vigil.crowd.counter import CountRule, count_frame, count_from_map
+from vigil.crowd.dataset import head_points, list_images
+from vigil.crowd.evaluate import _read
+from vigil.crowd.tiling import tiled
+from vigil.workers.crowd_stage import build_density, build_tile_detector
+
+OUT = REPO_ROOT / "build" / "crowd-gate"
+SETS = ("train", "shanghaitech_b_train", "mall_dev")
+COLUMNS = ("truth", "size", "dens", "comb", "full", "near", "ms")
+C_GRID = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
+"""Fixed on 2026-12-07 07:45 UTC, before any row of this bench existed (notes/issue-22-crowd.md)."""
+FOLDS = 5
+
+
+def collect(sets: list[str], check: int, threads: int) -> None:
+    cfg = VigilConfig(models_dir=models_dir(), crowd=CrowdConfig(threads=threads))
+    rule = CountRule.from_config(cfg.crowd)
+    detector = tiled(build_tile_detector(cfg), cfg.crowd.count_tiles)
+    density = build_density(cfg, required=True)
+    assert density is not None
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in sets:
+        out = OUT / f"{name}.npz"
+        items = list_images(SHARED_DATA / "crowd" / name)
+        rows: dict[str, list[float]] = {k: [] for k in COLUMNS}
+        if out.exists():
+            with np.load(out) as z:
+                rows = {k: [float(v) for v in z[k]] for k in COLUMNS}
+        for i in range(len(rows["truth"]), len(items)):
+            item = items[i]
+            image = _read(item.image)
+            started = time.perf_counter()
+            h, w = int(image.shape[0]), int(image.shape[1])
+            boxes = np.asarray(detector(image), np.float32).reshape(-1, 4)
+            full_w = min(w, density.input_width)
+            full = count_from_map(density.estimate(image, input_width=full_w), boxes, rule, input_width=full_w)
+            near_w = min(w, rule.near_width)
+            near = count_from_map(
+                density.estimate(image, input_width=near_w), boxes, rule, near=True, input_width=near_w
+            )
+            ms = (time.perf_counter() - started) * 1000.0
+            size = float(np.median(boxes[:, 3] - boxes[:, 1])) / h if len(boxes) else 0.0
+            values = (float(head_points(item.truth).shape[0]), size, full.density, full.combined, full.count)
+            for key, value in zip(COLUMNS, (*values, near.combined, ms), strict=True):
+                rows[key].append(value)
+            if i < check:  # the rows must reproduce the product's count
+                product = count_frame(image, detector, density, rule).count
+                mine = float(predict(_arrays(rows), 0.0)[-1])
+                if abs(product - mine) > 1e-3:
+                    raise SystemExit(f"{name}/{item.image.name}: rows give {mine}, count_frame {product}")
+            if i % 20 == 19 or i == len(items) - 1:
+                np.savez(out, **{k: np.asarray(v) for k, v in rows.items()})
+                print(f"{name}: {i + 1}/{len(items)}, {ms:.0f} ms", flush=True)
+
+
+def _arrays(rows: dict[str, list[float]]) -> dict[str, NDArray[np.float64]]:
+    return {k: np.asarray(v, np.float64) for k, v in rows.items()}
+
+
+def predict(r: dict[str, NDArray[np.float64]], c: float, rule: CountRule | None = None) -> NDArray[np.float64]:
+    """Each image's count under today's rule with ``near_min_people = c`` (CountRule's own tests)."""
+    rule = replace(rule or CountRule(), near_min_people=c)
+    near = np.array(
+        [
+            (s > rule.near_height) or rule.density_disagrees(d, k)
+            for s, d, k in zip(r["size"], r["dens"], r["comb"], strict=True)
+        ],
+        bool,
+    )
+    return np.where(near, r["near"], r["full"])
+
+
+def load() -> dict[str, dict[str, NDArray[np.float64]]]:
+    out = {}
+    for name in SETS:
+        with np.load(OUT / f"{name}.npz") as z:
+            r = {k: np.asarray(z[k], np.float64) for k in COLUMNS}
+        n = len(list_images(SHARED_DATA / "crowd" / name))
+        if len(r["truth"]) != n:
+            raise SystemExit(f"{name}: {len(r['truth'])} of {n} images collected; run collect first")
+        r["fold"] = np.minimum(FOLDS - 1, np.arange(n) * FOLDS // n).astype(np.float64)
+        out[name] = r
+    return out
+
+
+def mae(r: dict[str, NDArray[np.float64]], c: float, mask: NDArray[np.bool_]) -> float:
+    return float(np.abs(predict(r, c) - r["truth"])[mask].mean())
+
+
+def cv(as_json: bool) -> None:
+    data = load()
+    scale = {s: float(r["truth"].mean()) for s, r in data.items()}
+    report: dict[str, object] = {"grid": C_GRID, "folds": []}
+    for k in range(FOLDS):
+        train = {s: r["fold"] != k for s, r in data.items()}
+        score = {c: float(np.mean([mae(r, c, train[s]) / scale[s] for s, r in data.items()])) for c in C_GRID}
+        chosen = min(C_GRID, key=lambda c: (score[c], c))
+        fold: dict[str, object] = {"fold": k, "chosen": chosen, "score": score}
+        for label, c in (("default", 0.0), ("chosen", chosen)):
+            fold[label] = {s: {"train": mae(r, c, train[s]), "val": mae(r, c, ~train[s])} for s, r in data.items()}
+        report["folds"].append(fold)  # type: ignore[attr-defined]
+    everything = {s: np.ones(len(r["truth"]), bool) for s, r in data.items()}
+    report["whole"] = {str(c): {s: round(mae(r, c, everything[s]), 3) for s, r in data.items()} for c in C_GRID}
+    report["ratio_test_sends"] = {
+        s: {
+            "n": len(r["truth"]),
+            "by_size": int((r["size"] > 0.25).sum()),
+            "by_ratio_comb": sorted(
+                round(float(x), 1) for x in r["comb"][(r["size"] <= 0.25) & (r["dens"] > 2 * np.maximum(r["comb"], 1))]
+            ),
+        }
+        for s, r in data.items()
+    }
+    report["ms_per_image"] = {s: round(float(np.median(r["ms"])), 1) for s, r in data.items()}
+    report["machine"] = machine_info()
+    for f in report["folds"]:  # type: ignore[attr-defined]
+        line = [f"fold {f['fold']}: C={f['chosen']:g}"]
+        for s in SETS:
+            d, c = f["default"][s], f["chosen"][s]
+            line.append(f"{s} train {d['train']:.2f}->{c['train']:.2f} val {d['val']:.2f}->{c['val']:.2f}")
+        print("; ".join(line))
+    for s in SETS:
+        for label in ("default", "chosen"):
+            t = np.mean([f[label][s]["train"] for f in report["folds"]])  # type: ignore[attr-defined]
+            v = np.mean([f[label][s]["val"] for f in report["folds"]])  # type: ignore[attr-defined]
+            print(f"mean {s} {label}: train {t:.3f} val {v:.3f}")
+    print("whole set by C:", json.dumps(report["whole"]))
+    if as_json:
+        print(json.dumps(report, default=float))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    c.add_argument("--check", type=int, default=3, help="compare the first N images with count_frame")
+    c.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (crowd.threads; default 2)")
+    v = sub.add_parser("cv")
+    v.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.cmd == "collect":
+        collect(args.sets, args.check, args.threads)
+    else:
+        cv(args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
