@@ -53,7 +53,7 @@ OUT = REPO_ROOT / "build" / "crowd-gate"
 SETS = ("train", "shanghaitech_b_train", "mall_dev")
 COLUMNS = ("truth", "size", "dens", "comb", "full", "near", "ms")
 C_GRID = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
-"""Fixed on 2026-12-07 07:45 UTC, before any row of this bench existed (notes/issue-22-crowd.md)."""
+"""Fixed on 2026-12-07 07:31 UTC, before any row of this bench existed (notes/issue-22-crowd.md)."""
 FOLDS = 5
 
 
@@ -140,7 +140,7 @@ def cv(as_json: bool) -> None:
         train = {s: r["fold"] != k for s, r in data.items()}
         score = {c: float(np.mean([mae(r, c, train[s]) / scale[s] for s, r in data.items()])) for c in C_GRID}
         chosen = min(C_GRID, key=lambda c: (score[c], c))
-        fold: dict[str, object] = {"fold": k, "chosen": chosen, "score": score}
+        fold: dict[str, object] = {"fold": k, "c": chosen, "score": score}
         for label, c in (("default", 0.0), ("chosen", chosen)):
             fold[label] = {s: {"train": mae(r, c, train[s]), "val": mae(r, c, ~train[s])} for s, r in data.items()}
         report["folds"].append(fold)  # type: ignore[attr-defined]
@@ -159,7 +159,7 @@ def cv(as_json: bool) -> None:
     report["ms_per_image"] = {s: round(float(np.median(r["ms"])), 1) for s, r in data.items()}
     report["machine"] = machine_info()
     for f in report["folds"]:  # type: ignore[attr-defined]
-        line = [f"fold {f['fold']}: C={f['chosen']:g}"]
+        line = [f"fold {f['fold']}: C={f['c']:g}"]
         for s in SETS:
             d, c = f["default"][s], f["chosen"][s]
             line.append(f"{s} train {d['train']:.2f}->{c['train']:.2f} val {d['val']:.2f}->{c['val']:.2f}")
