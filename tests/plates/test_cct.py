@@ -380,3 +380,29 @@ def test_the_scene_text_detector_runs_smaller_where_the_rows_are_sure(p: float, 
         (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
     assert read.text == "7ABC123" and read.score == pytest.approx(p, abs=1e-3)
     assert ocr.sides == [side]
+
+
+@pytest.mark.parametrize(("taller_p", "text", "batches"), [(0.7, "AKS4329", [3, 4, 4]), (0.85, "AKSA329", [3, 4])])
+def test_the_chosen_plate_takes_the_surest_read_of_its_cuts(taller_p: float, text: str, batches: list[int]) -> None:
+    """``CHOSEN_CUTS_IOU``: a taller row ranked first is read again under ``CHOSEN_VIEWS``; where a
+    character of that read is unsure (below ``CHOSEN_CUTS_BELOW``, 0.8) a tighter row over the same
+    plate is read the same way, and the surer read gives the text, while the rank, box and score
+    stay the first's. A sure first read is kept as it is. A row elsewhere is never read again."""
+    from vigil.plates.localise import PlateCandidate
+
+    tall = PlateCandidate((300.0, 100.0, 418.5, 130.0), 7, 1.0)
+    tight = PlateCandidate((305.0, 104.0, 415.0, 122.0), 7, 1.0)
+    elsewhere = PlateCandidate((40.0, 300.0, 140.0, 318.0), 6, 1.0)
+    ocr = SceneLineOCR()
+    rows = [slots_for("AKS4329", p=0.9), slots_for("AKS4329", p=0.9), slots_for("8XY123", p=0.7)]
+    taller_views = [slots_for("AKSA329", p=taller_p, second={3: "4"})] * 4  # takes in the frame
+    tighter_views = [slots_for("AKS4329", p=0.97)] * 4
+    session = FakeSession(rows + taller_views + tighter_views, [country("United States")] * 11)
+    reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [tall, tight, elsewhere])
+        (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
+    assert read.text == text
+    assert read.box[3] == pytest.approx(130.0)  # the first-ranked row's box
+    assert read.read_box is not None and (read.read_box[3] < 130.0) == (text == "AKS4329")  # the cut read
+    assert [b[0] for b in session.batches] == batches

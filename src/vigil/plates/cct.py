@@ -151,18 +151,34 @@ class CctRecogniser:
         over the views, then with the partner graph's (averaged the same way), as :meth:`read`
         does for one crop; the country from the region head's averaged scores. Empty views are
         left out; none usable reads as ''."""
-        usable = [v for v in views if v.size and v.shape[0] >= 2 and v.shape[1] >= 2]
-        if not usable:
-            return CctRead("", 0.0, np.zeros((0, 36), np.float32))
-        plates, regions = self.probabilities(usable)
-        slots = plates.mean(axis=0)
-        if self._partner is not None:
-            other, _ = self._partner.probabilities(usable)
-            n = min(slots.shape[0], other.shape[1])
-            if other.shape[2] == slots.shape[1]:
-                slots = slots.copy()
-                slots[:n] = (slots[:n] + other[:, :n].mean(axis=0)) / 2
-        return self._decode(slots, None if regions is None else regions.mean(axis=0))
+        return self.read_plates_views([views])[0]
+
+    def read_plates_views(self, plates: Sequence[Sequence[BGRImage]]) -> list[CctRead]:
+        """Several plates, each read from its views as :meth:`read_views` does, with one batched
+        run of each graph for all of them."""
+        empty = CctRead("", 0.0, np.zeros((0, 36), np.float32))
+        usable = [[v for v in views if v.size and v.shape[0] >= 2 and v.shape[1] >= 2] for views in plates]
+        flat = [v for views in usable for v in views]
+        if not flat:
+            return [empty for _ in plates]
+        probs, regions = self.probabilities(flat)
+        other = self._partner.probabilities(flat)[0] if self._partner is not None else None
+        out: list[CctRead] = []
+        start = 0
+        for views in usable:
+            if not views:
+                out.append(empty)
+                continue
+            part = slice(start, start + len(views))
+            start += len(views)
+            slots = probs[part].mean(axis=0)
+            if other is not None:
+                n = min(slots.shape[0], other.shape[1])
+                if other.shape[2] == slots.shape[1]:
+                    slots = slots.copy()
+                    slots[:n] = (slots[:n] + other[part, :n].mean(axis=0)) / 2
+            out.append(self._decode(slots, None if regions is None else regions[part].mean(axis=0)))
+        return out
 
     def probabilities(self, crops: Sequence[BGRImage]) -> tuple[Probs, Probs | None]:
         """The graph's raw outputs for non-empty crops: per-slot ``(N, slots, classes)`` and, with a
