@@ -42,7 +42,7 @@ from vigil.crowd.dataset import list_images
 from vigil.crowd.density import DensityMap
 
 RAMPS = ((0.0, 40.0), (0.0, 20.0), (0.0, 1.0))
-"""Off the near path, tuned map: today's ramp, a shorter one, density alone. Fixed 08:03 UTC before training."""
+"""Off the near path, tuned map: today's ramp, a shorter one, density alone. Fixed 08:01 UTC before training."""
 
 
 def tuned_rows(cv: Path, rule: CountRule) -> dict[str, dict[str, NDArray[np.float64]]]:
