@@ -155,3 +155,31 @@ def test_a_tight_plate_crop_gets_a_border_before_its_line_is_looked_for() -> Non
     # Upscaled to 96 px high (288 wide), then half a plate height of border on every side.
     assert ocr.searched == [(96 + 2 * 48, 288 + 2 * 48)]
     assert read.box == (0.0, 0.0, 120.0, 40.0)  # the crop's own box, not the bordered one
+
+
+class WideRowOCR(SceneFakeOCR):
+    """A scene line much wider than its plate (a bumper's edge read with it), read weakly; the closer
+    look finds the plate's own line inside it and reads it well."""
+
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None, seeds: object = ()) -> list[Quad]:
+        return [np.array([[100, 200], [400, 200], [400, 230], [100, 230]], np.float32)]
+
+    def recognise_many(self, images: list[np.ndarray]) -> list[TextLine]:
+        return [TextLine("7ABC12", 0.6) for _ in images]
+
+    def detect_lines(self, image: np.ndarray) -> list[Quad]:
+        # The closer region (the row widened by 15 %, heightened by 35 % a side: 290 x 50 px at
+        # (55, 190)) upscaled to 96 px high (x 1.92): the plate's line at x 50-150, y 10-40 of it.
+        assert image.shape[0] == 96
+        return [np.array([[96, 19.2], [288, 19.2], [288, 76.8], [96, 76.8]], np.float32)]
+
+    def recognise(self, image: np.ndarray) -> TextLine:
+        return TextLine("7ABC123", 0.98)
+
+
+def test_a_closer_read_reports_the_box_of_the_line_it_read() -> None:
+    """``CLOSER_LINE_BOX``: the box is where the text read is, in frame pixels, not the wide row."""
+    reader = PlateReader(WideRowOCR(), ("us",), scene_text="always")
+    (read,) = reader.read_scene(np.full((480, 640, 3), 120, np.uint8))
+    assert read.text == "7ABC123" and read.closer
+    assert read.box == pytest.approx((105.0, 200.0, 205.0, 230.0))
