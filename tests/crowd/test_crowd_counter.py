@@ -147,3 +147,7 @@ def test_installed_int8_csrnet_keeps_its_last_layers_float(installed_models_dir:
     for name in CSRNET_FP32_NODES:
         assert convs[name].input[1] not in dequantized, name  # float weights
     assert convs["backend_0_conv"].input[1] in dequantized  # the rest stays int8
+    # backend_8_relu stays a float tensor read by the float backend_10: what
+    # `train_crowd_density.py cache --front int8` caches and a second (tuned) tail would read.
+    assert convs["backend_10_conv"].input[0] == "backend_8_relu"
+    assert not any(n.op_type == "QuantizeLinear" and "backend_8_relu" in n.input for n in graph.node)
