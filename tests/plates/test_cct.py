@@ -406,3 +406,32 @@ def test_the_chosen_plate_takes_the_surest_read_of_its_cuts(taller_p: float, tex
     assert read.box[3] == pytest.approx(130.0)  # the first-ranked row's box
     assert read.read_box is not None and (read.read_box[3] < 130.0) == (text == "AKS4329")  # the cut read
     assert [b[0] for b in session.batches] == batches
+
+
+class FullResolutionOCR(SceneLineOCR):
+    """A scene text detector that sees the plate's line only at more than its own 960 px."""
+
+    scene_side = 960
+
+    def detect_scene_lines(self, image: np.ndarray, max_side: int | None = None, seeds: object = ()) -> list[Quad]:
+        self.sides.append(max_side)
+        if max_side is None or max_side <= self.scene_side:
+            return []
+        return [np.array([[500, 400], [620, 400], [620, 430], [500, 430]], np.float32)]
+
+
+@pytest.mark.parametrize("full_resolution", [True, False])
+def test_a_scene_with_no_read_is_looked_at_again_at_its_own_resolution(full_resolution: bool) -> None:
+    """``SCENE_TEXT_FULL_RESOLUTION``: nothing read at 960 px, the detector looks once more at the
+    frame's own 1280 px and the plate is read; a whole-frame scan (``full_resolution`` off) does not."""
+    ocr = FullResolutionOCR()
+    session = FakeSession([slots_for("7ABC123", p=0.99)] * 5, [country("United States")] * 5)
+    reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("vigil.plates.reader.find_plate_candidates", lambda *a: [])
+        reads = reader.read_scene(np.full((720, 1280, 3), 120, np.uint8), full_resolution=full_resolution)
+    if full_resolution:
+        assert [r.text for r in reads] == ["7ABC123"] and ocr.sides == [None, 1280]
+        assert reads[0].box == pytest.approx((500.0, 400.0, 620.0, 430.0))
+    else:
+        assert reads == [] and ocr.sides == [None]

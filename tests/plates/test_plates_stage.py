@@ -203,7 +203,10 @@ class ScriptedReader(PlateReader):
         self.script = script
         self.scans = 0
 
-    def read_scene(self, image: np.ndarray, roi: object = None, max_reads: int = 1) -> list[PlateRead]:
+    def read_scene(
+        self, image: np.ndarray, roi: object = None, max_reads: int = 1, *, full_resolution: bool = True
+    ) -> list[PlateRead]:
+        assert not full_resolution  # a whole-frame scan: no full-resolution second look
         seen = self.script[min(self.scans, len(self.script) - 1)]
         self.scans += 1
         crop = np.zeros((25, 80, 3), np.uint8)

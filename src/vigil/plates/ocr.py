@@ -163,6 +163,11 @@ class RapidTextEngine:
             raise ModelError(f"rapidocr could not load its models: {exc}") from exc
         return engine
 
+    @property
+    def scene_side(self) -> int:
+        """The long side (pixels) the scene text detector reads a frame at, unless told otherwise."""
+        return self._scene_side
+
     def recognise(self, image: BGRImage) -> TextLine:
         return self.recognise_many([image])[0]
 

@@ -207,7 +207,8 @@ class PlatesStage:
         """The best plate in ``roi`` (None: the whole frame), and the seconds it took; counts OCR calls."""
         calls0 = self._reader.ocr_calls
         t0 = time.perf_counter()
-        reads = self._reader.read_scene(frame.image, roi, max_reads=1)
+        # A whole-frame scan (roi None) mostly sees no plate: no full-resolution second look there.
+        reads = self._reader.read_scene(frame.image, roi, max_reads=1, full_resolution=roi is not None)
         self.stats.ocr_calls += self._reader.ocr_calls - calls0
         return reads, time.perf_counter() - t0
 
