@@ -375,6 +375,9 @@ class PlateReader:
         self.scene_text = scene_text
         # Above 1 no score reaches it: the 960-px pass everywhere (the reader before 2026-12-06).
         self.scene_text_sure = SCENE_TEXT_SURE
+        # The full-resolution second look also where the best read scores below this (0: only
+        # where nothing was read; bench/plates_full_resolution.py --gate compares).
+        self.full_resolution_below = 0.0
         self.ocr_calls = 0
 
     @property
@@ -668,10 +671,13 @@ class PlateReader:
             # Test fakes have no side of their own: the product's engine says what it used.
             used = int(getattr(self._ocr, "scene_side", native))
             larger = native >= FULL_RESOLUTION_MIN_GAIN * used
-            if full_resolution and scene_text != "never" and not any(r.text for r in reads) and larger:
+            best = max((r.score for r in reads if r.text), default=None)
+            weak = best is None or best < self.full_resolution_below
+            if full_resolution and scene_text != "never" and weak and larger:
                 lines = self._text_rows(search, ox, oy, native, rows)
                 boxes = [(_expand(row, *ROW_TO_PLATE), row, 1.0) for row, _, _, _ in lines]
-                reads = self._cct_closer(image, self._cct_boxes(image, boxes), {}) if boxes else []
+                found = self._cct_boxes(image, boxes) if boxes else []
+                reads = self._cct_closer(image, sorted(reads + found, key=lambda r: -r.score), {})
             return reads
         if scene_text == "always":
             rows.extend(self._text_rows(search, ox, oy, None, rows))
