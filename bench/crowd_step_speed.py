@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         "threads": cfg.crowd.threads,
         "before_ms_median": round(statistics.median(before_ms), 1),
         "now_ms_median": round(statistics.median(now_ms), 1),
+        "before_ms_mean": round(statistics.fmean(before_ms), 1),
+        "now_ms_mean": round(statistics.fmean(now_ms), 1),
         "now_ms_max": round(max(now_ms), 1),
         "ratio_median": round(statistics.median(ratios), 2),
         "csrnet_widths": widths,
