@@ -27,7 +27,7 @@ class UniformDensity:
 
 
 FRAME = np.zeros((768, 1024, 3), dtype=np.uint8)
-RULE = CountRule()  # the defaults: near above 0.25 of the height or 2x disagreement from 15 people, blend 0-40
+RULE = CountRule()  # the defaults: near above 0.25 of the height or 2x disagreement, blend 0-40
 
 
 def boxes(n: int, height: float) -> Any:
@@ -65,7 +65,7 @@ class Blobs(UniformDensity):
 
 def test_density_far_above_the_combined_count_means_near_people_and_a_second_small_run() -> None:
     session = Blobs(0.0)
-    counted = count_frame(FRAME, boxes(1, 60), DensityEstimator(session, 1024), CountRule(near_min_people=0))
+    counted = count_frame(FRAME, boxes(1, 60), DensityEstimator(session, 1024), RULE)
     # At 1024 px: 12 density people against 1 detection + what lies outside its box: over 2x.
     assert session.widths == [1024, 384]
     assert counted.input_width == 384 and counted.density_weight == 0.0
@@ -75,13 +75,12 @@ def test_ratio_test_waits_for_near_min_people_combined_people() -> None:
     # Below crowd.near_min_people combined people a density far above the combined count is read
     # as people detection missed (Mall's small, occluded people), not as near people.
     session = Blobs(0.0)
-    rule = CountRule()
-    assert rule.near_min_people == 15
+    rule = CountRule(near_min_people=15)
     counted = count_frame(FRAME, boxes(1, 60), DensityEstimator(session, 1024), rule)
     assert session.widths == [1024]
     assert counted.input_width == 1024 and counted.combined < 15
     assert rule.density_disagrees(40.0, 15.0) and not rule.density_disagrees(40.0, 14.9)
-    assert CountRule(near_min_people=0).density_disagrees(40.0, 1.0)  # 0: the test at any count
+    assert CountRule().density_disagrees(40.0, 1.0)  # the default (0): the test at any count
     with pytest.raises(ValueError, match="near_min_people"):
         CountRule(near_min_people=-1)
 

@@ -89,7 +89,6 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
     assert cfg.density_floor == DEFAULT_DENSITY_FLOOR == DENSITY_FLOOR
     assert cfg.density_input_width == 1024 and cfg.near_width == 384
     assert cfg.near_height == 0.25 and cfg.near_ratio == 2.0 and cfg.blend_people == (0.0, 40.0)
-    assert cfg.near_min_people == 15
     for bad in (
         {"count_tiles": 0},
         {"count_tiles": 5},
