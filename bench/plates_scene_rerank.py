@@ -44,7 +44,6 @@ import numpy as np
 
 from benchlib import SHARED_DATA, models_dir
 from vigil.config.plates import PlatesConfig
-from vigil.core.frame import BGRImage
 from vigil.plates.eval import FOUND_IOU, load_labels, read_image
 from vigil.plates.localise import box_iou
 from vigil.plates.reader import (
@@ -53,11 +52,10 @@ from vigil.plates.reader import (
     SIZE_PRIOR,
     PlateRead,
     PlateReader,
-    _clip,
+    _chosen_views,
     _expand,
     _overlap,
     _taller_first,
-    _turned,
     plausibility,
 )
 from vigil.workers.plates_stage import build_plate_reader
@@ -65,15 +63,6 @@ from vigil.workers.plates_stage import build_plate_reader
 DEFAULT_OUT = Path("/tmp/plates_scene_rerank.pkl")
 KEEP = 12
 """Candidates (with text, in today's order) whose views are kept per scene."""
-
-
-def _views(image: BGRImage, read_box: Any) -> list[BGRImage]:
-    ih, iw = image.shape[:2]
-    out = []
-    for mx, my, deg in CHOSEN_VIEWS:
-        x1, y1, x2, y2 = _clip(_expand(read_box, mx, my), iw, ih)
-        out.append(_turned(image[y1:y2, x1:x2], deg))
-    return out
 
 
 def _read_box(read: PlateRead) -> Any:
@@ -102,7 +91,7 @@ def collect(out: Path, limit: int | None, scale: float = 1.0) -> None:
         tallest = max((r.box[3] - r.box[1] for r in ranked), default=1.0)
         cands: list[dict[str, Any]] = []
         for read in [r for r in ranked if r.text][:KEEP]:
-            views = [v for v in _views(image, _read_box(read)) if v.size and v.shape[0] >= 2 and v.shape[1] >= 2]
+            views = [v for v in _chosen_views(image, _read_box(read)) if v.size and v.shape[0] >= 2 and v.shape[1] >= 2]
             p2, r2, p1 = None, None, None
             if views:
                 p2, r2 = cct.probabilities(views)
