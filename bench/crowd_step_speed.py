@@ -6,11 +6,15 @@ the ratio, and the peak memory of each.
   at the frame's own width up to ``crowd.density_input_width``, or ``crowd.near_width`` for near
   people, and the blend).
 
+With ``--tail`` the two steps are instead ``stock`` (``crowd.density_tail: stock``) and ``tuned`` (the
+two-tail graph of model csrnet-tail: gate on the stock output, count on the tuned one; docs/crowd.md,
+sixth round), so the ratio is the second output's cost.
+
 Both run on each image back to back in alternating order (interleaved, so load from other jobs hits
 both alike), with the default models and precisions (int8), ``crowd.threads`` threads. Peak RSS:
 a fresh child process per step that loads the models and counts one 1024x768 photo (VmHWM).
 
-    nice -n 10 .venv/bin/python bench/crowd_step_speed.py [--data ../shared/data/crowd/train] [--every 1] [--json]
+    nice -n 10 .venv/bin/python bench/crowd_step_speed.py [--data DIR] [--every 1] [--tail] [--json]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from benchlib import SHARED_DATA, emit_json, machine_info, models_dir, note
 from vigil.config import VigilConfig
+from vigil.config.crowd import CrowdConfig
 from vigil.core.frame import BGRImage
 from vigil.crowd.combine import combined_count, split_density
 from vigil.crowd.counter import CountRule, count_frame
@@ -43,7 +48,12 @@ from vigil.crowd.evaluate import _read
 from vigil.crowd.tiling import tiled
 from vigil.workers.crowd_stage import build_density, build_tile_detector
 step, models, image = sys.argv[1], Path(sys.argv[2]), _read(Path(sys.argv[3]))
-cfg = VigilConfig(models_dir=models, crowd=CrowdConfig(density_input_width=384) if step == "before" else CrowdConfig())
+crowd = {
+    "before": CrowdConfig(density_input_width=384),
+    "stock": CrowdConfig(density_tail="stock"),
+    "tuned": CrowdConfig(density_tail="tuned"),
+}
+cfg = VigilConfig(models_dir=models, crowd=crowd.get(step, CrowdConfig()))
 det = tiled(build_tile_detector(cfg), cfg.crowd.count_tiles)
 dens = build_density(cfg, required=True)
 if step == "before":
@@ -67,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "crowd" / "train")
     parser.add_argument("--every", type=int, default=1)
+    parser.add_argument("--tail", action="store_true", help="the stock tail's step against the tuned tail's")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     models = models_dir()
@@ -74,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     detector = tiled(build_tile_detector(cfg), cfg.crowd.count_tiles)
     density = build_density(cfg, required=True)
     assert density is not None
+    tuned = None
+    if args.tail:
+        density = build_density(VigilConfig(models_dir=models, crowd=CrowdConfig(density_tail="stock")), True)
+        tuned = build_density(VigilConfig(models_dir=models, crowd=CrowdConfig(density_tail="tuned")), True)
+        assert density is not None and tuned is not None
+    base = "stock" if args.tail else "before"
+    new = "tuned" if args.tail else "now"
     rule = CountRule.from_config(cfg.crowd)
     items = list_images(args.data)[:: args.every]
     before_ms: list[float] = []
@@ -83,11 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         image = _read(item.image)
 
         def before(img: BGRImage = image) -> None:
+            if tuned is not None:  # --tail: the baseline is the step with the stock tail
+                count_frame(img, detector, density, rule)
+                return
             boxes = detector(img)
             combined_count(len(boxes), split_density(density.estimate(img, input_width=384), boxes))
 
         def now(img: BGRImage = image) -> None:
-            counted = count_frame(img, detector, density, rule)
+            counted = count_frame(img, detector, tuned or density, rule)
             widths[counted.input_width] = widths.get(counted.input_width, 0) + 1
 
         for name, step in (("before", before), ("now", now)) if i % 2 == 0 else (("now", now), ("before", before)):
@@ -95,24 +116,26 @@ def main(argv: list[str] | None = None) -> int:
             step()
             (before_ms if name == "before" else now_ms).append((time.perf_counter() - started) * 1000.0)
     ratios = [n / b for n, b in zip(now_ms, before_ms, strict=True)]
-    rss = {step: peak_rss_mib(step, models, items[0].image) for step in ("before", "now")}
+    rss = {name: peak_rss_mib(step, models, items[0].image) for name, step in ((base, base), (new, new))}
     result = {
         "data": str(args.data),
         "images": len(items),
         "threads": cfg.crowd.threads,
-        "before_ms_median": round(statistics.median(before_ms), 1),
-        "now_ms_median": round(statistics.median(now_ms), 1),
-        "before_ms_mean": round(statistics.fmean(before_ms), 1),
-        "now_ms_mean": round(statistics.fmean(now_ms), 1),
-        "now_ms_max": round(max(now_ms), 1),
+        "steps": [base, new],
+        f"{base}_ms_median": round(statistics.median(before_ms), 1),
+        f"{new}_ms_median": round(statistics.median(now_ms), 1),
+        f"{base}_ms_mean": round(statistics.fmean(before_ms), 1),
+        f"{new}_ms_mean": round(statistics.fmean(now_ms), 1),
+        f"{new}_ms_max": round(max(now_ms), 1),
+        "ratio_of_sums": round(sum(now_ms) / sum(before_ms), 3),
         "ratio_median": round(statistics.median(ratios), 2),
         "csrnet_widths": widths,
         "peak_rss_mib": {k: round(v, 1) for k, v in rss.items()},
         "machine": machine_info(),
     }
     note(
-        f"{len(items)} images: before {result['before_ms_median']} ms, now {result['now_ms_median']} ms "
-        f"(median ratio {result['ratio_median']}x, max {result['now_ms_max']} ms); peak RSS {result['peak_rss_mib']}"
+        f"{len(items)} images: {base} {result[f'{base}_ms_median']} ms, {new} {result[f'{new}_ms_median']} ms "
+        f"(median ratio {result['ratio_median']}x, max {result[f'{new}_ms_max']} ms); peak RSS {result['peak_rss_mib']}"
     )
     if args.json:
         emit_json(result)

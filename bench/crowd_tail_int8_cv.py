@@ -100,6 +100,7 @@ def predict(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cv", type=Path, required=True)
+    p.add_argument("--ramp", type=float, nargs=2, default=None, help="score this ramp in every fold (nothing chosen)")
     args = p.parse_args(argv)
     rule = CountRule.from_config(CrowdConfig())
     data = tuned_rows(args.cv, rule)
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             return float(np.abs(predict(r, tail, ramp, rule) - r["truth"])[mask].mean())
 
         score = {ramp: float(np.mean([mae(s, k + 1, ramp, tr[s]) / scale[s] for s in data])) for ramp in RAMPS}
-        chosen = min(RAMPS, key=lambda ramp: score[ramp])
+        chosen = tuple(args.ramp) if args.ramp else min(RAMPS, key=lambda ramp: score[ramp])
         fold = {"fold": k, "ramp": chosen}
         for label, tail, ramp in (("stock", 0, default), ("tuned", k + 1, chosen)):
             fold[label] = {s: {"train": mae(s, tail, ramp, tr[s]), "val": mae(s, tail, ramp, ~tr[s])} for s in data}
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mean {s} {label}: train {t:.3f} val {v:.3f}")
     near_share = {s: float(np.mean(predict(r, 0, default, rule) == r["near"])) for s, r in data.items()}
     report["near_share"] = near_share
-    (args.cv / "tail_int8_cv.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    name = "tail_int8_cv.json" if args.ramp is None else f"tail_int8_cv-ramp{args.ramp[0]:g}-{args.ramp[1]:g}.json"
+    (args.cv / name).write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
     print(json.dumps(report, default=str))
     return 0
 

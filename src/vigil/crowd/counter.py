@@ -36,6 +36,7 @@ from vigil.config.crowd import (
     DEFAULT_NEAR_MIN_PEOPLE,
     DEFAULT_NEAR_RATIO,
     DEFAULT_NEAR_WIDTH,
+    DEFAULT_TAIL_BLEND_PEOPLE,
     CrowdConfig,
 )
 from vigil.core.frame import BGRImage
@@ -63,6 +64,9 @@ class CountRule:
     blend_to: float = DEFAULT_BLEND_PEOPLE[1]
     near_min_people: float = DEFAULT_NEAR_MIN_PEOPLE
     """The :attr:`near_ratio` test applies only from this many combined people (0: always)."""
+    tail_blend_from: float = DEFAULT_TAIL_BLEND_PEOPLE[0]
+    tail_blend_to: float = DEFAULT_TAIL_BLEND_PEOPLE[1]
+    """The blend of a count made on the fine-tuned tail's map (``crowd.tail_blend_people``)."""
 
     def __post_init__(self) -> None:
         if not self.near_min_people >= 0:
@@ -81,7 +85,13 @@ class CountRule:
             crowd.blend_people[0],
             crowd.blend_people[1],
             crowd.near_min_people,
+            crowd.tail_blend_people[0],
+            crowd.tail_blend_people[1],
         )
+
+    def for_tuned_map(self) -> CountRule:
+        """This rule with the blend of a count on the fine-tuned tail's map."""
+        return replace(self, blend_from=self.tail_blend_from, blend_to=self.tail_blend_to)
 
     def to_json_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -145,8 +155,11 @@ def count_frame(image: BGRImage, detector: Detector, density: DensityEstimator, 
     near = rule.people_are_near(boxes, height)
     if not near:
         input_width = min(width, density.input_width)
-        counted = count_from_map(density.estimate(image, input_width=input_width), boxes, rule, input_width=input_width)
+        dmap = density.estimate(image, input_width=input_width)
+        counted = count_from_map(dmap, boxes, rule, input_width=input_width)
         near = rule.density_disagrees(counted.density, counted.combined)
+        if not near and dmap.tuned is not None:  # gated on the stock map, counted on the tuned tail's
+            counted = count_from_map(dmap.counting_map(), boxes, rule.for_tuned_map(), input_width=input_width)
     if near:
         input_width = min(width, rule.near_width)
         counted = count_from_map(

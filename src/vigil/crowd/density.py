@@ -9,7 +9,7 @@ knowledge of where models live.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import cv2
@@ -50,6 +50,13 @@ class DensityMap:
     """Frame pixel ``(x, y)`` of the map's top-left corner: not ``(0, 0)`` when only a region ran."""
     region_width: int | None = None
     """Width in frame pixels of the region the map covers (None: the whole frame)."""
+    tuned: NDArray[np.float32] | None = None
+    """The fine-tuned tail's map of the same input (``crowd.density_tail: tuned``), or None."""
+
+    def counting_map(self) -> DensityMap:
+        """The map to count with off the near-people path: the tuned tail's where the graph has one
+        (the gate reads this stock map)."""
+        return self if self.tuned is None else replace(self, density=self.tuned, tuned=None)
 
     @property
     def count(self) -> float:
@@ -143,11 +150,20 @@ class DensityEstimator:
         x0, y0, x1, _ = region if region is not None else (0, 0, width, height)
         started = time.perf_counter()
         try:
-            out = self._session.run(None, {"image": blob})[0]
+            outs = self._session.run(None, {"image": blob})
         except Exception as exc:  # ONNX Runtime raises its own untyped errors; convert at the boundary
             raise ModelError(f"CSRNet inference failed on a {blob.shape} input: {exc}") from exc
         ms = (time.perf_counter() - started) * 1000.0
+        out = outs[0]
         density = np.asarray(out, dtype=np.float32).reshape(out.shape[-2], out.shape[-1])
+        # A two-tail graph (model csrnet-tail) also returns the tuned tail's map of the same shape.
+        tuned = np.asarray(outs[1], dtype=np.float32).reshape(density.shape) if len(outs) > 1 else None
         return DensityMap(
-            density=density, frame_width=width, frame_height=height, ms=ms, origin=(x0, y0), region_width=x1 - x0
+            density=density,
+            frame_width=width,
+            frame_height=height,
+            ms=ms,
+            origin=(x0, y0),
+            region_width=x1 - x0,
+            tuned=tuned,
         )

@@ -126,6 +126,7 @@ class CrowdMonitor:
         self._density = density
         self._rule = CountRule.from_config(cfg)
         self._near = False
+        self._tuned = False  # the last density step counted on the fine-tuned tail's map
         self._calibration = calibration
         # Far, small people are missed by the 416 px whole-frame pass; at each density step the
         # tiles find them (docs/crowd.md), and they count until the next step like the density does.
@@ -227,8 +228,11 @@ class CrowdMonitor:
                 parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
                 n_in = int(np.count_nonzero(_boxes_in(boxes, dmap))) if region is not None else len(boxes)
                 near = self._rule.density_disagrees(dmap.count, n_in + float(parts.residual.sum()))
+            self._tuned = not near and dmap.tuned is not None
             if near:
                 dmap = self._density.estimate(image, region=region, input_width=min(width, self._rule.near_width))
+            else:
+                dmap = dmap.counting_map()  # the tuned tail's map where the graph has one (the gate read the stock)
             self._near = near
             self._parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
             self._last_density_s = t_s
@@ -352,7 +356,8 @@ class CrowdMonitor:
             value, used = float(dens or 0.0), "density"
         elif parts is not None and method == "auto":
             # docs/crowd.md: the combined count where CSRNet sees few people, its sum in crowds.
-            weight = 0.0 if self._near else self._rule.density_weight(float(dens or 0.0))
+            rule = self._rule.for_tuned_map() if self._tuned else self._rule
+            weight = 0.0 if self._near else rule.density_weight(float(dens or 0.0))
             value = (1.0 - weight) * combined_count(n_det + n_extra, parts, mask) + weight * float(dens or 0.0)
             used = "combined"
         else:

@@ -16,7 +16,7 @@ import onnx
 
 from vigil.config.crowd import DEFAULT_DENSITY_INPUT_WIDTH
 from vigil.core.errors import ModelError
-from vigil.models.csrnet import convert_csrnet
+from vigil.models.csrnet import add_tuned_tail, convert_csrnet
 from vigil.models.darknet import convert_darknet
 from vigil.models.manifest import ModelSpec
 from vigil.models.plate_ocr import check_plate_ocr
@@ -71,6 +71,14 @@ def csrnet_finetuned(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path
     )
 
 
+def csrnet_two_tail(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
+    """The installed int8 CSRNet with a second output, Vigil's fine-tuned tail (bundled, pinned by
+    SHA-256; scripts/train_crowd_density.py): the stock output for the near-people gate, the tuned
+    one for the count (crowd.density_tail: tuned; docs/crowd.md)."""
+    graph, tail = _member(spec, members, "/model-int8.onnx"), _member(spec, members, "_tail.npz")
+    add_tuned_tail(graph, tail, out_dir / "model-int8.onnx")
+
+
 def onnx_clean_inputs(spec: ModelSpec, members: Mapping[str, Path], out_dir: Path) -> None:
     """Remove graph inputs that are initializers or feed no node (SFace ships ~145 of them, the
     PicoDet export 279); any other member (a licence file) is copied as fetched.
@@ -119,6 +127,7 @@ CONVERTERS: dict[str, Converter] = {
     "darknet-yolo": darknet_yolo,
     "csrnet": csrnet,
     "csrnet-finetuned": csrnet_finetuned,
+    "csrnet-two-tail": csrnet_two_tail,
     "platedet-boxes": platedet_boxes,
 }
 """Converters by the name a :class:`ModelSpec` gives in ``converter``."""

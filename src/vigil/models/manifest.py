@@ -105,7 +105,31 @@ class ReleaseAssets:
         }
 
 
-Source = Wheel | ReleaseAssets
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """Files of another model already installed in the same models directory (a model Vigil builds
+    from one it installed, e.g. a second output on an installed graph).
+
+    Attributes:
+        model: the installed model's name; it must be installed and verified first.
+        files: its output files handed to the converter (by the key ``<model>/<file>``).
+    """
+
+    model: str
+    files: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """Where it comes from, for people (``vigil models list``)."""
+        return f"built at install from the installed {self.model} ({', '.join(self.files)})"
+
+    def pin(self) -> dict[str, Any]:
+        """What an install records of its source; the files' own hashes are recorded apart
+        (``installed.json`` ``base``) and checked against the installed model's record."""
+        return {"kind": "installed", "model": self.model, "files": list(self.files)}
+
+
+Source = Wheel | ReleaseAssets | Installed
 
 BUNDLED_PREFIX = "bundled:"
 """Key prefix of a bundled file among the files handed to a converter."""
@@ -137,7 +161,8 @@ class ModelSpec:
 
     Attributes:
         name: directory name under the models dir and the name users type.
-        source: where its files come from (a pinned wheel, or pinned release assets).
+        source: where its files come from (a pinned wheel, pinned release assets, or another
+            installed model).
         licence: licence of the weights, shown by ``vigil models list``.
         description: what the model does, one line.
         converter: name of the step that turns the fetched files into outputs (see
@@ -207,6 +232,14 @@ _PADDLEDET_LICENCE = Asset(
     "https://raw.githubusercontent.com/PaddlePaddle/PaddleDetection/666f597fd00d3157e84dd9fb2dd3f40bf9918ebc/LICENSE",
     "c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4",
     11357,
+)
+
+CSRNET_TAIL = "csrnet-tail"
+CSRNET_TAIL_SHA256 = "41e79dd23086dc8d29739bd3f97c11e4adb93c6cc6d4eb5d668ea4cccaeb4c88"
+"""SHA-256 of ``vigil/models/weights/csrnet_tail.npz`` (``scripts/train_crowd_density.py final``)."""
+CSRNET_TAIL_LICENCE = (
+    "MIT (csrnet package) for the network; the tuned layers are Vigil's, trained on ShanghaiTech B and "
+    "Mall, research data sets without a stated licence: for evaluation, check before commercial use"
 )
 
 MODELS: dict[str, ModelSpec] = {
@@ -360,6 +393,22 @@ MODELS: dict[str, ModelSpec] = {
             outputs=("platedet.onnx",),
             recipe=2,  # 2: cut at the detection head, input size free
             optional=True,
+        ),
+        ModelSpec(
+            name=CSRNET_TAIL,
+            source=Installed("csrnet", ("model-int8.onnx",)),
+            licence=CSRNET_TAIL_LICENCE,
+            description="CSRNet int8 with a second output: Vigil's fine-tuned last back-end layers "
+            "(crowd.density_tail: tuned)",
+            converter="csrnet-two-tail",
+            outputs=("model-int8.onnx",),
+            bundled=(
+                Bundled(
+                    "weights/csrnet_tail.npz",
+                    CSRNET_TAIL_SHA256,
+                    "scripts/train_crowd_density.py final --front int8 (docs/crowd.md, sixth round)",
+                ),
+            ),
         ),
     )
 }

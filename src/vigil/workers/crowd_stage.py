@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import av
 import numpy as np
@@ -34,6 +35,7 @@ from vigil.workers.wiring import build_detector
 log = logging.getLogger(__name__)
 
 CSRNET_MODEL = "csrnet"
+CSRNET_TAIL_MODEL = "csrnet-tail"
 
 
 def camera_key(cfg: VigilConfig, camera: CameraConfig) -> str:
@@ -63,8 +65,23 @@ def build_density(cfg: VigilConfig, required: bool) -> DensityEstimator | None:
             raise
         log.warning("crowd: CSRNet is not installed (vigil models install); zones count by detection only")
         return None
-    session = make_session(model_dir / cfg.crowd.density_model_file, cfg.crowd.threads)
-    return DensityEstimator(session, cfg.crowd.density_input_width)
+    path = model_dir / cfg.crowd.density_model_file
+    if cfg.crowd.density_tail == "tuned":
+        path = _tuned_graph(cfg) or path
+    return DensityEstimator(make_session(path, cfg.crowd.threads), cfg.crowd.density_input_width)
+
+
+def _tuned_graph(cfg: VigilConfig) -> Path | None:
+    """The two-tail graph of ``crowd.density_tail: tuned``; None (one warning line, the stock tail
+    counts) when it cannot be used."""
+    if cfg.crowd.density_precision != "int8":
+        log.warning("crowd: density_tail: tuned needs density_precision: int8; counting with the stock tail")
+        return None
+    try:
+        return require(cfg.resolved_models_dir, CSRNET_TAIL_MODEL) / "model-int8.onnx"
+    except ModelMissingError as exc:
+        log.warning("crowd: density_tail: tuned, but %s; counting with the stock tail", exc)
+        return None
 
 
 class CrowdStage:
