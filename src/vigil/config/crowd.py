@@ -33,6 +33,9 @@ DEFAULT_NEAR_MIN_PEOPLE = 0.0
 """The ratio test of near_ratio applies only from this many combined people (0: always). 15 was chosen by CV on
 the development sets (Mall 3.45 -> 2.97) but over-counts a camera with one or two near people (the people clip:
 1 -> 5), which those sets lack; so 0 stays the default (docs/crowd.md, "Fifth round")."""
+DEFAULT_NEAR_FEW_PEOPLE = 0.0
+"""Under this many combined people the ratio test applies whatever near_min_people says (0: no exception):
+a frame where detection finds almost nobody and CSRNet sums many is texture, not missed people."""
 DEFAULT_BLEND_PEOPLE = (0.0, 40.0)
 """CSRNet sums over which the count moves from the combined count to the density sum."""
 DEFAULT_DENSITY_FLOOR = 0.03
@@ -213,6 +216,13 @@ class CrowdConfig(StrictModel):
         le=10_000.0,
         description="The near_ratio test applies only when the full-resolution combined count is at least this "
         "(0: always): below it, detection misses small occluded people rather than CSRNet firing on near ones.",
+    )
+    near_few_people: float = Field(
+        default=DEFAULT_NEAR_FEW_PEOPLE,
+        ge=0.0,
+        le=10_000.0,
+        description="Under this many combined people the near_ratio test applies whatever near_min_people says "
+        "(0: no exception): a frame where detection finds almost nobody is CSRNet firing on texture or near bodies.",
     )
     near_width: int = Field(
         default=DEFAULT_NEAR_WIDTH, ge=128, le=2048, multiple_of=8, description="CSRNet input width for near people."
