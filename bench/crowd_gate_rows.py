@@ -30,6 +30,11 @@ reports train and validation MAE per fold and set beside today's rule (C = 0).
     OMP_NUM_THREADS=1 $P collect --threads 1 --sets train mall_dev     # beside the next one: two cores
     OMP_NUM_THREADS=1 $P collect --threads 1 --sets shanghaitech_b_train
     .venv/bin/python bench/crowd_gate_rows.py cv [--json]
+    OMP_NUM_THREADS=1 $P collect --threads 1 --check 5 --sets people_clip
+    .venv/bin/python bench/crowd_gate_rows.py band [--json]       # sixth round: (near_few_people, near_min_people)
+
+``band`` chooses the pair by the same CV on the four sets, the people clip included (its five blocks
+of 8 frames in time order); the grids were fixed before any score (notes/issue-22-crowd-gate.md).
 
 Rows go to ``build/crowd-gate/SET.npz`` (saved every 20 images; a rerun resumes).
 """
@@ -103,7 +108,7 @@ def collect(sets: list[str], check: int, threads: int) -> None:
                 rows[key].append(value)
             if i < check:  # the rows must reproduce the product's count
                 product = count_frame(image, detector, density, rule).count
-                mine = float(predict(_arrays(rows), 0.0)[-1])
+                mine = float(predict(_arrays(rows), rule.near_min_people, rule, rule.near_few_people)[-1])
                 if abs(product - mine) > 1e-3:
                     raise SystemExit(f"{name} #{i}: rows give {mine}, count_frame {product}")
             if i % 20 == 19 or i == len(items) - 1:
@@ -267,7 +272,7 @@ def band(as_json: bool) -> None:
         chosen = min(BAND_GRID, key=lambda g: (round(score[g], 9), max(0.0, g[1] - g[0]), g[1]))
         fold: dict[str, object] = {
             "fold": k,
-            "chosen": chosen,
+            "choice": chosen,
             "score_chosen": score[chosen],
             "score_today": score[today],
         }
@@ -293,7 +298,7 @@ def band(as_json: bool) -> None:
     report["ms_per_image"] = {s: round(float(np.median(r["ms"])), 1) for s, r in data.items()}
     report["machine"] = machine_info()
     for f in folds:
-        line = [f"fold {f['fold']}: (L, C) = {f['chosen']}"]
+        line = [f"fold {f['fold']}: (L, C) = {f['choice']}"]
         for s in data:
             t, c = f["today"][s], f["chosen"][s]  # type: ignore[index]
             line.append(f"{s} train {t['train']:.2f}->{c['train']:.2f} val {t['val']:.2f}->{c['val']:.2f}")

@@ -8,7 +8,9 @@ The rule (issue 22; chosen by cross-validation on the training splits, docs/crow
    height (above :attr:`CountRule.near_height`), or, at full resolution, CSRNet's sum more than
    :attr:`CountRule.near_ratio` times the combined count (detections + the density detection
    missed, :func:`vigil.crowd.combine.split_density`): the two disagree because CSRNet fires on
-   large people and texture. Frames of near people, what detection is sure of, run CSRNet at
+   large people and texture — except from :attr:`CountRule.near_few_people` up to
+   :attr:`CountRule.near_min_people` combined people, where the gap is small, occluded people
+   detection missed. Frames of near people, what detection is sure of, run CSRNet at
    :attr:`CountRule.near_width` and count with the combined count, as before issue 22.
 3. Other frames run CSRNet at their own width (at most ``crowd.density_input_width``), where far
    heads are still several pixels wide, and the count moves from the combined count to CSRNet's
