@@ -75,14 +75,32 @@ def test_ratio_test_waits_for_near_min_people_combined_people() -> None:
     # Below crowd.near_min_people combined people a density far above the combined count is read
     # as people detection missed (Mall's small, occluded people), not as near people.
     session = Blobs(0.0)
-    rule = CountRule(near_min_people=15)
+    rule = CountRule(near_min_people=15, near_few_people=0)
     counted = count_frame(FRAME, boxes(1, 60), DensityEstimator(session, 1024), rule)
     assert session.widths == [1024]
     assert counted.input_width == 1024 and counted.combined < 15
     assert rule.density_disagrees(40.0, 15.0) and not rule.density_disagrees(40.0, 14.9)
-    assert CountRule().density_disagrees(40.0, 1.0)  # the default (0): the test at any count
+    assert CountRule(near_min_people=0).density_disagrees(40.0, 10.0)  # 0: the test at any count
+    assert CountRule().density_disagrees(40.0, 1.0) and not CountRule().density_disagrees(40.0, 10.0)  # (5, 15)
     with pytest.raises(ValueError, match="near_min_people"):
         CountRule(near_min_people=-1)
+
+
+def test_ratio_test_applies_under_near_few_people_whatever_near_min_people_says() -> None:
+    # A frame where detection finds almost nobody and CSRNet sums many people is texture (the people
+    # clip's empty floor: combined 0.06, CSRNet 25) or a few near bodies: it keeps the near path.
+    rule = CountRule(near_min_people=15, near_few_people=1)
+    assert rule.density_disagrees(25.0, 0.06) and rule.density_disagrees(25.0, 0.99)
+    assert not rule.density_disagrees(25.0, 1.0) and not rule.density_disagrees(40.0, 14.9)
+    assert rule.density_disagrees(40.0, 15.0)
+    for few, widths in ((1.0, [1024, 384]), (0.0, [1024])):  # an empty frame, texture under the floor
+        session = UniformDensity(0.002)  # 128 x 96 cells x 0.002 = 24.6 people at 1024 px, combined 0
+        rule_few = CountRule(near_min_people=15, near_few_people=few)
+        counted = count_frame(FRAME, boxes(0, 60), DensityEstimator(session, 1024), rule_few)
+        assert session.widths == widths and counted.input_width == widths[-1]
+    assert CountRule(near_min_people=0, near_few_people=5).density_disagrees(40.0, 10.0)  # 0: no gap at all
+    with pytest.raises(ValueError, match="near_few_people"):
+        CountRule(near_few_people=-1)
 
 
 def test_blend_moves_from_combined_to_density_over_the_ramp() -> None:

@@ -99,6 +99,8 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
         {"near_width": 100},
         {"near_min_people": -1},
         {"near_min_people": float("nan")},
+        {"near_few_people": -1},
+        {"near_few_people": float("nan")},
     ):
         with pytest.raises(ValidationError):
             CrowdConfig.model_validate(bad)
@@ -109,6 +111,7 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
         "near_height",
         "near_ratio",
         "near_min_people",
+        "near_few_people",
         "blend_people",
     ):
         assert CrowdConfig.model_fields[field].description

@@ -8,7 +8,9 @@ The rule (issue 22; chosen by cross-validation on the training splits, docs/crow
    height (above :attr:`CountRule.near_height`), or, at full resolution, CSRNet's sum more than
    :attr:`CountRule.near_ratio` times the combined count (detections + the density detection
    missed, :func:`vigil.crowd.combine.split_density`): the two disagree because CSRNet fires on
-   large people and texture. Frames of near people, what detection is sure of, run CSRNet at
+   large people and texture — except from :attr:`CountRule.near_few_people` up to
+   :attr:`CountRule.near_min_people` combined people, where the gap is small, occluded people
+   detection missed. Frames of near people, what detection is sure of, run CSRNet at
    :attr:`CountRule.near_width` and count with the combined count, as before issue 22.
 3. Other frames run CSRNet at their own width (at most ``crowd.density_input_width``), where far
    heads are still several pixels wide, and the count moves from the combined count to CSRNet's
@@ -32,6 +34,7 @@ from vigil.config.crowd import (
     DEFAULT_BLEND_PEOPLE,
     DEFAULT_DENSITY_FLOOR,
     DEFAULT_HIDDEN_HEADS_PX,
+    DEFAULT_NEAR_FEW_PEOPLE,
     DEFAULT_NEAR_HEIGHT,
     DEFAULT_NEAR_MIN_PEOPLE,
     DEFAULT_NEAR_RATIO,
@@ -63,7 +66,9 @@ class CountRule:
     blend_from: float = DEFAULT_BLEND_PEOPLE[0]
     blend_to: float = DEFAULT_BLEND_PEOPLE[1]
     near_min_people: float = DEFAULT_NEAR_MIN_PEOPLE
-    """The :attr:`near_ratio` test applies only from this many combined people (0: always)."""
+    """The :attr:`near_ratio` test applies only from this many combined people (0: always) ..."""
+    near_few_people: float = DEFAULT_NEAR_FEW_PEOPLE
+    """... or under this many (0: no exception): with almost nobody detected, CSRNet's sum is texture."""
     tail_blend_from: float = DEFAULT_TAIL_BLEND_PEOPLE[0]
     tail_blend_to: float = DEFAULT_TAIL_BLEND_PEOPLE[1]
     """The blend of a count made on the fine-tuned tail's map (``crowd.tail_blend_people``)."""
@@ -71,6 +76,8 @@ class CountRule:
     def __post_init__(self) -> None:
         if not self.near_min_people >= 0:
             raise ValueError(f"near_min_people must be >= 0, got {self.near_min_people}")
+        if not self.near_few_people >= 0:
+            raise ValueError(f"near_few_people must be >= 0, got {self.near_few_people}")
         if not 0 <= self.blend_from < self.blend_to:
             raise ValueError(f"blend range must satisfy 0 <= from < to, got {self.blend_from}, {self.blend_to}")
 
@@ -85,6 +92,7 @@ class CountRule:
             crowd.blend_people[0],
             crowd.blend_people[1],
             crowd.near_min_people,
+            crowd.near_few_people,
             crowd.tail_blend_people[0],
             crowd.tail_blend_people[1],
         )
@@ -102,9 +110,12 @@ class CountRule:
 
     def density_disagrees(self, density: float, combined: float) -> bool:
         """CSRNet's full-resolution sum is far above the combined count: it fires on near people
-        (and texture), so the frame is counted as one of near people. Not below
-        :attr:`near_min_people` combined people, where the gap is people detection missed."""
-        return combined >= self.near_min_people and density > self.near_ratio * max(combined, 1.0)
+        (and texture), so the frame is counted as one of near people. Not from
+        :attr:`near_few_people` up to :attr:`near_min_people` combined people, where the gap is people
+        detection missed (Mall's small, occluded people); under :attr:`near_few_people` (almost
+        nobody detected) CSRNet's sum is texture or a few near bodies, and the test applies."""
+        gated = self.near_few_people <= combined < self.near_min_people
+        return not gated and density > self.near_ratio * max(combined, 1.0)
 
     def people_are_near(self, boxes: FloatArray, frame_height: int) -> bool:
         if len(boxes) == 0:
