@@ -101,8 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cv", type=Path, required=True)
     p.add_argument("--ramp", type=float, nargs=2, default=None, help="score this ramp in every fold (nothing chosen)")
+    p.add_argument(
+        "--gate", type=float, nargs=2, default=None, metavar=("FEW", "MIN"), help="near_few_people, near_min_people"
+    )
     args = p.parse_args(argv)
-    rule = CountRule.from_config(CrowdConfig())
+    gate = {} if args.gate is None else {"near_few_people": args.gate[0], "near_min_people": args.gate[1]}
+    rule = CountRule.from_config(CrowdConfig(**gate))
     data = tuned_rows(args.cv, rule)
     scale = {s: float(r["truth"].mean()) for s, r in data.items()}
     default = (rule.blend_from, rule.blend_to)
@@ -132,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mean {s} {label}: train {t:.3f} val {v:.3f}")
     near_share = {s: float(np.mean(predict(r, 0, default, rule) == r["near"])) for s, r in data.items()}
     report["near_share"] = near_share
-    name = "tail_int8_cv.json" if args.ramp is None else f"tail_int8_cv-ramp{args.ramp[0]:g}-{args.ramp[1]:g}.json"
+    name = "tail_int8_cv" + (f"-ramp{args.ramp[0]:g}-{args.ramp[1]:g}" if args.ramp else "")
+    name += (f"-gate{args.gate[0]:g}-{args.gate[1]:g}" if args.gate else "") + ".json"
     (args.cv / name).write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
     print(json.dumps(report, default=str))
     return 0
