@@ -60,6 +60,7 @@ from vigil.config.crowd import CrowdConfig
 from vigil.core.frame import BGRImage
 from vigil.crowd.counter import CountRule, count_frame, count_from_map
 from vigil.crowd.dataset import LabelledImage, head_points, list_images
+from vigil.crowd.density import DensityMap
 from vigil.crowd.evaluate import _read
 from vigil.crowd.tiling import tiled
 from vigil.workers.crowd_stage import build_density, build_tile_detector
@@ -114,6 +115,63 @@ def collect(sets: list[str], check: int, threads: int) -> None:
             if i % 20 == 19 or i == len(items) - 1:
                 np.savez(out, **{k: np.asarray(v) for k, v in rows.items()})
                 print(f"{name}: {i + 1}/{len(items)}, {ms:.0f} ms", flush=True)
+
+
+def derive(sets: list[str], threads: int, check: int) -> None:
+    """``collect``'s rows without its two most costly runs (seventh round, to fit a session): the
+    full-width map from the int8 cache (``scripts/train_crowd_density.py cache --front int8``: the
+    installed graph's ``density`` output on the product's tensor) and the person boxes from
+    ``bench/crowd_tail_eval.py boxes --stride 1`` (the same tiled detector); only the near-width CSRNet
+    runs here. Near counts are computed first (they need neither input), then each image waits for its
+    cache and boxes. ``ms`` is NaN (no whole step is timed)."""
+    cfg = VigilConfig(models_dir=models_dir(), crowd=CrowdConfig(threads=threads))
+    rule = CountRule.from_config(cfg.crowd)
+    density = build_density(cfg, required=True)
+    assert density is not None
+    cache = REPO_ROOT / "build" / "crowd-train"
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in sets:
+        items = list_images(SHARED_DATA / "crowd" / name)
+        near_rows = []
+        for i, item in enumerate(items):
+            image = _read(item.image)
+            h, w = int(image.shape[0]), int(image.shape[1])
+            near_rows.append((image.shape, density.estimate(image, input_width=min(w, rule.near_width))))
+            if i % 50 == 49:
+                print(f"{name}: near {i + 1}/{len(items)}", flush=True)
+        rows: dict[str, list[float]] = {k: [] for k in COLUMNS}
+        for item, (shape, near_map) in zip(items, near_rows, strict=True):
+            feat = cache / "w1024-int8" / name / f"{item.image.stem}.npz"
+            box_file = cache / "boxes" / name / f"{item.image.stem}.npy"
+            while not (feat.exists() and box_file.exists()):
+                time.sleep(20)
+            h, w = int(shape[0]), int(shape[1])
+            boxes = np.load(box_file).astype(np.float32).reshape(-1, 4)
+            with np.load(feat) as z:
+                dmap = np.asarray(z["density"], np.float32)
+                if tuple(int(v) for v in z["frame"]) != (w, h):
+                    raise SystemExit(f"{feat}: cached for another frame size")
+            full_w = min(w, density.input_width)
+            full = count_from_map(DensityMap(dmap, w, h, 0.0), boxes, rule, input_width=full_w)
+            near_w = min(w, rule.near_width)
+            near = count_from_map(near_map, boxes, rule, near=True, input_width=near_w)
+            truth = float(head_points(item.truth).shape[0])
+            heights = boxes[:, 3] - boxes[:, 1]
+            hpx = float(np.median(heights)) if len(boxes) else 0.0
+            values = (truth, hpx / h, full.density, full.combined, full.count, near.combined, float("nan"))
+            more = (float(len(boxes)), hpx, float(heights.max()) / h if len(boxes) else 0.0, float(w), float(h))
+            for key, value in zip(COLUMNS, (*values, *more), strict=True):
+                rows[key].append(value)
+        np.savez(OUT / f"{name}.npz", **{k: np.asarray(v) for k, v in rows.items()})
+        print(f"{name}: {len(items)} rows derived", flush=True)
+        if check:  # the derived rows must reproduce the product's count (detector and both runs live)
+            detector = tiled(build_tile_detector(cfg), cfg.crowd.count_tiles)
+            mine = predict(_arrays(rows), rule.near_min_people, rule, rule.near_few_people)
+            for i in np.linspace(0, len(items) - 1, check).astype(int):
+                product = count_frame(_read(items[i].image), detector, density, rule).count
+                if abs(product - float(mine[i])) > 1e-3:
+                    raise SystemExit(f"{name} #{i}: derived rows give {mine[i]}, count_frame {product}")
+            print(f"{name}: {check} images checked against count_frame", flush=True)
 
 
 def _items(name: str) -> list[Callable[[], tuple[BGRImage, float]]]:
@@ -319,6 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--sets", nargs="+", default=list(SETS), choices=ALL_SETS)
     c.add_argument("--check", type=int, default=3, help="compare the first N images with count_frame")
     c.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (crowd.threads; default 2)")
+    d = sub.add_parser("derive", help="collect's rows from the int8 cache and the boxes (seventh round)")
+    d.add_argument("--sets", nargs="+", default=["shanghaitech_b_train", "mall_dev"], choices=SETS)
+    d.add_argument("--threads", type=int, default=1)
+    d.add_argument("--check", type=int, default=4, help="compare N images spread over the set with count_frame")
     v = sub.add_parser("cv")
     v.add_argument("--json", action="store_true")
     b = sub.add_parser("band", help="sixth round: (near_few_people, near_min_people) by CV, people clip included")
@@ -326,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.cmd == "collect":
         collect(args.sets, args.check, args.threads)
+    elif args.cmd == "derive":
+        derive(args.sets, args.threads, args.check)
     elif args.cmd == "band":
         band(args.json)
     else:
