@@ -21,8 +21,8 @@ Fold k is scored with fold k's tail (never trained on fold k); its training-fold
 tail (in-sample for the tail). Criterion as the gate's CV: on the training folds, the mean over the
 four sets of MAE / the set's mean true count. The grid and the bar were fixed before any score
 (notes/issue-22-crowd-blend.md, 14:05 UTC). Inputs as ``bench/crowd_tail_int8_cv.py`` plus
-``build/crowd-gate/people_clip.npz``; the tuned rows are kept in ``CV/blend_rows.npz`` (a rerun is
-row arithmetic, seconds).
+``build/crowd-gate/people_clip.npz``; each tail's quantities are kept in ``CV/blend_tail{t}.npz`` (a rerun is
+row arithmetic, seconds; ``--tails`` fills them while other folds still train).
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/crowd_blend_rows.py \
         --cv build/crowd-train/w1024-int8/cv-r5m4lr5e12 [--json]
@@ -63,25 +63,26 @@ BAR_WORSE = 1.10
 SPARSE_MAX = 4.0
 
 
-def map_rows(cv: Path, rule: CountRule) -> dict[str, Rows]:
-    """Per set: the product's rows plus, per tail t (0: stock, a check; k + 1: fold k's), ``tdens`` /
-    ``tcomb`` on the tail's map and ``mcount`` (tails, W_GRID, images): the product's far-path count on
-    the blended map ``w * T + (1 - w) * S`` with the tuned rule (``crowd.tail_blend_people``)."""
+def tail_rows(cv: Path, t: int, rule: CountRule) -> dict[str, NDArray[np.float64]]:
+    """Tail ``t``'s quantities (0: stock, a check; k + 1: fold k's), kept in ``CV/blend_tail{t}.npz``:
+    per cached set ``SET/tdens``, ``SET/tcomb`` on the tail's map and ``SET/mcount`` (W_GRID, images),
+    the product's far-path count on the blended map ``w * T + (1 - w) * S`` with the tuned rule
+    (``crowd.tail_blend_people``)."""
     import torch
 
+    store = cv / f"blend_tail{t}.npz"
+    if store.exists():
+        with np.load(store) as z:
+            return {k: z[k] for k in z.files}
     torch.set_num_threads(1)
-    model = tcd.default_model("int8")
-    tails = [tcd._torch_tail(tcd.stock_tail(model))] + [
-        tcd._torch_tail(dict(np.load(cv / f"fold{k}.npz"))) for k in range(FOLDS)
-    ]
+    stock_tail = tcd._torch_tail(tcd.stock_tail(tcd.default_model("int8")))
+    tail = stock_tail if t == 0 else tcd._torch_tail(dict(np.load(cv / f"fold{t - 1}.npz")))
     tuned_rule = rule.for_tuned_map()
-    out = {}
+    out: dict[str, NDArray[np.float64]] = {}
     for name in CACHED:
-        r = load((name,))[name]
         items = list_images(tcd.DATA / name)
-        dens = np.zeros((len(tails), len(items)))
-        comb = np.zeros((len(tails), len(items)))
-        mcount = np.zeros((len(tails), len(W_GRID), len(items)))
+        dens, comb = np.zeros(len(items)), np.zeros(len(items))
+        mcount = np.zeros((len(W_GRID), len(items)))
         for i, item in enumerate(items):
             path = tcd.cache_dir(1024, "int8") / name / f"{item.image.stem}.npz"
             with np.load(path) as z:
@@ -90,42 +91,47 @@ def map_rows(cv: Path, rule: CountRule) -> dict[str, Rows]:
             boxes = np.load(tcd.CACHE / "boxes" / name / f"{item.image.stem}.npy")
             width = min(w, 1024)
             with torch.no_grad():
-                maps = [np.asarray(tail[2:](x)[0, 0].numpy(), np.float32) for tail in tails]
-            for t, dmap in enumerate(maps):
-                c = count_from_map(DensityMap(dmap, w, h, 0.0), boxes, rule, input_width=width)
-                dens[t, i], comb[t, i] = c.density, c.combined
-                for j, wt in enumerate(W_GRID):
-                    mixed = (wt * dmap + (1.0 - wt) * maps[0]).astype(np.float32)
-                    m = count_from_map(DensityMap(mixed, w, h, 0.0), boxes, tuned_rule, input_width=width)
-                    mcount[t, j, i] = m.count
+                s_map = np.asarray(stock_tail[2:](x)[0, 0].numpy(), np.float32)
+                t_map = np.asarray(tail[2:](x)[0, 0].numpy(), np.float32)
+            c = count_from_map(DensityMap(t_map, w, h, 0.0), boxes, rule, input_width=width)
+            dens[i], comb[i] = c.density, c.combined
+            for j, wt in enumerate(W_GRID):
+                mixed = (np.float32(wt) * t_map + np.float32(1.0 - wt) * s_map).astype(np.float32)
+                m = count_from_map(DensityMap(mixed, w, h, 0.0), boxes, tuned_rule, input_width=width)
+                mcount[j, i] = m.count
             if i % 100 == 99:
-                print(f"{name}: {i + 1}/{len(items)} tails run", flush=True)
-        off = max(float(np.abs(dens[0] - r["dens"]).max()), float(np.abs(comb[0] - r["comb"]).max()))
+                print(f"tail {t} {name}: {i + 1}/{len(items)}", flush=True)
+        out[f"{name}/tdens"], out[f"{name}/tcomb"], out[f"{name}/mcount"] = dens, comb, mcount
+    np.savez(store, **out)
+    return out
+
+
+def map_rows(cv: Path, rule: CountRule) -> dict[str, Rows]:
+    """Per cached set: the product's rows plus ``tdens`` / ``tcomb`` (tails, images) and ``mcount``
+    (tails, W_GRID, images) of every tail (0: stock; k + 1: fold k's)."""
+    tails = [tail_rows(cv, t, rule) for t in range(FOLDS + 1)]
+    out = {}
+    for name in CACHED:
+        r = load((name,))[name]
+        for key in ("tdens", "tcomb", "mcount"):
+            r[key] = np.stack([tr[f"{name}/{key}"] for tr in tails])
+        off = max(float(np.abs(r["tdens"][0] - r["dens"]).max()), float(np.abs(r["tcomb"][0] - r["comb"]).max()))
         if off > 1e-3:
             raise SystemExit(f"{name}: the stock tail on the cache is {off:.4f} off the product's rows")
-        r["tdens"], r["tcomb"], r["mcount"] = dens, comb, mcount
         out[name] = r
     return out
 
 
 def rows(cv: Path) -> dict[str, Rows]:
-    """Every set's rows with ``near_path`` (today's gate); the tuned quantities kept in ``CV/blend_rows.npz``."""
-    store = cv / "blend_rows.npz"
-    rule = CountRule.from_config(CrowdConfig())
-    if store.exists():
-        with np.load(store) as z:
-            keys = sorted({k.split("/", 1)[0] for k in z.files})
-            data = {s: {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith(s + "/")} for s in keys}
-    else:
-        data = map_rows(cv, rule)
-        # the sparse photos and the clip take the near path only (asserted below): no tail runs there
-        for name in NEAR_ONLY:
-            r = load((name,))[name]
-            r["tdens"] = np.tile(r["dens"], (FOLDS + 1, 1))
-            r["tcomb"] = np.tile(r["comb"], (FOLDS + 1, 1))
-            r["mcount"] = np.zeros((FOLDS + 1, len(W_GRID), len(r["dens"])))
-            data[name] = r
-        np.savez(store, **{f"{s}/{k}": v for s, r in data.items() for k, v in r.items()})
+    """Every set's rows with ``near_path`` (today's gate) and the tails' quantities."""
+    data = map_rows(cv, CountRule.from_config(CrowdConfig()))
+    # the sparse photos and the clip take the near path only (asserted below): no tail runs there
+    for name in NEAR_ONLY:
+        r = load((name,))[name]
+        r["tdens"] = np.tile(r["dens"], (FOLDS + 1, 1))
+        r["tcomb"] = np.tile(r["comb"], (FOLDS + 1, 1))
+        r["mcount"] = np.zeros((FOLDS + 1, len(W_GRID), len(r["dens"])))
+        data[name] = r
     for name, r in data.items():
         r["near_path"] = near_mask(r).astype(np.float64)
         assert np.allclose(np.where(r["near_path"] > 0, r["near"], r["full"]), stock(r)), "rows drifted"
@@ -275,7 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cv", type=Path, required=True, help="a cv output folder (fold*.npz)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--tails", type=int, nargs="+", default=None, help="only run these tails (0: stock) and stop")
     args = p.parse_args(argv)
+    if args.tails is not None:  # fill the per-tail stores while other folds still train
+        for t in args.tails:
+            tail_rows(args.cv, t, CountRule.from_config(CrowdConfig()))
+        return 0
     run(args.cv, args.json)
     return 0
 
