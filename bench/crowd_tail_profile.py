@@ -1,6 +1,6 @@
 """Where the two-tail CSRNet's time goes: ONNX Runtime's per-node profile of the stock int8 graph
 (model csrnet), the installed two-tail graph (model csrnet-tail) and, with ``--as-shipped``, the
-two-tail graph with the tuned layers exactly as shipped (recipe 1, subnormal weights kept), on one
+two-tail graph with the tuned layers exactly as shipped (recipe 1, tiny weights kept), on one
 photo at the product's width (docs/crowd.md, seventh round).
 
 Each graph is run ``--runs`` times after one warm-up run, with ``crowd.threads`` threads; per node

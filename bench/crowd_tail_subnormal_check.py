@@ -1,4 +1,4 @@
-"""The installed two-tail CSRNet (model csrnet-tail, recipe 2: the tail's subnormal weights stored as
+"""The installed two-tail CSRNet (model csrnet-tail, recipe 2: the tail's weights under 1e-20 stored as
 0) against the same graph with the tuned layers exactly as shipped in ``csrnet_tail.npz`` (recipe 1),
 on real labelled images, through the product's counting path (docs/crowd.md, seventh round).
 
