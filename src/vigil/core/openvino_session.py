@@ -13,7 +13,6 @@ OpenVINO), so it cannot be installed beside the pinned ``onnxruntime``.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -67,8 +66,12 @@ def read_cpuinfo(path: Path = Path("/proc/cpuinfo")) -> str:
 
 
 def openvino_installed() -> bool:
-    """Whether the optional ``openvino`` package can be imported (found, without importing it)."""
-    return importlib.util.find_spec("openvino") is not None
+    """Whether the optional ``openvino`` package imports (a half-installed one counts as absent)."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def openvino_has_bf16() -> bool:
