@@ -30,9 +30,9 @@ RUNTIME_SETTINGS = ("auto", "onnxruntime", "openvino")
 
 AMX_FLAG = "amx_bf16"
 """The /proc/cpuinfo flag of AMX's bfloat16 tile multiply. Not OpenVINO's own capability query
-alone: OpenVINO also lists BF16 on CPUs that have only AVX512_BF16 (AMD Zen 4: 0.88x a scene,
+alone: OpenVINO lists BF16 wherever oneDNN may use AVX512_BF16 or AVX2-VNNI-2 (AMD Zen 4: 0.88x a scene,
 docs/plates.md sixth round), and on CPUs with neither it accepts a bf16 hint and emulates it,
-slower than fp32 (2.3x the f32 detector's time on an Ice Lake Xeon, eighth round). AMX is where
+slower than fp32 (1.7x OpenVINO f32's scene time on an Ice Lake Xeon, eighth round). AMX is where
 the gain was measured, so AMX is what ``auto`` asks for; OpenVINO's BF16 capability is required
 as well, so that a CPU whose flag OpenVINO cannot use (an old kernel) stays on ONNX Runtime."""
 
