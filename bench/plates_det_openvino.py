@@ -10,6 +10,11 @@ and peak RSS. bf16 is native only with AMX (and AVX512_BF16); elsewhere OpenVINO
 reads are still bf16's, the times are not AMX's.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/plates_det_openvino.py [N] [--ways ort,f32,bf16] [--json FILE]
+
+``--alone RUNTIME`` (a ``plates.text_detector_runtime`` value) instead reads the first N scenes once
+each with the product's reader built for that setting alone, and prints its peak RSS and the mean
+time of those first reads (OpenVINO's compile of each new input shape included): run once per
+runtime, each in its own process.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ def main() -> None:
     opts = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("--")}
     args = [a for i, a in enumerate(argv) if not a.startswith("--") and (i == 0 or not argv[i - 1].startswith("--"))]
     limit = int(args[0]) if args else 222
+    if "--alone" in opts:
+        alone(opts["--alone"], limit)
+        return
     wanted = opts.get("--ways", "ort,f32,bf16").split(",")
     cfg = PlatesConfig(text_detector_runtime="onnxruntime")
     reader = build_plate_reader(cfg, models_dir())
@@ -112,6 +120,23 @@ def main() -> None:
         Path(opts["--json"]).write_text(
             json.dumps({"scenes": [Path(s.image).name for s in scenes], "texts": texts, "times": times, "rows": rows})
         )
+
+
+def alone(runtime: str, limit: int) -> None:
+    reader = build_plate_reader(PlatesConfig(text_detector_runtime=runtime), models_dir())  # type: ignore[arg-type]
+    _, scenes = load_labels(SHARED_DATA / "plates" / "us")
+    load0, times = os.getloadavg()[0], []
+    for item in scenes[:limit]:
+        image = read_image(item.image)
+        t0 = time.perf_counter()
+        reader.read_scene(image)
+        times.append(1000 * (time.perf_counter() - t0))
+    choice = choose_runtime(runtime)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{lscpu_model()}; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}; {runtime}: {choice.runtime} "
+        f"{choice.precision}; {len(times)} US scenes, first reads mean {np.mean(times):.1f} ms; peak RSS {rss:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
