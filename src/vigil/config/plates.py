@@ -23,6 +23,8 @@ LOCALISERS: tuple[Localiser, ...] = ("morphology", "platedet")
 Recogniser = Literal["cct", "cct-v1", "ppocr"]
 RECOGNISERS: tuple[Recogniser, ...] = ("cct", "cct-v1", "ppocr")
 
+TextDetectorRuntime = Literal["auto", "onnxruntime", "openvino"]
+
 
 class PlatesConfig(StrictModel):
     """Settings of the plates feature."""
@@ -80,6 +82,13 @@ class PlatesConfig(StrictModel):
         "found-rate on the US scenes), or never.",
     )
 
+    text_detector_runtime: TextDetectorRuntime = Field(
+        default="auto",
+        description="What runs the PP-OCRv6 text detector: 'auto' (OpenVINO bfloat16 where the optional "
+        "openvino package is installed and the CPU has AMX, about 0.4x a scene's time there; ONNX Runtime "
+        "fp32 elsewhere), 'onnxruntime', or 'openvino' (pip install 'vigil[openvino]'; bfloat16 on AMX, "
+        "fp32 elsewhere).",
+    )
     recogniser: Recogniser = Field(
         default="cct",
         description="Which recogniser reads plates: 'cct' (fast-plate-ocr CCT-XS v2, plate-trained, with a "
