@@ -27,15 +27,15 @@ def test_cpu_flags_are_read_from_the_flags_line_only() -> None:
 @pytest.mark.parametrize(
     ("cpuinfo", "installed", "native_bf16", "expected"),
     [
-        (SAPPHIRE, True, True, ("openvino", "bf16")),  # the one case where auto leaves ONNX Runtime
-        (SAPPHIRE, False, True, ("onnxruntime", "f32")),  # the extra not installed
-        (SAPPHIRE, True, False, ("onnxruntime", "f32")),  # the flag shown but OpenVINO cannot use it
-        (ZEN4, True, True, ("onnxruntime", "f32")),  # bf16 without AMX: 0.88x measured, not taken
-        (ICE_LAKE, True, False, ("onnxruntime", "f32")),  # bf16 would be emulated, slower
-        ("", True, True, ("onnxruntime", "f32")),  # no /proc/cpuinfo (not Linux)
+        (SAPPHIRE, True, True, ("openvino", "bf16")),  # the one case where auto takes bfloat16
+        (SAPPHIRE, False, True, ("onnxruntime", "f32")),  # the extra not installed: the only ONNX Runtime case
+        (SAPPHIRE, True, False, ("openvino", "f32")),  # the flag shown but OpenVINO cannot use it
+        (ZEN4, True, True, ("openvino", "f32")),  # bf16 without AMX: 0.88x measured, not taken
+        (ICE_LAKE, True, False, ("openvino", "f32")),  # bf16 would be emulated, slower; fp32 0.52x
+        ("", True, True, ("openvino", "f32")),  # no /proc/cpuinfo (not Linux)
     ],
 )
-def test_auto_takes_openvino_bf16_only_with_amx_and_the_package(
+def test_auto_takes_bf16_only_with_amx_and_onnxruntime_only_without_the_package(
     cpuinfo: str, installed: bool, native_bf16: bool, expected: tuple[str, str]
 ) -> None:
     choice = choose_runtime("auto", cpuinfo=cpuinfo, installed=installed, native_bf16=native_bf16)

@@ -84,10 +84,10 @@ class PlatesConfig(StrictModel):
 
     text_detector_runtime: TextDetectorRuntime = Field(
         default="auto",
-        description="What runs the PP-OCRv6 text detector: 'auto' (OpenVINO bfloat16 where the optional "
-        "openvino package is installed and the CPU has AMX, about 0.4x a scene's time there; ONNX Runtime "
-        "fp32 elsewhere), 'onnxruntime', or 'openvino' (pip install 'vigil[openvino]'; bfloat16 on AMX, "
-        "fp32 elsewhere).",
+        description="What runs the PP-OCRv6 text detector: 'auto' (where the optional openvino package is "
+        "installed, OpenVINO: bfloat16 on a CPU with AMX, about 0.4x a scene's time there, fp32 elsewhere, "
+        "ONNX Runtime's output in 0.5-0.95x the time; ONNX Runtime fp32 without the package), "
+        "'onnxruntime', or 'openvino' (as auto, but refuses without pip install 'vigil[openvino]').",
     )
     recogniser: Recogniser = Field(
         default="cct",

@@ -2,9 +2,10 @@
 
 OpenVINO is an optional extra (``pip install 'vigil[openvino]'``; the repository's set-up installs
 it). Only the PP-OCRv6 text detector uses it: on a CPU with AMX (Intel Xeon 4th generation on) its
-bfloat16 convolutions run a whole plate scene in about 0.4x the time of ONNX Runtime fp32
-(docs/plates.md, seventh and eighth rounds). Everything else stays on ONNX Runtime
-(:mod:`vigil.core.onnx_session`).
+bfloat16 convolutions run a whole plate scene in about 0.4x the time of ONNX Runtime fp32; elsewhere
+its fp32 graph gives ONNX Runtime's output (the same text on all 222 US scenes) in 0.51-0.52x a
+scene's time on an Ice Lake Xeon and 0.91-0.95x the detector's on an AMD Zen 4 (docs/plates.md,
+seventh and eighth rounds). Everything else stays on ONNX Runtime (:mod:`vigil.core.onnx_session`).
 
 Why not ONNX Runtime's OpenVINO execution provider: its wheel (``onnxruntime-openvino``) is itself
 an ``onnxruntime`` package (the same import name, an older ONNX Runtime with its own bundled
@@ -90,10 +91,11 @@ def choose_runtime(
 ) -> RuntimeChoice:
     """The runtime for ``setting`` (auto, onnxruntime or openvino) on this machine.
 
-    ``auto``: OpenVINO bfloat16 where ``openvino`` imports, the CPU lists ``amx_bf16`` and OpenVINO
-    lists BF16; otherwise ONNX Runtime fp32. ``openvino``: OpenVINO, bfloat16 where ``auto`` would
-    take it and fp32 elsewhere (emulated bfloat16 is slower than fp32). ``cpuinfo``, ``installed``
-    and ``native_bf16`` stand in for the machine's (tests).
+    ``auto`` and ``openvino``: OpenVINO, bfloat16 where the CPU lists ``amx_bf16`` and OpenVINO lists
+    BF16, fp32 elsewhere (emulated bfloat16 is slower than fp32; OpenVINO's fp32 is ONNX Runtime's
+    output, never slower where measured). Without the package ``auto`` is ONNX Runtime fp32 and
+    ``openvino`` refuses. ``cpuinfo``, ``installed`` and ``native_bf16`` stand in for the machine's
+    (tests).
 
     Raises:
         ValueError: ``setting`` is none of :data:`RUNTIME_SETTINGS`.
@@ -113,9 +115,10 @@ def choose_runtime(
     amx = AMX_FLAG in cpu_flags(read_cpuinfo() if cpuinfo is None else cpuinfo)
     if amx and (openvino_has_bf16() if native_bf16 is None else native_bf16):
         return RuntimeChoice("openvino", "bf16", f"{setting}: OpenVINO installed, the CPU has AMX ({AMX_FLAG})")
-    if setting == "openvino":
-        return RuntimeChoice("openvino", "f32", f"set: openvino; fp32, the CPU has no {AMX_FLAG} usable by OpenVINO")
-    return RuntimeChoice("onnxruntime", "f32", f"auto: the CPU has no {AMX_FLAG} usable by OpenVINO")
+    # fp32 without AMX: ONNX Runtime's output (0 px apart), 0.51-0.52x a scene on an Ice Lake Xeon
+    # at load 5-20, never slower where measured; it costs ~370 MiB of compiled kernels (eighth round).
+    how = "set: openvino" if setting == "openvino" else "auto: OpenVINO installed"
+    return RuntimeChoice("openvino", "f32", f"{how}; fp32, the CPU has no {AMX_FLAG} usable by OpenVINO")
 
 
 class OpenVinoSession:
