@@ -392,8 +392,11 @@ def apply_height(reader: PlateReader, row: dict[str, Any], rule: HRule) -> Plate
     return apply(reader, {**row, "cuts": cuts + extra}, RULES[0])
 
 
-def analyse_height(outs: list[Path], rules: list[HRule] = RULES_HEIGHT) -> None:
-    """The eighth round: each fold's choice among ``rules``, scored on the other fold."""
+def pooled_rows(
+    outs: list[Path],
+) -> tuple[list[dict[str, Any]], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The collected scenes of every scale in ``outs`` pooled: rows, fold (even / odd scene of its
+    scale), scale index, and whether today's read was exact (the pooled-scales 2-fold scheme)."""
     rows: list[dict[str, Any]] = []
     fold_of: list[int] = []
     scale_of: list[int] = []
@@ -402,9 +405,14 @@ def analyse_height(outs: list[Path], rules: list[HRule] = RULES_HEIGHT) -> None:
         rows += part
         fold_of += [k % 2 for k in range(len(part))]
         scale_of += [s] * len(part)
-    reader = build_plate_reader(PlatesConfig(), models_dir())
-    fold, scale = np.array(fold_of), np.array(scale_of)
     today = np.array([r["today"] is not None and r["today"].text == r["truth"] for r in rows])
+    return rows, np.array(fold_of), np.array(scale_of), today
+
+
+def analyse_height(outs: list[Path], rules: list[HRule] = RULES_HEIGHT) -> None:
+    """The eighth round: each fold's choice among ``rules``, scored on the other fold."""
+    rows, fold, scale, today = pooled_rows(outs)
+    reader = build_plate_reader(PlatesConfig(), models_dir())
     right: dict[HRule, np.ndarray[Any, Any]] = {}
     for rule in rules:
         reads = [apply_height(reader, row, rule) for row in rows]
@@ -450,17 +458,8 @@ def analyse_height(outs: list[Path], rules: list[HRule] = RULES_HEIGHT) -> None:
 
 def analyse(outs: list[Path], grid: str = "rectify") -> None:
     rules = {"band": RULES_BAND, "cut": RULES_CUT}.get(grid, RULES)
-    rows: list[dict[str, Any]] = []
-    fold_of: list[int] = []
-    scale_of: list[int] = []
-    for s, out in enumerate(outs):
-        part = pickle.loads(out.read_bytes())
-        rows += part
-        fold_of += [k % 2 for k in range(len(part))]
-        scale_of += [s] * len(part)
+    rows, fold, scale, today = pooled_rows(outs)
     reader = build_plate_reader(PlatesConfig(), models_dir())
-    fold, scale = np.array(fold_of), np.array(scale_of)
-    today = np.array([r["today"] is not None and r["today"].text == r["truth"] for r in rows])
     right: dict[Rule, np.ndarray[Any, Any]] = {}
     for rule in rules:
         reads = [apply(reader, row, rule) for row in rows]
