@@ -10,7 +10,7 @@ export VIGIL_MODELS_DIR ?= $(CURDIR)/vigil-data/models
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,openvino]'
 	touch $@
 
 # Weights published only as release assets (the plate recognisers, YOLOX-Nano) are fetched from their pinned

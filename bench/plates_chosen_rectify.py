@@ -23,7 +23,7 @@ in ``RULES`` before any scoring.
 Nothing here is used by the product.
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python bench/plates_chosen_rectify.py [--band] OUT [N|0] [SCALE]
-    .venv/bin/python bench/plates_chosen_rectify.py --analyse [--grid rectify|band|cut] OUT [OUT ...]
+    .venv/bin/python bench/plates_chosen_rectify.py --analyse [--grid rectify|band|cut|height|height2] OUT [OUT ...]
     OMP_NUM_THREADS=1 .venv/bin/python bench/plates_chosen_rectify.py --cpu [N]   # CPU time, 1 thread
 """
 
@@ -342,8 +342,61 @@ def apply(reader: PlateReader, row: dict[str, Any], rule: Rule) -> PlateRead | N
     return replace(out, score=first.score, box=row["today"].box)
 
 
-def analyse(outs: list[Path], grid: str = "rectify") -> None:
-    rules = {"band": RULES_BAND, "cut": RULES_CUT}.get(grid, RULES)
+HRule = tuple[str, str, float]
+"""The eighth round's grid (notes/issue-21-plates-exact.md, fixed before scoring): (form, version, r).
+A cut is *tall* where the band-snapped version's height is at most r of its own (q <= r: the cut is
+much taller than its band of text rows). Forms: ``R`` the tall cut read from the version's views
+instead of today's; ``B`` the version's views averaged with today's for a tall cut; ``C`` the
+version of each tall cut competes as one more cut (as the sixth round's cuts compete)."""
+
+HEIGHT_VERSIONS = ("band10", "band15", "rband10", "rband15")
+HEIGHT_RS = (0.5, 0.6, 0.7, 0.8)
+RULES_HEIGHT: list[HRule] = [("today", "", 0.0)] + [
+    (form, version, r) for form in ("R", "B", "C") for version in HEIGHT_VERSIONS for r in HEIGHT_RS
+]
+
+
+def _q(cut: dict[str, Any], version: str) -> float:
+    """The band-snapped cut's height over the cut's own (collected in the ``slant`` field)."""
+    got = cut.get(version)
+    return float(got["slant"]) if got is not None else math.inf
+
+
+RULES_HEIGHT2: list[HRule] = [("today", "", 0.0)] + [
+    (form, version, k) for version in HEIGHT_VERSIONS for form in ("Cgrow", "Cboth") for k in (1.25, 1.5, 2.0)
+]
+"""The second grid of the eighth round (notes; written after looking at the full-size misses, which is
+weaker evidence): the version of a cut competes as one more cut where its band is at least k times
+the cut's height (``Cgrow``: a cut shorter than its characters), or that or at most 1/k (``Cboth``)."""
+
+
+def apply_height(reader: PlateReader, row: dict[str, Any], rule: HRule) -> PlateRead | None:
+    form, version, r = rule
+    if form == "today":
+        return apply(reader, row, RULES[0])
+    cuts = row["cuts"]
+    if form in ("Cgrow", "Cboth"):
+        k = r
+        keep = [_q(c, version) >= k or (form == "Cboth" and _q(c, version) <= 1 / k) for c in cuts]
+        keep = [t and math.isfinite(_q(c, version)) for c, t in zip(cuts, keep, strict=True)]
+        extra = [{"base": c[version]} for c, t in zip(cuts, keep, strict=True) if t]
+        return apply(reader, {**row, "cuts": cuts + extra}, RULES[0])
+    tall = [_q(c, version) <= r for c in cuts]
+    if form == "R":
+        new = [{"base": c[version] if t else c.get("base")} for c, t in zip(cuts, tall, strict=True)]
+        return apply(reader, {**row, "cuts": new}, RULES[0])
+    if form == "B":
+        new = [{"base": c.get("base"), "x": c[version] if t else None} for c, t in zip(cuts, tall, strict=True)]
+        return apply(reader, {**row, "cuts": new}, ("base+x", "mean", 0.0))
+    extra = [{"base": c[version]} for c, t in zip(cuts, tall, strict=True) if t]
+    return apply(reader, {**row, "cuts": cuts + extra}, RULES[0])
+
+
+def pooled_rows(
+    outs: list[Path],
+) -> tuple[list[dict[str, Any]], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The collected scenes of every scale in ``outs`` pooled: rows, fold (even / odd scene of its
+    scale), scale index, and whether today's read was exact (the pooled-scales 2-fold scheme)."""
     rows: list[dict[str, Any]] = []
     fold_of: list[int] = []
     scale_of: list[int] = []
@@ -352,9 +405,61 @@ def analyse(outs: list[Path], grid: str = "rectify") -> None:
         rows += part
         fold_of += [k % 2 for k in range(len(part))]
         scale_of += [s] * len(part)
-    reader = build_plate_reader(PlatesConfig(), models_dir())
-    fold, scale = np.array(fold_of), np.array(scale_of)
     today = np.array([r["today"] is not None and r["today"].text == r["truth"] for r in rows])
+    return rows, np.array(fold_of), np.array(scale_of), today
+
+
+def analyse_height(outs: list[Path], rules: list[HRule] = RULES_HEIGHT) -> None:
+    """The eighth round: each fold's choice among ``rules``, scored on the other fold."""
+    rows, fold, scale, today = pooled_rows(outs)
+    reader = build_plate_reader(PlatesConfig(), models_dir())
+    right: dict[HRule, np.ndarray[Any, Any]] = {}
+    for rule in rules:
+        reads = [apply_height(reader, row, rule) for row in rows]
+        right[rule] = np.array([r is not None and r.text == row["truth"] for r, row in zip(reads, rows, strict=True)])
+    base = rules[0]
+    print(
+        f"{len(rows)} scenes; today (collected): exact {today.sum()} ({today[fold == 0].sum()} + "
+        f"{today[fold == 1].sum()}); today rule: {right[base].sum()}, same in {(right[base] == today).sum()}"
+    )
+    # How tall the chosen cut is against its band, for hits and misses (descriptive, not a choice).
+    for version in HEIGHT_VERSIONS:
+        qs = np.array([_q(r["cuts"][0], version) if r["cuts"] else math.nan for r in rows])
+        ok = np.isfinite(qs)
+        print(
+            f"  chosen cut q ({version}): hits median {np.median(qs[ok & today]):.2f}, misses median "
+            f"{np.median(qs[ok & ~today]):.2f}; share q<=0.5/0.6/0.7/0.8: "
+            + " / ".join(f"{np.mean(qs[ok] <= t):.2f}" for t in HEIGHT_RS)
+        )
+    for rule in rules:
+        e = right[rule]
+        per_scale = " / ".join(str(int(e[scale == s].sum())) for s in range(len(outs)))
+        changed = [
+            f"{rows[k]['image'][:14]}@{scale[k]} {'fix' if e[k] else 'break'}"
+            for k in range(len(rows))
+            if e[k] != right[base][k]
+        ]
+        print(
+            f"  {rule!s:26s} exact {e.sum():3d} ({e[fold == 0].sum()} + {e[fold == 1].sum()})  by scale "
+            f"{per_scale}  {', '.join(changed)}"
+        )
+    order = {r: k for k, r in enumerate(rules)}
+    for f in (0, 1):
+        train, test = fold == f, fold != f
+        best = max(
+            rules,
+            key=lambda r: (int(right[r][train].sum()), r == base, -(r[0] == "B"), -order[r]),
+        )
+        print(
+            f"fold {f} chose {best}: train {right[best][train].sum()} (today {right[base][train].sum()}); "
+            f"held out {right[best][test].sum()} (today {right[base][test].sum()})"
+        )
+
+
+def analyse(outs: list[Path], grid: str = "rectify") -> None:
+    rules = {"band": RULES_BAND, "cut": RULES_CUT}.get(grid, RULES)
+    rows, fold, scale, today = pooled_rows(outs)
+    reader = build_plate_reader(PlatesConfig(), models_dir())
     right: dict[Rule, np.ndarray[Any, Any]] = {}
     for rule in rules:
         reads = [apply(reader, row, rule) for row in rows]
@@ -454,6 +559,9 @@ def main() -> None:
             at = args.index("--grid")
             grid = args[at + 1]
             args = args[:at] + args[at + 2 :]
+        if grid in ("height", "height2"):
+            analyse_height([Path(a) for a in args[1:]], RULES_HEIGHT if grid == "height" else RULES_HEIGHT2)
+            return
         analyse([Path(a) for a in args[1:]], grid)
         return
     versions = VERSIONS

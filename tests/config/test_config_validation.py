@@ -169,6 +169,12 @@ BAD_VALUES = [
     ({"plates": {"formats": {"X1": ["LLD"]}}}, "plates.formats", "'X1'", "2-16 of a-z"),
     ({"plates": {"formats": {"xx": ["LL-D"]}}}, "plates.formats", "'LL-D'", "L (letter), D (digit)"),
     ({"plates": {"formats": {"xx": []}}}, "plates.formats", "'xx'", "lists no layouts"),
+    (
+        {"plates": {"text_detector_runtime": "tensorrt"}},
+        "plates.text_detector_runtime",
+        "'tensorrt'",
+        "'auto', 'onnxruntime' or 'openvino'",
+    ),
 ]
 
 

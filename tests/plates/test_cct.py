@@ -435,3 +435,27 @@ def test_a_scene_with_no_read_is_looked_at_again_at_its_own_resolution(full_reso
         assert reads[0].box == pytest.approx((500.0, 400.0, 620.0, 430.0))
     else:
         assert reads == [] and ocr.sides == [None]
+
+
+@pytest.mark.parametrize(("p", "text", "reader_name"), [(0.65, "6MWF778", "plates-cct"), (0.55, "6MW78", "ppocr")])
+def test_a_chosen_closer_read_is_read_again_from_its_line(p: float, text: str, reader_name: str) -> None:
+    """``CLOSER_LINE_REREAD``: where PP-OCR's closer read is the chosen plate, the plate-trained
+    recogniser reads the line PP-OCR read (widened as a row is) under ``CHOSEN_VIEWS``; its read
+    gives the text where its least sure character is at least 0.6, and the box, the score and the
+    line stay the closer read's. Less sure, PP-OCR's read stands."""
+    from vigil.plates.reader import ROW_TO_PLATE, PlateRead, _expand
+
+    session = FakeSession([slots_for("6MWF778", p=p)] * len(CHOSEN_VIEWS), [country("United States")] * 4)
+    reader = PlateReader(LineOCR(""), ("us",), cct=recogniser(session))  # type: ignore[arg-type]
+    image = np.full((480, 640, 3), 120, np.uint8)
+    line = (300.0, 200.0, 400.0, 230.0)
+    closer = PlateRead(
+        "6MW78", "6MW78", 0.9, 0.8, (280.0, 190.0, 420.0, 240.0), "us", False, image[:1, :1], True, line_box=line
+    )
+    read = reader._read_chosen(image, closer, [closer])
+    assert [b[0] for b in session.batches] == [len(CHOSEN_VIEWS)]  # the line's views, one batch
+    assert (read.text, read.reader) == (text, reader_name)
+    assert read.box == closer.box and read.score == closer.score and read.line_box == line and read.closer
+    if reader_name == "plates-cct":
+        assert read.read_box == pytest.approx(_expand(line, *ROW_TO_PLATE))
+        assert read.least == pytest.approx(p, abs=1e-3)

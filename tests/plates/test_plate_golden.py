@@ -20,6 +20,7 @@ import pytest
 
 from vigil.config.plates import PlatesConfig
 from vigil.core.frame import BGRImage
+from vigil.core.openvino_session import choose_runtime
 from vigil.plates.eval import evaluate
 from vigil.plates.ocr import RapidTextEngine
 from vigil.plates.reader import PlateRead, PlateReader
@@ -82,16 +83,27 @@ def test_plate_metrics_hold(shared_data: Path, name: str, shared_ppocr_crop_read
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["onnxruntime", "auto"])
 @pytest.mark.parametrize("name", ["crops_cct", "us_cct"])
 def test_default_reader_metrics_hold_on_the_whole_sets(
-    shared_data: Path, installed_models_dir: Path, name: str, shared_ppocr_crop_reads: None
+    shared_data: Path, installed_models_dir: Path, name: str, runtime: str, shared_ppocr_crop_reads: None
 ) -> None:
-    """The default reader (CCT-XS v2, PP-OCRv6 as second opinion) on every labelled plate."""
+    """The default reader (CCT-XS v2, PP-OCRv6 as second opinion) on every labelled plate.
+
+    The golden figures were measured with the text detector on ONNX Runtime fp32, which every CPU
+    runs the same: that run is pinned. ``auto`` is checked against the same figures and tolerance
+    only where it picks bfloat16 (OpenVINO on a CPU with AMX: 202 of 222 US scenes against 203,
+    docs/plates.md eighth round), so a CI box without AMX runs the set once: OpenVINO fp32, auto
+    elsewhere, gives ONNX Runtime's text lines (tests/plates/test_text_detector_runtime.py, 0.5 px;
+    the same text on all 222 scenes, bench/plates_det_openvino.py)."""
     folder = shared_data / "plates" / name.removesuffix("_cct")
     if not folder.is_dir():
         pytest.skip(f"labelled plates not found at {folder}")
+    auto = choose_runtime("auto")
+    if runtime == "auto" and auto.precision == "f32":
+        pytest.skip(f"auto is fp32 on this machine ({auto.why}): the pinned run covers it")
     golden = json.loads(GOLDEN.read_text())["subset"][name]
-    reader = build_plate_reader(PlatesConfig(), installed_models_dir)
+    reader = build_plate_reader(PlatesConfig(text_detector_runtime=runtime), installed_models_dir)  # type: ignore[arg-type]
     assert reader.recogniser_name == "plates-cct"
     report = evaluate(folder, reader)
     assert report.n == golden["n"]  # the whole set, not a subset

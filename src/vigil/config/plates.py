@@ -23,6 +23,8 @@ LOCALISERS: tuple[Localiser, ...] = ("morphology", "platedet")
 Recogniser = Literal["cct", "cct-v1", "ppocr"]
 RECOGNISERS: tuple[Recogniser, ...] = ("cct", "cct-v1", "ppocr")
 
+TextDetectorRuntime = Literal["auto", "onnxruntime", "openvino"]
+
 
 class PlatesConfig(StrictModel):
     """Settings of the plates feature."""
@@ -80,6 +82,13 @@ class PlatesConfig(StrictModel):
         "found-rate on the US scenes), or never.",
     )
 
+    text_detector_runtime: TextDetectorRuntime = Field(
+        default="auto",
+        description="What runs the PP-OCRv6 text detector: 'auto' (where the optional openvino package is "
+        "installed, OpenVINO: bfloat16 on a CPU with AMX, about 0.4x a scene's time there, fp32 elsewhere, "
+        "ONNX Runtime's output in 0.5-0.95x the time; ONNX Runtime fp32 without the package), "
+        "'onnxruntime', or 'openvino' (as auto, but refuses without pip install 'vigil[openvino]').",
+    )
     recogniser: Recogniser = Field(
         default="cct",
         description="Which recogniser reads plates: 'cct' (fast-plate-ocr CCT-XS v2, plate-trained, with a "

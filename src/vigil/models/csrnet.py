@@ -190,10 +190,30 @@ TUNED_INPUT = "backend_8_relu"
 """The stock tensor the tuned tail reads: the output of the stock ``backend_8`` (fp32 in the int8 graph)."""
 
 
+TINY_WEIGHT = 1e-20
+"""Tail values under this magnitude are stored as 0 (:func:`zero_tiny_weights`)."""
+
+
+def zero_tiny_weights(array: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``array`` with its values under :data:`TINY_WEIGHT` in magnitude set to 0.
+
+    Fine-tuning's weight decay leaves weights near 0 without reaching it: in the shipped tail's
+    ``backend.10.weight`` 944 are subnormal (under 1.2e-38) and 1,633 under 1e-20, a whole filter
+    (34) among them. On Intel CPUs a multiply whose operand or result is subnormal takes a microcode
+    assist: the tuned ``backend_10`` cost 10x its stock twin of the same shape on an Intel Xeon, still
+    2.7x with only the subnormal weights zeroed (their products with small activations are subnormal
+    too), 1.0x with these (docs/crowd.md, seventh round; AMD Zen CPUs handle them in hardware). A
+    weight under 1e-20 adds under 1e-20 x its activation to its sum, far below float32's resolution of
+    any sum that matters: the maps stayed bit-identical on every image measured.
+    """
+    return np.where(np.abs(array) < TINY_WEIGHT, np.float32(0.0), array).astype(np.float32)
+
+
 def add_tuned_tail(graph_path: Path, tail: Path, output: Path) -> None:
     """The installed CSRNet graph (``model-int8.onnx``) with a second output :data:`TUNED_OUTPUT`:
     Vigil's fine-tuned ``backend_10`` + output layer, fp32 like the stock tail, on the stock
-    :data:`TUNED_INPUT`. The stock output ``density`` is left exactly as it was.
+    :data:`TUNED_INPUT`. The stock output ``density`` is left exactly as it was; the tail's tiny
+    weights are stored as 0 (:func:`zero_tiny_weights`).
 
     Raises:
         ModelError: the tail file is unreadable, has other layers, shapes or non-finite values, the
@@ -211,6 +231,7 @@ def add_tuned_tail(graph_path: Path, tail: Path, output: Path) -> None:
             )
         if not np.isfinite(weights[key]).all():
             raise ModelError(f"fine-tuned CSRNet tail {tail.name}: {key} holds values that are not finite")
+    weights = {key: zero_tiny_weights(array) for key, array in weights.items()}
     try:
         model = onnx.load(str(graph_path))
     except Exception as exc:  # onnx raises protobuf's DecodeError, OSError and more

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from vigil.core.errors import ModelError
 from vigil.core.frame import BGRImage
 from vigil.core.onnx_session import make_session
+from vigil.core.openvino_session import OpenVinoSession, RuntimeChoice
 from vigil.plates.ctc import PlateFold, StepSummary, TextLine, decode_greedy, plate_fold, summarise
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,12 @@ class RapidTextEngine:
         own_sessions: bool = True,
         spin: bool | None = None,
         coarse: float | None = SCENE_COARSE,
+        detector_runtime: RuntimeChoice | None = None,
     ) -> None:
         self._threads = threads
+        # None or ONNX Runtime: the detector's session as rapidocr (or _own_session) makes it;
+        # OpenVINO: the same graph compiled by OpenVINO (vigil.core.openvino_session).
+        self._detector_runtime = detector_runtime
         # None: rapidocr's own pipeline for the scene pass, one engine per side (the reader until
         # 2026-12-07); 0: Vigil's own single full pass; > 0: the coarse pass first (see
         # SCENE_COARSE). bench/plates_scene_coarse.py compares them in one process.
@@ -159,6 +164,13 @@ class RapidTextEngine:
             )
             if self._own:
                 _own_session(engine._load_det_model(), self._threads, self._spin)
+            choice = self._detector_runtime
+            if choice is not None and choice.runtime == "openvino":
+                det = engine._load_det_model()
+                path = Path(det.session.session._model_path)
+                det.session = OpenVinoSession(path, self._threads, choice.precision)
+        except ModelError:
+            raise
         except Exception as exc:  # rapidocr raises plain Exceptions on bad model files
             raise ModelError(f"rapidocr could not load its models: {exc}") from exc
         return engine

@@ -218,6 +218,19 @@ character less sure than this: a sure read was never replaced at 0.8 or above. C
 reading them everywhere; both folds chose it (0.7 lost one read in each)."""
 
 
+CLOSER_LINE_REREAD = 0.6
+"""Where a chosen plate is PP-OCR's closer read, the plate-trained recogniser reads the text line
+PP-OCR read (its ``line_box`` widened by :data:`ROW_TO_PLATE` as a row is) under
+:data:`CHOSEN_VIEWS`, and its read replaces PP-OCR's text where its least sure character is at
+least this; the rank, the box and the score stay the closer read's. PP-OCR's closer reads drop or
+confuse a character the plate recogniser reads right from the same line (``6MW78`` for
+``6MWF778``, ``0315771`` for ``D315771``); the row the closer read started from, re-read instead
+(the sixth round), was surer only on a threshold one image sat beside. Chosen by 2-fold
+cross-validation on the US scenes at full size, 0.75 and 0.6 pooled (``bench/plates_ppocr_arbiter.py``,
+docs/plates.md, eighth round): both folds chose it, held out 280 -> 282 and 294 -> 300 of 333, no
+read broken at 0.5-0.9; full size 203 -> 205 of 222. (Above 1: never, as before; for the bench.)"""
+
+
 CLOSER_LINE_BOX = True
 """A closer read (PP-OCR's read of the tallest text line around a weak read) reports the box of the
 line it read, in frame pixels, instead of the row that led to it: a row can be much wider than
@@ -526,6 +539,8 @@ class PlateReader:
     def _read_chosen(self, image: BGRImage, read: PlateRead, others: list[PlateRead] | None = None) -> PlateRead:
         """A chosen plate read again from several crops by both graphs (:data:`CHOSEN_VIEWS`), and
         from those of the ``others`` that are cuts of the same plate (:data:`CHOSEN_CUTS_IOU`)."""
+        if self._cct is not None and read.reader == "ppocr" and read.line_box is not None:
+            return self._reread_line(image, read)
         if self._cct is None or read.read_box is None or read.reader == "ppocr":
             return read
         first = self._cct.read_views(_chosen_views(image, read.read_box))
@@ -551,6 +566,22 @@ class PlateReader:
             return read
         out = self._from_cct(best[0], read.crop, read.box)
         return replace(out, score=read.score, read_box=best[1])
+
+    def _reread_line(self, image: BGRImage, read: PlateRead) -> PlateRead:
+        """PP-OCR's chosen closer read, its line read again by the plate-trained recogniser
+        (:data:`CLOSER_LINE_REREAD`)."""
+        assert self._cct is not None and read.line_box is not None
+        if CLOSER_LINE_REREAD > 1:
+            return read
+        box = _expand(read.line_box, *ROW_TO_PLATE)
+        again = self._cct.read_views(_chosen_views(image, box))
+        self.ocr_calls += 1
+        if not again.text or again.least < CLOSER_LINE_REREAD:
+            return read
+        out = self._from_cct(again, read.crop, read.box)
+        if not out.text:  # e.g. a timestamp: not a plate, PP-OCR's read stands
+            return read
+        return replace(out, score=read.score, closer=True, read_box=box, line_box=read.line_box)
 
     def read_crop(self, plate: BGRImage) -> PlateRead | None:
         """Read an image that is already one plate.

@@ -33,6 +33,7 @@ from vigil.core.errors import ModelMissingError, VigilError
 from vigil.core.frame import Frame
 from vigil.core.ids import new_id
 from vigil.core.onnx_session import make_session
+from vigil.core.openvino_session import choose_runtime
 from vigil.events import AnyEvent, BoundingBox, CandidateRaised
 from vigil.events.candidates import CandidateFlag
 from vigil.events.plates import PlateReadEvent, PlateReadSummary
@@ -458,14 +459,17 @@ def build_plate_reader(
 
     Raises:
         ModelMissingError: localiser 'platedet' and the optional model is not installed.
+        ModelError: text_detector_runtime 'openvino' and OpenVINO is not installed.
     """
     detector = None
     if (localiser or cfg.localiser) == "platedet":
         # Optional AGPL-3.0 model: only ever loaded when the operator chose it.
         path = require(models_dir, PLATEDET_MODEL) / PLATEDET_FILE
         detector = PlateDetector(make_session(path, cfg.threads), confidence=cfg.detector_confidence)
+    choice = choose_runtime(cfg.text_detector_runtime)
+    log.info("plates: text detector on %s %s (%s)", choice.runtime, choice.precision, choice.why)
     return PlateReader(
-        RapidTextEngine(threads=cfg.threads),
+        RapidTextEngine(threads=cfg.threads, detector_runtime=choice),
         regions or cfg.regions,
         scene_text=cfg.scene_text,
         detector=detector,
