@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from benchlib import SHARED_DATA, load_average, machine_info, models_dir, quiet_logs
-from plates_chosen_rectify import pooled_rows
+from plates_chosen_rectify import pooled_rows, scaled_scene
 from vigil.config.plates import PlatesConfig
 from vigil.core.frame import BGRImage
 from vigil.plates.eval import load_labels, read_image
@@ -125,19 +125,14 @@ def collect_scenes(out: Path, scale: float) -> None:
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for k, item in enumerate(scenes):
-        image = read_image(item.image)
-        label_box = item.box
-        assert label_box is not None
-        if scale != 1.0:
-            image = np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
-            label_box = (label_box[0] * scale, label_box[1] * scale, label_box[2] * scale, label_box[3] * scale)
+        image, label_box = scaled_scene(item, scale)
         reads = reader.read_scene(image)
         today = reads[0] if reads else None
         row: dict[str, Any] = {
             "image": item.image.name,
             "truth": item.plate,
             "text": today.text if today else "",
-            "today": replace(today, crop=None) if today is not None else None,  # for pooled_rows
+            "today": replace(today, crop=today.crop[:0]) if today is not None else None,  # for pooled_rows
             "found": today is not None and box_iou(today.box, label_box) > 0.4,
             "least": today.least if today else 0.0,
             "lines": [],
@@ -194,7 +189,7 @@ def needs_reread(row: dict[str, Any], rule: Rule) -> bool:
     if trigger == "side" and not any(b[4] < r * mh for b in beside):
         return False
     width = min(main[2], row["width"]) - max(main[0], 0.0)
-    return width >= min_width * row["width"]
+    return bool(width >= min_width * row["width"])
 
 
 def apply(row: dict[str, Any], rule: Rule) -> str:
