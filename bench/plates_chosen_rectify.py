@@ -43,12 +43,14 @@ import numpy as np
 
 from benchlib import SHARED_DATA, models_dir
 from vigil.config.plates import PlatesConfig
-from vigil.plates.eval import load_labels, read_image
+from vigil.core.frame import BGRImage
+from vigil.plates.eval import LabelledPlate, load_labels, read_image
 from vigil.plates.localise import box_iou
 from vigil.plates.reader import (
     CHOSEN_CUTS_BELOW,
     CHOSEN_CUTS_IOU,
     CLOSER_LINE_BOX,
+    Box,
     PlateRead,
     PlateReader,
     _chosen_views,
@@ -183,6 +185,18 @@ def rectified_views(image: np.ndarray[Any, Any], box: Any, version: str) -> tupl
     return _chosen_views(_warp(ctx, local, a, s), local), a, s
 
 
+def scaled_scene(item: LabelledPlate, scale: float) -> tuple[BGRImage, Box]:
+    """A labelled US scene and its plate box at ``scale`` (``INTER_AREA``): the pooled-scales scheme's
+    smaller copies of a scene."""
+    image = read_image(item.image)
+    box = item.box
+    assert box is not None
+    if scale != 1.0:
+        image = np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
+        box = (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
+    return image, box
+
+
 def collect(out: Path, limit: int | None, scale: float = 1.0, versions: tuple[str, ...] = VERSIONS) -> None:
     reader = build_plate_reader(PlatesConfig(), models_dir())
     cct = reader._cct
@@ -192,12 +206,7 @@ def collect(out: Path, limit: int | None, scale: float = 1.0, versions: tuple[st
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for k, item in enumerate(scenes):
-        image = read_image(item.image)
-        label_box = item.box
-        if scale != 1.0:
-            image = np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
-            assert label_box is not None
-            label_box = (label_box[0] * scale, label_box[1] * scale, label_box[2] * scale, label_box[3] * scale)
+        image, label_box = scaled_scene(item, scale)
         ranked = _taller_first(reader._read_region(image, None, True))
         first = next((r for r in ranked if r.text), None)
         today = reader._read_chosen(image, first, ranked) if first is not None else None

@@ -12,13 +12,13 @@ from __future__ import annotations
 import sys
 import time
 
-import cv2
 import numpy as np
 
 from benchlib import SHARED_DATA, models_dir
+from plates_chosen_rectify import scaled_scene
 from vigil.config.plates import PlatesConfig
 from vigil.plates import reader as reader_mod
-from vigil.plates.eval import FOUND_IOU, load_labels, read_image
+from vigil.plates.eval import FOUND_IOU, load_labels
 from vigil.plates.localise import box_iou
 from vigil.workers.plates_stage import build_plate_reader
 
@@ -35,12 +35,7 @@ def main() -> None:
         changed: list[str] = []
         t0 = time.perf_counter()
         for k, item in enumerate(scenes):
-            image = read_image(item.image)
-            label = item.box
-            assert label is not None
-            if scale != 1.0:
-                image = np.asarray(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8)
-                label = (label[0] * scale, label[1] * scale, label[2] * scale, label[3] * scale)
+            image, label = scaled_scene(item, scale)
             texts = {}
             for way in (False, True):
                 reader_mod.CLOSER_LINE_BOX = way
