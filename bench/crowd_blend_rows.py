@@ -34,6 +34,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,8 @@ from vigil.crowd.density import DensityMap
 Rows = dict[str, NDArray[np.float64]]
 W_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 TUNED_RAMP = (0.0, 1.0)
-"""The product's ``crowd.tail_blend_people`` default: off the near path, the tuned map's sum."""
+"""The product's ``crowd.tail_blend_people`` default then (retired in the eighth round for the linear rule):
+off the near path, the tuned map's sum."""
 CACHED = ("shanghaitech_b_train", "mall_dev")
 NEAR_ONLY = ("train", "people_clip")
 SETS = ("train", "shanghaitech_b_train", "mall_dev", "people_clip")
@@ -77,7 +79,7 @@ def tail_rows(cv: Path, t: int, rule: CountRule) -> dict[str, NDArray[np.float64
     torch.set_num_threads(1)
     stock_tail = tcd._torch_tail(tcd.stock_tail(tcd.default_model("int8")))
     tail = stock_tail if t == 0 else tcd._torch_tail(dict(np.load(cv / f"fold{t - 1}.npz")))
-    tuned_rule = rule.for_tuned_map()
+    tuned_rule = replace(rule, blend_from=TUNED_RAMP[0], blend_to=TUNED_RAMP[1])  # the retired tail_blend_people
     out: dict[str, NDArray[np.float64]] = {}
     for name in CACHED:
         items = list_images(tcd.DATA / name)

@@ -2,13 +2,13 @@
 the ratio, and the peak memory of each.
 
 * before: person detection on the whole frame + 3x3 tiles, CSRNet at 384 px, the combined count;
-* now: :func:`vigil.crowd.counter.count_frame` with the configured rule (the same detection, CSRNet
-  at the frame's own width up to ``crowd.density_input_width``, or ``crowd.near_width`` for near
-  people, and the blend).
+* now: :func:`vigil.crowd.counter.count_frame` with the default rule and tail (the same detection,
+  CSRNet at the frame's own width up to ``crowd.density_input_width``, or ``crowd.near_width`` for
+  near people; since the eighth round the tuned tail and the linear far-path rule).
 
 With ``--tail`` the two steps are instead ``stock`` (``crowd.density_tail: stock``) and ``tuned`` (the
-two-tail graph of model csrnet-tail: gate on the stock output, count on the tuned one; docs/crowd.md,
-sixth round), so the ratio is the second output's cost.
+two-tail graph of model csrnet-tail: gate on the stock output, count with the tuned one, the default
+since the eighth round; docs/crowd.md), so the ratio is the second output's cost.
 
 Both run on each image back to back in alternating order (interleaved, so load from other jobs hits
 both alike), with the default models and precisions (int8), ``crowd.threads`` threads. Peak RSS:
@@ -49,7 +49,7 @@ from vigil.crowd.tiling import tiled
 from vigil.workers.crowd_stage import build_density, build_tile_detector
 step, models, image = sys.argv[1], Path(sys.argv[2]), _read(Path(sys.argv[3]))
 crowd = {
-    "before": CrowdConfig(density_input_width=384),
+    "before": CrowdConfig(density_input_width=384, density_tail="stock"),
     "stock": CrowdConfig(density_tail="stock"),
     "tuned": CrowdConfig(density_tail="tuned"),
 }
@@ -83,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     models = models_dir()
     cfg = VigilConfig(models_dir=models)
     detector = tiled(build_tile_detector(cfg), cfg.crowd.count_tiles)
-    density = build_density(cfg, required=True)
-    assert density is not None
+    current = build_density(cfg, required=True)  # the default tail (tuned since the eighth round)
+    # The step before issue 22 and the --tail baseline run the stock graph (one output).
+    density = build_density(VigilConfig(models_dir=models, crowd=CrowdConfig(density_tail="stock")), True)
+    assert current is not None and density is not None
     tuned = None
     if args.tail:
-        density = build_density(VigilConfig(models_dir=models, crowd=CrowdConfig(density_tail="stock")), True)
         tuned = build_density(VigilConfig(models_dir=models, crowd=CrowdConfig(density_tail="tuned")), True)
-        assert density is not None and tuned is not None
+        assert tuned is not None
     base = "stock" if args.tail else "before"
     new = "tuned" if args.tail else "now"
     rule = CountRule.from_config(cfg.crowd)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             combined_count(len(boxes), split_density(density.estimate(img, input_width=384), boxes))
 
         def now(img: BGRImage = image) -> None:
-            counted = count_frame(img, detector, tuned or density, rule)
+            counted = count_frame(img, detector, tuned or current, rule)
             widths[counted.input_width] = widths.get(counted.input_width, 0) + 1
 
         for name, step in (("before", before), ("now", now)) if i % 2 == 0 else (("now", now), ("before", before)):

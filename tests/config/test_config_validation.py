@@ -295,3 +295,17 @@ def test_any_valid_camera_id_round_trips(camera_id: str) -> None:
 def test_any_other_camera_id_is_refused_naming_the_key(camera_id: str) -> None:
     message = refusal(with_camera(id=camera_id))
     assert message.startswith("config: cameras[0].id: got ")
+
+
+# -- crowd counting rule -----------------------------------------------------------------
+@pytest.mark.parametrize("weights", [[-0.1, 0.76], [0.32, -1.0], [0.0, 0.0]])
+def test_tail_far_weights_must_be_non_negative_and_not_both_zero(weights: list[float]) -> None:
+    message = refusal({"crowd": {"tail_far_weights": weights}})
+    assert "tail_far_weights must be two numbers [a, b] >= 0, not both 0" in message
+    assert str(weights).replace(" ", "") in message.replace(" ", "")
+
+
+def test_the_retired_tail_blend_people_names_its_replacement() -> None:
+    message = refusal({"crowd": {"tail_blend_people": [0, 1]}})
+    assert message.startswith("config: crowd: tail_blend_people was replaced by tail_far_weights")
+    assert parse_config({"crowd": {"tail_far_weights": [0.5, 0.5]}}).crowd.tail_far_weights == (0.5, 0.5)

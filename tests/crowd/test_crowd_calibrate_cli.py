@@ -121,5 +121,8 @@ def test_calibration_is_stored_audited_and_used_by_eval(
     result = json.loads(out.strip().splitlines()[-1])
     assert result["n"] == 5 and result["calibrated"]["n"] == 5
     assert set(result["bands"]) == set(result["calibrated"]["bands"]) == {"<20", "20-99", ">=100"}
+    # The report names the tail that ran and the rule's settings (the linear far-path weights).
+    assert result["density_tail"] == "tuned"
+    assert (result["rule"]["far_combined"], result["rule"]["far_tuned"]) == (0.32, 0.76)
     # The calibrated counts are the uncalibrated ones times the factor (one band).
     assert result["calibrated"]["bias"] != result["bias"]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from vigil.config.crowd import CrowdConfig
 from vigil.crowd.calibration import CameraCalibration
 from vigil.crowd.counter import CountRule, count_frame
 from vigil.crowd.density import DensityEstimator
@@ -109,6 +110,30 @@ def test_blend_moves_from_combined_to_density_over_the_ramp() -> None:
     assert rule.density_weight(30) == 1.0
     with pytest.raises(ValueError, match="blend range"):
         CountRule(blend_from=30, blend_to=10)
+
+
+def test_count_rule_the_three_counts_and_the_far_default() -> None:
+    # Fails if the formula or the default changes: the linear far-path rule of the seventh round,
+    # (a, b) = the mean of the five fold fits (0.32, 0.76), fixed before scoring (docs/crowd.md).
+    rule = CountRule()
+    assert (rule.far_combined, rule.far_tuned) == (0.32, 0.76) == CrowdConfig().tail_far_weights
+    assert CrowdConfig().density_tail == "tuned"
+    assert rule.count(100.0, 50.0, 80.0, near=False) == pytest.approx(0.32 * 100 + 0.76 * 80)  # 92.8
+    assert rule.count(100.0, 5.0, 80.0, near=False) == pytest.approx(92.8)  # no ramp on the tuned map
+    assert rule.count(100.0, 50.0, 80.0, near=True) == 100.0  # near: the combined count alone
+    assert rule.count(100.0, 50.0, None, near=False) == 50.0  # stock tail: the ramp, past 40 the sum
+    assert rule.count(100.0, 20.0, None, near=False) == pytest.approx(60.0)  # half-way up the ramp
+    assert rule.weights(20.0, near=False, tuned=True) == (0.32, 0.76)
+    assert rule.weights(20.0, near=False, tuned=False) == (0.5, 0.5)
+    assert rule.weights(20.0, near=True, tuned=True) == (1.0, 0.0)
+    assert CountRule(far_combined=0.0, far_tuned=1.0).count(100.0, 50.0, 80.0, near=False) == 80.0
+    for bad in ((-0.1, 1.0), (1.0, -0.1), (0.0, 0.0), (float("nan"), 1.0)):
+        with pytest.raises(ValueError, match="far weights"):
+            CountRule(far_combined=bad[0], far_tuned=bad[1])
+    assert CountRule.from_config(CrowdConfig(tail_far_weights=(0.5, 0.25))).weights(0.0, near=False, tuned=True) == (
+        0.5,
+        0.25,
+    )
 
 
 def test_placed_count_splits_people_by_rows_for_a_calibration() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from vigil.config import VigilConfig
 from vigil.config.crowd import CrowdConfig
+from vigil.crowd.calibration import CameraCalibration
 from vigil.crowd.counter import CountRule, count_frame
 from vigil.crowd.density import DensityEstimator
 from vigil.workers.crowd_stage import build_density
@@ -38,12 +39,26 @@ def boxes(n: int, height: float) -> Any:
     return lambda _image: np.array([[10 + 20 * i, 100, 28 + 20 * i, 100 + height] for i in range(n)], np.float32)
 
 
-def test_far_crowd_is_gated_on_the_stock_map_and_counted_on_the_tuned_one() -> None:
+def test_far_crowd_is_gated_on_the_stock_map_and_counted_by_the_linear_rule() -> None:
     session = TwoTails(0.05, 0.06)  # 614 stock, 737 tuned: a crowd either way
     counted = count_frame(FRAME, boxes(40, 60), DensityEstimator(session, 1024), CountRule())
+    stock_only = count_frame(FRAME, boxes(40, 60), DensityEstimator(StockOnly(0.05, 9.0), 1024), CountRule())
     assert session.widths == [1024]
     assert counted.density == pytest.approx(CELLS * 0.06, rel=1e-4)
-    assert counted.count == pytest.approx(counted.density)
+    assert counted.stock_density == pytest.approx(CELLS * 0.05, rel=1e-4)
+    # The combined count is the stock map's (the tuned map would give 40 + 0.06 per cell outside the boxes).
+    assert counted.combined == pytest.approx(stock_only.combined) and counted.combined > 40
+    assert counted.count == pytest.approx(0.32 * counted.combined + 0.76 * counted.density, rel=1e-6)
+    assert (counted.combined_weight, counted.density_weight) == (0.32, 0.76)
+    # The placed people (calibration) add up to the count: 0.32 of the combined parts, 0.76 of the tuned map.
+    assert counted.placed.total == pytest.approx(counted.count, rel=1e-4)
+    assert CameraCalibration((2.0, 1.0)).apply(counted.placed) == pytest.approx(1.5 * counted.count, rel=0.02)
+
+
+def test_the_far_rule_weights_come_from_crowd_tail_far_weights() -> None:
+    rule = CountRule.from_config(CrowdConfig(tail_far_weights=(0.5, 0.25)))
+    counted = count_frame(FRAME, boxes(40, 60), DensityEstimator(TwoTails(0.05, 0.06), 1024), rule)
+    assert counted.count == pytest.approx(0.5 * counted.combined + 0.25 * counted.density, rel=1e-6)
 
 
 def test_the_gate_ignores_the_tuned_map() -> None:
@@ -55,12 +70,15 @@ def test_the_gate_ignores_the_tuned_map() -> None:
     assert counted.input_width == 384 and counted.count == pytest.approx(4.0 + counted.combined - 4.0)
 
 
-def test_a_one_output_graph_counts_as_before() -> None:
-    class One(TwoTails):
-        def run(self, output_names: Any, input_feed: dict[str, Any]) -> list[Any]:
-            return super().run(output_names, input_feed)[:1]
+class StockOnly(TwoTails):
+    """The stock graph: the first output only."""
 
-    counted = count_frame(FRAME, boxes(40, 60), DensityEstimator(One(0.05, 9.0), 1024), CountRule())
+    def run(self, output_names: Any, input_feed: dict[str, Any]) -> list[Any]:
+        return super().run(output_names, input_feed)[:1]
+
+
+def test_a_one_output_graph_counts_as_before() -> None:
+    counted = count_frame(FRAME, boxes(40, 60), DensityEstimator(StockOnly(0.05, 9.0), 1024), CountRule())
     assert counted.density == pytest.approx(CELLS * 0.05, rel=1e-4)
 
 
@@ -101,19 +119,44 @@ def test_tuned_with_the_tail_model_installed_runs_the_two_tail_graph(installed_m
     assert dmap.counting_map().density is dmap.tuned
 
 
-def test_live_zones_count_on_the_tuned_map() -> None:
+def _zone_sample(session: TwoTails, cfg: CrowdConfig | None = None, method: str = "auto") -> Any:
+    """The live monitor's sample of zone ``low`` (the lower part of a 768x432 frame, nobody detected):
+    its density runs on the zone's rectangle only."""
     from vigil.config import parse_config
     from vigil.crowd.monitor import CrowdMonitor
 
-    zone = {"id": "low", "polygon": [[0, 250], [768, 250], [768, 432], [0, 432]]}
+    zone = {"id": "low", "polygon": [[0, 250], [768, 250], [768, 432], [0, 432]], "count_method": method}
     cam = parse_config({"cameras": [{"id": "c", "url": "x.mp4", "zones": [zone]}]}).cameras[0]
     frame = np.zeros((432, 768, 3), dtype=np.uint8)
-    no_boxes = np.zeros((0, 4), np.float32)
+    monitor = CrowdMonitor("cameras[0]", cam.zones, cam.lines, cfg or CrowdConfig(), DensityEstimator(session, 1024))
+    (sample,) = [s for s in monitor.observe(0.0, frame, [], np.zeros((0, 4), np.float32)).samples if s.zone_id == "low"]
+    assert session.widths == [768] and sample.density_count is not None
+    return sample
 
-    def density_count(session: TwoTails) -> float:
-        monitor = CrowdMonitor("cameras[0]", cam.zones, cam.lines, CrowdConfig(), DensityEstimator(session, 1024))
-        (sample,) = [s for s in monitor.observe(0.0, frame, [], no_boxes).samples if s.zone_id == "low"]
-        assert sample.density_count is not None
-        return sample.density_count
 
-    assert density_count(TwoTails(0.05, 0.1)) == pytest.approx(2 * density_count(TwoTails(0.05, 0.05)), rel=0.01)
+def test_live_zones_count_on_the_tuned_map() -> None:
+    assert _zone_sample(TwoTails(0.05, 0.1)).density_count == pytest.approx(
+        2 * _zone_sample(TwoTails(0.05, 0.05)).density_count, rel=0.01
+    )
+    tuned, stock = (
+        _zone_sample(TwoTails(0.05, 0.1), method="density"),
+        _zone_sample(StockOnly(0.05, 0.1), method="density"),
+    )
+    assert tuned.count == round(tuned.density_count) == round(2 * stock.density_count)
+
+
+def test_live_zones_count_by_the_same_linear_rule() -> None:
+    # Nobody detected: the zone's combined count is the stock density above the floor, all of it.
+    stock = _zone_sample(StockOnly(0.05, 9.0)).density_count
+    sample = _zone_sample(TwoTails(0.05, 0.1))
+    assert sample.method == "combined" and stock > 50
+    assert sample.count == round(0.32 * stock + 0.76 * sample.density_count)
+    weighted = _zone_sample(TwoTails(0.05, 0.1), CrowdConfig(tail_far_weights=(1.0, 0.5)))
+    assert weighted.count == round(stock + 0.5 * sample.density_count)
+
+
+def test_live_zones_go_through_count_rule_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No second copy of the formula in the monitor: changing CountRule.weights changes the zone's count.
+    sample = _zone_sample(TwoTails(0.05, 0.1))
+    monkeypatch.setattr(CountRule, "weights", lambda self, stock, *, near, tuned: (0.0, 2.0) if tuned else (1.0, 0.0))
+    assert _zone_sample(TwoTails(0.05, 0.1)).count == round(2 * sample.density_count)

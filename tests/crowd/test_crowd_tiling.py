@@ -101,6 +101,9 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
         {"near_min_people": float("nan")},
         {"near_few_people": -1},
         {"near_few_people": float("nan")},
+        {"tail_far_weights": [-0.1, 1]},
+        {"tail_far_weights": [0, 0]},
+        {"tail_far_weights": [0.3]},
     ):
         with pytest.raises(ValidationError):
             CrowdConfig.model_validate(bad)
@@ -113,6 +116,8 @@ def test_counting_settings_have_bounds_and_documented_defaults() -> None:
         "near_min_people",
         "near_few_people",
         "blend_people",
+        "density_tail",
+        "tail_far_weights",
     ):
         assert CrowdConfig.model_fields[field].description
 

@@ -177,6 +177,7 @@ def eval_cmd(
     from vigil.workers.crowd_stage import build_density  # the crowd stage pulls in plotting; only eval needs it
 
     density = build_density(cfg, required=True) if chosen != "detection" else None
+    rule = CountRule.from_config(cfg.crowd)
     result = evaluate(
         folder,
         chosen,
@@ -185,7 +186,7 @@ def eval_cmd(
         tiles=cfg.crowd.count_tiles,
         floor=cfg.crowd.density_floor,
         hidden_heads_px=cfg.crowd.hidden_heads_px,
-        rule=CountRule.from_config(cfg.crowd),
+        rule=rule,
         calibration=calibration,
         every=every,
         skip=skip,
@@ -195,11 +196,16 @@ def eval_cmd(
             fixed = f", calibrated {c.calibrated:.1f}" if c.calibrated is not None else ""
             console.print(f"{c.image}: truth {c.truth}, counted {c.predicted:.1f}{fixed} ({c.ms:.0f} ms)")
     summary = result.to_json_dict()
+    if chosen == "auto" and density is not None:
+        # The tail actually run (tuned falls back to stock with one warning) and the rule's settings.
+        summary["density_tail"] = density.tail
+        summary["rule"] = rule.to_json_dict()
     if as_json:
         print(json.dumps(summary))
         return
+    tail = f", {summary['density_tail']} tail" if "density_tail" in summary else ""
     console.print(
-        _errors_line(f"{chosen}", result.errors, result.by_band()) + f" ({summary['ms_per_image']} ms per image)"
+        _errors_line(f"{chosen}{tail}", result.errors, result.by_band()) + f" ({summary['ms_per_image']} ms per image)"
     )
     if result.calibrated_errors is not None:
         console.print(
@@ -238,6 +244,7 @@ def calibrate_cmd(
         rule = CountRule.from_config(cfg.crowd)
         settings: dict[str, object] = {
             "rule": rule.to_json_dict(),
+            "density_tail": density.tail,
             "detector": counting_config(cfg).detector.model,
             "detector_precision": counting_config(cfg).detector.model_file,
             "density_precision": cfg.crowd.density_precision,

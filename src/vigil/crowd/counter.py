@@ -13,10 +13,13 @@ The rule (issue 22; chosen by cross-validation on the training splits, docs/crow
    detection missed. Frames of near people, what detection is sure of, run CSRNet at
    :attr:`CountRule.near_width` and count with the combined count, as before issue 22.
 3. Other frames run CSRNet at their own width (at most ``crowd.density_input_width``), where far
-   heads are still several pixels wide, and the count moves from the combined count to CSRNet's
-   sum as that sum grows: below :attr:`CountRule.blend_from` people the combined count, above
-   :attr:`CountRule.blend_to` the density sum, linearly in between (detection saturates in
-   crowds).
+   heads are still several pixels wide. With the fine-tuned tail (``crowd.density_tail: tuned``,
+   the default) the count is :attr:`CountRule.far_combined` times the stock map's combined count
+   plus :attr:`CountRule.far_tuned` times the tuned tail's sum (docs/crowd.md, "Eighth round").
+   With the stock tail it moves from the combined count to CSRNet's sum as that sum grows: below
+   :attr:`CountRule.blend_from` people the combined count, above :attr:`CountRule.blend_to` the
+   density sum, linearly in between (detection saturates in crowds).
+   :meth:`CountRule.weights` is the one home of these three counts (the live zones use it too).
 
 A per-camera calibration (:mod:`vigil.crowd.calibration`) then scales the count by the rows
 its people are at (:attr:`FrameCount.placed`).
@@ -39,7 +42,7 @@ from vigil.config.crowd import (
     DEFAULT_NEAR_MIN_PEOPLE,
     DEFAULT_NEAR_RATIO,
     DEFAULT_NEAR_WIDTH,
-    DEFAULT_TAIL_BLEND_PEOPLE,
+    DEFAULT_TAIL_FAR_WEIGHTS,
     CrowdConfig,
 )
 from vigil.core.frame import BGRImage
@@ -69,9 +72,10 @@ class CountRule:
     """The :attr:`near_ratio` test applies only from this many combined people (0: always) ..."""
     near_few_people: float = DEFAULT_NEAR_FEW_PEOPLE
     """... or under this many (0: no exception): with almost nobody detected, CSRNet's sum is texture."""
-    tail_blend_from: float = DEFAULT_TAIL_BLEND_PEOPLE[0]
-    tail_blend_to: float = DEFAULT_TAIL_BLEND_PEOPLE[1]
-    """The blend of a count made on the fine-tuned tail's map (``crowd.tail_blend_people``)."""
+    far_combined: float = DEFAULT_TAIL_FAR_WEIGHTS[0]
+    """Off the near path with the tuned tail: this many times the stock map's combined count ..."""
+    far_tuned: float = DEFAULT_TAIL_FAR_WEIGHTS[1]
+    """... plus this many times the tuned tail's sum (``crowd.tail_far_weights``)."""
 
     def __post_init__(self) -> None:
         if not self.near_min_people >= 0:
@@ -80,6 +84,8 @@ class CountRule:
             raise ValueError(f"near_few_people must be >= 0, got {self.near_few_people}")
         if not 0 <= self.blend_from < self.blend_to:
             raise ValueError(f"blend range must satisfy 0 <= from < to, got {self.blend_from}, {self.blend_to}")
+        if not (self.far_combined >= 0 and self.far_tuned >= 0 and self.far_combined + self.far_tuned > 0):
+            raise ValueError(f"far weights must be >= 0, not both 0, got {self.far_combined}, {self.far_tuned}")
 
     @classmethod
     def from_config(cls, crowd: CrowdConfig) -> CountRule:
@@ -93,20 +99,36 @@ class CountRule:
             crowd.blend_people[1],
             crowd.near_min_people,
             crowd.near_few_people,
-            crowd.tail_blend_people[0],
-            crowd.tail_blend_people[1],
+            crowd.tail_far_weights[0],
+            crowd.tail_far_weights[1],
         )
-
-    def for_tuned_map(self) -> CountRule:
-        """This rule with the blend of a count on the fine-tuned tail's map."""
-        return replace(self, blend_from=self.tail_blend_from, blend_to=self.tail_blend_to)
 
     def to_json_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     def density_weight(self, density: float) -> float:
-        """How much of the count is CSRNet's sum (0: the combined count only, 1: density only)."""
+        """The stock tail's ramp: how much of the count is CSRNet's sum (0: the combined count only,
+        1: density only)."""
         return float(np.clip((density - self.blend_from) / (self.blend_to - self.blend_from), 0.0, 1.0))
+
+    def weights(self, stock_density: float, *, near: bool, tuned: bool) -> tuple[float, float]:
+        """``(combined weight, density weight)`` of a count: the near path counts the combined count
+        alone; off it, with the tuned tail, :attr:`far_combined` of the stock map's combined count
+        and :attr:`far_tuned` of the tuned tail's sum (fitted by 5-fold CV on the tuned map: the
+        combined count still carries what the tail misses on sparse frames, docs/crowd.md "Eighth
+        round"); with the stock tail the ramp of :meth:`density_weight` on the stock sum."""
+        if near:
+            return 1.0, 0.0
+        if tuned:
+            return self.far_combined, self.far_tuned
+        weight = self.density_weight(stock_density)
+        return 1.0 - weight, weight
+
+    def count(self, combined: float, stock_density: float, tuned_density: float | None, *, near: bool) -> float:
+        """The count of a frame or zone from the stock map's combined count and sum, and the tuned
+        tail's sum (None: no tuned tail)."""
+        a, b = self.weights(stock_density, near=near, tuned=tuned_density is not None)
+        return a * combined + b * (stock_density if tuned_density is None else tuned_density)
 
     def density_disagrees(self, density: float, combined: float) -> bool:
         """CSRNet's full-resolution sum is far above the combined count: it fires on near people
@@ -130,32 +152,42 @@ class FrameCount:
     count: float
     detected: int
     density: float
+    """The sum of the map counted with: the tuned tail's off the near path where the graph has one."""
     combined: float
+    """The combined count on the stock map."""
+    combined_weight: float
     density_weight: float
+    """``count == combined_weight * combined + density_weight * density`` (:meth:`CountRule.weights`)."""
     input_width: int
+    stock_density: float
+    """The stock map's sum (what the near-people gate reads)."""
     placed: PlacedCount
     """Where the counted people are (rows), for a per-camera calibration."""
     ms: float
 
 
-def placed_count(
-    dmap: DensityMap, parts: DensityParts, boxes: FloatArray, weight: float, frame_height: int
-) -> PlacedCount:
-    """The counted people by row: ``1 - weight`` of the combined count (each detected person at
-    its head, the density detection missed at its cells) plus ``weight`` of the density map."""
+def placed_count(dmap: DensityMap, parts: DensityParts, boxes: FloatArray, weights: tuple[float, float]) -> PlacedCount:
+    """The counted people by row: ``weights[0]`` of the combined count (each detected person at
+    its head, the density detection missed at its cells of ``parts``, the stock map's) plus
+    ``weights[1]`` of ``dmap``'s density (the map counted with), so that the placed total is the
+    count (:meth:`CountRule.weights`) and a calibration scales what was counted."""
+    combined_weight, density_weight = weights
     scale = dmap.cell_scale
     oy = dmap.origin[1]
     rows = (np.arange(parts.total.shape[0], dtype=np.float64) + 0.5) / scale + oy
     ys: list[np.ndarray] = []
     people: list[np.ndarray] = []
-    if weight < 1.0:
+    if combined_weight > 0.0:
         heads = boxes[:, 1] + HEAD_FRACTION * (boxes[:, 3] - boxes[:, 1]) if len(boxes) else np.zeros(0)
         ys += [np.asarray(heads, dtype=np.float64), rows]
-        people += [np.full(len(heads), 1.0 - weight), parts.residual.sum(axis=1).astype(np.float64) * (1.0 - weight)]
-    if weight > 0.0:
+        people += [
+            np.full(len(heads), combined_weight),
+            parts.residual.sum(axis=1).astype(np.float64) * combined_weight,
+        ]
+    if density_weight > 0.0:
         ys.append(rows)
-        people.append(parts.total.sum(axis=1).astype(np.float64) * weight)
-    return PlacedCount(np.concatenate(ys) / frame_height, np.concatenate(people))
+        people.append(np.clip(dmap.density, 0, None).sum(axis=1, dtype=np.float64) * density_weight)
+    return PlacedCount(np.concatenate(ys) / dmap.frame_height, np.concatenate(people))
 
 
 def count_frame(image: BGRImage, detector: Detector, density: DensityEstimator, rule: CountRule) -> FrameCount:
@@ -168,9 +200,7 @@ def count_frame(image: BGRImage, detector: Detector, density: DensityEstimator, 
         input_width = min(width, density.input_width)
         dmap = density.estimate(image, input_width=input_width)
         counted = count_from_map(dmap, boxes, rule, input_width=input_width)
-        near = rule.density_disagrees(counted.density, counted.combined)
-        if not near and dmap.tuned is not None:  # gated on the stock map, counted on the tuned tail's
-            counted = count_from_map(dmap.counting_map(), boxes, rule.for_tuned_map(), input_width=input_width)
+        near = rule.density_disagrees(counted.stock_density, counted.combined)  # the stock map, tuned tail or not
     if near:
         input_width = min(width, rule.near_width)
         counted = count_from_map(
@@ -183,11 +213,16 @@ def count_from_map(
     dmap: DensityMap, boxes: FloatArray, rule: CountRule, *, near: bool = False, input_width: int
 ) -> FrameCount:
     """The count of a frame from its person boxes and CSRNet map (``near``: the near-people path,
-    where the combined count is used alone)."""
+    where the combined count is used alone; off it a map with a tuned tail counts with
+    :attr:`CountRule.far_combined` and :attr:`CountRule.far_tuned`). The combined count is always
+    the stock map's."""
     parts = split_density(dmap, boxes, rule.floor, rule.hidden_heads_px)
     combined = float(len(boxes)) + float(parts.residual.sum())
-    dens = dmap.count
-    weight = 0.0 if near else rule.density_weight(dens)
-    count = (1.0 - weight) * combined + weight * dens
-    placed = placed_count(dmap, parts, boxes, weight, dmap.frame_height)
-    return FrameCount(count, len(boxes), dens, combined, weight, input_width, placed, 0.0)
+    stock = dmap.count
+    counting = dmap if near else dmap.counting_map()
+    dens = counting.count
+    tuned = None if counting is dmap else dens
+    weights = rule.weights(stock, near=near, tuned=tuned is not None)
+    count = rule.count(combined, stock, tuned, near=near)
+    placed = placed_count(counting, parts, boxes, weights)
+    return FrameCount(count, len(boxes), dens, combined, *weights, input_width, stock, placed, 0.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -124,13 +124,21 @@ class DensityEstimator:
         session: an ONNX Runtime session of the model built by ``vigil models install`` (``csrnet``).
         input_width: frames wider than this are scaled down to it first; narrower ones run at
             their own size (:func:`frame_scale`; docs/crowd.md, "Counting at the frame's own resolution").
+        tail: which graph ``session`` runs, for reports: ``tuned``, the two-tail graph (model
+            ``csrnet-tail``), or ``stock``.
     """
 
-    def __init__(self, session: TensorSession, input_width: int = DEFAULT_DENSITY_INPUT_WIDTH) -> None:
+    def __init__(
+        self,
+        session: TensorSession,
+        input_width: int = DEFAULT_DENSITY_INPUT_WIDTH,
+        tail: Literal["stock", "tuned"] = "stock",
+    ) -> None:
         if input_width < STRIDE:
             raise ValueError(f"input_width must be >= {STRIDE}, got {input_width}")
         self._session = session
         self.input_width = input_width
+        self.tail = tail
 
     def estimate(
         self, image: BGRImage, region: tuple[int, int, int, int] | None = None, input_width: int | None = None

@@ -126,7 +126,6 @@ class CrowdMonitor:
         self._density = density
         self._rule = CountRule.from_config(cfg)
         self._near = False
-        self._tuned = False  # the last density step counted on the fine-tuned tail's map
         self._calibration = calibration
         # Far, small people are missed by the 416 px whole-frame pass; at each density step the
         # tiles find them (docs/crowd.md), and they count until the next step like the density does.
@@ -176,7 +175,8 @@ class CrowdMonitor:
         self._line_period_start_s: float | None = None
         self._heat_start_s: float | None = None
         self._last_density_s: float | None = None
-        self._parts: DensityParts | None = None
+        self._parts: DensityParts | None = None  # the stock map's, split against the boxes
+        self._tuned: NDArray[np.float32] | None = None  # the tuned tail's map (clipped) off the near path
         self.density_runs = 0
         self.density_ms = 0.0
 
@@ -228,13 +228,15 @@ class CrowdMonitor:
                 parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
                 n_in = int(np.count_nonzero(_boxes_in(boxes, dmap))) if region is not None else len(boxes)
                 near = self._rule.density_disagrees(dmap.count, n_in + float(parts.residual.sum()))
-            self._tuned = not near and dmap.tuned is not None
             if near:
                 dmap = self._density.estimate(image, region=region, input_width=min(width, self._rule.near_width))
+                self._parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
             else:
-                dmap = dmap.counting_map()  # the tuned tail's map where the graph has one (the gate read the stock)
+                self._parts = parts
+            # Off the near path the tuned tail's map (where the graph has one) counts beside the
+            # stock map's combined count (CountRule.weights); the gate read the stock map.
+            self._tuned = None if near or dmap.tuned is None else np.clip(dmap.tuned, 0, None).astype(np.float32)
             self._near = near
-            self._parts = split_density(dmap, boxes, self.cfg.density_floor, self.cfg.hidden_heads_px)
             self._last_density_s = t_s
             self.density_runs += 1
             self.density_ms += dmap.ms
@@ -277,11 +279,14 @@ class CrowdMonitor:
         self._heat_start_s = t_s
         return period
 
-    def _zone_factor(self, parts: DensityParts, mask: NDArray[np.bool_] | None, height: int) -> float:
+    def _zone_factor(
+        self, parts: DensityParts, counted: NDArray[np.float32], mask: NDArray[np.bool_] | None, height: int
+    ) -> float:
         """The calibration factor of a zone: its bands' factors weighted by where its density is
-        (the zone's middle row where it holds no density)."""
+        (``counted``: the map counted with, on ``parts``' grid; the zone's middle row where it holds
+        no density)."""
         assert self._calibration is not None
-        total = parts.total if mask is None else np.where(mask, parts.total, 0.0)
+        total = counted if mask is None else np.where(mask, counted, 0.0)
         by_row = total.sum(axis=1).astype(np.float64)
         rows = ((np.arange(len(by_row)) + 0.5) / parts.cell_scale + parts.origin[1]) / height
         if by_row.sum() <= 0:
@@ -350,20 +355,21 @@ class CrowdMonitor:
         n_extra: int = 0,
         height: int = 0,
     ) -> ZoneSample:
-        dens = density_count(parts, mask) if parts is not None else None
+        stock = density_count(parts, mask) if parts is not None else None
+        tuned = self._tuned if parts is not None else None
+        tuned_sum = None if tuned is None else float(tuned.sum() if mask is None else tuned[mask].sum())
+        dens = tuned_sum if tuned_sum is not None else stock  # the density counted with
         used: CountMethodUsed
         if parts is not None and method == "density":
             value, used = float(dens or 0.0), "density"
         elif parts is not None and method == "auto":
-            # docs/crowd.md: the combined count where CSRNet sees few people, its sum in crowds.
-            rule = self._rule.for_tuned_map() if self._tuned else self._rule
-            weight = 0.0 if self._near else rule.density_weight(float(dens or 0.0))
-            value = (1.0 - weight) * combined_count(n_det + n_extra, parts, mask) + weight * float(dens or 0.0)
-            used = "combined"
+            # The frame's rule on the zone's own parts (docs/crowd.md): the same CountRule as count_frame.
+            combined = combined_count(n_det + n_extra, parts, mask)
+            value, used = self._rule.count(combined, float(stock or 0.0), tuned_sum, near=self._near), "combined"
         else:
             value, used = float(n_det), "detection"
         if self._calibration is not None and parts is not None and height > 0:
-            value *= self._zone_factor(parts, mask, height)
+            value *= self._zone_factor(parts, parts.total if tuned is None else tuned, mask, height)
         count = round(value)
         per_m2 = round(count / area_m2, 4) if area_m2 else None
         return ZoneSample(zone_id, count, n_det, round(dens, 2) if dens is not None else None, used, per_m2)

@@ -66,9 +66,9 @@ def build_density(cfg: VigilConfig, required: bool) -> DensityEstimator | None:
         log.warning("crowd: CSRNet is not installed (vigil models install); zones count by detection only")
         return None
     path = model_dir / cfg.crowd.density_model_file
-    if cfg.crowd.density_tail == "tuned":
-        path = _tuned_graph(cfg) or path
-    return DensityEstimator(make_session(path, cfg.crowd.threads), cfg.crowd.density_input_width)
+    tuned = _tuned_graph(cfg) if cfg.crowd.density_tail == "tuned" else None
+    session = make_session(tuned or path, cfg.crowd.threads)
+    return DensityEstimator(session, cfg.crowd.density_input_width, "tuned" if tuned else "stock")
 
 
 def _tuned_graph(cfg: VigilConfig) -> Path | None:
