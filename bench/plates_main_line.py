@@ -92,8 +92,9 @@ def reread(reader: PlateReader, image: BGRImage, main: tuple[float, float, float
     return out.text, again.least
 
 
-def collect_crops(out: Path) -> None:
-    reader = build_plate_reader(PlatesConfig(), models_dir())
+def collect_crops(out: Path, runtime: str = "auto") -> None:
+    """Every US crop's read, lines and main-line re-read; ``runtime``: ``plates.text_detector_runtime``."""
+    reader = build_plate_reader(PlatesConfig(text_detector_runtime=runtime), models_dir())
     assert reader._cct is not None
     _, items = load_labels(SHARED_DATA / "plates" / "crops")
     rows: list[dict[str, Any]] = []

@@ -459,3 +459,63 @@ def test_a_chosen_closer_read_is_read_again_from_its_line(p: float, text: str, r
     if reader_name == "plates-cct":
         assert read.read_box == pytest.approx(_expand(line, *ROW_TO_PLATE))
         assert read.least == pytest.approx(p, abs=1e-3)
+
+
+class PlateLinesOCR(LineOCR):
+    """A text detector that finds two lines in a plate's cut: the characters (tallest) and a smaller
+    one above them (a state name); records the views it was shown."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.views: list[tuple[int, ...]] = []
+
+    def detect_lines(self, image: np.ndarray) -> list[Quad]:
+        self.views.append(image.shape)
+        h, w = image.shape[:2]
+        state = np.array([[0.4 * w, 0.3 * h], [0.6 * w, 0.3 * h], [0.6 * w, 0.38 * h], [0.4 * w, 0.38 * h]])
+        main = np.array([[0.3 * w, 0.4 * h], [0.7 * w, 0.4 * h], [0.7 * w, 0.6 * h], [0.3 * w, 0.6 * h]])
+        return [state.astype(np.float32), main.astype(np.float32)]
+
+
+@pytest.mark.parametrize(
+    ("first_p", "line_p", "text", "looked"),
+    [(0.45, 0.9, "AKS4329", True), (0.45, 0.55, "AKSA329", True), (0.55, 0.9, "AKSA329", False)],
+)
+def test_an_unsure_chosen_read_takes_a_sure_read_of_its_main_line(
+    first_p: float, line_p: float, text: str, looked: bool
+) -> None:
+    """``UNSURE_LINE_REREAD``: where the chosen plate's read by the plate-trained recogniser is unsure
+    (least below 0.5) after ``CHOSEN_VIEWS``, the text detector looks for the lines in the cut it
+    read, and the tallest line, read under ``CHOSEN_VIEWS`` (widened by ``ROW_TO_PLATE``), gives the
+    text where its least sure character is at least 0.6 (``CLOSER_LINE_REREAD``); the box and the
+    score stay. An unsure line read, or a chosen read at 0.5 or above, leaves the read as it was."""
+    from vigil.plates.reader import CCT_MARGIN, ROW_TO_PLATE, PlateRead, _clip, _expand
+
+    n = len(CHOSEN_VIEWS)
+    chosen_views = [slots_for("AKSA329", p=first_p)] * n
+    line_views = [slots_for("AKS4329", p=line_p)] * n
+    session = FakeSession(chosen_views + line_views, [country("United States")] * (2 * n))
+    ocr = PlateLinesOCR()
+    reader = PlateReader(ocr, ("us",), cct=recogniser(session))  # type: ignore[arg-type]
+    image = np.full((480, 640, 3), 120, np.uint8)
+    read_box = (300.0, 200.0, 400.0, 230.0)
+    chosen = PlateRead(
+        "AKSA329", "AKSA329", 0.9, 0.8, (305.0, 204.0, 395.0, 226.0), "us", False, image[:1, :1],
+        reader="plates-cct", least=first_p, read_box=read_box,
+    )  # fmt: skip
+    read = reader._read_chosen(image, chosen, [chosen])
+    assert read.text == text
+    assert read.box == chosen.box and read.score == chosen.score and not read.closer
+    assert len(ocr.views) == int(looked)
+    assert [b[0] for b in session.batches] == ([n, n] if looked else [n])
+    if text == "AKS4329":
+        # The tallest line (the view's middle fifth) in frame pixels: the view is the cut read
+        # (widened by CCT_MARGIN) upscaled to 96 px high with a border of half that repeated.
+        x1, y1, _, y2 = _clip(_expand(read_box, *CCT_MARGIN), 640, 480)
+        vh, vw = ocr.views[0][:2]
+        f, pad = 96 / (y2 - y1), round(0.5 * 96)
+        xs = (np.array([0.3 * vw, 0.7 * vw]) - pad) / f + x1
+        ys = (np.array([0.4 * vh, 0.6 * vh]) - pad) / f + y1
+        line = (xs[0], ys[0], xs[1], ys[1])
+        assert read.read_box == pytest.approx(_expand(line, *ROW_TO_PLATE), abs=1e-3)
+        assert read.least == pytest.approx(line_p, abs=1e-3)

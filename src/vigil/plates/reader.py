@@ -231,6 +231,25 @@ docs/plates.md, eighth round): both folds chose it, held out 280 -> 282 and 294 
 read broken at 0.5-0.9; full size 203 -> 205 of 222. (Above 1: never, as before; for the bench.)"""
 
 
+UNSURE_LINE_REREAD = 0.5
+"""Where a scene's chosen plate was read by the plate-trained recogniser and its least sure character
+is still below this (after :data:`CHOSEN_VIEWS` and :data:`CHOSEN_CUTS_IOU`), the plate's main text
+line is read again: the OCR text detector looks for the lines in the cut the recogniser read
+(``read_box`` widened by :data:`CCT_MARGIN`, searched as a plate crop's lines are,
+:data:`CROP_LINE_MARGIN`), and the tallest is read as a closer read's line is (:meth:`PlateReader._line_read`:
+:data:`ROW_TO_PLATE`, :data:`CHOSEN_VIEWS`, v2 + v1); its read replaces the text where its least sure
+character is at least :data:`CLOSER_LINE_REREAD` and the text differs. The rank, the box and the score
+stay, so the found-rate cannot move. A cut that takes in the plate's frame or an edge reads a
+confusable character unsurely (``SHDR7X`` at 0.49 for ``SH0R7X``); its main line alone reads it
+surely. Chosen by 2-fold cross-validation on the US scenes at full size, 0.75 and 0.6 pooled, read
+with the text detector on ONNX Runtime (``bench/plates_unsure_line.py``, docs/plates.md tenth round;
+grid u 0.5 / 0.6 / 0.7 x the re-read's least 0.6-0.9 x a length guard x two cuts): both folds chose
+a sure threshold of 0.6, no guard, this cut; fold 1 chose u 0.5 (held out on fold 0: 284 against
+282 of 333), fold 0 u 0.7 (held out on fold 1: 301 against 300); 0.5 is the choice that changes fewer
+reads (3 of 666, none broken; 0.7 broke one at full size). Full size 205 -> 206 of 222 (ONNX Runtime),
+204 -> 205 (OpenVINO bfloat16). (0 or below: never; for the bench.)"""
+
+
 CLOSER_LINE_BOX = True
 """A closer read (PP-OCR's read of the tallest text line around a weak read) reports the box of the
 line it read, in frame pixels, instead of the row that led to it: a row can be much wider than
@@ -344,6 +363,19 @@ def _chosen_views(image: BGRImage, box: Box) -> list[BGRImage]:
         x1, y1, x2, y2 = _clip(_expand(box, mx, my), iw, ih)
         views.append(_turned(image[y1:y2, x1:x2], degrees))
     return views
+
+
+def _line_search_view(plate: BGRImage) -> tuple[BGRImage, float, int]:
+    """A plate crop as its text lines are looked for (upscaled to at least 96 px high, a border of
+    :data:`CROP_LINE_MARGIN` repeated from its edges), the scale and the border (pixels)."""
+    up, f = _upscale_to(plate, 96)
+    pad = round(CROP_LINE_MARGIN * up.shape[0])
+    return np.asarray(cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE), dtype=np.uint8), f, pad
+
+
+def _quad_height(q: Quad) -> float:
+    """A text line's height along its quadrilateral's sides."""
+    return float(np.linalg.norm(q[0] - q[3]) + np.linalg.norm(q[1] - q[2])) / 2
 
 
 def _upscale_to(image: BGRImage, min_height: int) -> tuple[BGRImage, float]:
@@ -461,7 +493,7 @@ class PlateReader:
         quads = self._ocr.detect_lines(region)
         if not quads:
             return None
-        heights = [float(np.linalg.norm(q[0] - q[3]) + np.linalg.norm(q[1] - q[2])) / 2 for q in quads]
+        heights = [_quad_height(q) for q in quads]
         order = sorted(range(len(quads)), key=lambda i: -heights[i])
         best: tuple[tuple[str, str, float, FormatFit, float], Quad] | None = None
         for i in order[:2]:
@@ -562,26 +594,55 @@ class PlateReader:
                 for again, box in zip(reads, boxes, strict=True):
                     if again.text and (best is None or again.least > best[0].least):
                         best = (again, box)
-        if best is None:
-            return read
-        out = self._from_cct(best[0], read.crop, read.box)
-        return replace(out, score=read.score, read_box=best[1])
+        if best is not None:
+            out = self._from_cct(best[0], read.crop, read.box)
+            read = replace(out, score=read.score, read_box=best[1])
+        return self._reread_main_line(image, read) if read.least < UNSURE_LINE_REREAD else read
+
+    def _line_read(self, image: BGRImage, line: Box, read: PlateRead) -> PlateRead | None:
+        """The plate-trained recogniser's read of a text line (``line`` widened by :data:`ROW_TO_PLATE`
+        as a row is, under :data:`CHOSEN_VIEWS`) where its least sure character is at least
+        :data:`CLOSER_LINE_REREAD` and it is a plate (None otherwise); the rank, the box and the
+        score stay ``read``'s, ``read_box`` is the cut read."""
+        assert self._cct is not None
+        box = _expand(line, *ROW_TO_PLATE)
+        again = self._cct.read_views(_chosen_views(image, box))
+        self.ocr_calls += 1
+        if not again.text or again.least < CLOSER_LINE_REREAD:
+            return None
+        out = self._from_cct(again, read.crop, read.box)
+        if not out.text:  # e.g. a timestamp: not a plate, the read stands
+            return None
+        return replace(out, score=read.score, read_box=box)
 
     def _reread_line(self, image: BGRImage, read: PlateRead) -> PlateRead:
         """PP-OCR's chosen closer read, its line read again by the plate-trained recogniser
         (:data:`CLOSER_LINE_REREAD`)."""
-        assert self._cct is not None and read.line_box is not None
+        assert read.line_box is not None
         if CLOSER_LINE_REREAD > 1:
             return read
-        box = _expand(read.line_box, *ROW_TO_PLATE)
-        again = self._cct.read_views(_chosen_views(image, box))
+        out = self._line_read(image, read.line_box, read)
+        return read if out is None else replace(out, closer=True, line_box=read.line_box)
+
+    def _reread_main_line(self, image: BGRImage, read: PlateRead) -> PlateRead:
+        """An unsure chosen read by the plate-trained recogniser, its plate's main text line (the
+        tallest the text detector finds in the cut read) read again (:data:`UNSURE_LINE_REREAD`)."""
+        assert read.read_box is not None
+        ih, iw = image.shape[:2]
+        x1, y1, x2, y2 = _clip(_expand(read.read_box, *CCT_MARGIN), iw, ih)
+        cut = image[y1:y2, x1:x2]
+        if cut.shape[0] < 4 or cut.shape[1] < 4:
+            return read
+        view, f, pad = _line_search_view(cut)
         self.ocr_calls += 1
-        if not again.text or again.least < CLOSER_LINE_REREAD:
+        quads = self._ocr.detect_lines(view)
+        if not quads:
             return read
-        out = self._from_cct(again, read.crop, read.box)
-        if not out.text:  # e.g. a timestamp: not a plate, PP-OCR's read stands
-            return read
-        return replace(out, score=read.score, closer=True, read_box=box, line_box=read.line_box)
+        tallest = max(quads, key=_quad_height)
+        xs, ys = (tallest[:, 0] - pad) / f + x1, (tallest[:, 1] - pad) / f + y1
+        line = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        out = self._line_read(image, line, read)
+        return read if out is None or out.text == read.text else out
 
     def read_crop(self, plate: BGRImage) -> PlateRead | None:
         """Read an image that is already one plate.
@@ -612,10 +673,7 @@ class PlateReader:
         closer = False
         # Always look for the main character line too: even a confident whole-crop read can take
         # in state names, stickers or slogan letters that the tallest line leaves out.
-        up, _ = _upscale_to(plate, 96)
-        pad = round(CROP_LINE_MARGIN * up.shape[0])
-        bordered = np.asarray(cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE), dtype=np.uint8)
-        line = self._best_line(bordered)
+        line = self._best_line(_line_search_view(plate)[0])
         if line is not None and line[4] > best[4]:
             best, closer = line, True
         text, raw, conf, fit, score = best
