@@ -6,8 +6,12 @@ config (tiled int8 YOLOv4-tiny person boxes, the installed int8 CSRNet at the fr
 or counts with, so any gate setting can be scored later without a model:
 
 * ``truth`` (labelled heads), ``size`` (median person-box height / frame height),
-* ``dens`` and ``comb`` (CSRNet's full-resolution sum and the combined count there),
-* ``full`` (the count off the near path: the ``blend_people`` ramp between them),
+* ``dens`` and ``comb`` (the stock map's full-resolution sum, what the near-people gate reads, and
+  the combined count there),
+* ``tail`` (the sum of the map counted with off the near path: the tuned tail's with
+  ``crowd.density_tail: tuned``, the default since the eighth round; else ``dens``),
+* ``full`` (the count off the near path, :meth:`CountRule.count`: with the tuned tail
+  ``tail_far_weights`` of ``comb`` and ``tail``, with the stock tail the ``blend_people`` ramp),
 * ``near`` (the near path's count: the combined count with CSRNet at ``near_width``),
 * ``ms`` (the whole collection per image, both CSRNet runs included),
 * ``nbox`` (person boxes), ``hpx`` (median box height in frame pixels), ``hmax`` (tallest box /
@@ -36,7 +40,9 @@ reports train and validation MAE per fold and set beside today's rule (C = 0).
 ``band`` chooses the pair by the same CV on the four sets, the people clip included (its five blocks
 of 8 frames in time order); the grids were fixed before any score (notes/issue-22-crowd-gate.md).
 
-Rows go to ``build/crowd-gate/SET.npz`` (saved every 20 images; a rerun resumes).
+Rows go to ``build/crowd-gate/SET.npz`` (saved every 20 images; a rerun resumes); ``collect`` also
+keeps each image's counted people by row on the path ``count_frame`` takes (``FrameCount.placed``:
+what a calibration of several bands reads), in ``build/crowd-gate/SET-placed.npz`` (:func:`load_placed`).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cache, partial
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -58,6 +65,7 @@ from benchlib import REPO_ROOT, SHARED_DATA, machine_info, models_dir
 from vigil.config import VigilConfig
 from vigil.config.crowd import CrowdConfig
 from vigil.core.frame import BGRImage
+from vigil.crowd.calibration import PlacedCount
 from vigil.crowd.counter import CountRule, count_frame, count_from_map
 from vigil.crowd.dataset import LabelledImage, head_points, list_images
 from vigil.crowd.density import DensityMap
@@ -68,7 +76,7 @@ from vigil.workers.crowd_stage import build_density, build_tile_detector
 OUT = REPO_ROOT / "build" / "crowd-gate"
 SETS = ("train", "shanghaitech_b_train", "mall_dev")
 ALL_SETS = (*SETS, "people_clip")
-COLUMNS = ("truth", "size", "dens", "comb", "full", "near", "ms", "nbox", "hpx", "hmax", "width", "height")
+COLUMNS = ("truth", "size", "dens", "comb", "tail", "full", "near", "ms", "nbox", "hpx", "hmax", "width", "height")
 PEOPLE_CSV = REPO_ROOT / "bench" / "data" / "people_clip_counts.csv"
 C_GRID = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
 """Fixed on 2026-12-07 07:31 UTC, before any row of this bench existed (notes/issue-22-crowd.md)."""
@@ -85,10 +93,13 @@ def collect(sets: list[str], check: int, threads: int) -> None:
     for name in sets:
         out = OUT / f"{name}.npz"
         items = _items(name)
+        placed_out = OUT / f"{name}-placed.npz"
         rows: dict[str, list[float]] = {k: [] for k in COLUMNS}
+        placed: list[PlacedCount] = []
         if out.exists():
             with np.load(out) as z:
                 rows = {k: [float(v) for v in z[k]] for k in COLUMNS}
+            placed = _read_placed(placed_out)
         for i in range(len(rows["truth"]), len(items)):
             image, truth = items[i]()
             started = time.perf_counter()
@@ -103,10 +114,13 @@ def collect(sets: list[str], check: int, threads: int) -> None:
             ms = (time.perf_counter() - started) * 1000.0
             heights = boxes[:, 3] - boxes[:, 1]
             hpx = float(np.median(heights)) if len(boxes) else 0.0
-            values = (truth, hpx / h, full.density, full.combined, full.count, near.combined, ms)
+            # The gate reads the stock map's sum (count_frame: counted.stock_density), tuned tail or not.
+            values = (truth, hpx / h, full.stock_density, full.combined, full.density, full.count, near.combined, ms)
             more = (float(len(boxes)), hpx, float(heights.max()) / h if len(boxes) else 0.0, float(w), float(h))
             for key, value in zip(COLUMNS, (*values, *more), strict=True):
                 rows[key].append(value)
+            on_near = rule.people_are_near(boxes, h) or rule.density_disagrees(full.stock_density, full.combined)
+            placed.append(near.placed if on_near else full.placed)  # count_frame's path
             if i < check:  # the rows must reproduce the product's count
                 product = count_frame(image, detector, density, rule).count
                 mine = float(predict(_arrays(rows), rule.near_min_people, rule, rule.near_few_people)[-1])
@@ -114,6 +128,7 @@ def collect(sets: list[str], check: int, threads: int) -> None:
                     raise SystemExit(f"{name} #{i}: rows give {mine}, count_frame {product}")
             if i % 20 == 19 or i == len(items) - 1:
                 np.savez(out, **{k: np.asarray(v) for k, v in rows.items()})
+                _write_placed(placed_out, placed)
                 print(f"{name}: {i + 1}/{len(items)}, {ms:.0f} ms", flush=True)
 
 
@@ -158,7 +173,16 @@ def derive(sets: list[str], threads: int, check: int) -> None:
             truth = float(head_points(item.truth).shape[0])
             heights = boxes[:, 3] - boxes[:, 1]
             hpx = float(np.median(heights)) if len(boxes) else 0.0
-            values = (truth, hpx / h, full.density, full.combined, full.count, near.combined, float("nan"))
+            values = (
+                truth,
+                hpx / h,
+                full.stock_density,
+                full.combined,
+                full.density,
+                full.count,
+                near.combined,
+                float("nan"),
+            )
             more = (float(len(boxes)), hpx, float(heights.max()) / h if len(boxes) else 0.0, float(w), float(h))
             for key, value in zip(COLUMNS, (*values, *more), strict=True):
                 rows[key].append(value)
@@ -215,6 +239,30 @@ def _clip_frames() -> dict[int, BGRImage]:
     return frames
 
 
+def _write_placed(path: Path, placed: list[PlacedCount]) -> None:
+    ends = np.cumsum([len(p.y) for p in placed], dtype=np.int64)
+    y = np.concatenate([p.y for p in placed]) if placed else np.zeros(0)
+    people = np.concatenate([p.people for p in placed]) if placed else np.zeros(0)
+    np.savez(path, y=y, people=people, ends=ends)
+
+
+def _read_placed(path: Path) -> list[PlacedCount]:
+    if not path.exists():
+        return []
+    with np.load(path) as z:
+        bounds = zip([0, *z["ends"][:-1]], z["ends"], strict=True)
+        return [PlacedCount(np.asarray(z["y"][a:b]), np.asarray(z["people"][a:b])) for a, b in bounds]
+
+
+def load_placed(name: str) -> list[PlacedCount]:
+    """Each image's counted people by row (``collect``'s; ``derive`` keeps none)."""
+    placed = _read_placed(OUT / f"{name}-placed.npz")
+    n = len(_items(name))
+    if len(placed) != n:
+        raise SystemExit(f"{name}: placed rows of {len(placed)} of {n} images; run collect (derive keeps none)")
+    return placed
+
+
 def _arrays(rows: dict[str, list[float]]) -> dict[str, NDArray[np.float64]]:
     return {k: np.asarray(v, np.float64) for k, v in rows.items()}
 
@@ -239,7 +287,8 @@ def load(sets: tuple[str, ...] = SETS) -> dict[str, dict[str, NDArray[np.float64
     out = {}
     for name in sets:
         with np.load(OUT / f"{name}.npz") as z:
-            r = {k: np.asarray(z[k], np.float64) for k in COLUMNS}
+            # Rows from before the eighth round have no ``tail``: they were collected with the stock tail.
+            r = {k: np.asarray(z[k if k in z or k != "tail" else "dens"], np.float64) for k in COLUMNS}
         n = len(_items(name))
         if len(r["truth"]) != n:
             raise SystemExit(f"{name}: {len(r['truth'])} of {n} images collected; run collect first")
