@@ -55,6 +55,8 @@ from vigil.plates.reader import (
     CROP_BORDERS,
     CROP_LINE_MARGIN,
     ROW_TO_PLATE,
+    Box,
+    PlateRead,
     PlateReader,
     _chosen_views,
     _clip,
@@ -120,6 +122,19 @@ def collect_crops(out: Path, runtime: str = "auto") -> None:
     print(f"wrote {len(rows)} crops to {out}; today exact {sum(r['text'] == r['truth'] for r in rows)}")
 
 
+def scene_row(item: Any, today: PlateRead | None, label_box: Box) -> dict[str, Any]:
+    """A US scene's row as the pooled-scales benches keep it: the label, today's chosen read (its
+    crop dropped, for :func:`plates_chosen_rectify.pooled_rows`), whether it found the plate."""
+    return {
+        "image": item.image.name,
+        "truth": item.plate,
+        "text": today.text if today else "",
+        "today": replace(today, crop=today.crop[:0]) if today is not None else None,
+        "found": today is not None and box_iou(today.box, label_box) > 0.4,
+        "least": today.least if today else 0.0,
+    }
+
+
 def collect_scenes(out: Path, scale: float) -> None:
     reader = build_plate_reader(PlatesConfig(), models_dir())
     _, scenes = load_labels(SHARED_DATA / "plates" / "us")
@@ -129,17 +144,7 @@ def collect_scenes(out: Path, scale: float) -> None:
         image, label_box = scaled_scene(item, scale)
         reads = reader.read_scene(image)
         today = reads[0] if reads else None
-        row: dict[str, Any] = {
-            "image": item.image.name,
-            "truth": item.plate,
-            "text": today.text if today else "",
-            "today": replace(today, crop=today.crop[:0]) if today is not None else None,  # for pooled_rows
-            "found": today is not None and box_iou(today.box, label_box) > 0.4,
-            "least": today.least if today else 0.0,
-            "lines": [],
-            "width": 0,
-            "again": None,
-        }
+        row = scene_row(item, today, label_box) | {"lines": [], "width": 0, "again": None}
         # The plate-trained recogniser's chosen read (a PP-OCR closer read is re-read from its line already).
         if today is not None and today.reader != "ppocr" and not today.closer and today.read_box is not None:
             ih, iw = image.shape[:2]

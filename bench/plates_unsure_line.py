@@ -46,7 +46,6 @@ import pickle
 import resource
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +54,10 @@ import numpy as np
 import vigil.plates.reader as reader_module
 from benchlib import SHARED_DATA, load_average, machine_info, models_dir, quiet_logs
 from plates_chosen_rectify import pooled_rows, scaled_scene
-from plates_main_line import collect_crops, crop_lines, reread
+from plates_main_line import collect_crops, crop_lines, reread, scene_row
 from vigil.config.plates import PlatesConfig
 from vigil.core.frame import BGRImage
 from vigil.plates.eval import load_labels
-from vigil.plates.localise import box_iou
 from vigil.plates.reader import CCT_MARGIN, PlateRead, PlateReader, _clip, _expand
 from vigil.workers.plates_stage import build_plate_reader
 
@@ -115,17 +113,7 @@ def collect_scenes(out: Path, scale: float, runtime: str) -> None:
         image, label_box = scaled_scene(item, scale)
         reads = reader.read_scene(image)
         today = reads[0] if reads else None
-        row: dict[str, Any] = {
-            "image": item.image.name,
-            "truth": item.plate,
-            "text": today.text if today else "",
-            "today": today,
-            "found": today is not None and box_iou(today.box, label_box) > 0.4,
-            "least": today.least if today else 0.0,
-            "again": {},
-        }
-        if today is not None:
-            row["today"] = replace(today, crop=today.crop[:0])  # for pooled_rows
+        row = scene_row(item, today, label_box) | {"again": {}}
         if today is not None and looks(today) and today.least < U_MAX:
             row["again"] = {cut: main_line_read(reader, image, today, cut) for cut in CUTS}
         rows.append(row)
