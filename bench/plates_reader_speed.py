@@ -6,7 +6,10 @@ falls on both alike:
 * a plate read: the labelled plate box (10 % margin) read by the CCT graph alone, by the whole
   default ``read_crop`` (second opinion included where it is asked), and by PP-OCRv6's ``read_crop``.
 
-``cct_before`` is the default reader as it was until 2026-12-06: PP-OCR's sessions as rapidocr
+``cct_serial`` is the default reader as it was until 2026-12-07's eleventh round: the CCT graphs one
+at a time on ``plates.threads`` intra-op threads (``CCT_PARALLEL`` False), to give the parallel
+graphs their ratio (a plate's ``read_crop`` above all). ``cct_before`` is the default reader as it
+was until 2026-12-06: PP-OCR's sessions as rapidocr
 makes them (memory arena off, idle threads spinning) and the 960-px scene text pass on every
 scene (no ``SCENE_TEXT_SURE`` gate), to give this round's changes their ratio.
 Each read is preceded by an untimed 50 ms pause, so that one reader's spinning threads do not
@@ -36,6 +39,7 @@ from vigil.config.plates import PlatesConfig
 from vigil.plates.eval import FOUND_IOU, load_labels, read_image
 from vigil.plates.localise import box_iou
 from vigil.plates.ocr import RapidTextEngine
+from vigil.workers import plates_stage
 from vigil.workers.plates_stage import build_plate_reader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,22 +73,29 @@ def main() -> int:
     _, items = load_labels(DATA)
     items = items[:n]
     load_before = os.getloadavg()
+    plates_stage.CCT_PARALLEL = False
+    serial = build_plate_reader(PlatesConfig(), models_dir())
+    plates_stage.CCT_PARALLEL = True
     readers = {
         "cct": build_plate_reader(PlatesConfig(), models_dir()),
+        "cct_serial": serial,
         "cct_before": build_plate_reader(PlatesConfig(), models_dir()),
         "ppocr": build_plate_reader(PlatesConfig(recogniser="ppocr"), models_dir()),
     }
     readers["cct_before"]._ocr = RapidTextEngine(threads=PlatesConfig().threads, own_sessions=False)
     readers["cct_before"].scene_text_sure = 1.01
     cct_graph = readers["cct"]._cct  # the graph alone, for the per-plate figure
-    assert cct_graph is not None
+    serial_graph = readers["cct_serial"]._cct
+    assert cct_graph is not None and serial_graph is not None
     first = read_image(items[0].image)
     for reader in readers.values():
         reader.read_scene(first)  # load every model once
     scene: dict[str, list[float]] = {k: [] for k in readers}
     plate: dict[str, list[float]] = {
         "cct_graph": [],
+        "cct_serial_graph": [],
         "cct_read_crop": [],
+        "cct_serial_read_crop": [],
         "cct_before_read_crop": [],
         "ppocr_read_crop": [],
     }
@@ -106,7 +117,9 @@ def main() -> int:
         crop = image[max(0, int(y1 - my)) : min(h, int(y2 + my)), max(0, int(x1 - mx)) : min(w, int(x2 + mx))]
         for name, read in (
             ("cct_graph", lambda c=crop: cct_graph.read([c])),
+            ("cct_serial_graph", lambda c=crop: serial_graph.read([c])),
             ("cct_read_crop", lambda c=crop: readers["cct"].read_crop(c)),
+            ("cct_serial_read_crop", lambda c=crop: readers["cct_serial"].read_crop(c)),
             ("cct_before_read_crop", lambda c=crop: readers["cct_before"].read_crop(c)),
             ("ppocr_read_crop", lambda c=crop: readers["ppocr"].read_crop(c)),
         ):
@@ -134,6 +147,17 @@ def main() -> int:
         "plate": {name: stats(v) for name, v in plate.items()},
         "plate_ratio_cct_to_ppocr": round(
             statistics.fmean(plate["cct_read_crop"]) / statistics.fmean(plate["ppocr_read_crop"]), 3
+        ),
+        "plate_ratio_cct_to_cct_serial": {
+            "mean": round(
+                statistics.fmean(plate["cct_read_crop"]) / statistics.fmean(plate["cct_serial_read_crop"]), 3
+            ),
+            "median": round(
+                statistics.median(plate["cct_read_crop"]) / statistics.median(plate["cct_serial_read_crop"]), 3
+            ),
+        },
+        "scene_ratio_cct_to_cct_serial": round(
+            statistics.fmean(scene["cct"]) / statistics.fmean(scene["cct_serial"]), 3
         ),
         "plate_ratio_cct_to_cct_before": round(
             statistics.fmean(plate["cct_read_crop"]) / statistics.fmean(plate["cct_before_read_crop"]), 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from vigil.plates.formats import fit_region
 from vigil.plates.ocr import Quad
 from vigil.plates.reader import CHOSEN_VIEWS, CROP_BORDERS, PlateReader, _turned, _with_border
 from vigil.plates.text import PLATE_CHARS, PLATE_INDEX
+from vigil.workers import plates_stage
 from vigil.workers.plates_stage import build_cct, build_plate_reader
 
 ALPHABET = PLATE_CHARS + "_"
@@ -166,6 +168,64 @@ def test_several_views_of_one_plate_are_averaged_over_views_and_graphs() -> None
     assert both.read_views([empty]).text == ""
 
 
+class GreySession:
+    """Stands in for ONNX Runtime, safe to run from several threads: reads each crop as the text
+    ``texts`` gives for its grey level; records each run's batch size and thread."""
+
+    def __init__(self, texts: dict[int, str], slots: int = 10, p: float = 0.9) -> None:
+        self.texts, self.slots, self.p = texts, slots, p
+        self.runs: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (batch,) = feeds.values()
+        with self._lock:
+            self.runs.append((len(batch), threading.get_ident()))
+        return [np.stack([slots_for(self.texts[int(im[0, 0, 0])], slots=self.slots, p=self.p) for im in batch])]
+
+
+def grey(level: int) -> np.ndarray:
+    return np.full((40, 120, 3), level, np.uint8)
+
+
+def test_with_two_workers_the_graphs_run_side_by_side_and_read_as_one_at_a_time() -> None:
+    texts = {10: "AB1234", 20: "CD5678", 30: "EF9012", 40: "GH3456", 50: "JK7890"}
+
+    def pair(workers: int) -> tuple[CctRecogniser, GreySession, GreySession]:
+        v2, v1 = GreySession(texts, p=0.6), GreySession(texts, slots=9, p=0.8)
+        partner = CctRecogniser(v1, name="plates-cct-v1", alphabet=ALPHABET, pad_char="_", height=64, width=128)
+        lead = CctRecogniser(
+            v2,
+            name="plates-cct",
+            alphabet=ALPHABET,
+            pad_char="_",
+            height=64,
+            width=128,
+            partner=partner,
+            workers=workers,
+        )
+        return lead, v2, v1
+
+    one, one_v2, one_v1 = pair(1)
+    two, two_v2, two_v1 = pair(2)
+    views = [grey(10), grey(10)]
+    assert two.read_views(views) == one.read_views(views)
+    assert two.read_views(views).least == pytest.approx(0.7)  # (0.6 + 0.8) / 2: both graphs in
+    # v2 beside v1: one run each, on two threads; one worker runs both on the calling thread.
+    assert [n for n, _ in two_v2.runs] == [2, 2] and [n for n, _ in two_v1.runs] == [2, 2]
+    assert two_v2.runs[0][1] != two_v1.runs[0][1]
+    assert one_v2.runs[0][1] == one_v1.runs[0][1] == threading.get_ident()
+    # A batch read by v2 alone is split between the two workers, and read in order.
+    crops = [grey(level) for level in texts]
+    assert [r.text for r in two.read(crops, with_partner=False)] == list(texts.values())
+    assert [n for n, _ in two_v2.runs[2:]] == [3, 2] and len({t for _, t in two_v2.runs[2:]}) == 2
+    assert [r.text for r in one.read(crops, with_partner=False)] == list(texts.values())
+    assert [n for n, _ in one_v2.runs[1:]] == [5]
+    assert two.calls == 3 and two_v1.runs[2:] == []  # one call a read, however it is split
+    with pytest.raises(ValueError, match="workers"):
+        pair(0)
+
+
 def test_a_strict_grammar_fixes_only_what_the_recogniser_found_likely() -> None:
     # Brazil LLLDLDD: slot 3 read 'I' where a digit belongs; the recogniser's second choice is '1'.
     text = "ABCI234"
@@ -282,11 +342,28 @@ def test_the_installed_recogniser_reads_real_plates(installed_models_dir: Path, 
     right = sum(r.text.replace("O", "0") == i.plate.replace("O", "0") for r, i in zip(reads, sample, strict=True))
     assert right >= 10, [(r.text, i.plate) for r, i in zip(reads, sample, strict=True)]
     assert sum(r.country == "United States" for r in reads) >= 10
-    # Both graphs' threads wait without spinning (small graphs, shared cores: docs/plates.md).
+    # Both graphs' threads wait without spinning (small graphs, shared cores: docs/plates.md), and
+    # the two graphs run side by side, one intra-op thread each (CCT_PARALLEL).
+    assert cct.workers == 2
     for graph in (cct, cct._partner):
         assert graph is not None
         options = graph._session.get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert options.intra_op_num_threads == 1
+    # The same numbers, bit for bit, as one graph at a time on two intra-op threads.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plates_stage, "CCT_PARALLEL", False)
+        serial = build_cct("cct", installed_models_dir, 2)
+    assert serial is not None and serial.workers == 1 and serial._partner is not None
+    assert serial._session.get_session_options().intra_op_num_threads == 2
+    crops = [read_image(i.image) for i in sample[:5]]
+    for partner in (True, False):
+        now = cct._run_graphs(crops, cct._partner if partner else None)
+        before = serial._run_graphs(crops, serial._partner if partner else None)
+        assert np.array_equal(now[0][0], before[0][0])
+        assert (now[1] is None) == (before[1] is None) == (not partner)
+        if now[1] is not None and before[1] is not None:
+            assert np.array_equal(now[1][0], before[1][0])
 
 
 def test_v1_is_the_fallback_and_neither_installed_names_the_command(

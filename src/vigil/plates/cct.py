@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,14 @@ class CctRecogniser:
         regions: Sequence[str] = (),
         fixed_batch: bool = False,
         partner: CctRecogniser | None = None,
+        workers: int = 1,
     ) -> None:
+        """``workers``: how many runs of the graphs go at once (:meth:`_run_graphs`): the two graphs
+        side by side, and a batch one graph reads alone split between them; 1 runs everything on
+        the calling thread. Meant for sessions of one intra-op thread each (``workers`` threads
+        in all), as the plates stage builds them (``vigil.workers.plates_stage.CCT_PARALLEL``)."""
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
         self.name = name
         self._partner = partner
         self._session = session
@@ -95,8 +103,12 @@ class CctRecogniser:
         # Columns of the alphabet that are plate characters, in PLATE_CHARS order.
         self._plate_cols = np.array([alphabet.index(c) if c in alphabet else -1 for c in PLATE_CHARS])
         self._pad = alphabet.index(pad_char)
-        self._lock = threading.Lock()  # one session serves several cameras
+        self._lock = threading.Lock()  # guards ``calls``: one recogniser serves several cameras
         self.calls = 0
+        self.workers = workers
+        # The calling thread is one worker; the pool holds the others (ONNX Runtime's sessions may
+        # be run from several threads at once).
+        self._pool = ThreadPoolExecutor(workers - 1, thread_name_prefix=f"{name}-run") if workers > 1 else None
 
     @property
     def has_region_head(self) -> bool:
@@ -135,9 +147,10 @@ class CctRecogniser:
         out: list[CctRead] = [CctRead("", 0.0, np.zeros((0, 36), np.float32)) for _ in crops]
         if not usable:
             return out
-        plates, regions = self.probabilities([crops[i] for i in usable])
-        if self._partner is not None and with_partner:
-            other, _ = self._partner.probabilities([crops[i] for i in usable])
+        partner = self._partner if with_partner else None
+        (plates, regions), got = self._run_graphs([crops[i] for i in usable], partner)
+        if got is not None:
+            other = got[0]
             n = min(plates.shape[1], other.shape[1])
             if other.shape[2] == plates.shape[2]:
                 plates = plates.copy()
@@ -161,8 +174,8 @@ class CctRecogniser:
         flat = [v for views in usable for v in views]
         if not flat:
             return [empty for _ in plates]
-        probs, regions = self.probabilities(flat)
-        other = self._partner.probabilities(flat)[0] if self._partner is not None else None
+        (probs, regions), got = self._run_graphs(flat, self._partner)
+        other = got[0] if got is not None else None
         out: list[CctRead] = []
         start = 0
         for views in usable:
@@ -183,17 +196,47 @@ class CctRecogniser:
     def probabilities(self, crops: Sequence[BGRImage]) -> tuple[Probs, Probs | None]:
         """The graph's raw outputs for non-empty crops: per-slot ``(N, slots, classes)`` and, with a
         region head, ``(N, regions)``."""
-        batch = np.stack([self._prepare(c) for c in crops])
-        with self._lock:
-            if self._fixed_batch:
-                parts = [self._session.run(self._outputs, {self._input: batch[j : j + 1]}) for j in range(len(batch))]
-                results = [np.concatenate([p[k] for p in parts]) for k in range(len(self._outputs))]
-            else:
-                results = self._session.run(self._outputs, {self._input: batch})
-            self.calls += 1
-        plates = np.asarray(results[0], dtype=np.float32)
-        regions = np.asarray(results[1], dtype=np.float32) if len(results) > 1 else None
-        return plates, regions
+        return self._run_graphs(crops, None)[0]
+
+    def _run_graphs(
+        self, crops: Sequence[BGRImage], partner: CctRecogniser | None
+    ) -> tuple[tuple[Probs, Probs | None], tuple[Probs, Probs | None] | None]:
+        """:meth:`probabilities` of this graph and of ``partner`` (None: this graph alone), with up
+        to :attr:`workers` runs at once: each graph's batch is cut into ``workers // graphs`` parts
+        (at least one), and the parts run side by side, the first on the calling thread. The
+        outputs are those of one run over the whole batch, bit for bit (each crop's numbers do not
+        depend on the others in its batch nor on the threads: ``bench/plates_cct_parallel.py``)."""
+        graphs = [self] if partner is None else [self, partner]
+        batches = [g._batch(crops) for g in graphs]
+        per_graph = max(1, self.workers // len(graphs))
+        jobs: list[tuple[CctRecogniser, np.ndarray[Any, np.dtype[np.uint8]]]] = []
+        for graph, batch in zip(graphs, batches, strict=True):
+            jobs += [(graph, part) for part in np.array_split(batch, min(per_graph, len(batch))) if len(part)]
+        pool = self._pool
+        later = [pool.submit(g._run_batch, part) for g, part in jobs[1:]] if pool is not None else []
+        done = [jobs[0][0]._run_batch(jobs[0][1])]
+        done += [f.result() for f in later] if pool is not None else [g._run_batch(part) for g, part in jobs[1:]]
+        results: list[tuple[Probs, Probs | None]] = []
+        for graph in graphs:
+            with graph._lock:
+                graph.calls += 1
+            mine = [out for (g, _), out in zip(jobs, done, strict=True) if g is graph]
+            plates = np.concatenate([np.asarray(m[0], dtype=np.float32) for m in mine])
+            regions = np.concatenate([np.asarray(m[1], dtype=np.float32) for m in mine]) if len(mine[0]) > 1 else None
+            results.append((plates, regions))
+        return results[0], (results[1] if partner is not None else None)
+
+    def _batch(self, crops: Sequence[BGRImage]) -> np.ndarray[Any, np.dtype[np.uint8]]:
+        return np.stack([self._prepare(c) for c in crops])
+
+    def _run_batch(self, batch: np.ndarray[Any, np.dtype[np.uint8]]) -> list[Any]:
+        """One run of the graph over ``batch`` (one crop at a time for a fixed-batch graph)."""
+        if self._fixed_batch:
+            parts = [self._session.run(self._outputs, {self._input: batch[j : j + 1]}) for j in range(len(batch))]
+            results = [np.concatenate([p[k] for p in parts]) for k in range(len(self._outputs))]
+        else:
+            results = list(self._session.run(self._outputs, {self._input: batch}))
+        return results
 
     def _decode(self, slots: Probs, region: Probs | None) -> CctRead:
         best = slots.argmax(axis=1)

@@ -482,6 +482,16 @@ def build_plate_reader(
 CCT_SPIN = False
 """Whether the CCT recogniser's ONNX Runtime threads spin while idle (see :func:`make_session`)."""
 
+CCT_PARALLEL = True
+"""The CCT graphs' ``plates.threads`` are spent on runs side by side instead of inside each run:
+every graph gets a session of one intra-op thread, and the recogniser runs up to ``plates.threads``
+of them at once (v2 beside v1 on a plate's views, a batch read by one graph split between them;
+``CctRecogniser(workers=...)``). A graph of a few ms has some 200 small steps, each of which two
+intra-op threads that do not spin (:data:`CCT_SPIN`) had to hand over between them; two graphs side by
+side hand over once. The outputs are the same bit for bit (``bench/plates_cct_parallel.py``: every
+crop, both ways). Measured in one process on a 2-core AMD EPYC (docs/plates.md, eleventh round).
+(False: one graph at a time on ``plates.threads`` intra-op threads, the reader before; for the bench.)"""
+
 CCT_MODELS = {"cct": ("plates-cct", "plates-cct-v1"), "cct-v1": ("plates-cct-v1",)}
 """Installed models tried for each recogniser choice, in order: CCT-XS v1 is v2's fallback."""
 
@@ -508,18 +518,22 @@ def build_cct(recogniser: str, models_dir: Path, threads: int) -> CctRecogniser 
         # v1 beside v2: their per-slot probabilities are averaged (more exact reads than either).
         partner = None
         if name == "plates-cct" and verify(models_dir, ["plates-cct-v1"])[0].status == "ok":
-            partner = _load_cct("plates-cct-v1", models_dir / "plates-cct-v1", threads)
+            partner = _load_cct("plates-cct-v1", models_dir / "plates-cct-v1", threads, lead=False)
         return _load_cct(name, model_dir, threads, partner)
     assert missing is not None
     raise missing
 
 
-def _load_cct(name: str, model_dir: Path, threads: int, partner: CctRecogniser | None = None) -> CctRecogniser:
+def _load_cct(
+    name: str, model_dir: Path, threads: int, partner: CctRecogniser | None = None, *, lead: bool = True
+) -> CctRecogniser:
+    """One CCT graph, its threads as :data:`CCT_PARALLEL` says; ``lead`` False: a partner graph, run
+    by its lead's workers."""
     contract = check_plate_ocr(*plate_ocr_files(model_dir))
     return CctRecogniser(
         # Small graphs, a few ms a run: threads that spin between runs only burn the shared cores
         # (bench/plates_cct_threads.py, docs/plates.md: same reads, 0.73x the time on a loaded box).
-        make_session(contract.onnx_path, threads, spin=CCT_SPIN),
+        make_session(contract.onnx_path, 1 if CCT_PARALLEL else threads, spin=CCT_SPIN),
         name=name,
         alphabet=contract.alphabet,
         pad_char=contract.pad_char,
@@ -534,6 +548,7 @@ def _load_cct(name: str, model_dir: Path, threads: int, partner: CctRecogniser |
         regions=contract.regions,
         fixed_batch=contract.fixed_batch,
         partner=partner,
+        workers=threads if CCT_PARALLEL and lead else 1,
     )
 
 
